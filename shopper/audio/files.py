@@ -1,0 +1,85 @@
+"""Reading and writing recordings at the edges of the system.
+
+Plain PCM WAV goes through the stdlib; anything else (μ-law WAV, mp3, ogg, …) is decoded by
+ffmpeg through pydub. Everything comes back as mono 16-bit PCM at the rate asked for, so the
+DSP never sees a format question.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.resample import resample
+
+
+class AudioFileError(Exception):
+    """A recording that cannot be read or written; the message is one line for the user."""
+
+
+def read_audio(path: Path, rate: int = TELEPHONY_RATE) -> Samples:
+    """Decode any supported recording to mono int16 PCM at `rate` (channels are averaged)."""
+    if not path.is_file():
+        raise AudioFileError(f"{path}: no such file")
+    try:
+        samples, file_rate = _read_pcm_wav(path)
+    except (wave.Error, EOFError):
+        samples, file_rate = _read_with_ffmpeg(path)
+    return resample(samples, file_rate, rate)
+
+
+def _read_pcm_wav(path: Path) -> tuple[Samples, int]:
+    with wave.open(str(path), "rb") as wav:
+        width = wav.getsampwidth()
+        channels = wav.getnchannels()
+        file_rate = wav.getframerate()
+        raw = wav.readframes(wav.getnframes())
+    if width == 1:
+        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.int32) - 128) << 8
+    elif width == 2:
+        data = np.frombuffer(raw, dtype="<i2").astype(np.int32)
+    elif width == 4:
+        data = np.frombuffer(raw, dtype="<i4").astype(np.int64) >> 16
+    else:
+        raise wave.Error(f"{width * 8}-bit PCM")
+    return _mono(data.reshape(-1, channels)), file_rate
+
+
+def _read_with_ffmpeg(path: Path) -> tuple[Samples, int]:
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+
+    try:
+        segment = AudioSegment.from_file(str(path)).set_sample_width(2)
+    except CouldntDecodeError:
+        raise AudioFileError(
+            f"{path}: not a recording ffmpeg can decode (use wav, mp3, ogg or flac)"
+        ) from None
+    except FileNotFoundError:
+        raise AudioFileError(
+            f"{path}: decoding this format needs ffmpeg; install it (apt-get install ffmpeg)"
+        ) from None
+    data = np.frombuffer(segment.raw_data, dtype="<i2").astype(np.int32)
+    return _mono(data.reshape(-1, segment.channels)), int(segment.frame_rate)
+
+
+def _mono(data: NDArray[np.integer]) -> Samples:
+    return np.clip(np.rint(data.mean(axis=1)), -32768, 32767).astype(np.int16)
+
+
+def write_wav(path: Path, samples: Samples, rate: int = TELEPHONY_RATE) -> None:
+    """Write PCM WAV; a 2-D array of shape (n, channels) writes one channel per column."""
+    data = samples if samples.ndim == 2 else samples.reshape(-1, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(data.shape[1])
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(data.astype("<i2").tobytes())
+    except OSError as error:
+        raise AudioFileError(f"{path}: cannot write ({error.strerror})") from None

@@ -1,0 +1,42 @@
+"""What was heard, and when: the timed labels that every detector produces.
+
+Positions are sample indices at the telephony rate since the call began (media time);
+seconds are derived for reports only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shopper.audio.frame import TELEPHONY_RATE
+
+SoundKind = Literal["speech", "music", "silence", "tone"]
+SOUND_KINDS: tuple[SoundKind, ...] = ("speech", "music", "silence", "tone")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A stretch of the call's audio, [start, end) in samples."""
+
+    start: int
+    end: int
+
+    @property
+    def start_s(self) -> float:
+        return self.start / TELEPHONY_RATE
+
+    @property
+    def end_s(self) -> float:
+        return self.end / TELEPHONY_RATE
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start) / TELEPHONY_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class Segment(Span):
+    """A stretch of one kind of sound, as the sound classifier labels it."""
+
+    kind: SoundKind
