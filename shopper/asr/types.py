@@ -47,7 +47,7 @@ class SpeechEngine(Protocol):
 
     @property
     def name(self) -> str:
-        """Engine and model, as recorded in every result, e.g. 'vosk:vosk-model-small-en-us-0.15'."""
+        """Engine and model, as recorded in every result: 'vosk:vosk-model-small-en-us-0.15'."""
         ...
 
     def stream(self, phrases: Sequence[str] | None = None) -> RecognizerStream:

@@ -15,9 +15,10 @@ from numpy.typing import NDArray
 
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.resample import resample
+from shopper.errors import ShopperError
 
 
-class AudioFileError(Exception):
+class AudioFileError(ShopperError):
     """A recording that cannot be read or written; the message is one line for the user."""
 
 
@@ -68,7 +69,8 @@ def _read_with_ffmpeg(path: Path) -> tuple[Samples, int]:
 
 
 def _mono(data: NDArray[np.integer]) -> Samples:
-    return np.clip(np.rint(data.mean(axis=1)), -32768, 32767).astype(np.int16)
+    mono: Samples = np.clip(np.rint(data.mean(axis=1)), -32768, 32767).astype(np.int16)
+    return mono
 
 
 def write_wav(path: Path, samples: Samples, rate: int = TELEPHONY_RATE) -> None:

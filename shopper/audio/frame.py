@@ -57,7 +57,7 @@ def as_pcm16(samples: NDArray[np.generic]) -> Samples:
 def split_frames(
     samples: Samples, start: int = 0, size: int = FRAME_SAMPLES, rate: int = TELEPHONY_RATE
 ) -> Iterator[AudioFrame]:
-    """Cut a buffer into consecutive frames, as a carrier would deliver it (the last may be short)."""
+    """Cut a buffer into consecutive frames as a carrier delivers them (the last may be short)."""
     for offset in range(0, len(samples), size):
         yield AudioFrame(samples[offset : offset + size], start + offset, rate)
 

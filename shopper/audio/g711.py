@@ -56,9 +56,7 @@ def _build_alaw_decode_table() -> Samples:
     code = np.arange(256, dtype=np.int32) ^ 0x55
     quant = code & 0x0F
     segment = (code & 0x70) >> 4
-    magnitude = np.where(
-        segment > 0, (2 * quant + 1 + 32) << (segment + 2), (2 * quant + 1) << 3
-    )
+    magnitude = np.where(segment > 0, (2 * quant + 1 + 32) << (segment + 2), (2 * quant + 1) << 3)
     return np.where(code & 0x80, magnitude, -magnitude).astype(np.int16)
 
 

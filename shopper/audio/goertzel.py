@@ -37,9 +37,11 @@ def goertzel_power(
     phase = 2.0 * np.pi * np.outer(n, freqs) / rate
     real = blocks @ np.cos(phase)
     imag = blocks @ np.sin(phase)
-    return (real**2 + imag**2) * (4.0 / size**2)
+    power: Floats = (real**2 + imag**2) * (4.0 / size**2)
+    return power
 
 
 def block_energy(blocks: Floats) -> Floats:
     """Mean square of each block, on the same scale as goertzel_power (A²/2 for a sinusoid)."""
-    return np.mean(blocks**2, axis=1)
+    energy: Floats = np.mean(blocks**2, axis=1)
+    return energy

@@ -1,0 +1,3 @@
+from shopper.cli.main import app
+
+app(prog_name="shopper")

@@ -1,0 +1,531 @@
+"""Moonshine as shopper's zero-download English ear, for when no Vosk model is installed.
+
+The moonshine-cpp wheel bundles English "base" weights and an ONNX runtime, so this engine
+works straight after `pip install`. Moonshine is an utterance recogniser, not a streaming one:
+it is given a whole stretch of speech and returns its text, with no partials, word timings or
+confidence. So each stream finds the stretches of speech itself with shopper's sound
+classifier, merges stretches separated by short pauses (more context, fewer cut sentences),
+and transcribes each one once it has ended.
+
+Facts about the native library (moonshine-cpp 0.1.4) that this module relies on:
+
+- Audio is 16 kHz mono float32 at a full scale of 1.0 (its own wav reader divides int16
+  samples by 32768 and never resamples), so call audio is upsampled from 8 kHz first.
+- The wheel's Python `MoonshineModel.transcribe` for in-memory audio is broken (it uses a
+  ctypes type that does not exist), so the C function is called directly on a numpy buffer.
+- Each call leaks memory, roughly in proportion to audio length times text length (a 21 s
+  prompt leaves ~0.9 GB; one 73 s prompt exhausted 24 GB), and freeing the model does not
+  return it. So input is cut, at the quietest point available, into chunks of at most
+  `MAX_CHUNK_S` seconds, and the model runs in a worker process that is replaced when its
+  memory passes a budget (see `MoonshineWorker`).
+- Calls from several threads on one loaded model gave exactly the results of serial calls
+  in our checks, but the library documents no guarantee, and the worker serves one request
+  at a time anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import resource
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shopper.asr.models import ModelError, bundled_moonshine_model
+from shopper.asr.types import Utterance
+from shopper.audio.classifier import SoundClassifier
+from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
+from shopper.audio.goertzel import block_energy, block_view
+from shopper.audio.resample import resample
+from shopper.audio.segments import Segment, Span
+from shopper.errors import ShopperError
+
+MOONSHINE_RATE = 16000
+"""The only rate the model understands; the library does not resample."""
+_FULL_SCALE = 32768.0
+
+MAX_CHUNK_S = 10.0
+"""Longest audio given to the model in one call (see the module docstring for why). On the 23
+Asterisk prompts longer than 8 s, 10 s chunks gave 2.96 % WER at RTF 0.29 and 15 s chunks
+3.32 % at RTF 0.31 with twice the worker restarts."""
+MIN_CHUNK_S = MAX_CHUNK_S / 3
+"""A long stretch is never cut closer than this to the previous cut, so chunks keep context."""
+PADDINGS_S = ((0.25, 0.25), (0.25, 0.0), (0.0, 0.0))
+"""Seconds of silence before and after a chunk, tried in turn while the model returns nothing.
+
+Padding keeps words at the edges from being clipped, but the model sometimes returns no text
+at all for clear speech with a silent tail (the wheel's own beckett.wav, band-limited to
+8 kHz, gives nothing with any trailing silence and the right text without), so an empty
+result is retried with less padding. Real non-speech costs three calls instead of one."""
+MERGE_GAP_S = 0.6
+"""Stretches of speech closer than this are one utterance (the classifier already bridges
+pauses under 0.36 s; sentence pauses in prompts are a little longer)."""
+LABEL_DELAY_S = 0.7
+"""Upper bound on how long the classifier takes to report that speech has resumed after
+silence (0.5 s look-ahead plus 0.1 s onset), used to end an utterance without waiting for the
+silence after it to close."""
+WORKER_MEMORY_BUDGET_MB = 1500.0
+"""Peak memory past which the worker process is replaced (see `MoonshineWorker`)."""
+CONFIDENCE = 0.5
+"""Moonshine reports no confidence; every utterance carries this neutral value, which means
+'unknown', not 'half sure'."""
+
+_QUIET_BLOCK = 160
+"""20 ms blocks for finding a pause to cut at."""
+_QUIET_SMOOTHING = 5
+"""Blocks averaged (100 ms), so the cut falls in the middle of a pause rather than a gap
+between two phonemes."""
+
+
+class MoonshineError(ShopperError):
+    """The native Moonshine library failed; the message carries its error code."""
+
+
+class NativeModel:
+    """The bundled model loaded into the native library, called through ctypes.
+
+    Only ever used inside the worker process (see `MoonshineWorker`), whose memory the
+    library's leak may then fill without harming the caller.
+    """
+
+    def __init__(self) -> None:
+        folder = bundled_moonshine_model()
+        if folder is None:
+            raise ModelError(
+                "the Moonshine English model is missing: reinstall moonshine-cpp "
+                "(pip install --force-reinstall moonshine-cpp)"
+            )
+        from moonshine_cpp import moonshine_cpp as native
+
+        self._lib: Any = native.moonshine_lib
+        handle = self._lib.moonshine_load_model(
+            str(folder / "encoder_model.ort").encode(),
+            str(folder / "decoder_model_merged.ort").encode(),
+            str(folder / "tokenizer.bin").encode(),
+            native.MOONSHINE_MODEL_TYPE_BASE,
+        )
+        if handle < 0:
+            raise MoonshineError(f"{folder}: Moonshine could not load the model")
+        self._handle: int = handle
+
+    def transcribe(self, audio: NDArray[np.float32]) -> str:
+        """Text of one chunk of 16 kHz float audio (full scale 1.0)."""
+        buffer = np.ascontiguousarray(audio, dtype=np.float32)
+        text = ctypes.c_char_p()
+        error = self._lib.moonshine_transcribe(
+            self._handle,
+            buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+            len(buffer),
+            ctypes.byref(text),
+        )
+        if error != 0:
+            raise MoonshineError(f"Moonshine transcription failed (error code {error})")
+        try:
+            return (text.value or b"").decode("utf-8", errors="replace").strip()
+        finally:
+            self._lib.moonshine_free_text(text)
+
+
+_REQUEST = struct.Struct("<Q")
+"""A request is the byte length of the float32 audio that follows."""
+_REPLY = struct.Struct("<BddQ")
+"""A reply is (status, the worker's peak memory in MB, its CPU seconds so far, byte length of
+the UTF-8 text)."""
+_READY, _TEXT, _FAILED = 0, 1, 2
+
+
+def _peak_memory_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def serve_worker() -> None:
+    """Main loop of the worker process: requests on stdin, replies on the original stdout.
+
+    Anything else printed to stdout (by Python or the native library) is sent to stderr, so
+    it cannot corrupt the replies.
+    """
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+
+    def reply(status: int, text: str) -> None:
+        body = text.encode("utf-8")
+        header = _REPLY.pack(status, _peak_memory_mb(), time.process_time(), len(body))
+        replies.write(header + body)
+        replies.flush()
+
+    try:
+        model = NativeModel()
+    except ShopperError as error:
+        reply(_FAILED, str(error))
+        return
+    reply(_READY, "")
+    while header := requests.read(_REQUEST.size):
+        (length,) = _REQUEST.unpack(header)
+        audio = np.frombuffer(requests.read(length), dtype=np.float32)
+        try:
+            reply(_TEXT, model.transcribe(audio))
+        except MoonshineError as error:
+            reply(_FAILED, str(error))
+
+
+class _WorkerDied(Exception):
+    """The worker process ended mid-request (crashed or killed)."""
+
+
+class MoonshineWorker:
+    """The model in a child process that is replaced whenever its memory passes a budget.
+
+    moonshine-cpp 0.1.4 leaks memory on every call, roughly in proportion to audio length
+    times text length (~180 MB for one 6 s prompt, 2.2 GB after twelve), and freeing the
+    model does not return it. A long-running caller would be killed for memory, so the model
+    runs in a worker process: after each reply the worker reports its peak memory, and past
+    `memory_budget_mb` it is stopped and the next request starts a fresh one (about 2 s of
+    CPU). A worker that dies mid-request is replaced and the request retried once.
+
+    Requests are serialised by a lock: one worker runs on one core.
+    """
+
+    def __init__(self, memory_budget_mb: float = WORKER_MEMORY_BUDGET_MB) -> None:
+        self.memory_budget_mb = memory_budget_mb
+        self.starts = 0
+        """Worker processes started so far, for tests and diagnostics."""
+        self.cpu_s = 0.0
+        """CPU seconds used by all worker processes so far (loading included), which the
+        caller's own process time does not show."""
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._live: list[subprocess.Popen[bytes]] = []
+        self._reported_cpu_s = 0.0
+        weakref.finalize(self, _stop_all, self._live)
+
+    @property
+    def pid(self) -> int | None:
+        """The running worker's process id (None when none is running)."""
+        return self._process.pid if self._process is not None else None
+
+    def transcribe(self, audio: NDArray[np.float32]) -> str:
+        """Text of one chunk of 16 kHz float audio (full scale 1.0)."""
+        payload = np.ascontiguousarray(audio, dtype=np.float32).tobytes()
+        with self._lock:
+            try:
+                status, memory_mb, text = self._exchange_retrying(payload)
+            except BaseException:
+                # An interrupted exchange leaves an unread reply in the pipe: start afresh.
+                self._stop()
+                raise
+            if memory_mb > self.memory_budget_mb:
+                self._stop()
+        if status != _TEXT:
+            raise MoonshineError(text)
+        return text
+
+    def _exchange_retrying(self, payload: bytes) -> tuple[int, float, str]:
+        try:
+            return self._exchange(payload)
+        except _WorkerDied:
+            self._stop()
+        try:
+            return self._exchange(payload)
+        except _WorkerDied:
+            raise MoonshineError(
+                "the Moonshine worker process died twice on the same audio"
+            ) from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _exchange(self, payload: bytes) -> tuple[int, float, str]:
+        process = self._process if self._process is not None else self._start()
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(_REQUEST.pack(len(payload)) + payload)
+            process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise _WorkerDied() from None
+        status, memory_mb, cpu_s, text = _read_reply(process)
+        self._count_cpu(cpu_s)
+        return status, memory_mb, text
+
+    def _count_cpu(self, worker_cpu_s: float) -> None:
+        self.cpu_s += worker_cpu_s - self._reported_cpu_s
+        self._reported_cpu_s = worker_cpu_s
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        process = subprocess.Popen(
+            [sys.executable, "-c", f"from {__name__} import serve_worker; serve_worker()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.starts += 1
+        try:
+            status, _, cpu_s, message = _read_reply(process)
+        except _WorkerDied:
+            _stop_all([process])
+            raise MoonshineError("the Moonshine worker process failed to start") from None
+        if status != _READY:
+            _stop_all([process])
+            raise MoonshineError(message)
+        self._reported_cpu_s = 0.0
+        self._count_cpu(cpu_s)
+        self._live.append(process)
+        self._process = process
+        return process
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            _stop_all([self._process])
+            self._live.remove(self._process)
+            self._process = None
+
+
+def _read_exactly(process: subprocess.Popen[bytes], size: int) -> bytes:
+    assert process.stdout is not None
+    data = process.stdout.read(size) if size else b""
+    if len(data) != size:
+        raise _WorkerDied()
+    return data
+
+
+def _read_reply(process: subprocess.Popen[bytes]) -> tuple[int, float, float, str]:
+    status, memory_mb, cpu_s, length = _REPLY.unpack(_read_exactly(process, _REPLY.size))
+    return status, memory_mb, cpu_s, _read_exactly(process, length).decode("utf-8")
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    """End worker processes: closing stdin asks politely, a kill follows if that is ignored."""
+    for process in processes:
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@functools.cache
+def shared_worker() -> MoonshineWorker:
+    """One worker per process: every engine and stream shares it."""
+    return MoonshineWorker()
+
+
+def quiet_cuts(samples: Samples, max_len: int, min_len: int) -> list[int]:
+    """Sample offsets at which to cut `samples` so that no piece is longer than `max_len`.
+
+    Each cut is at the quietest 100 ms between `min_len` and `max_len` after the previous one,
+    so long speech is split in a pause, not in a word.
+    """
+    cuts: list[int] = []
+    begin = 0
+    while len(samples) - begin > max_len:
+        window = samples[begin + min_len : begin + max_len]
+        energy = block_energy(block_view(window, _QUIET_BLOCK, _QUIET_BLOCK))
+        kernel = np.ones(_QUIET_SMOOTHING) / _QUIET_SMOOTHING
+        smoothed = np.convolve(energy, kernel, mode="same")
+        quietest = int(np.argmin(smoothed)) if len(smoothed) else 0
+        begin += min_len + quietest * _QUIET_BLOCK + _QUIET_BLOCK // 2
+        cuts.append(begin)
+    return cuts
+
+
+class MoonshineEngine:
+    """The bundled Moonshine base English model; `stream()` hands out one stream per call."""
+
+    def __init__(self) -> None:
+        self._worker = shared_worker()
+
+    @property
+    def name(self) -> str:
+        return "moonshine:base-en"
+
+    @property
+    def worker_cpu_s(self) -> float:
+        """CPU seconds spent in the worker process so far (not in this process's own time)."""
+        return self._worker.cpu_s
+
+    def stream(self, phrases: Sequence[str] | None = None) -> MoonshineStream:
+        """A new stream. `phrases` is accepted for the common interface but unused: Moonshine
+        has no way to bias its decoder towards expected words."""
+        return MoonshineStream(self)
+
+    def transcribe(self, samples: Samples, rate: int = TELEPHONY_RATE) -> str:
+        """Text of one whole utterance (int16 at `rate`); long input is cut at pauses."""
+        max_len = round(MAX_CHUNK_S * rate)
+        min_len = round(MIN_CHUNK_S * rate)
+        texts: list[str] = []
+        for piece in np.split(samples, quiet_cuts(samples, max_len, min_len)):
+            if len(piece):
+                audio = resample(piece, rate, MOONSHINE_RATE).astype(np.float32) / _FULL_SCALE
+                texts.append(self._transcribe_chunk(audio))
+        return " ".join(text for text in texts if text)
+
+    def _transcribe_chunk(self, audio: NDArray[np.float32]) -> str:
+        """Try the paddings in turn until one gives text (see `PADDINGS_S`)."""
+        for lead_s, trail_s in PADDINGS_S:
+            lead = np.zeros(round(lead_s * MOONSHINE_RATE), dtype=np.float32)
+            trail = np.zeros(round(trail_s * MOONSHINE_RATE), dtype=np.float32)
+            text = self._worker.transcribe(np.concatenate([lead, audio, trail]))
+            if text:
+                return text
+        return ""
+
+
+class _Recording:
+    """The recent audio of a call, kept as the frames received so appending stays cheap."""
+
+    def __init__(self) -> None:
+        self._chunks: list[Samples] = []
+        self._starts: list[int] = []
+
+    def append(self, samples: Samples, start: int) -> None:
+        if len(samples):
+            self._chunks.append(samples)
+            self._starts.append(start)
+
+    def slice(self, span: Span) -> Samples:
+        pieces = [
+            chunk[max(0, span.start - start) : max(0, span.end - start)]
+            for chunk, start in zip(self._chunks, self._starts, strict=True)
+            if start < span.end and start + len(chunk) > span.start
+        ]
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+    def forget_before(self, position: int) -> None:
+        keep = 0
+        while keep < len(self._chunks) and self._starts[keep] + len(self._chunks[keep]) <= position:
+            keep += 1
+        del self._chunks[:keep]
+        del self._starts[:keep]
+
+
+class MoonshineStream:
+    """One call's recogniser: 8 kHz frames in, one final utterance per stretch of speech out.
+
+    Utterance spans are the classifier's speech segments (merged across short pauses) in
+    media time; `words` is empty because Moonshine gives no word timings.
+    """
+
+    def __init__(self, engine: MoonshineEngine) -> None:
+        self._engine = engine
+        self._classifier = SoundClassifier()
+        self._recording = _Recording()
+        self._next_start: int | None = None
+        self._closed_until: int | None = None
+        self._pending: Span | None = None
+        self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
+        self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
+        self._finished = False
+
+    def feed(self, frame: AudioFrame) -> list[Utterance]:
+        if self._finished:
+            raise RuntimeError("feed() after finish(): start a new stream for new audio")
+        if frame.rate != TELEPHONY_RATE:
+            raise ValueError(f"frame at {frame.rate} Hz; the stream takes {TELEPHONY_RATE} Hz")
+        aligned = self._align(frame)
+        self._recording.append(aligned.samples, aligned.start)
+        heard = self._take(self._classifier.feed(aligned))
+        if self._pending_is_over(aligned.end):
+            heard += self._flush()
+        self._forget_heard_audio()
+        return heard
+
+    def finish(self) -> list[Utterance]:
+        if self._finished:
+            return []
+        self._finished = True
+        heard = self._take(self._classifier.finish())
+        return heard + self._flush()
+
+    def _align(self, frame: AudioFrame) -> AudioFrame:
+        """Fill a gap between frames (a lost packet) with silence, so media time stays true."""
+        expected = frame.start if self._next_start is None else self._next_start
+        if frame.start < expected:
+            raise ValueError(
+                f"frame starts at sample {frame.start}, before the end of the previous frame "
+                f"({expected})"
+            )
+        self._next_start = frame.end
+        if frame.start == expected:
+            return frame
+        gap = np.zeros(frame.start - expected, dtype=np.int16)
+        return AudioFrame(np.concatenate([gap, frame.samples]), expected, frame.rate)
+
+    def _take(self, segments: list[Segment]) -> list[Utterance]:
+        """Merge speech across short silences; any other sound ends the pending speech."""
+        heard: list[Utterance] = []
+        for segment in segments:
+            self._closed_until = segment.end
+            pending = self._pending
+            if segment.kind == "speech":
+                if pending is not None and segment.start - pending.end <= self._merge_gap:
+                    self._pending = Span(pending.start, segment.end)
+                else:
+                    heard += self._flush()
+                    self._pending = Span(segment.start, segment.end)
+            elif pending is not None and (
+                segment.kind != "silence" or segment.end - pending.end > self._merge_gap
+            ):
+                heard += self._flush()
+        return heard
+
+    def _pending_is_over(self, fed_until: int) -> bool:
+        """Whether the pending speech can be transcribed before the sound after it closes.
+
+        Segments are reported when they end, so waiting for the next one could take minutes
+        (a speech prompt followed by hold music). Right after the speech, the open segment
+        is not speech, so speech cannot resume within the merge gap once the classifier would
+        have reported it. After a short silence, the open segment may be speech to merge;
+        it is given up on once the classifier hears music or tone there.
+        """
+        pending = self._pending
+        if pending is None or self._closed_until is None:
+            return False
+        if self._closed_until == pending.end:
+            return fed_until - pending.end > self._merge_gap + self._label_delay
+        return fed_until - self._closed_until > self._label_delay and (
+            self._classifier.current in ("music", "tone")
+        )
+
+    def _forget_heard_audio(self) -> None:
+        """Keep only audio that may still be transcribed: the pending speech and the open
+        segment, whose kind is not known until it closes."""
+        if self._pending is not None:
+            self._recording.forget_before(self._pending.start)
+        elif self._closed_until is not None:
+            self._recording.forget_before(self._closed_until)
+
+    def _flush(self) -> list[Utterance]:
+        pending = self._pending
+        self._pending = None
+        if pending is None:
+            return []
+        text = self._engine.transcribe(self._recording.slice(pending))
+        if not text:
+            return []
+        return [
+            Utterance(
+                start=pending.start, end=pending.end, text=text, confidence=CONFIDENCE, final=True
+            )
+        ]

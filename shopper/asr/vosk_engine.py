@@ -1,0 +1,264 @@
+"""Vosk (Kaldi) as shopper's default ear: streaming, offline, with word timings.
+
+Call audio is 8 kHz but the small Vosk models are trained on 16 kHz, so each stream upsamples
+with a stateful resampler before the recogniser. Vosk reports times in seconds since its
+stream began; they are turned back into sample indices of the call (media time) by adding the
+`start` of the first frame fed.
+
+One loaded model serves many concurrent calls: Vosk's recognisers share the model read-only
+and release the GIL while decoding, so each call gets its own cheap recogniser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import vosk
+
+from shopper.asr.models import ModelError, cache_root, looks_like_vosk_model
+from shopper.asr.types import Utterance, Word
+from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
+from shopper.audio.resample import StreamResampler
+from shopper.text.normalize import normalize
+
+VOSK_RATE = 16000
+"""What the small Vosk models are trained on; narrowband audio is upsampled to it."""
+
+_UNKNOWN_WORD = "[unk]"
+_TOKEN = re.compile(r"[\w']+")
+_NO_DITHER = "--dither=0.0"
+_ERRORS_ONLY = -2
+PARTIAL_INTERVAL = TELEPHONY_RATE // 10
+"""Samples between partial-result checks: asking Vosk after every 20 ms frame costs about
+half again the decoding time, while 100 ms is still quicker than any IVR reacts."""
+
+
+class VoskEngine:
+    """A loaded Vosk model; `stream()` hands out one recogniser per call."""
+
+    def __init__(self, model_dir: Path, deterministic: bool = False) -> None:
+        if not model_dir.is_dir():
+            raise ModelError(f"{model_dir}: no such Vosk model folder")
+        if not looks_like_vosk_model(model_dir):
+            raise ModelError(
+                f"{model_dir}: not a Vosk model folder (expected am/final.mdl, conf/ and graph/)"
+            )
+        # Kaldi prints messages at or above the level; -1 would still let warnings through.
+        vosk.SetLogLevel(_ERRORS_ONLY)
+        load_dir = dither_free_overlay(model_dir) if deterministic else model_dir
+        try:
+            self._model = vosk.Model(str(load_dir))
+        except Exception as error:
+            raise ModelError(f"{model_dir}: Vosk could not load this model ({error})") from None
+        self._name = f"vosk:{model_dir.name}"
+        self.deterministic = deterministic
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def stream(self, phrases: Sequence[str] | None = None) -> VoskStream:
+        return VoskStream(self._model, self.grammar(phrases))
+
+    def knows(self, word: str) -> bool:
+        return bool(self._model.vosk_model_find_word(word) >= 0)
+
+    def grammar(self, phrases: Sequence[str] | None) -> list[str] | None:
+        """The phrases reduced to words the model knows, plus the unknown-word token.
+
+        Vosk warns about, and cannot decode, words outside its lexicon. Each phrase keeps the
+        words the model knows as written ("you're") or in shopper's normalised spelling
+        ("1" -> "one"). None (open vocabulary) when no phrase has a known word, since a grammar
+        of nothing but "[unk]" would hear nothing.
+        """
+        if not phrases:
+            return None
+        grammar: list[str] = []
+        for phrase in phrases:
+            words: list[str] = []
+            for token in _TOKEN.findall(phrase.casefold()):
+                candidates = [token] if self.knows(token) else normalize(token).split()
+                words += [word for word in candidates if self.knows(word)]
+            joined = " ".join(words)
+            if joined and joined not in grammar:
+                grammar.append(joined)
+        if not grammar:
+            return None
+        if self.knows(_UNKNOWN_WORD):
+            grammar.append(_UNKNOWN_WORD)
+        return grammar
+
+
+class VoskStream:
+    """One call's recogniser: frames in, partial and final utterances out, in media time."""
+
+    def __init__(self, model: vosk.Model, grammar: list[str] | None) -> None:
+        if grammar is None:
+            self._recognizer = vosk.KaldiRecognizer(model, VOSK_RATE)
+        else:
+            self._recognizer = vosk.KaldiRecognizer(
+                model, VOSK_RATE, json.dumps(grammar, ensure_ascii=False)
+            )
+        self._recognizer.SetWords(True)
+        self._recognizer.SetPartialWords(True)
+        self._resampler: StreamResampler | None = None
+        self._origin = 0
+        self._next_start = 0
+        self._partial_due = 0
+        self._last_partial = ""
+        self._finished = False
+
+    def feed(self, frame: AudioFrame) -> list[Utterance]:
+        if self._finished:
+            raise RuntimeError("feed() after finish(): start a new stream for new audio")
+        samples = self._align(frame)
+        assert self._resampler is not None
+        return self._decode(self._resampler.process(samples))
+
+    def finish(self) -> list[Utterance]:
+        if self._finished:
+            return []
+        self._finished = True
+        if self._resampler is None:
+            return []
+        heard = self._decode(self._resampler.flush(), partials=False)
+        heard += self._final(self._recognizer.FinalResult())
+        return heard
+
+    def _align(self, frame: AudioFrame) -> Samples:
+        """Remember where the audio began; fill gaps between frames with silence.
+
+        Vosk only counts the samples it is given, so a lost packet would otherwise shift every
+        later timestamp earlier than it happened.
+        """
+        if frame.rate != TELEPHONY_RATE:
+            raise ValueError(f"frame at {frame.rate} Hz; the stream takes {TELEPHONY_RATE} Hz")
+        if self._resampler is None:
+            self._resampler = StreamResampler(TELEPHONY_RATE, VOSK_RATE)
+            self._origin = self._next_start = frame.start
+            self._partial_due = frame.start + PARTIAL_INTERVAL
+        if frame.start < self._next_start:
+            raise ValueError(
+                f"frame starts at sample {frame.start}, before the end of the previous frame "
+                f"({self._next_start})"
+            )
+        gap = frame.start - self._next_start
+        self._next_start = frame.end
+        if gap:
+            return np.concatenate([np.zeros(gap, dtype=np.int16), frame.samples])
+        return frame.samples
+
+    def _decode(self, samples: Samples, partials: bool = True) -> list[Utterance]:
+        if len(samples) == 0:
+            return []
+        if self._recognizer.AcceptWaveform(samples.astype("<i2").tobytes()):
+            return self._final(self._recognizer.Result())
+        if not partials or self._next_start < self._partial_due:
+            return []
+        self._partial_due = self._next_start + PARTIAL_INTERVAL
+        return self._partial(self._recognizer.PartialResult())
+
+    def _partial(self, raw: str) -> list[Utterance]:
+        result = json.loads(raw)
+        text = str(result.get("partial", ""))
+        if not text or text == self._last_partial:
+            return []
+        self._last_partial = text
+        return [self._utterance(text, result.get("partial_result", []), final=False)]
+
+    def _final(self, raw: str) -> list[Utterance]:
+        self._last_partial = ""
+        result = json.loads(raw)
+        text = str(result.get("text", ""))
+        if not text:
+            return []
+        return [self._utterance(text, result.get("result", []), final=True)]
+
+    def _utterance(self, text: str, raw_words: list[dict[str, Any]], final: bool) -> Utterance:
+        words = tuple(
+            Word(
+                start=self._media_time(float(word["start"])),
+                end=self._media_time(float(word["end"])),
+                text=str(word["word"]),
+                confidence=float(word.get("conf", 1.0)),
+            )
+            for word in raw_words
+        )
+        if words:
+            start, end = words[0].start, words[-1].end
+            confidence = sum(word.confidence for word in words) / len(words)
+        else:
+            start = end = self._next_start
+            confidence = 0.0
+        return Utterance(
+            start=start, end=end, text=text, confidence=confidence, final=final, words=words
+        )
+
+    def _media_time(self, seconds: float) -> int:
+        return self._origin + round(seconds * TELEPHONY_RATE)
+
+
+def dither_free_overlay(model_dir: Path) -> Path:
+    """A view of the model whose MFCC front end has no dither, for reproducible results.
+
+    Kaldi adds random dither to every frame, so the same audio decodes differently from run
+    to run. The installed model is never modified: the overlay (in the user cache) links to
+    every file of the model except conf/mfcc.conf, which is a patched copy. It is built under
+    a temporary name and renamed into place, so concurrent processes never see half of one.
+    """
+    source = model_dir.resolve()
+    try:
+        patched = (source / "conf" / "mfcc.conf").read_text(encoding="utf-8").rstrip("\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelError(f"{source}/conf/mfcc.conf: cannot read ({error})") from None
+    patched += f"\n{_NO_DITHER}\n"
+    key = hashlib.sha256(f"{source}\n{patched}".encode()).hexdigest()[:16]
+    overlays = cache_root() / "vosk-overlays"
+    overlay = overlays / f"{source.name}-{key}"
+    if _overlay_matches(overlay, source):
+        return overlay
+    try:
+        overlays.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=overlays, prefix=".build-"))
+    except OSError as error:
+        raise ModelError(f"{overlays}: cannot create ({error.strerror})") from None
+    try:
+        for entry in source.iterdir():
+            if entry.name != "conf":
+                (staging / entry.name).symlink_to(entry)
+        (staging / "conf").mkdir()
+        for entry in (source / "conf").iterdir():
+            if entry.name != "mfcc.conf":
+                (staging / "conf" / entry.name).symlink_to(entry)
+        (staging / "conf" / "mfcc.conf").write_text(patched, encoding="utf-8")
+        if overlay.exists():
+            shutil.rmtree(overlay, ignore_errors=True)
+        try:
+            staging.rename(overlay)
+        except OSError:
+            if not _overlay_matches(overlay, source):
+                raise
+    except OSError as error:
+        raise ModelError(f"{overlay}: cannot build the overlay ({error.strerror})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return overlay
+
+
+def _overlay_matches(overlay: Path, source: Path) -> bool:
+    """An existing overlay is reused only if it still mirrors every file of the model."""
+    if not looks_like_vosk_model(overlay):
+        return False
+    wanted = {entry.name for entry in source.iterdir()}
+    wanted_conf = {entry.name for entry in (source / "conf").iterdir()}
+    present = {entry.name for entry in overlay.iterdir()}
+    present_conf = {entry.name for entry in (overlay / "conf").iterdir()}
+    return wanted == present and wanted_conf == present_conf

@@ -1,0 +1,44 @@
+"""Placing a script's call through the carrier it names.
+
+Only the simulated phone system exists today; Twilio and SIP plug in here later. This is
+also the one place where a number would be checked against the safety rules before dialling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from shopper.carriers.base import Call, CarrierError
+from shopper.carriers.safety import check_dialable
+from shopper.carriers.sandbox import dial_sandbox
+from shopper.sandbox.loader import load_ivr
+
+
+@dataclass(frozen=True, slots=True)
+class DialOptions:
+    seed: int = 0
+    realtime: bool = False
+    """Pace the simulated phone system in real time instead of its virtual clock."""
+    now: datetime | None = None
+    """Wall-clock moment the simulated phone system believes it is (opening hours)."""
+    max_duration_s: float = 1800.0
+    ring_timeout_s: float = 60.0
+
+
+def dial(target: str, carrier: str, options: DialOptions) -> Call:
+    if carrier != "sandbox":
+        check_dialable(target)
+        raise CarrierError(
+            f"carrier {carrier!r} is not available yet; use a sandbox IVR file as the target"
+        )
+    definition = load_ivr(Path(target))
+    return dial_sandbox(
+        definition,
+        seed=options.seed,
+        realtime=options.realtime,
+        now=options.now,
+        max_duration_s=options.max_duration_s,
+        ring_timeout_s=options.ring_timeout_s,
+    )

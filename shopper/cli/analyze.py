@@ -1,0 +1,53 @@
+"""`shopper analyze`: show what shopper hears in any recording, for people or as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shopper.analysis import Analysis, analyze_samples
+from shopper.asr.selection import EngineChoice, select_engine
+from shopper.audio.files import read_audio
+from shopper.cli.errors import one_line_errors
+
+
+def analyze(
+    audio: Path = typer.Argument(..., help="Recording to analyse: wav, mp3, ogg, flac; any rate."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
+    engine: EngineChoice = typer.Option(
+        "auto", help="Speech engine: auto = Vosk when a model is installed, else Moonshine."
+    ),
+    vosk_model: Path | None = typer.Option(
+        None, help="Vosk model folder (default: SHOPPER_VOSK_MODEL, config, then the cache)."
+    ),
+) -> None:
+    """Print the sound segments, DTMF digits, call-progress tones and transcript of AUDIO."""
+    with one_line_errors():
+        samples = read_audio(audio)
+        speech = select_engine(engine, vosk_model)
+        if not as_json:
+            Console(stderr=True).print(f"engine: {speech.name}")
+        result = analyze_samples(samples, speech)
+    if as_json:
+        typer.echo(json.dumps(result.to_json()))
+    else:
+        _print_report(audio, result)
+
+
+def _print_report(audio: Path, result: Analysis) -> None:
+    console = Console()
+    console.print(f"[bold]{audio}[/bold]: {result.duration_s:.1f} s, engine {result.engine}")
+    table = Table("from", "to", "heard", "detail", box=None, pad_edge=False)
+    rows: list[tuple[float, float, str, str]] = [
+        (s.start_s, s.end_s, s.kind, "") for s in result.segments
+    ]
+    rows += [(d.start_s, d.end_s, "dtmf", d.digit) for d in result.dtmf]
+    rows += [(t.start_s, t.end_s, "call tone", t.kind) for t in result.tones]
+    rows += [(u.start_s, u.end_s, "said", u.text) for u in result.transcript]
+    for start, end, kind, detail in sorted(rows, key=lambda row: (row[0], row[2])):
+        table.add_row(f"{start:7.2f}", f"{end:7.2f}", kind, detail)
+    console.print(table)

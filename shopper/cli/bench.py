@@ -1,0 +1,38 @@
+"""`shopper bench`: the accuracy and speed figures that docs/benchmarks.md quotes.
+
+Benchmarks print measurements; they never pass or fail. Targets are shown beside the figures
+so a reader sees at once where shopper stands.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from shopper.cli.errors import one_line_errors
+
+bench_app = typer.Typer(help="Measure accuracy and speed on real telephony material.")
+
+
+@bench_app.command("audio")
+def bench_audio(
+    prompts: int | None = typer.Option(
+        None, help="Transcribe only this many prompts (default: the whole corpus)."
+    ),
+    seed: int = typer.Option(0, help="Seed for the generated parts of the test sets."),
+) -> None:
+    """WER and real-time factor per engine, classifier confusion matrix, DTMF and talk-off."""
+    from shopper.bench.asr_bench import run_asr_bench
+    from shopper.bench.classifier_bench import run_classifier_bench
+    from shopper.bench.dtmf_bench import run_dtmf_bench
+
+    with one_line_errors():
+        for title, run in (
+            (
+                "Sound classifier (target >= 97 % of labelled time)",
+                lambda: run_classifier_bench(seed),
+            ),
+            ("DTMF (target 100 % at 40/40 ms, zero talk-off)", lambda: run_dtmf_bench(seed)),
+            ("Speech recognition (target WER <= 6 %)", lambda: run_asr_bench(limit=prompts)),
+        ):
+            typer.echo(f"\n== {title}")
+            typer.echo(run().render())

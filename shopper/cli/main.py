@@ -1,0 +1,37 @@
+"""The `shopper` command: one sub-command per job a QA engineer or operator runs."""
+
+from __future__ import annotations
+
+import typer
+
+from shopper import __version__
+from shopper.cli.analyze import analyze
+from shopper.cli.bench import bench_app
+from shopper.cli.models import models_app
+from shopper.cli.run import run
+
+app = typer.Typer(
+    help="A mystery shopper for phone systems: call IVRs, listen, press keys, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(run)
+app.command()(analyze)
+app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"shopper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """shopper calls phone systems the way customers do and reports what they go through."""

@@ -1,0 +1,88 @@
+"""`shopper run`: run call scripts, write their evidence, print a verdict per call."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from shopper.asr.selection import EngineChoice, select_engine
+from shopper.carriers.dial import DialOptions
+from shopper.cli.errors import USAGE_ERROR, one_line_errors
+from shopper.results.junit import write_junit
+from shopper.results.writer import default_call_dir, write_call
+from shopper.scripts.loader import load_script
+from shopper.scripts.model import CallScript
+from shopper.scripts.runner import run_script
+
+FAILED = 1
+
+
+def run(
+    scripts: list[Path] = typer.Argument(..., help="Call script YAML files."),
+    out: Path | None = typer.Option(
+        None, help="Write each call into this folder (default: recordings/<date>/<call id>)."
+    ),
+    junit: Path | None = typer.Option(None, help="Also write a JUnit XML report here."),
+    engine: EngineChoice = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
+    vosk_model: Path | None = typer.Option(None, help="Vosk model folder."),
+    realtime: bool = typer.Option(
+        False, help="Run the simulated phone system in real time instead of its virtual clock."
+    ),
+    seed: int = typer.Option(0, help="Seed of the simulated phone system."),
+    at: datetime | None = typer.Option(
+        None, help="Local time the simulated phone system believes it is (opening hours)."
+    ),
+) -> None:
+    """Call, follow each SCRIPT, and report: exit 0 all passed, 1 any failed, 2 usage error."""
+    console = Console()
+    with one_line_errors():
+        loaded: list[CallScript] = [load_script(path) for path in scripts]
+        speech = select_engine(engine, vosk_model)
+    console.print(f"engine: {speech.name}")
+    options = DialOptions(seed=seed, realtime=realtime, now=at)
+    results = []
+    for script in loaded:
+        with one_line_errors(), console.status(f"calling: {script.name}"):
+            record = asyncio.run(run_script(script, speech, options))
+        started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
+        folder = (
+            out / record.result["call_id"]
+            if out is not None
+            else default_call_dir(
+                Path("recordings"), started.astimezone(UTC), record.result["call_id"]
+            )
+        )
+        with one_line_errors():
+            write_call(record, folder)
+        results.append(record.result)
+        console.print(_summary(record.result, folder))
+    if junit is not None:
+        with one_line_errors():
+            write_junit(results, junit)
+    if any(r["outcome"] == "error" for r in results):
+        raise typer.Exit(USAGE_ERROR)
+    if any(r["outcome"] == "failed" for r in results):
+        raise typer.Exit(FAILED)
+
+
+def _summary(result: dict, folder: Path) -> str:  # type: ignore[type-arg]
+    metrics = result["metrics"]
+    colour = {"passed": "green", "failed": "red"}.get(result["outcome"], "yellow")
+    lines = [f"[bold {colour}]{result['outcome'].upper()}[/] {result['script']['name']}"]
+    failure = result["failure"]
+    if failure is not None:
+        step = f" at step {failure['step']}" if failure["step"] else ""
+        lines.append(f"  {failure['kind']}{step}: {failure['message']}")
+    human = metrics["time_to_human_s"]
+    lines.append(
+        f"  time to human {'-' if human is None else f'{human:.1f} s'}, "
+        f"hold {metrics['hold_s']:.1f} s, call {metrics['duration_s']:.1f} s, "
+        f"keys {metrics['dtmf_sent']}, menus {metrics['menus']}, "
+        f"callback offered {'yes' if result['callback_offered'] else 'no'}"
+    )
+    lines.append(f"  evidence: {folder}/report.html")
+    return "\n".join(lines)

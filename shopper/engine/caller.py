@@ -1,0 +1,314 @@
+"""The verbs of a call script — expect, press, say, wait, hold, human, hang up — on one call.
+
+YAML call scripts and Python tests both drive calls through these methods, so the two can
+never behave differently. Each verb pulls the call's audio until its condition is met and
+raises StepFailure, with the failure kind the result reports, when it cannot be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from shopper.asr.types import Utterance
+from shopper.audio.frame import TELEPHONY_RATE
+from shopper.engine.failures import StepFailure
+from shopper.engine.human import HumanEvidence, repeats_announcement, sounds_like_greeting
+from shopper.engine.session import CallSession
+from shopper.text.match import Match, Matcher, contains
+from shopper.tts import synthesize
+
+QUIET_FRAME_RMS = 180.0
+"""About -45 dBFS: a 20 ms frame this quiet is a gap in what the far end plays."""
+
+PROBE_PHRASE = "Hello, can you hear me?"
+COURTESY_MESSAGE = "This is an automated test call. Thank you, goodbye."
+TURN_GAP_S = 1.0
+"""Quiet after the far end's speech before shopper takes its turn (probe, courtesy)."""
+PROBE_ANSWER_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class HumanVerdict:
+    at: int
+    """Media time (samples) at which the person started speaking."""
+    confidence: float
+    evidence: HumanEvidence
+    greeting: str
+
+
+class Caller:
+    def __init__(self, session: CallSession, voice: str = "en-us") -> None:
+        self.session = session
+        self.voice = voice
+        self.human_verdict: HumanVerdict | None = None
+        self._judged: set[int] = set()
+
+    async def _next(self) -> None:
+        """One more frame, or the failure that explains why the call cannot go on.
+
+        Health is checked before pulling, not after: a loop first looks at what the last
+        frame brought (the goodbye it was waiting for may be in it) and fails only on its
+        next turn, if the call is over."""
+        self.session.check_health()
+        await self.session.advance()
+
+    # --- listening -------------------------------------------------------------------------
+
+    async def expect(
+        self,
+        what: str | Matcher,
+        within_s: float = 10.0,
+        silence_s: float | None = None,
+        optional: bool = False,
+    ) -> Match | None:
+        """Listen until the far end says `what`; a prompt that ends without it is a mismatch."""
+        matcher = contains(what) if isinstance(what, str) else what
+        found = await self._listen([matcher], within_s, silence_s, optional)
+        return None if found is None else found[1]
+
+    async def choose(self, matchers: Sequence[Matcher], within_s: float = 10.0) -> int:
+        """Listen until one of several prompts is heard; returns the index of the best one."""
+        found = await self._listen(matchers, within_s, None, optional=False)
+        assert found is not None  # only optional listening returns nothing
+        return found[0]
+
+    async def _listen(
+        self,
+        matchers: Sequence[Matcher],
+        within_s: float,
+        silence_s: float | None,
+        optional: bool,
+    ) -> tuple[int, Match] | None:
+        """Turn-taking: stop at a match, at the end of the prompt (trailing quiet), or at the
+        step's time limit — all measured in media time from the moment the step began."""
+        session = self.session
+        quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
+        start = session.now
+        while True:
+            heard = session.heard_since(start)
+            best: tuple[int, Match] | None = None
+            if heard:
+                scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
+                best = max(scored, key=lambda item: (item[1].matched, item[1].score))
+            if best is not None and best[1].matched:
+                session.timeline.add(
+                    session.now, "expect-matched", heard=heard, score=round(best[1].score, 3)
+                )
+                return best
+            finals = session.finals_since(start)
+            run = session.runs.run
+            prompt_over = (
+                bool(finals)
+                and run is not None
+                and run.kind != "speech"
+                and session.now - max(run.since, finals[-1].end) >= quiet_needed
+            )
+            if prompt_over or session.now - start >= session.samples(within_s):
+                if optional:
+                    return None
+                if heard:
+                    score = f" (best score {best[1].score:.2f})" if best is not None else ""
+                    raise StepFailure(
+                        "expectation-mismatch", f"heard {heard!r}, not the expected prompt{score}"
+                    )
+                raise StepFailure("expectation-timeout", f"nothing was said within {within_s:g} s")
+            await self._next()
+
+    async def wait(self, seconds: float) -> None:
+        until = self.session.now + self.session.samples(seconds)
+        while self.session.now < until:
+            await self._next()
+
+    # --- acting ----------------------------------------------------------------------------
+
+    async def press(
+        self, keys: str, ack_s: float | None = None, tone_s: float = 0.1, gap_s: float = 0.1
+    ) -> float:
+        """Send keys and require the far end to react; returns the reaction time in seconds."""
+        session = self.session
+        session.check_health()
+        sent_at = max(session.now, session.near_busy_until)
+        session.near_busy_until = sent_at + session.samples(len(keys) * (tone_s + gap_s))
+        session.timeline.add(sent_at, "key", digits=keys)
+        await session.call.send_dtmf(keys, tone_s, gap_s)
+        limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
+        first_tone_end = sent_at + session.samples(tone_s)
+        before = session.runs.run
+        was_sounding = before is not None and before.kind != "silence"
+        quiet_frames = 0
+        while True:
+            await self._next()
+            run = session.runs.run
+            frame = session.recording.far[-1]
+            if session.now > first_tone_end:
+                rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) if len(frame) else 0.0
+                quiet_frames = quiet_frames + 1 if rms < QUIET_FRAME_RMS else 0
+                changed = run is not None and (before is None or run.since > before.since)
+                gap = was_sounding and quiet_frames >= 2
+                started = not was_sounding and rms >= QUIET_FRAME_RMS
+                if changed or gap or started:
+                    reaction = (session.now - sent_at) / TELEPHONY_RATE
+                    session.timeline.add(
+                        session.now, "key-acknowledged", digits=keys, after_s=round(reaction, 3)
+                    )
+                    return reaction
+            if session.now - session.near_busy_until >= limit:
+                waited = limit / TELEPHONY_RATE
+                raise StepFailure(
+                    "dtmf-not-acknowledged",
+                    f"pressed {keys!r}; the far end did not react within {waited:g} s",
+                )
+
+    async def say(self, text: str) -> None:
+        """Speak to the far end (TTS) and wait until it has been said."""
+        await self.session.play(synthesize(text, self.voice), text)
+        while self.session.now < self.session.near_busy_until:
+            await self._next()
+
+    async def hangup(self) -> None:
+        await self.session.hangup()
+
+    async def expect_hangup(self, within_s: float = 30.0) -> None:
+        """The far end is supposed to end the call (e.g. after 'goodbye')."""
+        session = self.session
+        start = session.now
+        while await session.advance():
+            if session.now - start >= session.samples(within_s):
+                raise StepFailure(
+                    "expectation-timeout", f"the far end did not hang up within {within_s:g} s"
+                )
+        if session.call.ended_by != "remote":
+            session.check_health()
+
+    # --- hold and humans ----------------------------------------------------------------------
+
+    async def hold(self, max_s: float = 600.0, start_within_s: float = 60.0) -> float:
+        """Wait through a hold from its music to its end; returns the hold's length in seconds."""
+        session = self.session
+        start = session.now
+        holds_before = len(session.hold.periods) - (session.hold.state == "hold")
+        while len(session.hold.periods) <= holds_before:
+            if session.now - start >= session.samples(start_within_s):
+                raise StepFailure(
+                    "expectation-timeout", f"no hold music within {start_within_s:g} s"
+                )
+            await self._next()
+        period = session.hold.periods[-1]
+        while session.hold.state == "hold":
+            if session.now - period.start >= session.samples(max_s):
+                raise StepFailure("hold-too-long", f"still on hold after {max_s:g} s")
+            await self._next()
+        return ((period.end or session.now) - period.start) / TELEPHONY_RATE
+
+    async def human(
+        self,
+        within_s: float = 600.0,
+        probe: bool = True,
+        courtesy: bool = True,
+        max_hold_s: float | None = None,
+    ) -> HumanVerdict:
+        """Wait until a person is on the line, judged from evidence; then by default say goodbye."""
+        session = self.session
+        start = session.now
+        while True:
+            candidate = self._candidate()
+            if candidate is not None:
+                verdict = await self._judge(candidate, probe)
+                if verdict is not None:
+                    self._found(verdict)
+                    if courtesy:
+                        await self.say(COURTESY_MESSAGE)
+                        await self.hangup()
+                    return verdict
+            if (
+                max_hold_s is not None
+                and session.hold.state == "hold"
+                and session.now - session.hold.periods[-1].start >= session.samples(max_hold_s)
+            ):
+                raise StepFailure("hold-too-long", f"still on hold after {max_hold_s:g} s")
+            if session.now - start >= session.samples(within_s):
+                raise StepFailure("no-human", f"no person answered within {within_s:g} s")
+            await self._next()
+
+    def _candidate(self) -> list[Utterance] | None:
+        """The next unjudged turn of far-end speech off hold, once the far end has paused."""
+        session = self.session
+        hold = session.hold
+        if hold.state == "hold":
+            return None
+        after = hold.periods[-1].end if hold.periods else 0
+        announcements = {id(u) for u in hold.announcements}
+        turn = [
+            u
+            for u in session.transcript
+            if u.start >= (after or 0)
+            and id(u) not in announcements
+            and u.start not in self._judged
+        ]
+        run = session.runs.run
+        if not turn or run is None or run.kind == "speech":
+            return None
+        if session.now - max(run.since, turn[-1].end) < session.samples(TURN_GAP_S):
+            return None
+        return turn
+
+    async def _judge(self, turn: list[Utterance], probe: bool) -> HumanVerdict | None:
+        session = self.session
+        for utterance in turn:
+            self._judged.add(utterance.start)
+        text = " ".join(u.text for u in turn)
+        hold = session.hold
+        after_hold = bool(hold.periods) and turn[0].start >= (hold.periods[-1].end or 0)
+        announcements = [u.text for u in hold.announcements]
+        evidence = HumanEvidence(
+            after_hold=after_hold,
+            new_speech=bool(text.strip()) and not repeats_announcement(text, announcements),
+            greeting=sounds_like_greeting(text),
+            responsive=None,
+        )
+        if not (evidence.after_hold or evidence.greeting):
+            return None
+        if probe:
+            evidence = HumanEvidence(
+                evidence.after_hold,
+                evidence.new_speech,
+                evidence.greeting,
+                responsive=await self._probe(),
+            )
+        session.timeline.add(turn[0].start, "human-evidence", text=text, **evidence.to_json())
+        if not evidence.is_human:
+            return None
+        return HumanVerdict(turn[0].start, evidence.confidence, evidence, text)
+
+    async def _probe(self) -> bool:
+        """Say a short phrase and listen: a person waits for it to end and then answers; a
+        recording talks over it or carries on at a moment of its own choosing."""
+        session = self.session
+        began = session.now
+        await self.say(PROBE_PHRASE)
+        asked_at = session.now
+        if any(s.kind == "speech" and s.end > began for s in session.segments) or (
+            session.runs.run is not None
+            and session.runs.run.kind == "speech"
+            and session.runs.run.since < asked_at
+        ):
+            return False
+        deadline = asked_at + session.samples(PROBE_ANSWER_S)
+        while session.now < deadline:
+            run = session.runs.run
+            if run is not None and run.kind == "speech" and run.since >= asked_at:
+                return True
+            await self._next()
+        return False
+
+    def _found(self, verdict: HumanVerdict) -> None:
+        self.human_verdict = verdict
+        self.session.timeline.add(
+            verdict.at,
+            "human",
+            confidence=round(verdict.confidence, 3),
+            text=verdict.greeting,
+        )

@@ -1,0 +1,29 @@
+"""Why a call script failed, in the result's vocabulary."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+FailureKind = Literal[
+    "expectation-timeout",
+    "expectation-mismatch",
+    "dtmf-not-acknowledged",
+    "dropped",
+    "dead-air",
+    "no-human",
+    "hold-too-long",
+    "busy",
+    "no-answer",
+    "sit-tone",
+    "assertion",
+    "error",
+]
+
+
+class StepFailure(Exception):
+    """Raised inside a step when the call did not do what the script expects."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: FailureKind = kind
+        self.message = message

@@ -1,0 +1,116 @@
+"""Telling hold from the IVR: music periods, the announcements between them, callback offers.
+
+A caller is on hold from the moment music has played for a little while until someone (or
+something) speaks and the music does not come back. Speech on hold that comes back to music,
+repeats an earlier announcement or uses queue language ("please stay on the line") is an
+announcement; announcements are kept, because a person who says exactly what the recording
+said is not a person. The hold ends where its last music or announcement ended.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from shopper.asr.types import Utterance
+from shopper.audio.frame import TELEPHONY_RATE
+from shopper.audio.segments import Segment
+from shopper.engine.human import repeats_announcement
+from shopper.engine.runs import Run
+from shopper.text.normalize import normalize
+
+CALLBACK_LANGUAGE = re.compile(
+    r"\b(call ?back|call you back|return your call|keep your place in line)\b"
+)
+OFFER_LANGUAGE = re.compile(r"\b(press|say|dial|option)\b")
+"""A callback is offered when the caller is told how to take it; "we will call you back"
+alone confirms one already taken."""
+QUEUE_LANGUAGE = re.compile(
+    r"\b(your call is important|stay on the line|please (continue to )?hold|next available"
+    r"|(are|is) (currently )?(busy|assisting)|in the order (it was|they were) received"
+    r"|estimated (wait|hold) time|calls? ahead of you|thank you for your patience)\b"
+)
+
+
+@dataclass(slots=True)
+class HoldPeriod:
+    start: int
+    end: int | None = None
+
+
+@dataclass(slots=True)
+class HoldTracker:
+    music_to_hold_s: float = 2.0
+    """Music must last this long before the caller counts as on hold."""
+    resume_s: float = 1.5
+    """After new speech on hold, this much time without music ends the hold, and this much
+    music makes that speech an announcement."""
+    state: Literal["ivr", "hold"] = "ivr"
+    periods: list[HoldPeriod] = field(default_factory=list)
+    announcements: list[Utterance] = field(default_factory=list)
+    callback_offers: list[Utterance] = field(default_factory=list)
+    pending: list[Utterance] = field(default_factory=list)
+    """Speech heard on hold that may be the end of the hold (a person, a message)."""
+    _hold_sound_until: int = 0
+    """End of the latest music or announcement of the current hold."""
+
+    def observe_run(self, run: Run, now: int) -> str | None:
+        """Called every frame with the confirmed sound run; returns 'hold-start'/'hold-end'."""
+        if run.kind == "music":
+            if self.pending and now - run.since >= self.resume_s * TELEPHONY_RATE:
+                self.announcements += self.pending
+                self.pending = []
+            if self.state == "ivr" and now - run.since >= self.music_to_hold_s * TELEPHONY_RATE:
+                self.state = "hold"
+                self.periods.append(HoldPeriod(run.since))
+                return "hold-start"
+            return None
+        if self.state == "hold" and self.pending and run.since > self.pending[-1].start:
+            quiet_for = now - max(run.since, self.pending[-1].end)
+            if run.kind != "speech" and quiet_for >= self.resume_s * TELEPHONY_RATE:
+                self.end_hold(min(self._hold_sound_until, self.pending[0].start))
+                return "hold-end"
+        return None
+
+    def observe_segment(self, segment: Segment) -> None:
+        """Closed classifier segments place the end of the music precisely."""
+        if self.state == "hold" and segment.kind == "music":
+            self._hold_sound_until = max(self._hold_sound_until, segment.end)
+
+    def observe_utterance(self, utterance: Utterance) -> bool:
+        """Called with each final utterance; returns True when it offers a callback."""
+        if self.state != "hold":
+            return False
+        text = normalize(utterance.text)
+        offers_callback = (
+            CALLBACK_LANGUAGE.search(text) is not None and OFFER_LANGUAGE.search(text) is not None
+        )
+        if offers_callback:
+            self.callback_offers.append(utterance)
+        if not self.pending and (
+            offers_callback
+            or QUEUE_LANGUAGE.search(text)
+            or repeats_announcement(utterance.text, [u.text for u in self.announcements])
+        ):
+            self.announcements.append(utterance)
+            self._hold_sound_until = max(self._hold_sound_until, utterance.end)
+        else:
+            self.pending.append(utterance)
+        return offers_callback
+
+    def finish(self, now: int) -> None:
+        """The call ended: a hold still running ends with its last music or announcement if
+        something else was said after it (a goodbye), else now (a drop in the music)."""
+        if self.state == "hold":
+            self.end_hold(
+                min(self._hold_sound_until, self.pending[0].start) if self.pending else now
+            )
+
+    def end_hold(self, at: int) -> None:
+        if self.state == "hold":
+            self.periods[-1].end = max(at, self.periods[-1].start)
+            self.state = "ivr"
+
+    def held_samples(self, now: int) -> int:
+        return sum((p.end if p.end is not None else now) - p.start for p in self.periods)

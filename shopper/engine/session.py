@@ -1,0 +1,238 @@
+"""One call, heard frame by frame: the timeline, the transcript, hold and dead-air tracking.
+
+The session pulls the call's frames itself, one at a time, only when a step asks for more
+audio. With the simulated phone system on a virtual clock this makes a call deterministic
+and as fast as the CPU allows — the far end cannot run ahead while shopper is thinking — and
+with a real carrier the frames simply wait in the carrier's queue for the few microseconds a
+step takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shopper.asr.types import SpeechEngine, Utterance
+from shopper.audio.callprogress import ToneEvent
+from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.segments import Segment
+from shopper.carriers.base import Call, DuplexFrame
+from shopper.engine.ear import Ear, Heard
+from shopper.engine.failures import StepFailure
+from shopper.engine.hold import HoldTracker
+from shopper.engine.runs import Run, RunTracker
+from shopper.engine.timeline import Timeline
+
+TONE_FAILURES = {"busy": "busy", "reorder": "busy"}
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSettings:
+    """How shopper listens; every limit is media time. Call scripts can override each one."""
+
+    prompt_end_silence_s: float = 1.8
+    """Quiet after speech that ends a prompt (IVRs pause up to ~1.5 s inside one)."""
+    dead_air_s: float = 12.0
+    """Far-end silence this long, while shopper is not speaking, fails the call."""
+    ack_s: float = 4.0
+    """After a key press the far end must change what it plays within this long."""
+    music_to_hold_s: float = 2.0
+    dead_air_report_s: float = 5.0
+    """Silences at least this long count towards the dead_air_s metric."""
+
+
+@dataclass(slots=True)
+class Recording:
+    """Both directions of the call, sample-aligned: far end and shopper."""
+
+    far: list[Samples] = field(default_factory=list)
+    near: list[Samples] = field(default_factory=list)
+
+    def stereo(self) -> Samples:
+        """Shape (n, 2): far end left, tester right."""
+        if not self.far:
+            return np.zeros((0, 2), dtype=np.int16)
+        return np.stack([np.concatenate(self.far), np.concatenate(self.near)], axis=1)
+
+
+class CallSession:
+    def __init__(
+        self,
+        call: Call,
+        engine: SpeechEngine,
+        settings: ListenSettings | None = None,
+        phrases: Sequence[str] | None = None,
+    ) -> None:
+        self.call = call
+        self.engine_name = engine.name
+        self.settings = settings or ListenSettings()
+        self.timeline = Timeline()
+        self.recording = Recording()
+        self.transcript: list[Utterance] = []
+        self.partial: Utterance | None = None
+        self.segments: list[Segment] = []
+        self.tones: list[ToneEvent] = []
+        self.runs = RunTracker()
+        self.hold = HoldTracker(music_to_hold_s=self.settings.music_to_hold_s)
+        self.now = 0
+        self.ended = False
+        self.answered_at: int | None = None
+        self.near_busy_until = 0
+        """Media time until which shopper's own queued audio is playing."""
+        self._ear = Ear(engine, phrases)
+        self._frames: AsyncIterator[DuplexFrame] = call.frames().__aiter__()
+        self._silence_since: int | None = None
+        self._dead_air_reported = False
+        self.timeline.add(0, "dialing", carrier=call.carrier, call_id=call.call_id)
+
+    # --- pulling audio ------------------------------------------------------------------
+
+    async def advance(self) -> bool:
+        """Hear the next frame; False once the call has ended (either side)."""
+        if self.ended:
+            return False
+        try:
+            frame = await anext(self._frames)
+        except StopAsyncIteration:
+            self._end()
+            return False
+        self._observe(frame)
+        return True
+
+    def _observe(self, frame: DuplexFrame) -> None:
+        far = frame.far
+        self.now = far.end
+        self.recording.far.append(far.samples)
+        self.recording.near.append(frame.near)
+        if self.answered_at is None and self.call.answered_at is not None:
+            self.answered_at = self.call.answered_at
+            self.timeline.add(self.answered_at, "answered")
+        self._take(self._ear.hear(far))
+        self.runs.update(self._ear.current, far.start)
+        run = self.runs.run
+        if run is not None and self.answered_at is not None:
+            # Nothing before the answer (ringback, early media) can be hold.
+            run = Run(run.kind, max(run.since, self.answered_at))
+            change = self.hold.observe_run(run, self.now)
+            if change is not None:
+                at = (
+                    self.hold.periods[-1].end
+                    if change == "hold-end"
+                    else self.hold.periods[-1].start
+                )
+                self.timeline.add(at or self.now, change)
+        self._track_dead_air(bool(np.any(frame.near)))
+
+    def _take(self, heard: Heard) -> None:
+        for segment in heard.segments:
+            self.segments.append(segment)
+            self.hold.observe_segment(segment)
+            self.timeline.add(
+                segment.start, "sound", kind=segment.kind, end_s=round(segment.end_s, 3)
+            )
+        for tone in heard.tones:
+            self.tones.append(tone)
+            self.timeline.add(tone.start, "tone", kind=tone.kind, end_s=round(tone.end_s, 3))
+        for utterance in heard.utterances:
+            if not utterance.final:
+                self.partial = utterance
+                continue
+            self.partial = None
+            if not utterance.text:
+                continue
+            self.transcript.append(utterance)
+            self.timeline.add(
+                utterance.start,
+                "utterance",
+                end_s=round(utterance.end_s, 3),
+                text=utterance.text,
+                confidence=round(utterance.confidence, 3),
+            )
+            if self.hold.observe_utterance(utterance):
+                self.timeline.add(utterance.start, "callback-offer", text=utterance.text)
+
+    def _track_dead_air(self, tester_speaking: bool) -> None:
+        silent = self.runs.run is not None and self.runs.run.kind == "silence"
+        if (
+            not silent
+            or tester_speaking
+            or self.answered_at is None
+            or self.now < self.near_busy_until
+        ):
+            self._silence_since = None
+            self._dead_air_reported = False
+            return
+        if self._silence_since is None:
+            self._silence_since = max(self.runs.run.since, self.answered_at)  # type: ignore[union-attr]
+        if not self._dead_air_reported and self.silent_for_s >= self.settings.dead_air_s:
+            self._dead_air_reported = True
+            self.timeline.add(self._silence_since, "dead-air", limit_s=self.settings.dead_air_s)
+
+    def _end(self) -> None:
+        self.ended = True
+        self._take(self._ear.finish())
+        if self.hold.state == "hold":
+            self.hold.finish(self.now)
+            self.timeline.add(self.hold.periods[-1].end or self.now, "hold-end")
+        self.timeline.add(self.now, "ended", by=self.call.ended_by, cause=self.call.end_cause)
+
+    # --- what steps ask ------------------------------------------------------------------
+
+    @property
+    def silent_for_s(self) -> float:
+        if self._silence_since is None:
+            return 0.0
+        return (self.now - self._silence_since) / TELEPHONY_RATE
+
+    def samples(self, seconds: float) -> int:
+        return round(seconds * TELEPHONY_RATE)
+
+    def finals_since(self, t: int) -> list[Utterance]:
+        return [u for u in self.transcript if u.end > t]
+
+    def heard_since(self, t: int) -> str:
+        """Everything recognised since `t`, including the utterance still being recognised."""
+        texts = [u.text for u in self.finals_since(t)]
+        if self.partial is not None and self.partial.text:
+            texts.append(self.partial.text)
+        return " ".join(texts)
+
+    def check_health(self) -> None:
+        """Fail the current step when the call itself has gone wrong, whatever it waits for."""
+        for tone in self.tones:
+            if tone.kind.startswith("sit-"):
+                raise StepFailure("sit-tone", f"special information tone heard: {tone.kind}")
+            if tone.kind in TONE_FAILURES:
+                raise StepFailure("busy", f"{tone.kind} tone heard at {tone.start_s:.1f} s")
+        if self.ended:
+            if self.call.end_cause == "busy":
+                raise StepFailure("busy", "the line was busy")
+            if self.call.end_cause == "no-answer":
+                raise StepFailure("no-answer", "nobody answered")
+            if self.call.ended_by == "remote":
+                raise StepFailure(
+                    "dropped", f"the far end hung up at {self.now / TELEPHONY_RATE:.1f} s"
+                )
+            raise StepFailure("error", "the call ended")
+        if self._dead_air_reported:
+            raise StepFailure(
+                "dead-air",
+                f"no sound from the far end for {self.settings.dead_air_s:.0f} s "
+                f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s)",
+            )
+
+    async def play(self, samples: Samples, what: str) -> None:
+        """Send audio to the far end; it is heard from the next frame on."""
+        start = max(self.now, self.near_busy_until)
+        self.near_busy_until = start + len(samples)
+        self.timeline.add(
+            start, "said", text=what, duration_s=round(len(samples) / TELEPHONY_RATE, 3)
+        )
+        await self.call.play(samples)
+
+    async def hangup(self) -> None:
+        await self.call.hangup()
+        while await self.advance():
+            pass

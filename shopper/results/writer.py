@@ -1,0 +1,175 @@
+"""Putting one call's result and evidence on disk, one folder per call.
+
+Every file is written to a temporary name in the same folder and renamed into place, so a
+crash or a full disk never leaves a half-written file under a real name. result.json goes
+last: a folder that has one has all the evidence it points to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from shopper.audio.files import AudioFileError, write_wav
+from shopper.errors import ShopperError
+from shopper.results.html_report import render_report
+from shopper.results.record import CallRecord
+from shopper.results.transcript import transcript_json, webvtt
+
+RESULT_FILE = "result.json"
+RECORDING_FILE = "recording.wav"
+TRANSCRIPT_JSON_FILE = "transcript.json"
+TRANSCRIPT_VTT_FILE = "transcript.vtt"
+REPORT_FILE = "report.html"
+TRUTH_FILE = "sandbox-truth.json"
+
+RESULT_KEYS = (
+    "schema",
+    "call_id",
+    "shopper_version",
+    "started_at",
+    "script",
+    "target",
+    "carrier",
+    "engine",
+    "outcome",
+    "failure",
+    "ended_by",
+    "end_cause",
+    "metrics",
+    "human",
+    "callback_offered",
+    "holds",
+    "steps",
+    "assertions",
+    "transcript",
+    "events",
+    "recording",
+)
+"""The documented order of result.json, so diffs between two calls' results line up."""
+
+SAFE_CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class ResultWriteError(ShopperError):
+    """A result file that could not be written; the message names the path."""
+
+
+def write_call(record: CallRecord, out_dir: Path) -> Path:
+    """Write the call's folder (created if needed) and return the path of its result.json."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ResultWriteError(f"{out_dir}: cannot create folder ({_reason(error)})") from None
+    _write_recording(out_dir / RECORDING_FILE, record)
+    write_json_atomic(out_dir / TRANSCRIPT_JSON_FILE, transcript_json(record.transcript))
+    write_text_atomic(out_dir / TRANSCRIPT_VTT_FILE, webvtt(record.transcript))
+    truth_file = None
+    if record.truth is not None:
+        write_json_atomic(out_dir / TRUTH_FILE, record.truth)
+        truth_file = TRUTH_FILE
+    write_text_atomic(out_dir / REPORT_FILE, render_report(record.result, truth_file))
+    result_path = out_dir / RESULT_FILE
+    write_json_atomic(result_path, ordered_result(record.result))
+    return result_path
+
+
+def default_call_dir(root: Path, started_at: datetime, call_id: str) -> Path:
+    """root/<YYYY-MM-DD>/<call_id>, the date in UTC like the result's started_at."""
+    if not SAFE_CALL_ID.fullmatch(call_id):
+        raise ResultWriteError(
+            f"call id {call_id!r} cannot name a folder (use letters, digits, '.', '_', '-')"
+        )
+    if started_at.tzinfo is not None:
+        started_at = started_at.astimezone(UTC)
+    return root / started_at.strftime("%Y-%m-%d") / call_id
+
+
+def ordered_result(result: dict[str, Any]) -> dict[str, Any]:
+    """The documented keys first, in order; anything else after them rather than lost."""
+    ordered = {key: result[key] for key in RESULT_KEYS if key in result}
+    ordered.update({key: value for key, value in result.items() if key not in ordered})
+    return ordered
+
+
+def result_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of result.json, shipped inside the package."""
+    text = resources.files("shopper.results").joinpath("schema/result.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError as error:
+        raise ResultWriteError(f"{path}: cannot write ({error})") from None
+    write_text_atomic(path, text + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    temp = _temp_beside(path)
+    try:
+        with open(temp, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except OSError as error:
+        _discard(temp)
+        raise ResultWriteError(f"{path}: cannot write ({_reason(error)})") from None
+
+
+def _write_recording(path: Path, record: CallRecord) -> None:
+    samples = record.recording
+    if samples.ndim != 2 or samples.shape[1] != 2:
+        raise ResultWriteError(
+            f"{path}: the recording must be stereo (n, 2), not shape {samples.shape}"
+        )
+    temp = _temp_beside(path)
+    try:
+        write_wav(temp, samples)
+        _fsync(temp)
+        os.replace(temp, path)
+    except AudioFileError as error:
+        _discard(temp)
+        raise ResultWriteError(str(error).replace(str(temp), str(path))) from None
+    except OSError as error:
+        _discard(temp)
+        raise ResultWriteError(f"{path}: cannot write ({_reason(error)})") from None
+
+
+def _fsync(path: Path) -> None:
+    """Flush to disk before the rename, so a power cut cannot leave an empty file named right."""
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def _temp_beside(path: Path) -> Path:
+    """A fresh name in the target's own folder, so the final rename stays on one filesystem."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise ResultWriteError(f"{path}: cannot write ({_reason(error)})") from None
+    os.close(handle)
+    return Path(name)
+
+
+def _discard(temp: Path) -> None:
+    with contextlib.suppress(OSError):
+        temp.unlink(missing_ok=True)
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)

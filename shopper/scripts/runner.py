@@ -1,0 +1,317 @@
+"""Running a call script: place the call, perform the steps, judge the call, keep the evidence.
+
+Whatever happens — a failed step, an unexpected error, a far end that hangs up — the call is
+always hung up through the carrier and everything heard so far is kept in the record.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shopper import __version__
+from shopper.asr.types import SpeechEngine
+from shopper.audio.frame import TELEPHONY_RATE
+from shopper.carriers.dial import DialOptions, dial
+from shopper.engine.caller import Caller
+from shopper.engine.failures import FailureKind, StepFailure
+from shopper.engine.session import CallSession, ListenSettings
+from shopper.errors import ShopperError
+from shopper.results.record import RESULT_SCHEMA, CallRecord
+from shopper.scripts.metrics import call_metrics
+from shopper.scripts.model import (
+    CallScript,
+    ChooseStep,
+    ExpectHangupStep,
+    ExpectStep,
+    HangupStep,
+    HoldStep,
+    HumanStep,
+    Limits,
+    PressStep,
+    SayStep,
+    Step,
+    WaitStep,
+)
+
+
+@dataclass(slots=True)
+class StepReport:
+    index: int
+    label: str
+    outcome: str = "skipped"
+    start_s: float | None = None
+    end_s: float | None = None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "step": self.label,
+            "outcome": self.outcome,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    kind: FailureKind
+    step: int | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "step": self.step, "message": self.message}
+
+
+def new_call_id(script_name: str, started_at: datetime) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", script_name.lower()).strip("-")[:40] or "call"
+    return f"{started_at:%Y%m%dT%H%M%SZ}-{slug}-{secrets.token_hex(3)}"
+
+
+class CallContext:
+    """One call placed for a script or a Python test: the verbs, then the evidence.
+
+    `async with open_call(...) as call:` gives a Caller for the steps; leaving the block
+    always hangs up through the carrier, and `record()` assembles everything heard.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        carrier: str,
+        engine: SpeechEngine,
+        options: DialOptions,
+        settings: ListenSettings,
+        source: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.target = target
+        self.source = source
+        self.started_at = datetime.now(UTC)
+        self.call_id = new_call_id(name, self.started_at)
+        self.call = dial(target, carrier, options)
+        self.session = CallSession(self.call, engine, settings)
+        self.caller = Caller(self.session)
+        self.steps: list[StepReport] = []
+        self.failure: Failure | None = None
+
+    async def __aenter__(self) -> Caller:
+        return self.caller
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        if isinstance(error, StepFailure):
+            self.failure = Failure(error.kind, None, error.message)
+        elif isinstance(error, ShopperError):
+            self.failure = Failure("error", None, str(error))
+        if not self.session.ended:
+            await self.caller.hangup()
+
+    def record(self, limits: Limits | None = None) -> CallRecord:
+        metrics = call_metrics(self.session, self.caller)
+        assertions = _assertions(limits or Limits(), metrics)
+        failure = self.failure
+        if failure is None:
+            broken = next((a for a in assertions if not a["passed"]), None)
+            if broken is not None:
+                failure = Failure("assertion", None, _broken_limit(broken))
+        truth = getattr(self.call, "truth", None)
+        return CallRecord(
+            result=_result_document(self, failure, metrics, assertions),
+            recording=self.session.recording.stereo(),
+            transcript=list(self.session.transcript),
+            timeline=self.session.timeline,
+            truth=truth.to_dict() if truth is not None else None,
+        )
+
+
+def open_call(
+    target: str,
+    engine: SpeechEngine,
+    *,
+    name: str = "call",
+    carrier: str = "sandbox",
+    options: DialOptions | None = None,
+    settings: ListenSettings | None = None,
+) -> CallContext:
+    """Place a call from Python (pytest suites): `async with open_call(...) as call: ...`."""
+    return CallContext(
+        name, target, carrier, engine, options or DialOptions(), settings or ListenSettings()
+    )
+
+
+async def run_script(
+    script: CallScript, engine: SpeechEngine, options: DialOptions | None = None
+) -> CallRecord:
+    """Perform every step of the script on one call and return its record."""
+    context = CallContext(
+        script.name,
+        script.target,
+        script.carrier,
+        engine,
+        replace(
+            options or DialOptions(),
+            max_duration_s=script.max_duration_s,
+            now=script.sandbox_at or (options.now if options else None),
+        ),
+        _listen_settings(script),
+        script.source,
+    )
+    session = context.session
+    context.steps = [StepReport(i + 1, step.label) for i, step in enumerate(script.steps)]
+    async with context as caller:
+        for report, step in zip(context.steps, script.steps, strict=True):
+            report.start_s = round(session.now / TELEPHONY_RATE, 3)
+            try:
+                report.detail = await _perform(step, caller)
+                report.outcome = "passed"
+            except StepFailure as error:
+                report.outcome, report.detail = "failed", error.message
+                context.failure = Failure(error.kind, report.index, error.message)
+                break
+            except ShopperError as error:
+                report.outcome, report.detail = "failed", str(error)
+                context.failure = Failure("error", report.index, str(error))
+                break
+            finally:
+                report.end_s = round(session.now / TELEPHONY_RATE, 3)
+                session.timeline.add(
+                    session.now,
+                    "step",
+                    index=report.index,
+                    step=report.label,
+                    outcome=report.outcome,
+                )
+    return context.record(script.limits)
+
+
+def _broken_limit(assertion: dict[str, Any]) -> str:
+    name, limit, actual = assertion["name"], assertion["limit"], assertion["actual"]
+    if actual is None:
+        return f"{name} was never measured (limit {limit:g} s)"
+    return f"{name} {actual:g} s is over the limit of {limit:g} s"
+
+
+def _listen_settings(script: CallScript) -> ListenSettings:
+    defaults = ListenSettings()
+    return ListenSettings(
+        prompt_end_silence_s=script.prompt_end_silence_s or defaults.prompt_end_silence_s,
+        dead_air_s=script.dead_air_s or defaults.dead_air_s,
+        ack_s=script.ack_s or defaults.ack_s,
+    )
+
+
+async def _perform(step: Step, caller: Caller) -> str | None:
+    """Do one step; returns a short detail for the report."""
+    match step:
+        case ExpectStep():
+            found = await caller.expect(step.matcher, step.within_s, step.silence_s, step.optional)
+            return "not heard (optional)" if found is None else f"score {found.score:.2f}"
+        case PressStep():
+            reaction = await caller.press(step.keys, step.ack_s, step.tone_s, step.gap_s)
+            return f"acknowledged after {reaction:.2f} s"
+        case SayStep():
+            await caller.say(step.text)
+        case WaitStep():
+            await caller.wait(step.seconds)
+        case HoldStep():
+            held = await caller.hold(step.max_s, step.start_within_s)
+            return f"held {held:.1f} s"
+        case HumanStep():
+            verdict = await caller.human(step.within_s, step.probe, step.courtesy)
+            return f"person at {verdict.at / 8000:.1f} s (confidence {verdict.confidence:.2f})"
+        case HangupStep():
+            await caller.hangup()
+        case ExpectHangupStep():
+            await caller.expect_hangup(step.within_s)
+        case ChooseStep():
+            chosen = step.branches[
+                await caller.choose([b.matcher for b in step.branches], step.within_s)
+            ]
+            for inner in chosen.steps:
+                await _perform(inner, caller)
+            return f"took branch {chosen.label}"
+    return None
+
+
+def _assertions(limits: Limits, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    checks = [
+        ("time_to_human", limits.time_to_human_max_s, metrics["time_to_human_s"]),
+        ("hold", limits.hold_max_s, metrics["hold_s"]),
+        ("duration", limits.duration_max_s, metrics["duration_s"]),
+        ("answer", limits.answer_max_s, metrics["answer_s"]),
+    ]
+    return [
+        {
+            "name": name,
+            "limit": limit,
+            "actual": actual,
+            "passed": actual is not None and actual <= limit,
+        }
+        for name, limit, actual in checks
+        if limit is not None
+    ]
+
+
+def _result_document(
+    context: CallContext,
+    failure: Failure | None,
+    metrics: dict[str, Any],
+    assertions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    session, call, verdict = context.session, context.call, context.caller.human_verdict
+    outcome = "passed" if failure is None else "error" if failure.kind == "error" else "failed"
+    return {
+        "schema": RESULT_SCHEMA,
+        "call_id": context.call_id,
+        "shopper_version": __version__,
+        "started_at": context.started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "script": {
+            "name": context.name,
+            "file": str(context.source) if context.source is not None else None,
+        },
+        "target": context.target,
+        "carrier": call.carrier,
+        "engine": session.engine_name,
+        "outcome": outcome,
+        "failure": failure.to_json() if failure is not None else None,
+        "ended_by": call.ended_by,
+        "end_cause": call.end_cause,
+        "metrics": metrics,
+        "human": {
+            "detected": verdict is not None,
+            "at_s": _s(verdict.at) if verdict else None,
+            "confidence": round(verdict.confidence, 3) if verdict else None,
+            "evidence": verdict.evidence.to_json() if verdict else None,
+        },
+        "callback_offered": bool(session.hold.callback_offers),
+        "holds": [
+            {"start_s": _s(p.start), "end_s": _s(p.end) if p.end is not None else None}
+            for p in session.hold.periods
+        ],
+        "steps": [report.to_json() for report in context.steps],
+        "assertions": assertions,
+        "transcript": [
+            {
+                "start_s": _s(u.start),
+                "end_s": _s(u.end),
+                "text": u.text,
+                "confidence": round(u.confidence, 3),
+            }
+            for u in session.transcript
+        ],
+        "events": session.timeline.to_json(),
+        "recording": "recording.wav",
+    }
+
+
+def _s(samples: int) -> float:
+    return round(samples / TELEPHONY_RATE, 3)

@@ -1,0 +1,155 @@
+"""YAML files loaded into plain Python values that still know which line each value came from.
+
+Definition files (sandbox IVRs, call scripts) are written by hand, so every complaint about
+one must point at a line. PyYAML's constructed values forget their position, so this loader
+walks the composed node tree itself and records, for every path of mapping keys and list
+indices, the line of the key and of the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from shopper.errors import ShopperError
+
+PathPart = Hashable
+"""One step into a document: a mapping key (as loaded, e.g. str or int) or a list index."""
+
+
+class YamlFileError(ShopperError):
+    """The file is unreadable or not valid YAML; the message is `FILE[:LINE]: problem (fix)`."""
+
+
+@dataclass(frozen=True, slots=True)
+class YamlFile:
+    path: Path
+    data: object
+    """The document as plain dicts, lists, str, int, float, bool and None."""
+    _value_lines: dict[tuple[PathPart, ...], int] = field(repr=False)
+    _key_lines: dict[tuple[PathPart, ...], int] = field(repr=False)
+
+    def line(self, *path: PathPart) -> int:
+        """1-based line of the value at `path`, or of its nearest present ancestor.
+
+        Falling back to the ancestor is what an error about a *missing* key needs: it points
+        at the mapping that should have contained it.
+        """
+        for depth in range(len(path), -1, -1):
+            found = self._value_lines.get(tuple(path[:depth]))
+            if found is not None:
+                return found
+        return 1
+
+    def key_line(self, *path: PathPart) -> int:
+        """1-based line of the mapping key that ends `path` (else as `line`)."""
+        return self._key_lines.get(tuple(path)) or self.line(*path)
+
+    def where(self, *path: PathPart, key: bool = False) -> str:
+        """`FILE:LINE` of the value (or with `key=True` the key) at `path`, for messages."""
+        number = self.key_line(*path) if key else self.line(*path)
+        return f"{self.path}:{number}"
+
+
+def load_yaml(path: Path) -> YamlFile:
+    """Read one YAML document safely (no arbitrary object construction)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlFileError(f"{path}: file not found (check the path)") from None
+    except UnicodeDecodeError as error:
+        raise YamlFileError(f"{path}: not UTF-8 text ({error.reason}; save it as UTF-8)") from None
+    except OSError as error:
+        raise YamlFileError(f"{path}: cannot read: {error.strerror}") from None
+    loader = yaml.SafeLoader(text)
+    walker = _Walker(path, loader)
+    try:
+        root = loader.get_single_node()
+        data = walker.value(root, ()) if root is not None else None
+    except yaml.MarkedYAMLError as error:
+        raise YamlFileError(_syntax_message(path, error)) from None
+    except yaml.YAMLError as error:
+        raise YamlFileError(f"{path}: YAML error: {_one_line(str(error))}") from None
+    finally:
+        loader.dispose()
+    return YamlFile(path, data, walker.value_lines, walker.key_lines)
+
+
+class _Walker:
+    """Turns composed nodes into plain values, noting lines and refusing duplicate keys."""
+
+    def __init__(self, path: Path, loader: yaml.SafeLoader) -> None:
+        self.path = path
+        self.loader = loader
+        self.value_lines: dict[tuple[PathPart, ...], int] = {}
+        self.key_lines: dict[tuple[PathPart, ...], int] = {}
+        self.enclosing: set[int] = set()
+        """ids of the collection nodes being walked: an alias to one of them is a cycle."""
+        self.merged_keys: dict[int, set[int]] = {}
+        """Per mapping node: ids of the key nodes a `<<` merge brought in (overridable)."""
+
+    def value(self, node: yaml.Node, at: tuple[PathPart, ...]) -> object:
+        self.value_lines.setdefault(at, node.start_mark.line + 1)
+        if isinstance(node, yaml.CollectionNode):
+            if id(node) in self.enclosing:
+                raise YamlFileError(
+                    f"{self.path}:{node.start_mark.line + 1}: an alias refers to the mapping or "
+                    "list that contains it (remove the cycle)"
+                )
+            self.enclosing.add(id(node))
+            try:
+                return self.collection(node, at)
+            finally:
+                self.enclosing.discard(id(node))
+        return self.loader.construct_object(node, deep=True)
+
+    def collection(self, node: yaml.CollectionNode, at: tuple[PathPart, ...]) -> object:
+        if isinstance(node, yaml.MappingNode):
+            merged = self.flatten(node)
+            result: dict[object, object] = {}
+            overridable: set[object] = set()
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, Hashable):
+                    raise YamlFileError(
+                        f"{self.path}:{key_node.start_mark.line + 1}: a mapping key must be a "
+                        "plain value (write it as text)"
+                    )
+                if key in result and key not in overridable:
+                    raise YamlFileError(
+                        f"{self.path}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
+                        f"(also on line {self.key_lines[(*at, key)]}; keep only one)"
+                    )
+                if id(key_node) in merged:
+                    overridable.add(key)
+                else:
+                    overridable.discard(key)
+                self.key_lines[(*at, key)] = key_node.start_mark.line + 1
+                result[key] = self.value(value_node, (*at, key))
+            return result
+        return [self.value(item, (*at, index)) for index, item in enumerate(node.value)]
+
+    def flatten(self, node: yaml.MappingNode) -> set[int]:
+        """Resolve `<<` merge keys once per node (PyYAML does it in place), noting merged keys."""
+        if id(node) not in self.merged_keys:
+            own = {id(key_node) for key_node, _ in node.value}
+            self.loader.flatten_mapping(node)
+            self.merged_keys[id(node)] = {
+                id(key_node) for key_node, _ in node.value if id(key_node) not in own
+            }
+        return self.merged_keys[id(node)]
+
+
+def _syntax_message(path: Path, error: yaml.MarkedYAMLError) -> str:
+    mark = error.problem_mark or error.context_mark
+    line = f":{mark.line + 1}" if mark is not None else ""
+    problem = _one_line(" ".join(part for part in (error.context, error.problem) if part))
+    fix = "indent with spaces, not tabs" if "'\\t'" in problem else "check indentation and quoting"
+    return f"{path}{line}: YAML syntax error: {problem} ({fix})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

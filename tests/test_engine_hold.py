@@ -1,0 +1,87 @@
+"""Hold tracking from sound runs and utterances: start, announcements, callback offers, end."""
+
+from shopper.asr.types import Utterance
+from shopper.audio.segments import Segment
+from shopper.engine.hold import HoldTracker
+from shopper.engine.runs import Run
+
+S = 8000
+
+
+def said(text: str, start_s: float, end_s: float) -> Utterance:
+    return Utterance(round(start_s * S), round(end_s * S), text, 0.5, True)
+
+
+def feed_runs(
+    tracker: HoldTracker, runs: list[tuple[str, float, float]]
+) -> list[tuple[str, float]]:
+    """Play confirmed runs frame by frame (20 ms) and collect the changes with their times."""
+    changes = []
+    for kind, start_s, end_s in runs:
+        run = Run(kind, round(start_s * S))  # type: ignore[arg-type]
+        for now in range(round(start_s * S), round(end_s * S), 160):
+            change = tracker.observe_run(run, now)
+            if change:
+                period = tracker.periods[-1]
+                at = period.end if change == "hold-end" else period.start
+                changes.append((change, (at or 0) / S))
+    return changes
+
+
+def test_music_for_two_seconds_starts_a_hold_at_its_beginning() -> None:
+    tracker = HoldTracker()
+    changes = feed_runs(tracker, [("speech", 0, 5), ("music", 5, 6.5)])
+    assert changes == [] and tracker.state == "ivr"
+    changes = feed_runs(tracker, [("music", 6.5, 9)])
+    assert changes == [("hold-start", 6.5)]
+
+
+def test_announcements_and_callback_offers_stay_on_hold_and_a_person_ends_it() -> None:
+    tracker = HoldTracker()
+    feed_runs(tracker, [("music", 10, 30)])
+    assert (
+        tracker.observe_utterance(
+            said("Your call is important to us, please stay on the line.", 30, 34)
+        )
+        is False
+    )
+    tracker.observe_segment(Segment(10 * S, 30 * S, "music"))
+    feed_runs(tracker, [("speech", 30, 34), ("music", 34, 50)])
+    assert tracker.observe_utterance(said("To receive a call back, press 1.", 50, 53)) is True
+    tracker.observe_segment(Segment(34 * S, 50 * S, "music"))
+    feed_runs(tracker, [("speech", 50, 53), ("music", 53, 60)])
+    tracker.observe_segment(Segment(53 * S, 60 * S, "music"))
+    assert tracker.state == "hold"
+    assert tracker.observe_utterance(said("Hi, this is Sam, how can I help?", 60.8, 63)) is False
+    changes = feed_runs(tracker, [("speech", 60.8, 63), ("silence", 63, 66)])
+    assert changes == [("hold-end", 60.0)]
+    assert [u.text[:4] for u in tracker.announcements] == ["Your", "To r"]
+    assert len(tracker.callback_offers) == 1
+    assert tracker.held_samples(70 * S) == 50 * S
+
+
+def test_speech_followed_by_music_is_an_announcement_not_the_end() -> None:
+    tracker = HoldTracker()
+    feed_runs(tracker, [("music", 0, 10)])
+    tracker.observe_utterance(said("We appreciate your business.", 10, 12))
+    changes = feed_runs(tracker, [("speech", 10, 12), ("silence", 12, 12.5), ("music", 12.5, 20)])
+    assert changes == [] and tracker.state == "hold"
+    assert [u.text for u in tracker.announcements] == ["We appreciate your business."]
+
+
+def test_a_confirmed_callback_is_not_an_offer_and_ends_the_hold_at_the_call_end() -> None:
+    tracker = HoldTracker()
+    feed_runs(tracker, [("music", 0, 20)])
+    tracker.observe_segment(Segment(0, 20 * S, "music"))
+    assert (
+        tracker.observe_utterance(said("We will call you back within the hour.", 20.5, 24)) is False
+    )
+    tracker.finish(25 * S)
+    assert tracker.periods[0].end == 20 * S
+
+
+def test_a_drop_in_the_music_ends_the_hold_at_the_drop() -> None:
+    tracker = HoldTracker()
+    feed_runs(tracker, [("music", 0, 20)])
+    tracker.finish(20 * S)
+    assert tracker.periods[0].end == 20 * S

@@ -1,0 +1,217 @@
+"""The Moonshine engine on real material: the wheel's own test clip and Asterisk prompts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from shopper.asr.moonshine_engine import (
+    MAX_CHUNK_S,
+    MIN_CHUNK_S,
+    MoonshineEngine,
+    MoonshineWorker,
+    NativeModel,
+    quiet_cuts,
+    shared_worker,
+)
+from shopper.asr.types import Utterance
+from shopper.audio.files import read_audio
+from shopper.audio.frame import TELEPHONY_RATE, Samples, silence, split_frames
+from shopper.audio.g711 import ulaw_round_trip
+from shopper.audio.goertzel import block_energy, block_view
+from shopper.audio.resample import resample
+from shopper.bench.asr_bench import benchmark_prompts, spoken_reference
+from shopper.bench.corpus import PROMPTS_DIR, moh_files, prompt_transcripts
+from shopper.text.normalize import normalize
+from shopper.text.wer import word_errors
+
+SAMPLE_SIZE = 30
+"""Evenly spaced prompts of the benchmark corpus (the same rule as `run_asr_bench(limit=30)`)."""
+SAMPLE_WER_LIMIT = 0.08
+"""The corpus target is 6 %; a 30-prompt sample of about 200 words gets two points of slack
+for sampling noise."""
+TIME_TOLERANCE = round(0.3 * TELEPHONY_RATE)
+VOICED_DBFS = -45.0
+
+
+@pytest.fixture(scope="module")
+def engine() -> MoonshineEngine:
+    return MoonshineEngine()
+
+
+def beckett_wav() -> Path:
+    import moonshine_cpp
+
+    return Path(moonshine_cpp.__file__).parent / "test-data" / "beckett.wav"
+
+
+def phone_line(path: Path) -> Samples:
+    return ulaw_round_trip(read_audio(path))
+
+
+def reference(name: str) -> str:
+    return spoken_reference(prompt_transcripts()[PROMPTS_DIR / name])
+
+
+def voiced_bounds(samples: Samples) -> tuple[int, int]:
+    """First and last sample of the 20 ms blocks above the silence floor: where the voice is."""
+    blocks = block_view(samples, 160, 160)
+    level = 10 * np.log10(block_energy(blocks) / 32768.0**2 + 1e-12)
+    loud = np.flatnonzero(level > VOICED_DBFS)
+    return int(loud[0]) * 160, (int(loud[-1]) + 1) * 160
+
+
+def stream_all(engine: MoonshineEngine, samples: Samples, start: int) -> list[Utterance]:
+    stream = engine.stream()
+    heard: list[Utterance] = []
+    for frame in split_frames(samples, start):
+        heard += stream.feed(frame)
+    return heard + stream.finish()
+
+
+def test_in_memory_call_matches_the_libraries_own_wav_reader() -> None:
+    from moonshine_cpp import MoonshineModel
+
+    from_file = MoonshineModel().transcribe_wav(str(beckett_wav()))
+    samples = read_audio(beckett_wav(), 16000).astype(np.float32) / 32768.0
+    assert from_file.startswith("Ever tried")
+    assert NativeModel().transcribe(samples) == from_file
+
+
+def test_engine_transcribes_the_clip_at_any_rate(engine: MoonshineEngine) -> None:
+    expected = normalize(engine.transcribe(read_audio(beckett_wav(), 16000), 16000))
+    assert expected == "ever tried ever failed no matter try again fail again fail better"
+    # Band-limited to 8 kHz, this clip gives no text when padded; the engine must retry.
+    assert normalize(engine.transcribe(read_audio(beckett_wav()))) == expected
+
+
+def test_accuracy_on_a_sample_of_phone_prompts(engine: MoonshineEngine) -> None:
+    errors = words = 0
+    misheard: list[str] = []
+    for path, text in benchmark_prompts(SAMPLE_SIZE):
+        hypothesis = engine.transcribe(phone_line(path))
+        prompt_errors, prompt_words = word_errors(text, hypothesis)
+        errors += prompt_errors
+        words += prompt_words
+        if prompt_errors:
+            misheard.append(f"{path.name}: {text!r} -> {hypothesis!r}")
+    assert words > 150
+    assert errors / words <= SAMPLE_WER_LIMIT, "\n".join(misheard)
+
+
+def test_a_call_gives_one_final_utterance_per_prompt_in_media_time(
+    engine: MoonshineEngine,
+) -> None:
+    first, second = "vm-forwardoptions.wav", "queue-periodic-announce.wav"
+    prompt_a, prompt_b = phone_line(PROMPTS_DIR / first), phone_line(PROMPTS_DIR / second)
+    music = phone_line(moh_files()[0])[: 6 * TELEPHONY_RATE]
+    lead, gap = silence(1.0), silence(2.0)
+    call = np.concatenate([lead, prompt_a, gap, prompt_b, music])
+    offset_a = len(lead)
+    offset_b = offset_a + len(prompt_a) + len(gap)
+    expected = [
+        (offset_a + voiced_bounds(prompt_a)[0], offset_a + voiced_bounds(prompt_a)[1], first),
+        (offset_b + voiced_bounds(prompt_b)[0], offset_b + voiced_bounds(prompt_b)[1], second),
+    ]
+    for call_start in (0, 987_654):
+        heard = stream_all(engine, call, call_start)
+        assert [utterance.final for utterance in heard] == [True, True], heard
+        for utterance, (start, end, name) in zip(heard, expected, strict=True):
+            assert abs(utterance.start - call_start - start) <= TIME_TOLERANCE, utterance
+            assert abs(utterance.end - call_start - end) <= TIME_TOLERANCE, utterance
+            prompt_errors, prompt_words = word_errors(reference(name), utterance.text)
+            assert prompt_errors <= 0.1 * prompt_words, (reference(name), utterance.text)
+
+
+def test_a_prompt_is_reported_before_the_hold_music_ends(engine: MoonshineEngine) -> None:
+    prompt = phone_line(PROMPTS_DIR / "please-try-again.wav")
+    music = phone_line(moh_files()[1])[: 20 * TELEPHONY_RATE]
+    stream = engine.stream()
+    heard_at: list[int] = []
+    for frame in split_frames(np.concatenate([silence(0.5), prompt, music])):
+        if stream.feed(frame):
+            heard_at.append(frame.end)
+    prompt_end = len(silence(0.5)) + voiced_bounds(prompt)[1]
+    assert heard_at, "the prompt was not transcribed while the music played"
+    assert heard_at[0] - prompt_end < 3 * TELEPHONY_RATE
+
+
+def test_long_speech_is_cut_in_a_pause_and_fully_transcribed(engine: MoonshineEngine) -> None:
+    name = "demo-echotest.wav"
+    samples = phone_line(PROMPTS_DIR / name)
+    max_len = round(MAX_CHUNK_S * TELEPHONY_RATE)
+    assert len(samples) > max_len
+    cuts = quiet_cuts(samples, max_len, round(MIN_CHUNK_S * TELEPHONY_RATE))
+    assert cuts
+    for cut in cuts:
+        around = samples[cut - 400 : cut + 400].astype(np.float64)
+        overall = samples.astype(np.float64)
+        assert np.sqrt(np.mean(around**2)) < 0.05 * np.sqrt(np.mean(overall**2))
+    text = reference(name)
+    hypothesis = engine.transcribe(samples)
+    prompt_errors, prompt_words = word_errors(text, hypothesis)
+    assert prompt_errors <= 0.1 * prompt_words, hypothesis
+    assert normalize(hypothesis).split()[-2:] == normalize(text).split()[-2:]
+
+
+def test_quiet_cuts_fall_in_the_gap_between_two_sounds() -> None:
+    rng = np.random.default_rng(7)
+    loud = (rng.standard_normal(8 * TELEPHONY_RATE) * 3000).astype(np.int16)
+    samples = np.concatenate([loud, silence(0.4), loud])
+    (cut,) = quiet_cuts(samples, 10 * TELEPHONY_RATE, 4 * TELEPHONY_RATE)
+    assert len(loud) < cut < len(loud) + len(silence(0.4))
+    assert quiet_cuts(samples[: 10 * TELEPHONY_RATE], 10 * TELEPHONY_RATE, 1) == []
+
+
+def sixteen_khz(name: str) -> NDArray[np.float32]:
+    audio = resample(phone_line(PROMPTS_DIR / name), TELEPHONY_RATE, 16000)
+    return audio.astype(np.float32) / 32768.0
+
+
+def test_the_worker_is_replaced_once_over_its_memory_budget(engine: MoonshineEngine) -> None:
+    chunks = [sixteen_khz(name) for name in ("please-try-again.wav", "hello-world.wav")]
+    expected = [shared_worker().transcribe(chunk) for chunk in chunks]
+    worker = MoonshineWorker(memory_budget_mb=1.0)
+    try:
+        assert [worker.transcribe(chunk) for chunk in chunks] == expected
+        assert worker.starts == 2
+        assert worker.pid is None
+        assert worker.cpu_s > 0
+    finally:
+        worker.close()
+
+
+def test_a_killed_worker_is_replaced_and_the_request_retried() -> None:
+    chunk = sixteen_khz("please-try-again.wav")
+    worker = MoonshineWorker()
+    try:
+        first = worker.transcribe(chunk)
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.transcribe(chunk) == first
+        assert worker.starts == 2
+    finally:
+        worker.close()
+
+
+def test_one_engine_serves_concurrent_threads(engine: MoonshineEngine) -> None:
+    clips = [phone_line(path) for path, _ in benchmark_prompts(6)]
+    serial = [engine.transcribe(clip) for clip in clips]
+    concurrent: dict[int, str] = {}
+
+    def work(first: int) -> None:
+        for index in range(first, len(clips), 2):
+            concurrent[index] = engine.transcribe(clips[index])
+
+    threads = [threading.Thread(target=work, args=(first,)) for first in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [concurrent[index] for index in range(len(clips))] == serial

@@ -1,0 +1,134 @@
+"""The pytest plugin, run inside a real inner pytest session (pytester) against a tiny IVR.
+
+Calls run in a subprocess: numpy and the speech engines' native libraries cannot be loaded
+twice in one process, which an in-process inner session would need.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+
+TINY_IVR = """
+name: Tiny Line
+start: main
+nodes:
+  main:
+    play: "asterisk:pls-hold-while-try"
+    silence: 2s
+"""
+"""A recorded prompt ("Please hold while we try to connect you."), a moment of quiet line, and
+the IVR hangs up: a five-second call."""
+
+CALL_TESTS = """
+from shopper.engine.failures import StepFailure
+
+
+async def test_greeting_then_hangup(shopper_call):
+    async with shopper_call("tiny.yaml") as call:
+        await call.expect("please hold", within_s=15)
+        await call.expect_hangup(within_s=15)
+
+
+async def test_wrong_prompt_fails(shopper_call):
+    async with shopper_call("tiny.yaml") as call:
+        await call.expect("billing department", within_s=15)
+"""
+
+
+def plugin_args() -> list[str]:
+    """`-p` only while the entry point is not installed, else pytest would register it twice."""
+    installed = any(
+        ep.value == "shopper.scripts.pytest_plugin" for ep in entry_points(group="pytest11")
+    )
+    return [] if installed else ["-p", "shopper.scripts.pytest_plugin"]
+
+
+def test_options_are_registered(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    result = pytester.runpytest(*plugin_args(), "--help")
+    result.stdout.fnmatch_lines(
+        [
+            "shopper: calls to phone systems:",
+            "*--shopper-engine={auto,vosk,moonshine}*",
+            "*--shopper-vosk-model=DIR*",
+            "*--shopper-out=DIR*",
+            "*--shopper-seed=N*",
+            "*--shopper-realtime*",
+        ]
+    )
+
+
+def test_importing_the_plugin_stays_light() -> None:
+    """It loads in every pytest run of anyone who installs shopper."""
+    code = (
+        "import sys, shopper.scripts.pytest_plugin;"
+        "heavy = [m for m in ('numpy', 'yaml', 'shopper.engine', 'shopper.asr.selection',"
+        " 'shopper.scripts.runner', 'shopper.results.writer') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == ""
+
+
+def test_calls_from_tests_keep_evidence_and_fill_junit(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makefile(".yaml", tiny=TINY_IVR)
+    pytester.makepyfile(test_calls=CALL_TESTS)
+    out = pytester.path / "calls"
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        *plugin_args(), f"--shopper-out={out}", "--shopper-seed=3", f"--junitxml={junit}"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*shopper: call failed (expectation-mismatch); evidence: *"])
+
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    properties = {
+        name: {p.get("name"): p.get("value") for p in case.iter("property")}
+        for name, case in cases.items()
+    }
+    passed = properties["test_greeting_then_hangup"]
+    failed = properties["test_wrong_prompt_fails"]
+    assert passed["outcome"] == "passed" and "failure" not in passed
+    assert failed["outcome"] == "failed" and failed["failure"] == "expectation-mismatch"
+    for props in (passed, failed):
+        assert {"call_id", "engine", "hold_s", "duration_s", "recording", "evidence"} <= set(props)
+        assert "time_to_human_s" not in props  # nobody answered: absent, not a made-up figure
+        assert float(props["duration_s"]) > 1.0
+        assert Path(props["recording"]).is_file()
+        assert Path(props["evidence"]).parent == out
+        result_json = json.loads((Path(props["evidence"]) / "result.json").read_text())
+        assert result_json["call_id"] == props["call_id"]
+        assert result_json["outcome"] == props["outcome"]
+    assert (
+        json.loads((Path(passed["evidence"]) / "result.json").read_text())["ended_by"] == "remote"
+    )
+
+
+def test_a_missing_ivr_is_a_one_line_test_failure(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_missing="""
+        async def test_missing(shopper_call):
+            async with shopper_call("nowhere.yaml"):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*plugin_args(), "--shopper-engine=moonshine")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*shopper: sandbox IVR 'nowhere.yaml' not found: looked for *nowhere.yaml and *"]
+    )
