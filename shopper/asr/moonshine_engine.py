@@ -49,7 +49,7 @@ from shopper.audio.classifier import SoundClassifier
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.goertzel import block_energy, block_view
 from shopper.audio.resample import resample
-from shopper.audio.segments import Segment, Span
+from shopper.audio.segments import Segment, SoundContext, SoundKind, Span
 from shopper.errors import ShopperError
 
 MOONSHINE_RATE = 16000
@@ -429,7 +429,9 @@ class MoonshineStream:
 
     def __init__(self, engine: MoonshineEngine) -> None:
         self._engine = engine
-        self._classifier = SoundClassifier()
+        self._classifier: SoundClassifier | None = None
+        """Only when the caller gives no SoundContext: then the stream classifies itself."""
+        self._current: SoundKind | None = None
         self._recording = _Recording()
         self._next_start: int | None = None
         self._closed_until: int | None = None
@@ -438,25 +440,41 @@ class MoonshineStream:
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
 
-    def feed(self, frame: AudioFrame) -> list[Utterance]:
+    def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
         if self._finished:
             raise RuntimeError("feed() after finish(): start a new stream for new audio")
         if frame.rate != TELEPHONY_RATE:
             raise ValueError(f"frame at {frame.rate} Hz; the stream takes {TELEPHONY_RATE} Hz")
         aligned = self._align(frame)
         self._recording.append(aligned.samples, aligned.start)
-        heard = self._take(self._classifier.feed(aligned))
+        heard = self._take(self._sound(aligned, sound))
         if self._pending_is_over(aligned.end):
             heard += self._flush()
         self._forget_heard_audio()
         return heard
 
-    def finish(self) -> list[Utterance]:
+    def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
         if self._finished:
             return []
         self._finished = True
-        heard = self._take(self._classifier.finish())
-        return heard + self._flush()
+        if sound is not None:
+            closed = list(sound.closed)
+        elif self._classifier is not None:
+            closed = self._classifier.finish()
+        else:
+            closed = []
+        return self._take(closed) + self._flush()
+
+    def _sound(self, frame: AudioFrame, sound: SoundContext | None) -> list[Segment]:
+        """The segments this frame closed: the caller's classifier's, or our own's."""
+        if sound is not None:
+            self._current = sound.current
+            return list(sound.closed)
+        if self._classifier is None:
+            self._classifier = SoundClassifier()
+        closed = self._classifier.feed(frame)
+        self._current = self._classifier.current
+        return closed
 
     def _align(self, frame: AudioFrame) -> AudioFrame:
         """Fill a gap between frames (a lost packet) with silence, so media time stays true."""
@@ -505,7 +523,7 @@ class MoonshineStream:
         if self._closed_until == pending.end:
             return fed_until - pending.end > self._merge_gap + self._label_delay
         return fed_until - self._closed_until > self._label_delay and (
-            self._classifier.current in ("music", "tone")
+            self._current in ("music", "tone")
         )
 
     def _forget_heard_audio(self) -> None:

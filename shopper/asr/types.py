@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shopper.audio.frame import AudioFrame
-from shopper.audio.segments import Span
+from shopper.audio.segments import SoundContext, Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,15 @@ class Utterance(Span):
 class RecognizerStream(Protocol):
     """One call's recogniser: not shared between calls, not thread-safe."""
 
-    def feed(self, frame: AudioFrame) -> list[Utterance]:
-        """Take the next frame (8 kHz); return partials and finals that became known."""
+    def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
+        """Take the next frame (8 kHz); return partials and finals that became known.
+
+        `sound`: the caller's sound classifier on this frame, given with every frame or with
+        none; engines that need speech segments use it instead of classifying again.
+        """
         ...
 
-    def finish(self) -> list[Utterance]:
+    def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
         """End of audio: return whatever is still pending, as finals."""
         ...
 

@@ -27,6 +27,7 @@ from shopper.asr.models import ModelError, cache_root, looks_like_vosk_model
 from shopper.asr.types import Utterance, Word
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.resample import StreamResampler
+from shopper.audio.segments import SoundContext
 from shopper.text.normalize import normalize
 
 VOSK_RATE = 16000
@@ -116,14 +117,15 @@ class VoskStream:
         self._last_partial = ""
         self._finished = False
 
-    def feed(self, frame: AudioFrame) -> list[Utterance]:
+    def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
+        """Vosk finds its own utterances in every frame; `sound` is not needed."""
         if self._finished:
             raise RuntimeError("feed() after finish(): start a new stream for new audio")
         samples = self._align(frame)
         assert self._resampler is not None
         return self._decode(self._resampler.process(samples))
 
-    def finish(self) -> list[Utterance]:
+    def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
         if self._finished:
             return []
         self._finished = True

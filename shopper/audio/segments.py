@@ -6,6 +6,7 @@ seconds are derived for reports only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,3 +41,17 @@ class Segment(Span):
     """A stretch of one kind of sound, as the sound classifier labels it."""
 
     kind: SoundKind
+
+
+@dataclass(frozen=True, slots=True)
+class SoundContext:
+    """What a sound classifier already running on the same audio said about one frame.
+
+    Passed along so that a consumer that needs speech segments (an utterance-level speech
+    recogniser) does not classify the same audio a second time.
+    """
+
+    closed: Sequence[Segment]
+    """Segments closed by this frame."""
+    current: SoundKind | None
+    """The classifier's label of its newest frame."""

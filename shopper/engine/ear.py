@@ -14,7 +14,7 @@ from shopper.audio.callprogress import ToneDetector, ToneEvent
 from shopper.audio.classifier import SoundClassifier
 from shopper.audio.dtmf import DtmfDetector, DtmfDigit
 from shopper.audio.frame import AudioFrame
-from shopper.audio.segments import Segment, SoundKind
+from shopper.audio.segments import Segment, SoundContext, SoundKind
 
 
 @dataclass(slots=True)
@@ -43,17 +43,20 @@ class Ear:
         return self._classifier.current
 
     def hear(self, frame: AudioFrame) -> Heard:
+        segments = self._classifier.feed(frame)
+        sound = SoundContext(segments, self._classifier.current)
         return Heard(
-            segments=self._classifier.feed(frame),
+            segments=segments,
             digits=self._dtmf.feed(frame),
             tones=self._tones.feed(frame),
-            utterances=self._recognizer.feed(frame),
+            utterances=self._recognizer.feed(frame, sound),
         )
 
     def finish(self) -> Heard:
+        segments = self._classifier.finish()
         return Heard(
-            segments=self._classifier.finish(),
+            segments=segments,
             digits=self._dtmf.finish(),
             tones=self._tones.finish(),
-            utterances=self._recognizer.finish(),
+            utterances=self._recognizer.finish(SoundContext(segments, None)),
         )
