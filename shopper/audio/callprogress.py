@@ -589,6 +589,16 @@ class ToneDetector:
         self._chunk_turns = np.exp(-2j * np.pi * offsets * self._frequencies / TELEPHONY_RATE)
         self._block_turn = np.exp(-2j * np.pi * BLOCK * self._frequencies / TELEPHONY_RATE)
         self._floor_dbm0 = plan.level_range_dbm0[0] - FLOOR_MARGIN_DB
+        # Each signature's frequencies as a row of power-matrix columns, padded with an extra
+        # column of zeros, so that one array operation tests every signature.
+        width = max(len(signature.columns) for signature in self._signatures)
+        self._columns = np.array(
+            [
+                [*signature.columns, *[len(frequencies)] * (width - len(signature.columns))]
+                for signature in self._signatures
+            ]
+        )
+        self._members = self._columns < len(frequencies)
         self._cadences = [_CadenceMatcher(tone) for tone in plan.cadenced]
         self._sit = _SitMatcher(plan)
         self._trackers: list[_RunTracker] = []
@@ -666,31 +676,39 @@ class ToneDetector:
         return self._judge(blocks, block_energy, base)
 
     def _judge(self, blocks: NDArray[np.complex128], energy: Floats, base: int) -> list[ToneEvent]:
+        # Streaming calls this every 20 ms frame: every signature is tested at once, and the
+        # per-signature bookkeeping runs only for those present or with a run open.
         power = np.abs(blocks) ** 2 * (4.0 / BLOCK**2)
         lag = _CHUNKS_PER_BLOCK
         history = np.concatenate((self._lag_blocks, blocks))
         partners = np.arange(len(blocks)) + len(self._lag_blocks) - lag
         comparable = partners >= 0
         partners = np.maximum(partners, 0)
-        turn = blocks * np.conj(history[partners]) * self._block_turn
-        offsets = np.angle(turn) * TELEPHONY_RATE / (2.0 * np.pi * BLOCK)
-        presence = np.zeros((len(blocks), len(self._signatures)), dtype=np.bool_)
+        padded = np.concatenate((power, np.zeros((len(power), 1))), axis=1)
+        tone_power = padded[:, self._columns]
+        total = tone_power.sum(axis=2)
+        level = 10.0 * np.log10(np.maximum(total, 1e-12) / FULL_SCALE**2) + DBM0_AT_FULL_SCALE
+        presence = (total >= 2.0 * DOMINANCE * energy[:, None]) & (level >= self._floor_dbm0)
+        weakest = np.where(self._members, tone_power, np.inf).min(axis=2)
+        presence &= weakest * 10.0 ** (MAX_TWIST_DB / 10.0) >= tone_power.max(axis=2)
+        busy = np.flatnonzero(presence.any(axis=0) | self._open_trackers())
         runs: list[_Run] = []
-        for number, signature in enumerate(self._signatures):
-            columns = list(signature.columns)
-            tone_power = power[:, columns]
-            total = tone_power.sum(axis=1)
-            level = 10.0 * np.log10(np.maximum(total, 1e-12) / FULL_SCALE**2) + DBM0_AT_FULL_SCALE
-            present = (total >= 2.0 * DOMINANCE * energy) & (level >= self._floor_dbm0)
-            if len(columns) > 1:
-                twist = tone_power.min(axis=1) * 10.0 ** (MAX_TWIST_DB / 10.0)
-                present &= twist >= tone_power.max(axis=1)
-            presence[:, number] = present
-            was_present = np.concatenate((self._lag_present[:, number], present))[partners]
-            lagged = present & comparable & was_present
-            tracker = self._trackers[number]
-            runs += tracker.update(present, level, offsets[:, columns], lagged, base)
-            runs += tracker.close_if_over(base + len(blocks))
+        if len(busy):
+            turn = blocks * np.conj(history[partners]) * self._block_turn
+            offsets = np.angle(turn) * TELEPHONY_RATE / (2.0 * np.pi * BLOCK)
+            was_present = np.concatenate((self._lag_present, presence))[partners]
+            lagged = presence & comparable[:, None] & was_present
+            for number in busy.tolist():
+                columns = list(self._signatures[number].columns)
+                tracker = self._trackers[number]
+                runs += tracker.update(
+                    presence[:, number],
+                    level[:, number],
+                    offsets[:, columns],
+                    lagged[:, number],
+                    base,
+                )
+                runs += tracker.close_if_over(base + len(blocks))
         self._lag_blocks = history[-lag:]
         self._lag_present = np.concatenate((self._lag_present, presence))[-lag:]
         events = self._hear(runs)
@@ -701,6 +719,9 @@ class ToneDetector:
             for user in users:
                 events += self._cadences[user].close_if_over(horizon)
         return events
+
+    def _open_trackers(self) -> NDArray[np.bool_]:
+        return np.array([tracker.open for tracker in self._trackers], dtype=np.bool_)
 
     def _hear(self, runs: list[_Run]) -> list[ToneEvent]:
         events: list[ToneEvent] = []

@@ -53,6 +53,7 @@ from shopper.audio.features import (
     concatenate,
     context_features,
     frame_features,
+    section,
     tail,
     windows_of,
 )
@@ -216,7 +217,9 @@ class ToneTracker:
         Frame `stop`, when present, is consulted as the right neighbour of the last one.
         """
         low = max(0, start - 1)
-        candidates = steady_tonal_frames(tail(frames, low))[start - low : stop - low].tolist()
+        # Only frames low..stop matter (each is judged with its two neighbours).
+        near = section(frames, low, stop + 1)
+        candidates = steady_tonal_frames(near)[start - low : stop - low].tolist()
         energy = frames.energy_db
         result = np.zeros(stop - start, dtype=np.bool_)
         for offset, candidate in enumerate(candidates):
@@ -247,6 +250,22 @@ class ToneTracker:
             else:
                 self.since_tone += 1
         return result
+
+
+def _steady_with_previous(frames: FrameFeatures, index: int) -> bool:
+    """Whether frame `index` and the one before form a stable pair (`steady_tonal_frames`)."""
+    if index < 1:
+        return False
+    tonality, energy = frames.tonality, frames.energy_db
+    before = index - 1
+    return bool(
+        tonality[index] > TONE_SHARE
+        and energy[index] > QUIET_DB
+        and tonality[before] > TONE_SHARE
+        and energy[before] > QUIET_DB
+        and abs(frames.peak_position[index] - frames.peak_position[before]) < TONE_DRIFT_BINS
+        and abs(energy[index] - energy[before]) < TONE_LEVEL_STEP_DB
+    )
 
 
 def tone_frames(frames: FrameFeatures) -> NDArray[np.bool_]:
@@ -405,6 +424,10 @@ class SoundClassifier:
         self._smoother: _Smoother | None = None
         self._tones = ToneTracker()
         self._finished = False
+        self._current: SoundKind | None = None
+        self._current_known = False
+        """`current` is asked for several times per frame (the engine's ear, its runs): it is
+        worked out once per frame fed."""
 
     @property
     def current(self) -> SoundKind | None:
@@ -413,15 +436,24 @@ class SoundClassifier:
         Speech and music are told apart on the second of audio up to that frame, so this
         answers without the look-ahead that the closed segments wait for.
         """
+        if not self._current_known:
+            self._current = self._judge_newest()
+            self._current_known = True
+        return self._current
+
+    def _judge_newest(self) -> SoundKind | None:
         frames = self._frames
         if frames is None or len(frames) == 0:
             return None
         newest = len(frames) - 1
         if frames.energy_db[newest] <= QUIET_DB:
             return "silence"
-        ahead = dataclasses.replace(self._tones)
-        if ahead.follow(frames, self._labelled - self._base, newest + 1)[-1]:
-            return "tone"
+        # Only a frame that is steady and tonal with the one before it can be a tone: most
+        # frames are not, and then the tone tracker need not replay the look-ahead frames.
+        if _steady_with_previous(frames, newest):
+            ahead = dataclasses.replace(self._tones)
+            if ahead.follow(frames, self._labelled - self._base, newest + 1)[-1]:
+                return "tone"
         probability = self._model.music_probability(context_features(frames, newest)[None, :])
         return "music" if probability[0] >= 0.5 else "speech"
 
@@ -435,6 +467,7 @@ class SoundClassifier:
         if frame.start != expected:
             raise ValueError(f"frame starts at sample {frame.start}, expected {expected}")
         self._fed += len(frame.samples)
+        self._current_known = False
         self._pending = np.concatenate([self._pending, frame.samples.astype(np.float64)])
         self._analyse()
         return self._label(self._analysed - _LOOKAHEAD)
@@ -445,6 +478,7 @@ class SoundClassifier:
             self._finished = True
             return []
         self._finished = True
+        self._current_known = False
         total_frames = -(-self._fed // HOP)
         missing = total_frames - self._analysed
         needed = missing * HOP + WINDOW - HOP

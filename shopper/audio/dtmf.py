@@ -103,6 +103,7 @@ _LEAKAGE = _leakage()
 """A 102-sample block's sidelobes let an 8 dB stronger row tone move its column's reading by
 ±2 dB from block to block and raise a neighbouring column to 8 dB below it: each block's two
 tones are solved for jointly, and their leakage removed before the other bins are judged."""
+_SILENT_BINS = np.zeros(len(_FREQUENCIES), dtype=np.complex128)
 _POWER_SCALE = 4.0 / BLOCK**2
 """Same scale as goertzel.goertzel_power: a sinusoid of amplitude A reads A²."""
 
@@ -346,8 +347,16 @@ class DtmfDetector:
         while len(self._pending) >= BLOCK:
             count = min(CHUNK_BLOCKS, 1 + (len(self._pending) - BLOCK) // HOP)
             span = (count - 1) * HOP + BLOCK
-            verdicts, self._previous_bins = _judge_blocks(self._pending[:span], self._previous_bins)
-            digits += self._track(verdicts, self._next_block)
+            chunk = self._pending[:span]
+            if self._candidate is None and not chunk.any():
+                # Digital silence (a caller's line while it neither speaks nor presses): no
+                # block passes and no press is open, so there is nothing to judge. The block
+                # after it holds at most HOP samples of sound and cannot pass either, whatever
+                # phase these zero bins give it.
+                self._previous_bins = _SILENT_BINS
+            else:
+                verdicts, self._previous_bins = _judge_blocks(chunk, self._previous_bins)
+                digits += self._track(verdicts, self._next_block)
             self._next_block += count
             self._pending = self._pending[count * HOP :]
         return digits

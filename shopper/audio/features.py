@@ -8,6 +8,7 @@ voicing that comes and goes), so `context_features` summarises about a second of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +128,11 @@ def concatenate(parts: list[FrameFeatures]) -> FrameFeatures:
     )
 
 
+def section(frames: FrameFeatures, first: int, stop: int) -> FrameFeatures:
+    """The frames from index `first` up to (not including) `stop`."""
+    return FrameFeatures(*(getattr(frames, name)[first:stop] for name in _FIELDS))
+
+
 def tail(frames: FrameFeatures, first: int) -> FrameFeatures:
     """The frames from index `first` on."""
     return FrameFeatures(*(getattr(frames, name)[first:] for name in _FIELDS))
@@ -204,6 +210,10 @@ synthetic voice's words (-100 dB) and a line's hiss (-70 dB) must look the same.
 ISLAND_GAP = 18
 """A pause of 360 ms or more separates two sounds: evidence is not pooled across it."""
 
+_MODULATION_HZ = np.fft.rfftfreq(2 * CONTEXT_RADIUS + 1, d=HOP / 8000.0)
+_SYLLABIC_BAND = (_MODULATION_HZ >= 2.0) & (_MODULATION_HZ <= 8.0)
+"""Envelope modulation at syllable rates: speech has most of its rhythm here."""
+
 
 def _island(energy_db: Floats, centre: int) -> tuple[int, int]:
     """The context window around `centre`, cut short at the first long pause on either side.
@@ -212,7 +222,8 @@ def _island(energy_db: Floats, centre: int) -> tuple[int, int]:
     which looks like the pauses of speech.
     """
     start = max(0, centre - CONTEXT_RADIUS)
-    quiet = energy_db[start : min(len(energy_db), centre + CONTEXT_RADIUS + 1)] <= QUIET_DB
+    stop = min(len(energy_db), centre + CONTEXT_RADIUS + 1)
+    quiet = (energy_db[start:stop] <= QUIET_DB).tolist()
     local = centre - start
     low, high = 0, len(quiet)
     run = 0
@@ -230,51 +241,70 @@ def _island(energy_db: Floats, centre: int) -> tuple[int, int]:
     return start + low, start + high
 
 
+def _mean_std(values: Floats) -> tuple[float, float]:
+    """np.mean and np.std of a 1-D array, by the same sums, without their Python overhead."""
+    count = len(values)
+    mean = float(np.add.reduce(values) / count)
+    deviations = values - mean
+    return mean, math.sqrt(float(np.add.reduce(deviations * deviations)) / count)
+
+
 def context_features(frames: FrameFeatures, centre: int) -> Floats:
     """Summary of the frames around `centre` that separates speech from music.
 
     Speech alternates syllables and pauses at about 4 Hz, with voicing switching on and off;
     music holds its energy and periodicity. Frames outside the buffer are simply absent, so
     the first and last second of a stream are judged on less evidence.
+
+    The classifier calls this twice per 20 ms frame, so the per-frame statistics are selected
+    from one stacked array and counts replace means of flags: the same arithmetic, bit for bit,
+    in far fewer array operations.
     """
     low, high = _island(frames.energy_db, centre)
     energy_db = np.maximum(frames.energy_db[low:high], CONTEXT_FLOOR_DB)
+    count = len(energy_db)
     linear = 10.0 ** (energy_db / 10.0)
     active = energy_db > QUIET_DB
+    active_count = int(np.count_nonzero(active))
     envelope = np.sqrt(linear)
-    envelope = envelope - np.mean(envelope)
+    envelope = envelope - envelope.mean()
     modulation = np.abs(np.fft.rfft(envelope, n=2 * CONTEXT_RADIUS + 1)) ** 2
-    mod_freqs = np.fft.rfftfreq(2 * CONTEXT_RADIUS + 1, d=HOP / 8000.0)
-    syllabic = np.sum(modulation[(mod_freqs >= 2.0) & (mod_freqs <= 8.0)])
-    mod_share = syllabic / (np.sum(modulation[1:]) + 1e-12)
+    syllabic = modulation[_SYLLABIC_BAND].sum()
+    mod_share = syllabic / (modulation[1:].sum() + 1e-12)
 
-    def active_stats(values: Floats) -> tuple[float, float]:
-        chosen = values[low:high][active] if np.any(active) else values[low:high]
-        return float(np.mean(chosen)), float(np.std(chosen))
-
-    flux_mean, flux_std = active_stats(frames.flux)
-    flat_mean, _ = active_stats(frames.flatness)
-    cent_mean, cent_std = active_stats(frames.centroid)
-    voice_mean, voice_std = active_stats(frames.voicing)
-    tone_mean, _ = active_stats(frames.tonality)
+    stacked = np.stack(
+        [
+            frames.flux[low:high],
+            frames.flatness[low:high],
+            frames.centroid[low:high],
+            frames.voicing[low:high],
+            frames.tonality[low:high],
+        ]
+    )
+    chosen = stacked[:, active] if active_count else stacked
+    # Row by row: a reduction along axis 1 sums in another order and changes the last bits.
+    flux, flatness, centroid, voicing, tonality = (_mean_std(row) for row in chosen)
+    energy_mean, energy_std = _mean_std(energy_db)
     voiced = frames.voicing[low:high] > 0.5
-    voicing_changes = float(np.mean(voiced[1:] != voiced[:-1])) if high - low > 1 else 0.0
+    voicing_changes = (
+        np.count_nonzero(voiced[1:] != voiced[:-1]) / (count - 1) if count > 1 else 0.0
+    )
 
     return np.array(
         [
-            float(np.mean(energy_db)),
-            float(np.std(energy_db)),
-            float(np.mean(linear < 0.5 * np.mean(linear))),
-            float(np.mean(~active)),
+            energy_mean,
+            energy_std,
+            np.count_nonzero(linear < 0.5 * (np.add.reduce(linear) / count)) / count,
+            (count - active_count) / count,
             float(mod_share),
-            flux_mean,
-            flux_std,
-            flat_mean,
-            cent_mean / 1000.0,
-            cent_std / 1000.0,
-            voice_mean,
-            voice_std,
-            tone_mean,
+            flux[0],
+            flux[1],
+            flatness[0],
+            centroid[0] / 1000.0,
+            centroid[1] / 1000.0,
+            voicing[0],
+            voicing[1],
+            tonality[0],
             voicing_changes,
         ]
     )

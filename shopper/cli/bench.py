@@ -6,6 +6,8 @@ so a reader sees at once where shopper stands.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from shopper.cli.errors import one_line_errors
@@ -36,3 +38,18 @@ def bench_audio(
         ):
             typer.echo(f"\n== {title}")
             typer.echo(run().render())
+
+
+@bench_app.command("call")
+def bench_call(
+    script: Path | None = typer.Argument(
+        None, help="Call script to time (default: scripts/bench/hold-3m.yaml)."
+    ),
+    seed: int = typer.Option(0, help="Seed of the simulated phone system."),
+) -> None:
+    """Wall time, speed-up and CPU split of a whole simulated call on the virtual clock."""
+    from shopper.bench.call_bench import BENCH_SCRIPT, run_call_bench
+
+    with one_line_errors():
+        typer.echo("\n== Simulated call, virtual clock (target < 15 s wall for hold-3m.yaml)")
+        typer.echo(run_call_bench(script or BENCH_SCRIPT, seed=seed).render())

@@ -87,12 +87,14 @@ class Caller:
         session = self.session
         quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
         start = session.now
+        scored_text = ""
+        best: tuple[int, Match] | None = None
         while True:
             heard = session.heard_since(start)
-            best: tuple[int, Match] | None = None
-            if heard:
+            if heard != scored_text:  # matching is costly: only when the words changed
                 scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
                 best = max(scored, key=lambda item: (item[1].matched, item[1].score))
+                scored_text = heard
             if best is not None and best[1].matched:
                 session.timeline.add(
                     session.now, "expect-matched", heard=heard, score=round(best[1].score, 3)
