@@ -8,12 +8,15 @@ indices, the line of the key and of the value.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import difflib
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn, cast
 
 import yaml
 
+from shopper.durations import parse_duration
 from shopper.errors import ShopperError
 
 PathPart = Hashable
@@ -153,3 +156,87 @@ def _syntax_message(path: Path, error: yaml.MarkedYAMLError) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+Where = tuple[PathPart, ...]
+"""The path of a value inside a document, for `YamlFile.where`."""
+
+
+def closest(word: object, choices: Iterable[str]) -> str | None:
+    """The valid name a misspelt one was probably meant to be."""
+    found = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def key_names(items: Iterable[str]) -> str:
+    return ", ".join(f"{item}:" for item in items)
+
+
+class YamlChecker:
+    """Reads values out of a hand-written YAML file while checking their shape.
+
+    Every complaint is one `FILE:LINE: problem (fix)` line raised as `error`; subclasses
+    (the sandbox loader, the call-script loader) add the checks of their own format.
+    """
+
+    error: type[ShopperError] = YamlFileError
+    document_label = "the file"
+    examples: Mapping[str, str] = {}
+    """A value's name -> an example of its shape, quoted when it has the wrong shape."""
+    top_hint: str = ""
+    """What a file must start with, said when the whole document is not a mapping."""
+
+    def __init__(self, document: YamlFile) -> None:
+        self.document = document
+
+    def fail(self, at: Where, message: str, *, key: bool = False) -> NoReturn:
+        raise self.error(f"{self.document.where(*at, key=key)}: {message}")
+
+    def mapping(
+        self,
+        value: object,
+        at: Where,
+        allowed: Sequence[str],
+        required: Sequence[str] = (),
+        *,
+        label: str | None = None,
+        example: str | None = None,
+    ) -> dict[str, object]:
+        """A mapping with only `allowed` keys and all `required` ones; `example` names the
+        entry of `examples` to quote (default: the value's own name)."""
+        label = label or (str(at[-1]) if at else self.document_label)
+        container = f"in {label}" if at else "at the top level"
+        if not isinstance(value, dict):
+            shape = self.examples.get(example or (str(at[-1]) if at else ""), "")
+            hint = f" like {shape}" if shape else ("" if at else self.top_hint)
+            self.fail(at, f"{label} must be a mapping{hint}")
+        for key in value:
+            if key not in allowed:
+                suggestion = closest(key, allowed)
+                fix = (
+                    f"did you mean {suggestion}:?" if suggestion else f"valid: {key_names(allowed)}"
+                )
+                self.fail((*at, key), f"unknown key {key!r} {container} ({fix})", key=True)
+        for key in required:
+            if key not in value:
+                self.fail(at, f"{label} is missing {key}: (add it)", key=bool(at))
+        return cast(dict[str, object], value)
+
+    def text(self, value: object, at: Where) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(at, f"{at[-1]} must be non-empty text, not {value!r} (quote it)")
+        return value
+
+    def flag(self, value: object, at: Where) -> bool:
+        if not isinstance(value, bool):
+            self.fail(at, f"{at[-1]} must be true or false, not {value!r}")
+        return value
+
+    def duration(self, value: object, at: Where, *, positive: bool = False) -> float:
+        try:
+            seconds = parse_duration(cast(str | int | float, value))
+        except ValueError as error:
+            self.fail(at, f"{at[-1]}: {error}")
+        if positive and seconds <= 0:
+            self.fail(at, f"{at[-1]} must be longer than 0s, not {value!r}")
+        return seconds

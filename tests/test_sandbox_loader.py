@@ -410,3 +410,16 @@ def test_shared_menu_settings_through_a_merge_key(tmp_path: Path) -> None:
         "node 'other' cannot be reached from 'main' "
         "(link it from a menu option or goto:, or delete it)"
     )
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
+def test_flite_voices_are_checked_when_the_file_loads(tmp_path: Path) -> None:
+    definition = load(
+        tmp_path, "name: T\nstart: main\nvoice: {tts: flite}\nnodes: {main: {say: x}}\n"
+    )
+    assert (definition.voice.tts, definition.voice.voice) == ("flite", "awb")
+    line, message = error(
+        tmp_path,
+        "name: T\nstart: main\nvoice: {tts: flite, voice: en-us}\nnodes: {main: {say: x}}\n",
+    )
+    assert line == 3 and "flite has no voice 'en-us'" in message and "slt:" in message

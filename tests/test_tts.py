@@ -90,3 +90,31 @@ def test_unknown_voice_is_a_one_line_error() -> None:
         synthesize("Hello", voice="xx-nowhere")
     assert "\n" not in str(raised.value)
     assert "xx-nowhere" in str(raised.value)
+
+
+needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
+
+
+@needs_flite
+def test_flite_voices_speak_and_differ_from_espeak() -> None:
+    awb = synthesize("For billing, press one.", "awb", 160, "flite")
+    slt = synthesize("For billing, press one.", "slt", 160, "flite")
+    espeak = synthesize("For billing, press one.", "en-us", 160)
+    loud = np.sqrt(block_energy(block_view(awb, 160, 160))) > 300
+    assert awb.dtype == np.int16 and loud.sum() > 20
+    assert not np.array_equal(awb[: len(slt)], slt[: len(awb)])
+    assert len(awb) != len(espeak)
+    slower = synthesize("For billing, press one.", "awb", 120, "flite")
+    assert len(slower) > len(awb) * 1.2
+
+
+@needs_flite
+def test_unknown_flite_voice_is_a_one_line_error() -> None:
+    with pytest.raises(TtsError, match="flite has no voice 'en-us'") as error:
+        synthesize("Hello.", "en-us", 160, "flite")
+    assert "\n" not in str(error.value)
+
+
+@needs_flite
+def test_flite_text_that_looks_like_an_option_is_spoken() -> None:
+    assert len(synthesize("-o /tmp/owned", "awb", 160, "flite")) > 4000

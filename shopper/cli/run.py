@@ -45,6 +45,7 @@ def run(
     console.print(f"engine: {speech.name}")
     options = DialOptions(seed=seed, realtime=realtime, now=at)
     results = []
+    folders: list[Path] = []
     for script in loaded:
         with one_line_errors(), console.status(f"calling: {script.name}"):
             record = asyncio.run(run_script(script, speech, options))
@@ -59,10 +60,11 @@ def run(
         with one_line_errors():
             write_call(record, folder)
         results.append(record.result)
+        folders.append(folder)
         console.print(_summary(record.result, folder))
     if junit is not None:
         with one_line_errors():
-            write_junit(results, junit)
+            write_junit(results, junit, call_dirs=folders)
     if any(r["outcome"] == "error" for r in results):
         raise typer.Exit(USAGE_ERROR)
     if any(r["outcome"] == "failed" for r in results):

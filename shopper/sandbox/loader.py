@@ -8,15 +8,12 @@ the definition instead, so that a node can be unlinked while editing without bre
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn, cast
+from typing import cast
 
 from shopper.audio.callprogress import TONE_KINDS
 from shopper.bench.corpus import MOH_DIR, PROMPTS_DIR
-from shopper.durations import parse_duration
 from shopper.errors import ShopperError
 from shopper.sandbox.hours import parse_opening, time_zone
 from shopper.sandbox.model import (
@@ -41,7 +38,15 @@ from shopper.sandbox.model import (
     Voicemail,
 )
 from shopper.tts import TtsName, flite_voices
-from shopper.yamlfile import PathPart, YamlFile, YamlFileError, load_yaml
+from shopper.yamlfile import (
+    Where,
+    YamlChecker,
+    YamlFile,
+    YamlFileError,
+    closest,
+    key_names,
+    load_yaml,
+)
 
 DTMF_KEYS = "0123456789*#"
 ASTERISK_PROMPT = "asterisk:"
@@ -115,76 +120,17 @@ def _with_wav(name: str) -> str:
     return name if name.endswith(".wav") else f"{name}.wav"
 
 
-def _closest(word: object, choices: Iterable[str]) -> str | None:
-    found = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def _names(items: Iterable[str]) -> str:
-    return ", ".join(f"{item}:" for item in items)
-
-
-Where = tuple[PathPart, ...]
-
-
-class _Builder:
+class _Builder(YamlChecker):
     """Builds the definition while it checks it, so each value is judged where its line is known."""
 
+    error = SandboxDefinitionError
+    examples = _EXAMPLES
+    top_hint = " (start with name:, start: and nodes:)"
+
     def __init__(self, document: YamlFile) -> None:
-        self.document = document
+        super().__init__(document)
         self.base = document.path.parent
         self.node_names: tuple[str, ...] = ()
-
-    # -- reporting ---------------------------------------------------------------------
-
-    def fail(self, at: Where, message: str, *, key: bool = False) -> NoReturn:
-        raise SandboxDefinitionError(f"{self.document.where(*at, key=key)}: {message}")
-
-    # -- generic shapes ----------------------------------------------------------------
-
-    def mapping(
-        self,
-        value: object,
-        at: Where,
-        allowed: Sequence[str],
-        required: Sequence[str] = (),
-        example: str | None = None,
-    ) -> dict[str, object]:
-        label = str(at[-1]) if at else "the file"
-        container = f"in {label}" if at else "at the top level"
-        if not isinstance(value, dict):
-            shape = _EXAMPLES.get(example or label, "")
-            hint = f" like {shape}" if shape else ""
-            hint = hint or (" (start with name:, start: and nodes:)" if not at else "")
-            self.fail(at, f"{label} must be a mapping{hint}")
-        for key in value:
-            if key not in allowed:
-                suggestion = _closest(key, allowed)
-                fix = f"did you mean {suggestion}:?" if suggestion else f"valid: {_names(allowed)}"
-                self.fail((*at, key), f"unknown key {key!r} {container} ({fix})", key=True)
-        for key in required:
-            if key not in value:
-                self.fail(at, f"{label} is missing {key}: (add it)", key=bool(at))
-        return cast(dict[str, object], value)
-
-    def text(self, value: object, at: Where) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(at, f"{at[-1]} must be non-empty text, not {value!r} (quote it)")
-        return value
-
-    def flag(self, value: object, at: Where) -> bool:
-        if not isinstance(value, bool):
-            self.fail(at, f"{at[-1]} must be true or false, not {value!r}")
-        return value
-
-    def duration(self, value: object, at: Where, *, positive: bool = False) -> float:
-        try:
-            seconds = parse_duration(cast(str | int | float, value))
-        except ValueError as error:
-            self.fail(at, f"{at[-1]}: {error}")
-        if positive and seconds <= 0:
-            self.fail(at, f"{at[-1]} must be longer than 0s, not {value!r}")
-        return seconds
 
     def digit(self, value: object, at: Where, *, key: bool = False) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -203,7 +149,7 @@ class _Builder:
         if not isinstance(value, str):
             self.fail(at, f"{label} must name a node, not {value!r}")
         if value not in self.node_names:
-            suggestion = _closest(value, self.node_names)
+            suggestion = closest(value, self.node_names)
             fix = f"did you mean {suggestion}?" if suggestion else "define it under nodes:"
             self.fail(at, f"unknown node {value!r} in {label} ({fix})")
         return value
@@ -237,7 +183,7 @@ class _Builder:
         if reference.startswith((ASTERISK_PROMPT, ASTERISK_MOH)):
             folder = path.parent if path.parent.is_dir() else None
             known = [p.stem for p in folder.glob("*.wav")] if folder else []
-            suggestion = _closest(path.stem, known)
+            suggestion = closest(path.stem, known)
             prefix = reference.split(":", 1)[0]
             fix = (
                 f"did you mean {prefix}:{suggestion}?"
@@ -262,7 +208,7 @@ class _Builder:
         nodes_raw = top["nodes"]
         if not isinstance(nodes_raw, dict):
             self.fail(("nodes",), f"nodes must be a mapping like {_EXAMPLES['nodes']}")
-        self.node_names = self.check_node_names(nodes_raw)
+        self.node_names = self.check_nodekey_names(nodes_raw)
         start = self.node_ref(top["start"], ("start",))
         voice = self.voice(top["voice"], ("voice",)) if "voice" in top else Voice()
         hours = self.hours(top["hours"], ("hours",)) if "hours" in top else None
@@ -283,7 +229,7 @@ class _Builder:
             warnings=self.unreachable(nodes, entries),
         )
 
-    def check_node_names(self, nodes: dict[object, object]) -> tuple[str, ...]:
+    def check_nodekey_names(self, nodes: dict[object, object]) -> tuple[str, ...]:
         if not nodes:
             self.fail(("nodes",), "nodes is empty (define at least the start node)")
         for node_name in nodes:
@@ -304,13 +250,13 @@ class _Builder:
         tts = fields.get("tts", default.tts)
         if tts not in TTS_DEFAULT_VOICES:
             self.fail(
-                (*at, "tts"), f"unknown tts {tts!r} (use one of {_names(TTS_DEFAULT_VOICES)})"
+                (*at, "tts"), f"unknown tts {tts!r} (use one of {key_names(TTS_DEFAULT_VOICES)})"
             )
         voice_name = self.text(fields["voice"], (*at, "voice")) if "voice" in fields else None
         known = flite_voices() if tts == "flite" else []
         if voice_name is not None and known and voice_name not in known:
             self.fail(
-                (*at, "voice"), f"flite has no voice {voice_name!r} (use one of {_names(known)})"
+                (*at, "voice"), f"flite has no voice {voice_name!r} (use one of {key_names(known)})"
             )
         speed = fields.get("speed", default.speed)
         if isinstance(speed, bool) or not isinstance(speed, int):
@@ -520,7 +466,7 @@ class _Builder:
             self.fail(at, "tone is missing kind: (add it)", key=True)
         kind = fields["kind"]
         if kind not in TONE_KINDS:
-            suggestion = _closest(kind, TONE_KINDS)
+            suggestion = closest(kind, TONE_KINDS)
             hint = f"did you mean {suggestion}? " if suggestion else ""
             self.fail(kind_at, f"unknown tone {kind!r} ({hint}valid: {', '.join(TONE_KINDS)})")
         seconds = (

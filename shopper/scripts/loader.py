@@ -10,16 +10,14 @@ sandbox loader, at the first problem found.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 from shopper.carriers.safety import UnsafeNumberError, check_dialable, looks_like_phone_number
-from shopper.durations import parse_duration
 from shopper.errors import ShopperError
 from shopper.scripts.model import (
     Branch,
@@ -39,7 +37,15 @@ from shopper.scripts.model import (
 )
 from shopper.text.match import Matcher, MatcherSpecError, matcher_from_spec
 from shopper.text.normalize import MishearingTableError, mishearing_entries
-from shopper.yamlfile import PathPart, YamlFile, YamlFileError, load_yaml
+from shopper.yamlfile import (
+    Where,
+    YamlChecker,
+    YamlFile,
+    YamlFileError,
+    closest,
+    key_names,
+    load_yaml,
+)
 
 TOP_KEYS = ("name", "target", "carrier", "at", "settings", "steps", "assert", "mishearings")
 SETTINGS_KEYS = ("prompt_end_silence", "dead_air", "ack", "max_duration")
@@ -67,6 +73,7 @@ _EXAMPLES = {
     "expect_hangup": "{within: 30s} or true",
     "branch": '{expect: "for billing", then: [{press: "1"}]}',
     "mishearings": '{acne: acme, oh: "0"}',
+    "limit": "{max: 3m}",
 }
 
 
@@ -83,18 +90,9 @@ def load_script(path: Path) -> CallScript:
     return _Builder(document).script()
 
 
-def _closest(word: object, choices: Iterable[str]) -> str | None:
-    found = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
 def _default(model: type, name: str) -> Any:
     """A model field's default, so the loader never restates the model's numbers."""
     return {f.name: f.default for f in dataclasses.fields(model)}[name]
-
-
-def _names(items: Iterable[str]) -> str:
-    return ", ".join(f"{item}:" for item in items)
 
 
 def spec_label(spec: object) -> str:
@@ -114,22 +112,21 @@ def spec_label(spec: object) -> str:
     return repr(spec)
 
 
-Where = tuple[PathPart, ...]
-
-
-class _Builder:
+class _Builder(YamlChecker):
     """Builds the script while it checks it, so each value is judged where its line is known."""
 
+    error = ScriptError
+    document_label = "the script"
+    examples = _EXAMPLES
+    top_hint = " (start with name:, target: and steps:)"
+
     def __init__(self, document: YamlFile) -> None:
-        self.document = document
+        super().__init__(document)
         self.base = document.path.resolve().parent
         self.mishearings: dict[str, str] = {}
         self._lines: list[str] | None = None
 
     # -- reporting ---------------------------------------------------------------------
-
-    def fail(self, at: Where, message: str, *, key: bool = False) -> NoReturn:
-        raise ScriptError(f"{self.document.where(*at, key=key)}: {message}")
 
     def source_text(self, at: Where) -> str | None:
         """The value at `at` as written on its line, e.g. `0123` that YAML read as 83."""
@@ -141,50 +138,9 @@ class _Builder:
 
     # -- generic shapes ----------------------------------------------------------------
 
-    def mapping(
-        self,
-        value: object,
-        at: Where,
-        allowed: Sequence[str],
-        required: Sequence[str] = (),
-        label: str | None = None,
-        example: str | None = None,
-    ) -> dict[str, object]:
-        label = label or (str(at[-1]) if at else "the script")
-        container = f"in {label}" if at else "at the top level"
-        if not isinstance(value, dict):
-            example = example or (_EXAMPLES.get(str(at[-1])) if at else None)
-            hint = f" like {example}" if example else ""
-            hint = hint or (" (start with name:, target: and steps:)" if not at else "")
-            self.fail(at, f"{label} must be a mapping{hint}")
-        for key in value:
-            if key not in allowed:
-                suggestion = _closest(key, allowed)
-                fix = f"did you mean {suggestion}:?" if suggestion else f"valid: {_names(allowed)}"
-                self.fail((*at, key), f"unknown key {key!r} {container} ({fix})", key=True)
-        for key in required:
-            if key not in value:
-                self.fail(at, f"{label} is missing {key}: (add it)", key=bool(at))
-        return cast(dict[str, object], value)
-
-    def text(self, value: object, at: Where) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(at, f"{at[-1]} must be non-empty text, not {value!r} (quote it)")
-        return value
-
-    def flag(self, value: object, at: Where) -> bool:
-        if not isinstance(value, bool):
-            self.fail(at, f"{at[-1]} must be true or false, not {value!r}")
-        return value
-
     def duration(self, value: object, at: Where, *, positive: bool = True) -> float:
-        try:
-            seconds = parse_duration(cast(str | int | float, value))
-        except ValueError as error:
-            self.fail(at, f"{at[-1]}: {error}")
-        if positive and seconds <= 0:
-            self.fail(at, f"{at[-1]} must be longer than 0s, not {value!r}")
-        return seconds
+        """Every duration in a script is a wait or a limit, so zero is never meant."""
+        return super().duration(value, at, positive=positive)
 
     def optional_duration(
         self, fields: Mapping[str, object], name: str, at: Where, default: float
@@ -243,7 +199,7 @@ class _Builder:
     def carrier(self, value: object) -> CarrierName:
         at = ("carrier",)
         if value not in CARRIERS:
-            suggestion = _closest(value, CARRIERS)
+            suggestion = closest(value, CARRIERS)
             hint = f"did you mean {suggestion}? " if suggestion else ""
             self.fail(at, f"unknown carrier {value!r} ({hint}valid: {', '.join(CARRIERS)})")
         return value
@@ -323,7 +279,7 @@ class _Builder:
         fields = self.mapping(value, at, ASSERT_KEYS, label="assert")
         maxima: dict[str, float] = {}
         for name, limit in fields.items():
-            inner = self.mapping(limit, (*at, name), ("max",), ("max",), example="{max: 3m}")
+            inner = self.mapping(limit, (*at, name), ("max",), ("max",), example="limit")
             maxima[name] = self.duration(inner["max"], (*at, name, "max"), positive=False)
         return Limits(
             time_to_human_max_s=maxima.get("time_to_human"),
@@ -360,7 +316,7 @@ class _Builder:
         fields = self.mapping(value, at, STEP_KEYS, label=name)
         verbs = [key for key in fields if key in VERBS]
         if not verbs:
-            self.fail(at, f"{name} has no action (add one of {_names(VERBS)})")
+            self.fail(at, f"{name} has no action (add one of {key_names(VERBS)})")
         if len(verbs) > 1:
             self.fail(
                 (*at, verbs[1]),

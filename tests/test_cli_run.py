@@ -1,0 +1,58 @@
+"""`shopper run` end to end: exit codes, the evidence folder, the summary and JUnit."""
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+SCRIPTS = Path(__file__).parent.parent / "scripts"
+SHOPPER = [sys.executable, "-m", "shopper", "run", "--engine", "moonshine"]
+
+
+def shopper_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SHOPPER, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_a_passing_and_a_failing_script(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    run = shopper_run(
+        str(SCRIPTS / "acme/any-time.yaml"),
+        str(SCRIPTS / "failing/busy-call.yaml"),
+        "--out",
+        str(tmp_path / "calls"),
+        "--junit",
+        str(junit),
+    )
+    assert run.returncode == 1, run.stderr
+    assert "PASSED Reach Acme at any time" in run.stdout
+    assert "FAILED Busy line" in run.stdout and "busy at step 1" in run.stdout
+    folders = sorted((tmp_path / "calls").iterdir())
+    assert len(folders) == 2
+    for folder in folders:
+        assert {p.name for p in folder.iterdir()} >= {
+            "result.json",
+            "recording.wav",
+            "transcript.json",
+            "transcript.vtt",
+            "report.html",
+            "sandbox-truth.json",
+        }
+    outcomes = {json.loads((f / "result.json").read_text())["outcome"] for f in folders}
+    assert outcomes == {"passed", "failed"}
+    cases = ElementTree.parse(junit).getroot().iter("testcase")
+    failures = [case.find("failure") for case in cases]
+    assert sorted(f is None for f in failures) == [False, True]
+
+
+def test_bad_scripts_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    script = tmp_path / "bad.yaml"
+    script.write_text("name: x\ntarget: ivr.yaml\nsteps:\n  - press: 1\n")
+    (tmp_path / "ivr.yaml").write_text(
+        'name: t\nstart: main\nnodes:\n  main: {say: "Hello.", hangup: true}\n'
+    )
+    run = shopper_run(str(script))
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert f"{script}:4" in run.stderr and '"1"' in run.stderr
+    assert run.stdout == ""
