@@ -215,3 +215,24 @@ def test_one_engine_serves_concurrent_threads(engine: MoonshineEngine) -> None:
     for thread in threads:
         thread.join()
     assert [concurrent[index] for index in range(len(clips))] == serial
+
+
+def test_a_replayed_announcement_is_transcribed_once(
+    engine: MoonshineEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    announcement = phone_line(PROMPTS_DIR / "queue-periodic-announce.wav")
+    music = phone_line(moh_files()[0])[: 6 * TELEPHONY_RATE]
+    calls: list[int] = []
+    transcribe = engine.transcribe
+
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> str:
+        calls.append(len(samples))
+        return transcribe(samples, rate)
+
+    monkeypatch.setattr(engine, "transcribe", counting)
+    hold = np.concatenate([music, announcement, music, announcement, music])
+    heard = stream_all(engine, hold, 0)
+    assert len(heard) == 2
+    assert heard[0].text == heard[1].text
+    assert "representative" in normalize(heard[0].text)
+    assert len(calls) == 1

@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from shopper.asr.models import ModelError, bundled_moonshine_model
 from shopper.asr.types import Utterance
 from shopper.audio.classifier import SoundClassifier
+from shopper.audio.fingerprint import MIN_FRAMES, Envelope, envelope, same_recording
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.goertzel import block_energy, block_view
 from shopper.audio.resample import resample
@@ -439,6 +440,7 @@ class MoonshineStream:
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
+        self._transcribed: list[tuple[Envelope, str]] = []
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
         if self._finished:
@@ -534,12 +536,24 @@ class MoonshineStream:
         elif self._closed_until is not None:
             self._recording.forget_before(self._closed_until)
 
+    def _recall_or_transcribe(self, speech: Samples) -> str:
+        """A replay of speech already transcribed on this call (a hold announcement) gets the
+        same text without running the model again; see shopper.audio.fingerprint."""
+        heard = envelope(speech)
+        for earlier, text in self._transcribed:
+            if same_recording(heard, earlier):
+                return text
+        text = self._engine.transcribe(speech)
+        if heard.frames >= MIN_FRAMES:
+            self._transcribed.append((heard, text))
+        return text
+
     def _flush(self) -> list[Utterance]:
         pending = self._pending
         self._pending = None
         if pending is None:
             return []
-        text = self._engine.transcribe(self._recording.slice(pending))
+        text = self._recall_or_transcribe(self._recording.slice(pending))
         if not text:
             return []
         return [
