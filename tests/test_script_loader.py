@@ -406,3 +406,10 @@ def test_mistakes_are_one_line_with_their_line(folder: Path, text: str, expected
 def test_a_missing_script_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ScriptError, match=r"missing\.yaml: file not found \(check the path\)"):
         load_script(tmp_path / "missing.yaml")
+
+
+def test_an_ivr_file_is_not_mistaken_for_a_script() -> None:
+    ivr = Path(__file__).parent.parent / "scripts" / "acme" / "ivr.yaml"
+    with pytest.raises(ScriptError, match="this is a sandbox IVR, not a call script") as caught:
+        load_script(ivr)
+    assert str(caught.value).startswith(f"{ivr}:")

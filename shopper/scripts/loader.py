@@ -152,6 +152,13 @@ class _Builder(YamlChecker):
     def script(self) -> CallScript:
         if self.document.data is None:
             self.fail((), "the file is empty (see docs/scripts.md for the format)")
+        if isinstance(self.document.data, dict) and "nodes" in self.document.data:
+            self.fail(
+                ("nodes",),
+                "this is a sandbox IVR, not a call script: run a script whose target: names "
+                "this file",
+                key=True,
+            )
         top = self.mapping(self.document.data, (), TOP_KEYS, required=("name", "target", "steps"))
         name = self.text(top["name"], ("name",))
         carrier = self.carrier(top.get("carrier", "sandbox"))
