@@ -35,7 +35,7 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,17 +56,7 @@ ToneKind = Literal[
     "sit-no-circuit",
     "sit-ineffective",
 ]
-TONE_KINDS: tuple[ToneKind, ...] = (
-    "dial",
-    "ringback",
-    "busy",
-    "reorder",
-    "sit-vacant",
-    "sit-intercept",
-    "sit-reorder",
-    "sit-no-circuit",
-    "sit-ineffective",
-)
+TONE_KINDS: tuple[ToneKind, ...] = get_args(ToneKind)
 
 DBM0_AT_FULL_SCALE = 3.17
 """G.711's digital milliwatt: a full-scale sine is +3.17 dBm0, so dBm0 = dBFS + 3.17."""

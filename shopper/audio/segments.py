@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from shopper.audio.frame import TELEPHONY_RATE
 
 SoundKind = Literal["speech", "music", "silence", "tone"]
-SOUND_KINDS: tuple[SoundKind, ...] = ("speech", "music", "silence", "tone")
+SOUND_KINDS: tuple[SoundKind, ...] = get_args(SoundKind)
 
 
 @dataclass(frozen=True, slots=True)

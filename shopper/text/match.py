@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from shopper.text.normalize import Mishearings, mishearing_entries, normalize
 from shopper.text.wer import word_edit_distance
@@ -107,65 +107,58 @@ def _best_window(
     return cost, start, end
 
 
-def _window_match(
-    expected: Sequence[str],
-    heard: str,
-    mishearings: Mishearings,
-    substitution: Callable[[str, str], float],
-    min_score: float,
-    kind: MatchKind,
-) -> Match:
-    heard_words = normalize(heard, dict(mishearings)).split()
-    cost, start, end = _best_window(expected, heard_words, substitution)
-    score = max(0.0, 1.0 - cost / len(expected))
-    span = " ".join(heard_words[start:end]) if end > start else None
-    return Match(score=score, matched=score >= min_score, span=span, kind=kind)
+WindowKind = Literal["contains", "fuzzy"]
+_DISTANCES: dict[WindowKind, Callable[[str, str], float]] = {
+    "contains": _exact_distance,
+    "fuzzy": _spelling_distance,
+}
+"""How much a heard word differs from an expected one: all or nothing, or by its letters."""
 
 
 @dataclass(frozen=True, slots=True)
-class Contains:
+class _WordWindow:
+    """The best-fitting window of heard words, scored by the word distance of its kind."""
+
+    expected: str
+    min_score: float
+    mishearings: Mishearings = ()
+    _words: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _kind: ClassVar[WindowKind]
+
+    def __post_init__(self) -> None:
+        _check_min_score(self.min_score)
+        object.__setattr__(self, "_words", _expected_words(self.expected, self.mishearings))
+
+    def match(self, heard: str) -> Match:
+        heard_words = normalize(heard, dict(self.mishearings)).split()
+        cost, start, end = _best_window(self._words, heard_words, _DISTANCES[self._kind])
+        score = max(0.0, 1.0 - cost / len(self._words))
+        span = " ".join(heard_words[start:end]) if end > start else None
+        return Match(score=score, matched=score >= self.min_score, span=span, kind=self._kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Contains(_WordWindow):
     """The expected words, in order and as whole words, somewhere in what was heard.
 
     Score 1.0 exactly when they appear contiguously; otherwise 1 - (missing, wrong or extra
     words in the best window) / (expected words), so a min_score below 1 tolerates a few.
     """
 
-    expected: str
     min_score: float = 1.0
-    mishearings: Mishearings = ()
-    _words: tuple[str, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        _check_min_score(self.min_score)
-        object.__setattr__(self, "_words", _expected_words(self.expected, self.mishearings))
-
-    def match(self, heard: str) -> Match:
-        return _window_match(
-            self._words, heard, self.mishearings, _exact_distance, self.min_score, "contains"
-        )
+    _kind: ClassVar[WindowKind] = "contains"
 
 
 @dataclass(frozen=True, slots=True)
-class Fuzzy:
+class Fuzzy(_WordWindow):
     """Like Contains, but a misheard word counts by how many of its letters differ.
 
     Robust to the ASR confusing a letter or two ("acne bank" scores 0.875 for "acme bank"); a
     word split in two ("ack me") costs much more, and belongs in a mishearings table.
     """
 
-    expected: str
     min_score: float = 0.8
-    mishearings: Mishearings = ()
-    _words: tuple[str, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        _check_min_score(self.min_score)
-        object.__setattr__(self, "_words", _expected_words(self.expected, self.mishearings))
-
-    def match(self, heard: str) -> Match:
-        return _window_match(
-            self._words, heard, self.mishearings, _spelling_distance, self.min_score, "fuzzy"
-        )
+    _kind: ClassVar[WindowKind] = "fuzzy"
 
 
 _PATTERN_SYNTAX_RE = re.compile(r"\\.|\{\d*,?\d*\}|\(\?P?<[^>]*>|\(\?P=[^)]*\)")
