@@ -1,0 +1,1 @@
+"""Crawling a phone system: explore its menus from audio alone and map them."""
