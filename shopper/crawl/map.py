@@ -50,6 +50,8 @@ class Option:
     """One key tried at a menu: offered in the prompt (with the label heard) or probed."""
 
     key: str
+    """The key pressed ("1", "*", "#"), or "" where the phone system moved on by itself
+    without a key (a transfer announcement, a message followed by another prompt)."""
     label: str | None
     """What the prompt said the key is for ("billing"); None for a key the prompt never
     offered (0, * and # are tried anyway, to test zero-out and invalid-key handling)."""
