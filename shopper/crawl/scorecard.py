@@ -98,9 +98,9 @@ class Scorecard:
         if zero_untried:
             zero_line += f", {zero_untried} untried"
         ratio = self.cost_ratio
-        cost = f"{self.calls} calls, {_duration(self.call_seconds)} of calls"
+        cost = f"{self.calls} calls, {format_duration(self.call_seconds)} of calls"
         if ratio is not None:
-            cost += f" ({ratio:.1f}\u00d7 the {_duration(self.lower_bound_s)} lower bound)"
+            cost += f" ({ratio:.1f}\u00d7 the {format_duration(self.lower_bound_s)} lower bound)"
         deepest = (
             "—" if self.deepest_human_menus is None else f"{self.deepest_human_menus} menus deep"
         )
@@ -109,12 +109,12 @@ class Scorecard:
             f"  every menu reaches a human: {self.menus_reaching_human}/{menus}",
             f"  zero-out reaches a person:  {zero_line}",
             f"  people reached:             {self.humans}",
-            f"  worst time to human:        {_duration(self.worst_time_to_human_s)}",
+            f"  worst time to human:        {format_duration(self.worst_time_to_human_s)}",
             f"  deepest human:              {deepest}",
             f"  loops / drops / dead ends:  {self.loops} / {self.drops} / {self.dead_ends}",
             f"  callback offered:           {_callback_text(self)}",
             f"  cost:                       {cost}, {self.lines} line(s), "
-            f"{_duration(self.wall_s)} wall",
+            f"{format_duration(self.wall_s)} wall",
             f"  unexplored keys:            {self.unexplored}",
         ]
         return "\n".join(lines)
@@ -179,7 +179,7 @@ def _callback_text(card: Scorecard) -> str:
     return f"at some queue: {any_queue}; on every long hold: {every}"
 
 
-def _duration(seconds: float | None) -> str:
+def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     whole = round(seconds)
