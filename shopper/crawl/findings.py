@@ -80,6 +80,15 @@ def find_loops(crawl_map: CrawlMap) -> list[Loop]:
     return _automatic_loops(graph) + _keyed_loops(graph)
 
 
+def loop_edge_keys(crawl_map: CrawlMap) -> set[tuple[str, str, str]]:
+    """(source, key, target) of every edge in a loop finding, for the pictures to colour."""
+    return {
+        (edge.source, edge.key, edge.target)
+        for loop in find_loops(crawl_map)
+        for edge in loop.edges
+    }
+
+
 def _quote(graph: MapGraph, node_id: str) -> str:
     return f"'{node_id}' (\u201c{excerpt(graph.nodes[node_id].prompt, 40)}\u201d)"
 
