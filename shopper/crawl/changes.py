@@ -31,6 +31,10 @@ ChangeKind = Literal[
 SAME_TEXT_SIMILARITY = 0.8
 """Prompts at least this similar (1 = same words) count as unchanged."""
 
+SAME_PLACE_SIMILARITY = 0.35
+"""Below this, a prompt in the place of an earlier one with another id replaced it: the old
+one is reported missing and the new one new, instead of one rewording."""
+
 Position = tuple[str, ...]
 
 
@@ -103,14 +107,18 @@ def text_similarity(first: str, second: str) -> float:
 
 
 def _pair_nodes(old_graph: MapGraph, new_graph: MapGraph) -> dict[str, str]:
-    """Previous node id -> current node id, by position, then by id."""
+    """Previous node id -> current node id: by position when the id or most of the words
+    stayed, then by id."""
     new_by_position: dict[Position, str] = {}
     for node_id in new_graph.nodes:
         new_by_position.setdefault(_position(new_graph, node_id), node_id)
     pairs: dict[str, str] = {}
     for node_id in old_graph.nodes:
         found = new_by_position.get(_position(old_graph, node_id))
-        if found is not None and found not in pairs.values():
+        if found is None or found in pairs.values():
+            continue
+        old_prompt, new_prompt = old_graph.nodes[node_id].prompt, new_graph.nodes[found].prompt
+        if found == node_id or text_similarity(old_prompt, new_prompt) >= SAME_PLACE_SIMILARITY:
             pairs[node_id] = found
     taken = set(pairs.values())
     for node_id in old_graph.nodes:
