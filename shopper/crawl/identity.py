@@ -63,6 +63,6 @@ def cut_words(heard: list[str], prompt: str, most: int) -> int:
         previous, row = row, [i]
         for j, other in enumerate(said, start=1):
             row.append(min(previous[j - 1] + (word != other), previous[j] + 1, row[j - 1] + 1))
-        if min(row) <= 0.25 * i + 0.5:
+        if min(row) <= i // 6:
             best = i
     return best
