@@ -26,15 +26,22 @@ from shopper.crawl.options import HeardOption, parse_options
             "Thank you for calling Globe's utilities. Forbillion, press one. For technical "
             "support, press to to report an outage, press free to repeat these auctions, "
             "press zero.",
-            [("1", "forbillion"), ("2", "technical support"), ("3", "report an outage"),
-             ("0", "repeat these auctions")],
+            [
+                ("1", "forbillion"),
+                ("2", "technical support"),
+                ("3", "report an outage"),
+                ("0", "repeat these auctions"),
+            ],
         ),
         # Moonshine on the Globex support menu: "press" as "dress".
         (
             "support Pour into met problems, dress one, Fourth-phone service, press two to "
             "return to the main menu, press nine.",
-            [("1", "support pour into met problems"), ("2", "fourth phone service"),
-             ("9", "return to main menu")],
+            [
+                ("1", "support pour into met problems"),
+                ("2", "fourth phone service"),
+                ("9", "return to main menu"),
+            ],
         ),
         (
             "Our offices are closed. We are open Monday through Friday from 8am to 8pm. To "
