@@ -7,6 +7,7 @@ import typer
 from shopper import __version__
 from shopper.cli.analyze import analyze
 from shopper.cli.bench import bench_app
+from shopper.cli.crawl import crawl_command
 from shopper.cli.models import models_app
 from shopper.cli.run import run
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.command()(run)
 app.command()(analyze)
+app.command("crawl")(crawl_command)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 

@@ -1,0 +1,94 @@
+"""Menu options from what a recogniser heard: "press 1 for billing", "for billing, press one".
+
+IVR prompts name their keys in two orders ("press 1 for billing" and "for billing press 1"),
+and recognisers mishear the key words in predictable ways ("press to" for "press two", "press
+free" for "press three"). A word heard right after "press" is almost always a key, so those
+mishearings are read as keys there and nowhere else. A label belongs to the key whose press
+phrase it stands next to within one sentence: words before the press phrase when there are
+any, otherwise the words after the key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shopper.text.normalize import normalize
+
+PRESS_WORDS = frozenset({"press", "dress", "dial", "enter", "push", "select"})
+"""Words that introduce a key; "dress" is how Moonshine often hears a synthetic "press"."""
+KEY_WORDS = {
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "won": "1",
+    "two": "2",
+    "to": "2",
+    "too": "2",
+    "three": "3",
+    "free": "3",
+    "tree": "3",
+    "four": "4",
+    "for": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "star": "*",
+    "pound": "#",
+}
+FILLER_WORDS = frozenset({"please", "or", "say", "now", "and", "the", "key"})
+LEAD_WORDS = frozenset({"for", "to"})
+SENTENCE_END = re.compile(r"[.!?;]+")
+
+
+@dataclass(frozen=True, slots=True)
+class HeardOption:
+    key: str | None
+    """None when the prompt was cut off after "press" before the key was said."""
+    label: str
+
+
+def parse_options(text: str) -> list[HeardOption]:
+    """Every key the prompt offers, in the order heard; a key offered twice is kept once."""
+    found: list[HeardOption] = []
+    for sentence in SENTENCE_END.split(text):
+        found.extend(_sentence_options(normalize(sentence).split()))
+    unique: list[HeardOption] = []
+    for option in found:
+        if option.key is None or all(option.key != kept.key for kept in unique):
+            unique.append(option)
+    return unique
+
+
+def _sentence_options(words: list[str]) -> list[HeardOption]:
+    presses = [i for i, word in enumerate(words) if word in PRESS_WORDS]
+    options: list[HeardOption] = []
+    consumed = 0
+    for n, at in enumerate(presses):
+        next_press = presses[n + 1] if n + 1 < len(presses) else len(words)
+        key_at = at + 1
+        if key_at < len(words) and words[key_at] == "the":
+            key_at += 1
+        key = KEY_WORDS.get(words[key_at]) if key_at < len(words) else None
+        if key is None and key_at < next_press:
+            continue
+        before = _label(words[consumed:at])
+        if before:
+            label = before
+            consumed = key_at + 1
+        else:
+            label = _label(words[key_at + 1 : next_press])
+            consumed = next_press
+        options.append(HeardOption(key, label))
+    return options
+
+
+def _label(words: list[str]) -> str:
+    kept = [w for w in words if w not in FILLER_WORDS]
+    while kept and kept[0] in LEAD_WORDS:
+        kept = kept[1:]
+    while kept and kept[-1] in FILLER_WORDS | LEAD_WORDS:
+        kept = kept[:-1]
+    return " ".join(kept)

@@ -1,0 +1,304 @@
+"""One crawl call: follow a known route of keys, press the key under test, report what follows.
+
+Known menus are recognised from their opening words and their key is pressed at once, as a
+caller who knows the menu would, so each call pays only for what is new. What the phone system
+does after the last key is reported as heard — the prompts, in order, and how the listening
+stopped — and the explorer alone decides what that means for the map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from shopper.asr.types import SpeechEngine, Utterance
+from shopper.audio.frame import TELEPHONY_RATE
+from shopper.carriers.dial import DialOptions
+from shopper.crawl.identity import cut_words, find_opening, same_prompt, words
+from shopper.crawl.options import parse_options
+from shopper.crawl.prompts import Piece, split_prompts
+from shopper.engine.caller import Caller
+from shopper.engine.failures import StepFailure
+from shopper.engine.session import CallSession, ListenSettings
+from shopper.results.writer import write_call
+from shopper.scripts.metrics import call_metrics
+from shopper.scripts.runner import open_call
+
+Ending = Literal[
+    "menu",
+    "known",
+    "repeating",
+    "human",
+    "hold-dropped",
+    "hold-limit",
+    "hangup",
+    "dead-air",
+    "tone",
+    "voicemail",
+    "ignored",
+    "lost",
+    "limit",
+]
+MESSAGE_WORDS = ("leave a message", "leave your message", "after the tone", "after the beep")
+STEP_LIMIT_S = 60.0
+"""Longest a route step may wait for its known menu before the call is given up as lost."""
+QUIET_BEFORE_LOST_S = 8.0
+PAUSE_WAIT_S = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStep:
+    node: str
+    prompt: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PathJob:
+    target: str
+    route: tuple[RouteStep, ...]
+    """Known menus to pass and the key to press at each; the last key is the one under test."""
+    known: tuple[tuple[str, str], ...]
+    """(node id, prompt) of every prompt known when the call was placed."""
+    out_dir: Path
+    seed: int = 0
+    now: datetime | None = None
+    max_call_s: float = 300.0
+    max_hold_s: float = 240.0
+    dead_air_s: float = 12.0
+
+
+@dataclass(frozen=True, slots=True)
+class HeardPrompt:
+    text: str
+    start_s: float
+    end_s: float
+    known: str | None
+
+
+@dataclass(slots=True)
+class PathResult:
+    """What one call heard after its last key; plain data, so it crosses process boundaries."""
+
+    call_id: str
+    engine: str
+    folder: str
+    """The call's evidence folder, relative to the crawl's output folder."""
+    duration_s: float
+    ending: Ending
+    prompts: list[HeardPrompt] = field(default_factory=list)
+    repeat_of: int | None = None
+    """For "repeating": index in `prompts` of the prompt heard again."""
+    hold_s: float | None = None
+    time_to_human_s: float | None = None
+    human: str | None = None
+    """What the person said first."""
+    callback_offered: bool | None = None
+    tone: str | None = None
+    detail: str = ""
+    truth_nodes: list[str] = field(default_factory=list)
+    """Sandbox truth: nodes the phone system entered (tests only; never read by the explorer)."""
+
+
+async def run_path(job: PathJob, engine: SpeechEngine) -> PathResult:
+    settings = ListenSettings(dead_air_s=job.dead_air_s)
+    options = DialOptions(seed=job.seed, now=job.now, max_duration_s=job.max_call_s)
+    context = open_call(job.target, engine, name="crawl", options=options, settings=settings)
+    outcome: _Outcome
+    async with context as caller:
+        outcome = await _follow(job, caller)
+    record = context.record()
+    folder = Path("calls") / context.call_id
+    write_call(record, job.out_dir / folder)
+    session = context.session
+    metrics = call_metrics(session, caller)
+    truth = record.truth or {}
+    return PathResult(
+        call_id=context.call_id,
+        engine=session.engine_name,
+        folder=folder.as_posix(),
+        duration_s=round(session.now / TELEPHONY_RATE, 3),
+        ending=outcome.ending,
+        prompts=outcome.prompts,
+        repeat_of=outcome.repeat_of,
+        hold_s=metrics["hold_s"] if outcome.held else None,
+        time_to_human_s=metrics["time_to_human_s"],
+        human=caller.human_verdict.greeting if caller.human_verdict else None,
+        callback_offered=bool(session.hold.callback_offers) if outcome.held else None,
+        tone=outcome.tone,
+        detail=outcome.detail,
+        truth_nodes=[entry["node"] for entry in truth.get("nodes", [])],
+    )
+
+
+@dataclass(slots=True)
+class _Outcome:
+    ending: Ending
+    prompts: list[HeardPrompt] = field(default_factory=list)
+    repeat_of: int | None = None
+    held: bool = False
+    tone: str | None = None
+    detail: str = ""
+
+
+async def _follow(job: PathJob, caller: Caller) -> _Outcome:
+    for step in job.route:
+        if not await _reach(caller.session, step):
+            return _Outcome("lost", detail=f"did not hear {step.node} to press {step.key!r}")
+        try:
+            await caller.press(step.key)
+        except StepFailure as failure:
+            if step is job.route[-1]:
+                return _Outcome("ignored", detail=failure.message)
+            return _Outcome("lost", detail=failure.message)
+    return await _observe(caller, job)
+
+
+async def _reach(session: CallSession, step: RouteStep) -> bool:
+    """Listen until the step's menu is recognised by its opening words."""
+    start = session.now
+    seen = ""
+    while not session.ended and session.now - start < session.samples(STEP_LIMIT_S):
+        heard = " ".join(u.text for u in session.finals_since(start))
+        if heard != seen:
+            seen = heard
+            if find_opening(step.prompt, words(heard)) is not None:
+                return await _pause(session)
+        if heard and session.silent_for_s >= QUIET_BEFORE_LOST_S:
+            return False
+        await session.advance()
+    return False
+
+
+async def _pause(session: CallSession) -> bool:
+    """Wait for a pause in the prompt (at most a few seconds), so a key cuts it between
+    sentences rather than inside a word."""
+    start = session.now
+    while not session.ended and session.now - start < session.samples(PAUSE_WAIT_S):
+        run = session.runs.run
+        if run is not None and run.kind != "speech":
+            return True
+        await session.advance()
+    return not session.ended
+
+
+async def _observe(caller: Caller, job: PathJob) -> _Outcome:
+    """Hear what follows the last key until the phone system waits, repeats, ends or holds."""
+    session = caller.session
+    start = session.now
+    quiet = session.samples(session.settings.prompt_end_silence_s)
+    limit = session.samples(job.max_call_s)
+    tone: str | None = None
+    seen = -1
+    pieces: list[Piece] = []
+    cut_prompt = job.route[-1].prompt if job.route else ""
+    while True:
+        finals = session.finals_since(start)
+        if len(finals) != seen:
+            seen = len(finals)
+            pieces = split_prompts(_without_cut(finals, start, cut_prompt), job.known)
+            stop = _stop_on_known_or_repeat(pieces)
+            if stop is not None:
+                ending, kept, repeat_of = stop
+                return _Outcome(ending, _heard(kept, finals), repeat_of, tone=tone)
+        tone = tone or _tone(session)
+        heard = _heard(pieces, finals)
+        if session.ended:
+            return _Outcome(
+                "tone" if tone else "hangup",
+                heard,
+                tone=tone,
+                detail=f"ended by {session.call.ended_by}",
+            )
+        if session.hold.state == "hold":
+            return await _hold(caller, job, heard)
+        if _beep_after_message(session, start, heard):
+            return _Outcome("voicemail", heard, tone=tone)
+        run = session.runs.run
+        if (
+            finals
+            and run is not None
+            and run.kind == "silence"
+            and session.now - max(run.since, finals[-1].end) >= quiet
+            and pieces
+            and any(option.key for option in parse_options(pieces[-1].text))
+        ):
+            return _Outcome("menu", heard, tone=tone)
+        if session.silent_for_s >= job.dead_air_s:
+            return _Outcome(
+                "tone" if tone else "dead-air",
+                heard,
+                tone=tone,
+                detail=f"{job.dead_air_s:g} s of silence",
+            )
+        if session.now - start >= limit:
+            return _Outcome("limit", heard, tone=tone, detail="call length budget")
+        await session.advance()
+
+
+def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str]:
+    """Utterance texts, minus the words of the interrupted prompt heard before the key."""
+    texts = [u.text for u in finals]
+    if not finals or not prompt or finals[0].start >= pressed:
+        return texts
+    first = finals[0]
+    heard = words(first.text)
+    before = (pressed - first.start) / max(1, first.end - first.start)
+    cut = cut_words(heard, prompt, round(len(heard) * before) + 2)
+    texts[0] = " ".join(heard[cut:])
+    return texts
+
+
+def _stop_on_known_or_repeat(pieces: list[Piece]) -> tuple[Ending, list[Piece], int | None] | None:
+    for index, piece in enumerate(pieces):
+        if piece.known is not None:
+            return "known", pieces[: index + 1], None
+        for earlier in range(index):
+            if same_prompt(pieces[earlier].text, piece.text):
+                return "repeating", pieces[:index], earlier
+    return None
+
+
+def _heard(pieces: list[Piece], finals: list[Utterance]) -> list[HeardPrompt]:
+    prompts = []
+    for piece in pieces:
+        first, last = finals[piece.first], finals[piece.last]
+        prompts.append(
+            HeardPrompt(
+                piece.text,
+                round(first.start / TELEPHONY_RATE, 3),
+                round(last.end / TELEPHONY_RATE, 3),
+                piece.known,
+            )
+        )
+    return prompts
+
+
+def _tone(session: CallSession) -> str | None:
+    for event in session.tones:
+        if event.kind.startswith("sit-") or event.kind in ("busy", "reorder"):
+            return event.kind
+    return None
+
+
+def _beep_after_message(session: CallSession, start: int, heard: list[HeardPrompt]) -> bool:
+    if not heard or not any(phrase in heard[-1].text.lower() for phrase in MESSAGE_WORDS):
+        return False
+    spoken_end = round(heard[-1].end_s * TELEPHONY_RATE)
+    return any(
+        s.kind == "tone" and s.start >= max(start, spoken_end - TELEPHONY_RATE)
+        for s in session.segments
+    )
+
+
+async def _hold(caller: Caller, job: PathJob, heard: list[HeardPrompt]) -> _Outcome:
+    try:
+        await caller.human(within_s=job.max_hold_s, probe=True, courtesy=True)
+    except StepFailure as failure:
+        ending: Ending = (
+            "hold-limit" if failure.kind in ("no-human", "hold-too-long") else ("hold-dropped")
+        )
+        return _Outcome(ending, heard, held=True, detail=failure.message)
+    return _Outcome("human", heard, held=True)

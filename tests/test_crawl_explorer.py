@@ -1,0 +1,87 @@
+"""Crawling the shipped failing IVR (Globex) from audio alone, on two lines.
+
+The expected map is written down here by the test author from reading
+scripts/failing/ivr.yaml; the explorer itself never reads it. Each map node is also checked
+against the sandbox truth of the calls that heard it.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shopper.crawl.explorer import CrawlSettings, crawl
+from shopper.crawl.map import CrawlMap, MapNode
+
+GLOBEX = Path(__file__).parent.parent / "scripts" / "failing" / "ivr.yaml"
+
+
+@pytest.fixture(scope="module")
+def globex(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
+    out = tmp_path_factory.mktemp("globex")
+    return crawl(CrawlSettings(str(GLOBEX), out, lines=2, engine="moonshine")), out
+
+
+def by_path(crawl_map: CrawlMap, *keys: str) -> MapNode:
+    """The node a key path leads to, following options (and automatic steps) from the root."""
+    node = crawl_map.nodes[0]
+    for key in keys:
+        option = next(o for o in node.options if o.key == key)
+        assert option.to is not None, (node.id, key)
+        node = crawl_map.node(option.to)
+    return node
+
+
+def truth_nodes(out: Path, node: MapNode) -> list[str]:
+    """Sandbox nodes entered on the call where the map node was first heard."""
+    call = out / "calls" / node.evidence[0].call_id / "sandbox-truth.json"
+    return [entry["node"] for entry in json.loads(call.read_text())["nodes"]]
+
+
+def test_globex_menus_and_edges(globex: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = globex
+    main = crawl_map.nodes[0]
+    assert main.kind == "menu" and main.path == []
+    assert {o.key for o in main.options} == {"1", "2", "3", "0", "*", "#"}
+    assert by_path(crawl_map, "0") is main, "0 only repeats the main menu"
+    assert by_path(crawl_map, "*") is main and by_path(crawl_map, "#") is main
+    support = by_path(crawl_map, "2")
+    assert support.kind == "menu"
+    assert {o.key for o in support.options} >= {"1", "2", "9"}
+    assert by_path(crawl_map, "2", "9") is main
+    assert truth_nodes(out, support)[-1] == "support"
+    assert crawl_map.unexplored == []
+
+
+def test_globex_circular_transfer_is_two_nodes_in_a_cycle(globex: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = globex
+    billing = by_path(crawl_map, "1")
+    service = by_path(crawl_map, "1", "")
+    assert billing is not service
+    assert by_path(crawl_map, "1", "", "") is billing
+    assert "billing" in truth_nodes(out, billing)
+    assert "customer_service" in truth_nodes(out, service)
+
+
+def test_globex_terminals_are_classified(globex: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = globex
+    outage = by_path(crawl_map, "3")
+    assert outage.kind == "tone"
+    assert truth_nodes(out, outage)[-1] == "outage"
+    phone = by_path(crawl_map, "2", "2")
+    assert phone.kind == "dropped", "dead air after 'connecting you'"
+    assert truth_nodes(out, phone)[-1] == "phone_support"
+    queue = by_path(crawl_map, "2", "1")
+    assert queue.kind == "queue" and queue.hold_s is not None and queue.hold_s > 20
+    assert queue.callback_offered is False
+    assert by_path(crawl_map, "2", "1", "").kind == "dropped"
+
+
+def test_globex_costs_are_counted(globex: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = globex
+    assert crawl_map.calls == len(list((out / "calls").iterdir()))
+    assert crawl_map.lower_bound_s < crawl_map.call_seconds
+    assert crawl_map.engine.startswith("moonshine")
+    for node in crawl_map.nodes:
+        for evidence in node.evidence:
+            assert (out / evidence.recording).is_file()

@@ -1,0 +1,58 @@
+"""Menu options parsed from prompts as written and as Moonshine heard the shipped menus."""
+
+import pytest
+
+from shopper.crawl.options import HeardOption, parse_options
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Press 1 for billing.", [("1", "billing")]),
+        ("For billing press 1.", [("1", "billing")]),
+        ("For billing, press one.", [("1", "billing")]),
+        ("To speak with a representative press 0", [("0", "speak with a representative")]),
+        ("Press star to go back. Press pound to finish.", [("*", "go back"), ("#", "finish")]),
+        ("Press hash to finish", [("#", "finish")]),
+        ("To return to the main menu, press 9.", [("9", "return to main menu")]),
+        ("Say or press 2 for sales.", [("2", "sales")]),
+        ("Dial 3 for the operator.", [("3", "operator")]),
+        ("Press 1 for billing, press 2 for support.", [("1", "billing"), ("2", "support")]),
+        ("For billing press 1, for support press 2.", [("1", "billing"), ("2", "support")]),
+        ("For loans press", [(None, "loans")]),
+        ("Our offices are closed. Goodbye.", []),
+        # Moonshine on the Globex main menu: "two" as "to", "three" as "free".
+        (
+            "Thank you for calling Globe's utilities. Forbillion, press one. For technical "
+            "support, press to to report an outage, press free to repeat these auctions, "
+            "press zero.",
+            [
+                ("1", "forbillion"),
+                ("2", "technical support"),
+                ("3", "report an outage"),
+                ("0", "repeat these auctions"),
+            ],
+        ),
+        # Moonshine on the Globex support menu: "press" as "dress".
+        (
+            "support Pour into met problems, dress one, Fourth-phone service, press two to "
+            "return to the main menu, press nine.",
+            [
+                ("1", "support pour into met problems"),
+                ("2", "fourth phone service"),
+                ("9", "return to main menu"),
+            ],
+        ),
+        (
+            "Our offices are closed. We are open Monday through Friday from 8am to 8pm. To "
+            "leave the message, press one.",
+            [("1", "leave message")],
+        ),
+    ],
+)
+def test_options_are_parsed(text: str, expected: list[tuple[str | None, str]]) -> None:
+    assert parse_options(text) == [HeardOption(key, label) for key, label in expected]
+
+
+def test_a_key_offered_twice_is_kept_once() -> None:
+    assert [o.key for o in parse_options("Press 1 for sales. Again, press 1 for sales.")] == ["1"]

@@ -1,0 +1,47 @@
+"""Cutting heard speech into node prompts and recognising known prompts."""
+
+from shopper.crawl.identity import cut_words, find_opening, same_prompt, words
+from shopper.crawl.prompts import split_prompts
+
+MAIN = "Thank you for calling Acme bank. For billing and payments, press one. For cards press two."
+
+
+def test_transfer_sentences_end_a_node() -> None:
+    pieces = split_prompts(
+        [
+            "All billing representatives are busy transferring you to customer service",
+            "Customer service cannot help with billing questions. Transferring you to billing. "
+            "All billing representatives are busy. Transferring you to customer service.",
+        ],
+        [],
+    )
+    assert [p.text for p in pieces] == [
+        "All billing representatives are busy transferring you to customer service",
+        "Customer service cannot help with billing questions. Transferring you to billing.",
+        "All billing representatives are busy. Transferring you to customer service.",
+    ]
+    assert [(p.first, p.last) for p in pieces] == [(0, 0), (1, 1), (1, 1)]
+    assert same_prompt(pieces[0].text, pieces[2].text)
+    assert not same_prompt(pieces[0].text, pieces[1].text)
+
+
+def test_a_known_prompt_starts_its_node_and_retry_notices_are_dropped() -> None:
+    pieces = split_prompts(
+        ["Sorry, that is not a valid choice.", MAIN], [("main", MAIN), ("other", "Goodbye now.")]
+    )
+    assert [(p.text, p.known) for p in pieces] == [(MAIN, "main")]
+    pieces = split_prompts(["To make a payment, visit our web site.", MAIN], [("main", MAIN)])
+    assert [p.known for p in pieces] == [None, "main"]
+
+
+def test_opening_words_tell_menus_with_a_common_greeting_apart() -> None:
+    night = "Thank you for calling Acme bank. Our offices are closed. To leave a message press 1."
+    assert find_opening(MAIN, words("sorry " + MAIN)) == 1
+    assert find_opening(MAIN, words(night)) is None
+
+
+def test_cut_words_of_the_interrupted_prompt_are_found() -> None:
+    heard = words("For technical support, press, all billing representatives are busy")
+    globex = "Forbillion, press one. For technical support, press to to report an outage."
+    assert cut_words(heard, globex, 6) == 4
+    assert cut_words(words("all billing representatives are busy"), globex, 3) == 0
