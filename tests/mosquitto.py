@@ -162,6 +162,8 @@ class Collector:
         self.client = client
         self.messages: list[tuple[str, bool, dict[str, Any]]] = []
         self.identifier = f"collector-{broker.port}"
+        self.ready = False
+        """Subscribed at least once: from then on the broker queues for it while it is away."""
 
     async def collect(self) -> None:
         while True:
@@ -174,6 +176,7 @@ class Collector:
                     **self.client,
                 ) as client:
                     await client.subscribe(self.topic, qos=1)
+                    self.ready = True
                     async for message in client.messages:
                         assert isinstance(message.payload, bytes)
                         self.messages.append(

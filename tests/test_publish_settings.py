@@ -18,7 +18,12 @@ def no_outside_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_url_forms() -> None:
     plain = parse_broker_url("mqtt://broker.example")
-    assert (plain.host, plain.port, plain.tls, plain.username) == ("broker.example", 1883, False, None)
+    assert (plain.host, plain.port, plain.tls, plain.username) == (
+        "broker.example",
+        1883,
+        False,
+        None,
+    )
     secure = parse_broker_url("mqtts://ops:s%40cret@10.0.0.5:9999")
     assert (secure.host, secure.port, secure.tls) == ("10.0.0.5", 9999, True)
     assert (secure.username, secure.password) == ("ops", "s@cret")

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential,
+    wait_random,
+)
 
 from shopper.publish.envelope import encode, status_payload
 from shopper.publish.outbox import Outbox, Warn, default_outbox_path
@@ -90,7 +96,8 @@ class Publisher:
                 client = self._client(broker)
                 async with AsyncExitStack() as stack:
                     async for attempt in AsyncRetrying(
-                        wait=wait_exponential_jitter(initial=0.5, max=self._max_backoff_s),
+                        wait=wait_exponential(multiplier=0.5, max=self._max_backoff_s)
+                        + wait_random(0, 1),
                         retry=retry_if_exception_type(aiomqtt.MqttError),
                         before_sleep=self._on_retry,
                     ):
@@ -199,12 +206,11 @@ def describe(error: Exception) -> str:
     """One line a person can act on, for the ways a broker connection fails."""
     text = str(error)
     lowered = text.lower()
-    if "user name or password" in lowered or "username or password" in lowered:
+    if any(words in lowered for words in ("user name or password", "not authori")):
         return (
-            "the broker refused the user name or password (check --mqtt and SHOPPER_MQTT_PASSWORD)"
+            "the broker refused the login: wrong user name or password, or not authorised "
+            "(check the URL's user and SHOPPER_MQTT_PASSWORD)"
         )
-    if "not authori" in lowered:
-        return "the broker refused this client (not authorised)"
     if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
         return (
             f"TLS failed: the broker's certificate is not trusted ({text}); give its CA: --mqtt-ca"
