@@ -48,7 +48,7 @@ def tls_material(folder: Path) -> TlsMaterial:
 
     ca, ca_key = folder / "ca.crt", folder / "ca.key"
     openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=shopper test CA",
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         "-keyout", str(ca_key), "-out", str(ca),
