@@ -14,7 +14,7 @@ def test_entries_survive_reopening_in_order(tmp_path: Path) -> None:
     outbox = Outbox(path, warn=lambda _: None)
     for n in range(5):
         assert outbox.put(f"t/{n}", f"payload {n}".encode(), 1, n == 4)
-    outbox.remove([entry.seq for entry in outbox.peek(2)])
+    outbox.remove(outbox.peek(2))
     outbox.close()
     reopened = Outbox(path, warn=lambda _: None)
     entries = reopened.peek(10)

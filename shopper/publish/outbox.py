@@ -83,6 +83,11 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
         self.expire()
+        self._count, self._bytes = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+        ).fetchone()
+        """Kept in memory so that a put stays cheap however full the outbox is; another
+        process sharing the file (publish --drain) only makes the limits approximate."""
 
     def close(self) -> None:
         if self._refused:
@@ -100,9 +105,7 @@ class Outbox:
     def put(self, topic: str, payload: bytes, qos: int, retain: bool) -> bool:
         """Store one entry; False (and a warning, once per run) if it could not be kept."""
         try:
-            count, size = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-            ).fetchone()
+            count, size = self._count, self._bytes
             if count >= self.limits.max_entries or size + len(payload) > self.limits.max_bytes:
                 if self._refused == 0:
                     self._warn(
@@ -115,6 +118,7 @@ class Outbox:
                 "INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?,?,?,?,?)",
                 (topic, payload, qos, int(retain), time.time()),
             )
+            self._count, self._bytes = count + 1, size + len(payload)
         except sqlite3.Error as error:
             self._warn(f"MQTT outbox {self.path}: cannot store an entry for {topic} ({error})")
             return False
@@ -131,8 +135,10 @@ class Outbox:
             Entry(seq, topic, bytes(payload), qos, bool(r)) for seq, topic, payload, qos, r in rows
         ]
 
-    def remove(self, seqs: list[int]) -> None:
-        self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+    def remove(self, entries: list[Entry]) -> None:
+        self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(e.seq,) for e in entries])
+        self._count = max(0, self._count - len(entries))
+        self._bytes = max(0, self._bytes - sum(len(e.payload) for e in entries))
 
     def __len__(self) -> int:
         count: int = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]

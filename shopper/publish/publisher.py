@@ -116,7 +116,7 @@ class Publisher:
             tls_context = broker.tls_context()
         except MqttSettingsError as error:
             raise aiomqtt.MqttError(str(error)) from None
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             broker.host,
             broker.port,
             username=broker.username,
@@ -127,6 +127,9 @@ class Publisher:
             tls_context=tls_context,
             timeout=CONNECT_TIMEOUT_S,
         )
+        # aiomqtt warns on stderr beyond this many unacknowledged publishes: the window's size.
+        client.pending_calls_threshold = WINDOW
+        return client
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         await client.publish(
@@ -164,7 +167,7 @@ class Publisher:
                 *(client.publish(e.topic, e.payload, e.qos, e.retain) for e in batch),
                 return_exceptions=True,
             )
-            self.outbox.remove([e.seq for e, o in zip(batch, outcomes, strict=True) if o is None])
+            self.outbox.remove([e for e, o in zip(batch, outcomes, strict=True) if o is None])
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
