@@ -9,6 +9,7 @@ from shopper.cli.analyze import analyze
 from shopper.cli.bench import bench_app
 from shopper.cli.crawl import crawl_command
 from shopper.cli.models import models_app
+from shopper.cli.mqtt import publish, tail
 from shopper.cli.run import run
 
 app = typer.Typer(
@@ -20,6 +21,8 @@ app = typer.Typer(
 app.command()(run)
 app.command()(analyze)
 app.command("crawl")(crawl_command)
+app.command()(publish)
+app.command()(tail)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 

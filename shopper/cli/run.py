@@ -5,13 +5,32 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from shopper.asr.selection import EngineChoice, select_engine
+from shopper.asr.types import SpeechEngine
 from shopper.carriers.dial import DialOptions
 from shopper.cli.errors import USAGE_ERROR, one_line_errors
+from shopper.cli.mqtt import (
+    MQTT_CA,
+    MQTT_CERT,
+    MQTT_CLIENT_ID,
+    MQTT_KEEPALIVE,
+    MQTT_KEY,
+    MQTT_PREFIX,
+    MQTT_QOS,
+    MQTT_SITE,
+    MQTT_URL,
+    settings_from,
+    warn,
+)
+from shopper.publish.feed import CallFeed
+from shopper.publish.publisher import publishing
+from shopper.publish.settings import MqttSettings
+from shopper.publish.topics import script_id
 from shopper.results.junit import write_junit
 from shopper.results.writer import default_call_dir, write_call
 from shopper.scripts.loader import load_script
@@ -36,32 +55,40 @@ def run(
     at: datetime | None = typer.Option(
         None, help="Local time the simulated phone system believes it is (opening hours)."
     ),
+    mqtt: str | None = MQTT_URL,
+    mqtt_ca: Path | None = MQTT_CA,
+    mqtt_cert: Path | None = MQTT_CERT,
+    mqtt_key: Path | None = MQTT_KEY,
+    mqtt_site: str | None = MQTT_SITE,
+    mqtt_prefix: str | None = MQTT_PREFIX,
+    mqtt_client_id: str | None = MQTT_CLIENT_ID,
+    mqtt_qos: int | None = MQTT_QOS,
+    mqtt_keepalive: int | None = MQTT_KEEPALIVE,
+    mqtt_drain: float = typer.Option(
+        10.0, help="Seconds to wait at the end for the broker to take what is left."
+    ),
 ) -> None:
     """Call, follow each SCRIPT, and report: exit 0 all passed, 1 any failed, 2 usage error."""
     console = Console()
     with one_line_errors():
         loaded: list[CallScript] = [load_script(path) for path in scripts]
+        settings = settings_from(
+            mqtt,
+            mqtt_ca,
+            mqtt_cert,
+            mqtt_key,
+            mqtt_site,
+            mqtt_prefix,
+            mqtt_client_id,
+            mqtt_qos,
+            mqtt_keepalive,
+        )
         speech = select_engine(engine, vosk_model)
     console.print(f"engine: {speech.name}")
     options = DialOptions(seed=seed, realtime=realtime, now=at)
-    results = []
-    folders: list[Path] = []
-    for script in loaded:
-        with one_line_errors(), console.status(f"calling: {script.name}"):
-            record = asyncio.run(run_script(script, speech, options))
-        started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
-        folder = (
-            out / record.result["call_id"]
-            if out is not None
-            else default_call_dir(
-                Path("recordings"), started.astimezone(UTC), record.result["call_id"]
-            )
-        )
-        with one_line_errors():
-            write_call(record, folder)
-        results.append(record.result)
-        folders.append(folder)
-        console.print(_summary(record.result, folder))
+    results, folders = asyncio.run(
+        _call_all(loaded, speech, options, out, console, settings, mqtt_drain)
+    )
     if junit is not None:
         with one_line_errors():
             write_junit(results, junit, call_dirs=folders)
@@ -69,6 +96,50 @@ def run(
         raise typer.Exit(USAGE_ERROR)
     if any(r["outcome"] == "failed" for r in results):
         raise typer.Exit(FAILED)
+
+
+async def _call_all(
+    loaded: list[CallScript],
+    speech: SpeechEngine,
+    options: DialOptions,
+    out: Path | None,
+    console: Console,
+    settings: MqttSettings | None,
+    drain_s: float,
+) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Every call in one event loop, so the publisher keeps delivering while calls run."""
+    results: list[dict[str, Any]] = []
+    folders: list[Path] = []
+    async with publishing(settings, warn) as publisher:
+        for script in loaded:
+            feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
+            with one_line_errors(), console.status(f"calling: {script.name}"):
+                record = await run_script(
+                    script, speech, options, on_call=feed.attach if feed else None
+                )
+            if feed is not None:
+                feed.finish(record)
+            started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
+            folder = (
+                out / record.result["call_id"]
+                if out is not None
+                else default_call_dir(
+                    Path("recordings"), started.astimezone(UTC), record.result["call_id"]
+                )
+            )
+            with one_line_errors():
+                write_call(record, folder)
+            results.append(record.result)
+            folders.append(folder)
+            console.print(_summary(record.result, folder))
+        if publisher is not None:
+            left = await publisher.drain(drain_s)
+            if left:
+                warn(
+                    f"MQTT: {left} entries wait in the outbox {publisher.outbox.path}; "
+                    "`shopper publish --drain` (or the next run) delivers them"
+                )
+    return results, folders
 
 
 def _summary(result: dict, folder: Path) -> str:  # type: ignore[type-arg]

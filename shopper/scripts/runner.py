@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,9 +150,16 @@ def open_call(
 
 
 async def run_script(
-    script: CallScript, engine: SpeechEngine, options: DialOptions | None = None
+    script: CallScript,
+    engine: SpeechEngine,
+    options: DialOptions | None = None,
+    on_call: Callable[[CallContext], None] | None = None,
 ) -> CallRecord:
-    """Perform every step of the script on one call and return its record."""
+    """Perform every step of the script on one call and return its record.
+
+    `on_call` sees the call as soon as it is placed, before any step: the moment to subscribe
+    to its timeline (live MQTT events).
+    """
     context = CallContext(
         script.name,
         script.target,
@@ -165,6 +173,8 @@ async def run_script(
         _listen_settings(script),
         script.source,
     )
+    if on_call is not None:
+        on_call(context)
     session = context.session
     context.steps = [StepReport(i + 1, step.label) for i, step in enumerate(script.steps)]
     async with context as caller:

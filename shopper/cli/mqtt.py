@@ -1,0 +1,169 @@
+"""MQTT on the command line: the shared options, `shopper publish` and `shopper tail`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import typer
+
+from shopper.cli.errors import USAGE_ERROR, one_line_errors
+from shopper.publish.outbox import Outbox, default_outbox_path
+from shopper.publish.publisher import describe, publishing
+from shopper.publish.settings import MqttSettings, MqttSettingsError, mqtt_settings
+from shopper.publish.tail import event_line
+from shopper.publish.topics import Topics
+
+MQTT_URL = typer.Option(
+    None,
+    "--mqtt",
+    help="Broker: mqtt://[user[:password]@]host[:port] or mqtts://... (or SHOPPER_MQTT_URL).",
+)
+MQTT_CA = typer.Option(None, "--mqtt-ca", help="CA file for mqtts:// (default: system CAs).")
+MQTT_CERT = typer.Option(None, "--mqtt-cert", help="Client certificate (PEM) for mqtts://.")
+MQTT_KEY = typer.Option(None, "--mqtt-key", help="Key of the client certificate (PEM).")
+MQTT_SITE = typer.Option(None, "--mqtt-site", help="Topic level naming this tester (host name).")
+MQTT_PREFIX = typer.Option(None, "--mqtt-prefix", help="Topic prefix (default shopper/v1).")
+MQTT_CLIENT_ID = typer.Option(None, "--mqtt-client-id", help="MQTT client id.")
+MQTT_QOS = typer.Option(None, "--mqtt-qos", help="QoS of events and results (default 1).")
+MQTT_KEEPALIVE = typer.Option(None, "--mqtt-keepalive", help="Keepalive in seconds (60).")
+
+
+def warn(message: str) -> None:
+    typer.secho(f"shopper: {message}", err=True, fg="yellow")
+
+
+def settings_from(
+    url: str | None,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    site: str | None,
+    prefix: str | None,
+    client_id: str | None,
+    qos: int | None,
+    keepalive: int | None,
+) -> MqttSettings | None:
+    given: dict[str, str | int | Path | None] = {
+        "url": url,
+        "ca": ca,
+        "cert": cert,
+        "key": key,
+        "site": site,
+        "prefix": prefix,
+        "client_id": client_id,
+        "qos": qos,
+        "keepalive": keepalive,
+    }
+    return mqtt_settings(given)
+
+
+def publish(
+    drain: bool = typer.Option(False, "--drain", help="Deliver what waits in the outbox."),
+    timeout: float = typer.Option(30.0, help="Give up draining after this many seconds."),
+    url: str | None = MQTT_URL,
+    ca: Path | None = MQTT_CA,
+    cert: Path | None = MQTT_CERT,
+    key: Path | None = MQTT_KEY,
+    site: str | None = MQTT_SITE,
+    prefix: str | None = MQTT_PREFIX,
+    client_id: str | None = MQTT_CLIENT_ID,
+    qos: int | None = MQTT_QOS,
+    keepalive: int | None = MQTT_KEEPALIVE,
+) -> None:
+    """Show the MQTT outbox, or with --drain deliver it: exit 0 when empty, 2 when not."""
+    with one_line_errors():
+        settings = settings_from(url, ca, cert, key, site, prefix, client_id, qos, keepalive)
+        if drain and settings is None:
+            raise MqttSettingsError("publish --drain needs a broker: --mqtt or SHOPPER_MQTT_URL")
+    path = default_outbox_path()
+    if not drain:
+        outbox = Outbox(path, warn=warn)
+        typer.echo(f"{len(outbox)} entries wait in {path}")
+        outbox.close()
+        return
+    left, before, problem = asyncio.run(_drain(settings, timeout))
+    if left:
+        typer.echo(
+            f"shopper: delivered {before - left} of {before} entries; {left} wait in {path}"
+            + (f" ({problem})" if problem else ""),
+            err=True,
+        )
+        raise typer.Exit(USAGE_ERROR)
+    typer.echo(f"delivered {before} entries from {path}")
+
+
+async def _drain(settings: MqttSettings | None, timeout_s: float) -> tuple[int, int, str | None]:
+    async with publishing(settings, warn) as publisher:
+        if publisher is None:
+            return 0, 0, None
+        before = len(publisher.outbox)
+        left = await publisher.drain(timeout_s)
+        return left, before, publisher.problem
+
+
+def tail(
+    json_lines: bool = typer.Option(False, "--json", help="Print each event's JSON payload."),
+    count: int | None = typer.Option(None, help="Exit after this many events."),
+    url: str | None = MQTT_URL,
+    ca: Path | None = MQTT_CA,
+    cert: Path | None = MQTT_CERT,
+    key: Path | None = MQTT_KEY,
+    site: str | None = typer.Option(None, "--site", help="Only this site (default: all)."),
+    prefix: str | None = MQTT_PREFIX,
+    keepalive: int | None = MQTT_KEEPALIVE,
+) -> None:
+    """Follow the live events of every call published to the broker."""
+    with one_line_errors():
+        settings = settings_from(url, ca, cert, key, site, prefix, None, None, keepalive)
+        if settings is None:
+            raise MqttSettingsError("tail needs a broker: --mqtt or SHOPPER_MQTT_URL")
+        if settings.broker is None:
+            raise MqttSettingsError(settings.broker_problem or "no broker")
+        try:
+            asyncio.run(_tail(settings, site, json_lines, count))
+        except aiomqtt.MqttError as error:
+            raise MqttSettingsError(
+                f"MQTT broker {settings.broker.url}: {describe(error)}"
+            ) from None
+        except KeyboardInterrupt:
+            pass
+
+
+async def _tail(settings: MqttSettings, site: str | None, as_json: bool, count: int | None) -> None:
+    broker = settings.broker
+    assert broker is not None
+    topic = Topics(settings.prefix, settings.site).all_events(site)
+    seen = 0
+    async with aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=broker.username,
+        password=broker.password,
+        identifier=f"shopper-tail-{secrets.token_hex(4)}",
+        keepalive=settings.keepalive,
+        tls_context=broker.tls_context(),
+    ) as client:
+        await client.subscribe(topic, qos=1)
+        typer.echo(f"following {topic} on {broker.url}", err=True)
+        async for message in client.messages:
+            payload = _json(message.payload)
+            if payload is None:
+                continue
+            text = json.dumps(payload, ensure_ascii=False)
+            typer.echo(text if as_json else event_line(str(message.topic), payload))
+            seen += 1
+            if count is not None and seen >= count:
+                break
+
+
+def _json(raw: Any) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,43 @@
+"""Live events as one readable line each, for people watching calls from a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def site_of(topic: str) -> str:
+    """`<prefix>/<site>/calls/<call_id>/events`: the site is fourth from the end."""
+    levels = topic.split("/")
+    return levels[-4] if len(levels) >= 4 else "?"
+
+
+def event_line(topic: str, payload: dict[str, Any]) -> str:
+    data = payload.get("data") or {}
+    return (
+        f"{site_of(topic)} {payload.get('call_id', '?')} "
+        f"{float(payload.get('t_s', 0.0)):7.1f}s  {_what(str(payload.get('type')), data)}"
+    )
+
+
+def _what(kind: str, data: dict[str, Any]) -> str:
+    match kind:
+        case "dialing":
+            return f"dialing ({data.get('carrier')})"
+        case "utterance":
+            return f'heard "{data.get("text", "")}"'
+        case "said":
+            return f'said "{data.get("text", "")}"'
+        case "key":
+            return f"pressed {data.get('digits')}"
+        case "human":
+            return f'person answered: "{data.get("text", "")}"'
+        case "hold-start":
+            return "hold started"
+        case "hold-end":
+            return "hold ended"
+        case "step":
+            return f"step {data.get('index')} {data.get('outcome')}: {data.get('step')}"
+        case "ended":
+            return f"ended by {data.get('by')} ({data.get('cause')})"
+    details = " ".join(f"{k}={v}" for k, v in data.items())
+    return f"{kind} {details}".rstrip()
