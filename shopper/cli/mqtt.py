@@ -31,6 +31,12 @@ MQTT_PREFIX = typer.Option(None, "--mqtt-prefix", help="Topic prefix (default sh
 MQTT_CLIENT_ID = typer.Option(None, "--mqtt-client-id", help="MQTT client id.")
 MQTT_QOS = typer.Option(None, "--mqtt-qos", help="QoS of events and results (default 1).")
 MQTT_KEEPALIVE = typer.Option(None, "--mqtt-keepalive", help="Keepalive in seconds (60).")
+MQTT_HA_DISCOVERY = typer.Option(
+    False, "--mqtt-ha-discovery", help="Announce Home Assistant sensors for each script."
+)
+MQTT_HA_PREFIX = typer.Option(
+    None, "--mqtt-ha-prefix", help="Home Assistant discovery prefix (default homeassistant)."
+)
 
 
 def warn(message: str) -> None:
@@ -47,7 +53,10 @@ def settings_from(
     client_id: str | None,
     qos: int | None,
     keepalive: int | None,
+    ha_discovery: bool = False,
+    ha_prefix: str | None = None,
 ) -> MqttSettings | None:
+    """`ha_discovery` False leaves the environment and config file to decide."""
     given: dict[str, str | int | Path | None] = {
         "url": url,
         "ca": ca,
@@ -58,6 +67,8 @@ def settings_from(
         "client_id": client_id,
         "qos": qos,
         "keepalive": keepalive,
+        "ha_discovery": "true" if ha_discovery else None,
+        "ha_prefix": ha_prefix,
     }
     return mqtt_settings(given)
 

@@ -18,6 +18,8 @@ from shopper.cli.mqtt import (
     MQTT_CA,
     MQTT_CERT,
     MQTT_CLIENT_ID,
+    MQTT_HA_DISCOVERY,
+    MQTT_HA_PREFIX,
     MQTT_KEEPALIVE,
     MQTT_KEY,
     MQTT_PREFIX,
@@ -28,6 +30,7 @@ from shopper.cli.mqtt import (
     warn,
 )
 from shopper.publish.feed import CallFeed
+from shopper.publish.homeassistant import Discovery
 from shopper.publish.publisher import publishing
 from shopper.publish.settings import MqttSettings
 from shopper.publish.topics import script_id
@@ -64,6 +67,8 @@ def run(
     mqtt_client_id: str | None = MQTT_CLIENT_ID,
     mqtt_qos: int | None = MQTT_QOS,
     mqtt_keepalive: int | None = MQTT_KEEPALIVE,
+    mqtt_ha_discovery: bool = MQTT_HA_DISCOVERY,
+    mqtt_ha_prefix: str | None = MQTT_HA_PREFIX,
     mqtt_drain: float = typer.Option(
         10.0, help="Seconds to wait at the end for the broker to take what is left."
     ),
@@ -82,6 +87,8 @@ def run(
             mqtt_client_id,
             mqtt_qos,
             mqtt_keepalive,
+            mqtt_ha_discovery,
+            mqtt_ha_prefix,
         )
         speech = select_engine(engine, vosk_model)
     console.print(f"engine: {speech.name}")
@@ -111,8 +118,13 @@ async def _call_all(
     results: list[dict[str, Any]] = []
     folders: list[Path] = []
     async with publishing(settings, warn) as publisher:
+        discovery = None
+        if publisher is not None and publisher.settings.ha_discovery_prefix is not None:
+            discovery = Discovery(publisher, publisher.settings.ha_discovery_prefix)
         for script in loaded:
             feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
+            if discovery is not None:
+                discovery.announce(script_id(script), script.name)
             with one_line_errors(), console.status(f"calling: {script.name}"):
                 record = await run_script(
                     script, speech, options, on_call=feed.attach if feed else None

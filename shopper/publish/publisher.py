@@ -61,9 +61,11 @@ class Publisher:
 
     def enqueue(self, topic_suffix: str, payload: dict[str, Any], retain: bool = False) -> bool:
         """Store `payload` for `<prefix>/<site>/<topic_suffix>`; never blocks, never raises."""
-        return self.outbox.put(
-            self.topics.full(topic_suffix), encode(payload), self.settings.qos, retain
-        )
+        return self.enqueue_topic(self.topics.full(topic_suffix), payload, retain)
+
+    def enqueue_topic(self, topic: str, payload: dict[str, Any], retain: bool = False) -> bool:
+        """`enqueue` for a topic outside shopper's tree (Home Assistant's discovery configs)."""
+        return self.outbox.put(topic, encode(payload), self.settings.qos, retain)
 
     async def __aenter__(self) -> Publisher:
         if self.problem is not None:

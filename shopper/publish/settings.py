@@ -34,8 +34,13 @@ SETTING_NAMES = (
     "client_id",
     "qos",
     "keepalive",
+    "ha_discovery",
+    "ha_prefix",
 )
 """Each is `--mqtt-<name>` (`--mqtt` for url), SHOPPER_MQTT_<NAME> and `[mqtt] <name>`."""
+DEFAULT_HA_PREFIX = "homeassistant"
+_YES = ("1", "true", "yes", "on")
+_NO = ("0", "false", "no", "off")
 
 _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -103,6 +108,8 @@ class MqttSettings:
     client_id: str = ""
     qos: int = 1
     keepalive: int = 60
+    ha_discovery_prefix: str | None = None
+    """Where Home Assistant discovery configs go; None when discovery is off."""
 
 
 def default_site() -> str:
@@ -125,6 +132,8 @@ def mqtt_settings(given: dict[str, str | int | Path | None]) -> MqttSettings | N
     qos = _integer(values, "qos", 1, 0, 2)
     keepalive = _integer(values, "keepalive", 60, 5, 65535)
     client_id = str(values.get("client_id") or f"shopper-{site}-{os.getpid()}")
+    ha_prefix = _topic_levels(values, "ha_prefix", DEFAULT_HA_PREFIX, single=False)
+    ha_discovery_prefix = ha_prefix if _flag(values, "ha_discovery") else None
     try:
         broker: Broker | None = parse_broker_url(str(values["url"][0]), values)
         problem = None
@@ -132,7 +141,9 @@ def mqtt_settings(given: dict[str, str | int | Path | None]) -> MqttSettings | N
             broker.tls_context()
     except MqttSettingsError as error:
         broker, problem = None, str(error)
-    return MqttSettings(broker, problem, site, prefix, client_id, qos, keepalive)
+    return MqttSettings(
+        broker, problem, site, prefix, client_id, qos, keepalive, ha_discovery_prefix
+    )
 
 
 def parse_broker_url(url: str, values: dict[str, Any] | None = None) -> Broker:
@@ -203,7 +214,8 @@ def _merged(given: dict[str, str | int | Path | None]) -> dict[str, Any]:
             merged[name] = (os.environ[env], env)
     for name, value in given.items():
         if value is not None:
-            merged[name] = (value, "--mqtt" if name == "url" else f"--mqtt-{name}")
+            option = "--mqtt" if name == "url" else "--mqtt-" + name.replace("_", "-")
+            merged[name] = (value, option)
     return merged
 
 
@@ -254,6 +266,17 @@ def _integer(values: dict[str, Any], name: str, default: int, low: int, high: in
     if isinstance(value, bool) or not low <= number <= high:
         raise MqttSettingsError(f"{source}: {name} {value!r} must be a number {low}..{high}")
     return number
+
+
+def _flag(values: dict[str, Any], name: str) -> bool:
+    if name not in values:
+        return False
+    value, source = values[name]
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in _YES + _NO:
+        return str(value).strip().lower() in _YES
+    raise MqttSettingsError(f"{source}: {name} {value!r} must be true or false")
 
 
 def _file(values: dict[str, Any], name: str) -> Path | None:
