@@ -33,7 +33,8 @@ BLOCK_FRAMES = 5
 
 @dataclass(slots=True)
 class Heard:
-    """What became known while listening to one frame (or at the end of the audio)."""
+    """What became known while listening to one frame, which may complete a block of frames
+    (or at the end of the audio)."""
 
     segments: list[Segment] = field(default_factory=list)
     digits: list[DtmfDigit] = field(default_factory=list)
