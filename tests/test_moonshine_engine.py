@@ -14,11 +14,13 @@ from numpy.typing import NDArray
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
+    MIN_PIECE_S,
     MoonshineEngine,
     MoonshineWorker,
+    MoonshineWorkerPool,
     NativeModel,
+    pause_cuts,
     quiet_cuts,
-    shared_worker,
 )
 from shopper.asr.types import Utterance
 from shopper.audio.files import read_audio
@@ -176,7 +178,11 @@ def sixteen_khz(name: str) -> NDArray[np.float32]:
 
 def test_the_worker_is_replaced_once_over_its_memory_budget(engine: MoonshineEngine) -> None:
     chunks = [sixteen_khz(name) for name in ("please-try-again.wav", "hello-world.wav")]
-    expected = [shared_worker().transcribe(chunk) for chunk in chunks]
+    worker = MoonshineWorker()
+    try:
+        expected = [worker.transcribe(chunk) for chunk in chunks]
+    finally:
+        worker.close()
     worker = MoonshineWorker(memory_budget_mb=1.0)
     try:
         assert [worker.transcribe(chunk) for chunk in chunks] == expected
@@ -236,3 +242,61 @@ def test_a_replayed_announcement_is_transcribed_once(
     assert heard[0].text == heard[1].text
     assert "representative" in normalize(heard[0].text)
     assert len(calls) == 1
+
+
+def test_pause_cuts_fall_in_pauses_long_enough_between_pieces_long_enough() -> None:
+    rng = np.random.default_rng(3)
+
+    def loud(seconds: float) -> Samples:
+        return (rng.standard_normal(round(seconds * TELEPHONY_RATE)) * 3000).astype(np.int16)
+
+    pause, blip = silence(0.3), silence(0.1)
+    samples = np.concatenate([loud(2.0), pause, loud(2.0), blip, loud(2.0), pause, loud(1.0)])
+    (cut,) = pause_cuts(samples)
+    first_pause = round(2.0 * TELEPHONY_RATE)
+    assert first_pause < cut < first_pause + len(pause)
+    assert len(samples) - cut > MIN_PIECE_S * TELEPHONY_RATE
+    assert pause_cuts(loud(3.0)) == []
+    assert pause_cuts(np.zeros(0, dtype=np.int16)) == []
+
+
+def test_an_utterance_in_pieces_reads_the_same_on_any_number_of_workers() -> None:
+    """The pieces' texts depend on the audio alone: one worker, or two that are reloaded
+    after every chunk and finish in whatever order, join into the same text."""
+    speech = phone_line(PROMPTS_DIR / "confbridge-lock-extended.wav")
+    cuts = pause_cuts(speech)
+    assert cuts
+    one, two = MoonshineWorkerPool(1), MoonshineWorkerPool(2, memory_budget_mb=1.0)
+    try:
+        texts = [MoonshineEngine(pool).transcribe(speech) for pool in (one, two, one)]
+        pieces = [MoonshineEngine(one).transcribe(piece) for piece in np.split(speech, cuts)]
+        assert texts[0] == texts[1] == texts[2] == " ".join(pieces)
+        assert "conference administrators" in normalize(texts[0])
+        assert sum(worker.starts for worker in two.workers) > len(two.workers)
+    finally:
+        one.close()
+        two.close()
+
+
+def moonshine_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "moonshine"}
+
+
+def test_a_closed_pool_leaves_no_worker_process_or_thread() -> None:
+    threads_before = moonshine_threads()
+    pool = MoonshineWorkerPool(2)
+    assert len(moonshine_threads() - threads_before) == 2
+    engine = MoonshineEngine(pool)
+    assert engine.transcribe(phone_line(PROMPTS_DIR / "hello-world.wav"))
+    pids = [worker.pid for worker in pool.workers]
+    assert all(pid is not None for pid in pids)
+    pool.close()
+    assert [worker.pid for worker in pool.workers] == [None, None]
+    for pid in pids:
+        assert pid is not None
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    assert moonshine_threads() == threads_before
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(np.zeros(16000, dtype=np.float32))
+    pool.close()

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -428,6 +429,10 @@ class SoundClassifier:
         self._current_known = False
         """`current` is asked for several times per frame (the engine's ear, its runs): it is
         worked out once per frame fed."""
+        self.known_at: list[int] = []
+        """For each segment the last `feed` or `finish` returned, the end of the 20 ms frame
+        with which it would have been returned had the audio come frame by frame: a caller
+        that feeds longer blocks can still act on each segment where a live call would."""
 
     @property
     def current(self) -> SoundKind | None:
@@ -441,9 +446,26 @@ class SoundClassifier:
             self._current_known = True
         return self._current
 
-    def _judge_newest(self) -> SoundKind | None:
+    def kinds_after(self, ends: Sequence[int]) -> list[SoundKind | None]:
+        """What `current` was when the audio fed ended at each of these sample positions, all
+        within the last block fed: for a caller that feeds blocks but acts frame by frame."""
         frames = self._frames
-        if frames is None or len(frames) == 0:
+        if frames is None or self._origin is None:
+            return [None] * len(ends)
+        kinds: list[SoundKind | None] = []
+        for end in ends:
+            newest = (_LEAD + end - self._origin - WINDOW) // HOP - self._base
+            kinds.append(self._judge(section(frames, 0, newest + 1)) if newest >= 0 else None)
+            if end == self._origin + self._fed:
+                self._current, self._current_known = kinds[-1], True
+        return kinds
+
+    def _judge_newest(self) -> SoundKind | None:
+        return self._judge(self._frames) if self._frames is not None else None
+
+    def _judge(self, frames: FrameFeatures) -> SoundKind | None:
+        """The label of the last of `frames`, on the evidence up to it."""
+        if len(frames) == 0:
             return None
         newest = len(frames) - 1
         if frames.energy_db[newest] <= QUIET_DB:
@@ -468,6 +490,7 @@ class SoundClassifier:
             raise ValueError(f"frame starts at sample {frame.start}, expected {expected}")
         self._fed += len(frame.samples)
         self._current_known = False
+        self.known_at = []
         self._pending = np.concatenate([self._pending, frame.samples.astype(np.float64)])
         self._analyse()
         return self._label(self._analysed - _LOOKAHEAD)
@@ -479,6 +502,7 @@ class SoundClassifier:
             return []
         self._finished = True
         self._current_known = False
+        self.known_at = []
         total_frames = -(-self._fed // HOP)
         missing = total_frames - self._analysed
         needed = missing * HOP + WINDOW - HOP
@@ -487,7 +511,10 @@ class SoundClassifier:
         self._analyse()
         closed = self._label(total_frames)
         last = self._smoother.flush(self._origin + self._fed)
-        return [*closed, last] if last is not None else closed
+        if last is None:
+            return closed
+        self.known_at.append(self._origin + self._fed)
+        return [*closed, last]
 
     def _analyse(self) -> None:
         windows = windows_of(self._pending)
@@ -530,10 +557,18 @@ class SoundClassifier:
                     labels[offset] = "music"
         closed: list[Segment] = []
         for offset, label in enumerate(labels):
-            closed.extend(smoother.push(self._labelled + offset, label, faint[offset]))
+            ended = smoother.push(self._labelled + offset, label, faint[offset])
+            closed.extend(ended)
+            self.known_at.extend([self._known_at(self._labelled + offset)] * len(ended))
         self._labelled = until
         self._trim()
         return closed
+
+    def _known_at(self, index: int) -> int:
+        """The end of the frame whose audio completes the look-ahead that label `index` needs."""
+        assert self._origin is not None
+        needed = (index + _LOOKAHEAD) * HOP + WINDOW - _LEAD
+        return self._origin + min(-(-needed // HOP) * HOP, self._fed)
 
     def _trim(self) -> None:
         """Forget frames that no later label can look back to, so long calls use flat memory."""

@@ -40,7 +40,11 @@ class CallBenchReport:
     main_cpu_s: float
     """CPU seconds of this process during the call (all its threads)."""
     worker_cpu_s: float | None
-    """CPU seconds of the speech engine's worker process (None: the engine has none)."""
+    """CPU seconds of the speech engine's worker processes (None: the engine has none)."""
+    worker_cpu_each_s: tuple[float, ...]
+    """`worker_cpu_s` process by process."""
+    waited_cpu_s: float | None
+    """The engine's estimate of how long the call waited for text on an idle machine."""
     speech_s: float
     """Far-end speech transcribed (sum of the transcript's utterance lengths)."""
     hold_s: float
@@ -51,12 +55,21 @@ class CallBenchReport:
     """The wall-time target that applies to this call (only the issue's benchmark call has one)."""
 
     @property
+    def idle_wall_s(self) -> float | None:
+        """Wall time on an idle machine with a core per process, estimated from CPU times:
+        this process runs while the workers are idle, except while it waits for text."""
+        return None if self.waited_cpu_s is None else self.main_cpu_s + self.waited_cpu_s
+
+    @property
     def speed_up(self) -> float:
         """How many times faster than real time the call ran."""
         return self.call_s / self.wall_s if self.wall_s > 0 else float("inf")
 
     def render(self) -> str:
         worker = "-" if self.worker_cpu_s is None else f"{self.worker_cpu_s:.1f} s"
+        if len(self.worker_cpu_each_s) > 1:
+            worker += " (" + " + ".join(f"{cpu:.1f}" for cpu in self.worker_cpu_each_s) + ")"
+        idle = "-" if self.idle_wall_s is None else f"{self.idle_wall_s:.1f} s"
         target = ""
         if self.target_wall_s is not None:
             verdict = "met" if self.wall_s < self.target_wall_s else "NOT met"
@@ -67,7 +80,8 @@ class CallBenchReport:
             f"wall time             {self.wall_s:.1f} s{target}",
             f"speed-up              {self.speed_up:.1f}x real time",
             f"CPU, main process     {self.main_cpu_s:.1f} s",
-            f"CPU, speech worker    {worker} for {self.speech_s:.1f} s of speech",
+            f"CPU, speech workers   {worker} for {self.speech_s:.1f} s of speech",
+            f"idle-machine estimate {idle} (main CPU + wait for text at one core per worker)",
             f"hold                  {self.hold_s:.2f} s measured, {self.truth_hold_s:.2f} s "
             f"true (error {self.hold_s - self.truth_hold_s:+.2f} s)",
             f"time to human         {_human_line(self)}",
@@ -96,12 +110,18 @@ def run_call_bench(
         engine = MoonshineEngine()
     loaded = load_script(script)
     worker_before = _worker_cpu(engine)
+    each_before = _worker_cpu_each(engine)
+    waited_before = _waited(engine)
     cpu_before = time.process_time()
     wall_before = time.perf_counter()
     record = asyncio.run(run_script(loaded, engine, DialOptions(seed=seed)))
     wall_s = time.perf_counter() - wall_before
     main_cpu_s = time.process_time() - cpu_before
     worker_after = _worker_cpu(engine)
+    each = tuple(
+        after - before for after, before in zip(_worker_cpu_each(engine), each_before, strict=True)
+    )
+    waited_after = _waited(engine)
     result = record.result
     truth = record.truth or {}
     metrics = result["metrics"]
@@ -114,6 +134,10 @@ def run_call_bench(
         worker_cpu_s=(
             None if worker_before is None or worker_after is None else worker_after - worker_before
         ),
+        worker_cpu_each_s=each,
+        waited_cpu_s=(
+            None if waited_before is None or waited_after is None else waited_after - waited_before
+        ),
         speech_s=sum(u.end_s - u.start_s for u in record.transcript),
         hold_s=float(metrics["hold_s"]),
         truth_hold_s=_truth_hold_s(truth),
@@ -125,6 +149,15 @@ def run_call_bench(
 
 def _worker_cpu(engine: SpeechEngine) -> float | None:
     value = getattr(engine, "worker_cpu_s", None)
+    return float(value) if value is not None else None
+
+
+def _worker_cpu_each(engine: SpeechEngine) -> tuple[float, ...]:
+    return tuple(getattr(engine, "worker_cpu_each_s", ()))
+
+
+def _waited(engine: SpeechEngine) -> float | None:
+    value = getattr(engine, "waited_cpu_s", None)
     return float(value) if value is not None else None
 
 
