@@ -103,6 +103,7 @@ def crawl(settings: CrawlSettings, progress: Progress | None = None) -> CrawlMap
             target=settings.target,
             started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             lines=settings.lines,
+            at=None if settings.now is None else settings.now.isoformat(timespec="seconds"),
         ),
     )
     state.pending.append(Attempt(None, ""))
