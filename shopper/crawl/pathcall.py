@@ -18,7 +18,7 @@ from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.dial import DialOptions
 from shopper.crawl.identity import cut_words, find_opening, same_prompt, words
 from shopper.crawl.options import parse_options
-from shopper.crawl.prompts import Piece, split_prompts
+from shopper.crawl.prompts import SENTENCE, Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import StepFailure
 from shopper.engine.session import CallSession, ListenSettings
@@ -215,7 +215,7 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
         if session.hold.state == "hold":
             return await _hold(caller, job, heard)
         if _beep_after_message(session, start, heard):
-            return _Outcome("voicemail", heard, tone=tone)
+            return _Outcome("voicemail", _greeting_apart(heard), tone=tone)
         run = session.runs.run
         if (
             finals
@@ -284,13 +284,36 @@ def _tone(session: CallSession) -> str | None:
 
 
 def _beep_after_message(session: CallSession, start: int, heard: list[HeardPrompt]) -> bool:
-    if not heard or not any(phrase in heard[-1].text.lower() for phrase in MESSAGE_WORDS):
+    if not heard or not _asks_for_message(heard[-1].text):
         return False
     spoken_end = round(heard[-1].end_s * TELEPHONY_RATE)
     return any(
         s.kind == "tone" and s.start >= max(start, spoken_end - TELEPHONY_RATE)
         for s in session.segments
     )
+
+
+def _greeting_apart(heard: list[HeardPrompt]) -> list[HeardPrompt]:
+    """The voicemail greeting as its own prompt: an announcement played just before it ("our
+    mortgage team is away") is another recording, often with no pause in between. The split
+    is at the first sentence asking for a message; its time is shared out by words."""
+    last = heard[-1]
+    sentences = [s.strip() for s in SENTENCE.findall(last.text) if s.strip()]
+    at = next(i for i, s in enumerate(sentences) if _asks_for_message(s) or i == len(sentences) - 1)
+    if at == 0:
+        return heard
+    before, after = " ".join(sentences[:at]), " ".join(sentences[at:])
+    share = len(words(before)) / max(1, len(words(last.text)))
+    middle = round(last.start_s + share * (last.end_s - last.start_s), 3)
+    return [
+        *heard[:-1],
+        HeardPrompt(before, last.start_s, middle, last.known),
+        HeardPrompt(after, middle, last.end_s, None),
+    ]
+
+
+def _asks_for_message(text: str) -> bool:
+    return any(phrase in text.lower() for phrase in MESSAGE_WORDS)
 
 
 async def _hold(caller: Caller, job: PathJob, heard: list[HeardPrompt]) -> _Outcome:
