@@ -225,6 +225,8 @@ def _ending(
             human = _new_node(
                 state, f"{queue.id}-agent", result.human or "", "human", path, route, result, None
             )
+            answered = result.time_to_human_s or result.duration_s
+            human.evidence.append(_evidence(result, answered, result.duration_s))
             human.hold_s = result.hold_s
             human.time_to_human_s = result.time_to_human_s
             return _after(last, queue, human)

@@ -247,8 +247,18 @@ def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str
     heard = words(first.text)
     before = (pressed - first.start) / max(1, first.end - first.start)
     cut = cut_words(heard, prompt, round(len(heard) * before) + 2)
-    texts[0] = " ".join(heard[cut:])
+    texts[0] = _drop_words(first.text, cut)
     return texts
+
+
+def _drop_words(text: str, count: int) -> str:
+    """`text` without its first `count` normalised words, keeping its punctuation, which is
+    what later cuts it into sentences."""
+    tokens = text.split()
+    dropped = 0
+    while tokens and dropped < count:
+        dropped += len(words(tokens.pop(0)))
+    return " ".join(tokens)
 
 
 def _stop_on_known_or_repeat(pieces: list[Piece]) -> tuple[Ending, list[Piece], int | None] | None:
