@@ -105,7 +105,8 @@ def test_acme_every_way_to_a_person(open_hours: tuple[CrawlMap, Path]) -> None:
 def test_acme_mortgage_line_takes_a_message(open_hours: tuple[CrawlMap, Path]) -> None:
     crawl_map, out = open_hours
     away = by_path(crawl_map, "3", "1")
-    assert away.kind == "message" and "mortgage" in away.prompt.lower()
+    assert away.kind == "message" and "away from their desks" in away.prompt.lower()
+    assert truth_nodes(out, away)[-2:] == ["mortgage_voicemail", "leave_message"]
     voicemail = by_path(crawl_map, "3", "1", "")
     assert voicemail.kind == "voicemail"
     assert truth_nodes(out, voicemail)[-1] == "leave_message"
