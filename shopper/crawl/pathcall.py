@@ -17,7 +17,7 @@ from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.dial import DialOptions
 from shopper.crawl.identity import cut_words, find_opening, same_prompt, words
-from shopper.crawl.options import parse_options
+from shopper.crawl.options import KEY_WORDS, parse_options
 from shopper.crawl.prompts import SENTENCE, Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import StepFailure
@@ -239,7 +239,8 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
 
 
 def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str]:
-    """Utterance texts, minus the words of the interrupted prompt heard before the key."""
+    """Utterance texts, minus the words of the interrupted prompt heard before the key (a
+    lone key left over, "2." of "press 2.", goes too)."""
     texts = [u.text for u in finals]
     if not finals or not prompt or finals[0].start >= pressed:
         return texts
@@ -247,13 +248,19 @@ def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str
     heard = words(first.text)
     before = (pressed - first.start) / max(1, first.end - first.start)
     cut = cut_words(heard, prompt, round(len(heard) * before) + 2)
-    texts[0] = _drop_words(first.text, cut)
+    kept = _drop_words(first.text, cut)
+    if words(kept) != heard[cut:]:
+        kept = " ".join(heard[cut:])
+    sentences = SENTENCE.findall(kept)
+    if sentences and words(sentences[0]) in ([key] for key in KEY_WORDS):
+        kept = "".join(sentences[1:]).strip()
+    texts[0] = kept
     return texts
 
 
 def _drop_words(text: str, count: int) -> str:
     """`text` without its first `count` normalised words, keeping its punctuation, which is
-    what later cuts it into sentences."""
+    what later cuts it into sentences (used only when its words are exactly those kept)."""
     tokens = text.split()
     dropped = 0
     while tokens and dropped < count:
