@@ -12,6 +12,7 @@ import pytest
 
 from shopper.crawl.explorer import CrawlSettings, crawl
 from shopper.crawl.map import CrawlMap, MapNode
+from shopper.crawl.outputs import write_crawl_outputs
 
 GLOBEX = Path(__file__).parent.parent / "scripts" / "failing" / "ivr.yaml"
 
@@ -85,3 +86,21 @@ def test_globex_costs_are_counted(globex: tuple[CrawlMap, Path]) -> None:
     for node in crawl_map.nodes:
         for evidence in node.evidence:
             assert (out / evidence.recording).is_file()
+
+
+def test_globex_findings_name_the_loop_the_missing_zero_out_and_the_drop(
+    globex: tuple[CrawlMap, Path], tmp_path: Path
+) -> None:
+    crawl_map, _ = globex
+    judged = CrawlMap.from_json(crawl_map.to_json())
+    outcome = write_crawl_outputs(judged, tmp_path)
+    found = {(finding.kind, finding.node) for finding in outcome.findings}
+    billing, service = by_path(judged, "1"), by_path(judged, "1", "")
+    assert ("loop", billing.id) in found or ("loop", service.id) in found, found
+    assert ("no-zero-out", judged.nodes[0].id) in found, found
+    drop = by_path(judged, "2", "1", "")
+    dropped_at = {node for kind, node in found if kind == "dropped"}
+    assert dropped_at & {drop.id, by_path(judged, "2", "1").id}, found
+    assert by_path(judged, "2", "2").id in dropped_at, found
+    assert not outcome.verdict.passed and outcome.exit_code == 1
+    assert (tmp_path / "map.json").is_file() and (tmp_path / "index.html").is_file()

@@ -14,9 +14,10 @@ from shopper.asr.selection import EngineChoice, select_engine
 from shopper.cli.errors import one_line_errors
 from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, crawl
 from shopper.crawl.map import CrawlMap
+from shopper.crawl.outputs import write_crawl_outputs
 from shopper.crawl.pathcall import PathResult
+from shopper.crawl.policy import load_policy
 from shopper.errors import ShopperError
-from shopper.results.writer import write_json_atomic
 
 MAP_FILE = "map.json"
 PHONE_KEYS = re.compile(r"[0-9*#]*")
@@ -42,18 +43,26 @@ def crawl_command(
     at: datetime | None = typer.Option(
         None, help="Local time the simulated phone system believes it is (opening hours)."
     ),
-    previous: Path | None = typer.Option(None, help="An earlier crawl's map.json to compare."),
+    previous: Path | None = typer.Option(
+        None, help="An earlier crawl's map.json to compare (default: the map.json in --out)."
+    ),
+    policy: Path | None = typer.Option(
+        None, help="Pass/fail policy YAML (docs/crawl-outputs.md); default: shopper's own."
+    ),
 ) -> None:
-    """Call TARGET once per key path and map every menu and where each path ends."""
+    """Call TARGET once per key path, map every menu and where each path ends, and grade it.
+
+    Exit code 1 when the map fails the policy, so a CI job can gate on a crawl."""
     console = Console()
     with one_line_errors():
         if not PHONE_KEYS.fullmatch(try_keys):
             raise CrawlInputError(
                 f'--try-keys {try_keys!r}: use only phone keys 0-9, * and # (e.g. "0*#")'
             )
-        earlier = _previous_map(previous) if previous is not None else None
+        folder = out or _default_out(target)
+        earlier = _previous_map(previous or folder / MAP_FILE, given=previous is not None)
+        rules = load_policy(policy) if policy is not None else None
         speech = select_engine(engine, vosk_model)
-    folder = out or _default_out(target)
     console.print(f"engine: {speech.name}; crawling {target} into {folder}")
     settings = CrawlSettings(
         target=target,
@@ -70,14 +79,20 @@ def crawl_command(
     )
     with one_line_errors():
         crawl_map = crawl(settings, lambda a, r, new: console.print(_progress(a, r, new)))
-        written = _write_outputs(crawl_map, folder, earlier)
+        outcome = write_crawl_outputs(crawl_map, folder, earlier, rules, crawl_map.at)
     console.print(
         f"{len(crawl_map.nodes)} nodes, {crawl_map.calls} calls, "
         f"{crawl_map.call_seconds:.0f} call-seconds (lower bound {crawl_map.lower_bound_s:.0f} s),"
         f" {crawl_map.wall_s:.0f} s on {crawl_map.lines} line(s); unexplored "
         f"{len(crawl_map.unexplored)}"
     )
-    console.print(f"map: {written}")
+    console.print(outcome.scorecard.render_text(), markup=False, highlight=False)
+    if outcome.changes is not None:
+        console.print(f"changes since the previous crawl: {len(outcome.changes)}")
+    for reason in outcome.verdict.reasons:
+        console.print(f"FAIL: {reason}", markup=False, highlight=False)
+    console.print(f"{'passed' if outcome.verdict.passed else 'failed'}; outputs in {folder}")
+    raise typer.Exit(outcome.exit_code)
 
 
 def _progress(attempt: Attempt, result: PathResult, new: list[str]) -> str:
@@ -91,21 +106,17 @@ def _default_out(target: str) -> Path:
     return Path("recordings") / "crawls" / datetime.now(UTC).strftime("%Y-%m-%d") / slug.strip("-")
 
 
-def _previous_map(path: Path) -> CrawlMap:
+def _previous_map(path: Path, *, given: bool) -> CrawlMap | None:
+    """The map to compare with: the one given, else the one an earlier crawl left in --out."""
+    if not given and not path.is_file():
+        return None
+    name = f"--previous {path}" if given else f"{path} (the earlier crawl's map in --out)"
     try:
         return CrawlMap.from_json(json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:
-        raise CrawlInputError(f"--previous {path}: cannot read ({error.strerror})") from None
+        raise CrawlInputError(f"{name}: cannot read ({error.strerror})") from None
     except (ValueError, KeyError, TypeError) as error:
         raise CrawlInputError(
-            f"--previous {path}: not a crawl map ({error}); give the map.json of an earlier crawl"
+            f"{name}: not a crawl map ({error}); give an earlier crawl's map.json with --previous,"
+            " or crawl into an empty --out"
         ) from None
-
-
-def _write_outputs(crawl_map: CrawlMap, folder: Path, previous: CrawlMap | None) -> Path:
-    """The map JSON; the analysis outputs (findings, pictures, scorecard, changes against
-    `previous`) are written by shopper.crawl.outputs where that module is present."""
-    del previous
-    path = folder / MAP_FILE
-    write_json_atomic(path, crawl_map.to_json())
-    return path

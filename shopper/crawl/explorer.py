@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +30,13 @@ CLOSED_LANGUAGE = re.compile(
     r"\b(closed|office hours|business hours|we are open|our hours|open monday)\b", re.I
 )
 ROOT = "main"
+SENTENCE_END = re.compile(r"[.!?,;]")
+TITLE_WORDS = 4
+NAME_WORDS = 4
+NAME_LEAD_WORDS = frozenset(
+    {"a", "an", "the", "to", "for", "four", "fore", "please", "speak", "talk", "with", "your"}
+)
+"""Words dropped from the start of an id: "for" (and how it is misheard), "to speak with a"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,7 @@ def crawl(settings: CrawlSettings, progress: Progress | None = None) -> CrawlMap
             target=settings.target,
             started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             lines=settings.lines,
+            at=None if settings.now is None else settings.now.isoformat(timespec="seconds"),
         ),
     )
     state.pending.append(Attempt(None, ""))
@@ -217,6 +225,8 @@ def _ending(
             human = _new_node(
                 state, f"{queue.id}-agent", result.human or "", "human", path, route, result, None
             )
+            answered = result.time_to_human_s or result.duration_s
+            human.evidence.append(_evidence(result, answered, result.duration_s))
             human.hold_s = result.hold_s
             human.time_to_human_s = result.time_to_human_s
             return _after(last, queue, human)
@@ -269,7 +279,7 @@ def _node_for(
         )
     )
     if found is None:
-        stem = ROOT if not crawl_map.nodes else _slug(label or heard.text)
+        stem = ROOT if not crawl_map.nodes else _node_name(heard.text, label)
         found = _new_node(state, stem, heard.text, "limit", path, route, result, None)
     node = found
     node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
@@ -317,7 +327,9 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
         state.map.unexplored.append(
             Unexplored(menu.id, "", f"option {cut.label!r} heard without its key")
         )
-    keys = list(offered) + [k for k in state.settings.try_keys if k not in offered]
+    keys = list(offered) + [
+        k for k in _skipped(offered) + state.settings.try_keys if k not in offered
+    ]
     for key in keys:
         if any(option.key == key for option in menu.options):
             continue
@@ -330,6 +342,13 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
             )
 
 
+def _skipped(offered: Collection[str]) -> str:
+    """Digits missing from the run of offered ones ("1, 3, 0" skips 2): the recogniser more
+    likely missed a "press two" than the menu left a gap, so the gap is tried too."""
+    digits = [int(key) for key in offered if key in "12345678"]
+    return "".join(str(d) for d in range(1, max(digits, default=0)) if str(d) not in offered)
+
+
 def _option_label(parent: MapNode | None, key: str) -> str | None:
     if parent is None:
         return None
@@ -340,8 +359,27 @@ def _evidence(result: PathResult, start_s: float, end_s: float) -> Evidence:
     return Evidence(result.call_id, start_s, end_s, f"{result.folder}/recording.wav")
 
 
+def _node_name(prompt: str, label: str | None) -> str:
+    """A readable id: the prompt's own title ("Card services."), else the label of the option
+    that led to it ("to speak with a representative": "representative"), else its first
+    content words."""
+    first_sentence = SENTENCE_END.split(prompt.strip(), maxsplit=1)[0]
+    title = _content_words(first_sentence)
+    if title and len(title) <= TITLE_WORDS and not parse_options(first_sentence):
+        return _slug(" ".join(title))
+    named = _content_words(label or "")
+    return _slug(" ".join(named or _content_words(prompt)))
+
+
+def _content_words(text: str) -> list[str]:
+    found = re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
+    while found and found[0] in NAME_LEAD_WORDS:
+        found = found[1:]
+    return found
+
+
 def _slug(text: str) -> str:
-    slug = "-".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split()[:3])
+    slug = "-".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split()[:NAME_WORDS])
     return slug or "node"
 
 

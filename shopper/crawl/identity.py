@@ -17,6 +17,11 @@ OPENING_WORDS = 8
 """Words of a known prompt that identify it: enough to tell two menus with a common
 greeting apart ("thank you for calling acme bank" opens both the day and night menus)."""
 OPENING_SIMILARITY = 0.85
+CUT_RESIDUE_WORDS = 2
+"""Leading words a prompt may carry that are not its own: the tail of the prompt a key cut,
+still playing while the key was processed ("For the billing and payment" for "Billing and
+payments"), and heard again, differently, on every call that reaches the prompt."""
+MIN_COMPARED_WORDS = 4
 
 
 def words(text: str) -> list[str]:
@@ -24,8 +29,19 @@ def words(text: str) -> list[str]:
 
 
 def similarity(a: str, b: str) -> float:
-    """1 - word edit distance / longer length: 1.0 for the same words, 0.0 for nothing shared."""
+    """1 - word edit distance / longer length: 1.0 for the same words, 0.0 for nothing shared;
+    the best over dropping a few leading words of either side (cut residue, see above)."""
     first, second = words(a), words(b)
+    best = _similarity(first, second)
+    for drop_first in range(CUT_RESIDUE_WORDS + 1):
+        for drop_second in range(CUT_RESIDUE_WORDS + 1):
+            x, y = first[drop_first:], second[drop_second:]
+            if min(len(x), len(y)) >= MIN_COMPARED_WORDS:
+                best = max(best, _similarity(x, y))
+    return best
+
+
+def _similarity(first: list[str], second: list[str]) -> float:
     longest = max(len(first), len(second))
     if longest == 0:
         return 1.0
@@ -37,17 +53,21 @@ def same_prompt(a: str, b: str) -> bool:
 
 
 def find_opening(prompt: str, heard: list[str]) -> int | None:
-    """Word index in `heard` where `prompt`'s opening words begin, or None if they are absent."""
-    opening = words(prompt)[:OPENING_WORDS]
-    if not opening or len(heard) < len(opening):
-        return None
-    size = len(opening)
-    allowed = (1.0 - OPENING_SIMILARITY) * size
+    """Word index in `heard` where `prompt`'s opening words begin, or None if they are absent.
+
+    The opening may be taken after a few leading words of `prompt` (cut residue, see above)."""
+    said = words(prompt)
     best: tuple[int, int] | None = None
-    for start in range(len(heard) - size + 1):
-        distance = word_edit_distance(opening, heard[start : start + size])
-        if distance <= allowed and (best is None or distance < best[0]):
-            best = (distance, start)
+    for skip in range(min(CUT_RESIDUE_WORDS, max(0, len(said) - OPENING_WORDS)) + 1):
+        opening = said[skip : skip + OPENING_WORDS]
+        size = len(opening)
+        if not opening or len(heard) < size:
+            continue
+        allowed = (1.0 - OPENING_SIMILARITY) * size
+        for start in range(len(heard) - size + 1):
+            distance = word_edit_distance(opening, heard[start : start + size])
+            if distance <= allowed and (best is None or (distance, start) < best):
+                best = (distance, start)
     return None if best is None else best[1]
 
 

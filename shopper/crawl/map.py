@@ -179,6 +179,9 @@ class CrawlMap:
     lines: int = 1
     """Concurrent calls the crawl used."""
     engine: str = ""
+    at: str | None = None
+    """The local moment (ISO 8601) the called phone system was told it is (`--at`), so that a
+    re-crawl or a regression script takes the same opening-hours branch; None for its clock."""
 
     def node(self, node_id: str) -> MapNode:
         for node in self.nodes:
@@ -192,6 +195,7 @@ class CrawlMap:
             "target": self.target,
             "started_at": self.started_at,
             "engine": self.engine,
+            "at": self.at,
             "nodes": [node.to_json() for node in self.nodes],
             "findings": [finding.to_json() for finding in self.findings],
             "unexplored": [item.to_json() for item in self.unexplored],
@@ -208,6 +212,7 @@ class CrawlMap:
             target=data["target"],
             started_at=data["started_at"],
             engine=data.get("engine", ""),
+            at=data.get("at"),
             nodes=[MapNode.from_json(item) for item in data["nodes"]],
             findings=[Finding.from_json(item) for item in data.get("findings", [])],
             unexplored=[Unexplored.from_json(item) for item in data.get("unexplored", [])],

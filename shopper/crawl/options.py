@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from shopper.text.normalize import normalize
 
-PRESS_WORDS = frozenset({"press", "dress", "dial", "enter", "push", "select"})
-"""Words that introduce a key; "dress" is how Moonshine often hears a synthetic "press"."""
+PRESS_WORDS = frozenset({"press", "dress", "breast", "dial", "enter", "push", "select"})
+"""Words that introduce a key; "dress" and "breast" are how Moonshine hears a synthetic
+"press"."""
 KEY_WORDS = {
     "zero": "0",
     "oh": "0",
@@ -25,6 +26,7 @@ KEY_WORDS = {
     "two": "2",
     "to": "2",
     "too": "2",
+    "tooth": "2",
     "three": "3",
     "free": "3",
     "tree": "3",

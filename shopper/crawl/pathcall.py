@@ -17,8 +17,8 @@ from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.dial import DialOptions
 from shopper.crawl.identity import cut_words, find_opening, same_prompt, words
-from shopper.crawl.options import parse_options
-from shopper.crawl.prompts import Piece, split_prompts
+from shopper.crawl.options import KEY_WORDS, parse_options
+from shopper.crawl.prompts import SENTENCE, Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import StepFailure
 from shopper.engine.session import CallSession, ListenSettings
@@ -215,7 +215,7 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
         if session.hold.state == "hold":
             return await _hold(caller, job, heard)
         if _beep_after_message(session, start, heard):
-            return _Outcome("voicemail", heard, tone=tone)
+            return _Outcome("voicemail", _greeting_apart(heard), tone=tone)
         run = session.runs.run
         if (
             finals
@@ -239,7 +239,8 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
 
 
 def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str]:
-    """Utterance texts, minus the words of the interrupted prompt heard before the key."""
+    """Utterance texts, minus the words of the interrupted prompt heard before the key (a
+    lone key left over, "2." of "press 2.", goes too)."""
     texts = [u.text for u in finals]
     if not finals or not prompt or finals[0].start >= pressed:
         return texts
@@ -247,8 +248,24 @@ def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str
     heard = words(first.text)
     before = (pressed - first.start) / max(1, first.end - first.start)
     cut = cut_words(heard, prompt, round(len(heard) * before) + 2)
-    texts[0] = " ".join(heard[cut:])
+    kept = _drop_words(first.text, cut)
+    if words(kept) != heard[cut:]:
+        kept = " ".join(heard[cut:])
+    sentences = SENTENCE.findall(kept)
+    if sentences and words(sentences[0]) in ([key] for key in KEY_WORDS):
+        kept = "".join(sentences[1:]).strip()
+    texts[0] = kept
     return texts
+
+
+def _drop_words(text: str, count: int) -> str:
+    """`text` without its first `count` normalised words, keeping its punctuation, which is
+    what later cuts it into sentences (used only when its words are exactly those kept)."""
+    tokens = text.split()
+    dropped = 0
+    while tokens and dropped < count:
+        dropped += len(words(tokens.pop(0)))
+    return " ".join(tokens)
 
 
 def _stop_on_known_or_repeat(pieces: list[Piece]) -> tuple[Ending, list[Piece], int | None] | None:
@@ -284,13 +301,36 @@ def _tone(session: CallSession) -> str | None:
 
 
 def _beep_after_message(session: CallSession, start: int, heard: list[HeardPrompt]) -> bool:
-    if not heard or not any(phrase in heard[-1].text.lower() for phrase in MESSAGE_WORDS):
+    if not heard or not _asks_for_message(heard[-1].text):
         return False
     spoken_end = round(heard[-1].end_s * TELEPHONY_RATE)
     return any(
         s.kind == "tone" and s.start >= max(start, spoken_end - TELEPHONY_RATE)
         for s in session.segments
     )
+
+
+def _greeting_apart(heard: list[HeardPrompt]) -> list[HeardPrompt]:
+    """The voicemail greeting as its own prompt: an announcement played just before it ("our
+    mortgage team is away") is another recording, often with no pause in between. The split
+    is at the first sentence asking for a message; its time is shared out by words."""
+    last = heard[-1]
+    sentences = [s.strip() for s in SENTENCE.findall(last.text) if s.strip()]
+    at = next(i for i, s in enumerate(sentences) if _asks_for_message(s) or i == len(sentences) - 1)
+    if at == 0:
+        return heard
+    before, after = " ".join(sentences[:at]), " ".join(sentences[at:])
+    share = len(words(before)) / max(1, len(words(last.text)))
+    middle = round(last.start_s + share * (last.end_s - last.start_s), 3)
+    return [
+        *heard[:-1],
+        HeardPrompt(before, last.start_s, middle, last.known),
+        HeardPrompt(after, middle, last.end_s, None),
+    ]
+
+
+def _asks_for_message(text: str) -> bool:
+    return any(phrase in text.lower() for phrase in MESSAGE_WORDS)
 
 
 async def _hold(caller: Caller, job: PathJob, heard: list[HeardPrompt]) -> _Outcome:

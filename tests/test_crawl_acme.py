@@ -1,0 +1,132 @@
+"""Crawling Acme Bank (scripts/acme/ivr.yaml) from audio alone, in and out of opening hours.
+
+The expectations are written down here by the test author from reading the IVR file (and
+agree with the hand-written map in tests/crawl_maps.py); the explorer never reads it. Each
+node is also checked against the sandbox truth of the call that first heard it. One crawl per
+moment, two lines, shared by the tests of this module.
+"""
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from shopper.crawl.explorer import CrawlSettings, crawl
+from shopper.crawl.map import CrawlMap, MapNode
+
+ACME = Path(__file__).parent.parent / "scripts" / "acme" / "ivr.yaml"
+TUESDAY_10 = datetime(2024, 5, 7, 10, 0)
+SUNDAY_11 = datetime(2024, 5, 5, 11, 0)
+
+
+def acme_crawl(out: Path, now: datetime) -> CrawlMap:
+    return crawl(CrawlSettings(str(ACME), out, lines=2, engine="moonshine", now=now))
+
+
+@pytest.fixture(scope="module")
+def open_hours(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
+    out = tmp_path_factory.mktemp("acme-open")
+    return acme_crawl(out, TUESDAY_10), out
+
+
+@pytest.fixture(scope="module")
+def after_hours(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
+    out = tmp_path_factory.mktemp("acme-closed")
+    return acme_crawl(out, SUNDAY_11), out
+
+
+def by_path(crawl_map: CrawlMap, *keys: str) -> MapNode:
+    node = crawl_map.nodes[0]
+    for key in keys:
+        option = next(o for o in node.options if o.key == key)
+        assert option.to is not None, (node.id, key)
+        node = crawl_map.node(option.to)
+    return node
+
+
+def truth_nodes(out: Path, node: MapNode) -> list[str]:
+    call = out / "calls" / node.evidence[0].call_id / "sandbox-truth.json"
+    return [entry["node"] for entry in json.loads(call.read_text())["nodes"]]
+
+
+def test_acme_menus_are_found_once_each(open_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = open_hours
+    main = crawl_map.nodes[0]
+    assert main.id == "main" and main.kind == "menu"
+    assert {"1", "2", "3", "0"} <= {o.key for o in main.options}
+    menus = {"billing": ("1",), "cards": ("2",), "loans": ("3",)}
+    for truth, path in menus.items():
+        menu = by_path(crawl_map, *path)
+        assert menu.kind == "menu", (truth, menu)
+        assert truth_nodes(out, menu)[-1] == truth
+        assert by_path(crawl_map, *path, "9") is main, truth
+    assert sorted(n.id for n in crawl_map.nodes if n.kind == "menu") == sorted(
+        ["main", *(by_path(crawl_map, *p).id for p in menus.values())]
+    ), "each menu is one node"
+    assert by_path(crawl_map, "1").id.startswith("billing")
+    assert by_path(crawl_map, "2").id == "card-services"
+    assert by_path(crawl_map, "*") is main and by_path(crawl_map, "#") is main
+
+
+def test_acme_messages_return_to_their_menu(open_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = open_hours
+    billing, cards = by_path(crawl_map, "1"), by_path(crawl_map, "2")
+    for path, menu, truth in (
+        (("1", "1"), billing, "balance"),
+        (("1", "2"), billing, "payment"),
+        (("2", "2"), cards, "activation"),
+    ):
+        message = by_path(crawl_map, *path)
+        assert message.kind == "message", (path, message)
+        assert truth in truth_nodes(out, message)
+        assert by_path(crawl_map, *path, "") is menu, path
+
+
+def test_acme_every_way_to_a_person(open_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = open_hours
+    queue = by_path(crawl_map, "0")
+    assert queue.kind == "queue" and queue.callback_offered is True
+    assert "hold_intro" in truth_nodes(out, queue)
+    for path in (("1", "0"), ("3", "2")):
+        assert by_path(crawl_map, *path) is queue, f"{path} reaches the same queue"
+    sam = by_path(crawl_map, "0", "")
+    assert sam.kind == "human" and "agent" in truth_nodes(out, sam)
+    assert sam.hold_s is not None and sam.hold_s > 30
+    assert sam.time_to_human_s is not None and sam.time_to_human_s > sam.hold_s
+    security = by_path(crawl_map, "2", "1")
+    assert security.kind == "queue" and security is not queue
+    priya = by_path(crawl_map, "2", "1", "")
+    assert priya.kind == "human" and "security_agent" in truth_nodes(out, priya)
+    assert priya.hold_s is not None and 10 < priya.hold_s < 40
+    assert [n.kind for n in crawl_map.nodes].count("human") == 2
+
+
+def test_acme_mortgage_line_takes_a_message(open_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = open_hours
+    away = by_path(crawl_map, "3", "1")
+    assert away.kind == "message" and "away from their desks" in away.prompt.lower()
+    assert truth_nodes(out, away)[-2:] == ["mortgage_voicemail", "leave_message"]
+    voicemail = by_path(crawl_map, "3", "1", "")
+    assert voicemail.kind == "voicemail"
+    assert truth_nodes(out, voicemail)[-1] == "leave_message"
+
+
+def test_acme_costs_are_counted(open_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = open_hours
+    assert crawl_map.calls == len(list((out / "calls").iterdir()))
+    assert 0 < crawl_map.lower_bound_s < crawl_map.call_seconds
+    assert crawl_map.at == "2024-05-07T10:00:00"
+
+
+def test_acme_after_hours_offers_voicemail(after_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = after_hours
+    main = crawl_map.nodes[0]
+    assert main.kind == "menu" and "closed" in main.prompt.lower()
+    assert truth_nodes(out, main)[-1] == "after_hours"
+    voicemail = by_path(crawl_map, "1")
+    assert voicemail.kind == "voicemail"
+    assert truth_nodes(out, voicemail)[-1] == "leave_message"
+    assert all(node.kind != "human" for node in crawl_map.nodes)
+    for key in ("0", "*", "#"):
+        assert by_path(crawl_map, key) is main, f"{key} repeats the closed menu"

@@ -1,0 +1,56 @@
+"""Recognising a known prompt in what Moonshine heard on Acme Bank calls (real transcripts)."""
+
+from shopper.crawl.identity import find_opening, same_prompt, words
+from shopper.crawl.options import parse_options
+
+BILLING_FIRST = (
+    "For the billing and payment. To heal your balance, dress one. To make a payment, press to."
+)
+BILLING_AGAIN = (
+    "Billing and payments, To heal your balance, dress one. To make a payment, press to. "
+    "To speak with a billing specialist, press zero to return to the main-man-year, press nine."
+)
+MAIN = (
+    "Thank you for calling Acme bank. Four billion in payments, press one. Fore-card services, "
+    "breast-tooth, For loans and mortgages, press free to speak with a representative, press "
+    "zero."
+)
+
+
+def test_a_menu_heard_again_after_a_message_is_found_despite_cut_residue() -> None:
+    heard = words(
+        "To secure current balance is one hundred twenty four dollars and fifty cents. "
+        + BILLING_AGAIN
+    )
+    start = find_opening(BILLING_FIRST, heard)
+    assert start is not None and heard[start : start + 2] == ["billing", "and"]
+
+
+def test_the_queue_intro_after_different_cut_words_is_one_prompt() -> None:
+    assert same_prompt(
+        "For please vote for the next available representative.",
+        "Dis, please hold for the next available representative.",
+    )
+    assert not same_prompt(
+        "Please hold for the next available representative.",
+        "Your card has been activated. Thank you for choosing Acme Bank.",
+    )
+
+
+def test_the_closed_menu_is_not_the_open_one() -> None:
+    closed = (
+        "Thank you for calling Acme Bank. Our offices are closed. We are open Monday through "
+        "Friday from eight A M to eight P M. To leave a message, press one."
+    )
+    assert find_opening(MAIN, words(closed)) is None
+    assert not same_prompt(MAIN, closed)
+
+
+def test_press_two_heard_as_breast_tooth_is_an_option() -> None:
+    keys = {o.key: o.label for o in parse_options(MAIN)}
+    assert keys == {
+        "1": "four billion in payments",
+        "2": "fore card services",
+        "3": "loans mortgages",
+        "0": "speak with a representative",
+    }
