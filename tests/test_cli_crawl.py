@@ -1,10 +1,18 @@
 """`shopper crawl` end to end: one-line input errors, the scorecard, the policy's exit code,
-and the incremental re-crawl against the map an earlier crawl left in --out."""
+the incremental re-crawl against the map an earlier crawl left in --out, and the crawl's
+retained message on a real broker."""
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import jsonschema
+from mosquitto import Mosquitto
 
 SHOPPER = [sys.executable, "-m", "shopper", "crawl", "--engine", "moonshine", "--lines", "1"]
 SHOP = """\
@@ -21,8 +29,26 @@ nodes:
 """
 
 
-def shopper_crawl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SHOPPER, *args], capture_output=True, text=True, timeout=600)
+CRAWL_MESSAGE_SCHEMA = (
+    Path(__file__).parent.parent / "shopper" / "crawl" / "schema" / "crawl-message.schema.json"
+)
+
+
+def shopper_crawl(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SHOPPER, *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+async def retained_crawl(broker: Mosquitto) -> tuple[str, dict[str, Any]]:
+    """What a dashboard subscribing after the crawl finds retained under crawls/."""
+    async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+        await client.subscribe("shopper/v1/lab/crawls/#", qos=1)
+        async with asyncio.timeout(20):
+            async for message in client.messages:
+                assert message.retain and isinstance(message.payload, bytes)
+                return str(message.topic), json.loads(message.payload)
+    raise AssertionError("no retained crawl message")
 
 
 def test_bad_policy_and_previous_map_are_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -41,7 +67,9 @@ def test_bad_policy_and_previous_map_are_one_line_and_exit_2(tmp_path: Path) -> 
     assert run.stderr.count("\n") == 1 and "map.json" in run.stderr and "--previous" in run.stderr
 
 
-def test_crawl_grades_with_the_policy_and_compares_with_the_last_crawl(tmp_path: Path) -> None:
+def test_crawl_grades_with_the_policy_and_compares_with_the_last_crawl(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
     ivr = tmp_path / "shop.yaml"
     ivr.write_text(SHOP)
     out = tmp_path / "out"
@@ -56,6 +84,26 @@ def test_crawl_grades_with_the_policy_and_compares_with_the_last_crawl(tmp_path:
     assert {f["kind"] for f in crawl_map["findings"]} >= {"no-human-path"}
     assert (out / "index.html").is_file() and list((out / "scripts").glob("*.yaml"))
     assert not (out / "changes.json").exists()
-    second = shopper_crawl(str(ivr), "--out", str(out), "--try-keys", "")
+    broker.start()
+    env = {**os.environ, "SHOPPER_STATE_DIR": str(tmp_path / "state")}
+    second = shopper_crawl(
+        str(ivr),
+        "--out",
+        str(out),
+        "--try-keys",
+        "",
+        "--mqtt",
+        broker.url(),
+        "--mqtt-site",
+        "lab",
+        env=env,
+    )
     assert "changes since the previous crawl: 0" in second.stdout, second.stdout
+    assert "outbox" not in second.stderr, second.stderr
+    topic, message = asyncio.run(retained_crawl(broker))
+    assert topic == f"shopper/v1/lab/crawls/{tmp_path.name.lower().replace('_', '-')}-shop"
+    jsonschema.validate(message, json.loads(CRAWL_MESSAGE_SCHEMA.read_text()))
+    assert message["changes"] == []
+    assert message["scorecard"]["menus"] == 1 and message["scorecard"]["menus_reaching_human"] == 0
+    assert message["findings"] == json.loads((out / "map.json").read_text())["findings"]
     assert json.loads((out / "changes.json").read_text()) == []

@@ -20,7 +20,6 @@ from shopper.crawl.mermaid import render_mermaid
 from shopper.crawl.outputs import (
     crawl_payload,
     crawl_target_id,
-    crawl_topic,
     write_crawl_outputs,
 )
 from shopper.crawl.policy import Policy
@@ -145,7 +144,7 @@ def test_mqtt_payload_and_topic(tmp_path: Path) -> None:
     assert payload["summary"].startswith("passed: 4/4 menus reach a human")
     assert [f["kind"] for f in payload["findings"]] == ["no-zero-out", "no-zero-out"]
     json.dumps(payload)
-    assert crawl_topic("lab", "scripts/acme/ivr.yaml") == "shopper/v1/lab/crawls/acme-ivr"
+    assert crawl_target_id("scripts/acme/ivr.yaml") == "acme-ivr"
     assert crawl_target_id("+1 (555) 010-0000") == "tel-15550100000"
 
 

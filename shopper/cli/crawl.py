@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime
@@ -12,12 +13,29 @@ from rich.console import Console
 
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.cli.errors import one_line_errors
+from shopper.cli.mqtt import (
+    MQTT_CA,
+    MQTT_CERT,
+    MQTT_CLIENT_ID,
+    MQTT_KEEPALIVE,
+    MQTT_KEY,
+    MQTT_PREFIX,
+    MQTT_QOS,
+    MQTT_SITE,
+    MQTT_URL,
+    settings_from,
+    warn,
+)
 from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, crawl
 from shopper.crawl.map import CrawlMap
-from shopper.crawl.outputs import write_crawl_outputs
+from shopper.crawl.outputs import CrawlVerdict, crawl_payload, crawl_target_id, write_crawl_outputs
 from shopper.crawl.pathcall import PathResult
 from shopper.crawl.policy import load_policy
 from shopper.errors import ShopperError
+from shopper.publish.envelope import stamped
+from shopper.publish.publisher import publishing
+from shopper.publish.settings import MqttSettings
+from shopper.publish.topics import Topics
 
 MAP_FILE = "map.json"
 PHONE_KEYS = re.compile(r"[0-9*#]*")
@@ -49,6 +67,18 @@ def crawl_command(
     policy: Path | None = typer.Option(
         None, help="Pass/fail policy YAML (docs/crawl-outputs.md); default: shopper's own."
     ),
+    mqtt: str | None = MQTT_URL,
+    mqtt_ca: Path | None = MQTT_CA,
+    mqtt_cert: Path | None = MQTT_CERT,
+    mqtt_key: Path | None = MQTT_KEY,
+    mqtt_site: str | None = MQTT_SITE,
+    mqtt_prefix: str | None = MQTT_PREFIX,
+    mqtt_client_id: str | None = MQTT_CLIENT_ID,
+    mqtt_qos: int | None = MQTT_QOS,
+    mqtt_keepalive: int | None = MQTT_KEEPALIVE,
+    mqtt_drain: float = typer.Option(
+        10.0, help="Seconds to wait at the end for the broker to take the crawl's message."
+    ),
 ) -> None:
     """Call TARGET once per key path, map every menu and where each path ends, and grade it.
 
@@ -62,6 +92,17 @@ def crawl_command(
         folder = out or _default_out(target)
         earlier = _previous_map(previous or folder / MAP_FILE, given=previous is not None)
         rules = load_policy(policy) if policy is not None else None
+        broker = settings_from(
+            mqtt,
+            mqtt_ca,
+            mqtt_cert,
+            mqtt_key,
+            mqtt_site,
+            mqtt_prefix,
+            mqtt_client_id,
+            mqtt_qos,
+            mqtt_keepalive,
+        )
         speech = select_engine(engine, vosk_model)
     console.print(f"engine: {speech.name}; crawling {target} into {folder}")
     settings = CrawlSettings(
@@ -92,7 +133,22 @@ def crawl_command(
     for reason in outcome.verdict.reasons:
         console.print(f"FAIL: {reason}", markup=False, highlight=False)
     console.print(f"{'passed' if outcome.verdict.passed else 'failed'}; outputs in {folder}")
+    if broker is not None:
+        asyncio.run(_publish(broker, crawl_map, outcome, mqtt_drain))
     raise typer.Exit(outcome.exit_code)
+
+
+async def _publish(
+    settings: MqttSettings, crawl_map: CrawlMap, outcome: CrawlVerdict, drain_s: float
+) -> None:
+    """The crawl's verdict goes through the durable outbox like call results: a broker that is
+    away gets it later (`shopper publish --drain`), and the crawl's exit code is unaffected."""
+    async with publishing(settings, warn) as publisher:
+        if publisher is None:
+            return
+        topic = Topics.crawl(crawl_target_id(crawl_map.target))
+        publisher.enqueue(topic, stamped(crawl_payload(crawl_map, outcome)), retain=True)
+        await publisher.drain_and_report(drain_s)
 
 
 def _progress(attempt: Attempt, result: PathResult, new: list[str]) -> str:

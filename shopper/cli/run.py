@@ -145,12 +145,7 @@ async def _call_all(
             folders.append(folder)
             console.print(_summary(record.result, folder))
         if publisher is not None:
-            left = await publisher.drain(drain_s)
-            if left:
-                warn(
-                    f"MQTT: {left} entries wait in the outbox {publisher.outbox.path}; "
-                    "`shopper publish --drain` (or the next run) delivers them"
-                )
+            await publisher.drain_and_report(drain_s)
     return results, folders
 
 

@@ -99,11 +99,6 @@ def crawl_target_id(target: str) -> str:
     return slug or "target"
 
 
-def crawl_topic(site: str, target: str) -> str:
-    """The retained topic a crawl's payload is published on."""
-    return f"shopper/v1/{site}/crawls/{crawl_target_id(target)}"
-
-
 def crawl_payload(crawl_map: CrawlMap, outcome: CrawlVerdict) -> dict[str, Any]:
     """The MQTT message for a crawl: verdict, scorecard, findings and a one-line summary."""
     card = outcome.scorecard

@@ -98,8 +98,6 @@ class PathResult:
     callback_offered: bool | None = None
     tone: str | None = None
     detail: str = ""
-    truth_nodes: list[str] = field(default_factory=list)
-    """Sandbox truth: nodes the phone system entered (tests only; never read by the explorer)."""
 
 
 async def run_path(job: PathJob, engine: SpeechEngine) -> PathResult:
@@ -114,7 +112,6 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> PathResult:
     write_call(record, job.out_dir / folder)
     session = context.session
     metrics = call_metrics(session, caller)
-    truth = record.truth or {}
     return PathResult(
         call_id=context.call_id,
         engine=session.engine_name,
@@ -129,7 +126,6 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> PathResult:
         callback_offered=bool(session.hold.callback_offers) if outcome.held else None,
         tone=outcome.tone,
         detail=outcome.detail,
-        truth_nodes=[entry["node"] for entry in truth.get("nodes", [])],
     )
 
 

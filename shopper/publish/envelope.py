@@ -57,5 +57,11 @@ def status_payload(state: Literal["online", "offline"], client_id: str) -> dict[
     }
 
 
+def stamped(payload: dict[str, Any]) -> dict[str, Any]:
+    """A document that names its own schema (a crawl's), with the id and timestamp every
+    message carries."""
+    return {**payload, **_envelope(payload["schema"])}
+
+
 def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()

@@ -88,6 +88,16 @@ class Publisher:
             await asyncio.sleep(DRAIN_POLL_S)
         return left
 
+    async def drain_and_report(self, timeout_s: float) -> int:
+        """`drain`, then say on one line where what is left waits and how it will leave."""
+        left = await self.drain(timeout_s)
+        if left:
+            self._warn(
+                f"MQTT: {left} entries wait in the outbox {self.outbox.path}; "
+                "`shopper publish --drain` (or the next run) delivers them"
+            )
+        return left
+
     # --- the background task --------------------------------------------------------------
 
     async def _run(self) -> None:

@@ -32,6 +32,10 @@ class Topics:
     def result(script_id: str) -> str:
         return f"results/{script_id}"
 
+    @staticmethod
+    def crawl(target_id: str) -> str:
+        return f"crawls/{target_id}"
+
     def all_events(self, site: str | None) -> str:
         """The subscription that follows every call of one site, or of all sites."""
         return f"{self.prefix}/{site or '+'}/calls/+/events"
