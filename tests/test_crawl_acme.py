@@ -6,14 +6,14 @@ node is also checked against the sandbox truth of the call that first heard it. 
 moment, two lines, shared by the tests of this module.
 """
 
-import json
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from crawl_walk import by_path, truth_nodes
 
 from shopper.crawl.explorer import CrawlSettings, crawl
-from shopper.crawl.map import CrawlMap, MapNode
+from shopper.crawl.map import CrawlMap
 
 ACME = Path(__file__).parent.parent / "scripts" / "acme" / "ivr.yaml"
 TUESDAY_10 = datetime(2024, 5, 7, 10, 0)
@@ -34,20 +34,6 @@ def open_hours(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path
 def after_hours(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
     out = tmp_path_factory.mktemp("acme-closed")
     return acme_crawl(out, SUNDAY_11), out
-
-
-def by_path(crawl_map: CrawlMap, *keys: str) -> MapNode:
-    node = crawl_map.nodes[0]
-    for key in keys:
-        option = next(o for o in node.options if o.key == key)
-        assert option.to is not None, (node.id, key)
-        node = crawl_map.node(option.to)
-    return node
-
-
-def truth_nodes(out: Path, node: MapNode) -> list[str]:
-    call = out / "calls" / node.evidence[0].call_id / "sandbox-truth.json"
-    return [entry["node"] for entry in json.loads(call.read_text())["nodes"]]
 
 
 def test_acme_menus_are_found_once_each(open_hours: tuple[CrawlMap, Path]) -> None:

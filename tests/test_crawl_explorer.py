@@ -5,13 +5,13 @@ scripts/failing/ivr.yaml; the explorer itself never reads it. Each map node is a
 against the sandbox truth of the calls that heard it.
 """
 
-import json
 from pathlib import Path
 
 import pytest
+from crawl_walk import by_path, truth_nodes
 
 from shopper.crawl.explorer import CrawlSettings, crawl
-from shopper.crawl.map import CrawlMap, MapNode
+from shopper.crawl.map import CrawlMap
 from shopper.crawl.outputs import write_crawl_outputs
 
 GLOBEX = Path(__file__).parent.parent / "scripts" / "failing" / "ivr.yaml"
@@ -21,22 +21,6 @@ GLOBEX = Path(__file__).parent.parent / "scripts" / "failing" / "ivr.yaml"
 def globex(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
     out = tmp_path_factory.mktemp("globex")
     return crawl(CrawlSettings(str(GLOBEX), out, lines=2, engine="moonshine")), out
-
-
-def by_path(crawl_map: CrawlMap, *keys: str) -> MapNode:
-    """The node a key path leads to, following options (and automatic steps) from the root."""
-    node = crawl_map.nodes[0]
-    for key in keys:
-        option = next(o for o in node.options if o.key == key)
-        assert option.to is not None, (node.id, key)
-        node = crawl_map.node(option.to)
-    return node
-
-
-def truth_nodes(out: Path, node: MapNode) -> list[str]:
-    """Sandbox nodes entered on the call where the map node was first heard."""
-    call = out / "calls" / node.evidence[0].call_id / "sandbox-truth.json"
-    return [entry["node"] for entry in json.loads(call.read_text())["nodes"]]
 
 
 def test_globex_menus_and_edges(globex: tuple[CrawlMap, Path]) -> None:
