@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
@@ -23,7 +24,6 @@ from shopper.asr.moonshine_engine import (
     pause_cuts,
     quiet_cuts,
 )
-from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_onnx import (
     OnnxMoonshineError,
     detokenize,

@@ -25,8 +25,10 @@ def graph(*parts: bytes) -> bytes:
 
 
 def if_node(then_branch: bytes, else_branch: bytes) -> bytes:
-    return field(4, b"If") + field(5, field(1, b"then") + field(6, then_branch)) + (
-        field(5, field(1, b"else") + field(6, else_branch))
+    return (
+        field(4, b"If")
+        + field(5, field(1, b"then") + field(6, then_branch))
+        + (field(5, field(1, b"else") + field(6, else_branch)))
     )
 
 
@@ -37,16 +39,24 @@ WEIGHTS = field(5, bytes(range(256)) * 4)
 def test_unnamed_subgraphs_get_names_and_everything_else_is_kept() -> None:
     named_branch = graph(field(2, b"kept"), field(1, field(4, b"Add")))
     unnamed_branch = graph(field(1, field(4, b"Mul")), WEIGHTS)
-    model = varint(1 << 3) + varint(8) + field(
-        7, graph(field(1, if_node(unnamed_branch, named_branch)), field(2, b"main"), WEIGHTS)
+    model = (
+        varint(1 << 3)
+        + varint(8)
+        + field(
+            7, graph(field(1, if_node(unnamed_branch, named_branch)), field(2, b"main"), WEIGHTS)
+        )
     )
-    expected = varint(1 << 3) + varint(8) + field(
-        7,
-        graph(
-            field(1, if_node(field(2, b"subgraph_1") + unnamed_branch, named_branch)),
-            field(2, b"main"),
-            WEIGHTS,
-        ),
+    expected = (
+        varint(1 << 3)
+        + varint(8)
+        + field(
+            7,
+            graph(
+                field(1, if_node(field(2, b"subgraph_1") + unnamed_branch, named_branch)),
+                field(2, b"main"),
+                WEIGHTS,
+            ),
+        )
     )
     assert name_subgraphs(model) == expected
     assert name_subgraphs(expected) == expected
