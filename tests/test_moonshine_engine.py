@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
@@ -19,8 +20,15 @@ from shopper.asr.moonshine_engine import (
     MoonshineWorker,
     MoonshineWorkerPool,
     NativeModel,
+    load_model,
     pause_cuts,
     quiet_cuts,
+)
+from shopper.asr.moonshine_onnx import (
+    OnnxMoonshineError,
+    detokenize,
+    max_tokens,
+    read_vocabulary,
 )
 from shopper.asr.types import Utterance
 from shopper.audio.files import read_audio
@@ -288,6 +296,8 @@ def test_a_closed_pool_leaves_no_worker_process_or_thread() -> None:
     assert len(moonshine_threads() - threads_before) == 2
     engine = MoonshineEngine(pool)
     assert engine.transcribe(phone_line(PROMPTS_DIR / "hello-world.wav"))
+    for worker in pool.workers:
+        worker.start()  # waits for a worker still loading its model in the background
     pids = [worker.pid for worker in pool.workers]
     assert all(pid is not None for pid in pids)
     pool.close()
@@ -300,3 +310,47 @@ def test_a_closed_pool_leaves_no_worker_process_or_thread() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         pool.submit(np.zeros(16000, dtype=np.float32))
     pool.close()
+
+
+def test_onnxruntime_gives_the_native_librarys_text() -> None:
+    pytest.importorskip("onnxruntime")
+    from shopper.asr.moonshine_onnx import OnnxMoonshine
+
+    folder = bundled_moonshine_model()
+    assert folder is not None
+    assert isinstance(load_model(), OnnxMoonshine)
+    onnx = OnnxMoonshine(folder)
+    native = NativeModel()
+    pad = np.zeros(4000, dtype=np.float32)
+    texts = []
+    for path, _ in benchmark_prompts(5):
+        audio = resample(phone_line(path), TELEPHONY_RATE, 16000).astype(np.float32) / 32768.0
+        padded = np.concatenate([pad, audio, pad])
+        texts.append(onnx.transcribe(padded))
+        assert texts[-1] == native.transcribe(padded), path.name
+    assert sum(len(text.split()) for text in texts) > 10
+
+
+def test_the_tokenizer_file_reads_as_moonshines_vocabulary() -> None:
+    folder = bundled_moonshine_model()
+    assert folder is not None
+    vocabulary = read_vocabulary(folder / "tokenizer.bin")
+    assert len(vocabulary) == 32000
+    assert vocabulary[:4] == [b"<unk>", b"<s>", b"</s>", b"\x00"]
+    hello, world = (vocabulary.index("\u2581".encode() + word) for word in (b"hello", b"world"))
+    assert detokenize(vocabulary, [1, hello, world, 2]) == "hello world"
+    assert detokenize(vocabulary, [1, hello, 32767, 2]) == "hello"
+
+
+def test_a_long_token_has_a_two_byte_length_and_a_cut_file_is_an_error(tmp_path: Path) -> None:
+    long_token = bytes(range(33, 127)) * 2  # 188 bytes, written as (188, 1): 1 x 128 + 188 - 128
+    path = tmp_path / "tokenizer.bin"
+    path.write_bytes(b"\x03<s>" + bytes([188, 1]) + long_token + b"\x00\x01a")
+    assert read_vocabulary(path) == [b"<s>", long_token, b"", b"a"]
+    path.write_bytes(b"\x03<s>\x05ab")
+    with pytest.raises(OnnxMoonshineError, match="token 1 runs past the end"):
+        read_vocabulary(path)
+
+
+def test_decoding_stops_at_thirteen_tokens_a_second() -> None:
+    assert [max_tokens(n) for n in (0, 1, 16000, 16001, 48000)] == [0, 1, 13, 14, 39]
