@@ -15,13 +15,11 @@ from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
-    MIN_PIECE_S,
     MoonshineEngine,
     MoonshineWorker,
     MoonshineWorkerPool,
     NativeModel,
     load_model,
-    pause_cuts,
     quiet_cuts,
 )
 from shopper.asr.moonshine_onnx import (
@@ -252,33 +250,25 @@ def test_a_replayed_announcement_is_transcribed_once(
     assert len(calls) == 1
 
 
-def test_pause_cuts_fall_in_pauses_long_enough_between_pieces_long_enough() -> None:
-    rng = np.random.default_rng(3)
-
-    def loud(seconds: float) -> Samples:
-        return (rng.standard_normal(round(seconds * TELEPHONY_RATE)) * 3000).astype(np.int16)
-
-    pause, blip = silence(0.3), silence(0.1)
-    samples = np.concatenate([loud(2.0), pause, loud(2.0), blip, loud(2.0), pause, loud(1.0)])
-    (cut,) = pause_cuts(samples)
-    first_pause = round(2.0 * TELEPHONY_RATE)
-    assert first_pause < cut < first_pause + len(pause)
-    assert len(samples) - cut > MIN_PIECE_S * TELEPHONY_RATE
-    assert pause_cuts(loud(3.0)) == []
-    assert pause_cuts(np.zeros(0, dtype=np.int16)) == []
-
-
-def test_an_utterance_in_pieces_reads_the_same_on_any_number_of_workers() -> None:
-    """The pieces' texts depend on the audio alone: one worker, or two that are reloaded
+def test_a_long_utterance_in_chunks_reads_the_same_on_any_number_of_workers() -> None:
+    """The chunks' texts depend on the audio alone: one worker, or two that are reloaded
     after every chunk and finish in whatever order, join into the same text."""
-    speech = phone_line(PROMPTS_DIR / "confbridge-lock-extended.wav")
-    cuts = pause_cuts(speech)
+    speech = np.concatenate(
+        [
+            part
+            for name in ("confbridge-lock-extended", "vm-intro", "queue-periodic-announce")
+            for part in (phone_line(PROMPTS_DIR / f"{name}.wav"), silence(0.4))
+        ]
+    )
+    cuts = quiet_cuts(
+        speech, round(MAX_CHUNK_S * TELEPHONY_RATE), round(MIN_CHUNK_S * TELEPHONY_RATE)
+    )
     assert cuts
     one, two = MoonshineWorkerPool(1), MoonshineWorkerPool(2, memory_budget_mb=1.0)
     try:
         texts = [MoonshineEngine(pool).transcribe(speech) for pool in (one, two, one)]
-        pieces = [MoonshineEngine(one).transcribe(piece) for piece in np.split(speech, cuts)]
-        assert texts[0] == texts[1] == texts[2] == " ".join(pieces)
+        chunks = [MoonshineEngine(one).transcribe(chunk) for chunk in np.split(speech, cuts)]
+        assert texts[0] == texts[1] == texts[2] == " ".join(chunks)
         assert "conference administrators" in normalize(texts[0])
         assert sum(worker.starts for worker in two.workers) > len(two.workers)
     finally:

@@ -24,10 +24,13 @@ wheel's native library. Facts about that library (moonshine-cpp 0.1.4) this modu
   in our checks, but the library documents no guarantee, and the worker serves one request
   at a time anyway.
 - It runs each call on one thread and exposes no thread setting, so the second core is used
-  by a second worker process (`MoonshineWorkerPool`), and an utterance is cut at its pauses
-  into pieces that the workers transcribe at the same time (`pause_cuts`). The onnxruntime
+  by a second worker process (`MoonshineWorkerPool`): the chunks of a long utterance, and
+  the utterances of concurrent calls, are transcribed at the same time. The onnxruntime
   backend keeps that layout, one thread per worker: two onnxruntime threads per call were no
   faster on a loaded 2-core machine (their work per decoder step is a few milliseconds).
+  Utterances are not cut at their inner pauses to share them between workers: pieces lost
+  context ("to report an outage, press 3" became "to report a note on stress-free", and the
+  crawler lost the option).
 """
 
 from __future__ import annotations
@@ -88,17 +91,6 @@ LABEL_DELAY_S = 0.7
 """Upper bound on how long the classifier takes to report that speech has resumed after
 silence (0.5 s look-ahead plus 0.1 s onset), used to end an utterance without waiting for the
 silence after it to close."""
-PAUSE_S = 0.25
-"""A pause at least this long inside an utterance separates two pieces that are transcribed
-separately, at the same time, on different workers."""
-PAUSE_DEPTH_DB = 30.0
-"""How far under the utterance's loudest 20 ms a pause is."""
-PIECE_LEAD_S = 0.06
-"""A cut falls this long before the speech after a pause: the pause's quiet ends the piece
-before it rather than opening the next one. On the 42 Asterisk prompts that have pauses to
-cut at (1384 words), cutting in the middle of each pause added 13 errors, cutting here 4."""
-MIN_PIECE_S = 1.5
-"""No piece is shorter than this: Moonshine is much less accurate on a word or two alone."""
 SPEECH_WORKERS = 2
 """Worker processes: one per core of the 2-core machines shopper is benchmarked on."""
 WORKER_MEMORY_BUDGET_MB = 1500.0
@@ -472,31 +464,6 @@ def shared_pool() -> MoonshineWorkerPool:
     return MoonshineWorkerPool(max(1, min(SPEECH_WORKERS, os.cpu_count() or 1)))
 
 
-def pause_cuts(samples: Samples, rate: int = TELEPHONY_RATE) -> list[int]:
-    """Sample offsets, just before the end of each of the utterance's pauses, where it may be
-    cut in pieces (see `PIECE_LEAD_S`).
-
-    A pause is `PAUSE_S` of 20 ms blocks all `PAUSE_DEPTH_DB` under the loudest block; a
-    pause that would leave a piece shorter than `MIN_PIECE_S` on either side is passed over.
-    The cuts depend on the audio alone, so the text does too.
-    """
-    block = round(0.02 * rate)
-    energy = block_energy(block_view(samples, block, block))
-    if not len(energy):
-        return []
-    quiet = (energy < energy.max() * 10 ** (-PAUSE_DEPTH_DB / 10)).astype(np.int8)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet, [0]])))
-    min_blocks = round(PAUSE_S / 0.02)
-    min_piece = round(MIN_PIECE_S * rate)
-    cuts: list[int] = []
-    for first, after in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        cut = max(first * block, after * block - round(PIECE_LEAD_S * rate))
-        long_enough = after - first >= min_blocks
-        if long_enough and min(cut - (cuts[-1] if cuts else 0), len(samples) - cut) >= min_piece:
-            cuts.append(cut)
-    return cuts
-
-
 def quiet_cuts(samples: Samples, max_len: int, min_len: int) -> list[int]:
     """Sample offsets at which to cut `samples` so that no piece is longer than `max_len`.
 
@@ -548,18 +515,17 @@ class MoonshineEngine:
     def transcribe(self, samples: Samples, rate: int = TELEPHONY_RATE) -> str:
         """Text of one whole utterance (int16 at `rate`).
 
-        It is cut at its pauses (`pause_cuts`), and pieces still too long at their quietest
-        points (`quiet_cuts`); the pieces are transcribed at the same time on the pool's
-        workers and their texts joined in order.
+        An utterance longer than `MAX_CHUNK_S` is cut at its quietest points (`quiet_cuts`);
+        the chunks are transcribed at the same time on the pool's workers and their texts
+        joined in order.
         """
         max_len = round(MAX_CHUNK_S * rate)
         min_len = round(MIN_CHUNK_S * rate)
         futures: list[Future[ChunkText]] = []
-        for piece in np.split(samples, pause_cuts(samples, rate)):
-            for chunk in np.split(piece, quiet_cuts(piece, max_len, min_len)):
-                if len(chunk):
-                    audio = resample(chunk, rate, MOONSHINE_RATE).astype(np.float32)
-                    futures.append(self._pool.submit(audio / _FULL_SCALE))
+        for chunk in np.split(samples, quiet_cuts(samples, max_len, min_len)):
+            if len(chunk):
+                audio = resample(chunk, rate, MOONSHINE_RATE).astype(np.float32)
+                futures.append(self._pool.submit(audio / _FULL_SCALE))
         chunks = [future.result() for future in futures]
         self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in chunks], len(self._pool.workers))
         return " ".join(chunk.text for chunk in chunks if chunk.text)

@@ -17,7 +17,10 @@ EngineChoice = Literal["auto", "vosk", "moonshine"]
 
 
 def select_engine(
-    choice: EngineChoice = "auto", vosk_model: Path | None = None, deterministic: bool = False
+    choice: EngineChoice = "auto",
+    vosk_model: Path | None = None,
+    deterministic: bool = False,
+    speech_workers: int | None = None,
 ) -> SpeechEngine:
     """Load the engine asked for; "auto" is Vosk when a model is found, else Moonshine.
 
@@ -39,4 +42,8 @@ def select_engine(
         )
     from shopper.asr.moonshine_engine import MoonshineEngine
 
-    return MoonshineEngine()
+    if speech_workers is None:
+        return MoonshineEngine()
+    from shopper.asr.moonshine_engine import MoonshineWorkerPool
+
+    return MoonshineEngine(MoonshineWorkerPool(speech_workers))

@@ -37,6 +37,13 @@ NAME_LEAD_WORDS = frozenset(
     {"a", "an", "the", "to", "for", "four", "fore", "please", "speak", "talk", "with", "your"}
 )
 """Words dropped from the start of an id: "for" (and how it is misheard), "to speak with a"."""
+KEY_RESIDUE = frozenset(
+    {"press", "pressed", "dress", "breast", "pound", "star", "hash"}
+    | {"zero", "one", "two", "to", "three", "free", "four", "five", "six", "seven", "eight"}
+    | {"nine", *"0123456789"}
+)
+"""Words a pressed key leaves at the start of the next prompt: the end of the cut one
+("...press one" heard as "pressed,"); a title made only of them names nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +370,10 @@ def _node_name(prompt: str, label: str | None) -> str:
     """A readable id: the prompt's own title ("Card services."), else the label of the option
     that led to it ("to speak with a representative": "representative"), else its first
     content words."""
-    first_sentence = SENTENCE_END.split(prompt.strip(), maxsplit=1)[0]
+    sentences = SENTENCE_END.split(prompt.strip())
+    first_sentence = next(
+        (part for part in sentences if not set(_content_words(part)) <= KEY_RESIDUE), ""
+    )
     title = _content_words(first_sentence)
     if title and len(title) <= TITLE_WORDS and not parse_options(first_sentence):
         return _slug(" ".join(title))
