@@ -45,6 +45,10 @@ MESSAGE_WORDS = ("leave a message", "leave your message", "after the tone", "aft
 STEP_LIMIT_S = 60.0
 """Longest a route step may wait for its known menu before the call is given up as lost."""
 QUIET_BEFORE_LOST_S = 8.0
+CUT_TAIL_S = 0.45
+"""An utterance this short, begun before the far end can have reacted to the key, is the cut
+prompt's last syllable on its own ("...press 9" heard as "Dis,"), not a prompt."""
+REACTION_S = 0.6
 PAUSE_WAIT_S = 4.0
 
 
@@ -238,9 +242,15 @@ def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str
     """Utterance texts, minus the words of the interrupted prompt heard before the key (a
     lone key left over, "2." of "press 2.", goes too)."""
     texts = [u.text for u in finals]
-    if not finals or not prompt or finals[0].start >= pressed:
+    if not finals:
         return texts
     first = finals[0]
+    if first.end - first.start <= CUT_TAIL_S * TELEPHONY_RATE and first.start < pressed + (
+        REACTION_S * TELEPHONY_RATE
+    ):
+        return ["", *texts[1:]]
+    if not prompt or first.start >= pressed:
+        return texts
     heard = words(first.text)
     before = (pressed - first.start) / max(1, first.end - first.start)
     cut = cut_words(heard, prompt, round(len(heard) * before) + 2)
