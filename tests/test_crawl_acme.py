@@ -88,6 +88,17 @@ def test_acme_every_way_to_a_person(open_hours: tuple[CrawlMap, Path]) -> None:
     assert [n.kind for n in crawl_map.nodes].count("human") == 2
 
 
+def test_acme_callback_offer_is_taken_on_hold(open_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = open_hours
+    queue = by_path(crawl_map, "0")
+    offer = next(o for o in queue.options if o.key == "1")
+    assert offer.offered and offer.label is not None and "call back" in offer.label
+    callback = by_path(crawl_map, "0", "1")
+    assert callback.kind == "message" and callback.path == ["0", "1"]
+    assert "call you back" in callback.prompt.lower()
+    assert truth_nodes(out, callback)[-2:] == ["callback", "goodbye"]
+
+
 def test_acme_mortgage_line_takes_a_message(open_hours: tuple[CrawlMap, Path]) -> None:
     crawl_map, out = open_hours
     away = by_path(crawl_map, "3", "1")

@@ -30,6 +30,7 @@ CLOSED_LANGUAGE = re.compile(
     r"\b(closed|office hours|business hours|we are open|our hours|open monday)\b", re.I
 )
 ROOT = "main"
+CALLBACK_LABEL = "call back"
 SENTENCE_END = re.compile(r"[.!?,;]")
 TITLE_WORDS = 4
 NAME_WORDS = 4
@@ -93,7 +94,7 @@ class _Crawl:
         route: tuple[RouteStep, ...] = ()
         if attempt.node is not None:
             node = self.map.node(attempt.node)
-            route = (*self.routes[node.id], RouteStep(node.id, node.prompt, attempt.key))
+            route = (*self.routes[node.id], _step(node, attempt.key))
         known = tuple((n.id, n.prompt) for n in self.map.nodes if n.prompt)
         budgets = self.settings.budgets
         return PathJob(
@@ -177,7 +178,7 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
     path = [*parent.path, attempt.key] if parent is not None else []
     route = state.routes[parent.id] if parent is not None else ()
     if parent is not None:
-        route = (*route, RouteStep(parent.id, parent.prompt, attempt.key))
+        route = (*route, _step(parent, attempt.key))
     label = _option_label(parent, attempt.key)
     previous, key = parent, attempt.key
     chain: list[MapNode] = []
@@ -228,6 +229,8 @@ def _ending(
         queue.kind = "queue"
         queue.hold_s = result.hold_s
         queue.callback_offered = result.callback_offered
+        if result.callback_offer is not None:
+            _offer_callback(state, queue, result.callback_offer)
         if ending == "human":
             human = _new_node(
                 state, f"{queue.id}-agent", result.human or "", "human", path, route, result, None
@@ -328,7 +331,6 @@ def _link(source: MapNode | None, key: str, to: str) -> None:
 
 def _offer(state: _Crawl, menu: MapNode) -> None:
     """Queue every key of a newly heard menu: those it offered, then the probe keys."""
-    depth_ok = len(menu.path) < state.settings.budgets.max_depth
     offered = {o.key: o.label for o in parse_options(menu.prompt) if o.key is not None}
     for cut in (o for o in parse_options(menu.prompt) if o.key is None):
         state.map.unexplored.append(
@@ -341,12 +343,31 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
         if any(option.key == key for option in menu.options):
             continue
         menu.options.append(Option(key, offered.get(key), None, offered=key in offered))
-        if depth_ok:
-            state.pending.append(Attempt(menu.id, key))
-        else:
-            state.map.unexplored.append(
-                Unexplored(menu.id, key, f"max depth ({state.settings.budgets.max_depth})")
-            )
+        _try(state, menu, key)
+
+
+def _offer_callback(state: _Crawl, queue: MapNode, offer: str) -> None:
+    """Queue the key a hold's callback offer names ("to receive a call back, press 1"): where
+    it leads is a branch of the map like any menu key, pressed on hold after the offer."""
+    for heard in parse_options(offer):
+        if heard.key is None or any(option.key == heard.key for option in queue.options):
+            continue
+        queue.options.append(Option(heard.key, heard.label or CALLBACK_LABEL, None, offered=True))
+        _try(state, queue, heard.key)
+
+
+def _try(state: _Crawl, node: MapNode, key: str) -> None:
+    """Plan a call pressing `key` at `node`, unless the path would be too deep."""
+    max_depth = state.settings.budgets.max_depth
+    if len(node.path) < max_depth:
+        state.pending.append(Attempt(node.id, key))
+    else:
+        state.map.unexplored.append(Unexplored(node.id, key, f"max depth ({max_depth})"))
+
+
+def _step(node: MapNode, key: str) -> RouteStep:
+    """Keys at a queue answer what its hold offered, so they wait for the offer."""
+    return RouteStep(node.id, node.prompt, key, on_hold=node.kind == "queue")
 
 
 def _skipped(offered: Collection[str]) -> str:

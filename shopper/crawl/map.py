@@ -53,8 +53,9 @@ class Option:
     """The key pressed ("1", "*", "#"), or "" where the phone system moved on by itself
     without a key (a transfer announcement, a message followed by another prompt)."""
     label: str | None
-    """What the prompt said the key is for ("billing"); None for a key the prompt never
-    offered (0, * and # are tried anyway, to test zero-out and invalid-key handling)."""
+    """What the prompt said the key is for ("billing"; at a queue, what its hold's callback
+    offer said, pressed on hold after that offer); None for a key the prompt never offered
+    (0, * and # are tried anyway, to test zero-out and invalid-key handling)."""
     to: str | None
     """Id of the node the key led to; None while unexplored (see CrawlMap.unexplored)."""
     offered: bool = True

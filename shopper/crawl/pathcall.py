@@ -57,6 +57,10 @@ class RouteStep:
     node: str
     prompt: str
     key: str
+    on_hold: bool = False
+    """The key answers an offer made during the node's hold (a callback): it is pressed once
+    the offer has been heard, not when the prompt is (a queue without a prompt is passed by its
+    offer alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,8 @@ class PathResult:
     human: str | None = None
     """What the person said first."""
     callback_offered: bool | None = None
+    callback_offer: str | None = None
+    """What the first callback offer of the hold said, for its key."""
     tone: str | None = None
     detail: str = ""
 
@@ -128,6 +134,11 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> PathResult:
         time_to_human_s=metrics["time_to_human_s"],
         human=caller.human_verdict.greeting if caller.human_verdict else None,
         callback_offered=bool(session.hold.callback_offers) if outcome.held else None,
+        callback_offer=(
+            session.hold.callback_offers[0].text
+            if outcome.held and session.hold.callback_offers
+            else None
+        ),
         tone=outcome.tone,
         detail=outcome.detail,
     )
@@ -144,16 +155,33 @@ class _Outcome:
 
 
 async def _follow(job: PathJob, caller: Caller) -> _Outcome:
+    session = caller.session
     for step in job.route:
-        if not await _reach(caller.session, step):
+        if (step.prompt or not step.on_hold) and not await _reach(session, step):
             return _Outcome("lost", detail=f"did not hear {step.node} to press {step.key!r}")
+        if step.on_hold and not await _offer_heard(session, job.max_hold_s):
+            return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
+        pressed_at = session.now
         try:
             await caller.press(step.key)
         except StepFailure as failure:
             if step is job.route[-1]:
                 return _Outcome("ignored", detail=failure.message)
             return _Outcome("lost", detail=failure.message)
+        if step.on_hold:
+            session.hold.end_hold(pressed_at)
     return await _observe(caller, job)
+
+
+async def _offer_heard(session: CallSession, within_s: float) -> bool:
+    """Wait through the hold until a callback offer has been heard in full. Taking it ends the
+    hold (see _follow): what follows is the phone system's answer, not hold speech."""
+    start = session.now
+    while not session.ended and session.now - start < session.samples(within_s):
+        if any(offer.end > start for offer in session.hold.callback_offers):
+            return True
+        await session.advance()
+    return False
 
 
 async def _reach(session: CallSession, step: RouteStep) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from shopper.crawl.map import CrawlMap, MapNode, NodeKind
-from shopper.crawl.mapgraph import AUTOMATIC, MapGraph, Route, key_name
+from shopper.crawl.mapgraph import AUTOMATIC, Edge, MapGraph, Route, key_name
 from shopper.text.match import fuzzy
 from shopper.text.normalize import normalize
 
@@ -136,7 +136,7 @@ def _steps(graph: MapGraph, route: Route, prompts: dict[str, str]) -> list[dict[
         if expect is not None:
             steps.append(expect)
         if leaving is not None and graph.nodes[node_id].kind == "queue" and node_id in prompts:
-            steps.append(_offer_on_hold(graph.nodes[node_id], prompts))
+            steps.append(_offer_on_hold(graph.nodes[node_id], leaving, prompts))
         if leaving is not None:
             steps.append({"press": leaving.key})
             segment = []
@@ -170,13 +170,13 @@ def _expect(
     return step
 
 
-def _offer_on_hold(queue: MapNode, prompts: dict[str, str]) -> dict[str, Any]:
-    """Listen through the hold music for the offer a key answers (a callback offer): quiet
-    between announcements must not end the step."""
+def _offer_on_hold(queue: MapNode, leaving: Edge, prompts: dict[str, str]) -> dict[str, Any]:
+    """Listen through the hold music for the offer a key answers (a callback offer, named by
+    the key's label as heard in it): quiet between announcements must not end the step."""
     others = [text for other, text in prompts.items() if other != queue.id]
     return {
         "expect": {
-            "fuzzy": distinctive_phrase(queue.prompt, others),
+            "fuzzy": distinctive_phrase(leaving.label or queue.prompt, others),
             "min": PHRASE_MIN_SCORE,
         },
         "within": f"{max(MIN_HOLD_MAX_S, 3 * (queue.hold_s or 0.0)):.0f}s",
