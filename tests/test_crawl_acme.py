@@ -50,8 +50,10 @@ def test_acme_menus_are_found_once_each(open_hours: tuple[CrawlMap, Path]) -> No
     assert sorted(n.id for n in crawl_map.nodes if n.kind == "menu") == sorted(
         ["main", *(by_path(crawl_map, *p).id for p in menus.values())]
     ), "each menu is one node"
-    assert by_path(crawl_map, "1").id.startswith("billing")
-    assert by_path(crawl_map, "2").id == "card-services"
+    # Ids come from the menu's own title as heard ("Billing and payments." is sometimes heard
+    # "the willing and payments."), never from the cut prompt's leftover words.
+    assert "payments" in by_path(crawl_map, "1").id
+    assert by_path(crawl_map, "2").id.endswith("card-services")
     assert by_path(crawl_map, "*") is main and by_path(crawl_map, "#") is main
 
 
