@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from shopper.asr.models import ENV_CACHE_DIR, ENV_CONFIG, ENV_VOSK_MODEL, ModelError
+from shopper.asr.models import ENV_CACHE_DIR, ENV_VOSK_MODEL, ModelError
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.selection import select_engine
 from shopper.asr.vosk_engine import VoskEngine
+from shopper.config import ENV_CONFIG
 
 
 @pytest.fixture(autouse=True)

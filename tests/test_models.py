@@ -26,13 +26,13 @@ from shopper.asr.models import (
     REGISTRY,
     DownloadableModel,
     ModelDownloadError,
-    ModelError,
     download_model,
     find_vosk_model,
     list_models,
     looks_like_vosk_model,
 )
 from shopper.cli.models import models_app
+from shopper.errors import ShopperError
 
 FAKE_FOLDER = "vosk-model-fake-0.1"
 MODEL_FILES = ["am/final.mdl", "conf/mfcc.conf", "conf/model.conf", "graph/HCLG.fst"]
@@ -174,7 +174,7 @@ def test_config_without_asr_section_is_ignored(places: Path) -> None:
 )
 def test_bad_config_is_a_one_line_error(places: Path, text: str, message: str) -> None:
     write_config(places, text)
-    with pytest.raises(ModelError, match=message) as error:
+    with pytest.raises(ShopperError, match=message) as error:
         find_vosk_model()
     assert "\n" not in str(error.value)
 

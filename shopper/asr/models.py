@@ -16,7 +16,6 @@ import importlib.util
 import os
 import shutil
 import tempfile
-import tomllib
 import urllib.error
 import urllib.request
 import zipfile
@@ -27,10 +26,10 @@ from typing import IO, Literal
 
 import platformdirs
 
+from shopper.config import config_table
 from shopper.errors import ShopperError
 
 ENV_VOSK_MODEL = "SHOPPER_VOSK_MODEL"
-ENV_CONFIG = "SHOPPER_CONFIG"
 ENV_CACHE_DIR = "SHOPPER_CACHE_DIR"
 
 _CHUNK_BYTES = 1 << 16
@@ -90,13 +89,6 @@ def models_dir() -> Path:
     return cache_root() / "models"
 
 
-def config_path() -> Path:
-    override = os.environ.get(ENV_CONFIG)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_config_dir("shopper")) / "config.toml"
-
-
 def looks_like_vosk_model(folder: Path) -> bool:
     """Checked before loading, because Kaldi aborts the whole process on a malformed model."""
     graph = folder / "graph"
@@ -111,17 +103,8 @@ def looks_like_vosk_model(folder: Path) -> bool:
 
 def configured_vosk_model() -> Path | None:
     """The `[asr] vosk_model` entry of the config file; relative paths are from the file."""
-    path = config_path()
-    if not path.is_file():
-        return None
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ModelError(f"{path}: not valid TOML ({error})") from None
-    except OSError as error:
-        raise ModelError(f"{path}: cannot read ({error.strerror})") from None
-    asr = config.get("asr", {})
-    value = asr.get("vosk_model") if isinstance(asr, dict) else None
+    path, asr = config_table("asr")
+    value = asr.get("vosk_model")
     if value is None:
         return None
     if not isinstance(value, str) or not value:

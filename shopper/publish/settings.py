@@ -11,13 +11,12 @@ import os
 import re
 import socket
 import ssl
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from shopper.asr.models import config_path
+from shopper.config import config_table
 from shopper.errors import ShopperError
 
 DEFAULT_PREFIX = "shopper/v1"
@@ -205,8 +204,8 @@ def _reason(error: BaseException) -> str:
 def _merged(given: dict[str, str | int | Path | None]) -> dict[str, Any]:
     """name -> (value, where it came from), the first source that sets it winning."""
     merged: dict[str, tuple[Any, str]] = {}
-    path = config_path()
-    for name, value in _config_file(path).items():
+    path, table = config_table("mqtt")
+    for name, value in _mqtt_table(path, table).items():
         merged[name] = (value, f"{path}: [mqtt] {name}")
     for name in SETTING_NAMES:
         env = ENV_PREFIX + name.upper()
@@ -219,18 +218,7 @@ def _merged(given: dict[str, str | int | Path | None]) -> dict[str, Any]:
     return merged
 
 
-def _config_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise MqttSettingsError(f"{path}: not valid TOML ({error})") from None
-    except OSError as error:
-        raise MqttSettingsError(f"{path}: cannot read ({error.strerror})") from None
-    table = config.get("mqtt", {})
-    if not isinstance(table, dict):
-        raise MqttSettingsError(f"{path}: [mqtt] must be a table")
+def _mqtt_table(path: Path, table: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(table) - set(SETTING_NAMES))
     if unknown:
         raise MqttSettingsError(
