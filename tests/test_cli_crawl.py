@@ -80,7 +80,9 @@ def test_crawl_grades_with_the_policy_and_compares_with_the_last_crawl(
     assert "every menu reaches a human: 0/1" in first.stdout
     assert "FAIL: 1 no-human-path finding(s) at main" in first.stdout
     crawl_map = json.loads((out / "map.json").read_text())
-    assert [node["kind"] for node in crawl_map["nodes"]] == ["menu", "message"]
+    assert [node["kind"] for node in crawl_map["nodes"]] == ["menu", "message", "message"]
+    waited = next(o for o in crawl_map["nodes"][0]["options"] if o["key"] == "")
+    assert waited["label"] == "no input", "left without a key, the menu says goodbye (bye)"
     assert {f["kind"] for f in crawl_map["findings"]} >= {"no-human-path"}
     assert (out / "index.html").is_file() and list((out / "scripts").glob("*.yaml"))
     assert not (out / "changes.json").exists()

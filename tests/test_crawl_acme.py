@@ -129,3 +129,17 @@ def test_acme_after_hours_offers_voicemail(after_hours: tuple[CrawlMap, Path]) -
     assert all(node.kind != "human" for node in crawl_map.nodes)
     for key in ("0", "*", "#"):
         assert by_path(crawl_map, key) is main, f"{key} repeats the closed menu"
+
+
+def test_acme_main_menu_without_input_says_goodbye(open_hours: tuple[CrawlMap, Path]) -> None:
+    crawl_map, out = open_hours
+    main = crawl_map.nodes[0]
+    waited = next(o for o in main.options if o.key == "")
+    assert waited.label == "no input"
+    goodbye = by_path(crawl_map, "")
+    assert goodbye.kind == "message", goodbye
+    assert goodbye.path == [] and not goodbye.options
+    assert truth_nodes(out, goodbye)[-1] == "goodbye"
+    for menu in ("1", "2", "3"):
+        option = next((o for o in by_path(crawl_map, menu).options if o.key == ""), None)
+        assert option is None or option.to != by_path(crawl_map, menu).id, "no self-edge"

@@ -27,7 +27,10 @@ def test_globex_menus_and_edges(globex: tuple[CrawlMap, Path]) -> None:
     crawl_map, out = globex
     main = crawl_map.nodes[0]
     assert main.kind == "menu" and main.path == []
-    assert {o.key for o in main.options} == {"1", "2", "3", "0", "*", "#"}
+    assert {o.key for o in main.options} == {"1", "2", "3", "0", "*", "#", ""}
+    hung_up = by_path(crawl_map, "")
+    assert hung_up.kind == "dropped", "no input: the menu repeats once, then hangs up silently"
+    assert hung_up.path == [] and truth_nodes(out, hung_up)[-1] == "main"
     assert by_path(crawl_map, "0") is main, "0 only repeats the main menu"
     assert by_path(crawl_map, "*") is main and by_path(crawl_map, "#") is main
     support = by_path(crawl_map, "2")

@@ -24,13 +24,14 @@ from shopper.crawl.identity import same_prompt
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
 from shopper.crawl.options import parse_options
-from shopper.crawl.pathcall import HeardPrompt, PathJob, PathResult, RouteStep
+from shopper.crawl.pathcall import NO_INPUT, HeardPrompt, PathJob, PathResult, RouteStep
 
 CLOSED_LANGUAGE = re.compile(
     r"\b(closed|office hours|business hours|we are open|our hours|open monday)\b", re.I
 )
 ROOT = "main"
 CALLBACK_LABEL = "call back"
+NO_INPUT_LABEL = "no input"
 SENTENCE_END = re.compile(r"[.!?,;]")
 TITLE_WORDS = 4
 NAME_WORDS = 4
@@ -89,6 +90,8 @@ class _Crawl:
     routes: dict[str, tuple[RouteStep, ...]] = field(default_factory=dict)
     """Keys to press (and menus to recognise on the way) to reach each node."""
     pending: deque[Attempt] = field(default_factory=deque)
+    waited_at: set[str] = field(default_factory=set)
+    """Menus whose no-input path is planned: it has no option until it is known to go on."""
 
     def job(self, attempt: Attempt) -> PathJob:
         route: tuple[RouteStep, ...] = ()
@@ -176,6 +179,10 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         return
     parent = crawl_map.node(attempt.node) if attempt.node is not None else None
     path = [*parent.path, attempt.key] if parent is not None else []
+    if parent is not None and attempt.key == NO_INPUT:
+        path = list(parent.path)
+        if not _moves_on(parent, result):
+            return
     route = state.routes[parent.id] if parent is not None else ()
     if parent is not None:
         route = (*route, _step(parent, attempt.key))
@@ -319,6 +326,15 @@ def _new_node(
     return node
 
 
+def _moves_on(menu: MapNode, result: PathResult) -> bool:
+    """Whether a menu left without input went somewhere else: only then is it an option (a
+    menu that re-prompts until the call ends its listening leads nowhere new)."""
+    first = result.prompts[0] if result.prompts else None
+    if first is not None:
+        return first.known != menu.id and not same_prompt(first.text, menu.prompt)
+    return result.ending not in ("repeating", "known", "limit")
+
+
 def _link(source: MapNode | None, key: str, to: str) -> None:
     if source is None:
         return
@@ -326,7 +342,8 @@ def _link(source: MapNode | None, key: str, to: str) -> None:
         if option.key == key:
             option.to = option.to or to
             return
-    source.options.append(Option(key, None, to, offered=False))
+    label = NO_INPUT_LABEL if key == NO_INPUT and source.kind == "menu" else None
+    source.options.append(Option(key, label, to, offered=False))
 
 
 def _offer(state: _Crawl, menu: MapNode) -> None:
@@ -344,6 +361,9 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
             continue
         menu.options.append(Option(key, offered.get(key), None, offered=key in offered))
         _try(state, menu, key)
+    if menu.id not in state.waited_at:
+        state.waited_at.add(menu.id)
+        _try(state, menu, NO_INPUT)
 
 
 def _offer_callback(state: _Crawl, queue: MapNode, offer: str) -> None:
@@ -380,6 +400,8 @@ def _skipped(offered: Collection[str]) -> str:
 def _option_label(parent: MapNode | None, key: str) -> str | None:
     if parent is None:
         return None
+    if key == NO_INPUT:
+        return NO_INPUT_LABEL
     return next((o.label for o in parent.options if o.key == key and o.label), None)
 
 

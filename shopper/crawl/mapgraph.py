@@ -82,7 +82,9 @@ class MapGraph:
         return [edge for edge in self.edges_from[node_id] if edge.automatic]
 
     def follow(self, node_ids: Iterable[str], keys: frozenset[str]) -> list[str]:
-        """Nodes reached from `node_ids` through edges with the given keys, in breadth order."""
+        """Nodes reached from `node_ids` through edges with the given keys, in breadth order. A
+        menu's automatic edge is its no-input path, where a caller who waited ends up, not where
+        the phone system goes by itself after a key, so it is never followed."""
         queue = deque(node_ids)
         seen: list[str] = []
         while queue:
@@ -90,7 +92,12 @@ class MapGraph:
             if current in seen:
                 continue
             seen.append(current)
-            queue.extend(edge.target for edge in self.edges_from[current] if edge.key in keys)
+            waits = self.nodes[current].kind == "menu"
+            queue.extend(
+                edge.target
+                for edge in self.edges_from[current]
+                if edge.key in keys and not (waits and edge.key == AUTOMATIC)
+            )
         return seen
 
     def automatic_closure(self, node_id: str) -> list[str]:

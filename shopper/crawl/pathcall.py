@@ -50,6 +50,12 @@ CUT_TAIL_S = 0.45
 prompt's last syllable on its own ("...press 9" heard as "Dis,"), not a prompt."""
 REACTION_S = 0.6
 PAUSE_WAIT_S = 4.0
+NO_INPUT = ""
+"""The key of a route step that presses nothing: the menu is left to time out."""
+MAX_REPROMPTS = 3
+"""Re-prompts of a menu listened through without input before it counts as only repeating."""
+NO_INPUT_STEP_LIMIT_S = 180.0
+"""Longest a route step after a no-input step may wait: the menu re-prompts before it moves on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +162,14 @@ class _Outcome:
 
 async def _follow(job: PathJob, caller: Caller) -> _Outcome:
     session = caller.session
+    within_s = STEP_LIMIT_S
     for step in job.route:
-        if (step.prompt or not step.on_hold) and not await _reach(session, step):
+        if (step.prompt or not step.on_hold) and not await _reach(session, step, within_s):
             return _Outcome("lost", detail=f"did not hear {step.node} to press {step.key!r}")
+        within_s = STEP_LIMIT_S
+        if step.key == NO_INPUT:
+            within_s = NO_INPUT_STEP_LIMIT_S
+            continue
         if step.on_hold and not await _offer_heard(session, job.max_hold_s):
             return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
         pressed_at = session.now
@@ -184,11 +195,11 @@ async def _offer_heard(session: CallSession, within_s: float) -> bool:
     return False
 
 
-async def _reach(session: CallSession, step: RouteStep) -> bool:
+async def _reach(session: CallSession, step: RouteStep, within_s: float) -> bool:
     """Listen until the step's menu is recognised by its opening words."""
     start = session.now
     seen = ""
-    while not session.ended and session.now - start < session.samples(STEP_LIMIT_S):
+    while not session.ended and session.now - start < session.samples(within_s):
         heard = " ".join(u.text for u in session.finals_since(start))
         if heard != seen:
             seen = heard
@@ -222,11 +233,22 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
     seen = -1
     pieces: list[Piece] = []
     cut_prompt = job.route[-1].prompt if job.route else ""
+    waiting_at = job.route[-1].node if job.route and job.route[-1].key == NO_INPUT else None
     while True:
         finals = session.finals_since(start)
         if len(finals) != seen:
             seen = len(finals)
-            pieces = split_prompts(_without_cut(finals, start, cut_prompt), job.known)
+            texts = (
+                _without_cut(finals, start, cut_prompt)
+                if waiting_at is None
+                else _without_rest(finals, cut_prompt)
+            )
+            pieces = split_prompts(texts, job.known)
+            if waiting_at is not None:
+                reprompts = _reprompts(pieces, waiting_at)
+                pieces = pieces[reprompts:]
+                if reprompts > MAX_REPROMPTS and not pieces:
+                    return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
             stop = _stop_on_known_or_repeat(pieces)
             if stop is not None:
                 ending, kept, repeat_of = stop
@@ -266,6 +288,14 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
         await session.advance()
 
 
+def _reprompts(pieces: list[Piece], menu: str) -> int:
+    """How many leading pieces are the menu re-prompting while it waits for a key."""
+    count = 0
+    while count < len(pieces) and pieces[count].known == menu:
+        count += 1
+    return count
+
+
 def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str]:
     """Utterance texts, minus the words of the interrupted prompt heard before the key (a
     lone key left over, "2." of "press 2.", goes too)."""
@@ -289,6 +319,19 @@ def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str
     if sentences and words(sentences[0]) in ([key] for key in KEY_WORDS):
         kept = "".join(sentences[1:]).strip()
     texts[0] = kept
+    return texts
+
+
+def _without_rest(finals: list[Utterance], prompt: str) -> list[str]:
+    """Utterance texts, minus the rest of the menu's prompt: a call that presses nothing hears
+    it to the end (perhaps over several utterances) before the menu times out."""
+    texts = [u.text for u in finals]
+    for index, text in enumerate(texts):
+        heard = words(text)
+        cut = cut_words(heard, prompt, len(heard))
+        texts[index] = "" if cut == len(heard) else _drop_words(text, cut)
+        if cut < len(heard):
+            break
     return texts
 
 

@@ -43,11 +43,13 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
     sentences = [
         (index, s.strip()) for index, text in enumerate(utterances) for s in SENTENCE.findall(text)
     ]
+    after_notice = False
     for index, sentence in sentences:
         if not words(sentence):
             continue
         if RETRY_NOTICE.search(sentence):
             _close(pieces, current)
+            after_notice = True
             continue
         opening = _known_opening([text for _, text in [*current, (index, sentence)]], known)
         if opening is not None:
@@ -56,8 +58,9 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             del current[start:]
             _close(pieces, current)
             pieces.append(_piece(known_part, node))
+            after_notice = False
             continue
-        if pieces and pieces[-1].known is not None and not current:
+        if pieces and pieces[-1].known is not None and not current and not after_notice:
             last = pieces[-1]
             pieces[-1] = Piece(f"{last.text} {sentence}", last.first, index, last.known)
             continue

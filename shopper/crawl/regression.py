@@ -34,6 +34,8 @@ OFFER_SILENCE = "60s"
 MIN_HOLD_MAX_S = 300.0
 HUMAN_WITHIN = "10m"
 HANGUP_WITHIN = "30s"
+NO_INPUT_WITHIN = "3m"
+"""A prompt reached by waiting at a menu comes after the menu's re-prompts, a minute or more."""
 
 HEALTHY_ENDS: frozenset[NodeKind] = frozenset({"human", "voicemail", "closed", "message"})
 FAILING_ENDS: frozenset[NodeKind] = frozenset({"dropped", "dead-end", "tone"})
@@ -165,6 +167,8 @@ def _expect(
         },
         "within": FIRST_PROMPT_WITHIN if first else PROMPT_WITHIN,
     }
+    if any(graph.nodes[waited].kind == "menu" for waited in segment[:-1]):
+        step["within"] = NO_INPUT_WITHIN
     if len(speaking) > 1 or segment.index(node_id) > 0:
         step["silence"] = CHAIN_SILENCE
     return step
