@@ -176,28 +176,24 @@ def _option_changes(
     changes: list[Change] = []
     old_options = _by_key(old.options)
     new_options = _by_key(new.options)
-    for key, option in new_options.items():
-        before = old_options.get(key)
-        if option.offered and (before is None or not before.offered):
-            changes.append(
-                Change(
-                    "option-added",
-                    new.id,
-                    f"'{new.id}' now offers {key_name(key)}{_label(option)}",
-                    after=_option_text(option),
-                )
-            )
-    for key, option in old_options.items():
-        after = new_options.get(key)
-        if option.offered and (after is None or not after.offered):
-            changes.append(
-                Change(
-                    "option-removed",
-                    new.id,
-                    f"'{new.id}' no longer offers {key_name(key)}{_label(option)}",
-                    before=_option_text(option),
-                )
-            )
+    changes += [
+        Change(
+            "option-added",
+            new.id,
+            f"'{new.id}' now offers {key_name(key)}{_label(option)}",
+            after=_option_text(option),
+        )
+        for key, option in _offered_only(new_options, old_options)
+    ]
+    changes += [
+        Change(
+            "option-removed",
+            new.id,
+            f"'{new.id}' no longer offers {key_name(key)}{_label(option)}",
+            before=_option_text(option),
+        )
+        for key, option in _offered_only(old_options, new_options)
+    ]
     for key, option in new_options.items():
         before = old_options.get(key)
         if before is None:
@@ -235,6 +231,17 @@ def _by_key(options: list[Option]) -> dict[str, Option]:
     for option in options:
         found.setdefault(option.key, option)
     return found
+
+
+def _offered_only(
+    options: dict[str, Option], others: dict[str, Option]
+) -> list[tuple[str, Option]]:
+    """Keys offered in `options` that `others` does not offer."""
+    return [
+        (key, option)
+        for key, option in options.items()
+        if option.offered and not (key in others and others[key].offered)
+    ]
 
 
 def _label(option: Option) -> str:

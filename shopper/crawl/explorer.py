@@ -23,7 +23,7 @@ from shopper.asr.selection import EngineChoice
 from shopper.crawl.identity import same_prompt
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
-from shopper.crawl.options import parse_options
+from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
 from shopper.crawl.pathcall import NO_INPUT, HeardPrompt, PathJob, PathResult, RouteStep
 
 CLOSED_LANGUAGE = re.compile(
@@ -39,11 +39,7 @@ NAME_LEAD_WORDS = frozenset(
     {"a", "an", "the", "to", "for", "four", "fore", "please", "speak", "talk", "with", "your"}
 )
 """Words dropped from the start of an id: "for" (and how it is misheard), "to speak with a"."""
-KEY_RESIDUE = frozenset(
-    {"press", "pressed", "dress", "breast", "pound", "star", "hash"}
-    | {"zero", "one", "two", "to", "three", "free", "four", "five", "six", "seven", "eight"}
-    | {"nine", *"0123456789"}
-)
+KEY_RESIDUE = PRESS_WORDS | KEY_WORDS.keys() | {"pressed", "hash", *"0123456789"}
 """Words a pressed key leaves at the start of the next prompt: the end of the cut one
 ("...press one" heard as "pressed,"); a title made only of them names nothing."""
 
