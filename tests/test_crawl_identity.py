@@ -1,6 +1,13 @@
 """Recognising a known prompt in what Moonshine heard on Acme Bank calls (real transcripts)."""
 
-from shopper.crawl.identity import find_opening, same_prompt, words
+from shopper.crawl.identity import (
+    cut_words,
+    find_opening,
+    same_prompt,
+    split_words,
+    tail_start,
+    words,
+)
 from shopper.crawl.options import parse_options
 
 BILLING_FIRST = (
@@ -54,3 +61,40 @@ def test_press_two_heard_as_breast_tooth_is_an_option() -> None:
         "3": "loans mortgages",
         "0": "speak with a representative",
     }
+
+
+NORTHWIND_FIRST = (
+    "Thank you for calling North Wind Insurance. This call may be recorded for quality and "
+    "training purposes. For faster service, visit Northwyn dot com. Please listen carefully, as "
+    "her options have changed. Fourth lanes, press one. For roadside assistance, breast-hoo! Put "
+    "all other questions, press for. To hear these options again, press star, four policies and "
+    "billing, press free."
+)
+"""The welcome and the main menu as first heard: one prompt, two recordings (real transcript)."""
+
+
+def test_a_menu_heard_alone_after_a_message_is_the_tail_of_its_first_hearing() -> None:
+    heard = (
+        "To report a new claim, visit Northwyn dot com. Fourth lanes, press one. For roadside "
+        "assistance, breast-hoo! Put all other questions, press for. To hear these options "
+        "again, press star, four policies and billing, press free."
+    )
+    said_at, heard_at = tail_start(NORTHWIND_FIRST, heard) or (0, 0)
+    head, menu = split_words(NORTHWIND_FIRST, said_at)
+    assert head.endswith("as her options have changed.") and menu.startswith("Fourth lanes")
+    assert split_words(heard, heard_at) == (
+        "To report a new claim, visit Northwyn dot com.",
+        heard[len("To report a new claim, visit Northwyn dot com. ") :],
+    ), "the message ends with the same words as the welcome, but is not part of the menu"
+
+
+def test_the_whole_prompt_or_another_one_is_no_tail() -> None:
+    assert tail_start(NORTHWIND_FIRST, NORTHWIND_FIRST) is None
+    assert tail_start(NORTHWIND_FIRST, MAIN) is None
+    assert tail_start(MAIN, "breast-tooth") is None, "too short to tell"
+
+
+def test_cut_residue_ends_on_a_word_of_the_prompt() -> None:
+    prompt = "For your policy, document, press for. To return to the main menu, press nine."
+    assert cut_words(words("documents, press, billing and payments."), prompt, 3) == 2
+    assert cut_words(words("All of our represent, I'm sorry"), "all of our representatives", 6) == 4

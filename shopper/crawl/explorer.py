@@ -15,12 +15,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shopper.asr.selection import EngineChoice
-from shopper.crawl.identity import same_prompt
+from shopper.crawl.identity import same_prompt, split_words, tail_start, words
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
 from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
@@ -42,6 +42,21 @@ NAME_LEAD_WORDS = frozenset(
 KEY_RESIDUE = PRESS_WORDS | KEY_WORDS.keys() | {"pressed", "hash", *"0123456789"}
 """Words a pressed key leaves at the start of the next prompt: the end of the cut one
 ("...press one" heard as "pressed,"); a title made only of them names nothing."""
+HOLD_ENDS: dict[str, NodeKind] = {
+    "human": "human",
+    "hold-dropped": "dropped",
+    "hold-voicemail": "voicemail",
+    "hold-limit": "limit",
+}
+"""What a queue leads to, by how its hold ended."""
+CALL_ENDS: dict[str, frozenset[NodeKind]] = {
+    "hangup": frozenset({"closed", "message"}),
+    "dead-air": frozenset({"dropped"}),
+    "tone": frozenset({"tone"}),
+    "voicemail": frozenset({"voicemail"}),
+    "ignored": frozenset({"dead-end"}),
+}
+"""What the last prompt of a path is, by how the call ended after it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +103,21 @@ class _Crawl:
     pending: deque[Attempt] = field(default_factory=deque)
     waited_at: set[str] = field(default_factory=set)
     """Menus whose no-input path is planned: it has no option until it is known to go on."""
+    late: set[str] = field(default_factory=set)
+    """Menus that ignored a key pressed while their prompt played: keys wait for its end."""
 
     def job(self, attempt: Attempt) -> PathJob:
         route: tuple[RouteStep, ...] = ()
         if attempt.node is not None:
             node = self.map.node(attempt.node)
-            route = (*self.routes[node.id], _step(node, attempt.key))
+            route = (*self.routes[node.id], _step(self, node, attempt.key))
         known = tuple((n.id, n.prompt) for n in self.map.nodes if n.prompt)
         budgets = self.settings.budgets
         return PathJob(
             target=self.settings.target,
             route=route,
             known=known,
+            menus=frozenset(n.id for n in self.map.nodes if n.kind == "menu"),
             out_dir=self.settings.out_dir,
             seed=self.settings.seed,
             now=self.settings.now,
@@ -174,6 +192,10 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         )
         return
     parent = crawl_map.node(attempt.node) if attempt.node is not None else None
+    if parent is not None and result.key_ignored:
+        state.late.add(parent.id)
+        state.pending.appendleft(attempt)
+        return
     path = [*parent.path, attempt.key] if parent is not None else []
     if parent is not None and attempt.key == NO_INPUT:
         path = list(parent.path)
@@ -181,12 +203,21 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
             return
     route = state.routes[parent.id] if parent is not None else ()
     if parent is not None:
-        route = (*route, _step(parent, attempt.key))
+        route = (*route, _step(state, parent, attempt.key))
     label = _option_label(parent, attempt.key)
     previous, key = parent, attempt.key
     chain: list[MapNode] = []
-    for heard in result.prompts:
-        node = _node_for(state, heard, result, label if previous is parent else None, path, route)
+    prompts, origins = _apart(state, result.prompts)
+    found = [_known_node(state, heard) for heard in prompts]
+    for index, heard in enumerate(prompts):
+        node = found[index]
+        if node is not None and _goes_elsewhere(state, node, found[index + 1 :], result):
+            node = None
+        if node is None:
+            named = label if previous is parent else None
+            node = _learned_node(state, heard, result, named, path, route)
+            found[index] = node
+        node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
         _link(previous, key, node.id)
         chain.append(node)
         previous, key = node, ""
@@ -198,7 +229,7 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
     if end is not None:
         _link(previous, key, end.id)
     if result.ending == "repeating" and last is not None and result.repeat_of is not None:
-        target = chain[result.repeat_of]
+        target = chain[origins.index(result.repeat_of)]
         _link(last, "", target.id)
     if last is not None and last.kind == "menu" and result.ending == "menu":
         _offer(state, last)
@@ -227,7 +258,7 @@ def _ending(
     if ending == "menu" and last is not None:
         last.kind = "menu"
         return None
-    if ending in ("human", "hold-dropped", "hold-limit"):
+    if ending in HOLD_ENDS:
         queue = last or _new_node(state, stem, "", "queue", path, route, result, None)
         queue.kind = "queue"
         queue.hold_s = result.hold_s
@@ -243,7 +274,9 @@ def _ending(
             human.hold_s = result.hold_s
             human.time_to_human_s = result.time_to_human_s
             return _after(last, queue, human)
-        kind: NodeKind = "dropped" if ending == "hold-dropped" else "limit"
+        if result.after_hold:
+            return _after(last, queue, _after_hold(state, queue, result, path, route))
+        kind = HOLD_ENDS[ending]
         return _after(
             last, queue, _new_node(state, f"{queue.id}-{kind}", "", kind, path, route, result, None)
         )
@@ -267,6 +300,30 @@ def _ending(
     return None
 
 
+def _after_hold(
+    state: _Crawl,
+    queue: MapNode,
+    result: PathResult,
+    path: list[str],
+    route: tuple[RouteStep, ...],
+) -> MapNode:
+    """The nodes a hold ended in before a voicemail beep: any message, then the greeting (one
+    voicemail greeting often serves several places). Returns the first of them."""
+    nodes: list[MapNode] = []
+    for heard in result.after_hold:
+        last = heard is result.after_hold[-1]
+        stem = f"{queue.id}-voicemail" if last else _node_name(heard.text, None)
+        node = _known_node(state, heard) or _new_node(
+            state, stem, heard.text, "message", path, route, result, None
+        )
+        node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
+        if nodes:
+            _link(nodes[-1], "", node.id)
+        nodes.append(node)
+    nodes[-1].kind = "voicemail"
+    return nodes[0]
+
+
 def _after(last: MapNode | None, queue: MapNode, then: MapNode) -> MapNode:
     """The node to link from the path's end: a queue heard without a prompt is new too."""
     if last is None:
@@ -275,7 +332,78 @@ def _after(last: MapNode | None, queue: MapNode, then: MapNode) -> MapNode:
     return then
 
 
-def _node_for(
+def _known_node(state: _Crawl, heard: HeardPrompt) -> MapNode | None:
+    if heard.known is not None:
+        return state.map.node(heard.known)
+    return next(
+        (n for n in state.map.nodes if n.prompt and same_prompt(n.prompt, heard.text)), None
+    )
+
+
+def _apart(state: _Crawl, prompts: list[HeardPrompt]) -> tuple[list[HeardPrompt], list[int]]:
+    """The heard prompts, with each that ends with the rest of a known menu (see
+    identity.tail_start) cut into what came before it and that menu; and for each, the index
+    of the heard prompt it comes from."""
+    kept: list[HeardPrompt] = []
+    origins: list[int] = []
+    for index, heard in enumerate(prompts):
+        tail = None if _known_node(state, heard) is not None else _menu_tail(state, heard)
+        if tail is None:
+            kept.append(heard)
+            origins.append(index)
+            continue
+        menu, said_at, heard_at = tail
+        _split_menu(state, menu, said_at)
+        before, rest = split_words(heard.text, heard_at)
+        if not words(before):
+            kept.append(replace(heard, known=menu.id))
+            origins.append(index)
+            continue
+        share = heard_at / len(words(heard.text))
+        middle = round(heard.start_s + share * (heard.end_s - heard.start_s), 3)
+        kept += [
+            HeardPrompt(before, heard.start_s, middle, None),
+            HeardPrompt(rest, middle, heard.end_s, menu.id),
+        ]
+        origins += [index, index]
+    return kept, origins
+
+
+def _menu_tail(state: _Crawl, heard: HeardPrompt) -> tuple[MapNode, int, int] | None:
+    for menu in state.map.nodes:
+        tail = tail_start(menu.prompt, heard.text) if menu.kind == "menu" else None
+        if tail is not None:
+            return menu, *tail
+    return None
+
+
+def _split_menu(state: _Crawl, menu: MapNode, at: int) -> None:
+    """A menu heard without its first `at` words is two recordings: what it opened with the
+    first time (a greeting) and the menu itself, which the phone system came back to alone.
+    The menu keeps its id and options; the greeting becomes a node of its own in front of
+    it, and what led to the whole (the call's start included) leads to the greeting."""
+    head_text, menu.prompt = split_words(menu.prompt, at)
+    taken = {node.id for node in state.map.nodes}
+    base = _node_name(head_text, None)
+    head_id, n = base, 2
+    while head_id in taken:
+        head_id, n = f"{base}-{n}", n + 1
+    head = MapNode(head_id, head_text, "message", list(menu.path), [Option("", None, menu.id)])
+    share = at / (at + len(words(menu.prompt)))
+    for index, evidence in enumerate(menu.evidence):
+        middle = round(evidence.start_s + share * (evidence.end_s - evidence.start_s), 3)
+        head.evidence.append(replace(evidence, end_s=middle))
+        menu.evidence[index] = replace(evidence, start_s=middle)
+    for node in state.map.nodes:
+        for option in node.options:
+            if option.to == menu.id:
+                option.to = head.id
+    state.map.nodes.insert(state.map.nodes.index(menu), head)
+    state.routes[head.id] = state.routes[menu.id]
+    state.late.discard(menu.id)
+
+
+def _learned_node(
     state: _Crawl,
     heard: HeardPrompt,
     result: PathResult,
@@ -283,20 +411,30 @@ def _node_for(
     path: list[str],
     route: tuple[RouteStep, ...],
 ) -> MapNode:
-    crawl_map = state.map
-    found = (
-        crawl_map.node(heard.known)
-        if heard.known is not None
-        else next(
-            (n for n in crawl_map.nodes if n.prompt and same_prompt(n.prompt, heard.text)), None
-        )
-    )
-    if found is None:
-        stem = ROOT if not crawl_map.nodes else _node_name(heard.text, label)
-        found = _new_node(state, stem, heard.text, "limit", path, route, result, None)
-    node = found
-    node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
-    return node
+    """A node for a prompt heard for the first time (or a recording heard again in another
+    place, see _goes_elsewhere): classified once the path's ending is known."""
+    stem = ROOT if not state.map.nodes else _node_name(heard.text, label)
+    return _new_node(state, stem, heard.text, "limit", path, route, result, None)
+
+
+def _goes_elsewhere(
+    state: _Crawl, node: MapNode, after: list[MapNode | None], result: PathResult
+) -> bool:
+    """Whether a known recording that is not a menu leads somewhere else this time than where
+    it led before: then it is another place that plays the same recording (one "please hold"
+    before two queues), and becomes a node of its own. A menu is the same menu wherever it is
+    heard; an ending that proves nothing (a budget, a repeat) keeps the node it was."""
+    if node.kind in ("menu", "limit"):
+        return False
+    before = next((o.to for o in node.options if o.key == ""), None)
+    if after:
+        following = after[0]
+        return following is None or following.id != before
+    if result.ending in HOLD_ENDS:
+        ended_in = state.map.node(before).kind if before is not None else None
+        return node.kind != "queue" or ended_in != HOLD_ENDS[result.ending]
+    ends_as = CALL_ENDS.get(result.ending)
+    return ends_as is not None and (before is not None or node.kind not in ends_as)
 
 
 def _new_node(
@@ -381,9 +519,17 @@ def _try(state: _Crawl, node: MapNode, key: str) -> None:
         state.map.unexplored.append(Unexplored(node.id, key, f"max depth ({max_depth})"))
 
 
-def _step(node: MapNode, key: str) -> RouteStep:
+def _step(state: _Crawl, node: MapNode, key: str) -> RouteStep:
     """Keys at a queue answer what its hold offered, so they wait for the offer."""
-    return RouteStep(node.id, node.prompt, key, on_hold=node.kind == "queue")
+    first = node.evidence[0] if node.evidence else None
+    return RouteStep(
+        node.id,
+        node.prompt,
+        key,
+        on_hold=node.kind == "queue",
+        after_prompt=node.id in state.late,
+        heard_s=first.end_s - first.start_s if first is not None else 0.0,
+    )
 
 
 def _skipped(offered: Collection[str]) -> str:

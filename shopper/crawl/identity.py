@@ -9,6 +9,8 @@ lets a crawl press a known menu's key before the menu has finished talking.
 
 from __future__ import annotations
 
+import re
+
 from shopper.text.normalize import normalize
 from shopper.text.wer import word_edit_distance
 
@@ -22,6 +24,15 @@ CUT_RESIDUE_WORDS = 2
 still playing while the key was processed ("For the billing and payment" for "Billing and
 payments"), and heard again, differently, on every call that reaches the prompt."""
 MIN_COMPARED_WORDS = 4
+SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+MIN_STEM_LETTERS = 4
+MAX_ENDING_LETTERS = 2
+MIN_TAIL_WORDS = 6
+MIN_HEAD_WORDS = 3
+TAIL_SIMILARITY = 0.85
+"""Stricter than SAME_PROMPT_SIMILARITY: a tail is compared word for word with the end of
+what was heard, and a looser match would take a few words of the speech before it (a
+message ending "... dot com" before a menu whose greeting also ends "... dot com")."""
 
 
 def words(text: str) -> list[str]:
@@ -75,14 +86,71 @@ def cut_words(heard: list[str], prompt: str, most: int) -> int:
     """How many of `heard`'s first words (at most `most`) are the end of `prompt` cut short.
 
     A key pressed while a prompt plays cuts it, and the recogniser may join the cut words to
-    the next prompt in one utterance; those leading words are found again in the prompt."""
+    the next prompt in one utterance; those leading words are found again in the prompt. The
+    last of them must be one of the prompt's words: the errors allowed inside the run would
+    otherwise take in the next prompt's first word."""
     said = words(prompt)
     row = [0] * (len(said) + 1)
     best = 0
     for i, word in enumerate(heard[:most], start=1):
         previous, row = row, [i]
+        matched = i
         for j, other in enumerate(said, start=1):
-            row.append(min(previous[j - 1] + (word != other), previous[j] + 1, row[j - 1] + 1))
-        if min(row) <= i // 6:
+            same = _same_word(word, other)
+            if same:
+                matched = min(matched, previous[j - 1])
+            row.append(min(previous[j - 1] + (not same), previous[j] + 1, row[j - 1] + 1))
+        if matched <= i // 6:
             best = i
     return best
+
+
+def _same_word(heard: str, said: str) -> bool:
+    """Equal, or one word heard with another ending ("document" for "documents", "option" for
+    "options"): the recogniser is least sure of a word's ending; or the start of the word
+    ("represent" for "representatives"), as a cut recording leaves its last word."""
+    if heard == said or (len(heard) >= MIN_STEM_LETTERS and said.startswith(heard)):
+        return True
+    shorter, longer = sorted((heard, said), key=len)
+    return (
+        len(shorter) >= MIN_STEM_LETTERS
+        and longer.startswith(shorter)
+        and len(longer) - len(shorter) <= MAX_ENDING_LETTERS
+    )
+
+
+def tail_start(prompt: str, heard: str) -> tuple[int, int] | None:
+    """Where `heard` ends with the rest of `prompt` without its first sentences: (words of
+    `prompt` before that rest, words of `heard` before it), the longest such rest; None when
+    `heard` does not end so, or is the whole prompt.
+
+    Hearing only the rest of a known prompt means one of two things: the key pressed in it
+    was ignored and the prompt played on, or the prompt is two recordings (a greeting, then a
+    menu) and the phone system came back to the second one alone, perhaps after a message."""
+    said, got = words(prompt), words(heard)
+    starts = [0]
+    for sentence in SENTENCE.findall(prompt)[:-1]:
+        starts.append(starts[-1] + len(words(sentence)))
+    for at in starts[1:]:
+        size = len(said) - at
+        if at < MIN_HEAD_WORDS or size < MIN_TAIL_WORDS or size > len(got):
+            continue
+        if _similarity(said[at:], got[-size:]) < TAIL_SIMILARITY:
+            continue
+        before = got[: len(got) - size]
+        if before and _similarity(said[:at], before) >= SAME_PROMPT_SIMILARITY:
+            return None
+        return at, len(got) - size
+    return None
+
+
+def split_words(text: str, count: int) -> tuple[str, str]:
+    """`text` cut after its first `count` normalised words, keeping the punctuation of both
+    parts (which is what later cuts them into sentences)."""
+    tokens = text.split()
+    taken = 0
+    dropped = 0
+    while taken < len(tokens) and dropped < count:
+        dropped += len(words(tokens[taken]))
+        taken += 1
+    return " ".join(tokens[:taken]), " ".join(tokens[taken:])

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from shopper.text.normalize import normalize
 
-PRESS_WORDS = frozenset({"press", "dress", "breast", "dial", "enter", "push", "select"})
-"""Words that introduce a key; "dress" and "breast" are how Moonshine hears a synthetic
-"press"."""
+PRESS_WORDS = frozenset({"press", "dress", "breast", "fresh", "dial", "enter", "push", "select"})
+"""Words that introduce a key; "dress", "breast" and "fresh" are how Moonshine hears a
+synthetic "press"."""
 KEY_WORDS = {
     "zero": "0",
     "oh": "0",
@@ -37,11 +37,17 @@ KEY_WORDS = {
     "seven": "7",
     "eight": "8",
     "nine": "9",
+    "mine": "9",
     "star": "*",
     "pound": "#",
 }
 FILLER_WORDS = frozenset({"please", "or", "say", "now", "and", "the", "key"})
 LEAD_WORDS = frozenset({"for", "to"})
+MAX_LABEL_WORDS = 6
+MIN_CLAUSE_WORDS = 2
+"""A longer label runs on from the sentence before the option, which the recogniser did not
+end ("if you know your party's extension you may dial it at any time to establish a sales
+partnership"): the option's own clause is its last "to ..." or "for ..."."""
 SENTENCE_END = re.compile(r"[.!?;]+")
 
 
@@ -89,6 +95,9 @@ def _sentence_options(words: list[str]) -> list[HeardOption]:
 
 def _label(words: list[str]) -> str:
     kept = [w for w in words if w not in FILLER_WORDS]
+    if len(kept) > MAX_LABEL_WORDS:
+        leads = [i for i, w in enumerate(kept[:-MIN_CLAUSE_WORDS]) if w in LEAD_WORDS]
+        kept = kept[leads[-1] :] if leads else kept
     while kept and kept[0] in LEAD_WORDS:
         kept = kept[1:]
     while kept and kept[-1] in FILLER_WORDS | LEAD_WORDS:

@@ -16,9 +16,18 @@ from typing import Literal
 from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.dial import DialOptions
-from shopper.crawl.identity import cut_words, find_opening, same_prompt, words
+from shopper.crawl.identity import (
+    CUT_RESIDUE_WORDS,
+    SENTENCE,
+    cut_words,
+    find_opening,
+    same_prompt,
+    split_words,
+    tail_start,
+    words,
+)
 from shopper.crawl.options import KEY_WORDS, parse_options
-from shopper.crawl.prompts import SENTENCE, Piece, split_prompts
+from shopper.crawl.prompts import RETRY_NOTICE, Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import StepFailure
 from shopper.engine.session import CallSession, ListenSettings
@@ -33,6 +42,7 @@ Ending = Literal[
     "human",
     "hold-dropped",
     "hold-limit",
+    "hold-voicemail",
     "hangup",
     "dead-air",
     "tone",
@@ -49,11 +59,15 @@ CUT_TAIL_S = 0.45
 """An utterance this short, begun before the far end can have reacted to the key, is the cut
 prompt's last syllable on its own ("...press 9" heard as "Dis,"), not a prompt."""
 REACTION_S = 0.6
+RESIDUE_SLACK_WORDS = 3
 PAUSE_WAIT_S = 4.0
 NO_INPUT = ""
 """The key of a route step that presses nothing: the menu is left to time out."""
 MAX_REPROMPTS = 3
 """Re-prompts of a menu listened through without input before it counts as only repeating."""
+IGNORED_KEY_TOLERANCE_S = 1.5
+"""How much longer or shorter than its first hearing a prompt may last when a key pressed in
+it was ignored (the recogniser's edges move by a few hundred milliseconds)."""
 NO_INPUT_STEP_LIMIT_S = 180.0
 """Longest a route step after a no-input step may wait: the menu re-prompts before it moves on."""
 
@@ -67,6 +81,10 @@ class RouteStep:
     """The key answers an offer made during the node's hold (a callback): it is pressed once
     the offer has been heard, not when the prompt is (a queue without a prompt is passed by its
     offer alone)."""
+    after_prompt: bool = False
+    """The menu ignored a key pressed while its prompt played: press once it has ended."""
+    heard_s: float = 0.0
+    """How long the prompt lasted when it was first heard."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,10 @@ class PathJob:
     known: tuple[tuple[str, str], ...]
     """(node id, prompt) of every prompt known when the call was placed."""
     out_dir: Path
+    menus: frozenset[str] = frozenset()
+    """Ids of the known prompts that are menus: the call stops when one is heard. Any other
+    known prompt is listened through, because one recording may open two places ("please
+    hold while I try to connect you" before two different queues)."""
     seed: int = 0
     now: datetime | None = None
     max_call_s: float = 300.0
@@ -112,8 +134,14 @@ class PathResult:
     callback_offered: bool | None = None
     callback_offer: str | None = None
     """What the first callback offer of the hold said, for its key."""
+    after_hold: list[HeardPrompt] = field(default_factory=list)
+    """What a "hold-voicemail" hold ended in: the voicemail greeting, after any message
+    before it ("I'm sorry, the person you are calling is not available")."""
     tone: str | None = None
     detail: str = ""
+    key_ignored: bool = False
+    """The key under test, pressed while its menu's prompt played, was ignored: the prompt
+    went on to its end as if nothing had been pressed (see _ignored)."""
 
 
 async def run_path(job: PathJob, engine: SpeechEngine) -> PathResult:
@@ -145,8 +173,10 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> PathResult:
             if outcome.held and session.hold.callback_offers
             else None
         ),
+        after_hold=outcome.after_hold,
         tone=outcome.tone,
         detail=outcome.detail,
+        key_ignored=outcome.key_ignored,
     )
 
 
@@ -156,6 +186,8 @@ class _Outcome:
     prompts: list[HeardPrompt] = field(default_factory=list)
     repeat_of: int | None = None
     held: bool = False
+    key_ignored: bool = False
+    after_hold: list[HeardPrompt] = field(default_factory=list)
     tone: str | None = None
     detail: str = ""
 
@@ -163,9 +195,12 @@ class _Outcome:
 async def _follow(job: PathJob, caller: Caller) -> _Outcome:
     session = caller.session
     within_s = STEP_LIMIT_S
+    menu_heard: int | None = None
     for step in job.route:
-        if (step.prompt or not step.on_hold) and not await _reach(session, step, within_s):
-            return _Outcome("lost", detail=f"did not hear {step.node} to press {step.key!r}")
+        if step.prompt or not step.on_hold:
+            menu_heard = await _reach(session, step, within_s)
+            if menu_heard is None:
+                return _Outcome("lost", detail=f"did not hear {step.node} to press {step.key!r}")
         within_s = STEP_LIMIT_S
         if step.key == NO_INPUT:
             within_s = NO_INPUT_STEP_LIMIT_S
@@ -181,7 +216,26 @@ async def _follow(job: PathJob, caller: Caller) -> _Outcome:
             return _Outcome("lost", detail=failure.message)
         if step.on_hold:
             session.hold.end_hold(pressed_at)
-    return await _observe(caller, job)
+    outcome = await _observe(caller, job, menu_heard or 0)
+    if job.route and menu_heard is not None:
+        outcome.key_ignored = _ignored(job.route[-1], menu_heard, outcome.prompts)
+    return outcome
+
+
+def _ignored(step: RouteStep, menu_heard: int, heard: list[HeardPrompt]) -> bool:
+    """Whether a key pressed while the menu's prompt played was ignored: what came next is the
+    rest of that prompt, and the whole lasted as long as when it was first heard. (A menu that
+    restarts on the key, its opening lost in the cut prompt's utterance, sounds the same but
+    takes longer.) A caller learns so that a greeting will not be interrupted; the crawl
+    presses again after the prompt."""
+    if step.key == NO_INPUT or step.on_hold or step.after_prompt or not heard:
+        return False
+    first = heard[0]
+    tail = tail_start(step.prompt, first.text) if first.known is None else None
+    if tail is None or tail[1] > CUT_RESIDUE_WORDS:
+        return False
+    lasted = first.end_s - menu_heard / TELEPHONY_RATE
+    return abs(lasted - step.heard_s) <= IGNORED_KEY_TOLERANCE_S
 
 
 async def _offer_heard(session: CallSession, within_s: float) -> bool:
@@ -195,18 +249,42 @@ async def _offer_heard(session: CallSession, within_s: float) -> bool:
     return False
 
 
-async def _reach(session: CallSession, step: RouteStep, within_s: float) -> bool:
-    """Listen until the step's menu is recognised by its opening words."""
+async def _reach(session: CallSession, step: RouteStep, within_s: float) -> int | None:
+    """Listen until the step's menu is recognised by its opening words; returns when the
+    utterance they were heard in began, once it is time to press (None if it never was)."""
     start = session.now
     seen = ""
     while not session.ended and session.now - start < session.samples(within_s):
-        heard = " ".join(u.text for u in session.finals_since(start))
+        finals = session.finals_since(start)
+        heard = " ".join(u.text for u in finals)
         if heard != seen:
             seen = heard
-            if find_opening(step.prompt, words(heard)) is not None:
-                return await _pause(session)
+            at = find_opening(step.prompt, words(heard))
+            if at is not None:
+                ready = await (_ended(session, within_s) if step.after_prompt else _pause(session))
+                return _utterance_start(finals, at) if ready else None
         if heard and session.silent_for_s >= QUIET_BEFORE_LOST_S:
-            return False
+            return None
+        await session.advance()
+    return None
+
+
+def _utterance_start(finals: list[Utterance], word: int) -> int:
+    """Start of the utterance holding the `word`-th normalised word of their joined text."""
+    counted = 0
+    for utterance in finals:
+        counted += len(words(utterance.text))
+        if counted > word:
+            return utterance.start
+    return finals[-1].start
+
+
+async def _ended(session: CallSession, within_s: float) -> bool:
+    """Wait for the prompt to end: as much silence as ends a prompt (see ListenSettings)."""
+    start = session.now
+    while not session.ended and session.now - start < session.samples(within_s):
+        if session.silent_for_s >= session.settings.prompt_end_silence_s:
+            return True
         await session.advance()
     return False
 
@@ -223,7 +301,7 @@ async def _pause(session: CallSession) -> bool:
     return not session.ended
 
 
-async def _observe(caller: Caller, job: PathJob) -> _Outcome:
+async def _observe(caller: Caller, job: PathJob, menu_heard: int) -> _Outcome:
     """Hear what follows the last key until the phone system waits, repeats, ends or holds."""
     session = caller.session
     start = session.now
@@ -238,18 +316,21 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
         finals = session.finals_since(start)
         if len(finals) != seen:
             seen = len(finals)
-            texts = (
-                _without_cut(finals, start, cut_prompt)
-                if waiting_at is None
-                else _without_rest(finals, cut_prompt)
-            )
+            reprompts = 0
+            if waiting_at is None:
+                texts = _without_cut(
+                    finals, start, cut_prompt, _said_before(session, menu_heard, start)
+                )
+            else:
+                texts, reprompts = _without_rest(finals, start, quiet, cut_prompt)
             pieces = split_prompts(texts, job.known)
             if waiting_at is not None:
-                reprompts = _reprompts(pieces, waiting_at)
-                pieces = pieces[reprompts:]
+                playing = _reprompts(pieces, waiting_at)
+                pieces = pieces[playing:]
+                reprompts += playing
                 if reprompts > MAX_REPROMPTS and not pieces:
                     return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
-            stop = _stop_on_known_or_repeat(pieces)
+            stop = _stop_on_known_or_repeat(pieces, job.menus)
             if stop is not None:
                 ending, kept, repeat_of = stop
                 return _Outcome(ending, _heard(kept, finals), repeat_of, tone=tone)
@@ -289,16 +370,28 @@ async def _observe(caller: Caller, job: PathJob) -> _Outcome:
 
 
 def _reprompts(pieces: list[Piece], menu: str) -> int:
-    """How many leading pieces are the menu re-prompting while it waits for a key."""
+    """How many leading pieces are the menu re-prompting while it waits for a key (the one
+    still being heard, whose turn is not over)."""
     count = 0
     while count < len(pieces) and pieces[count].known == menu:
         count += 1
     return count
 
 
-def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str]:
+def _said_before(session: CallSession, menu_heard: int, pressed: int) -> int:
+    """Words of the menu's prompt recognised in utterances over before the key was pressed
+    (asked again as late utterances come in: the recogniser lags the audio)."""
+    return sum(
+        len(words(u.text)) for u in session.transcript if u.start >= menu_heard and u.end <= pressed
+    )
+
+
+def _without_cut(finals: list[Utterance], pressed: int, prompt: str, said_before: int) -> list[str]:
     """Utterance texts, minus the words of the interrupted prompt heard before the key (a
-    lone key left over, "2." of "press 2.", goes too)."""
+    lone key left over, "2." of "press 2.", goes too). They are looked for where the prompt
+    was when the key was pressed: after the `said_before` words heard in earlier utterances,
+    give or take the recogniser's slack. (A menu that restarts on the key says its first
+    words again right after the cut, and a menu may name its own title again later.)"""
     texts = [u.text for u in finals]
     if not finals:
         return texts
@@ -311,8 +404,15 @@ def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str
         return texts
     heard = words(first.text)
     before = (pressed - first.start) / max(1, first.end - first.start)
-    cut = cut_words(heard, prompt, round(len(heard) * before) + 2)
-    kept = _drop_words(first.text, cut)
+    most = round(len(heard) * before) + 2
+    said = words(prompt)[
+        max(0, said_before - RESIDUE_SLACK_WORDS) : said_before + most + RESIDUE_SLACK_WORDS
+    ]
+    where = " ".join(said)
+    cut = cut_words(heard, where, most)
+    if 0 < cut < len(heard) and _cut_short(heard[cut - 1], heard[cut], where):
+        cut += 1
+    kept = split_words(first.text, cut)[1]
     if words(kept) != heard[cut:]:
         kept = " ".join(heard[cut:])
     sentences = SENTENCE.findall(kept)
@@ -322,32 +422,52 @@ def _without_cut(finals: list[Utterance], pressed: int, prompt: str) -> list[str
     return texts
 
 
-def _without_rest(finals: list[Utterance], prompt: str) -> list[str]:
-    """Utterance texts, minus the rest of the menu's prompt: a call that presses nothing hears
-    it to the end (perhaps over several utterances) before the menu times out."""
+def _cut_short(last: str, word: str, prompt: str) -> bool:
+    """Whether `word`, heard after the cut prompt's `last` word, is the prompt's next word
+    cut in the middle by the key ("To hear these options" cut after "To he-", heard as
+    "To him"): the recogniser hears its beginning and completes it as some other word."""
+    said = words(prompt)
+    return any(
+        said[j] == last and said[j + 1][:1] == word[:1] and len(word) <= len(said[j + 1])
+        for j in range(len(said) - 1)
+    )
+
+
+def _without_rest(
+    finals: list[Utterance], since: int, quiet: int, prompt: str
+) -> tuple[list[str], int]:
+    """Utterance texts, minus the rest of the menu's prompt and its re-prompts, with how many
+    re-prompts there were: a call that presses nothing hears the prompt to its end, then the
+    menu times out and says it again, perhaps after a notice ("Sorry, I did not hear your
+    choice"), before it moves on. Turns are told apart by pauses as long as a prompt's end:
+    the rest is the turn before the first such pause, a re-prompt a turn that is the prompt."""
     texts = [u.text for u in finals]
-    for index, text in enumerate(texts):
-        heard = words(text)
-        cut = cut_words(heard, prompt, len(heard))
-        texts[index] = "" if cut == len(heard) else _drop_words(text, cut)
-        if cut < len(heard):
+    turns: list[list[int]] = []
+    previous_end = since
+    for index, utterance in enumerate(finals):
+        if index == 0 or utterance.start - previous_end >= quiet:
+            turns.append([])
+        turns[-1].append(index)
+        previous_end = utterance.end
+    rest = bool(finals) and finals[0].start - since < quiet
+    reprompts = 0
+    for number, turn in enumerate(turns):
+        said = " ".join(
+            s for i in turn for s in SENTENCE.findall(texts[i]) if not RETRY_NOTICE.search(s)
+        )
+        if not (number == 0 and rest) and not same_prompt(said, prompt):
             break
-    return texts
+        reprompts += number > 0 or not rest
+        for index in turn:
+            texts[index] = ""
+    return texts, reprompts
 
 
-def _drop_words(text: str, count: int) -> str:
-    """`text` without its first `count` normalised words, keeping its punctuation, which is
-    what later cuts it into sentences (used only when its words are exactly those kept)."""
-    tokens = text.split()
-    dropped = 0
-    while tokens and dropped < count:
-        dropped += len(words(tokens.pop(0)))
-    return " ".join(tokens)
-
-
-def _stop_on_known_or_repeat(pieces: list[Piece]) -> tuple[Ending, list[Piece], int | None] | None:
+def _stop_on_known_or_repeat(
+    pieces: list[Piece], menus: frozenset[str]
+) -> tuple[Ending, list[Piece], int | None] | None:
     for index, piece in enumerate(pieces):
-        if piece.known is not None:
+        if piece.known in menus:
             return "known", pieces[: index + 1], None
         for earlier in range(index):
             if same_prompt(pieces[earlier].text, piece.text):
@@ -387,16 +507,39 @@ def _beep_after_message(session: CallSession, start: int, heard: list[HeardPromp
     )
 
 
+def _voicemail_after_hold(session: CallSession, began: int) -> list[HeardPrompt]:
+    """What a hold ended in when it was a voicemail ("I'm sorry, ... please leave your message
+    after the tone", then a beep): the hold's failure (the silence of the recording afterwards)
+    is then a voicemail, not a drop. The speech after the last hold announcement, without the
+    cut announcement's leftover words, cut before the greeting; empty when there was no beep."""
+    announcements = session.hold.announcements
+    said = [u for u in session.finals_since(began) if u not in announcements]
+    if not said:
+        return []
+    text = " ".join(u.text for u in said)
+    for announcement in announcements:
+        text = split_words(text, cut_words(words(text), announcement.text, len(words(text))))[1]
+    spoken = HeardPrompt(
+        text,
+        round(said[0].start / TELEPHONY_RATE, 3),
+        round(said[-1].end / TELEPHONY_RATE, 3),
+        None,
+    )
+    if not words(text) or not _beep_after_message(session, began, [spoken]):
+        return []
+    return _greeting_apart([spoken])[-2:]
+
+
 def _greeting_apart(heard: list[HeardPrompt]) -> list[HeardPrompt]:
     """The voicemail greeting as its own prompt: an announcement played just before it ("our
     mortgage team is away") is another recording, often with no pause in between. The split
-    is at the first sentence asking for a message; its time is shared out by words."""
+    is where the request for a message begins (its sentence, or its "please" when the
+    recogniser gave no punctuation); its time is shared out by words."""
     last = heard[-1]
-    sentences = [s.strip() for s in SENTENCE.findall(last.text) if s.strip()]
-    at = next(i for i, s in enumerate(sentences) if _asks_for_message(s) or i == len(sentences) - 1)
-    if at == 0:
+    at = _greeting_start(last.text)
+    before, after = last.text[:at].strip(), last.text[at:].strip()
+    if not words(before):
         return heard
-    before, after = " ".join(sentences[:at]), " ".join(sentences[at:])
     share = len(words(before)) / max(1, len(words(last.text)))
     middle = round(last.start_s + share * (last.end_s - last.start_s), 3)
     return [
@@ -406,14 +549,31 @@ def _greeting_apart(heard: list[HeardPrompt]) -> list[HeardPrompt]:
     ]
 
 
+def _greeting_start(text: str) -> int:
+    lower = text.lower()
+    asked = min(lower.find(phrase) for phrase in MESSAGE_WORDS if phrase in lower)
+    sentence = max(lower.rfind(mark, 0, asked) for mark in ".!?") + 1
+    plea = lower.rfind("please", sentence, asked)
+    if plea >= 0:
+        return plea
+    return sentence if sentence > 0 else asked
+
+
 def _asks_for_message(text: str) -> bool:
     return any(phrase in text.lower() for phrase in MESSAGE_WORDS)
 
 
 async def _hold(caller: Caller, job: PathJob, heard: list[HeardPrompt]) -> _Outcome:
+    session = caller.session
+    began = session.now
     try:
         await caller.human(within_s=job.max_hold_s, probe=True, courtesy=True)
     except StepFailure as failure:
+        greeting = _voicemail_after_hold(session, began)
+        if greeting:
+            return _Outcome(
+                "hold-voicemail", heard, held=True, after_hold=greeting, detail=failure.message
+            )
         ending: Ending = (
             "hold-limit" if failure.kind in ("no-human", "hold-too-long") else ("hold-dropped")
         )

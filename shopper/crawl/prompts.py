@@ -13,9 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shopper.crawl.identity import find_opening, words
+from shopper.crawl.identity import SENTENCE, find_opening, words
 
-SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 TRANSFER = re.compile(
     r"\b(transferring|transfer you|connecting you|put you through|one moment)\b", re.I
 )

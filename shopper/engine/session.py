@@ -36,6 +36,9 @@ class ListenSettings:
     """Quiet after speech that ends a prompt (IVRs pause up to ~1.5 s inside one)."""
     dead_air_s: float = 12.0
     """Far-end silence this long, while shopper is not speaking, fails the call."""
+    hold_dead_air_s: float = 30.0
+    """The same on hold, where music-on-hold goes quiet between tracks and fades out at the
+    end of one (Asterisk's "cold day" fades for 16 s): a caller on hold waits longer."""
     ack_s: float = 4.0
     """After a key press the far end must change what it plays within this long."""
     music_to_hold_s: float = 2.0
@@ -166,9 +169,9 @@ class CallSession:
             return
         if self._silence_since is None:
             self._silence_since = max(self.runs.run.since, self.answered_at)  # type: ignore[union-attr]
-        if not self._dead_air_reported and self.silent_for_s >= self.settings.dead_air_s:
+        if not self._dead_air_reported and self.silent_for_s >= self.dead_air_limit_s:
             self._dead_air_reported = True
-            self.timeline.add(self._silence_since, "dead-air", limit_s=self.settings.dead_air_s)
+            self.timeline.add(self._silence_since, "dead-air", limit_s=self.dead_air_limit_s)
 
     def _end(self) -> None:
         self.ended = True
@@ -179,6 +182,11 @@ class CallSession:
         self.timeline.add(self.now, "ended", by=self.call.ended_by, cause=self.call.end_cause)
 
     # --- what steps ask ------------------------------------------------------------------
+
+    @property
+    def dead_air_limit_s(self) -> float:
+        held = self.hold.state == "hold"
+        return self.settings.hold_dead_air_s if held else self.settings.dead_air_s
 
     @property
     def silent_for_s(self) -> float:
@@ -219,7 +227,7 @@ class CallSession:
         if self._dead_air_reported:
             raise StepFailure(
                 "dead-air",
-                f"no sound from the far end for {self.settings.dead_air_s:.0f} s "
+                f"no sound from the far end for {self.dead_air_limit_s:.0f} s "
                 f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s)",
             )
 

@@ -48,7 +48,7 @@ from shopper.yamlfile import (
 )
 
 TOP_KEYS = ("name", "target", "carrier", "at", "settings", "steps", "assert", "mishearings")
-SETTINGS_KEYS = ("prompt_end_silence", "dead_air", "ack", "max_duration")
+SETTINGS_KEYS = ("prompt_end_silence", "dead_air", "hold_dead_air", "ack", "max_duration")
 ASSERT_KEYS = ("time_to_human", "hold", "duration", "answer")
 VERBS = ("expect", "press", "say", "wait", "hold", "human", "hangup", "expect_hangup", "choose")
 STEP_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -178,6 +178,7 @@ class _Builder(YamlChecker):
             limits=self.limits(top["assert"]) if "assert" in top else Limits(),
             prompt_end_silence_s=self.setting(settings, "prompt_end_silence"),
             dead_air_s=self.setting(settings, "dead_air"),
+            hold_dead_air_s=self.setting(settings, "hold_dead_air"),
             ack_s=self.setting(settings, "ack"),
             max_duration_s=self.optional_duration(
                 settings, "max_duration", at, _default(CallScript, "max_duration_s")

@@ -154,6 +154,7 @@ class CallScript:
     limits: Limits = field(default_factory=Limits)
     prompt_end_silence_s: float | None = None
     dead_air_s: float | None = None
+    hold_dead_air_s: float | None = None
     ack_s: float | None = None
     max_duration_s: float = 1800.0
     """Hard cap on the call's length: shopper hangs up after it whatever the script says."""

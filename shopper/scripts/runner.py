@@ -215,6 +215,7 @@ def _listen_settings(script: CallScript) -> ListenSettings:
     return ListenSettings(
         prompt_end_silence_s=script.prompt_end_silence_s or defaults.prompt_end_silence_s,
         dead_air_s=script.dead_air_s or defaults.dead_air_s,
+        hold_dead_air_s=script.hold_dead_air_s or defaults.hold_dead_air_s,
         ack_s=script.ack_s or defaults.ack_s,
     )
 
