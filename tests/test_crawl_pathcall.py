@@ -95,3 +95,20 @@ def test_a_key_is_ignored_when_the_prompt_plays_on_to_its_usual_end() -> None:
     assert not _ignored(step, round(4.34 * TELEPHONY_RATE), [restarted]), "the menu restarted"
     late = RouteStep("main", welcome_and_menu, "1", after_prompt=True, heard_s=26.12)
     assert not _ignored(late, round(4.34 * TELEPHONY_RATE), [rest])
+
+
+def test_a_re_prompt_still_being_heard_is_a_re_prompt() -> None:
+    policies = (
+        "Policies and billing, Portato policies, press one. For whom policies, press to, For "
+        "your policy, documents, press for. To return to the main-man-year, fresh-mine, Poor "
+        "billing and payment, fresh free,"
+    )
+    finals = [
+        heard(74.6, 75.9, "Policies and billing,"),
+        heard(76.3, 78.3, "For not all policies, press one."),
+        heard(78.7, 80.6, "For whom policies, press to,"),
+    ]
+    texts, reprompts = _without_rest(finals, round(68.2 * TELEPHONY_RATE), QUIET, policies)
+    assert (texts, reprompts) == (["", "", ""], 1)
+    texts, _ = _without_rest(finals[:1], round(68.2 * TELEPHONY_RATE), QUIET, policies)
+    assert texts == ["Policies and billing,"], "too little to tell yet"

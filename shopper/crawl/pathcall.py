@@ -18,6 +18,7 @@ from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.dial import DialOptions
 from shopper.crawl.identity import (
     CUT_RESIDUE_WORDS,
+    MIN_COMPARED_WORDS,
     SENTENCE,
     cut_words,
     find_opening,
@@ -455,12 +456,21 @@ def _without_rest(
         said = " ".join(
             s for i in turn for s in SENTENCE.findall(texts[i]) if not RETRY_NOTICE.search(s)
         )
-        if not (number == 0 and rest) and not same_prompt(said, prompt):
+        if not (number == 0 and rest) and not _prompt_so_far(said, prompt):
             break
         reprompts += number > 0 or not rest
         for index in turn:
             texts[index] = ""
     return texts, reprompts
+
+
+def _prompt_so_far(said: str, prompt: str) -> bool:
+    """Whether `said` is the prompt, or its beginning: the recogniser delivers a re-prompt an
+    utterance at a time, and its last one may come after the pause that ends the turn."""
+    heard = words(said)
+    if len(heard) < MIN_COMPARED_WORDS:
+        return False
+    return same_prompt(said, prompt) or same_prompt(said, " ".join(words(prompt)[: len(heard)]))
 
 
 def _stop_on_known_or_repeat(
