@@ -470,7 +470,11 @@ def _prompt_so_far(said: str, prompt: str) -> bool:
     heard = words(said)
     if len(heard) < MIN_COMPARED_WORDS:
         return False
-    return same_prompt(said, prompt) or same_prompt(said, " ".join(words(prompt)[: len(heard)]))
+    said_words = words(prompt)
+    return same_prompt(said, prompt) or any(
+        same_prompt(said, " ".join(said_words[:size]))
+        for size in range(len(heard) - RESIDUE_SLACK_WORDS, len(heard) + RESIDUE_SLACK_WORDS + 1)
+    )
 
 
 def _stop_on_known_or_repeat(
