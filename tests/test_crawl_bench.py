@@ -15,6 +15,7 @@ import pytest
 from crawl_walk import by_path, truth_nodes
 
 from shopper.crawl.explorer import CrawlSettings, crawl
+from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap
 
 BENCH = Path(__file__).parent.parent / "scripts" / "bench" / "ivr.yaml"
@@ -77,3 +78,14 @@ def test_two_ways_to_one_queue_and_a_person(northwind: tuple[CrawlMap, Path]) ->
 def test_pressing_nothing_is_dropped(northwind: tuple[CrawlMap, Path]) -> None:
     crawl_map, _ = northwind
     assert by_path(crawl_map, "", "").kind == "dropped"
+
+
+def test_a_missed_press_two_is_not_an_invalid_key(northwind: tuple[CrawlMap, Path]) -> None:
+    """Moonshine hears "For roadside assistance, press 2" as "...breast-hoo!": 2 is tried as a
+    digit missing from the offered run, and leads to the roadside message."""
+    crawl_map, _ = northwind
+    main = by_path(crawl_map, "")
+    assert next(o for o in main.options if o.key == "2").offered
+    findings = find_problems(crawl_map)
+    assert not [f for f in findings if f.kind == "invalid-key-drops"], findings
+    assert {(f.kind, f.node) for f in findings} >= {("no-zero-out", main.id)}

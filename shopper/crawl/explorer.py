@@ -233,6 +233,8 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         _link(last, "", target.id)
     if last is not None and last.kind == "menu" and result.ending == "menu":
         _offer(state, last)
+    if parent is not None and chain and chain[0] is not parent:
+        _missed_offer(parent, attempt.key)
 
 
 def _ending(
@@ -498,6 +500,16 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
     if menu.id not in state.waited_at:
         state.waited_at.add(menu.id)
         _try(state, menu, NO_INPUT)
+
+
+def _missed_offer(menu: MapNode, key: str) -> None:
+    """A digit missing from the run of offered ones that leads somewhere else than the menu
+    itself was offered: the recogniser missed its "press two" (see _skipped), so it is not an
+    invalid key (for the findings)."""
+    offered = [o.key for o in menu.options if o.offered]
+    for option in menu.options:
+        if option.key == key and key in _skipped(offered):
+            option.offered = True
 
 
 def _offer_callback(state: _Crawl, queue: MapNode, offer: str) -> None:
