@@ -1,13 +1,13 @@
 """The crawl: breadth first over key paths, until nothing new is left.
 
-Each path is a call that passes the menus already known by pressing their keys as soon as
-they are recognised, presses one key not yet tried and listens — or, when a call comes to
-wait in a known menu, a leg of that same call, continuing from there (shopper/crawl/planning.py
-says when that is cheaper than dialling). What it hears becomes nodes and
-edges of the map: prompts never heard before are new nodes, a prompt already known is an
-edge back to its node, and how the listening stopped says what kind of place the path ends
-in. Keys offered by a menu are all tried, and so are the probe keys (0, * and # by default)
-a menu did not offer, because zero-out and invalid-key handling are what callers suffer from.
+Each path passes the menus already known by pressing their keys as soon as they are
+recognised, presses one key not yet tried and listens. A path is a new call, or the next leg
+of a call that already waits in a known menu, when going on from there is cheaper than
+dialling (shopper/crawl/planning.py). What a path hears becomes nodes and edges of the map:
+prompts never heard before are new nodes, a prompt already known is an edge back to its node,
+and how the listening stopped says what kind of place the path ends in. Keys offered by a
+menu are all tried, and so are the probe keys (0, * and # by default) a menu did not offer,
+because zero-out and invalid-key handling are what callers suffer from.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def _learn_call(
     crawl_map.calls += 1
     crawl_map.call_seconds += call.duration_s
     crawl_map.paths += len(call.legs)
-    crawl_map.engine = crawl_map.engine or (call.legs[0].engine if call.legs else "")
+    crawl_map.engine = crawl_map.engine or call.legs[0].engine
     state.costs.record(call)
     for leg in call.legs:
         attempt = placed.attempt if leg.follow_up is None else placed.follow_ups[leg.follow_up]

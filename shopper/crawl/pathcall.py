@@ -222,10 +222,7 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
     folder = Path("calls") / context.call_id
     write_call(record, job.out_dir / folder)
     session = context.session
-    legs = [
-        _leg_result(leg, context, folder.as_posix(), last=index == len(served.legs) - 1)
-        for index, leg in enumerate(served.legs)
-    ]
+    legs = [_leg_result(leg, context, folder.as_posix()) for leg in served.legs]
     for index, result in enumerate(legs):
         result.leg = index
     return CallResult(
@@ -251,10 +248,10 @@ class _Leg:
     presses: list[Press] = field(default_factory=list)
     follow_up: int | None = None
     entry: Entry | None = None
-    end: int = 0
+    end: int | None = None
+    """When the leg ended (samples), and the call's hold time then; None for the leg the call
+    ended on, measured after the call, as the hold tracker closes its last hold then."""
     held_after: int = 0
-    """Hold time of the call (samples) when the leg ended; a leg that ended the call is
-    measured after the call, as the hold tracker closes its last hold then."""
 
 
 @dataclass(slots=True)
@@ -340,12 +337,12 @@ def _cut_short(outcome: _Outcome, session: CallSession, max_call_s: float) -> bo
     return outcome.ending in ("lost", "limit") or (session.ended and at_limit)
 
 
-def _leg_result(leg: _Leg, context: CallContext, folder: str, *, last: bool) -> PathResult:
+def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
     session, caller = context.session, context.caller
     outcome = leg.outcome
     assert outcome is not None
-    end = session.now if last else leg.end
-    held_after = session.hold.held_samples(session.now) if last else leg.held_after
+    end = session.now if leg.end is None else leg.end
+    held_after = session.hold.held_samples(session.now) if leg.end is None else leg.held_after
     offers = [offer for offer in session.hold.callback_offers if leg.start <= offer.end <= end]
     verdict = caller.human_verdict
     human = verdict if verdict is not None and leg.start <= verdict.at <= end else None
