@@ -2,38 +2,72 @@
 
 The expectations are written down here by the test author from reading the IVR file (and
 agree with the hand-written map in tests/crawl_maps.py); the explorer never reads it. Each
-node is also checked against the sandbox truth of the call that first heard it. One crawl per
-moment, two lines, shared by the tests of this module.
+node is also checked against the sandbox truth of the path that first heard it. One crawl per
+moment, two lines, shared by the tests of this module; in opening hours also a crawl that
+dials every path afresh, to compare the map of calls that went on from a known menu with.
 """
 
+import asyncio
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
-from crawl_walk import by_path, truth_nodes
+from crawl_walk import by_path, structure, truth_nodes
 
-from shopper.crawl.explorer import CrawlSettings, crawl
+from shopper.asr.moonshine_engine import MoonshineEngine
+from shopper.crawl.explorer import Attempt, CrawlSettings, crawl
 from shopper.crawl.map import CrawlMap
+from shopper.crawl.outputs import write_crawl_outputs
+from shopper.crawl.pathcall import PathResult
+from shopper.scripts.loader import load_script
+from shopper.scripts.runner import run_script
 
 ACME = Path(__file__).parent.parent / "scripts" / "acme" / "ivr.yaml"
+MAP_SCHEMA = Path(__file__).parent.parent / "shopper" / "crawl" / "schema" / "map.schema.json"
 TUESDAY_10 = datetime(2024, 5, 7, 10, 0)
 SUNDAY_11 = datetime(2024, 5, 5, 11, 0)
+SUBMENUS = {"billing", "cards", "loans"}
+"""Acme's menus that offer "To return to the main menu, press 9"."""
 
 
-def acme_crawl(out: Path, now: datetime) -> CrawlMap:
-    return crawl(CrawlSettings(str(ACME), out, lines=2, engine="moonshine", now=now))
+@dataclass
+class Crawled:
+    map: CrawlMap
+    out: Path
+    paths: list[tuple[Attempt, PathResult]] = field(default_factory=list)
+    """Every path as the crawl's progress reported it."""
+
+
+def acme_crawl(out: Path, now: datetime, *, redial: bool = False) -> Crawled:
+    crawled = Crawled(CrawlMap("", ""), out)
+    settings = CrawlSettings(str(ACME), out, lines=2, engine="moonshine", now=now, redial=redial)
+    crawled.map = crawl(settings, lambda attempt, path, _: crawled.paths.append((attempt, path)))
+    return crawled
 
 
 @pytest.fixture(scope="module")
-def open_hours(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
-    out = tmp_path_factory.mktemp("acme-open")
-    return acme_crawl(out, TUESDAY_10), out
+def open_hours_crawl(tmp_path_factory: pytest.TempPathFactory) -> Crawled:
+    return acme_crawl(tmp_path_factory.mktemp("acme-open"), TUESDAY_10)
+
+
+@pytest.fixture(scope="module")
+def open_hours(open_hours_crawl: Crawled) -> tuple[CrawlMap, Path]:
+    return open_hours_crawl.map, open_hours_crawl.out
 
 
 @pytest.fixture(scope="module")
 def after_hours(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
-    out = tmp_path_factory.mktemp("acme-closed")
-    return acme_crawl(out, SUNDAY_11), out
+    crawled = acme_crawl(tmp_path_factory.mktemp("acme-closed"), SUNDAY_11)
+    return crawled.map, crawled.out
+
+
+def sandbox_truth(out: Path, path: PathResult) -> dict[str, Any]:
+    truth: dict[str, Any] = json.loads((out / path.folder / "sandbox-truth.json").read_text())
+    return truth
 
 
 def test_acme_menus_are_found_once_each(open_hours: tuple[CrawlMap, Path]) -> None:
@@ -143,3 +177,84 @@ def test_acme_main_menu_without_input_says_goodbye(open_hours: tuple[CrawlMap, P
     for menu in ("1", "2", "3"):
         option = next((o for o in by_path(crawl_map, menu).options if o.key == ""), None)
         assert option is None or option.to != by_path(crawl_map, menu).id, "no self-edge"
+
+
+def test_acme_paths_go_on_from_a_known_menu_on_the_same_call(open_hours_crawl: Crawled) -> None:
+    crawl_map, out = open_hours_crawl.map, open_hours_crawl.out
+    assert crawl_map.paths == len(open_hours_crawl.paths)
+    assert crawl_map.calls == len(list((out / "calls").iterdir()))
+    legs = [path for _, path in open_hours_crawl.paths if path.leg > 0]
+    assert legs and crawl_map.calls == crawl_map.paths - len(legs) < crawl_map.paths
+    for leg in legs:
+        truth = sandbox_truth(out, leg)
+        assert leg.entered_at is not None
+        waiting_in = truth_nodes(out, crawl_map.node(leg.entered_at))[-1]
+        entered = [n["node"] for n in truth["nodes"] if n["at_s"] <= leg.started_s]
+        assert entered[-1] == waiting_in, (leg, entered)
+        pressed = [
+            k["digit"] for k in truth["keys"] if leg.started_s <= k["start_s"] < leg.duration_s
+        ]
+        assert pressed == [p.key for p in leg.presses if p.key], (leg, pressed)
+        assert leg.presses[0].kind == "continue"
+        for node in crawl_map.nodes:
+            for evidence in node.evidence:
+                if evidence.call_id == leg.call_id:
+                    assert evidence.recording == f"{leg.folder}/recording.wav"
+
+
+def test_acme_return_to_the_main_menu_key_is_a_way_back(open_hours_crawl: Crawled) -> None:
+    """A call waiting in a submenu goes back to the main menu with the 9 it offers, rather
+    than hanging up and dialling again, to serve a path through another submenu."""
+    out = open_hours_crawl.out
+    via = [path for _, path in open_hours_crawl.paths if path.via is not None]
+    assert via, "no path was served through a key back to the main menu"
+    for path in via:
+        assert path.via == "9"
+        truth = sandbox_truth(out, path)
+        back = next(k for k in truth["keys"] if k["start_s"] >= path.started_s)
+        assert back["digit"] == "9" and back["action"] == "accepted"
+        assert back["node"] in SUBMENUS
+        then = next(n for n in truth["nodes"] if n["at_s"] >= back["start_s"])
+        assert (then["node"], then["reason"]) == ("main", "key 9")
+
+
+def test_acme_map_is_the_same_as_dialling_every_path(
+    open_hours_crawl: Crawled, tmp_path: Path
+) -> None:
+    redialled = acme_crawl(tmp_path, TUESDAY_10, redial=True)
+    assert redialled.map.calls == redialled.map.paths
+    assert all(path.leg == 0 for _, path in redialled.paths)
+    chained = open_hours_crawl.map
+    assert chained.calls < redialled.map.calls
+    assert chained.paths == redialled.map.paths
+    assert structure(chained) == structure(redialled.map)
+
+
+def test_acme_scripts_dial_afresh_to_ends_first_heard_on_a_leg(
+    open_hours_crawl: Crawled, tmp_path: Path
+) -> None:
+    """The regression scripts describe each path from a fresh dial, however the crawl reached
+    it: those for ends the crawl first heard on a later leg of a call pass on a new call."""
+    crawl_map = CrawlMap.from_json(open_hours_crawl.map.to_json())
+    jsonschema.validate(crawl_map.to_json(), json.loads(MAP_SCHEMA.read_text()))
+    outcome = write_crawl_outputs(crawl_map, tmp_path, at=crawl_map.at)
+    legs = [path for _, path in open_hours_crawl.paths if path.leg > 0]
+
+    def on_a_leg(node_id: str) -> bool:
+        first = crawl_map.node(node_id).evidence[0]
+        return any(
+            leg.call_id == first.call_id and leg.started_s <= first.start_s <= leg.duration_s
+            for leg in legs
+        )
+
+    scripts = [script for script in outcome.scripts if on_a_leg(script.node)]
+    assert scripts, [script.slug for script in outcome.scripts]
+    for script in scripts[:2]:
+        record = asyncio.run(
+            run_script(load_script(tmp_path / "scripts" / f"{script.slug}.yaml"), MoonshineEngine())
+        )
+        expected = "passed" if script.expected_to_pass else "failed"
+        assert record.result["outcome"] == expected, (script.slug, record.result.get("failure"))
+        assert record.truth is not None
+        pressed = [key["digit"] for key in record.truth["keys"]]
+        assert pressed == crawl_map.node(script.node).path, script.slug

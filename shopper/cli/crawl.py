@@ -55,6 +55,11 @@ def crawl_command(
     max_call_seconds: float = typer.Option(7200.0, min=1, help="Most call time, summed (s)."),
     lines: int = typer.Option(2, min=1, max=16, help="Calls in progress at once."),
     try_keys: str = typer.Option("0*#", help="Keys tried at every menu even when not offered."),
+    redial: bool = typer.Option(
+        False,
+        help="Dial every path afresh, never going on from a known menu on the same call "
+        "(for phone systems whose menus behave differently when heard again).",
+    ),
     engine: EngineChoice = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
     vosk_model: Path | None = typer.Option(None, help="Vosk model folder."),
     seed: int = typer.Option(0, help="Seed of the simulated phone system."),
@@ -80,7 +85,7 @@ def crawl_command(
         10.0, help="Seconds to wait at the end for the broker to take the crawl's message."
     ),
 ) -> None:
-    """Call TARGET once per key path, map every menu and where each path ends, and grade it.
+    """Explore TARGET key path by key path, map every menu and where each path ends, grade it.
 
     Exit code 1 when the map fails the policy, so a CI job can gate on a crawl."""
     console = Console()
@@ -113,6 +118,7 @@ def crawl_command(
         ),
         lines=lines,
         try_keys=try_keys,
+        redial=redial,
         engine=engine,
         vosk_model=vosk_model,
         seed=seed,
@@ -122,7 +128,7 @@ def crawl_command(
         crawl_map = crawl(settings, lambda a, r, new: console.print(_progress(a, r, new)))
         outcome = write_crawl_outputs(crawl_map, folder, earlier, rules, crawl_map.at)
     console.print(
-        f"{len(crawl_map.nodes)} nodes, {crawl_map.calls} calls, "
+        f"{len(crawl_map.nodes)} nodes, {crawl_map.paths} paths in {crawl_map.calls} calls, "
         f"{crawl_map.call_seconds:.0f} call-seconds (lower bound {crawl_map.lower_bound_s:.0f} s),"
         f" {crawl_map.wall_s:.0f} s on {crawl_map.lines} line(s); unexplored "
         f"{len(crawl_map.unexplored)}"
@@ -154,6 +160,9 @@ async def _publish(
 def _progress(attempt: Attempt, result: PathResult, new: list[str]) -> str:
     where = "dial" if attempt.node is None else f"{attempt.node} key {attempt.key}"
     found = f"new: {', '.join(new)}" if new else "nothing new"
+    if result.leg:
+        via = f" by key {result.via}" if result.via is not None else ""
+        where += f" (same call, from {result.entered_at}{via} at {result.started_s:.1f} s)"
     return f"  {where}: {result.ending} after {result.duration_s:.1f} s; {found}"
 
 

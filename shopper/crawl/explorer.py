@@ -1,11 +1,13 @@
-"""The crawl: breadth first over key paths, one call per path, until nothing new is left.
+"""The crawl: breadth first over key paths, until nothing new is left.
 
-Every call re-dials, passes the menus already known by pressing their keys as soon as they
-are recognised, presses one key not yet tried and listens. What it hears becomes nodes and
-edges of the map: prompts never heard before are new nodes, a prompt already known is an
-edge back to its node, and how the listening stopped says what kind of place the path ends
-in. Keys offered by a menu are all tried, and so are the probe keys (0, * and # by default)
-a menu did not offer, because zero-out and invalid-key handling are what callers suffer from.
+Each path passes the menus already known by pressing their keys as soon as they are
+recognised, presses one key not yet tried and listens. A path is a new call, or the next leg
+of a call that already waits in a known menu, when going on from there is cheaper than
+dialling (shopper/crawl/planning.py). What a path hears becomes nodes and edges of the map:
+prompts never heard before are new nodes, a prompt already known is an edge back to its node,
+and how the listening stopped says what kind of place the path ends in. Keys offered by a
+menu are all tried, and so are the probe keys (0, * and # by default) a menu did not offer,
+because zero-out and invalid-key handling are what callers suffer from.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from shopper.asr.selection import EngineChoice
@@ -24,7 +27,16 @@ from shopper.crawl.identity import same_prompt, split_words, tail_start, words
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
 from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
-from shopper.crawl.pathcall import NO_INPUT, HeardPrompt, PathJob, PathResult, RouteStep
+from shopper.crawl.pathcall import (
+    NO_INPUT,
+    CallResult,
+    FollowUp,
+    HeardPrompt,
+    PathJob,
+    PathResult,
+    RouteStep,
+)
+from shopper.crawl.planning import CostModel, claim, entries, share_of
 
 CLOSED_LANGUAGE = re.compile(
     r"\b(closed|office hours|business hours|we are open|our hours|open monday)\b", re.I
@@ -76,6 +88,8 @@ class CrawlSettings:
     budgets: Budgets = Budgets()
     lines: int = 2
     try_keys: str = "0*#"
+    redial: bool = False
+    """Dial every path afresh: no call goes on from a known menu to serve another path."""
     engine: EngineChoice = "auto"
     vosk_model: Path | None = None
     seed: int = 0
@@ -91,7 +105,8 @@ class Attempt:
 
 
 Progress = Callable[[Attempt, PathResult, list[str]], None]
-"""Told after each call: what was tried, what was heard, and the ids of new nodes."""
+"""Told after each path (a call or a leg of one): what was tried, what was heard, and the ids
+of new nodes."""
 
 
 @dataclass(slots=True)
@@ -105,17 +120,35 @@ class _Crawl:
     """Menus whose no-input path is planned: it has no option until it is known to go on."""
     late: set[str] = field(default_factory=set)
     """Menus that ignored a key pressed while their prompt played: keys wait for its end."""
+    costs: CostModel = field(default_factory=CostModel)
+    dial_only: set[Attempt] = field(default_factory=set)
+    """Paths a continuing call began but could not serve: they are dialled afresh."""
 
-    def job(self, attempt: Attempt) -> PathJob:
-        route: tuple[RouteStep, ...] = ()
-        if attempt.node is not None:
-            node = self.map.node(attempt.node)
-            route = (*self.routes[node.id], _step(self, node, attempt.key))
+    def route(self, attempt: Attempt) -> tuple[RouteStep, ...]:
+        if attempt.node is None:
+            return ()
+        node = self.map.node(attempt.node)
+        return (*self.routes[node.id], _step(self, node, attempt.key))
+
+    def follow_up(self, attempt: Attempt) -> FollowUp | None:
+        if attempt.node is None:
+            return None
+        ways_in = entries(self.route(attempt), self.map, self.costs, partial(_step, self))
+        return FollowUp(ways_in, self.offered(attempt)) if ways_in else None
+
+    def offered(self, attempt: Attempt) -> bool:
+        if attempt.node is None:
+            return False
+        node = self.map.node(attempt.node)
+        return any(o.key == attempt.key and o.offered for o in node.options)
+
+    def job(self, attempt: Attempt, follow_ups: list[tuple[Attempt, FollowUp]]) -> PathJob:
         known = tuple((n.id, n.prompt) for n in self.map.nodes if n.prompt)
         budgets = self.settings.budgets
+        left_s = budgets.max_call_seconds - self.map.call_seconds
         return PathJob(
             target=self.settings.target,
-            route=route,
+            route=self.route(attempt),
             known=known,
             menus=frozenset(n.id for n in self.map.nodes if n.kind == "menu"),
             out_dir=self.settings.out_dir,
@@ -123,6 +156,9 @@ class _Crawl:
             now=self.settings.now,
             max_call_s=budgets.max_call_s,
             max_hold_s=budgets.max_hold_s,
+            offered_key=self.offered(attempt),
+            follow_ups=tuple(plan for _, plan in follow_ups),
+            continue_until_s=max(0.0, min(budgets.max_call_s, left_s)),
         )
 
 
@@ -139,7 +175,7 @@ def crawl(settings: CrawlSettings, progress: Progress | None = None) -> CrawlMap
         ),
     )
     state.pending.append(Attempt(None, ""))
-    running: dict[Future[PathResult], Attempt] = {}
+    running: dict[Future[CallResult], _Placed] = {}
     budgets = settings.budgets
     with Lines(settings.lines, settings.engine, settings.vosk_model) as lines:
         while state.pending or running:
@@ -149,21 +185,49 @@ def crawl(settings: CrawlSettings, progress: Progress | None = None) -> CrawlMap
                     _give_up(state, reason)
                     break
                 attempt = state.pending.popleft()
-                running[lines.place(state.job(attempt))] = attempt
+                free = settings.lines - len(running)
+                share = 0 if settings.redial else share_of(len(state.pending), free)
+                follow_ups = claim(state.pending, share, state.follow_up, state.dial_only)
+                placed = _Placed(attempt, [item for item, _ in follow_ups])
+                running[lines.place(state.job(attempt, follow_ups))] = placed
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                attempt = running.pop(future)
-                result = future.result()
-                before = {node.id for node in state.map.nodes}
-                _learn(state, attempt, result)
-                if progress is not None:
-                    new = [n.id for n in state.map.nodes if n.id not in before]
-                    progress(attempt, result, new)
+                _learn_call(state, running.pop(future), future.result(), progress)
     state.map.lower_bound_s = round(_lower_bound(state.map), 3)
     state.map.wall_s = round(time.monotonic() - began, 3)
     return state.map
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A call on a line: the path it was dialled for and the follow-ups handed to it."""
+
+    attempt: Attempt
+    follow_ups: list[Attempt]
+
+
+def _learn_call(
+    state: _Crawl, placed: _Placed, call: CallResult, progress: Progress | None
+) -> None:
+    """Learn every path the call served, in order, as if each had been its own call; the
+    call's cost counts once. Follow-ups it did not serve go back to the front of the queue."""
+    crawl_map = state.map
+    crawl_map.calls += 1
+    crawl_map.call_seconds += call.duration_s
+    crawl_map.paths += len(call.legs)
+    crawl_map.engine = crawl_map.engine or call.legs[0].engine
+    state.costs.record(call)
+    for leg in call.legs:
+        attempt = placed.attempt if leg.follow_up is None else placed.follow_ups[leg.follow_up]
+        before = {node.id for node in crawl_map.nodes}
+        _learn(state, attempt, leg)
+        if progress is not None:
+            progress(attempt, leg, [n.id for n in crawl_map.nodes if n.id not in before])
+    state.dial_only.update(placed.follow_ups[index] for index in call.redial)
+    back = sorted([*call.redial, *call.unserved])
+    state.pending.extendleft(reversed([placed.follow_ups[index] for index in back]))
 
 
 def _over_budget(crawl_map: CrawlMap, budgets: Budgets, running: int) -> str | None:
@@ -183,9 +247,6 @@ def _give_up(state: _Crawl, reason: str) -> None:
 
 def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
     crawl_map = state.map
-    crawl_map.calls += 1
-    crawl_map.call_seconds += result.duration_s
-    crawl_map.engine = crawl_map.engine or result.engine
     if result.ending == "lost":
         crawl_map.unexplored.append(
             Unexplored(attempt.node or ROOT, attempt.key, f"route not reproduced: {result.detail}")
@@ -271,7 +332,7 @@ def _ending(
             human = _new_node(
                 state, f"{queue.id}-agent", result.human or "", "human", path, route, result, None
             )
-            answered = result.time_to_human_s or result.duration_s
+            answered = result.human_at_s or result.duration_s
             human.evidence.append(_evidence(result, answered, result.duration_s))
             human.hold_s = result.hold_s
             human.time_to_human_s = result.time_to_human_s

@@ -70,6 +70,7 @@ def _header(crawl_map: CrawlMap, verdict: Verdict) -> str:
         ("Started (UTC)", crawl_map.started_at),
         ("Engine", crawl_map.engine or "—"),
         ("Calls", str(crawl_map.calls)),
+        ("Paths", str(crawl_map.paths)),
         ("Call time", format_duration(crawl_map.call_seconds)),
         ("Lines", str(crawl_map.lines)),
     ]

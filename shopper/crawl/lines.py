@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
-from shopper.crawl.pathcall import PathJob, PathResult, run_path
+from shopper.crawl.pathcall import CallResult, PathJob, run_path
 
 _engine: SpeechEngine | None = None
 
@@ -26,7 +26,7 @@ def _load_engine(choice: EngineChoice, vosk_model: Path | None, speech_workers: 
     _engine = select_engine(choice, vosk_model, deterministic=True, speech_workers=speech_workers)
 
 
-def _call(job: PathJob) -> PathResult:
+def _call(job: PathJob) -> CallResult:
     assert _engine is not None, "the line's engine is loaded when its process starts"
     return asyncio.run(run_path(job, _engine))
 
@@ -42,7 +42,7 @@ class Lines:
             initargs=(engine, vosk_model, max(1, (os.cpu_count() or 1) // lines)),
         )
 
-    def place(self, job: PathJob) -> Future[PathResult]:
+    def place(self, job: PathJob) -> Future[CallResult]:
         return self._pool.submit(_call, job)
 
     def __enter__(self) -> Lines:

@@ -173,7 +173,11 @@ class CrawlMap:
     findings: list[Finding] = field(default_factory=list)
     unexplored: list[Unexplored] = field(default_factory=list)
     calls: int = 0
+    """Calls dialled."""
     call_seconds: float = 0.0
+    paths: int = 0
+    """Key paths explored: one per call, and one more for each time a call went on from a
+    known menu to serve another path instead of hanging up (docs/crawl.md)."""
     lower_bound_s: float = 0.0
     """Seconds needed to hear each distinct prompt once: the cost no crawl can go below."""
     wall_s: float = 0.0
@@ -201,6 +205,7 @@ class CrawlMap:
             "findings": [finding.to_json() for finding in self.findings],
             "unexplored": [item.to_json() for item in self.unexplored],
             "calls": self.calls,
+            "paths": self.paths,
             "call_seconds": round(self.call_seconds, 3),
             "lower_bound_s": round(self.lower_bound_s, 3),
             "wall_s": round(self.wall_s, 3),
@@ -218,6 +223,7 @@ class CrawlMap:
             findings=[Finding.from_json(item) for item in data.get("findings", [])],
             unexplored=[Unexplored.from_json(item) for item in data.get("unexplored", [])],
             calls=data.get("calls", 0),
+            paths=data.get("paths", data.get("calls", 0)),
             call_seconds=data.get("call_seconds", 0.0),
             lower_bound_s=data.get("lower_bound_s", 0.0),
             wall_s=data.get("wall_s", 0.0),
