@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shopper.asr.selection import EngineChoice
-from shopper.crawl.identity import same_prompt
+from shopper.crawl.audio_identity import WORTH_HEARING_SIMILARITY, same_recording
+from shopper.crawl.identity import same_prompt, similarity
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
 from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
@@ -291,12 +292,30 @@ def _node_for(
             (n for n in crawl_map.nodes if n.prompt and same_prompt(n.prompt, heard.text)), None
         )
     )
+    found = found or _same_audio(state, heard, result)
     if found is None:
         stem = ROOT if not crawl_map.nodes else _node_name(heard.text, label)
         found = _new_node(state, stem, heard.text, "limit", path, route, result, None)
     node = found
     node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
     return node
+
+
+def _same_audio(state: _Crawl, heard: HeardPrompt, result: PathResult) -> MapNode | None:
+    """A known prompt whose words are only near the ones heard, and whose first evidence is
+    the same recording: transcripts of one recording differ from call to call, its audio not."""
+    span = _evidence(result, heard.start_s, heard.end_s)
+    return next(
+        (
+            node
+            for node in state.map.nodes
+            if node.prompt
+            and node.evidence
+            and similarity(node.prompt, heard.text) >= WORTH_HEARING_SIMILARITY
+            and same_recording(state.settings.out_dir, node.evidence[0], span)
+        ),
+        None,
+    )
 
 
 def _new_node(
