@@ -119,6 +119,18 @@ def test_different_tts_prompts_of_one_voice_are_different_recordings(voice: str)
     assert not any(shares_recording(a, b) for a, b in itertools.combinations(envelopes, 2))
 
 
+def test_a_prompt_is_followed_across_a_pause_where_only_line_noise_differs() -> None:
+    """Two sentences and 1.2 s of silence between them: in the pause each call has its own
+    line noise, which must not end the stretch the two spans share."""
+    first, second = (synthesize(text, "rms", 165, "flite") for text in SENTENCES[2:4])
+    recording = np.concatenate([first, np.zeros(seconds(1.2), dtype=np.int16), second])
+    one, _ = heard_in(recording, prompt("vm-intro")[-seconds(0.5) :], np.zeros(0, np.int16))
+    other, _ = heard_in(recording, np.zeros(0, np.int16), prompt("dir-intro")[: seconds(1)], seed=1)
+    a, b = envelope(one), envelope(other)
+    assert align(a, b).frames >= 0.95 * len(recording) / HOP_SAMPLES
+    assert shares_recording(a, b)
+
+
 def test_a_phrase_two_prompts_share_is_found_but_is_not_the_prompt() -> None:
     """A synthesised voice says "For billing and payments, press 1." the same way in both
     menus: real shared audio, but less than MIN_SHARE of either prompt."""

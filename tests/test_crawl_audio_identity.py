@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from shopper.audio.files import read_channel
-from shopper.audio.fingerprint import envelope
+from shopper.audio.fingerprint import HOP_SAMPLES, envelope
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.crawl.audio_identity import (
     WORTH_HEARING_SIMILARITY,
@@ -120,16 +120,26 @@ def test_pieces_of_one_utterance_are_not_judged_by_their_shared_span(northwind: 
 
 
 def test_only_the_phone_systems_side_is_compared(northwind: Crawled) -> None:
-    """The second call's span starts just after its key: the tone is in the tester's channel,
-    which is not the one compared."""
-    _, second = northwind.results
     span = northwind.map.nodes[0].evidence[1]
     recording = northwind.out / span.recording
     far = read_channel(recording, 0)[
         round(span.start_s * TELEPHONY_RATE) : round(span.end_s * TELEPHONY_RATE)
     ]
     assert np.array_equal(span_envelope(northwind.out, span).bands, envelope(far).bands)
-    key = json.loads((northwind.out / second.folder / "sandbox-truth.json").read_text())["keys"][0]
+
+
+def test_a_span_is_compared_from_the_last_key_pressed_in_it(northwind: Crawled) -> None:
+    """What played before the key is the prompt the key interrupted: the tester's channel
+    (right) says where the key was."""
+    _, second = northwind.results
+    truth = json.loads((northwind.out / second.folder / "sandbox-truth.json").read_text())
+    key = truth["keys"][0]
+    recording = northwind.out / second.folder / "recording.wav"
     tester = read_channel(recording, 1)
-    at_key = tester[round(key["start_s"] * TELEPHONY_RATE) : round(key["end_s"] * TELEPHONY_RATE)]
-    assert np.abs(at_key).max() > 1000, "the tester's channel holds the key's tone"
+    pressed = tester[round(key["start_s"] * TELEPHONY_RATE) : round(key["end_s"] * TELEPHONY_RATE)]
+    assert np.abs(pressed).max() > 1000, "the key's tone is in the tester's channel"
+    over_the_key = Evidence(
+        second.call_id, key["start_s"] - 4.0, 30.0, f"{second.folder}/recording.wav"
+    )
+    compared_s = span_envelope(northwind.out, over_the_key).frames * HOP_SAMPLES / TELEPHONY_RATE
+    assert compared_s == pytest.approx(30.0 - key["end_s"], abs=0.06)

@@ -2,20 +2,21 @@
 calls, each time cut out of the call with different audio around it.
 
 `same_recording` (shopper.audio.fingerprint) compares two whole plays of a file. The spans a
-crawl keeps are cut where the recogniser's utterances begin and end, so the same prompt comes
-with the tail of the prompt a key interrupted before it, or the next prompt joined after it,
-different on every call. Here the two envelopes are slid against each other and the longest
-stretch over which they move together is taken as what they share: where the lag is found on
-the envelopes' changes (onsets and ends of syllables, whose cross-correlation peaks sharply at
-the true lag), and the stretch is the longest run of half-second windows that correlate at
-that lag. Two spans hold the same recording when that stretch is long and covers most of the
-shorter span: identical phrases inside different prompts ("For billing and payments, press
-1." in two menus of one synthesised voice, or one studio take spliced into several prompts)
-share real audio too, but only part of either span.
+crawl keeps are cut where the recogniser's utterances begin and end, so the same prompt
+comes with the tail of the prompt a key interrupted before it, or the next prompt joined
+after it, different on every call. Here the longest stretch over which two envelopes move
+together is taken as what they share. The lag is found on the envelopes' changes (onsets and
+ends of syllables, whose cross-correlation peaks sharply at the true lag); the stretch is
+the longest run of half-second windows that correlate at that lag (or, where the prompt is
+quiet, barely differ). Two spans hold the same recording when that stretch is long and
+covers most of the shorter span: identical phrases inside different prompts ("For billing
+and payments, press 1." in two menus of one synthesised voice, or one studio take spliced
+into several prompts) share real audio too, but only part of either span.
 
 Thresholds were measured on the Asterisk prompts (184 prompts of 2.2 s or more: 16,836
-pairs) and on 20 IVR sentences in each of flite's awb, slt and rms voices, all through a
-μ-law round trip with line noise; figures in docs/crawl.md ("How identity is judged").
+pairs), on 20 IVR sentences in each of flite's awb, slt and rms voices and on prompts of two
+of them with a pause between, all through a μ-law round trip with line noise
+(shopper.bench.common_stretch_bench); figures in docs/crawl.md ("How identity is judged").
 """
 
 from __future__ import annotations
@@ -30,25 +31,30 @@ from shopper.audio.fingerprint import MIN_FRAMES, Envelope, correlation
 WINDOW_FRAMES = 100
 """Half a second of 5 ms hops: long enough for a stable correlation, short enough that the
 run of agreeing windows stops close to where the shared audio stops."""
+EDGE_FRAMES = WINDOW_FRAMES // 2
+"""Frames left out at each end of a run of agreeing windows: a window partly over the edge of
+the shared audio may still agree."""
 MIN_WINDOW_CORRELATION = 0.9
 """Windows of one recording correlate at 0.95 or more through μ-law and line noise; at 0.9,
-no two different Asterisk prompts agree for longer than 1.6 s."""
-QUIET_VARIANCE = 0.03
-"""Below this variance (log10 energy, both bands) a window is line noise or silence: a pause
-inside a prompt, which agrees when both spans are quiet there."""
+no two different Asterisk prompts agree for longer than 1.54 s."""
+MAX_WINDOW_DIFFERENCE = 0.1
+"""Variance of the difference of two windows (log10 energy, both bands, levels removed) below
+which they agree whatever their correlation: where a prompt is quiet (a pause, a word fading
+into line noise) the line noise of each call decides the correlation, not the recording."""
 DELTA_FRAMES = 2
 """Envelope changes are taken over 2 hops each side (20 ms) to find the lag."""
 CANDIDATE_LAGS = 3
-"""Lags tried, best first: the true one came first for every positive pair measured."""
+"""Lags tried, best first: the true one came first for each of the 184 Asterisk prompts
+cut out of two spans."""
 CANDIDATE_SPACING = 40
 """Frames (0.2 s) between two candidate lags, so that they are not one peak thrice."""
 MIN_SHARE = 0.6
 """Fraction of the shorter span the shared stretch must cover. A phrase common to two
-different prompts covered at most 44 % of the shorter (flite, "For billing and payments,
-press 1."); the same prompt with up to 1 s of another before it and 3 s after covered at
-least 57 %."""
+different prompts covered at most 53 % of the shorter (flite, "For billing and payments,
+press 1."); one prompt in two spans, with up to 1 s of another before it in one and 3 s
+after it in the other, at least 61 %."""
 MIN_STRETCH_CORRELATION = 0.95
-"""Correlation over the whole shared stretch; one recording measured 0.985 or more."""
+"""Correlation over the whole shared stretch; one recording measured 0.97 or more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +133,8 @@ def _changes(bands: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def _stretch_at(a: NDArray[np.float64], b: NDArray[np.float64], lag: int) -> Alignment:
     """The longest run of agreeing windows where frame `i` of `b` meets frame `i + lag` of
-    `a`, less half a window at each end (a window half over the edge may still agree)."""
+    `a`. Where the run stops because the audio differs, EDGE_FRAMES are left out (a window
+    partly over the edge may still agree); where it reaches the end of a span, nothing is."""
     first_a, first_b = max(0, lag), max(0, -lag)
     length = min(len(a) - first_a, len(b) - first_b)
     x, y = a[first_a : first_a + length], b[first_b : first_b + length]
@@ -137,8 +144,9 @@ def _stretch_at(a: NDArray[np.float64], b: NDArray[np.float64], lag: int) -> Ali
         return Alignment(lag, first_a, 0, 0.0)
     starts, ends = edges[::2], edges[1::2]
     longest = int(np.argmax(ends - starts))
-    start = int(starts[longest]) + WINDOW_FRAMES // 2
-    end = int(ends[longest]) - 1 + WINDOW_FRAMES // 2
+    first, last = int(starts[longest]), int(ends[longest]) - 1
+    start = first + (EDGE_FRAMES if first > 0 else 0)
+    end = last + WINDOW_FRAMES - (EDGE_FRAMES if last < len(agree) - 1 else 0)
     if end - start < 2:
         return Alignment(lag, first_a, 0, 0.0)
     score = correlation(x[start:end], y[start:end])
@@ -146,7 +154,7 @@ def _stretch_at(a: NDArray[np.float64], b: NDArray[np.float64], lag: int) -> Ali
 
 
 def _agreeing_windows(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """For each window position: do `x` and `y` correlate there, or are both quiet?"""
+    """For each window position: do `x` and `y` correlate there, or barely differ?"""
     if len(x) < WINDOW_FRAMES:
         return np.zeros(0, dtype=bool)
 
@@ -161,8 +169,8 @@ def _agreeing_windows(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray
     variance_x = (sums(x * x) - sum_x**2 / WINDOW_FRAMES).sum(axis=1)
     variance_y = (sums(y * y) - sum_y**2 / WINDOW_FRAMES).sum(axis=1)
     correlation = covariance / np.sqrt(np.maximum(variance_x * variance_y, 1e-12))
-    quiet = QUIET_VARIANCE * WINDOW_FRAMES
+    difference = (variance_x + variance_y - 2 * covariance) / WINDOW_FRAMES
     agreeing: NDArray[np.bool_] = (correlation >= MIN_WINDOW_CORRELATION) | (
-        (variance_x < quiet) & (variance_y < quiet)
+        difference <= MAX_WINDOW_DIFFERENCE
     )
     return agreeing

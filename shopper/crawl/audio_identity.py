@@ -10,9 +10,15 @@ whether the spans it kept as evidence hold the same recording
 Only the phone system's side is compared: a call's recording.wav holds the far end in its
 left channel and the tester's own audio (DTMF keys, spoken probes) in its right one, and keys
 pressed over a prompt would otherwise change its envelope on one call and not on the other.
+The tester's channel is still read, for one thing: a key pressed inside a span. A span begins
+where the recogniser's utterance began, which can be seconds before the key that led to the
+prompt (the crawl presses at a pause in a prompt, where an utterance need not end); what was
+played before that key is the prompt it interrupted, the same on every call that took the
+same route, and would make two different prompts after two different keys look alike. So a
+span is compared from the end of the last key pressed in it.
 
 A crawl compares the spans of a few dozen prompts among calls of up to several minutes, so
-decoded far-end channels (the last few) and span envelopes (many, a few kB each) are kept.
+decoded recordings (the last few) and span envelopes (many, a few kB each) are kept.
 Call folders are written once and never rewritten, so a cache entry never goes stale.
 """
 
@@ -22,6 +28,7 @@ import functools
 from pathlib import Path
 
 from shopper.audio.common_stretch import shares_recording
+from shopper.audio.dtmf import detect_dtmf
 from shopper.audio.files import read_channel
 from shopper.audio.fingerprint import Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE, Samples
@@ -33,7 +40,8 @@ same by its words is compared by its audio. Spans of one recording measured 0.41
 the shipped IVRs; a prompt sharing fewer words is taken as another prompt without listening,
 because a short piece of a longer utterance has that whole utterance as its evidence."""
 FAR_END_CHANNEL = 0
-"""Left: the phone system (shopper.engine.session.Recording.stereo)."""
+TESTER_CHANNEL = 1
+"""Left the phone system, right shopper (shopper.engine.session.Recording.stereo)."""
 RECORDINGS_KEPT = 8
 SPANS_KEPT = 4096
 
@@ -55,10 +63,14 @@ def span_envelope(out_dir: Path, evidence: Evidence) -> Envelope:
 
 @functools.lru_cache(maxsize=SPANS_KEPT)
 def _envelope(recording: Path, start_s: float, end_s: float) -> Envelope:
-    far_end = _far_end(recording)
-    return envelope(far_end[round(start_s * TELEPHONY_RATE) : round(end_s * TELEPHONY_RATE)])
+    far_end, tester = _channels(recording)
+    start, end = round(start_s * TELEPHONY_RATE), round(end_s * TELEPHONY_RATE)
+    keys = detect_dtmf(tester[start:end], start)
+    if keys:
+        start = max(start, keys[-1].end)
+    return envelope(far_end[start:end])
 
 
 @functools.lru_cache(maxsize=RECORDINGS_KEPT)
-def _far_end(recording: Path) -> Samples:
-    return read_channel(recording, FAR_END_CHANNEL)
+def _channels(recording: Path) -> tuple[Samples, Samples]:
+    return read_channel(recording, FAR_END_CHANNEL), read_channel(recording, TESTER_CHANNEL)
