@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shopper.audio.files import AudioFileError, read_audio, write_wav
+from shopper.audio.files import AudioFileError, read_audio, read_channel, write_wav
 from shopper.bench.corpus import prompt_files
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
@@ -26,6 +26,19 @@ def test_stereo_is_mixed_to_mono_and_resampled(tmp_path: Path) -> None:
     mono = read_audio(tmp_path / "s.wav")
     assert len(mono) == 8000
     assert abs(int(np.median(mono)) - 2000) <= 2
+
+
+def test_one_channel_of_a_call_recording_is_read_alone(tmp_path: Path) -> None:
+    """A call recording: the far end left, the tester's keys right; neither leaks into the
+    other when one channel is read."""
+    far = read_audio(prompt_files()[0])
+    near = np.zeros_like(far)
+    near[: len(near) // 2] = 12000
+    write_wav(tmp_path / "call.wav", np.stack([far, near], axis=1))
+    assert np.array_equal(read_channel(tmp_path / "call.wav", 0), far)
+    assert np.array_equal(read_channel(tmp_path / "call.wav", 1), near)
+    with pytest.raises(AudioFileError, match="no channel 2"):
+        read_channel(tmp_path / "call.wav", 2)
 
 
 def test_real_prompt_reads_at_telephony_rate() -> None:

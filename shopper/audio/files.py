@@ -24,33 +24,51 @@ class AudioFileError(ShopperError):
 
 def read_audio(path: Path, rate: int = TELEPHONY_RATE) -> Samples:
     """Decode any supported recording to mono int16 PCM at `rate` (channels are averaged)."""
+    channels, file_rate = _read_channels(path)
+    return resample(_mono(channels), file_rate, rate)
+
+
+def read_channel(path: Path, channel: int, rate: int = TELEPHONY_RATE) -> Samples:
+    """One channel of a recording (0 = left) as int16 PCM at `rate`: a call recording holds
+    each side of the call in its own channel, and a mix would put one side's keys and
+    speech into the other's audio."""
+    channels, file_rate = _read_channels(path)
+    if not 0 <= channel < channels.shape[1]:
+        raise AudioFileError(
+            f"{path}: has {channels.shape[1]} channel(s), no channel {channel} (0 is the first)"
+        )
+    picked: Samples = channels[:, channel].astype(np.int16)
+    return resample(picked, file_rate, rate)
+
+
+def _read_channels(path: Path) -> tuple[NDArray[np.int64], int]:
+    """Samples of every channel as columns (shape (n, channels), 16-bit range) and the rate."""
     if not path.is_file():
         raise AudioFileError(f"{path}: no such file")
     try:
-        samples, file_rate = _read_pcm_wav(path)
+        return _read_pcm_wav(path)
     except (wave.Error, EOFError):
-        samples, file_rate = _read_with_ffmpeg(path)
-    return resample(samples, file_rate, rate)
+        return _read_with_ffmpeg(path)
 
 
-def _read_pcm_wav(path: Path) -> tuple[Samples, int]:
+def _read_pcm_wav(path: Path) -> tuple[NDArray[np.int64], int]:
     with wave.open(str(path), "rb") as wav:
         width = wav.getsampwidth()
         channels = wav.getnchannels()
         file_rate = wav.getframerate()
         raw = wav.readframes(wav.getnframes())
     if width == 1:
-        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.int32) - 128) << 8
+        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 128) << 8
     elif width == 2:
-        data = np.frombuffer(raw, dtype="<i2").astype(np.int32)
+        data = np.frombuffer(raw, dtype="<i2").astype(np.int64)
     elif width == 4:
         data = np.frombuffer(raw, dtype="<i4").astype(np.int64) >> 16
     else:
         raise wave.Error(f"{width * 8}-bit PCM")
-    return _mono(data.reshape(-1, channels)), file_rate
+    return data.reshape(-1, channels), file_rate
 
 
-def _read_with_ffmpeg(path: Path) -> tuple[Samples, int]:
+def _read_with_ffmpeg(path: Path) -> tuple[NDArray[np.int64], int]:
     from pydub import AudioSegment
     from pydub.exceptions import CouldntDecodeError
 
@@ -64,8 +82,8 @@ def _read_with_ffmpeg(path: Path) -> tuple[Samples, int]:
         raise AudioFileError(
             f"{path}: decoding this format needs ffmpeg; install it (apt-get install ffmpeg)"
         ) from None
-    data = np.frombuffer(segment.raw_data, dtype="<i2").astype(np.int32)
-    return _mono(data.reshape(-1, segment.channels)), int(segment.frame_rate)
+    data = np.frombuffer(segment.raw_data, dtype="<i2").astype(np.int64)
+    return data.reshape(-1, segment.channels), int(segment.frame_rate)
 
 
 def _mono(data: NDArray[np.integer]) -> Samples:

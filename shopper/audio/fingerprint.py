@@ -64,11 +64,12 @@ def same_recording(a: Envelope, b: Envelope) -> bool:
         overlap = min(len(x), len(y))
         if overlap < MIN_FRAMES:
             continue
-        best = max(best, _correlation(x[:overlap], y[:overlap]))
+        best = max(best, correlation(x[:overlap], y[:overlap]))
     return best >= MIN_CORRELATION
 
 
-def _correlation(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+def correlation(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    """Pearson correlation of two equally long stretches of envelope, both bands together."""
     x = x - x.mean(axis=0)
     y = y - y.mean(axis=0)
     denominator = float(np.sqrt((x**2).sum() * (y**2).sum()))

@@ -22,9 +22,11 @@ def bench_audio(
     ),
     seed: int = typer.Option(0, help="Seed for the generated parts of the test sets."),
 ) -> None:
-    """WER and real-time factor per engine, classifier confusion matrix, DTMF and talk-off."""
+    """WER and real-time factor per engine, classifier confusion matrix, DTMF and talk-off,
+    recordings found inside spans."""
     from shopper.bench.asr_bench import run_asr_bench
     from shopper.bench.classifier_bench import run_classifier_bench
+    from shopper.bench.common_stretch_bench import run_common_stretch_bench
     from shopper.bench.dtmf_bench import run_dtmf_bench
 
     with one_line_errors():
@@ -34,6 +36,10 @@ def bench_audio(
                 lambda: run_classifier_bench(seed),
             ),
             ("DTMF (target 100 % at 40/40 ms, zero talk-off)", lambda: run_dtmf_bench(seed)),
+            (
+                "A recording inside a span (crawl identity; target: no different pair accepted)",
+                lambda: run_common_stretch_bench(seed),
+            ),
             ("Speech recognition (target WER <= 6 %)", lambda: run_asr_bench(limit=prompts)),
         ):
             typer.echo(f"\n== {title}")

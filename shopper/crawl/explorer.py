@@ -23,7 +23,8 @@ from functools import partial
 from pathlib import Path
 
 from shopper.asr.selection import EngineChoice
-from shopper.crawl.identity import same_prompt, split_words, tail_start, words
+from shopper.crawl.audio_identity import WORTH_HEARING_SIMILARITY, same_recording
+from shopper.crawl.identity import same_prompt, similarity, split_words, tail_start, words
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
 from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
@@ -268,8 +269,8 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
     label = _option_label(parent, attempt.key)
     previous, key = parent, attempt.key
     chain: list[MapNode] = []
-    prompts, origins = _apart(state, result.prompts)
-    found = [_known_node(state, heard) for heard in prompts]
+    prompts, origins = _apart(state, result)
+    found = [_known_node(state, heard, result) for heard in prompts]
     for index, heard in enumerate(prompts):
         node = found[index]
         if node is not None and _goes_elsewhere(state, node, found[index + 1 :], result):
@@ -376,7 +377,7 @@ def _after_hold(
     for heard in result.after_hold:
         last = heard is result.after_hold[-1]
         stem = f"{queue.id}-voicemail" if last else _node_name(heard.text, None)
-        node = _known_node(state, heard) or _new_node(
+        node = _known_node(state, heard, result) or _new_node(
             state, stem, heard.text, "message", path, route, result, None
         )
         node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
@@ -395,22 +396,22 @@ def _after(last: MapNode | None, queue: MapNode, then: MapNode) -> MapNode:
     return then
 
 
-def _known_node(state: _Crawl, heard: HeardPrompt) -> MapNode | None:
+def _known_node(state: _Crawl, heard: HeardPrompt, result: PathResult) -> MapNode | None:
+    """The known node a heard prompt is: by its words, else by its audio (_same_audio)."""
     if heard.known is not None:
         return state.map.node(heard.known)
-    return next(
-        (n for n in state.map.nodes if n.prompt and same_prompt(n.prompt, heard.text)), None
-    )
+    by_words = (n for n in state.map.nodes if n.prompt and same_prompt(n.prompt, heard.text))
+    return next(by_words, None) or _same_audio(state, heard, result)
 
 
-def _apart(state: _Crawl, prompts: list[HeardPrompt]) -> tuple[list[HeardPrompt], list[int]]:
-    """The heard prompts, with each that ends with the rest of a known menu (see
+def _apart(state: _Crawl, result: PathResult) -> tuple[list[HeardPrompt], list[int]]:
+    """The result's heard prompts, with each that ends with the rest of a known menu (see
     identity.tail_start) cut into what came before it and that menu; and for each, the index
     of the heard prompt it comes from."""
     kept: list[HeardPrompt] = []
     origins: list[int] = []
-    for index, heard in enumerate(prompts):
-        tail = None if _known_node(state, heard) is not None else _menu_tail(state, heard)
+    for index, heard in enumerate(result.prompts):
+        tail = None if _known_node(state, heard, result) is not None else _menu_tail(state, heard)
         if tail is None:
             kept.append(heard)
             origins.append(index)
@@ -498,6 +499,23 @@ def _goes_elsewhere(
         return node.kind != "queue" or ended_in != HOLD_ENDS[result.ending]
     ends_as = CALL_ENDS.get(result.ending)
     return ends_as is not None and (before is not None or node.kind not in ends_as)
+
+
+def _same_audio(state: _Crawl, heard: HeardPrompt, result: PathResult) -> MapNode | None:
+    """A known prompt whose words are only near the ones heard, and whose first evidence is
+    the same recording: transcripts of one recording differ from call to call, its audio not."""
+    span = _evidence(result, heard.start_s, heard.end_s)
+    return next(
+        (
+            node
+            for node in state.map.nodes
+            if node.prompt
+            and node.evidence
+            and similarity(node.prompt, heard.text) >= WORTH_HEARING_SIMILARITY
+            and same_recording(state.settings.out_dir, node.evidence[0], span)
+        ),
+        None,
+    )
 
 
 def _new_node(

@@ -1,0 +1,76 @@
+"""Are two places where the crawl heard a prompt the same recording? Judged on the audio.
+
+Transcripts of one recording differ from call to call (the recogniser hears "For claims,
+press 1" as "Fourth lanes, press one" once), most of all where a key cut the previous prompt
+and its tail was joined to the next one in one utterance. The audio does not change: the
+phone system plays the same file. So where the words leave doubt, the explorer asks here
+whether the spans it kept as evidence hold the same recording
+(shopper.audio.common_stretch).
+
+Only the phone system's side is compared: a call's recording.wav holds the far end in its
+left channel and the tester's own audio (DTMF keys, spoken probes) in its right one, and keys
+pressed over a prompt would otherwise change its envelope on one call and not on the other.
+The tester's channel is still read, for one thing: a key pressed inside a span. A span begins
+where the recogniser's utterance began, which can be seconds before the key that led to the
+prompt (the crawl presses at a pause in a prompt, where an utterance need not end); what was
+played before that key is the prompt it interrupted, the same on every call that took the
+same route, and would make two different prompts after two different keys look alike. So a
+span is compared from the end of the last key pressed in it.
+
+A crawl compares the spans of a few dozen prompts among calls of up to several minutes, so
+decoded recordings (the last few) and span envelopes (many, a few kB each) are kept.
+Call folders are written once and never rewritten, so a cache entry never goes stale.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from shopper.audio.common_stretch import shares_recording
+from shopper.audio.dtmf import detect_dtmf
+from shopper.audio.files import read_channel
+from shopper.audio.fingerprint import Envelope, envelope
+from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.crawl.map import Evidence
+
+WORTH_HEARING_SIMILARITY = 0.4
+"""Word similarity (shopper.crawl.identity.similarity) from which a prompt that is not the
+same by its words is compared by its audio. Spans of one recording measured 0.41-0.71 on
+the shipped IVRs; a prompt sharing fewer words is taken as another prompt without listening,
+because a short piece of a longer utterance has that whole utterance as its evidence."""
+FAR_END_CHANNEL = 0
+TESTER_CHANNEL = 1
+"""Left the phone system, right shopper (shopper.engine.session.Recording.stereo)."""
+RECORDINGS_KEPT = 8
+SPANS_KEPT = 4096
+
+
+def same_recording(out_dir: Path, a: Evidence, b: Evidence) -> bool:
+    """Whether spans `a` and `b` (recordings relative to the crawl's `out_dir`) hold the same
+    recording: a long stretch of far-end audio, most of the shorter span, in common.
+
+    Overlapping spans of one call say nothing: prompts cut from one utterance share its span."""
+    if a.recording == b.recording and a.start_s < b.end_s and b.start_s < a.end_s:
+        return False
+    return shares_recording(span_envelope(out_dir, a), span_envelope(out_dir, b))
+
+
+def span_envelope(out_dir: Path, evidence: Evidence) -> Envelope:
+    recording = (out_dir / evidence.recording).resolve()
+    return _envelope(recording, evidence.start_s, evidence.end_s)
+
+
+@functools.lru_cache(maxsize=SPANS_KEPT)
+def _envelope(recording: Path, start_s: float, end_s: float) -> Envelope:
+    far_end, tester = _channels(recording)
+    start, end = round(start_s * TELEPHONY_RATE), round(end_s * TELEPHONY_RATE)
+    keys = detect_dtmf(tester[start:end], start)
+    if keys:
+        start = max(start, keys[-1].end)
+    return envelope(far_end[start:end])
+
+
+@functools.lru_cache(maxsize=RECORDINGS_KEPT)
+def _channels(recording: Path) -> tuple[Samples, Samples]:
+    return read_channel(recording, FAR_END_CHANNEL), read_channel(recording, TESTER_CHANNEL)
