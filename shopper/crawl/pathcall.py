@@ -101,6 +101,16 @@ class RouteStep:
 
 
 @dataclass(frozen=True, slots=True)
+class MenuHeard:
+    """Where a route's menu was recognised: the start of the utterance its opening words were
+    heard in, and how many words of that utterance came before them (the end of the previous
+    prompt, joined to the menu's opening by the recogniser)."""
+
+    start: int
+    skipped_words: int
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A way into a follow-up path for a call waiting in the known menu `menu` (whose opening
     was just heard, so it is recognised from what was already heard)."""
@@ -435,7 +445,7 @@ async def _follow(
     within_s = STEP_LIMIT_S
     kind: PressKind = "dial" if heard_from is None else "continue"
     waiting_since = session.now
-    menu_heard: int | None = None
+    menu_heard: MenuHeard | None = None
     for index, step in enumerate(job.route):
         listen_from = heard_from if index == 0 else None
         if step.prompt or not step.on_hold:
@@ -461,9 +471,9 @@ async def _follow(
         kind, waiting_since = "after-key", pressed_at
         if step.on_hold:
             session.hold.end_hold(pressed_at)
-    outcome = await _observe(caller, job, menu_heard or 0)
+    outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0))
     if job.route and menu_heard is not None:
-        outcome.key_ignored = _ignored(job.route[-1], menu_heard, outcome.prompts)
+        outcome.key_ignored = _ignored(job.route[-1], menu_heard.start, outcome.prompts)
     return outcome
 
 
@@ -500,7 +510,7 @@ async def _offer_heard(session: CallSession, within_s: float) -> bool:
 
 async def _reach(
     session: CallSession, step: RouteStep, within_s: float, heard_from: int | None = None
-) -> int | None:
+) -> MenuHeard | None:
     """Listen until the step's menu is recognised by its opening words (in what was heard since
     `heard_from`, when the menu is known to have begun already); returns when the utterance
     they were heard in began, once it is time to press (None if it never was)."""
@@ -515,21 +525,22 @@ async def _reach(
             at = find_opening(step.prompt, words(heard))
             if at is not None:
                 ready = await (_ended(session, within_s) if step.after_prompt else _pause(session))
-                return _utterance_start(finals, at) if ready else None
+                return _menu_heard(finals, at) if ready else None
         if heard and session.silent_for_s >= QUIET_BEFORE_LOST_S:
             return None
         await session.advance()
     return None
 
 
-def _utterance_start(finals: list[Utterance], word: int) -> int:
-    """Start of the utterance holding the `word`-th normalised word of their joined text."""
+def _menu_heard(finals: list[Utterance], word: int) -> MenuHeard:
+    """Where the `word`-th normalised word of the utterances' joined text was heard."""
     counted = 0
     for utterance in finals:
-        counted += len(words(utterance.text))
-        if counted > word:
-            return utterance.start
-    return finals[-1].start
+        size = len(words(utterance.text))
+        if counted + size > word:
+            return MenuHeard(utterance.start, word - counted)
+        counted += size
+    return MenuHeard(finals[-1].start, 0)
 
 
 async def _ended(session: CallSession, within_s: float) -> bool:
@@ -554,7 +565,7 @@ async def _pause(session: CallSession) -> bool:
     return not session.ended
 
 
-async def _observe(caller: Caller, job: PathJob, menu_heard: int) -> _Outcome:
+async def _observe(caller: Caller, job: PathJob, menu_heard: MenuHeard) -> _Outcome:
     """Hear what follows the last key until the phone system waits, repeats, ends or holds."""
     session = caller.session
     start = session.now
@@ -631,12 +642,16 @@ def _reprompts(pieces: list[Piece], menu: str) -> int:
     return count
 
 
-def _said_before(session: CallSession, menu_heard: int, pressed: int) -> int:
+def _said_before(session: CallSession, menu_heard: MenuHeard, pressed: int) -> int:
     """Words of the menu's prompt recognised in utterances over before the key was pressed
-    (asked again as late utterances come in: the recogniser lags the audio)."""
-    return sum(
-        len(words(u.text)) for u in session.transcript if u.start >= menu_heard and u.end <= pressed
+    (asked again as late utterances come in: the recogniser lags the audio), without the words
+    before its opening in the first of them."""
+    heard = sum(
+        len(words(u.text))
+        for u in session.transcript
+        if u.start >= menu_heard.start and u.end <= pressed
     )
+    return max(0, heard - menu_heard.skipped_words)
 
 
 def _without_cut(finals: list[Utterance], pressed: int, prompt: str, said_before: int) -> list[str]:
