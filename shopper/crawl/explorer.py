@@ -398,20 +398,26 @@ def _after(last: MapNode | None, queue: MapNode, then: MapNode) -> MapNode:
 
 def _known_node(state: _Crawl, heard: HeardPrompt, result: PathResult) -> MapNode | None:
     """The known node a heard prompt is: by its words, else by its audio (_same_audio)."""
+    return _known_by_words(state, heard) or _same_audio(state, heard, result)
+
+
+def _known_by_words(state: _Crawl, heard: HeardPrompt) -> MapNode | None:
     if heard.known is not None:
         return state.map.node(heard.known)
-    by_words = (n for n in state.map.nodes if n.prompt and same_prompt(n.prompt, heard.text))
-    return next(by_words, None) or _same_audio(state, heard, result)
+    return next(
+        (n for n in state.map.nodes if n.prompt and same_prompt(n.prompt, heard.text)), None
+    )
 
 
 def _apart(state: _Crawl, result: PathResult) -> tuple[list[HeardPrompt], list[int]]:
     """The result's heard prompts, with each that ends with the rest of a known menu (see
     identity.tail_start) cut into what came before it and that menu; and for each, the index
-    of the heard prompt it comes from."""
+    of the heard prompt it comes from. Asked before the audio (_same_audio), which would find
+    the menu inside the first hearing's span and keep the greeting and the menu one node."""
     kept: list[HeardPrompt] = []
     origins: list[int] = []
     for index, heard in enumerate(result.prompts):
-        tail = None if _known_node(state, heard, result) is not None else _menu_tail(state, heard)
+        tail = None if _known_by_words(state, heard) is not None else _menu_tail(state, heard)
         if tail is None:
             kept.append(heard)
             origins.append(index)
