@@ -453,11 +453,7 @@ def _split_menu(state: _Crawl, menu: MapNode, at: int) -> None:
     The menu keeps its id and options; the greeting becomes a node of its own in front of
     it, and what led to the whole (the call's start included) leads to the greeting."""
     head_text, menu.prompt = split_words(menu.prompt, at)
-    taken = {node.id for node in state.map.nodes}
-    base = _node_name(head_text, None)
-    head_id, n = base, 2
-    while head_id in taken:
-        head_id, n = f"{base}-{n}", n + 1
+    head_id = _unique_id(state, _node_name(head_text, None))
     head = MapNode(head_id, head_text, "message", list(menu.path), [Option("", None, menu.id)])
     share = at / (at + len(words(menu.prompt)))
     for index, evidence in enumerate(menu.evidence):
@@ -534,17 +530,22 @@ def _new_node(
     result: PathResult,
     label: str | None,
 ) -> MapNode:
-    taken = {node.id for node in state.map.nodes}
-    base = _slug(label) if label else stem
-    node_id, n = base, 2
-    while node_id in taken:
-        node_id, n = f"{base}-{n}", n + 1
+    node_id = _unique_id(state, _slug(label) if label else stem)
     node = MapNode(node_id, prompt, kind, list(path))
     if not prompt:
         node.evidence.append(_evidence(result, result.duration_s, result.duration_s))
     state.map.nodes.append(node)
     state.routes[node_id] = route
     return node
+
+
+def _unique_id(state: _Crawl, base: str) -> str:
+    """`base`, or `base-2`, `base-3`... when a node already has it."""
+    taken = {node.id for node in state.map.nodes}
+    node_id, n = base, 2
+    while node_id in taken:
+        node_id, n = f"{base}-{n}", n + 1
+    return node_id
 
 
 def _moves_on(menu: MapNode, result: PathResult) -> bool:
