@@ -576,7 +576,7 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
             Unexplored(menu.id, "", f"option {cut.label!r} heard without its key")
         )
     keys = list(offered) + [
-        k for k in _skipped(offered) + state.settings.try_keys if k not in offered
+        k for k in [*_skipped(offered), *state.settings.try_keys] if k not in offered
     ]
     for key in keys:
         if any(option.key == key for option in menu.options):
@@ -630,11 +630,17 @@ def _step(state: _Crawl, node: MapNode, key: str) -> RouteStep:
     )
 
 
-def _skipped(offered: Collection[str]) -> str:
+_RUN_DIGITS = tuple("12345678")
+"""Keys that can stand in a run of offered digits (0 and 9 are usually operator and back)."""
+
+
+def _skipped(offered: Collection[str]) -> list[str]:
     """Digits missing from the run of offered ones ("1, 3, 0" skips 2): the recogniser more
-    likely missed a "press two" than the menu left a gap, so the gap is tried too."""
-    digits = [int(key) for key in offered if key in "12345678"]
-    return "".join(str(d) for d in range(1, max(digits, default=0)) if str(d) not in offered)
+    likely missed a "press two" than the menu left a gap, so the gap is tried too. Only whole
+    one-digit keys count: the no-input option's key "" is no digit (a substring test once
+    took it for one and crashed the crawl, depending on which call finished first)."""
+    digits = [int(key) for key in offered if key in _RUN_DIGITS]
+    return [str(d) for d in range(1, max(digits, default=0)) if str(d) not in offered]
 
 
 def _option_label(parent: MapNode | None, key: str) -> str | None:
