@@ -3,14 +3,22 @@
 A mystery-shopper call is automated and may be repeated on a schedule, so a typo must never
 reach emergency services, a crisis line or a number billed by the minute. The rules are
 deliberately blunt: only full numbers in international form are dialled, short codes never
-(they are where emergency and special services live in every country), and known premium-rate
-ranges are refused. Every carrier calls `check_dialable` before placing a call.
+(they are where emergency and special services live in every country), and ranges billed above
+an ordinary call (premium rate, shared cost, personal numbers, satellite and international
+networks) are refused as libphonenumber's maintained metadata classifies them, unless the
+operator names the number in the config's override. Every carrier calls `check_dialable` before
+placing a call.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from shopper.config import ConfigError, config_table
 from shopper.errors import ShopperError
 
 MIN_DIGITS = 7
@@ -53,34 +61,25 @@ EMERGENCY_NUMBERS = frozenset(
     }
 )
 
-PREMIUM_PREFIXES: dict[str, str] = {
-    "1900": "North American premium rate (1-900)",
-    "1976": "North American premium rate (1-976)",
-    "449": "UK premium rate (09...)",
-    "4470": "UK personal numbers (070...), charged like premium rate",
-    "44871": "UK service numbers (0871...)",
-    "44872": "UK service numbers (0872...)",
-    "44873": "UK service numbers (0873...)",
-    "49900": "German premium rate (0900...)",
-    "49137": "German mass-calling numbers (0137...)",
-    "3389": "French premium rate (089...)",
-    "3989": "Italian premium rate (89x...)",
-    "34803": "Spanish premium rate (803...)",
-    "34806": "Spanish premium rate (806...)",
-    "34807": "Spanish premium rate (807...)",
-    "34905": "Spanish mass-calling numbers (905...)",
-    "3190": "Dutch premium rate (090...)",
-    "35315": "Irish premium rate (15xx...)",
-    "61190": "Australian premium rate (190...)",
-    "979": "International Premium Rate Service (+979)",
-    "881": "satellite phone networks (+881), billed at very high rates",
-    "882": "international networks (+882), often billed at premium rates",
+REFUSED_TYPES: dict[int, str] = {
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.PERSONAL_NUMBER: "a personal number, charged like premium rate",
+    PhoneNumberType.UAN: "a universal access number, often charged above local rates",
 }
-"""E.164 digit prefixes (country code first, no +) and what they are."""
+"""Number types (as libphonenumber's metadata classifies each country's ranges) billed above
+an ordinary call. The metadata is maintained by Google's libphonenumber and released with the
+`phonenumbers` package, so new ranges arrive with an upgrade rather than a hand edit."""
+FREEPHONE_CODE = 800
+"""The one non-geographic country code refused by no rule: international freephone (+800).
+The others (+808 shared cost, +870 Inmarsat, +878, +881 and +882/+883 satellite and
+international networks, +888, +979 international premium rate) bill far above a call."""
 
-_NANP_PREMIUM_EXCHANGE = re.compile(r"1\d{3}976\d{4}")
-"""NXX 976 in any North American area code: historically premium rate, still abused."""
 _SEPARATORS = re.compile(r"[\s().-]")
+ALLOW_TABLE = "safety"
+"""Config table of the override: `[safety] allow = ["+19005550100"]` names numbers the
+operator has decided to dial although their type is refused. Emergency numbers and short codes
+are refused whatever it says."""
 
 
 class UnsafeNumberError(ShopperError):
@@ -91,11 +90,15 @@ def check_dialable(number: str) -> None:
     """Raise UnsafeNumberError unless `number` is a full international number safe to call.
 
     Spaces, dashes, dots and parentheses are allowed as separators (`+1 (555) 010-0000`).
+    Digits other than ASCII 0-9 (fullwidth, Arabic-Indic, superscript...) are refused before
+    any rule: `isdigit()` accepts them but no numbering plan is written in them, so they would
+    slip past every rule below.
     """
     digits = _SEPARATORS.sub("", number)
+    _refuse_foreign_digits(number, digits)
     international = digits.startswith("+")
     digits = digits.removeprefix("+")
-    if not digits.isdigit():
+    if not _ascii_digits(digits):
         raise UnsafeNumberError(
             f"{number!r} is not a phone number (write it in international form, like +15550100000)"
         )
@@ -119,19 +122,57 @@ def check_dialable(number: str) -> None:
             f"{number!r} has {len(digits)} digits; international numbers have at most "
             f"{MAX_DIGITS} (check for a typo)"
         )
-    premium = next(
-        (label for prefix, label in PREMIUM_PREFIXES.items() if digits.startswith(prefix)), None
-    )
-    if premium is None and _NANP_PREMIUM_EXCHANGE.fullmatch(digits):
-        premium = "North American premium-rate exchange (976)"
-    if premium is not None:
+    costly = _costly_kind(digits)
+    if costly is not None and f"+{digits}" not in _allowed_numbers():
         raise UnsafeNumberError(
-            f"{number!r} is a premium-rate number ({premium}): shopper refuses to dial numbers "
-            "billed by the minute"
+            f"{number!r} is {costly}: shopper refuses numbers billed above an ordinary call "
+            f'(if you mean it, add it to [{ALLOW_TABLE}] allow = ["+{digits}"] in the config file)'
         )
 
 
+def _ascii_digits(text: str) -> bool:
+    return bool(text) and all("0" <= char <= "9" for char in text)
+
+
+def _refuse_foreign_digits(number: str, text: str) -> None:
+    foreign = next((c for c in text if not "0" <= c <= "9" and _is_numeral(c)), None)
+    if foreign is not None:
+        raise UnsafeNumberError(
+            f"{number!r} contains the digit {foreign!r} ({unicodedata.name(foreign, 'unnamed')}):"
+            " write phone numbers with the ASCII digits 0-9"
+        )
+
+
+def _is_numeral(char: str) -> bool:
+    return char.isdigit() or char.isdecimal() or unicodedata.numeric(char, None) is not None
+
+
+def _costly_kind(digits: str) -> str | None:
+    """What makes an international number cost more than a call, by libphonenumber's
+    metadata; None for ordinary, toll-free and unknown numbers (test ranges such as +1 555 01xx
+    are not in any plan and must stay dialable)."""
+    try:
+        parsed = phonenumbers.parse(f"+{digits}", None)
+    except phonenumbers.NumberParseException:
+        return None
+    code = parsed.country_code
+    if code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS and code != FREEPHONE_CODE:
+        return f"on an international network (+{code}) billed far above a call"
+    return REFUSED_TYPES.get(phonenumbers.number_type(parsed))
+
+
+def _allowed_numbers() -> frozenset[str]:
+    """The config's explicit override list, in the form `+` and digits."""
+    path, table = config_table(ALLOW_TABLE)
+    allowed = table.get("allow", [])
+    if not isinstance(allowed, list) or not all(isinstance(item, str) for item in allowed):
+        raise ConfigError(f'{path}: [{ALLOW_TABLE}] allow must be a list of numbers like "+1..."')
+    return frozenset("+" + _SEPARATORS.sub("", item).removeprefix("+") for item in allowed)
+
+
 def looks_like_phone_number(text: str) -> bool:
-    """Digits with an optional + and separators: what a target that is not a file looks like."""
+    """Digits with an optional + and separators: what a target that is not a file looks like.
+    Any script's digits count, so a look-alike number reaches `check_dialable` and is refused
+    there by name rather than reported as a missing file."""
     stripped = _SEPARATORS.sub("", text).removeprefix("+")
-    return stripped.isdigit()
+    return bool(stripped) and all(_is_numeral(char) for char in stripped)
