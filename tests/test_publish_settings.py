@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +39,8 @@ def test_url_forms() -> None:
     ("url", "says"),
     [
         ("http://ops:hunter2@h", "scheme must be mqtt or mqtts"),
-        ("mqtt://ops:hunter2@h:99999", "Port out of range"),
+        ("mqtt://ops:hunter2@h:99999", "the port must be a number"),
+        ("mqtt://ops:hunter2@h:0", "port 0 is not a port"),
         ("mqtt://ops:hunter2@", "no host name"),
         ("mqtt://ops:hunter2@h/topic", "unexpected path"),
     ],
@@ -47,6 +51,59 @@ def test_malformed_urls_are_one_line_without_the_password(url: str, says: str) -
     message = str(raised.value)
     assert says in message and "\n" not in message
     assert "hunter2" not in message and "ops:***@" in message
+
+
+SECRET = "SECRETPASS"
+MALFORMED = [
+    f"mqtt:user:{SECRET}@127.0.0.1:18831",
+    f"mqtt:/user:{SECRET}@127.0.0.1:18831",
+    f"user:{SECRET}@127.0.0.1",
+    f"user:{SECRET}@127.0.0.1:1883",
+    f"mqtt://user:{SECRET}",
+    f"mqtt://user:{SECRET}/x",
+    f"mqtt://user:{SECRET}@",
+    f"mqtt//user:{SECRET}@host",
+    f"mqtt:///user:{SECRET}@host",
+    f"http://user:{SECRET}@host",
+    f" mqtt://user:{SECRET}@host:x",
+    f"mqtt://user:{SECRET}@host:1883?x=1",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+def test_no_url_shape_shows_the_password(url: str) -> None:
+    with pytest.raises(MqttSettingsError) as raised:
+        parse_broker_url(url)
+    message = str(raised.value)
+    assert SECRET not in message and "\n" not in message and "***" in message
+
+
+@pytest.mark.parametrize("url", [f"mqtt://user:p@{SECRET}@host", f"mqtts://:{SECRET}@host"])
+def test_odd_but_valid_urls_mask_the_whole_password(url: str) -> None:
+    broker = parse_broker_url(url)
+    assert broker.password is not None and SECRET in broker.password
+    assert SECRET not in broker.url and SECRET not in repr(broker)
+
+
+@pytest.mark.parametrize("command", [["publish", "--drain"], ["tail", "--count", "1"]])
+def test_the_commands_never_print_a_malformed_urls_password(
+    command: list[str], tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "SHOPPER_CONFIG": str(tmp_path / "c.toml"),
+        "XDG_STATE_HOME": str(tmp_path),
+    }
+    for url in MALFORMED[:3]:
+        done = subprocess.run(
+            [sys.executable, "-m", "shopper", *command, "--mqtt", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert SECRET not in done.stdout + done.stderr
+        assert "***" in done.stdout + done.stderr
 
 
 def test_a_malformed_url_keeps_publishing_on_and_says_why() -> None:

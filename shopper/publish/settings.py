@@ -152,8 +152,12 @@ def parse_broker_url(url: str, values: dict[str, Any] | None = None) -> Broker:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as error:
-        raise MqttSettingsError(f"MQTT URL {shown}: {error}; {_URL_FORM}") from None
+    except ValueError:
+        raise MqttSettingsError(
+            f"MQTT URL {shown}: the port must be a number 1..65535; {_URL_FORM}"
+        ) from None
+    if port == 0:
+        raise MqttSettingsError(f"MQTT URL {shown}: port 0 is not a port; {_URL_FORM}")
     if parts.scheme not in DEFAULT_PORTS:
         raise MqttSettingsError(f"MQTT URL {shown}: scheme must be mqtt or mqtts; {_URL_FORM}")
     if not parts.hostname:
@@ -171,7 +175,7 @@ def parse_broker_url(url: str, values: dict[str, Any] | None = None) -> Broker:
         raise MqttSettingsError("--mqtt-key needs --mqtt-cert (the client certificate)")
     return Broker(
         host=parts.hostname,
-        port=port or DEFAULT_PORTS[parts.scheme],
+        port=DEFAULT_PORTS[parts.scheme] if port is None else port,
         tls=tls,
         username=unquote(parts.username) if parts.username else None,
         password=str(password[0]) if password else _url_password(parts.password),
@@ -189,8 +193,16 @@ def _url_password(raw: str | None) -> str | None:
 
 
 def _redacted(url: str) -> str:
-    """The URL as typed with any password replaced, even when the URL is malformed."""
-    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+    """The URL as typed with any password replaced, whatever its shape: `mqtt://u:p@h`,
+    `mqtt:u:p@h`, `mqtt:/u:p@h`, `u:p@h`, and a password typed without `@` (`mqtt://u:p`, where
+    it would pass for a port). Everything before the last `@` after the first `:` is secret."""
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url)
+    start = scheme.end() if scheme else 0
+    userinfo, at, host = url[start:].rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        return url[:start] + user + (":***" if colon else "") + "@" + host
+    return url[:start] + re.sub(r":(?!\d*/?$)[^/]*", ":***", host, count=1)
 
 
 def _reason(error: BaseException) -> str:
