@@ -23,6 +23,19 @@ PathPart = Hashable
 """One step into a document: a mapping key (as loaded, e.g. str or int) or a list index."""
 
 
+MAX_FILE_BYTES = 1 << 20
+"""Largest definition file read (1 MiB). Call scripts and IVRs are a few kilobytes; a larger
+file is a mistake (a recording or a log given by error) or an attack, and is refused before
+it is read."""
+MAX_VALUES = 100_000
+"""Most values a document may expand to. Aliases let a few lines stand for billions of values
+(nine levels of nine aliases each); counting values as they are walked stops such a file in
+milliseconds, where expanding it grew by 100 MB a second."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists: ten times what any script or IVR needs, and far
+below where Python's recursion would end the walk with a traceback."""
+
+
 class YamlFileError(ShopperError):
     """The file is unreadable or not valid YAML; the message is `FILE[:LINE]: problem (fix)`."""
 
@@ -59,14 +72,7 @@ class YamlFile:
 
 def load_yaml(path: Path) -> YamlFile:
     """Read one YAML document safely (no arbitrary object construction)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise YamlFileError(f"{path}: file not found (check the path)") from None
-    except UnicodeDecodeError as error:
-        raise YamlFileError(f"{path}: not UTF-8 text ({error.reason}; save it as UTF-8)") from None
-    except OSError as error:
-        raise YamlFileError(f"{path}: cannot read: {error.strerror}") from None
+    text = _read_text(path)
     loader = yaml.SafeLoader(text)
     walker = _Walker(path, loader)
     try:
@@ -76,9 +82,36 @@ def load_yaml(path: Path) -> YamlFile:
         raise YamlFileError(_syntax_message(path, error)) from None
     except yaml.YAMLError as error:
         raise YamlFileError(f"{path}: YAML error: {_one_line(str(error))}") from None
+    except RecursionError:
+        raise YamlFileError(
+            f"{path}: nested too deeply to read (at most {MAX_DEPTH} levels; flatten it)"
+        ) from None
     finally:
         loader.dispose()
     return YamlFile(path, data, walker.value_lines, walker.key_lines)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refusing what is no definition file: a folder, a device or pipe
+    (`/dev/zero` never ends), a file over MAX_FILE_BYTES, text that is not UTF-8."""
+    try:
+        if path.is_dir():
+            raise YamlFileError(f"{path}: is a folder, not a file (name a .yaml file in it)")
+        if path.exists() and not path.is_file():
+            raise YamlFileError(f"{path}: is not a regular file (name a .yaml file)")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlFileError(
+                f"{path}: {size} bytes is too large for a definition file (at most "
+                f"{MAX_FILE_BYTES} bytes; check that this is the right file)"
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlFileError(f"{path}: file not found (check the path)") from None
+    except UnicodeDecodeError as error:
+        raise YamlFileError(f"{path}: not UTF-8 text ({error.reason}; save it as UTF-8)") from None
+    except OSError as error:
+        raise YamlFileError(f"{path}: cannot read: {error.strerror}") from None
 
 
 class _Walker:
@@ -93,8 +126,10 @@ class _Walker:
         """ids of the collection nodes being walked: an alias to one of them is a cycle."""
         self.merged_keys: dict[int, set[int]] = {}
         """Per mapping node: ids of the key nodes a `<<` merge brought in (overridable)."""
+        self.walked = 0
 
     def value(self, node: yaml.Node, at: tuple[PathPart, ...]) -> object:
+        self.check_limits(node, at)
         self.value_lines.setdefault(at, node.start_mark.line + 1)
         if isinstance(node, yaml.CollectionNode):
             if id(node) in self.enclosing:
@@ -108,6 +143,19 @@ class _Walker:
             finally:
                 self.enclosing.discard(id(node))
         return self.loader.construct_object(node, deep=True)
+
+    def check_limits(self, node: yaml.Node, at: tuple[PathPart, ...]) -> None:
+        self.walked += 1
+        line = node.start_mark.line + 1
+        if self.walked > MAX_VALUES:
+            raise YamlFileError(
+                f"{self.path}:{line}: the document expands to more than {MAX_VALUES} values "
+                "(aliases repeating aliases?); write it out plainly"
+            )
+        if len(at) > MAX_DEPTH:
+            raise YamlFileError(
+                f"{self.path}:{line}: nested more than {MAX_DEPTH} levels deep; flatten it"
+            )
 
     def collection(self, node: yaml.CollectionNode, at: tuple[PathPart, ...]) -> object:
         if isinstance(node, yaml.MappingNode):
