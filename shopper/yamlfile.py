@@ -35,6 +35,9 @@ MAX_DEPTH = 64
 """Deepest nesting of mappings and lists: ten times what any script or IVR needs, and far
 below where Python's recursion would end the walk with a traceback."""
 
+MAX_SPOKEN_CHARS = 5000
+"""Longest `say:` text: about five minutes of speech, longer than any real prompt."""
+
 
 class YamlFileError(ShopperError):
     """The file is unreadable or not valid YAML; the message is `FILE[:LINE]: problem (fix)`."""
@@ -274,6 +277,18 @@ class YamlChecker:
         if not isinstance(value, str) or not value.strip():
             self.fail(at, f"{at[-1]} must be non-empty text, not {value!r} (quote it)")
         return value
+
+    def spoken(self, value: object, at: Where) -> str:
+        """Text to be spoken (`say:`), at most MAX_SPOKEN_CHARS: rendering a longer one would
+        take minutes of text-to-speech before anything is checked."""
+        text = self.text(value, at)
+        if len(text) > MAX_SPOKEN_CHARS:
+            self.fail(
+                at,
+                f"{at[-1]} has {len(text)} characters; at most {MAX_SPOKEN_CHARS} (about five "
+                "minutes of speech): split it or use a recording (play:)",
+            )
+        return text
 
     def flag(self, value: object, at: Where) -> bool:
         if not isinstance(value, bool):

@@ -4,6 +4,8 @@ bombs, deep nesting, huge files, folders and devices given where a file is expec
 from __future__ import annotations
 
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -82,3 +84,44 @@ def test_folders_and_devices_are_named_as_such(tmp_path: Path) -> None:
     refused(tmp_path, "is a folder, not a file")
     refused(Path("/dev/zero"), "is not a regular file")
     refused(tmp_path / "missing.yaml", "file not found")
+
+
+def test_a_symlink_loop_as_target_or_recording_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    script = tmp_path / "s.yaml"
+    script.write_text(f"name: x\ntarget: {tmp_path / 'loop1'}\nsteps: [{{hangup: true}}]\n")
+    with pytest.raises(ShopperError, match=r"s.yaml:2: target .* loop of symbolic links"):
+        load_script(script)
+    ivr = tmp_path / "ivr.yaml"
+    ivr.write_text("name: x\nstart: a\nnodes:\n  a: {play: loop1, hangup: true}\n")
+    with pytest.raises(ShopperError, match=r"ivr.yaml:4: .*loop of symbolic links"):
+        load_ivr(ivr)
+
+
+def test_a_say_of_200k_words_is_refused_at_once(tmp_path: Path) -> None:
+    words = " ".join(["hi"] * 200_000)
+    (tmp_path / "ivr.yaml").write_text(
+        "name: x\nstart: a\nnodes:\n  a: {say: hello, hangup: true}\n"
+    )
+    script = tmp_path / "s.yaml"
+    script.write_text(f'name: x\ntarget: ivr.yaml\nsteps: [{{say: "{words}"}}]\n')
+    with pytest.raises(ShopperError, match=r"say has 599999 characters; at most 5000"):
+        load_script(script)
+    ivr = tmp_path / "long.yaml"
+    ivr.write_text(f'name: x\nstart: a\nnodes:\n  a: {{say: "{words}", hangup: true}}\n')
+    with pytest.raises(ShopperError, match=r"long.yaml:4: say has"):
+        load_ivr(ivr)
+
+
+@pytest.mark.parametrize("command", ["run", "crawl"])
+def test_a_negative_seed_is_a_usage_error(command: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "shopper", command, "--seed", "-1", "scripts/acme/ivr.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "--seed" in done.stderr

@@ -62,7 +62,7 @@ def crawl_command(
     ),
     engine: EngineChoice = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
     vosk_model: Path | None = typer.Option(None, help="Vosk model folder."),
-    seed: int = typer.Option(0, help="Seed of the simulated phone system."),
+    seed: int = typer.Option(0, min=0, help="Seed of the simulated phone system."),
     at: datetime | None = typer.Option(
         None, help="Local time the simulated phone system believes it is (opening hours)."
     ),

@@ -54,7 +54,7 @@ def run(
     realtime: bool = typer.Option(
         False, help="Run the simulated phone system in real time instead of its virtual clock."
     ),
-    seed: int = typer.Option(0, help="Seed of the simulated phone system."),
+    seed: int = typer.Option(0, min=0, help="Seed of the simulated phone system."),
     at: datetime | None = typer.Option(
         None, help="Local time the simulated phone system believes it is (opening hours)."
     ),

@@ -15,6 +15,7 @@ from typing import cast
 from shopper.audio.callprogress import TONE_KINDS
 from shopper.bench.corpus import MOH_DIR, PROMPTS_DIR
 from shopper.errors import ShopperError
+from shopper.paths import PathError, resolve_reference
 from shopper.sandbox.hours import parse_opening, time_zone
 from shopper.sandbox.model import (
     TTS_DEFAULT_VOICES,
@@ -113,7 +114,7 @@ def resolve_sound_file(reference: str, base: Path) -> Path:
         return PROMPTS_DIR / _with_wav(reference.removeprefix(ASTERISK_PROMPT))
     if reference.startswith(ASTERISK_MOH):
         return MOH_DIR / _with_wav(reference.removeprefix(ASTERISK_MOH))
-    return (base / Path(reference).expanduser()).resolve()
+    return resolve_reference(reference, base)
 
 
 def _with_wav(name: str) -> str:
@@ -170,14 +171,17 @@ class _Builder(YamlChecker):
         if "say" in fields and "play" in fields:
             self.fail((*at, "play"), "say: and play: together (keep one)", key=True)
         if "say" in fields:
-            return Sound(say=self.text(fields["say"], (*at, "say")))
+            return Sound(say=self.spoken(fields["say"], (*at, "say")))
         if "play" in fields:
             return Sound(play=self.sound_file(fields["play"], (*at, "play")))
         return None
 
     def sound_file(self, value: object, at: Where) -> Path:
         reference = self.text(value, at)
-        path = resolve_sound_file(reference, self.base)
+        try:
+            path = resolve_sound_file(reference, self.base)
+        except PathError as error:
+            self.fail(at, str(error))
         if path.is_file():
             return path
         if reference.startswith((ASTERISK_PROMPT, ASTERISK_MOH)):

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from shopper.carriers.safety import UnsafeNumberError, check_dialable, looks_like_phone_number
 from shopper.errors import ShopperError
+from shopper.paths import PathError, resolve_reference
 from shopper.scripts.model import (
     Branch,
     CallScript,
@@ -248,7 +249,10 @@ class _Builder(YamlChecker):
             self.fail(at, str(error))
 
     def sandbox_file(self, reference: str, at: Where) -> str:
-        path = (self.base / Path(reference).expanduser()).resolve()
+        try:
+            path = resolve_reference(reference, self.base)
+        except PathError as error:
+            self.fail(at, f"target {error}")
         if not path.is_file():
             self.fail(
                 at,
@@ -364,7 +368,7 @@ class _Builder(YamlChecker):
             case "press":
                 return self.press(raw, fields, at, line)
             case "say":
-                return SayStep(text=self.text(raw, value_at), line=line)
+                return SayStep(text=self.spoken(raw, value_at), line=line)
             case "wait":
                 return WaitStep(seconds=self.duration(raw, value_at), line=line)
             case "hold":
