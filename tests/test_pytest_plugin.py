@@ -118,6 +118,44 @@ def test_calls_from_tests_keep_evidence_and_fill_junit(pytester: pytest.Pytester
     )
 
 
+DOCS_EXAMPLE = """
+from shopper.text.match import fuzzy
+
+
+async def test_tiny_line(shopper_call):
+    async with shopper_call("tiny.yaml") as call:
+        await call.expect(fuzzy("please hold while we try to connect you", 0.7), within_s=15)
+        await call.expect_hangup(within_s=15)
+"""
+
+
+@pytest.mark.parametrize(
+    ("ini", "extra"),
+    [
+        (None, []),  # a fresh project: no pytest config at all
+        ("[pytest]\nasyncio_mode = strict\n", []),
+        ("[pytest]\nasyncio_mode = auto\n", []),
+        (None, ["-p", "no:asyncio"]),  # pytest-asyncio not there at all
+    ],
+    ids=["fresh", "strict", "auto", "no-pytest-asyncio"],
+)
+def test_the_docs_example_just_works(
+    pytester: pytest.Pytester, ini: str | None, extra: list[str]
+) -> None:
+    if ini is not None:
+        pytester.makeini(ini)
+    pytester.makefile(".yaml", tiny=TINY_IVR)
+    pytester.makepyfile(test_docs=DOCS_EXAMPLE)
+    out = pytester.path / "evidence"
+    result = pytester.runpytest_subprocess(
+        *plugin_args(), *extra, "--shopper-engine=moonshine", f"--shopper-out={out}"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"shopper: evidence of 1 call(s) in {out}"])
+    (folder,) = out.iterdir()
+    assert json.loads((folder / "result.json").read_text())["outcome"] == "passed"
+
+
 def test_a_missing_ivr_is_a_one_line_test_failure(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(

@@ -11,11 +11,19 @@ fixtures that need them.
             await call.press("1")
 
 Each call is written as a result folder (recording, transcript, report.html, result.json)
-and its figures are attached to the test's JUnit entry, whether the test passed or not.
+and its figures are attached to the test's JUnit entry, whether the test passed or not; the
+session's summary says where the folders are.
+
+Tests that use `shopper_call` are async, and pytest runs no async test by itself. So that the
+docs' example works when copied into a fresh project, the plugin runs such a test on a new event
+loop itself, unless pytest-asyncio (or another async plugin) has marked it to run it, as
+pytest-asyncio does for every async test in `asyncio_mode = auto` or with `@pytest.mark.asyncio`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
@@ -32,6 +40,32 @@ if TYPE_CHECKING:
 
 ENGINE_CHOICES = ("auto", "vosk", "moonshine")
 JUNIT_METRICS = ("time_to_human_s", "hold_s", "duration_s")
+ASYNC_PLUGIN_MARKERS = ("asyncio", "anyio", "trio")
+"""Markers by which another plugin has taken an async test over: such tests are left to it."""
+EVIDENCE_KEY = pytest.StashKey[list[Path]]()
+"""Folders written by the session's calls, for the terminal summary."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an async test that places calls, when no async plugin has claimed it."""
+    test = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(test) or "shopper_call" not in pyfuncitem.fixturenames:
+        return None
+    if any(pyfuncitem.get_closest_marker(name) for name in ASYNC_PLUGIN_MARKERS):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(test(**arguments))
+    return True
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    folders = terminalreporter.config.stash.get(EVIDENCE_KEY, [])
+    if folders:
+        roots = sorted({str(folder.parent) for folder in folders})
+        terminalreporter.write_line(
+            f"shopper: evidence of {len(folders)} call(s) in {', '.join(roots)}"
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -224,6 +258,7 @@ class CallFactory:
         properties["recording"] = str(folder / RECORDING_FILE)
         properties["evidence"] = str(folder)
         self._request.node.user_properties.extend(properties.items())
+        self._request.config.stash.setdefault(EVIDENCE_KEY, []).append(folder)
         return folder
 
 
