@@ -19,6 +19,9 @@ _DURATION = re.compile(
     rf"(?:(?P<ms>{_NUMBER})ms)?"
 )
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+MAX_SECONDS = 86400.0
+"""Longest duration anything in a script or IVR can mean: a day. No phone call lasts longer,
+and `99999999999h` must be refused like `1e308` is, not accepted as a wait."""
 
 
 def parse_duration(value: str | int | float) -> float:
@@ -49,4 +52,8 @@ def parse_duration(value: str | int | float) -> float:
 def _checked(seconds: float, original: str | int | float) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"invalid duration {original!r}: use {ACCEPTED_FORMS}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(
+            f"duration {original!r} is longer than a day (24h): no call lasts that long"
+        )
     return seconds

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiomqtt
 import jsonschema
+import pytest
 from mosquitto import Mosquitto
 
 SHOPPER = [sys.executable, "-m", "shopper", "crawl", "--engine", "moonshine", "--lines", "1"]
@@ -65,6 +66,22 @@ def test_bad_policy_and_previous_map_are_one_line_and_exit_2(tmp_path: Path) -> 
     run = shopper_crawl(str(ivr), "--out", str(tmp_path / "out"))
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "map.json" in run.stderr and "--previous" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("911", "is an emergency number"),
+        ("+1 900 555 0100", "is a premium-rate number"),
+        ("+1 555 010 0000", "crawl calls sandbox IVR files only today"),
+        ("/tmp", "is a folder"),
+        ("nowhere.yaml", "file not found"),
+    ],
+)
+def test_targets_that_cannot_be_crawled_are_one_line(target: str, says: str) -> None:
+    run = shopper_crawl(target)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and says in run.stderr and "Traceback" not in run.stderr
 
 
 def test_crawl_grades_with_the_policy_and_compares_with_the_last_crawl(

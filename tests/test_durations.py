@@ -44,3 +44,10 @@ def test_malformed_text_names_value_and_forms(value: str) -> None:
 def test_rejected_numbers(value: float) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(value)
+
+
+@pytest.mark.parametrize("value", ["99999999999h", "25h", 1e308, 86400.5])
+def test_more_than_a_day_is_refused(value: str | float) -> None:
+    with pytest.raises(ValueError, match=r"longer than a day|invalid duration"):
+        parse_duration(value)
+    assert parse_duration("24h") == 86400.0

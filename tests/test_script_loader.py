@@ -393,6 +393,15 @@ def test_safety_rules_on_their_own() -> None:
             'read on the IVR\'s own clock, or with an offset like "2024-05-06T10:00-04:00")',
         ),
         (
+            "name: x\ntarget: ivr.yaml\nat: 2024-05-06\nsteps: [{hangup: true}]\n",
+            "3: at: '2024-05-06' is not a date and time (write it like \"2024-05-06T10:00\", "
+            'read on the IVR\'s own clock, or with an offset like "2024-05-06T10:00-04:00")',
+        ),
+        (
+            "name: x\ntarget: ivr.yaml\nsteps: [{wait: 99999999999h}]\n",
+            "3: wait: duration '99999999999h' is longer than a day (24h): no call lasts that long",
+        ),
+        (
             "name: x\ntarget: ivr.yaml\nmishearings: {oh: 0}\nsteps: [{hangup: true}]\n",
             "3: mishearings entry 'oh': 0: both sides must be text (quote numbers)",
         ),

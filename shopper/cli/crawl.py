@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from shopper.asr.selection import EngineChoice, select_engine
+from shopper.carriers.safety import check_dialable, looks_like_phone_number
 from shopper.cli.errors import one_line_errors
 from shopper.cli.mqtt import (
     MQTT_CA,
@@ -94,6 +95,7 @@ def crawl_command(
             raise CrawlInputError(
                 f'--try-keys {try_keys!r}: use only phone keys 0-9, * and # (e.g. "0*#")'
             )
+        _check_target(target)
         folder = out or _default_out(target)
         earlier = _previous_map(previous or folder / MAP_FILE, given=previous is not None)
         rules = load_policy(policy) if policy is not None else None
@@ -164,6 +166,21 @@ def _progress(attempt: Attempt, result: PathResult, new: list[str]) -> str:
         via = f" by key {result.via}" if result.via is not None else ""
         where += f" (same call, from {result.entered_at}{via} at {result.started_s:.1f} s)"
     return f"  {where}: {result.ending} after {result.duration_s:.1f} s; {found}"
+
+
+def _check_target(target: str) -> None:
+    """Refuse a target that cannot be crawled before any speech worker starts, with the same
+    safety words as `shopper run` for numbers."""
+    if looks_like_phone_number(target):
+        check_dialable(target)
+        raise CrawlInputError(
+            f"{target}: crawl calls sandbox IVR files only today (SIP and Twilio come later)"
+        )
+    path = Path(target)
+    if path.is_dir():
+        raise CrawlInputError(f"{target}: is a folder; give a sandbox IVR file (.yaml)")
+    if not path.is_file():
+        raise CrawlInputError(f"{target}: file not found (check the path)")
 
 
 def _default_out(target: str) -> Path:

@@ -196,9 +196,10 @@ class _Builder(YamlChecker):
                 return datetime.fromisoformat(value)
             except ValueError:
                 pass
+        written = value if isinstance(value, str) else self.source_text(at) or str(value)
         self.fail(
             at,
-            f'at: {value!r} is not a date and time (write it like "2024-05-06T10:00", '
+            f'at: {written!r} is not a date and time (write it like "2024-05-06T10:00", '
             'read on the IVR\'s own clock, or with an offset like "2024-05-06T10:00-04:00")',
         )
 
