@@ -56,3 +56,17 @@ def test_bad_scripts_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert f"{script}:4" in run.stderr and '"1"' in run.stderr
     assert run.stdout == ""
+
+
+def test_sandbox_warnings_are_printed_before_the_call(tmp_path: Path) -> None:
+    ivr = tmp_path / "ivr.yaml"
+    ivr.write_text(
+        "name: W\nstart: main\nnodes:\n"
+        '  main: {play: "asterisk:goodbye", hangup: true}\n'
+        '  orphan: {play: "asterisk:goodbye", hangup: true}\n'
+    )
+    script = tmp_path / "s.yaml"
+    script.write_text(f"name: w\ntarget: {ivr}\nsteps: [{{expect: goodbye}}]\n")
+    run = shopper_run(str(script), "--out", str(tmp_path / "out"))
+    assert f"{ivr}:5: warning: node 'orphan' cannot be reached from 'main'" in run.stderr
+    assert run.stderr.count("warning:") == 1

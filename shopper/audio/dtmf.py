@@ -105,7 +105,7 @@ _LEAKAGE = _leakage()
 tones are solved for jointly, and their leakage removed before the other bins are judged."""
 _SILENT_BINS = np.zeros(len(_FREQUENCIES), dtype=np.complex128)
 _POWER_SCALE = 4.0 / BLOCK**2
-"""Same scale as goertzel.goertzel_power: a sinusoid of amplitude A reads A²."""
+"""A sinusoid of amplitude A on a bin's frequency reads A² (block_energy reads A²/2)."""
 
 Complexes = NDArray[np.complex128]
 Ints = NDArray[np.intp]

@@ -1,15 +1,15 @@
-"""Goertzel filters: the power of a few known frequencies in each block of samples.
+"""Blocks of samples and their energy, the framing the tone receivers (DTMF, call progress)
+and the speech stream's pause finder share.
 
-Tone receivers (DTMF, call-progress, SIT) need only a handful of frequencies, which a
-Goertzel filter bank gives far more cheaply than a full FFT, and vectorised over blocks.
+The receivers measure a handful of known frequencies per block (Goertzel bins, far cheaper
+than a full FFT); their scale is the one `block_energy` uses, so thresholds can be written in
+signal terms.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-
-from shopper.audio.frame import TELEPHONY_RATE
 
 Floats = NDArray[np.float64]
 
@@ -23,25 +23,8 @@ def block_view(samples: NDArray[np.generic], size: int, step: int) -> Floats:
     return strided.astype(np.float64)
 
 
-def goertzel_power(
-    blocks: Floats, frequencies: NDArray[np.float64] | list[float], rate: int = TELEPHONY_RATE
-) -> Floats:
-    """Power of each frequency in each block, shape (blocks, frequencies).
-
-    Scaled so that a sinusoid of amplitude A on one of the frequencies reads about A², whatever
-    the block length: thresholds can then be written in signal terms.
-    """
-    size = blocks.shape[1]
-    freqs = np.asarray(frequencies, dtype=np.float64)
-    n = np.arange(size)
-    phase = 2.0 * np.pi * np.outer(n, freqs) / rate
-    real = blocks @ np.cos(phase)
-    imag = blocks @ np.sin(phase)
-    power: Floats = (real**2 + imag**2) * (4.0 / size**2)
-    return power
-
-
 def block_energy(blocks: Floats) -> Floats:
-    """Mean square of each block, on the same scale as goertzel_power (A²/2 for a sinusoid)."""
+    """Mean square of each block: A²/2 for a sinusoid of amplitude A, half what a Goertzel bin
+    on its frequency reads (A²)."""
     energy: Floats = np.mean(blocks**2, axis=1)
     return energy

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.carriers.safety import check_dialable, looks_like_phone_number
-from shopper.cli.errors import one_line_errors
+from shopper.cli.errors import one_line_errors, print_ivr_warnings
 from shopper.cli.mqtt import (
     MQTT_CA,
     MQTT_CERT,
@@ -181,6 +181,7 @@ def _check_target(target: str) -> None:
         raise CrawlInputError(f"{target}: is a folder; give a sandbox IVR file (.yaml)")
     if not path.is_file():
         raise CrawlInputError(f"{target}: file not found (check the path)")
+    print_ivr_warnings([path])
 
 
 def _default_out(target: str) -> Path:

@@ -13,7 +13,7 @@ from rich.console import Console
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.carriers.dial import DialOptions
-from shopper.cli.errors import USAGE_ERROR, one_line_errors
+from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
 from shopper.cli.mqtt import (
     MQTT_CA,
     MQTT_CERT,
@@ -77,6 +77,7 @@ def run(
     console = Console()
     with one_line_errors():
         loaded: list[CallScript] = [load_script(path) for path in scripts]
+        print_ivr_warnings(Path(s.target) for s in loaded if s.carrier == "sandbox")
         settings = settings_from(
             mqtt,
             mqtt_ca,

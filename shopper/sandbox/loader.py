@@ -95,10 +95,10 @@ class SandboxDefinitionError(ShopperError):
     """A sandbox IVR file that cannot be used; the message is `FILE:LINE: problem (fix)`."""
 
 
-def load_ivr(path: Path) -> IvrDefinition:
+def load_ivr(path: Path | str) -> IvrDefinition:
     """The IVR defined in `path`, fully checked: every reference, file, tone, time and duration."""
     try:
-        document = load_yaml(path)
+        document = load_yaml(Path(path))
     except YamlFileError as error:
         raise SandboxDefinitionError(str(error)) from None
     return _Builder(document).definition()

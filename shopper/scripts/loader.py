@@ -61,7 +61,6 @@ STEP_OPTIONS: dict[str, tuple[str, ...]] = {
 """Keys that sit beside a step's verb, and the verbs they belong to."""
 STEP_KEYS = VERBS + tuple(STEP_OPTIONS)
 CARRIERS: tuple[CarrierName, ...] = ("sandbox", "twilio", "sip")
-AVAILABLE_CARRIERS = ("sandbox",)
 PHONE_KEYS = "0123456789*#ABCD"
 
 _EXAMPLES = {
