@@ -1,12 +1,43 @@
-"""Shared fixtures: a real mosquitto broker (tests/mosquitto.py) stopped after each test."""
+"""Shared fixtures: a real mosquitto broker (tests/mosquitto.py) stopped after each test; and
+a test session isolated from the developer's own machine.
+
+Isolation: every `SHOPPER_*` variable of the developer's shell is removed (a configured broker,
+model or config file would change what the tests see), and shopper's config file, state
+(outbox) and cache live in folders of the test session's own. The cache (text-to-speech renders)
+is kept between sessions in pytest's cache folder, so re-runs stay fast without ever reading or
+writing the developer's real one. Variables named `SHOPPER_TEST_*` are the tests' own opt-ins
+(e.g. `SHOPPER_TEST_VOSK_MODEL`, an English Vosk model to test with) and are kept.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mosquitto import Mosquitto
+
+_SESSION_DIR = "shopper_test_session_dir"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in [name for name in os.environ if name.startswith("SHOPPER_")]:
+        if not name.startswith("SHOPPER_TEST_"):
+            del os.environ[name]
+    session = Path(tempfile.mkdtemp(prefix="shopper-tests-"))
+    setattr(config, _SESSION_DIR, session)
+    os.environ["SHOPPER_CONFIG"] = str(session / "config.toml")
+    os.environ["SHOPPER_STATE_DIR"] = str(session / "state")
+    os.environ["SHOPPER_CACHE_DIR"] = str(config.cache.mkdir("shopper-cache"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = getattr(config, _SESSION_DIR, None)
+    if session is not None:
+        shutil.rmtree(session, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 The small Korean model is the one real Vosk model a package ships, so it exercises every
 mechanism (streaming, partials, word timings, media time, grammars, determinism, threads)
 on speech synthesised by espeak-ng. The assertions are about those mechanics, not about how
-well a Korean model transcribes a robot voice. With SHOPPER_VOSK_MODEL pointing at an English
+well a Korean model transcribes a robot voice. With SHOPPER_TEST_VOSK_MODEL pointing at an English
 model the same tests run on Asterisk's recorded English prompts.
 """
 
@@ -98,9 +98,9 @@ def korean_case(cache: Path, scratch: Path) -> Case:
 
 
 def english_case(cache: Path) -> Case:
-    configured = os.environ.get("SHOPPER_VOSK_MODEL")
+    configured = os.environ.get("SHOPPER_TEST_VOSK_MODEL")
     if not configured:
-        pytest.skip("SHOPPER_VOSK_MODEL is not set: no English Vosk model to test")
+        pytest.skip("SHOPPER_TEST_VOSK_MODEL is not set: no English Vosk model to test")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SHOPPER_CACHE_DIR", str(cache))
         model_dir = Path(configured)
