@@ -8,6 +8,7 @@ from shopper import __version__
 from shopper.cli.analyze import analyze
 from shopper.cli.bench import bench_app
 from shopper.cli.crawl import crawl_command
+from shopper.cli.doctor import doctor
 from shopper.cli.models import models_app
 from shopper.cli.mqtt import publish, tail
 from shopper.cli.run import run
@@ -23,6 +24,7 @@ app.command()(analyze)
 app.command("crawl")(crawl_command)
 app.command()(publish)
 app.command()(tail)
+app.command()(doctor)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 
