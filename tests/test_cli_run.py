@@ -70,3 +70,22 @@ def test_sandbox_warnings_are_printed_before_the_call(tmp_path: Path) -> None:
     run = shopper_run(str(script), "--out", str(tmp_path / "out"))
     assert f"{ivr}:5: warning: node 'orphan' cannot be reached from 'main'" in run.stderr
     assert run.stderr.count("warning:") == 1
+
+
+def test_piped_output_keeps_whole_lines_and_json_gives_one_line_per_call(tmp_path: Path) -> None:
+    out = tmp_path / ("a-rather-long-folder-name-for-evidence-" * 3) / "calls"
+    run = shopper_run(str(SCRIPTS / "failing/busy-call.yaml"), "--out", str(out))
+    (evidence,) = [line for line in run.stdout.splitlines() if "evidence:" in line]
+    assert evidence.strip().startswith("evidence: ") and evidence.endswith("/report.html")
+    assert str(out) in evidence
+    scripts = [
+        str(SCRIPTS / "failing/busy-call.yaml"),
+        str(SCRIPTS / "failing/no-answer-call.yaml"),
+    ]
+    run = shopper_run(*scripts, "--json", "--out", str(tmp_path / "json"))
+    assert run.returncode == 1
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [line["outcome"] for line in lines] == ["failed", "failed"]
+    assert {line["failure"]["kind"] for line in lines} == {"busy", "no-answer"}
+    assert all(Path(line["evidence"], "result.json").is_file() for line in lines)
+    assert "engine:" in run.stderr

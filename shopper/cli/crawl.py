@@ -89,7 +89,7 @@ def crawl_command(
     """Explore TARGET key path by key path, map every menu and where each path ends, grade it.
 
     Exit code 1 when the map fails the policy, so a CI job can gate on a crawl."""
-    console = Console()
+    console = Console(soft_wrap=True)
     with one_line_errors():
         if not PHONE_KEYS.fullmatch(try_keys):
             raise CrawlInputError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,12 @@ def run(
     mqtt_drain: float = typer.Option(
         10.0, help="Seconds to wait at the end for the broker to take what is left."
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON line per call on stdout (everything else: stderr)."
+    ),
 ) -> None:
     """Call, follow each SCRIPT, and report: exit 0 all passed, 1 any failed, 2 usage error."""
-    console = Console()
+    console = Console(soft_wrap=True, stderr=as_json)
     with one_line_errors():
         loaded: list[CallScript] = [load_script(path) for path in scripts]
         print_ivr_warnings(Path(s.target) for s in loaded if s.carrier == "sandbox")
@@ -95,7 +99,7 @@ def run(
     console.print(f"engine: {speech.name}")
     options = DialOptions(seed=seed, realtime=realtime, now=at)
     results, folders = asyncio.run(
-        _call_all(loaded, speech, options, out, console, settings, mqtt_drain)
+        _call_all(loaded, speech, options, out, console, settings, mqtt_drain, as_json)
     )
     if junit is not None:
         with one_line_errors():
@@ -114,6 +118,7 @@ async def _call_all(
     console: Console,
     settings: MqttSettings | None,
     drain_s: float,
+    as_json: bool,
 ) -> tuple[list[dict[str, Any]], list[Path]]:
     """Every call in one event loop, so the publisher keeps delivering while calls run."""
     results: list[dict[str, Any]] = []
@@ -144,10 +149,27 @@ async def _call_all(
                 write_call(record, folder)
             results.append(record.result)
             folders.append(folder)
-            console.print(_summary(record.result, folder))
+            if as_json:
+                typer.echo(_json_line(record.result, folder))
+            else:
+                console.print(_summary(record.result, folder))
         if publisher is not None:
             await publisher.drain_and_report(drain_s)
     return results, folders
+
+
+def _json_line(result: dict[str, Any], folder: Path) -> str:
+    """The call on one line for log collectors: what the summary says, as JSON."""
+    line = {
+        "call_id": result["call_id"],
+        "script": result["script"]["name"],
+        "outcome": result["outcome"],
+        "failure": result["failure"],
+        "metrics": result["metrics"],
+        "callback_offered": result["callback_offered"],
+        "evidence": str(folder),
+    }
+    return json.dumps(line, separators=(",", ":"), default=str)
 
 
 def _summary(result: dict, folder: Path) -> str:  # type: ignore[type-arg]
