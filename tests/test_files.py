@@ -75,3 +75,18 @@ def test_garbage_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(AudioFileError, match=r"bad\.wav") as error:
         read_audio(bad)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("cut_bytes", [1, 2, 3])
+def test_a_truncated_stereo_recording_keeps_every_whole_frame(
+    tmp_path: Path, cut_bytes: int
+) -> None:
+    left = np.arange(-2000, 2000, dtype=np.int16)
+    right = -left
+    path = tmp_path / "cut.wav"
+    write_wav(path, np.stack([left, right], axis=1))
+    path.write_bytes(path.read_bytes()[:-cut_bytes])
+    kept = read_channel(path, 0)
+    assert len(kept) == len(left) - 1
+    assert np.array_equal(kept, left[:-1])
+    assert np.array_equal(read_channel(path, 1), right[:-1])

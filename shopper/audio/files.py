@@ -56,7 +56,7 @@ def _read_pcm_wav(path: Path) -> tuple[NDArray[np.int64], int]:
         width = wav.getsampwidth()
         channels = wav.getnchannels()
         file_rate = wav.getframerate()
-        raw = wav.readframes(wav.getnframes())
+        raw = _whole_frames(wav.readframes(wav.getnframes()), width * channels)
     if width == 1:
         data = (np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 128) << 8
     elif width == 2:
@@ -82,8 +82,15 @@ def _read_with_ffmpeg(path: Path) -> tuple[NDArray[np.int64], int]:
         raise AudioFileError(
             f"{path}: decoding this format needs ffmpeg; install it (apt-get install ffmpeg)"
         ) from None
-    data = np.frombuffer(segment.raw_data, dtype="<i2").astype(np.int64)
+    raw = _whole_frames(segment.raw_data, 2 * segment.channels)
+    data = np.frombuffer(raw, dtype="<i2").astype(np.int64)
     return data.reshape(-1, segment.channels), int(segment.frame_rate)
+
+
+def _whole_frames(raw: bytes, frame_bytes: int) -> bytes:
+    """`raw` without a trailing part-frame: a recording cut off mid-write (a crash, a full disk,
+    an interrupted copy) still has every whole frame before the cut, and those are kept."""
+    return raw[: len(raw) - len(raw) % frame_bytes]
 
 
 def _mono(data: NDArray[np.integer]) -> Samples:
