@@ -147,7 +147,7 @@ def _programs() -> list[Check]:
 
 
 def _asterisk_sounds() -> list[Check]:
-    from shopper.bench.corpus import MOH_DIR, PROMPTS_DIR
+    from shopper.sandbox.sounds import MOH_DIR, PROMPTS_DIR
 
     wanted = {
         "asterisk prompts": (PROMPTS_DIR, "asterisk-core-sounds-en-wav"),

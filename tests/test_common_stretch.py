@@ -11,7 +11,8 @@ from shopper.audio.files import read_audio
 from shopper.audio.fingerprint import HOP_SAMPLES, MIN_FRAMES, envelope
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import PROMPTS_DIR, prompt_files
+from shopper.bench.corpus import prompt_files
+from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.tts import synthesize
 
 

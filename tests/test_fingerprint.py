@@ -9,7 +9,8 @@ from shopper.audio.files import read_audio
 from shopper.audio.fingerprint import MIN_FRAMES, envelope, same_recording
 from shopper.audio.frame import Samples
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import PROMPTS_DIR, prompt_files
+from shopper.bench.corpus import prompt_files
+from shopper.sandbox.sounds import PROMPTS_DIR
 
 ANNOUNCEMENT = PROMPTS_DIR / "queue-periodic-announce.wav"
 

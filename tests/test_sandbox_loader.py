@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from shopper.audio.callprogress import TONE_KINDS
-from shopper.bench.corpus import MOH_DIR, PROMPTS_DIR
 from shopper.errors import ShopperError
 from shopper.sandbox.loader import SandboxDefinitionError, load_ivr
 from shopper.sandbox.model import (
@@ -23,6 +22,7 @@ from shopper.sandbox.model import (
     Tone,
     Voicemail,
 )
+from shopper.sandbox.sounds import MOH_DIR, PROMPTS_DIR
 from shopper.yamlfile import YamlFileError, load_yaml
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"

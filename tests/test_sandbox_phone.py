@@ -15,7 +15,6 @@ from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.files import read_audio
 from shopper.audio.frame import FRAME_SAMPLES, AudioFrame, Samples
 from shopper.audio.goertzel import block_energy, block_view
-from shopper.bench.corpus import MOH_DIR, PROMPTS_DIR
 from shopper.sandbox.model import (
     Agent,
     Answer,
@@ -36,6 +35,7 @@ from shopper.sandbox.model import (
 )
 from shopper.sandbox.phone import BEEP_S, CALLBACK_WINDOW_S, SandboxError, SandboxPhone
 from shopper.sandbox.render import DEFAULT_MUSIC
+from shopper.sandbox.sounds import MOH_DIR, PROMPTS_DIR
 from shopper.sandbox.truth import SandboxTruth, SoundPlayed
 from shopper.tts import synthesize
 

@@ -27,7 +27,8 @@ from shopper.asr.vosk_engine import VoskEngine, dither_free_overlay
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples, silence, split_frames
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import PROMPTS_DIR, prompt_transcripts
+from shopper.bench.corpus import prompt_transcripts
+from shopper.sandbox.sounds import PROMPTS_DIR
 
 KOREAN_SENTENCES = ["안녕하세요 고객센터입니다", "상담원 연결을 원하시면 일번을 눌러주세요"]
 KOREAN_PHRASES = ["상담원 연결", "아니요", "영업 시간", "예약 확인"]

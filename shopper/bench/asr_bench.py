@@ -27,7 +27,8 @@ from shopper.asr.types import SpeechEngine
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples, split_frames
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import PROMPTS_DIR, prompt_transcripts
+from shopper.bench.corpus import prompt_transcripts
+from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.text.normalize import normalize
 from shopper.text.wer import word_errors
 

@@ -11,8 +11,8 @@ import gzip
 import re
 from pathlib import Path
 
-PROMPTS_DIR = Path("/usr/share/asterisk/sounds/en")
-MOH_DIR = Path("/usr/share/asterisk/moh")
+from shopper.sandbox.sounds import MOH_DIR, PROMPTS_DIR
+
 TRANSCRIPTS_FILE = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 
 _NON_SPEECH = re.compile(r"^\s*\[.*\]\s*$")

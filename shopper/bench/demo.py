@@ -21,7 +21,7 @@ from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.files import read_audio, write_wav
 from shopper.audio.frame import TELEPHONY_RATE, Samples, silence
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import MOH_DIR, PROMPTS_DIR
+from shopper.sandbox.sounds import MOH_DIR, PROMPTS_DIR
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import cast
 
 from shopper.audio.callprogress import TONE_KINDS
-from shopper.bench.corpus import MOH_DIR, PROMPTS_DIR
 from shopper.errors import ShopperError
 from shopper.paths import PathError, resolve_reference
 from shopper.sandbox.hours import parse_opening, time_zone
@@ -38,6 +37,7 @@ from shopper.sandbox.model import (
     Voice,
     Voicemail,
 )
+from shopper.sandbox.sounds import MOH_DIR, PROMPTS_DIR
 from shopper.tts import TtsName, flite_voices
 from shopper.yamlfile import (
     Where,
