@@ -24,7 +24,7 @@ from shopper.cli.mqtt import (
     MQTT_QOS,
     MQTT_SITE,
     MQTT_URL,
-    settings_from,
+    MqttOptions,
     warn,
 )
 from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, crawl
@@ -99,17 +99,17 @@ def crawl_command(
         folder = out or _default_out(target)
         earlier = _previous_map(previous or folder / MAP_FILE, given=previous is not None)
         rules = load_policy(policy) if policy is not None else None
-        broker = settings_from(
-            mqtt,
-            mqtt_ca,
-            mqtt_cert,
-            mqtt_key,
-            mqtt_site,
-            mqtt_prefix,
-            mqtt_client_id,
-            mqtt_qos,
-            mqtt_keepalive,
-        )
+        broker = MqttOptions(
+            url=mqtt,
+            ca=mqtt_ca,
+            cert=mqtt_cert,
+            key=mqtt_key,
+            site=mqtt_site,
+            prefix=mqtt_prefix,
+            client_id=mqtt_client_id,
+            qos=mqtt_qos,
+            keepalive=mqtt_keepalive,
+        ).settings()
         speech = select_engine(engine, vosk_model)
     console.print(f"engine: {speech.name}; crawling {target} into {folder}")
     settings = CrawlSettings(

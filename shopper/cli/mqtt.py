@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,34 +44,41 @@ def warn(message: str) -> None:
     typer.secho(f"shopper: {message}", err=True, fg="yellow")
 
 
-def settings_from(
-    url: str | None,
-    ca: Path | None,
-    cert: Path | None,
-    key: Path | None,
-    site: str | None,
-    prefix: str | None,
-    client_id: str | None,
-    qos: int | None,
-    keepalive: int | None,
-    ha_discovery: bool = False,
-    ha_prefix: str | None = None,
-) -> MqttSettings | None:
-    """`ha_discovery` False leaves the environment and config file to decide."""
-    given: dict[str, str | int | Path | None] = {
-        "url": url,
-        "ca": ca,
-        "cert": cert,
-        "key": key,
-        "site": site,
-        "prefix": prefix,
-        "client_id": client_id,
-        "qos": qos,
-        "keepalive": keepalive,
-        "ha_discovery": "true" if ha_discovery else None,
-        "ha_prefix": ha_prefix,
-    }
-    return mqtt_settings(given)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MqttOptions:
+    """The `--mqtt-*` options as given on the command line (None: not given, so the
+    environment and the config file decide). One object instead of eleven arguments in a row,
+    which were easy to pass in the wrong order."""
+
+    url: str | None = None
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    site: str | None = None
+    prefix: str | None = None
+    client_id: str | None = None
+    qos: int | None = None
+    keepalive: int | None = None
+    ha_discovery: bool = False
+    """False leaves the environment and config file to decide."""
+    ha_prefix: str | None = None
+
+    def settings(self) -> MqttSettings | None:
+        """The MQTT settings these options, the environment and the config file make."""
+        given: dict[str, str | int | Path | None] = {
+            "url": self.url,
+            "ca": self.ca,
+            "cert": self.cert,
+            "key": self.key,
+            "site": self.site,
+            "prefix": self.prefix,
+            "client_id": self.client_id,
+            "qos": self.qos,
+            "keepalive": self.keepalive,
+            "ha_discovery": "true" if self.ha_discovery else None,
+            "ha_prefix": self.ha_prefix,
+        }
+        return mqtt_settings(given)
 
 
 def publish(
@@ -88,7 +96,17 @@ def publish(
 ) -> None:
     """Show the MQTT outbox, or with --drain deliver it: exit 0 when empty, 2 when not."""
     with one_line_errors():
-        settings = settings_from(url, ca, cert, key, site, prefix, client_id, qos, keepalive)
+        settings = MqttOptions(
+            url=url,
+            ca=ca,
+            cert=cert,
+            key=key,
+            site=site,
+            prefix=prefix,
+            client_id=client_id,
+            qos=qos,
+            keepalive=keepalive,
+        ).settings()
         if drain and settings is None:
             raise MqttSettingsError("publish --drain needs a broker: --mqtt or SHOPPER_MQTT_URL")
     path = default_outbox_path()
@@ -130,7 +148,9 @@ def tail(
 ) -> None:
     """Follow the live events of every call published to the broker."""
     with one_line_errors():
-        settings = settings_from(url, ca, cert, key, site, prefix, None, None, keepalive)
+        settings = MqttOptions(
+            url=url, ca=ca, cert=cert, key=key, site=site, prefix=prefix, keepalive=keepalive
+        ).settings()
         if settings is None:
             raise MqttSettingsError("tail needs a broker: --mqtt or SHOPPER_MQTT_URL")
         if settings.broker is None:

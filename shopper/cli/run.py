@@ -27,7 +27,7 @@ from shopper.cli.mqtt import (
     MQTT_QOS,
     MQTT_SITE,
     MQTT_URL,
-    settings_from,
+    MqttOptions,
     warn,
 )
 from shopper.publish.feed import CallFeed
@@ -82,19 +82,19 @@ def run(
     with one_line_errors():
         loaded: list[CallScript] = [load_script(path) for path in scripts]
         print_ivr_warnings(Path(s.target) for s in loaded if s.carrier == "sandbox")
-        settings = settings_from(
-            mqtt,
-            mqtt_ca,
-            mqtt_cert,
-            mqtt_key,
-            mqtt_site,
-            mqtt_prefix,
-            mqtt_client_id,
-            mqtt_qos,
-            mqtt_keepalive,
-            mqtt_ha_discovery,
-            mqtt_ha_prefix,
-        )
+        settings = MqttOptions(
+            url=mqtt,
+            ca=mqtt_ca,
+            cert=mqtt_cert,
+            key=mqtt_key,
+            site=mqtt_site,
+            prefix=mqtt_prefix,
+            client_id=mqtt_client_id,
+            qos=mqtt_qos,
+            keepalive=mqtt_keepalive,
+            ha_discovery=mqtt_ha_discovery,
+            ha_prefix=mqtt_ha_prefix,
+        ).settings()
         speech = select_engine(engine, vosk_model)
     console.print(f"engine: {speech.name}")
     options = DialOptions(seed=seed, realtime=realtime, now=at)
