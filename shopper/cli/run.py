@@ -15,6 +15,7 @@ from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.carriers.dial import DialOptions
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
+from shopper.cli.interrupts import Interrupts, interrupts
 from shopper.cli.mqtt import (
     MQTT_CA,
     MQTT_CERT,
@@ -36,10 +37,11 @@ from shopper.publish.publisher import publishing
 from shopper.publish.settings import MqttSettings
 from shopper.publish.topics import script_id
 from shopper.results.junit import write_junit
+from shopper.results.record import CallRecord
 from shopper.results.writer import default_call_dir, write_call
 from shopper.scripts.loader import load_script
 from shopper.scripts.model import CallScript
-from shopper.scripts.runner import run_script
+from shopper.scripts.runner import CallInterrupted, run_script
 
 FAILED = 1
 
@@ -98,12 +100,15 @@ def run(
         speech = select_engine(engine, vosk_model)
     console.print(f"engine: {speech.name}")
     options = DialOptions(seed=seed, realtime=realtime, now=at)
-    results, folders = asyncio.run(
+    results, folders, interrupted = asyncio.run(
         _call_all(loaded, speech, options, out, console, settings, mqtt_drain, as_json)
     )
     if junit is not None:
         with one_line_errors():
             write_junit(results, junit, call_dirs=folders)
+    if interrupted is not None:
+        typer.echo("shopper: interrupted; the call in progress was hung up and kept", err=True)
+        raise typer.Exit(interrupted)
     if any(r["outcome"] == "error" for r in results):
         raise typer.Exit(USAGE_ERROR)
     if any(r["outcome"] == "failed" for r in results):
@@ -119,43 +124,69 @@ async def _call_all(
     settings: MqttSettings | None,
     drain_s: float,
     as_json: bool,
-) -> tuple[list[dict[str, Any]], list[Path]]:
-    """Every call in one event loop, so the publisher keeps delivering while calls run."""
+) -> tuple[list[dict[str, Any]], list[Path], int | None]:
+    """Every call in one event loop, so the publisher keeps delivering while calls run.
+
+    Ctrl-C or SIGTERM stops the call in progress (hung up, its evidence written with outcome
+    `error`) and the calls after it; the exit code then says which signal it was."""
     results: list[dict[str, Any]] = []
     folders: list[Path] = []
     async with publishing(settings, warn) as publisher:
         discovery = None
         if publisher is not None and publisher.settings.ha_discovery_prefix is not None:
             discovery = Discovery(publisher, publisher.settings.ha_discovery_prefix)
-        for script in loaded:
-            feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
-            if discovery is not None:
-                discovery.announce(script_id(script), script.name)
-            with one_line_errors(), console.status(f"calling: {script.name}"):
-                record = await run_script(
-                    script, speech, options, on_call=feed.attach if feed else None
-                )
-            if feed is not None:
-                feed.finish(record)
-            started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
-            folder = (
-                out / record.result["call_id"]
-                if out is not None
-                else default_call_dir(
-                    Path("recordings"), started.astimezone(UTC), record.result["call_id"]
-                )
-            )
-            with one_line_errors():
-                write_call(record, folder)
-            results.append(record.result)
-            folders.append(folder)
-            if as_json:
-                typer.echo(_json_line(record.result, folder))
-            else:
-                console.print(_summary(record.result, folder))
+        with interrupts() as stop:
+            for script in loaded:
+                if stop.signal_name is not None:
+                    break
+                feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
+                if discovery is not None:
+                    discovery.announce(script_id(script), script.name)
+                with one_line_errors(), console.status(f"calling: {script.name}"):
+                    record = await _call(script, speech, options, feed, stop)
+                if feed is not None:
+                    feed.finish(record)
+                folder = _call_folder(record, out)
+                with one_line_errors():
+                    write_call(record, folder)
+                results.append(record.result)
+                folders.append(folder)
+                if as_json:
+                    typer.echo(_json_line(record.result, folder))
+                else:
+                    console.print(_summary(record.result, folder))
         if publisher is not None:
             await publisher.drain_and_report(drain_s)
-    return results, folders
+    return results, folders, stop.exit_code
+
+
+def _call_folder(record: CallRecord, out: Path | None) -> Path:
+    """`--out DIR/<call id>`, else `recordings/<date>/<call id>`."""
+    call_id = str(record.result["call_id"])
+    if out is not None:
+        return out / call_id
+    started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
+    return default_call_dir(Path("recordings"), started.astimezone(UTC), call_id)
+
+
+async def _call(
+    script: CallScript,
+    speech: SpeechEngine,
+    options: DialOptions,
+    feed: CallFeed | None,
+    stop: Interrupts,
+) -> CallRecord:
+    """One script's call as a task a signal can cancel; an interrupted call's record too."""
+    task = asyncio.create_task(
+        run_script(script, speech, options, on_call=feed.attach if feed else None)
+    )
+    stop.current = task
+    try:
+        return await task
+    except CallInterrupted as interrupted:
+        return interrupted.record
+    finally:
+        stop.current = None
 
 
 def _json_line(result: dict[str, Any], folder: Path) -> str:

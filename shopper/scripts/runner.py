@@ -6,6 +6,7 @@ always hung up through the carrier and everything heard so far is kept in the re
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import Callable
@@ -175,14 +176,43 @@ async def run_script(
     )
     if on_call is not None:
         on_call(context)
-    session = context.session
     context.steps = [StepReport(i + 1, step.label) for i, step in enumerate(script.steps)]
+    try:
+        await _perform_all(context, script)
+    except asyncio.CancelledError as cancelled:
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        raise CallInterrupted(context.record(script.limits), _reason(cancelled)) from None
+    return context.record(script.limits)
+
+
+class CallInterrupted(Exception):
+    """The call was cancelled (Ctrl-C, SIGTERM) and hung up; `record` holds its evidence so
+    far, with outcome `error` and the reason, to be written like any other call's."""
+
+    def __init__(self, record: CallRecord, reason: str) -> None:
+        super().__init__(reason)
+        self.record = record
+
+
+def _reason(cancelled: asyncio.CancelledError) -> str:
+    return str(cancelled.args[0]) if cancelled.args else "interrupted"
+
+
+async def _perform_all(context: CallContext, script: CallScript) -> None:
+    """The script's steps in order until one fails; the call is hung up whatever happens."""
+    session = context.session
     async with context as caller:
         for report, step in zip(context.steps, script.steps, strict=True):
             report.start_s = round(session.now / TELEPHONY_RATE, 3)
             try:
                 report.detail = await _perform(step, caller)
                 report.outcome = "passed"
+            except asyncio.CancelledError as cancelled:
+                report.outcome, report.detail = "failed", _reason(cancelled)
+                context.failure = Failure("error", report.index, _reason(cancelled))
+                raise
             except StepFailure as error:
                 report.outcome, report.detail = "failed", error.message
                 context.failure = Failure(error.kind, report.index, error.message)
@@ -200,7 +230,6 @@ async def run_script(
                     step=report.label,
                     outcome=report.outcome,
                 )
-    return context.record(script.limits)
 
 
 def _broken_limit(assertion: dict[str, Any]) -> str:

@@ -1,0 +1,48 @@
+"""Ctrl-C and SIGTERM while calls run: the call in progress is cancelled, which hangs it up
+through the carrier and keeps its evidence, and no further call starts.
+
+Without this, SIGINT became a KeyboardInterrupt somewhere inside a call and SIGTERM killed the
+process outright: no recording, no result, and speech workers left running."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+"""Shell convention: 128 + the signal's number."""
+
+
+class Interrupts:
+    """Which signal stopped the run (None: none yet), and the task it cancels."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self.current: asyncio.Task[object] | None = None
+
+    def stop(self, number: signal.Signals) -> None:
+        if self.signal_name is None:
+            self.signal_name = number.name
+        if self.current is not None and not self.current.done():
+            self.current.cancel(msg=f"interrupted by {number.name}")
+
+    @property
+    def exit_code(self) -> int | None:
+        return EXIT_CODES.get(self.signal_name) if self.signal_name else None
+
+
+@contextmanager
+def interrupts() -> Iterator[Interrupts]:
+    """Handle SIGINT and SIGTERM on the running event loop for the duration of the block."""
+    loop = asyncio.get_running_loop()
+    state = Interrupts()
+    for number in STOP_SIGNALS:
+        loop.add_signal_handler(number, state.stop, number)
+    try:
+        yield state
+    finally:
+        for number in STOP_SIGNALS:
+            loop.remove_signal_handler(number)
