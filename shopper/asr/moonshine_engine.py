@@ -186,7 +186,8 @@ _REPLY = struct.Struct("<BddQ")
 """A reply is (status, the worker's peak memory in MB, its CPU seconds so far, byte length of
 the UTF-8 body: JSON when done, else a one-line message)."""
 _READY, _DONE, _FAILED, _UNAVAILABLE = 0, 1, 2, 3
-_READ, _SCORE = 0, 1
+READ, SCORE = 0, 1
+"""The worker's operations: read a chunk (keeping its encoder output), score candidates."""
 NO_KEY = 0
 """The chunk key of audio whose encoder output need not be kept."""
 ENCODER_CACHE_CHUNKS = 48
@@ -211,13 +212,13 @@ class _Listener:
         """The JSON body of the reply; raises ShopperError (VerifyUnavailable included)."""
         model = self._model
         if not isinstance(model, OnnxMoonshine):
-            if operation == _SCORE:
+            if operation == SCORE:
                 raise VerifyUnavailable(
                     "the audio check needs the onnxruntime package (pip install onnxruntime): "
                     "Moonshine's native library cannot score a given text"
                 )
             return json.dumps({"text": model.transcribe(audio), "tokens": [], "log_probs": []})
-        if operation == _SCORE:
+        if operation == SCORE:
             candidates = [[int(token) for token in tokens] for tokens in arguments]
             return json.dumps({"scores": model.score(self._hidden(key, audio), candidates)})
         hidden = model.encode(audio)
@@ -340,7 +341,7 @@ class MoonshineWorker:
     def read(self, audio: NDArray[np.float32], key: int = NO_KEY) -> WorkerReading:
         """The model's reading of one chunk of 16 kHz float audio; unless `key` is NO_KEY the
         worker keeps the chunk's encoder output under it, for `score`."""
-        body = json.loads(self._request(_READ, key, None, audio))
+        body = json.loads(self._request(READ, key, None, audio))
         return WorkerReading(
             str(body["text"]),
             tuple(int(token) for token in body["tokens"]),
@@ -355,7 +356,7 @@ class MoonshineWorker:
         (evicted, or this is a new worker process). Raises VerifyUnavailable on the native
         library."""
         arguments = [list(tokens) for tokens in candidates]
-        body = json.loads(self._request(_SCORE, key, arguments, audio))
+        body = json.loads(self._request(SCORE, key, arguments, audio))
         return [float(score) for score in body["scores"]]
 
     def _request(self, operation: int, key: int, arguments: Any, audio: NDArray[np.float32]) -> str:
@@ -932,7 +933,7 @@ class MoonshineStream:
         give 0. Raises VerifyUnavailable on the native library and for an utterance that is
         not one of the last `KEPT_FINALS` finals of this stream.
         """
-        reading = self._finals.get((utterance.start, utterance.end, utterance.text))
+        reading = self.reading(utterance)
         if reading is None:
             raise VerifyUnavailable(
                 f"the utterance {utterance.text!r} at {utterance.start_s:.2f} s is not one of "
@@ -959,6 +960,11 @@ class MoonshineStream:
             Fit(candidate, sum((margins[(index, text)] for index, text in plan.items()), 0.0))
             for candidate, plan in zip(candidates, plans, strict=True)
         ]
+
+    def reading(self, utterance: Utterance) -> Reading | None:
+        """The model's reading of a recent final of this stream, chunk by chunk (None once
+        it is no longer kept)."""
+        return self._finals.get((utterance.start, utterance.end, utterance.text))
 
     def _recall_or_read(self, speech: Samples) -> Reading:
         """A replay of speech already transcribed on this call (a hold announcement) gets the
