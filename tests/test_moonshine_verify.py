@@ -273,3 +273,19 @@ def test_the_native_library_says_scoring_is_unavailable() -> None:
 
 def test_a_reading_without_probabilities_has_the_unknown_confidence() -> None:
     assert Reading(()).confidence == UNKNOWN_CONFIDENCE
+
+
+def test_misheard_words_are_less_sure_than_the_words_heard_right(
+    engine: MoonshineEngine,
+) -> None:
+    """Real voice, "press 2 to enter a different number", whose key the model garbles
+    ("Pressed Hugh", "Pressed to to"): each word that is not in the true sentence has a lower
+    confidence than each of the words read right."""
+    truth = {"press", "2", "two", "to", "enter", "a", "different", "number"}
+    reading = engine.read(prompt("vm-calldiffnum"))
+    words = reading.word_confidences
+    assert " ".join(word.text for word in words) == reading.text
+    misheard = [w.confidence for w in words if w.text.strip(".,").lower() not in truth]
+    right = [w.confidence for w in words if w.text.strip(".,").lower() in truth - {"to", "a"}]
+    assert misheard and len(right) >= 3, reading.text
+    assert max(misheard) < min(right), words

@@ -63,7 +63,12 @@ from numpy.typing import NDArray
 
 from shopper.asr.chunk_edits import changed_chunks
 from shopper.asr.models import ModelError, bundled_moonshine_model
-from shopper.asr.moonshine_onnx import OnnxMoonshine, detokenize, read_vocabulary
+from shopper.asr.moonshine_onnx import (
+    END_OF_TEXT_TOKEN,
+    OnnxMoonshine,
+    detokenize,
+    read_vocabulary,
+)
 from shopper.asr.moonshine_tokenizer import MoonshineTokenizer
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
 from shopper.audio.classifier import SoundClassifier
@@ -770,6 +775,36 @@ class Reading:
         if not log_probs:
             return UNKNOWN_CONFIDENCE
         return math.exp(sum(log_probs) / len(log_probs))
+
+    @property
+    def word_confidences(self) -> tuple[WordConfidence, ...]:
+        """Each word of the reading with the geometric mean probability of its tokens (a
+        word is a token starting with `▁` and those after it; punctuation stays with its
+        word). Empty on the native library. Moonshine gives no word times, so these are not
+        `Word`s."""
+        tokenizer = _tokenizer()
+        words: list[WordConfidence] = []
+        for chunk in self.chunks:
+            tokens = [t for t in chunk.text.tokens[1:] if t != END_OF_TEXT_TOKEN]
+            starts = tokenizer.word_starts(tokens)
+            groups: list[list[int]] = []
+            for index, start in enumerate(starts):
+                if start or not groups:
+                    groups.append([])
+                groups[-1].append(index)
+            for group in groups:
+                text = detokenize(tokenizer.vocabulary, [tokens[i] for i in group])
+                mean = sum(chunk.text.log_probs[i] for i in group) / len(group)
+                words.append(WordConfidence(text, math.exp(mean)))
+        return tuple(words)
+
+
+@dataclass(frozen=True, slots=True)
+class WordConfidence:
+    """A word of a Moonshine reading and how sure the model was of it (0-1)."""
+
+    text: str
+    confidence: float
 
 
 def _makespan(durations: list[float], workers: int) -> float:
