@@ -289,3 +289,22 @@ def test_misheard_words_are_less_sure_than_the_words_heard_right(
     right = [w.confidence for w in words if w.text.strip(".,").lower() in truth - {"to", "a"}]
     assert misheard and len(right) >= 3, reading.text
     assert max(misheard) < min(right), words
+
+
+def test_verify_leaves_the_event_loop_free_while_the_worker_scores(
+    engine: MoonshineEngine,
+) -> None:
+    stream, utterance = heard(engine, prompt("vm-toreply"))
+    candidates = [f"Press {key} to send a reply." for key in KEY_WORDS]
+
+    async def ticks_during_verify() -> tuple[int, list[Fit]]:
+        ticks = 0
+        checking = asyncio.create_task(stream.verify(utterance, candidates))
+        while not checking.done():
+            await asyncio.sleep(0.001)
+            ticks += 1
+        return ticks, await checking
+
+    ticks, fits = asyncio.run(ticks_during_verify())
+    assert len(fits) == len(candidates)
+    assert ticks > 1

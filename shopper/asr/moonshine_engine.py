@@ -2,10 +2,13 @@
 
 The moonshine-cpp wheel bundles English "base" weights and an ONNX runtime, so this engine
 works straight after `pip install`. Moonshine is an utterance recogniser, not a streaming one:
-it is given a whole stretch of speech and returns its text, with no partials, word timings or
-confidence. So each stream finds the stretches of speech itself with shopper's sound
-classifier, merges stretches separated by short pauses (more context, fewer cut sentences),
-and transcribes each one once it has ended.
+it is given a whole stretch of speech and returns its text, with no partials or word timings.
+So each stream finds the stretches of speech itself with shopper's sound classifier, merges
+stretches separated by short pauses (more context, fewer cut sentences), and transcribes each
+one once it has ended. On onnxruntime the workers also return each token's probability (the
+utterance's confidence, `Reading.confidence`) and keep each chunk's encoder output, so that
+`MoonshineStream.verify` can ask how well other texts fit the same audio (teacher forcing,
+see `OnnxMoonshine.score`) without encoding it again.
 
 When the onnxruntime package is installed the workers run the model with it
 (shopper.asr.moonshine_onnx: the same text for about a third of the CPU); otherwise with the
@@ -720,6 +723,8 @@ class MoonshineEngine:
         margins: Future[list[float]] = Future()
 
         def done(future: Future[list[float]]) -> None:
+            if margins.cancelled():  # the awaiting verify() was cancelled
+                return
             error = future.exception()
             if error is not None:
                 margins.set_exception(error)
