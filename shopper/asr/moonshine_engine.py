@@ -54,7 +54,7 @@ import sys
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -113,6 +113,10 @@ WORKER_MEMORY_BUDGET_MB = 1500.0
 UNKNOWN_CONFIDENCE = 0.5
 """On the native library (no onnxruntime) Moonshine gives no token probabilities; its
 utterances carry this neutral value, which means 'unknown', not 'half sure'."""
+REMEMBERED_READINGS = 64
+"""Readings (audio included) a stream remembers to recognise replays by (see
+`MoonshineStream._recall_or_read`): a hold announcement recurs long before 64 other
+utterances have passed, and a call of hours does not grow without bound."""
 KEPT_FINALS = 32
 """Recent finals a stream keeps the audio and reading of, for `verify` (8 kHz audio: 16 KB a
 second, so a few MB at most)."""
@@ -706,11 +710,11 @@ class MoonshineEngine:
         """
         max_len = round(MAX_CHUNK_S * rate)
         min_len = round(MIN_CHUNK_S * rate)
-        pieces = [chunk for chunk in np.split(samples, quiet_cuts(samples, max_len, min_len))]
-        futures = [self._pool.submit(_model_audio(chunk, rate)) for chunk in pieces if len(chunk)]
+        cuts = quiet_cuts(samples, max_len, min_len)
+        chunks = [chunk for chunk in np.split(samples, cuts) if len(chunk)]
+        futures = [self._pool.submit(_model_audio(chunk, rate)) for chunk in chunks]
         texts = [future.result() for future in futures]
         self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in texts], len(self._pool.workers))
-        chunks = [piece for piece in pieces if len(piece)]
         return Reading(tuple(ChunkReading(c, rate, t) for c, t in zip(chunks, texts, strict=True)))
 
     def score(self, chunk: ChunkReading, texts: Sequence[str]) -> Future[list[float]]:
@@ -868,7 +872,7 @@ class MoonshineStream:
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
-        self._transcribed: list[tuple[Envelope, Reading]] = []
+        self._transcribed: deque[tuple[Envelope, Reading]] = deque(maxlen=REMEMBERED_READINGS)
         self._finals: OrderedDict[tuple[int, int, str], Reading] = OrderedDict()
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
