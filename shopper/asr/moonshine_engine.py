@@ -48,6 +48,7 @@ import json
 import math
 import os
 import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -59,7 +60,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,6 +127,10 @@ _QUIET_BLOCK = 160
 _QUIET_SMOOTHING = 5
 """Blocks averaged (100 ms), so the cut falls in the middle of a pause rather than a gap
 between two phonemes."""
+
+
+_PR_SET_PDEATHSIG = 1
+"""prctl option: the signal a process gets when its parent thread ends (linux/prctl.h)."""
 
 
 class MoonshineError(ShopperError):
@@ -263,12 +268,29 @@ def serve_worker() -> None:
     """Main loop of the worker process: requests on stdin, replies on the original stdout.
 
     Anything else printed to stdout (by Python or the native library) is sent to stderr, so
-    it cannot corrupt the replies.
+    it cannot corrupt the replies. The worker ends quietly when shopper goes away: Ctrl-C is
+    shopper's to handle (the worker ignores it), a closed pipe means shopper has exited (no
+    BrokenPipeError traceback for the user), and on Linux the kernel ends the worker with
+    shopper, even when shopper is killed outright.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    requests = sys.stdin.buffer
+    try:
+        _serve_requests(replies, sys.stdin.buffer)
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(0)  # shopper closed the pipes; nothing is left to flush to
 
+
+def _end_with_parent() -> None:
+    """Ask Linux for SIGTERM when the thread that started this worker ends (prctl
+    PR_SET_PDEATHSIG); elsewhere the closed pipe ends the worker instead."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _serve_requests(replies: BinaryIO, requests: BinaryIO) -> None:
     def reply(status: int, text: str) -> None:
         body = text.encode("utf-8")
         header = _REPLY.pack(status, _peak_memory_mb(), time.process_time(), len(body))
