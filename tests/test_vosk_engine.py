@@ -9,6 +9,7 @@ model the same tests run on Asterisk's recorded English prompts.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import shutil
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 
 from shopper.asr.models import ModelError
-from shopper.asr.types import Utterance
+from shopper.asr.types import Utterance, VerifyUnavailable
 from shopper.asr.vosk_engine import VoskEngine, dither_free_overlay
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples, silence, split_frames
@@ -319,3 +320,28 @@ def test_overlay_patches_dither_without_touching_the_model(
     assert (overlay / "conf" / "model.conf").resolve() == (korean_model / "conf" / "model.conf")
     assert dither_free_overlay(korean_model) == overlay
     assert [p.name for p in (tmp_path / "vosk-overlays").iterdir()] == [overlay.name]
+
+
+def test_verify_re_recognises_a_final_with_the_candidates_as_grammar(case: Case) -> None:
+    """The candidate actually spoken gets margin 0 and the others a negative margin; the
+    fits come back one per candidate, in order, after the stream has finished."""
+    for spoken, audio in enumerate(case.phrase_audio[:2]):
+        stream = case.engine.stream()
+        heard = [u for frame in split_frames(audio) for u in stream.feed(frame)]
+        finals = [u for u in heard + stream.finish() if u.final]
+        assert finals
+        candidates = list(reversed(case.phrases))
+        fits = asyncio.run(stream.verify(finals[-1], candidates))
+        assert [fit.text for fit in fits] == candidates
+        margins = {fit.text: fit.margin for fit in fits}
+        assert margins[case.phrases[spoken]] == 0.0
+        assert all(margins[p] < 0.0 for p in case.phrases if p != case.phrases[spoken])
+
+
+def test_verify_of_audio_no_longer_kept_is_unavailable(case: Case) -> None:
+    stream = case.engine.stream()
+    forgotten = Utterance(start=0, end=TELEPHONY_RATE, text="x", confidence=1.0, final=True)
+    for frame in split_frames(silence(1.0), start=round(400 * TELEPHONY_RATE)):
+        stream.feed(frame)
+    with pytest.raises(VerifyUnavailable, match="no longer kept"):
+        asyncio.run(stream.verify(forgotten, ["x"]))
