@@ -54,10 +54,16 @@ def test_nothing_heard_has_no_window() -> None:
     assert letter_window(phrase_letters("acme"), heard_words("um")) is None
 
 
-def _rendered(phrase: str, heard: str) -> tuple[str, ...]:
+def _grouped(phrase: str, heard: str) -> tuple[tuple[str, ...], ...]:
     window = letter_window(phrase_letters(phrase), heard_words(heard))
     assert window is not None
     return renderings(heard, phrase, window)
+
+
+def _rendered(phrase: str, heard: str) -> tuple[str, ...]:
+    """The renderings of a phrase that differs from the heard words in one stretch."""
+    (texts,) = _grouped(phrase, heard)
+    return texts
 
 
 def test_rendering_keeps_the_recognisers_style_outside_and_where_words_agree() -> None:
@@ -83,6 +89,19 @@ def test_rendering_widens_the_window_to_replace_a_misheard_neighbour() -> None:
     assert texts[0] == "For sales, press two 3."
     assert "For sales, press 2." in texts
     assert len(texts) == len(set(texts))
+
+
+def test_each_difference_is_rendered_on_its_own() -> None:
+    groups = _grouped("thank you for calling pinecrest airlines", "And you for calling Pine Cres.")
+    assert [group[0] for group in groups] == [
+        "Thank you for calling Pine Cres.",
+        "And you for calling Pinecrest Airlines.",
+    ]
+
+
+def test_a_deleted_word_leaves_its_punctuation_behind() -> None:
+    texts = _rendered("press two", "For sales, press 3.")
+    assert "For sales, press two." in texts
 
 
 def test_rendering_moves_punctuation_of_replaced_words_to_the_phrase() -> None:
@@ -120,8 +139,15 @@ def test_a_phrase_far_from_every_window_costs_no_audio_check() -> None:
 def test_audio_decides_on_the_best_margin_against_the_threshold() -> None:
     found = find_letters(Phrase("press two", "contains", ()), "Prestew for billing.")
     assert found is not None
-    accepted = found.by_audio([-9.0, ACCEPT_MARGIN_NATS + 0.5])
+    accepted = found.by_audio([[-9.0, ACCEPT_MARGIN_NATS + 0.5]])
     assert accepted.matched and accepted.method == "audio"
     assert accepted.margin == ACCEPT_MARGIN_NATS + 0.5
-    rejected = found.by_audio([ACCEPT_MARGIN_NATS - 0.1, -12.0])
+    rejected = found.by_audio([[ACCEPT_MARGIN_NATS - 0.1, -12.0]])
     assert not rejected.matched and rejected.margin == ACCEPT_MARGIN_NATS - 0.1
+
+
+def test_a_wrong_difference_is_not_outweighed_by_right_ones() -> None:
+    found = find_letters(Phrase("thank you for calling pinecroft", "contains", ()), "And you Pine.")
+    assert found is not None
+    decided = found.by_audio([[+6.0], [ACCEPT_MARGIN_NATS - 1.0, -20.0]])
+    assert not decided.matched and decided.margin == ACCEPT_MARGIN_NATS - 1.0

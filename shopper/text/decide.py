@@ -9,7 +9,9 @@ looked for letter by letter in each heard utterance (shopper.text.letters):
   spelling differs, which is what the audio cannot judge anyway;
 - a window at least `LETTER_GATE` similar is rendered in the recogniser's style
   (shopper.text.render) and the speech model is asked how well each rendering fits the
-  utterance's audio; the best margin decides, passing at `ACCEPT_MARGIN_NATS` or above;
+  utterance's audio. Each stretch where the phrase differs from the heard words is judged
+  on its own, by its best rendering; the phrase passes when every one of them is at
+  `ACCEPT_MARGIN_NATS` or above (the worst difference is the phrase's margin);
 - anything further away fails as before, without costing an audio check.
 
 `regex` expectations are decided by text only: a pattern names no one phrase to render.
@@ -67,8 +69,9 @@ class LetterFinding:
         """Close enough that the audio may say it: the audio check is worth its cost."""
         return not self.window.exact and self.window.similarity >= LETTER_GATE
 
-    def candidates(self) -> tuple[str, ...]:
-        """Whole-utterance texts saying the phrase, to score against the utterance's audio."""
+    def candidates(self) -> tuple[tuple[str, ...], ...]:
+        """Per difference between the phrase and the window, whole-utterance texts that say
+        the phrase there (shopper.text.render), to score against the utterance's audio."""
         mishearings = dict(self.phrase.mishearings)
         return renderings(self.heard, self.phrase.text, self.window, mishearings)
 
@@ -81,16 +84,18 @@ class LetterFinding:
             method="letters",
         )
 
-    def by_audio(self, margins: Sequence[float]) -> Match:
-        """The decision from the candidates' margins (nats, one per candidate)."""
-        best = max(margins)
+    def by_audio(self, margins: Sequence[Sequence[float]]) -> Match:
+        """The decision from the candidates' margins (nats), grouped by difference as
+        `candidates()` gives them: each difference counts by its best rendering, and the
+        phrase by its worst difference, so a wrong word is not outweighed by right ones."""
+        worst = min((max(group) for group in margins), default=float("-inf"))
         return Match(
             score=self.window.similarity,
-            matched=best >= ACCEPT_MARGIN_NATS,
+            matched=worst >= ACCEPT_MARGIN_NATS,
             span=self.span,
             kind=self.phrase.kind,
             method="audio",
-            margin=best,
+            margin=worst,
         )
 
 

@@ -49,35 +49,83 @@ class _Written:
     spoken: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One stretch where the phrase and the heard words disagree: heard words start:end
+    (indices in the whole utterance) should have said `said` (normalised words)."""
+
+    start: int
+    end: int
+    said: tuple[str, ...]
+
+
 def renderings(
     heard: str,
     phrase: str,
     window: LetterWindow,
     mishearings: Mapping[str, str] | None = None,
-) -> tuple[str, ...]:
-    """Whole-utterance alternatives saying `phrase` in place of heard words window.start:end.
+) -> tuple[tuple[str, ...], ...]:
+    """For each difference between the phrase and heard words window.start:end, whole-utterance
+    alternatives that change only that difference (the rest stays as heard).
 
-    Variants: the phrase's numbers as words and as numerals; the window as found and widened
-    by one heard word at either side (a neighbour that the recogniser made of the phrase's
-    sounds is replaced too). Distinct texts, the plain rendering first.
+    Each difference is judged on its own (shopper.text.decide), so words the recogniser got
+    wrong elsewhere in the phrase cannot make up for a wrong one. Variants of a difference:
+    its numbers as words and as numerals; at an edge of the window, also widened by the heard
+    word beyond it (a neighbour the recogniser made of the phrase's sounds is replaced too).
+    Distinct texts, the plain rendering first.
     """
     written = [_written(raw, mishearings) for raw in heard.split()]
     spoken = tuple(normalize(phrase, mishearings).split())
-    styles = _phrase_case(phrase, mishearings)
-    windows = [(window.start, window.end)]
-    if window.start > 0:
-        windows.append((window.start - 1, window.end))
-    if window.end < len(written):
-        windows.append((window.start, window.end + 1))
-    texts: list[str] = []
-    for start, end in windows:
-        for numerals in (False, True):
-            middle = _spliced(written[start:end], spoken, styles, numerals, _starts(written, start))
-            words = [_raw(w) for w in written[:start]] + middle + [_raw(w) for w in written[end:]]
-            text = " ".join(words)
-            if text not in texts:
-                texts.append(text)
-    return tuple(texts)
+    cased = _phrase_case(phrase, mishearings)
+    alternatives: list[tuple[str, ...]] = []
+    for difference in _differences(written, spoken, window):
+        spans = [(difference.start, difference.end)]
+        if difference.start == window.start > 0:
+            spans.append((difference.start - 1, difference.end))
+        if difference.end == window.end < len(written):
+            spans.append((difference.start, difference.end + 1))
+        texts: list[str] = []
+        for start, end in spans:
+            for numerals in (False, True):
+                said = _replacement(
+                    written[start:end], difference.said, cased, numerals, _starts(written, start)
+                )
+                text = _spliced(written, start, end, said)
+                if text not in texts:
+                    texts.append(text)
+        alternatives.append(tuple(texts))
+    return tuple(alternatives)
+
+
+def _differences(
+    written: Sequence[_Written], spoken: Sequence[str], window: LetterWindow
+) -> list[Difference]:
+    """The stretches of the window the phrase does not agree with, word by word, in order."""
+    inside = written[window.start : window.end]
+    found: list[Difference] = []
+    heard_at = said_at = 0
+    for heard_end, said_end in [*_agreements(inside, spoken), (len(inside), len(spoken))]:
+        if heard_end > heard_at or said_end > said_at:
+            found.append(
+                Difference(
+                    window.start + heard_at,
+                    window.start + heard_end,
+                    tuple(spoken[said_at:said_end]),
+                )
+            )
+        if heard_end < len(inside):
+            heard_at, said_at = heard_end + 1, said_end + len(inside[heard_end].spoken)
+    return found
+
+
+def _spliced(written: Sequence[_Written], start: int, end: int, said: list[str]) -> str:
+    """The utterance with heard words start:end replaced; punctuation left by words replaced
+    with nothing sticks to the word before."""
+    before = [_raw(word) for word in written[:start]]
+    if len(said) == 1 and not any(char.isalnum() for char in said[0]):
+        before[-1:] = [before[-1] + said[0]] if before else []
+        said = []
+    return " ".join(before + said + [_raw(word) for word in written[end:]])
 
 
 def _written(raw: str, mishearings: Mapping[str, str] | None) -> _Written:
@@ -105,32 +153,6 @@ def _phrase_case(phrase: str, mishearings: Mapping[str, str] | None) -> dict[str
         if len(word.spoken) == 1 and word.core != word.core.lower() and word.core.isalpha():
             cased[word.spoken[0]] = word.core
     return cased
-
-
-def _spliced(
-    window: Sequence[_Written],
-    spoken: Sequence[str],
-    cased: Mapping[str, str],
-    numerals: bool,
-    sentence_start: bool,
-) -> list[str]:
-    """The window rewritten to say `spoken`: agreeing words kept, differing ones replaced."""
-    out: list[str] = []
-    heard_at = said_at = 0
-    for heard_end, said_end in [*_agreements(window, spoken), (len(window), len(spoken))]:
-        replaced = window[heard_at:heard_end]
-        said = spoken[said_at:said_end]
-        starts = (
-            sentence_start
-            if heard_at == 0
-            else window[heard_at - 1].trailing.endswith(_SENTENCE_ENDS)
-        )
-        out = _joined(out, _replacement(replaced, said, cased, numerals, starts))
-        if heard_end < len(window):
-            kept = window[heard_end]
-            out.append(_raw(kept))
-            heard_at, said_at = heard_end + 1, said_end + len(kept.spoken)
-    return out
 
 
 def _agreements(window: Sequence[_Written], spoken: Sequence[str]) -> list[tuple[int, int]]:
@@ -191,15 +213,6 @@ def _replacement(
     words[0] = leading + words[0]
     words[-1] = words[-1] + trailing
     return words
-
-
-def _joined(out: list[str], more: list[str]) -> list[str]:
-    """Punctuation left by replaced words that became nothing sticks to the word before."""
-    if len(more) == 1 and not any(char.isalnum() for char in more[0]):
-        if out:
-            return [*out[:-1], out[-1] + more[0]]
-        return out
-    return out + more
 
 
 def _capitalised(word: str) -> str:

@@ -1,0 +1,196 @@
+"""How `expect:` phrases are decided on real speech: by text, by letters, by the audio.
+
+Menu prompts in the style of many industries, each naming a company written as one word on
+its website, are spoken by espeak-ng and the flite voices, sent through a μ-law round trip
+and recognised by the real engine. For each prompt, phrases a QA engineer would write (the
+greeting with the company name as one word; "for billing press 1") must pass, and wrong
+versions (a sound-alike company, a wrong key digit, a department the prompt does not offer)
+must fail. Each phrase goes through the engine's decision (text, then letters, then audio:
+shopper.engine.confirm) and the table counts what decided it.
+
+    python -m shopper.bench.expect_bench [--voices espeak-ng:en-us,flite:slt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shopper.asr.moonshine_engine import MoonshineEngine
+from shopper.asr.types import RecognizerStream, SpeechEngine, Utterance
+from shopper.audio.frame import Samples, split_frames
+from shopper.audio.g711 import ulaw_round_trip
+from shopper.engine.confirm import Confirmer
+from shopper.text.match import Match, contains
+from shopper.tts import TTS_PACKAGES, TtsName, synthesize
+
+COMPANIES = (
+    ("Oakbrook", "Oakwood", "Energy"),
+    ("Lakeshore", "Lakeside", "Bank"),
+    ("Pinecrest", "Pinecroft", "Airlines"),
+    ("Silverline", "Silverton", "Telecom"),
+    ("Northwind", "Northfield", "Health"),
+    ("Sunridge", "Sunrise", "Insurance"),
+    ("Stonebridge", "Stoneridge", "Water"),
+    ("Bluewater", "Bluewood", "Travel"),
+)
+"""(name as written on the website, a sound-alike wrong name, industry)."""
+DEPARTMENTS = (
+    "billing",
+    "sales",
+    "technical support",
+    "reservations",
+    "claims",
+    "the pharmacy",
+    "outages",
+    "new accounts",
+)
+VOICES: tuple[tuple[TtsName, str], ...] = (
+    ("espeak-ng", "en-us"),
+    ("flite", "awb"),
+    ("flite", "kal"),
+    ("flite", "rms"),
+    ("flite", "slt"),
+)
+SPEED = 165
+_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    spoken: str
+    right: tuple[str, ...]
+    """Phrases that must pass."""
+    wrong: tuple[tuple[str, str], ...]
+    """(what is wrong, phrase) that must fail."""
+
+
+def prompts() -> tuple[Prompt, ...]:
+    """One greeting-and-menu prompt per company; departments and keys rotate with it."""
+    made = []
+    for index, (company, sound_alike, industry) in enumerate(COMPANIES):
+        first = DEPARTMENTS[index]
+        second = DEPARTMENTS[(index + 3) % len(DEPARTMENTS)]
+        absent = DEPARTMENTS[(index + 5) % len(DEPARTMENTS)]
+        key, other_key = index % 9 + 1, (index + 4) % 9 + 1
+        wrong_key = next(k for k in range(1, 10) if k not in (key, other_key) and k > key)
+        spoken = (
+            f"Thank you for calling {company} {industry}. For {first}, press {key}. "
+            f"For {second}, press {other_key}."
+        )
+        made.append(
+            Prompt(
+                spoken,
+                right=(
+                    f"thank you for calling {company.lower()} {industry.lower()}",
+                    f"for {first} press {_DIGITS[key]}",
+                ),
+                wrong=(
+                    ("company", f"thank you for calling {sound_alike.lower()} {industry.lower()}"),
+                    ("digit", f"for {first} press {_DIGITS[wrong_key]}"),
+                    ("department", f"for {absent} press {_DIGITS[key]}"),
+                ),
+            )
+        )
+    return tuple(made)
+
+
+def heard(engine: SpeechEngine, samples: Samples) -> tuple[RecognizerStream, list[Utterance]]:
+    """The engine's finals for one prompt, and the stream that can check them against audio."""
+    stream = engine.stream()
+    finals: list[Utterance] = []
+    for frame in split_frames(ulaw_round_trip(samples)):
+        finals += [u for u in stream.feed(frame) if u.final and u.text]
+    finals += [u for u in stream.finish() if u.final and u.text]
+    return stream, finals
+
+
+async def decide(
+    stream: RecognizerStream, finals: Sequence[Utterance], phrase: str
+) -> Match | None:
+    """The engine's decision on one `expect:` phrase: the passing match, or None."""
+    matcher = contains(phrase)
+    by_text = matcher.match(" ".join(u.text for u in finals))
+    if by_text.matched:
+        return by_text
+    found = await Confirmer(stream, [matcher]).confirm(finals)
+    return None if found is None else found[1]
+
+
+@dataclass(slots=True)
+class Tally:
+    right: Counter[str] = field(default_factory=Counter)
+    """How the right phrases were decided: text, letters, audio or rejected."""
+    wrong: Counter[str] = field(default_factory=Counter)
+    """How the wrong phrases were decided, by what was wrong and how: 'digit:rejected'."""
+    transcripts: list[str] = field(default_factory=list)
+    check_s: float = 0.0
+    """Wall time spent deciding the phrases the text missed."""
+
+
+async def measure(engine: SpeechEngine, tts: TtsName, voice: str) -> Tally:
+    tally = Tally()
+    for prompt in prompts():
+        stream, finals = heard(engine, synthesize(prompt.spoken, voice, SPEED, tts))
+        tally.transcripts.append(" ".join(u.text for u in finals))
+        began = time.perf_counter()
+        for phrase in prompt.right:
+            decided = await decide(stream, finals, phrase)
+            tally.right[decided.method if decided else "rejected"] += 1
+        for what, phrase in prompt.wrong:
+            decided = await decide(stream, finals, phrase)
+            tally.wrong[f"{what}:{decided.method if decided else 'rejected'}"] += 1
+        tally.check_s += time.perf_counter() - began
+    return tally
+
+
+def _row(name: str, tally: Tally) -> str:
+    right, wrong = tally.right, tally.wrong
+    accepted_wrong = sum(n for key, n in wrong.items() if not key.endswith("rejected"))
+    return (
+        f"| {name} | {right['text']} | {right['letters']} | {right['audio']} | "
+        f"{sum(right.values()) - right['rejected']}/{sum(right.values())} | "
+        f"{accepted_wrong}/{sum(wrong.values())} | {tally.check_s:.1f} |"
+    )
+
+
+def _voice(item: str) -> tuple[TtsName, str]:
+    tts, _, voice = item.partition(":")
+    for known, _package in TTS_PACKAGES.items():
+        if tts == known and voice:
+            return known, voice
+    raise SystemExit(f"--voices: {item!r} is not tts:voice (espeak-ng:en-us, flite:slt)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--voices", help="tts:voice,... (default: espeak-ng and four flite)")
+    parser.add_argument("--transcripts", action="store_true", help="print what was heard")
+    args = parser.parse_args(argv)
+    voices = tuple(map(_voice, args.voices.split(","))) if args.voices else VOICES
+    engine = MoonshineEngine()
+    print(
+        "| voice | right by text | by letters | by audio | right accepted | wrong accepted "
+        "| check s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    total = Tally()
+    for tts, voice in voices:
+        tally = asyncio.run(measure(engine, tts, voice))
+        print(_row(f"{tts} {voice}", tally))
+        total.right.update(tally.right)
+        total.wrong.update(tally.wrong)
+        total.check_s += tally.check_s
+        if args.transcripts:
+            for text in tally.transcripts:
+                print(f"|   | {text} |")
+    print(_row("all", total))
+    print("wrong phrases:", dict(sorted(total.wrong.items())))
+
+
+if __name__ == "__main__":
+    main()
