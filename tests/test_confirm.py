@@ -17,8 +17,9 @@ class ScriptedJudge:
         self.asked: list[tuple[str, list[str]]] = []
 
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
-        self.asked.append((utterance.text, list(candidates)))
-        return [Fit(text, self.margin(text)) for text in candidates]
+        assert candidates[0] == utterance.text, "the reading is the reference"
+        self.asked.append((utterance.text, list(candidates[1:])))
+        return [Fit(candidates[0], 0.0)] + [Fit(text, self.margin(text)) for text in candidates[1:]]
 
 
 class UnavailableJudge:
@@ -58,6 +59,20 @@ async def test_the_audio_rejects_below_the_margin_and_the_closest_is_kept() -> N
     assert await confirmer.confirm([_final("For sales, press 3.")]) is None
     assert confirmer.closest is not None
     assert confirmer.closest.margin == ACCEPT_MARGIN_NATS - 4.0
+
+
+async def test_margins_are_taken_against_the_readings_own_score() -> None:
+    class OffsetJudge:
+        """Scores everything 5 nats low, the utterance's own text included."""
+
+        async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+            own = [-5.0 if text == utterance.text else -6.0 for text in candidates]
+            return [Fit(text, margin) for text, margin in zip(candidates, own, strict=True)]
+
+    found = await Confirmer(OffsetJudge(), [contains("press two")]).confirm(
+        [_final("Prestew for billing.")]
+    )
+    assert found is not None and found[1].margin == -1.0
 
 
 async def test_each_utterance_is_examined_once() -> None:

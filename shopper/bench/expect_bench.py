@@ -150,11 +150,12 @@ async def measure(engine: SpeechEngine, tts: TtsName, voice: str) -> Tally:
 
 def _row(name: str, tally: Tally) -> str:
     right, wrong = tally.right, tally.wrong
-    accepted_wrong = sum(n for key, n in wrong.items() if not key.endswith("rejected"))
+    by_text = sum(n for key, n in wrong.items() if key.endswith(":text"))
+    by_check = sum(n for key, n in wrong.items() if key.endswith((":letters", ":audio")))
     return (
         f"| {name} | {right['text']} | {right['letters']} | {right['audio']} | "
         f"{sum(right.values()) - right['rejected']}/{sum(right.values())} | "
-        f"{accepted_wrong}/{sum(wrong.values())} | {tally.check_s:.1f} |"
+        f"{by_text} | {by_check} | {sum(wrong.values())} | {tally.check_s:.1f} |"
     )
 
 
@@ -174,10 +175,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     voices = tuple(map(_voice, args.voices.split(","))) if args.voices else VOICES
     engine = MoonshineEngine()
     print(
-        "| voice | right by text | by letters | by audio | right accepted | wrong accepted "
-        "| check s |"
+        "| voice | right: by text | by letters | by audio | right accepted "
+        "| wrong accepted: by text | by letters or audio | wrong phrases | check s |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     total = Tally()
     for tts, voice in voices:
         tally = asyncio.run(measure(engine, tts, voice))

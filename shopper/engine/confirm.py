@@ -3,7 +3,10 @@
 One `Confirmer` serves one listening step (`expect` or `choose`). Each final utterance the
 step hears is examined once, after the text matchers have missed (shopper.text.decide says
 how letters and audio decide). The audio is asked once per utterance, for every phrase of
-every alternative worth asking, in one batch.
+every alternative worth asking, in one batch, together with the utterance's own text: each
+margin is taken against that reading as the engine scores it, so an engine whose check only
+compares the texts it is given (Vosk's grammar re-recognition) still weighs every phrase
+against what it heard, and Moonshine's margins stay exact (its own reading scores about 0).
 """
 
 from __future__ import annotations
@@ -72,11 +75,12 @@ class Confirmer:
         per_finding = [finding.candidates() for _, finding in findings]
         candidates = [text for groups in per_finding for group in groups for text in group]
         try:
-            fits = await self._judge.verify(utterance, candidates)
+            fits = await self._judge.verify(utterance, [utterance.text, *candidates])
         except VerifyUnavailable as error:
             self.unavailable = str(error)
             return []
-        margins = iter(fit.margin for fit in fits)
+        reference = fits[0].margin
+        margins = iter(fit.margin - reference for fit in fits[1:])
         return [
             (index, finding.by_audio([[next(margins) for _ in group] for group in groups]))
             for (index, finding), groups in zip(findings, per_finding, strict=True)
