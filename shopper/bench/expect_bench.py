@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shopper.asr.moonshine_engine import MoonshineEngine
-from shopper.asr.types import RecognizerStream, SpeechEngine, Utterance
+from shopper.asr.types import Fit, RecognizerStream, SpeechEngine, Utterance
 from shopper.audio.frame import Samples, split_frames
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.engine.confirm import Confirmer
+from shopper.engine.confirm import AudioJudge, Confirmer
 from shopper.text.match import Match, contains
 from shopper.tts import TTS_PACKAGES, TtsName, synthesize
 
@@ -109,15 +109,31 @@ def heard(engine: SpeechEngine, samples: Samples) -> tuple[RecognizerStream, lis
     return stream, finals
 
 
-async def decide(
-    stream: RecognizerStream, finals: Sequence[Utterance], phrase: str
-) -> Match | None:
+@dataclass(slots=True)
+class CountingJudge:
+    """The stream's audio check, counted: how many checks, candidates and seconds it took."""
+
+    stream: RecognizerStream
+    checks: int = 0
+    candidates: int = 0
+    seconds: float = 0.0
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        began = time.perf_counter()
+        fits = await self.stream.verify(utterance, candidates)
+        self.seconds += time.perf_counter() - began
+        self.checks += 1
+        self.candidates += len(candidates)
+        return fits
+
+
+async def decide(judge: AudioJudge, finals: Sequence[Utterance], phrase: str) -> Match | None:
     """The engine's decision on one `expect:` phrase: the passing match, or None."""
     matcher = contains(phrase)
     by_text = matcher.match(" ".join(u.text for u in finals))
     if by_text.matched:
         return by_text
-    found = await Confirmer(stream, [matcher]).confirm(finals)
+    found = await Confirmer(judge, [matcher]).confirm(finals)
     return None if found is None else found[1]
 
 
@@ -128,8 +144,12 @@ class Tally:
     wrong: Counter[str] = field(default_factory=Counter)
     """How the wrong phrases were decided, by what was wrong and how: 'digit:rejected'."""
     transcripts: list[str] = field(default_factory=list)
+    checks: int = 0
+    """Audio checks (one per utterance and phrase the letters sent to the audio)."""
+    candidates: int = 0
+    """Texts scored by those checks, the utterance's own reading included."""
     check_s: float = 0.0
-    """Wall time spent deciding the phrases the text missed."""
+    """Wall time of the audio checks."""
 
 
 async def measure(engine: SpeechEngine, tts: TtsName, voice: str) -> Tally:
@@ -137,14 +157,16 @@ async def measure(engine: SpeechEngine, tts: TtsName, voice: str) -> Tally:
     for prompt in prompts():
         stream, finals = heard(engine, synthesize(prompt.spoken, voice, SPEED, tts))
         tally.transcripts.append(" ".join(u.text for u in finals))
-        began = time.perf_counter()
+        judge = CountingJudge(stream)
         for phrase in prompt.right:
-            decided = await decide(stream, finals, phrase)
+            decided = await decide(judge, finals, phrase)
             tally.right[decided.method if decided else "rejected"] += 1
         for what, phrase in prompt.wrong:
-            decided = await decide(stream, finals, phrase)
+            decided = await decide(judge, finals, phrase)
             tally.wrong[f"{what}:{decided.method if decided else 'rejected'}"] += 1
-        tally.check_s += time.perf_counter() - began
+        tally.checks += judge.checks
+        tally.candidates += judge.candidates
+        tally.check_s += judge.seconds
     return tally
 
 
@@ -155,7 +177,8 @@ def _row(name: str, tally: Tally) -> str:
     return (
         f"| {name} | {right['text']} | {right['letters']} | {right['audio']} | "
         f"{sum(right.values()) - right['rejected']}/{sum(right.values())} | "
-        f"{by_text} | {by_check} | {sum(wrong.values())} | {tally.check_s:.1f} |"
+        f"{by_text} | {by_check} | {sum(wrong.values())} | {tally.checks} | "
+        f"{tally.candidates} | {1000 * tally.check_s / max(tally.candidates, 1):.0f} |"
     )
 
 
@@ -176,15 +199,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     engine = MoonshineEngine()
     print(
         "| voice | right: by text | by letters | by audio | right accepted "
-        "| wrong accepted: by text | by letters or audio | wrong phrases | check s |"
+        "| wrong accepted: by text | by letters or audio | wrong phrases | audio checks "
+        "| texts scored | ms per text |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     total = Tally()
     for tts, voice in voices:
         tally = asyncio.run(measure(engine, tts, voice))
         print(_row(f"{tts} {voice}", tally))
         total.right.update(tally.right)
         total.wrong.update(tally.wrong)
+        total.checks += tally.checks
+        total.candidates += tally.candidates
         total.check_s += tally.check_s
         if args.transcripts:
             for text in tally.transcripts:

@@ -198,15 +198,12 @@ def _replacement(
     """`said` in the style of the heard words it replaces (their case, outer punctuation)."""
     words = _numerals(said) if numerals else list(said)
     words = [cased.get(word, word) for word in words]
-    if replaced:
-        if all(w.core[:1].isupper() for w in replaced) and len(replaced) > 1:
-            words = [_capitalised(word) for word in words]
-        elif replaced[0].core[:1].isupper():
-            words[:1] = [_capitalised(word) for word in words[:1]]
-    elif sentence_start:
+    if not replaced:  # words the recogniser left out: capitalised only to start a sentence
+        return [_capitalised(word) for word in words[:1]] + words[1:] if sentence_start else words
+    if len(replaced) > 1 and all(w.core[:1].isupper() for w in replaced):
+        words = [_capitalised(word) for word in words]
+    elif replaced[0].core[:1].isupper():
         words[:1] = [_capitalised(word) for word in words[:1]]
-    if not replaced:
-        return words
     leading, trailing = replaced[0].leading, replaced[-1].trailing
     if not words:
         return [leading + trailing] if leading + trailing else []
