@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import Fit, RecognizerStream, SpeechEngine, Utterance
+from shopper.audio.files import read_audio
 from shopper.audio.frame import Samples, split_frames
 from shopper.audio.g711 import ulaw_round_trip
+from shopper.bench.corpus import prompt_transcripts
 from shopper.engine.confirm import AudioJudge, Confirmer
 from shopper.text.match import Match, contains
 from shopper.tts import TTS_PACKAGES, TtsName, synthesize
@@ -99,6 +103,39 @@ def prompts() -> tuple[Prompt, ...]:
     return tuple(made)
 
 
+_KEY_RE = re.compile(
+    r"\bpress (\d|zero|one|two|three|four|five|six|seven|eight|nine)\b((?: [a-z']+){0,2})",
+    re.IGNORECASE,
+)
+
+
+def recorded_prompts() -> tuple[tuple[Path, Prompt], ...]:
+    """Asterisk's recorded prompts that offer a key: "press N" and the two words after it must
+    pass, the same with the next digit must fail (unless the prompt says that too)."""
+    made = []
+    for path, text in sorted(prompt_transcripts().items()):
+        found = _KEY_RE.search(text)
+        if found is None:
+            continue
+        digit = found[1].lower()
+        key = int(digit) if digit.isdigit() else _DIGITS.index(digit)
+        tail = found[2].lower()
+        wrong = f"press {_DIGITS[(key + 1) % 10]}{tail}"
+        if contains(wrong).match(text).matched:  # the prompt offers that too
+            continue
+        made.append(
+            (
+                path,
+                Prompt(
+                    text,
+                    right=(f"press {_DIGITS[key]}{tail}",),
+                    wrong=(("digit", wrong),),
+                ),
+            )
+        )
+    return tuple(made)
+
+
 def heard(engine: SpeechEngine, samples: Samples) -> tuple[RecognizerStream, list[Utterance]]:
     """The engine's finals for one prompt, and the stream that can check them against audio."""
     stream = engine.stream()
@@ -153,9 +190,18 @@ class Tally:
 
 
 async def measure(engine: SpeechEngine, tts: TtsName, voice: str) -> Tally:
+    spoken = [(synthesize(p.spoken, voice, SPEED, tts), p) for p in prompts()]
+    return await _measure(engine, spoken)
+
+
+async def measure_recorded(engine: SpeechEngine) -> Tally:
+    return await _measure(engine, [(read_audio(path), p) for path, p in recorded_prompts()])
+
+
+async def _measure(engine: SpeechEngine, spoken: Sequence[tuple[Samples, Prompt]]) -> Tally:
     tally = Tally()
-    for prompt in prompts():
-        stream, finals = heard(engine, synthesize(prompt.spoken, voice, SPEED, tts))
+    for audio, prompt in spoken:
+        stream, finals = heard(engine, audio)
         tally.transcripts.append(" ".join(u.text for u in finals))
         judge = CountingJudge(stream)
         for phrase in prompt.right:
@@ -194,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voices", help="tts:voice,... (default: espeak-ng and four flite)")
     parser.add_argument("--transcripts", action="store_true", help="print what was heard")
+    parser.add_argument(
+        "--recorded", action="store_true", help="also the Asterisk prompts that offer a key"
+    )
     args = parser.parse_args(argv)
     voices = tuple(map(_voice, args.voices.split(","))) if args.voices else VOICES
     engine = MoonshineEngine()
@@ -204,9 +253,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     total = Tally()
-    for tts, voice in voices:
-        tally = asyncio.run(measure(engine, tts, voice))
-        print(_row(f"{tts} {voice}", tally))
+    runs = [(f"{tts} {voice}", measure(engine, tts, voice)) for tts, voice in voices]
+    if args.recorded:
+        runs.append(("asterisk recorded, press N", measure_recorded(engine)))
+    for name, run in runs:
+        tally = asyncio.run(run)
+        print(_row(name, tally))
         total.right.update(tally.right)
         total.wrong.update(tally.wrong)
         total.checks += tally.checks
