@@ -29,6 +29,7 @@ from shopper.audio.frame import Samples, split_frames
 from shopper.audio.g711 import ulaw_round_trip
 from shopper.bench.corpus import prompt_transcripts
 from shopper.engine.confirm import AudioJudge, Confirmer
+from shopper.text.decide import Phrase, find_letters
 from shopper.text.match import Match, contains
 from shopper.tts import TTS_PACKAGES, TtsName, synthesize
 
@@ -174,12 +175,29 @@ async def decide(judge: AudioJudge, finals: Sequence[Utterance], phrase: str) ->
     return None if found is None else found[1]
 
 
+async def audio_agrees(judge: AudioJudge, finals: Sequence[Utterance], phrase: str) -> bool:
+    """Whether the audio also passes a phrase the letters passed alone (same letters, other
+    word breaks): what letters accept must be a subset of what the audio accepts."""
+    for utterance in finals:
+        finding = find_letters(Phrase(phrase, "contains", ()), utterance.text)
+        if finding is None or not finding.exact:
+            continue
+        groups = finding.candidates()
+        texts = [text for group in groups for text in group]
+        fits = await judge.verify(utterance, [utterance.text, *texts])
+        margins = iter(fit.margin - fits[0].margin for fit in fits[1:])
+        return finding.by_audio([[next(margins) for _ in group] for group in groups]).matched
+    return False
+
+
 @dataclass(slots=True)
 class Tally:
     right: Counter[str] = field(default_factory=Counter)
     """How the right phrases were decided: text, letters, audio or rejected."""
     wrong: Counter[str] = field(default_factory=Counter)
     """How the wrong phrases were decided, by what was wrong and how: 'digit:rejected'."""
+    letters_audio_agrees: int = 0
+    """Phrases passed by letters alone that the audio passes too."""
     transcripts: list[str] = field(default_factory=list)
     checks: int = 0
     """Audio checks (one per utterance and phrase the letters sent to the audio)."""
@@ -207,6 +225,8 @@ async def _measure(engine: SpeechEngine, spoken: Sequence[tuple[Samples, Prompt]
         for phrase in prompt.right:
             decided = await decide(judge, finals, phrase)
             tally.right[decided.method if decided else "rejected"] += 1
+            if decided is not None and decided.method == "letters":
+                tally.letters_audio_agrees += await audio_agrees(stream, finals, phrase)
         for what, phrase in prompt.wrong:
             decided = await decide(judge, finals, phrase)
             tally.wrong[f"{what}:{decided.method if decided else 'rejected'}"] += 1
@@ -221,7 +241,8 @@ def _row(name: str, tally: Tally) -> str:
     by_text = sum(n for key, n in wrong.items() if key.endswith(":text"))
     by_check = sum(n for key, n in wrong.items() if key.endswith((":letters", ":audio")))
     return (
-        f"| {name} | {right['text']} | {right['letters']} | {right['audio']} | "
+        f"| {name} | {right['text']} | {right['letters']} "
+        f"({tally.letters_audio_agrees} also by audio) | {right['audio']} | "
         f"{sum(right.values()) - right['rejected']}/{sum(right.values())} | "
         f"{by_text} | {by_check} | {sum(wrong.values())} | {tally.checks} | "
         f"{tally.candidates} | {1000 * tally.check_s / max(tally.candidates, 1):.0f} |"
@@ -261,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(_row(name, tally))
         total.right.update(tally.right)
         total.wrong.update(tally.wrong)
+        total.letters_audio_agrees += tally.letters_audio_agrees
         total.checks += tally.checks
         total.candidates += tally.candidates
         total.check_s += tally.check_s
