@@ -54,6 +54,7 @@ def busy_call() -> dict[str, Any]:
                 "start_s": 0.0,
                 "end_s": 4.6,
                 "detail": "busy tone heard at 2.1 s",
+                "decision": None,
             },
             {
                 "index": 2,
@@ -62,6 +63,7 @@ def busy_call() -> dict[str, Any]:
                 "start_s": None,
                 "end_s": None,
                 "detail": None,
+                "decision": None,
             },
         ],
         "assertions": [{"name": "answer", "limit": 10.0, "actual": None, "passed": False}],
@@ -149,6 +151,19 @@ def test_events_must_carry_their_type_fields(validator: jsonschema.Draft202012Va
     assert _errors(validator, document) == []
     document["events"][-1]["digits"] = "1x"
     assert _errors(validator, document)
+
+
+def test_a_step_says_how_its_expectation_was_decided(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    document = busy_call()
+    decision = {"method": "audio", "score": 0.62, "margin": -1.4, "heard": "Prestew"}
+    document["steps"][0]["decision"] = decision
+    assert _errors(validator, document) == []
+    document["steps"][0]["decision"] = decision | {"method": "guess"}
+    assert _errors(validator, document)
+    del document["steps"][0]["decision"]
+    assert any("decision" in message for message in _errors(validator, document))
 
 
 def test_unknown_top_level_field_is_rejected(validator: jsonschema.Draft202012Validator) -> None:

@@ -126,7 +126,9 @@ def make_record(truth: bool = True) -> CallRecord:
             text=utterance.text,
             confidence=utterance.confidence,
         )
-    timeline.add(welcome[1], "expect-matched", heard="welcome to the directory", score=0.97)
+    timeline.add(
+        welcome[1], "expect-matched", heard="welcome to the directory", score=0.97, method="text"
+    )
     timeline.add(welcome[1], "step", index=1, step="expect 'welcome'", outcome="passed")
     timeline.add(key_at, "key", digits="0")
     timeline.add(key_at + 2400, "key-acknowledged", digits="0", after_s=0.3)
@@ -181,6 +183,12 @@ def make_record(truth: bool = True) -> CallRecord:
                 "start_s": 0.0,
                 "end_s": _s(welcome[1]),
                 "detail": None,
+                "decision": {
+                    "method": "text",
+                    "score": 0.97,
+                    "margin": None,
+                    "heard": "welcome to the directory",
+                },
             },
             {
                 "index": 2,
@@ -189,6 +197,7 @@ def make_record(truth: bool = True) -> CallRecord:
                 "start_s": _s(welcome[1]),
                 "end_s": _s(key_at + 2400),
                 "detail": "acknowledged after 0.3 s",
+                "decision": None,
             },
             {
                 "index": 3,
@@ -197,6 +206,7 @@ def make_record(truth: bool = True) -> CallRecord:
                 "start_s": _s(key_at + 2400),
                 "end_s": _s(person[1]),
                 "detail": INJECTION,
+                "decision": None,
             },
             {
                 "index": 4,
@@ -205,6 +215,7 @@ def make_record(truth: bool = True) -> CallRecord:
                 "start_s": None,
                 "end_s": None,
                 "detail": None,
+                "decision": None,
             },
         ],
         "assertions": [

@@ -14,6 +14,7 @@ import numpy as np
 
 from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE
+from shopper.engine.confirm import Confirmer
 from shopper.engine.failures import StepFailure
 from shopper.engine.human import HumanEvidence, repeats_announcement, sounds_like_greeting
 from shopper.engine.session import CallSession
@@ -30,6 +31,15 @@ TURN_GAP_S = 1.0
 PROBE_ANSWER_S = 5.0
 
 
+def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
+    """The nearest the audio came to saying the phrase, for a mismatch's message."""
+    if closest is not None and closest.margin is not None:
+        return [f"audio check {closest.margin:+.1f} nats for {closest.span!r}"]
+    if unavailable is not None:
+        return [f"no audio check: {unavailable}"]
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class HumanVerdict:
     at: int
@@ -44,6 +54,8 @@ class Caller:
         self.session = session
         self.voice = voice
         self.human_verdict: HumanVerdict | None = None
+        self.decided: Match | None = None
+        """How the last `expect` or `choose` was decided (text, letters or audio)."""
         self._judged: set[int] = set()
 
     async def _next(self) -> None:
@@ -83,8 +95,12 @@ class Caller:
         optional: bool,
     ) -> tuple[int, Match] | None:
         """Turn-taking: stop at a match, at the end of the prompt (trailing quiet), or at the
-        step's time limit — all measured in media time from the moment the step began."""
+        step's time limit — all measured in media time from the moment the step began.
+        Text decides first; each final utterance it missed then goes to the letters and the
+        audio (shopper.engine.confirm)."""
         session = self.session
+        confirmer = Confirmer(session, matchers)
+        self.decided = None
         quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
         start = session.now
         scored_text = ""
@@ -95,12 +111,12 @@ class Caller:
                 scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
                 best = max(scored, key=lambda item: (item[1].matched, item[1].score))
                 scored_text = heard
-            if best is not None and best[1].matched:
-                session.timeline.add(
-                    session.now, "expect-matched", heard=heard, score=round(best[1].score, 3)
-                )
-                return best
             finals = session.finals_since(start)
+            if best is None or not best[1].matched:
+                best = await confirmer.confirm(finals) or best
+            if best is not None and best[1].matched:
+                self._matched(heard, best[1])
+                return best
             run = session.runs.run
             prompt_over = (
                 bool(finals)
@@ -112,12 +128,26 @@ class Caller:
                 if optional:
                     return None
                 if heard:
-                    score = f" (best score {best[1].score:.2f})" if best is not None else ""
+                    notes = [f"best score {best[1].score:.2f}"] if best is not None else []
+                    notes += _audio_notes(confirmer.closest, confirmer.unavailable)
+                    because = f" ({'; '.join(notes)})" if notes else ""
                     raise StepFailure(
-                        "expectation-mismatch", f"heard {heard!r}, not the expected prompt{score}"
+                        "expectation-mismatch", f"heard {heard!r}, not the expected prompt{because}"
                     )
                 raise StepFailure("expectation-timeout", f"nothing was said within {within_s:g} s")
             await self._next()
+
+    def _matched(self, heard: str, match: Match) -> None:
+        self.decided = match
+        margin = {} if match.margin is None else {"margin": round(match.margin, 2)}
+        self.session.timeline.add(
+            self.session.now,
+            "expect-matched",
+            heard=heard,
+            score=round(match.score, 3),
+            method=match.method,
+            **margin,
+        )
 
     async def wait(self, seconds: float) -> None:
         until = self.session.now + self.session.samples(seconds)

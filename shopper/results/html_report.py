@@ -186,13 +186,23 @@ def _steps(result: dict[str, Any]) -> str:
             f'<tr class="{_esc(outcome)}"><td>{_esc(step.get("index"))}</td>'
             f"<td>{_esc(step.get('step'))}</td><td>{_esc(outcome)}</td>"
             f"<td>{_time_cell(step.get('start_s'))}</td><td>{_time_cell(step.get('end_s'))}</td>"
-            f"<td>{_esc(step.get('detail') or '')}</td></tr>"
+            f"<td>{_esc(step.get('detail') or '')}</td>"
+            f"<td>{_esc(_decided_by(step.get('decision')))}</td></tr>"
         )
     head = (
-        "<tr><th>#</th><th>Step</th><th>Result</th><th>Start</th><th>End</th><th>Detail</th></tr>"
+        "<tr><th>#</th><th>Step</th><th>Result</th><th>Start</th><th>End</th><th>Detail</th>"
+        "<th>Decided by</th></tr>"
     )
     content = f"<table>{head}{''.join(rows)}</table>" if rows else "<p>No steps ran.</p>"
     return _section("Steps", content)
+
+
+def _decided_by(value: object) -> str:
+    """'text', 'letters', or 'audio, -1.4 nats': how a step's expectation was decided."""
+    decision = _dict(value)
+    method = _text(decision.get("method"))
+    margin = _number(decision.get("margin"))
+    return f"{method}, {margin:+.1f} nats" if margin is not None and method else method
 
 
 def _transcript(result: dict[str, Any]) -> str:
@@ -437,7 +447,10 @@ def _event_marks(events: Iterable[dict[str, Any]], scale: _Scale) -> list[str]:
         elif kind == "expect-matched":
             x = scale.x(t_s)
             top = _lane_top("steps")
-            title = f"expectation met at {t_s:.2f} s: heard “{_text(event.get('heard'))}”"
+            title = (
+                f"expectation met at {t_s:.2f} s by {_text(event.get('method')) or 'text'}: "
+                f"heard “{_text(event.get('heard'))}”"
+            )
             parts.append(
                 f'<circle class="matched" cx="{x:.2f}" cy="{top + LANE_HEIGHT / 2}" r="3.5">'
                 f"<title>{_esc(title)}</title></circle>"

@@ -39,6 +39,7 @@ from shopper.scripts.model import (
     Step,
     WaitStep,
 )
+from shopper.text.match import Match
 
 
 @dataclass(slots=True)
@@ -49,6 +50,8 @@ class StepReport:
     start_s: float | None = None
     end_s: float | None = None
     detail: str | None = None
+    decision: Match | None = None
+    """How a passed `expect` or `choose` was decided: text, letters or audio."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,7 +61,19 @@ class StepReport:
             "start_s": self.start_s,
             "end_s": self.end_s,
             "detail": self.detail,
+            "decision": _decision_json(self.decision),
         }
+
+
+def _decision_json(match: Match | None) -> dict[str, Any] | None:
+    if match is None:
+        return None
+    return {
+        "method": match.method,
+        "score": round(match.score, 3),
+        "margin": None if match.margin is None else round(match.margin, 2),
+        "heard": match.span,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +222,9 @@ async def _perform_all(context: CallContext, script: CallScript) -> None:
         for report, step in zip(context.steps, script.steps, strict=True):
             report.start_s = round(session.now / TELEPHONY_RATE, 3)
             try:
+                caller.decided = None
                 report.detail = await _perform(step, caller)
+                report.decision = caller.decided
                 report.outcome = "passed"
             except asyncio.CancelledError as cancelled:
                 report.outcome, report.detail = "failed", _reason(cancelled)
@@ -254,7 +271,7 @@ async def _perform(step: Step, caller: Caller) -> str | None:
     match step:
         case ExpectStep():
             found = await caller.expect(step.matcher, step.within_s, step.silence_s, step.optional)
-            return "not heard (optional)" if found is None else f"score {found.score:.2f}"
+            return "not heard (optional)" if found is None else _decided(found)
         case PressStep():
             reaction = await caller.press(step.keys, step.ack_s, step.tone_s, step.gap_s)
             return f"acknowledged after {reaction:.2f} s"
@@ -276,10 +293,22 @@ async def _perform(step: Step, caller: Caller) -> str | None:
             chosen = step.branches[
                 await caller.choose([b.matcher for b in step.branches], step.within_s)
             ]
+            decided = caller.decided  # the branch's own steps decide expectations of their own
             for inner in chosen.steps:
                 await _perform(inner, caller)
-            return f"took branch {chosen.label}"
+            caller.decided = decided
+            how = f"; {_decided(decided)}" if decided is not None else ""
+            return f"took branch {chosen.label}{how}"
     return None
+
+
+def _decided(match: Match) -> str:
+    """A passed expectation in words: its score, and how it was decided when not by text."""
+    if match.method == "letters":
+        return f"letters: the same as {match.span!r}"
+    if match.method == "audio" and match.margin is not None:
+        return f"audio: {match.margin:+.1f} nats for {match.span!r}"
+    return f"score {match.score:.2f}"
 
 
 def _assertions(limits: Limits, metrics: dict[str, Any]) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ from shopper.text.normalize import Mishearings, mishearing_entries, normalize
 from shopper.text.wer import word_edit_distance
 
 MatchKind = Literal["contains", "regex", "fuzzy"]
+Method = Literal["text", "letters", "audio"]
+"""What decided a match: the heard words, their letters, or the audio (shopper.text.decide)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,10 @@ class Match:
     """Normalised words of the heard text that best fit; kept for near misses too, so a report
     can show what was heard instead of what was wanted. None when nothing fits at all."""
     kind: MatchKind
+    method: Method = "text"
+    margin: float | None = None
+    """Audio decisions only: nats by which the audio favours the expected phrase over the
+    recogniser's own reading (negative: less likely than what it heard)."""
 
 
 class Matcher(Protocol):

@@ -1,0 +1,98 @@
+"""Expectations the transcript missed, decided by their letters or by the utterance's audio.
+
+One `Confirmer` serves one listening step (`expect` or `choose`). Each final utterance the
+step hears is examined once, after the text matchers have missed (shopper.text.decide says
+how letters and audio decide). The audio is asked once per utterance, for every phrase of
+every alternative worth asking, in one batch, together with the utterance's own text: each
+margin is taken against that reading as the engine scores it, so an engine whose check only
+compares the texts it is given (Vosk's grammar re-recognition) still weighs every phrase
+against what it heard, and Moonshine's margins stay exact (its own reading scores about 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from shopper.asr.types import Fit, Utterance, VerifyUnavailable
+from shopper.text.decide import LetterFinding, find_letters, phrases
+from shopper.text.match import Match, Matcher
+
+
+class AudioJudge(Protocol):
+    """Scores whole alternative texts of an utterance against its audio (the call's ear)."""
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]: ...
+
+
+class Confirmer:
+    def __init__(self, judge: AudioJudge, matchers: Sequence[Matcher]) -> None:
+        self._judge = judge
+        self._matchers = matchers
+        self._examined: set[tuple[int, int]] = set()
+        self.closest: Match | None = None
+        """The best decision that did not pass, for the failure message."""
+        self.unavailable: str | None = None
+        """Why the audio could not be asked, when it could not (then text and letters decide)."""
+
+    async def confirm(self, utterances: Sequence[Utterance]) -> tuple[int, Match] | None:
+        """(matcher index, passing match) from the first new utterance that says a phrase."""
+        for utterance in utterances:
+            key = (utterance.start, utterance.end)
+            if key in self._examined or not utterance.final or not utterance.text:
+                continue
+            self._examined.add(key)
+            found = await self._examine(utterance)
+            if found is not None:
+                return found
+        return None
+
+    async def _examine(self, utterance: Utterance) -> tuple[int, Match] | None:
+        findings: list[tuple[int, LetterFinding]] = []
+        for index, matcher in enumerate(self._matchers):
+            for phrase in phrases(matcher):
+                finding = find_letters(phrase, utterance.text)
+                if finding is None:
+                    continue
+                if finding.exact:
+                    return index, finding.by_letters()
+                if finding.worth_asking:
+                    findings.append((index, finding))
+                self._remember(finding.by_letters())
+        if not findings:
+            return None
+        decided = await self._ask_audio(utterance, findings)
+        passing = [item for item in decided if item[1].matched]
+        if passing:
+            return max(passing, key=lambda item: item[1].margin or 0.0)
+        for _, match in decided:
+            self._remember(match)
+        return None
+
+    async def _ask_audio(
+        self, utterance: Utterance, findings: Sequence[tuple[int, LetterFinding]]
+    ) -> list[tuple[int, Match]]:
+        per_finding = [finding.candidates() for _, finding in findings]
+        candidates = [text for groups in per_finding for group in groups for text in group]
+        try:
+            fits = await self._judge.verify(utterance, [utterance.text, *candidates])
+        except VerifyUnavailable as error:
+            self.unavailable = str(error)
+            return []
+        reference = fits[0].margin
+        margins = iter(fit.margin - reference for fit in fits[1:])
+        return [
+            (index, finding.by_audio([[next(margins) for _ in group] for group in groups]))
+            for (index, finding), groups in zip(findings, per_finding, strict=True)
+        ]
+
+    def _remember(self, match: Match) -> None:
+        if self.closest is None or _closeness(match) > _closeness(self.closest):
+            self.closest = match
+
+
+def _closeness(match: Match) -> tuple[bool, float]:
+    """Audio verdicts before letter-only ones, then the higher margin or letter similarity."""
+    if match.margin is not None:
+        return True, match.margin
+    return False, match.score

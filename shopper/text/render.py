@@ -1,0 +1,237 @@
+"""An expected phrase written the way the recogniser writes, spliced into what it heard.
+
+The audio check asks the speech model how likely a whole alternative text is given the
+utterance's audio, against its own reading. The model also scores spelling: the published
+transcript of a prompt, written in another style, scored a median 3.7 nats below the model's
+own reading even where the words were the same (docs/matching.md). So the alternative keeps
+everything the recogniser wrote outside the phrase, and inside it keeps each word the phrase
+agrees with exactly as written (case, punctuation, '1' or 'one'); only the words that differ
+are replaced, in the style of the words they replace. Since the right window and digit style
+are not certain, a few renderings are made and the best one counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from shopper.text.letters import LetterWindow
+from shopper.text.normalize import normalize
+
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORDS = {word: value for value, word in enumerate(_UNITS)} | {
+    word: 10 + value for value, word in enumerate(_TEENS)
+}
+_TENS_WORDS = {word: 20 + 10 * value for value, word in enumerate(_TENS)}
+_SENTENCE_ENDS = (".", "?", "!")
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A recogniser's word split into what surrounds it and what it says."""
+
+    leading: str
+    core: str
+    trailing: str
+    spoken: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One stretch where the phrase and the heard words disagree: heard words start:end
+    (indices in the whole utterance) should have said `said` (normalised words)."""
+
+    start: int
+    end: int
+    said: tuple[str, ...]
+
+
+def renderings(
+    heard: str,
+    phrase: str,
+    window: LetterWindow,
+    mishearings: Mapping[str, str] | None = None,
+) -> tuple[tuple[str, ...], ...]:
+    """For each difference between the phrase and heard words window.start:end, whole-utterance
+    alternatives that change only that difference (the rest stays as heard).
+
+    Each difference is judged on its own (shopper.text.decide), so words the recogniser got
+    wrong elsewhere in the phrase cannot make up for a wrong one. Variants of a difference:
+    its numbers as words and as numerals; at an edge of the window, also widened by the heard
+    word beyond it (a neighbour the recogniser made of the phrase's sounds is replaced too).
+    Distinct texts, the plain rendering first.
+    """
+    written = [_written(raw, mishearings) for raw in heard.split()]
+    spoken = tuple(normalize(phrase, mishearings).split())
+    cased = _phrase_case(phrase, mishearings)
+    alternatives: list[tuple[str, ...]] = []
+    for difference in _differences(written, spoken, window):
+        spans = [(difference.start, difference.end)]
+        if difference.start == window.start > 0:
+            spans.append((difference.start - 1, difference.end))
+        if difference.end == window.end < len(written):
+            spans.append((difference.start, difference.end + 1))
+        texts: list[str] = []
+        for start, end in spans:
+            for numerals in (False, True):
+                said = _replacement(
+                    written[start:end], difference.said, cased, numerals, _starts(written, start)
+                )
+                text = _spliced(written, start, end, said)
+                if text not in texts:
+                    texts.append(text)
+        alternatives.append(tuple(texts))
+    return tuple(alternatives)
+
+
+def _differences(
+    written: Sequence[_Written], spoken: Sequence[str], window: LetterWindow
+) -> list[Difference]:
+    """The stretches of the window the phrase does not agree with, word by word, in order."""
+    inside = written[window.start : window.end]
+    found: list[Difference] = []
+    heard_at = said_at = 0
+    for heard_end, said_end in [*_agreements(inside, spoken), (len(inside), len(spoken))]:
+        if heard_end > heard_at or said_end > said_at:
+            found.append(
+                Difference(
+                    window.start + heard_at,
+                    window.start + heard_end,
+                    tuple(spoken[said_at:said_end]),
+                )
+            )
+        if heard_end < len(inside):
+            heard_at, said_at = heard_end + 1, said_end + len(inside[heard_end].spoken)
+    return found
+
+
+def _spliced(written: Sequence[_Written], start: int, end: int, said: list[str]) -> str:
+    """The utterance with heard words start:end replaced; punctuation left by words replaced
+    with nothing sticks to the word before."""
+    before = [_raw(word) for word in written[:start]]
+    if len(said) == 1 and not any(char.isalnum() for char in said[0]):
+        before[-1:] = [before[-1] + said[0]] if before else []
+        said = []
+    return " ".join(before + said + [_raw(word) for word in written[end:]])
+
+
+def _written(raw: str, mishearings: Mapping[str, str] | None) -> _Written:
+    first = next((i for i, char in enumerate(raw) if char.isalnum()), len(raw))
+    last = max((i + 1 for i, char in enumerate(raw) if char.isalnum()), default=first)
+    return _Written(
+        raw[:first], raw[first:last], raw[last:], tuple(normalize(raw, mishearings).split())
+    )
+
+
+def _raw(word: _Written) -> str:
+    return word.leading + word.core + word.trailing
+
+
+def _starts(written: Sequence[_Written], index: int) -> bool:
+    """Whether a word at `index` begins a sentence of the recogniser's text."""
+    return index == 0 or written[index - 1].trailing.rstrip().endswith(_SENTENCE_ENDS)
+
+
+def _phrase_case(phrase: str, mishearings: Mapping[str, str] | None) -> dict[str, str]:
+    """The script's own capitalisation of a word ('Northwind'), where it wrote one."""
+    cased: dict[str, str] = {}
+    for raw in phrase.split():
+        word = _written(raw, mishearings)
+        if len(word.spoken) == 1 and word.core != word.core.lower() and word.core.isalpha():
+            cased[word.spoken[0]] = word.core
+    return cased
+
+
+def _agreements(window: Sequence[_Written], spoken: Sequence[str]) -> list[tuple[int, int]]:
+    """(heard index, phrase index) of heard words kept as written: the longest run of agreement.
+
+    A heard word agrees when its normalised words are the phrase's next words ('1' agrees with
+    'one', '24' with 'twenty four'). Words that say nothing ('um') never anchor anything.
+    """
+    rows, columns = len(window), len(spoken)
+    best = [[0] * (columns + 1) for _ in range(rows + 1)]
+    for i in range(rows - 1, -1, -1):
+        size = len(window[i].spoken)
+        for j in range(columns - 1, -1, -1):
+            agrees = size > 0 and tuple(spoken[j : j + size]) == window[i].spoken
+            best[i][j] = max(
+                best[i + 1][j], best[i][j + 1], best[i + 1][j + size] + size if agrees else 0
+            )
+    pairs: list[tuple[int, int]] = []
+    i = j = 0
+    while i < rows and j < columns:
+        size = len(window[i].spoken)
+        if (
+            size > 0
+            and tuple(spoken[j : j + size]) == window[i].spoken
+            and best[i][j] == best[i + 1][j + size] + size
+        ):
+            pairs.append((i, j))
+            i, j = i + 1, j + size
+        elif best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def _replacement(
+    replaced: Sequence[_Written],
+    said: Sequence[str],
+    cased: Mapping[str, str],
+    numerals: bool,
+    sentence_start: bool,
+) -> list[str]:
+    """`said` in the style of the heard words it replaces (their case, outer punctuation)."""
+    words = _numerals(said) if numerals else list(said)
+    words = [cased.get(word, word) for word in words]
+    if not replaced:  # words the recogniser left out: capitalised only to start a sentence
+        return [_capitalised(word) for word in words[:1]] + words[1:] if sentence_start else words
+    if len(replaced) > 1 and all(w.core[:1].isupper() for w in replaced):
+        words = [_capitalised(word) for word in words]
+    elif replaced[0].core[:1].isupper():
+        words[:1] = [_capitalised(word) for word in words[:1]]
+    leading, trailing = replaced[0].leading, replaced[-1].trailing
+    if not words:
+        return [leading + trailing] if leading + trailing else []
+    words[0] = leading + words[0]
+    words[-1] = words[-1] + trailing
+    return words
+
+
+def _capitalised(word: str) -> str:
+    return word[:1].upper() + word[1:]
+
+
+def _numerals(words: Sequence[str]) -> list[str]:
+    """Number words 0-99 as digits, the way the recogniser writes key numbers ('press 2')."""
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word in _TENS_WORDS:
+            value = _TENS_WORDS[word]
+            following = words[index + 1] if index + 1 < len(words) else ""
+            if 0 < _NUMBER_WORDS.get(following, 0) < 10:
+                value += _NUMBER_WORDS[following]
+                index += 1
+            out.append(str(value))
+        elif word in _NUMBER_WORDS:
+            out.append(str(_NUMBER_WORDS[word]))
+        else:
+            out.append(word)
+        index += 1
+    return out

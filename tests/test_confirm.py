@@ -1,0 +1,109 @@
+"""The Confirmer's decision logic, with a scripted judge standing in for the speech model.
+
+End-to-end behaviour with the real recogniser and real audio is in test_expect_audio.py.
+"""
+
+from collections.abc import Callable, Sequence
+
+from shopper.asr.types import Fit, Utterance, VerifyUnavailable
+from shopper.engine.confirm import Confirmer
+from shopper.text.decide import ACCEPT_MARGIN_NATS
+from shopper.text.match import contains, fuzzy, regex
+
+
+class ScriptedJudge:
+    def __init__(self, margin: Callable[[str], float]) -> None:
+        self.margin = margin
+        self.asked: list[tuple[str, list[str]]] = []
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        assert candidates[0] == utterance.text, "the reading is the reference"
+        self.asked.append((utterance.text, list(candidates[1:])))
+        return [Fit(candidates[0], 0.0)] + [Fit(text, self.margin(text)) for text in candidates[1:]]
+
+
+class UnavailableJudge:
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        raise VerifyUnavailable("the audio check needs onnxruntime")
+
+
+def _final(text: str, start: int = 0) -> Utterance:
+    return Utterance(start, start + 8000, text=text, confidence=0.5, final=True)
+
+
+def _never(text: str) -> float:
+    raise AssertionError(f"the audio was asked about {text!r}")
+
+
+async def test_same_letters_decide_without_asking_the_audio() -> None:
+    confirmer = Confirmer(ScriptedJudge(_never), [contains("northwind traders")])
+    found = await confirmer.confirm([_final("Thank you for calling North Wind Traders.")])
+    assert found is not None
+    index, match = found
+    assert index == 0
+    assert (match.method, match.matched, match.span) == ("letters", True, "North Wind Traders.")
+
+
+async def test_a_garbled_phrase_is_decided_by_its_best_rendering() -> None:
+    judge = ScriptedJudge(lambda text: -0.5 if text == "Press 2 for billing." else -20.0)
+    confirmer = Confirmer(judge, [contains("press two")])
+    found = await confirmer.confirm([_final("Prestew for billing.")])
+    assert found is not None
+    assert found[1].method == "audio" and found[1].matched and found[1].margin == -0.5
+    assert "Press 2 for billing." in judge.asked[0][1]
+
+
+async def test_the_audio_rejects_below_the_margin_and_the_closest_is_kept() -> None:
+    judge = ScriptedJudge(lambda text: ACCEPT_MARGIN_NATS - 4.0)
+    confirmer = Confirmer(judge, [contains("press two")])
+    assert await confirmer.confirm([_final("For sales, press 3.")]) is None
+    assert confirmer.closest is not None
+    assert confirmer.closest.margin == ACCEPT_MARGIN_NATS - 4.0
+
+
+async def test_margins_are_taken_against_the_readings_own_score() -> None:
+    class OffsetJudge:
+        """Scores everything 5 nats low, the utterance's own text included."""
+
+        async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+            own = [-5.0 if text == utterance.text else -6.0 for text in candidates]
+            return [Fit(text, margin) for text, margin in zip(candidates, own, strict=True)]
+
+    found = await Confirmer(OffsetJudge(), [contains("press two")]).confirm(
+        [_final("Prestew for billing.")]
+    )
+    assert found is not None and found[1].margin == -1.0
+
+
+async def test_each_utterance_is_examined_once() -> None:
+    judge = ScriptedJudge(lambda text: -10.0)
+    confirmer = Confirmer(judge, [contains("press two")])
+    first = _final("For sales, press 3.")
+    assert await confirmer.confirm([first]) is None
+    assert await confirmer.confirm([first, _final("For support, press 4.", 9000)]) is None
+    assert [text for text, _ in judge.asked] == ["For sales, press 3.", "For support, press 4."]
+
+
+async def test_among_alternatives_the_best_margin_wins_in_one_batch() -> None:
+    def margin(text: str) -> float:
+        return -2.5 if "billing" in text else -1.0 if "payments" in text else -30.0
+
+    judge = ScriptedJudge(margin)
+    matchers = [contains("press one for billing"), fuzzy("press one for payments")]
+    found = await Confirmer(judge, matchers).confirm([_final("Press one for bidding.")])
+    assert found is not None and found[0] == 1
+    assert len(judge.asked) == 1
+
+
+async def test_far_phrases_and_regexes_cost_no_audio_check() -> None:
+    confirmer = Confirmer(ScriptedJudge(_never), [contains("billing and payments"), regex("x")])
+    assert await confirmer.confirm([_final("Please hold.")]) is None
+
+
+async def test_without_the_audio_only_text_and_letters_decide() -> None:
+    confirmer = Confirmer(UnavailableJudge(), [contains("press two")])
+    assert await confirmer.confirm([_final("Prestew for billing.")]) is None
+    assert confirmer.unavailable == "the audio check needs onnxruntime"
+    exact = Confirmer(UnavailableJudge(), [contains("voice mail")])
+    found = await exact.confirm([_final("Leave a voicemail.")])
+    assert found is not None and found[1].method == "letters"

@@ -1,0 +1,153 @@
+"""`expect:` decided by text, then letters, then the audio, on real calls with real speech.
+
+The phone system below speaks with espeak-ng, the worst voice for the recogniser: it hears
+the company written "Oakbrook" on its website as "Oak Brook" and "billing" as "building". A
+script written the way a QA engineer writes it must pass on that, and wrong expectations (a
+wrong key digit, a sound-alike company, a department the menu does not offer) must still
+fail. Each case checks first that the transcript alone does not decide it, so the test shows
+the letters or the audio doing the deciding.
+"""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from shopper.asr.moonshine_engine import MoonshineEngine
+from shopper.asr.types import SpeechEngine
+from shopper.bench.expect_bench import audio_agrees, heard
+from shopper.results.writer import write_call
+from shopper.scripts.loader import load_script
+from shopper.scripts.runner import run_script
+from shopper.text.decide import ACCEPT_MARGIN_NATS, Phrase, find_letters
+from shopper.text.match import contains
+from shopper.tts import synthesize
+
+GREETING = "Thank you for calling Oakbrook Energy. For billing, press 1. For outages, press 2."
+IVR = f"""\
+name: Oakbrook Energy
+voice: {{tts: espeak-ng, voice: en-us, speed: 165}}
+start: main
+nodes:
+  main:
+    say: "{GREETING}"
+    menu: {{options: {{"1": billing, "2": outages}}, timeout: 8s}}
+  billing: {{say: "Billing. Goodbye.", hangup: true}}
+  outages: {{say: "Outages. Goodbye.", hangup: true}}
+"""
+EXPECT = """\
+name: {name}
+target: ivr.yaml
+steps:
+  - expect: "{phrase}"
+    within: 15s
+  - hangup: true
+"""
+CHOOSE = """\
+name: choose
+target: ivr.yaml
+steps:
+  - choose:
+      - expect: "thank you for calling Oakwood Energy"
+        then: [{hangup: true}]
+      - expect: "thank you for calling Oakbrook Energy"
+        then: [{hangup: true}]
+    within: 15s
+"""
+
+
+@pytest.fixture(scope="module")
+def engine() -> SpeechEngine:
+    return MoonshineEngine()
+
+
+def _run(folder: Path, engine: SpeechEngine, name: str, script: str) -> dict[str, object]:
+    (folder / "ivr.yaml").write_text(IVR)
+    path = folder / f"{name}.yaml"
+    path.write_text(script)
+    record = asyncio.run(run_script(load_script(path), engine))
+    write_call(record, folder / name)
+    return record.result
+
+
+def _expect(folder: Path, engine: SpeechEngine, name: str, phrase: str) -> dict[str, object]:
+    result = _run(folder, engine, name, EXPECT.format(name=name, phrase=phrase))
+    heard_text = " ".join(str(u["text"]) for u in result["transcript"])  # type: ignore[attr-defined]
+    assert not contains(phrase).match(heard_text).matched, "the transcript alone decides this"
+    return result
+
+
+def _first_step(result: dict[str, object]) -> dict[str, object]:
+    steps = result["steps"]
+    assert isinstance(steps, list)
+    step = steps[0]
+    assert isinstance(step, dict)
+    return step
+
+
+def test_a_company_name_split_in_two_passes_on_its_letters(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    result = _expect(tmp_path, engine, "split", "thank you for calling Oakbrook Energy")
+    assert result["outcome"] == "passed", result["failure"]
+    decision = _first_step(result)["decision"]
+    assert decision == {
+        "method": "letters",
+        "score": 1.0,
+        "margin": None,
+        "heard": "Thank you for calling Oak Brook Energy",
+    }
+    report = (tmp_path / "split" / "report.html").read_text()
+    assert "<td>letters</td>" in report
+
+
+def test_a_garbled_phrase_passes_on_the_audio(tmp_path: Path, engine: SpeechEngine) -> None:
+    result = _expect(tmp_path, engine, "garbled", "for billing press 1")
+    assert result["outcome"] == "passed", result["failure"]
+    decision = _first_step(result)["decision"]
+    assert isinstance(decision, dict)
+    assert decision["method"] == "audio"
+    assert decision["margin"] >= ACCEPT_MARGIN_NATS
+    events = result["events"]
+    assert isinstance(events, list)
+    matched = [e for e in events if e["type"] == "expect-matched"]
+    assert [e["method"] for e in matched] == ["audio"]
+    report = (tmp_path / "garbled" / "report.html").read_text()
+    assert f"audio, {decision['margin']:+.1f} nats" in report
+
+
+@pytest.mark.parametrize(
+    ("name", "phrase"),
+    [
+        ("wrong-digit", "for billing press 2"),
+        ("wrong-company", "thank you for calling Oakwood Energy"),
+        ("other-department", "for sales press 1"),
+    ],
+)
+def test_wrong_expectations_still_fail(
+    tmp_path: Path, engine: SpeechEngine, name: str, phrase: str
+) -> None:
+    result = _expect(tmp_path, engine, name, phrase)
+    assert result["outcome"] == "failed"
+    failure = result["failure"]
+    assert isinstance(failure, dict)
+    assert failure["kind"] == "expectation-mismatch"
+    assert "audio check" in failure["message"], "the audio was asked and said no"
+    assert _first_step(result)["decision"] is None
+
+
+def test_choose_takes_the_branch_the_letters_confirm(tmp_path: Path, engine: SpeechEngine) -> None:
+    result = _run(tmp_path, engine, "choose", CHOOSE)
+    assert result["outcome"] == "passed", result["failure"]
+    step = _first_step(result)
+    assert str(step["detail"]).startswith('took branch "thank you for calling Oakbrook Energy";')
+    decision = step["decision"]
+    assert isinstance(decision, dict) and decision["method"] == "letters"
+
+
+async def test_what_letters_alone_accept_the_audio_accepts_too(engine: SpeechEngine) -> None:
+    stream, finals = heard(engine, synthesize(GREETING, "en-us", 165, "espeak-ng"))
+    phrase = "thank you for calling Oakbrook Energy"
+    exact = [f for u in finals if (f := find_letters(Phrase(phrase, "contains", ()), u.text))]
+    assert any(f.exact for f in exact), "the recogniser no longer splits the name: pick another"
+    assert await audio_agrees(stream, finals, phrase)

@@ -1,0 +1,153 @@
+import pytest
+
+from shopper.text.decide import (
+    ACCEPT_MARGIN_NATS,
+    LETTER_GATE,
+    Phrase,
+    find_letters,
+    phrases,
+)
+from shopper.text.letters import heard_words, letter_window, phrase_letters
+from shopper.text.match import any_of, contains, fuzzy, regex
+from shopper.text.render import renderings
+
+GREETING = "Thank you for calling North Wind Traders. For billing, press 1."
+
+
+def _window(phrase: str, heard: str) -> tuple[list[str], float]:
+    words = heard_words(heard)
+    window = letter_window(phrase_letters(phrase), words)
+    assert window is not None
+    return [w.raw for w in words[window.start : window.end]], window.similarity
+
+
+def test_letters_absorb_a_word_split_and_keep_the_written_words() -> None:
+    assert _window("northwind traders", GREETING) == (["North", "Wind", "Traders."], 1.0)
+    assert _window("Northwind", "Welcome to northwind.") == (["northwind."], 1.0)
+
+
+def test_letters_absorb_a_word_join() -> None:
+    assert _window("voice mail box", "Leave a message in the voicemailbox now.") == (
+        ["voicemailbox"],
+        1.0,
+    )
+
+
+def test_letters_compare_numbers_as_spoken() -> None:
+    assert _window("press two", "Or press 2 for sales.") == (["press", "2"], 1.0)
+
+
+def test_letter_window_is_whole_words() -> None:
+    words, similarity = _window("bill", "For billing press 1")
+    assert words == ["billing"]
+    assert similarity == pytest.approx(0.25)
+
+
+def test_letters_score_a_garbled_phrase_by_its_letter_slips() -> None:
+    words, similarity = _window("press two", "Prestew for billing.")
+    assert words == ["Prestew"]
+    assert similarity == pytest.approx(1 - 3 / 8)
+
+
+def test_nothing_heard_has_no_window() -> None:
+    assert letter_window(phrase_letters("acme"), heard_words("")) is None
+    assert letter_window(phrase_letters("acme"), heard_words("um")) is None
+
+
+def _grouped(phrase: str, heard: str) -> tuple[tuple[str, ...], ...]:
+    window = letter_window(phrase_letters(phrase), heard_words(heard))
+    assert window is not None
+    return renderings(heard, phrase, window)
+
+
+def _rendered(phrase: str, heard: str) -> tuple[str, ...]:
+    """The renderings of a phrase that differs from the heard words in one stretch."""
+    (texts,) = _grouped(phrase, heard)
+    return texts
+
+
+def test_rendering_keeps_the_recognisers_style_outside_and_where_words_agree() -> None:
+    texts = _rendered("thank you for calling northwind", GREETING)
+    assert texts[0] == "Thank you for calling Northwind Traders. For billing, press 1."
+
+
+def test_rendering_takes_the_case_of_the_words_it_replaces_or_the_scripts() -> None:
+    assert _rendered("Northwind", "calling north wind.")[0] == "calling Northwind."
+    assert _rendered("northwind", "calling north wind.")[0] == "calling northwind."
+    assert _rendered("press two", "Prestew for billing.")[0] == "Press two for billing."
+
+
+def test_rendering_offers_numbers_as_words_and_numerals() -> None:
+    texts = _rendered("press two", "Prestew for billing.")
+    assert "Press two for billing." in texts
+    assert "Press 2 for billing." in texts
+    assert "Dial 24 now." in _rendered("dial twenty four", "Dial twenty-fore now.")
+
+
+def test_rendering_widens_the_window_to_replace_a_misheard_neighbour() -> None:
+    texts = _rendered("press two", "For sales, press 3.")
+    assert texts[0] == "For sales, press two 3."
+    assert "For sales, press 2." in texts
+    assert len(texts) == len(set(texts))
+
+
+def test_each_difference_is_rendered_on_its_own() -> None:
+    groups = _grouped("thank you for calling pinecrest airlines", "And you for calling Pine Cres.")
+    assert [group[0] for group in groups] == [
+        "Thank you for calling Pine Cres.",
+        "And you for calling Pinecrest Airlines.",
+    ]
+
+
+def test_a_deleted_word_leaves_its_punctuation_behind() -> None:
+    texts = _rendered("press two", "For sales, press 3.")
+    assert "For sales, press two." in texts
+
+
+def test_rendering_moves_punctuation_of_replaced_words_to_the_phrase() -> None:
+    assert _rendered("acme bank", "Welcome to Ack Me Bank.")[0] == "Welcome to Acme Bank."
+
+
+def test_phrases_of_each_matcher_kind() -> None:
+    matcher = any_of([contains("billing"), fuzzy("acme bank", 0.7), regex("press (one|two)")])
+    assert [(p.text, p.kind) for p in phrases(matcher)] == [
+        ("billing", "contains"),
+        ("acme bank", "fuzzy"),
+    ]
+    assert phrases(regex("press one")) == ()
+
+
+def test_exact_letters_decide_alone_and_others_ask_the_audio() -> None:
+    split = find_letters(Phrase("northwind traders", "contains", ()), GREETING)
+    assert split is not None and split.exact and not split.worth_asking
+    decided = split.by_letters()
+    assert decided.matched and decided.method == "letters"
+    assert decided.span == "North Wind Traders."
+
+    garbled = find_letters(Phrase("press two", "contains", ()), "Prestew for billing.")
+    assert garbled is not None and garbled.worth_asking
+    assert not garbled.by_letters().matched
+
+
+def test_a_phrase_far_from_every_window_costs_no_audio_check() -> None:
+    other = find_letters(Phrase("billing and payments", "contains", ()), "For sales press 2.")
+    assert other is not None
+    assert other.window.similarity < LETTER_GATE
+    assert not other.worth_asking
+
+
+def test_audio_decides_on_the_best_margin_against_the_threshold() -> None:
+    found = find_letters(Phrase("press two", "contains", ()), "Prestew for billing.")
+    assert found is not None
+    accepted = found.by_audio([[-9.0, ACCEPT_MARGIN_NATS + 0.5]])
+    assert accepted.matched and accepted.method == "audio"
+    assert accepted.margin == ACCEPT_MARGIN_NATS + 0.5
+    rejected = found.by_audio([[ACCEPT_MARGIN_NATS - 0.1, -12.0]])
+    assert not rejected.matched and rejected.margin == ACCEPT_MARGIN_NATS - 0.1
+
+
+def test_a_wrong_difference_is_not_outweighed_by_right_ones() -> None:
+    found = find_letters(Phrase("thank you for calling pinecroft", "contains", ()), "And you Pine.")
+    assert found is not None
+    decided = found.by_audio([[+6.0], [ACCEPT_MARGIN_NATS - 1.0, -20.0]])
+    assert not decided.matched and decided.margin == ACCEPT_MARGIN_NATS - 1.0
