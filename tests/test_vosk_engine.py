@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shopper.asr import vosk_engine
 from shopper.asr.models import ModelError
 from shopper.asr.types import Utterance, VerifyUnavailable
 from shopper.asr.vosk_engine import VoskEngine, dither_free_overlay
@@ -338,10 +339,20 @@ def test_verify_re_recognises_a_final_with_the_candidates_as_grammar(case: Case)
         assert all(margins[p] < 0.0 for p in case.phrases if p != case.phrases[spoken])
 
 
-def test_verify_of_audio_no_longer_kept_is_unavailable(case: Case) -> None:
+def test_verify_of_audio_no_longer_kept_is_unavailable(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A final is checkable while its audio is kept, and a clear error once it has aged out
+    (the limit shortened to 3 s here, from 300 s, to keep the test short)."""
+    monkeypatch.setattr(vosk_engine, "KEPT_AUDIO_S", 3.0)
     stream = case.engine.stream()
-    forgotten = Utterance(start=0, end=TELEPHONY_RATE, text="x", confidence=1.0, final=True)
-    for frame in split_frames(silence(1.0), start=round(400 * TELEPHONY_RATE)):
+    start = 5 * TELEPHONY_RATE
+    audio = case.phrase_audio[1]
+    heard = [u for frame in split_frames(audio, start=start) for u in stream.feed(frame)]
+    final = [u for u in heard if u.final][-1]
+    assert len(asyncio.run(stream.verify(final, case.phrases))) == len(case.phrases)
+    later = start + len(audio)
+    for frame in split_frames(silence(4.0), start=later):
         stream.feed(frame)
     with pytest.raises(VerifyUnavailable, match="no longer kept"):
-        asyncio.run(stream.verify(forgotten, ["x"]))
+        asyncio.run(stream.verify(final, case.phrases))

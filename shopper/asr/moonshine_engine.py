@@ -2,10 +2,13 @@
 
 The moonshine-cpp wheel bundles English "base" weights and an ONNX runtime, so this engine
 works straight after `pip install`. Moonshine is an utterance recogniser, not a streaming one:
-it is given a whole stretch of speech and returns its text, with no partials, word timings or
-confidence. So each stream finds the stretches of speech itself with shopper's sound
-classifier, merges stretches separated by short pauses (more context, fewer cut sentences),
-and transcribes each one once it has ended.
+it is given a whole stretch of speech and returns its text, with no partials or word timings.
+So each stream finds the stretches of speech itself with shopper's sound classifier, merges
+stretches separated by short pauses (more context, fewer cut sentences), and transcribes each
+one once it has ended. On onnxruntime the workers also return each token's probability (the
+utterance's confidence, `Reading.confidence`) and keep each chunk's encoder output, so that
+`MoonshineStream.verify` can ask how well other texts fit the same audio (teacher forcing,
+see `OnnxMoonshine.score`) without encoding it again.
 
 When the onnxruntime package is installed the workers run the model with it
 (shopper.asr.moonshine_onnx: the same text for about a third of the CPU); otherwise with the
@@ -51,7 +54,7 @@ import sys
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -63,7 +66,12 @@ from numpy.typing import NDArray
 
 from shopper.asr.chunk_edits import changed_chunks
 from shopper.asr.models import ModelError, bundled_moonshine_model
-from shopper.asr.moonshine_onnx import OnnxMoonshine, detokenize, read_vocabulary
+from shopper.asr.moonshine_onnx import (
+    END_OF_TEXT_TOKEN,
+    OnnxMoonshine,
+    detokenize,
+    read_vocabulary,
+)
 from shopper.asr.moonshine_tokenizer import MoonshineTokenizer
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
 from shopper.audio.classifier import SoundClassifier
@@ -105,6 +113,10 @@ WORKER_MEMORY_BUDGET_MB = 1500.0
 UNKNOWN_CONFIDENCE = 0.5
 """On the native library (no onnxruntime) Moonshine gives no token probabilities; its
 utterances carry this neutral value, which means 'unknown', not 'half sure'."""
+REMEMBERED_READINGS = 64
+"""Readings (audio included) a stream remembers to recognise replays by (see
+`MoonshineStream._recall_or_read`): a hold announcement recurs long before 64 other
+utterances have passed, and a call of hours does not grow without bound."""
 KEPT_FINALS = 32
 """Recent finals a stream keeps the audio and reading of, for `verify` (8 kHz audio: 16 KB a
 second, so a few MB at most)."""
@@ -186,7 +198,8 @@ _REPLY = struct.Struct("<BddQ")
 """A reply is (status, the worker's peak memory in MB, its CPU seconds so far, byte length of
 the UTF-8 body: JSON when done, else a one-line message)."""
 _READY, _DONE, _FAILED, _UNAVAILABLE = 0, 1, 2, 3
-_READ, _SCORE = 0, 1
+READ, SCORE = 0, 1
+"""The worker's operations: read a chunk (keeping its encoder output), score candidates."""
 NO_KEY = 0
 """The chunk key of audio whose encoder output need not be kept."""
 ENCODER_CACHE_CHUNKS = 48
@@ -211,13 +224,13 @@ class _Listener:
         """The JSON body of the reply; raises ShopperError (VerifyUnavailable included)."""
         model = self._model
         if not isinstance(model, OnnxMoonshine):
-            if operation == _SCORE:
+            if operation == SCORE:
                 raise VerifyUnavailable(
                     "the audio check needs the onnxruntime package (pip install onnxruntime): "
                     "Moonshine's native library cannot score a given text"
                 )
             return json.dumps({"text": model.transcribe(audio), "tokens": [], "log_probs": []})
-        if operation == _SCORE:
+        if operation == SCORE:
             candidates = [[int(token) for token in tokens] for tokens in arguments]
             return json.dumps({"scores": model.score(self._hidden(key, audio), candidates)})
         hidden = model.encode(audio)
@@ -340,7 +353,7 @@ class MoonshineWorker:
     def read(self, audio: NDArray[np.float32], key: int = NO_KEY) -> WorkerReading:
         """The model's reading of one chunk of 16 kHz float audio; unless `key` is NO_KEY the
         worker keeps the chunk's encoder output under it, for `score`."""
-        body = json.loads(self._request(_READ, key, None, audio))
+        body = json.loads(self._request(READ, key, None, audio))
         return WorkerReading(
             str(body["text"]),
             tuple(int(token) for token in body["tokens"]),
@@ -355,7 +368,7 @@ class MoonshineWorker:
         (evicted, or this is a new worker process). Raises VerifyUnavailable on the native
         library."""
         arguments = [list(tokens) for tokens in candidates]
-        body = json.loads(self._request(_SCORE, key, arguments, audio))
+        body = json.loads(self._request(SCORE, key, arguments, audio))
         return [float(score) for score in body["scores"]]
 
     def _request(self, operation: int, key: int, arguments: Any, audio: NDArray[np.float32]) -> str:
@@ -697,11 +710,11 @@ class MoonshineEngine:
         """
         max_len = round(MAX_CHUNK_S * rate)
         min_len = round(MIN_CHUNK_S * rate)
-        pieces = [chunk for chunk in np.split(samples, quiet_cuts(samples, max_len, min_len))]
-        futures = [self._pool.submit(_model_audio(chunk, rate)) for chunk in pieces if len(chunk)]
+        cuts = quiet_cuts(samples, max_len, min_len)
+        chunks = [chunk for chunk in np.split(samples, cuts) if len(chunk)]
+        futures = [self._pool.submit(_model_audio(chunk, rate)) for chunk in chunks]
         texts = [future.result() for future in futures]
         self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in texts], len(self._pool.workers))
-        chunks = [piece for piece in pieces if len(piece)]
         return Reading(tuple(ChunkReading(c, rate, t) for c, t in zip(chunks, texts, strict=True)))
 
     def score(self, chunk: ChunkReading, texts: Sequence[str]) -> Future[list[float]]:
@@ -714,6 +727,8 @@ class MoonshineEngine:
         margins: Future[list[float]] = Future()
 
         def done(future: Future[list[float]]) -> None:
+            if margins.cancelled():  # the awaiting verify() was cancelled
+                return
             error = future.exception()
             if error is not None:
                 margins.set_exception(error)
@@ -769,6 +784,36 @@ class Reading:
         if not log_probs:
             return UNKNOWN_CONFIDENCE
         return math.exp(sum(log_probs) / len(log_probs))
+
+    @property
+    def word_confidences(self) -> tuple[WordConfidence, ...]:
+        """Each word of the reading with the geometric mean probability of its tokens (a
+        word is a token starting with `▁` and those after it; punctuation stays with its
+        word). Empty on the native library. Moonshine gives no word times, so these are not
+        `Word`s."""
+        tokenizer = _tokenizer()
+        words: list[WordConfidence] = []
+        for chunk in self.chunks:
+            tokens = [t for t in chunk.text.tokens[1:] if t != END_OF_TEXT_TOKEN]
+            starts = tokenizer.word_starts(tokens)
+            groups: list[list[int]] = []
+            for index, start in enumerate(starts):
+                if start or not groups:
+                    groups.append([])
+                groups[-1].append(index)
+            for group in groups:
+                text = detokenize(tokenizer.vocabulary, [tokens[i] for i in group])
+                mean = sum(chunk.text.log_probs[i] for i in group) / len(group)
+                words.append(WordConfidence(text, math.exp(mean)))
+        return tuple(words)
+
+
+@dataclass(frozen=True, slots=True)
+class WordConfidence:
+    """A word of a Moonshine reading and how sure the model was of it (0-1)."""
+
+    text: str
+    confidence: float
 
 
 def _makespan(durations: list[float], workers: int) -> float:
@@ -827,7 +872,7 @@ class MoonshineStream:
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
-        self._transcribed: list[tuple[Envelope, Reading]] = []
+        self._transcribed: deque[tuple[Envelope, Reading]] = deque(maxlen=REMEMBERED_READINGS)
         self._finals: OrderedDict[tuple[int, int, str], Reading] = OrderedDict()
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
@@ -932,7 +977,7 @@ class MoonshineStream:
         give 0. Raises VerifyUnavailable on the native library and for an utterance that is
         not one of the last `KEPT_FINALS` finals of this stream.
         """
-        reading = self._finals.get((utterance.start, utterance.end, utterance.text))
+        reading = self.reading(utterance)
         if reading is None:
             raise VerifyUnavailable(
                 f"the utterance {utterance.text!r} at {utterance.start_s:.2f} s is not one of "
@@ -959,6 +1004,11 @@ class MoonshineStream:
             Fit(candidate, sum((margins[(index, text)] for index, text in plan.items()), 0.0))
             for candidate, plan in zip(candidates, plans, strict=True)
         ]
+
+    def reading(self, utterance: Utterance) -> Reading | None:
+        """The model's reading of a recent final of this stream, chunk by chunk (None once
+        it is no longer kept)."""
+        return self._finals.get((utterance.start, utterance.end, utterance.text))
 
     def _recall_or_read(self, speech: Samples) -> Reading:
         """A replay of speech already transcribed on this call (a hold announcement) gets the

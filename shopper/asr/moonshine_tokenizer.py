@@ -23,10 +23,15 @@ class MoonshineTokenizer:
     """Encodes text into the token ids Moonshine's decoder reads and writes."""
 
     def __init__(self, vocabulary: Sequence[bytes]) -> None:
+        self._vocabulary = list(vocabulary)
         self._ids: dict[bytes, int] = {}
         for token, piece in enumerate(vocabulary):
             if token >= _FIRST_BYTE_PIECE + _BYTE_PIECES and piece:
                 self._ids.setdefault(piece, token)
+
+    @property
+    def vocabulary(self) -> list[bytes]:
+        return self._vocabulary
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` (no start or end token); whitespace runs count as one space."""
@@ -37,6 +42,15 @@ class MoonshineTokenizer:
         pieces = [self._symbols(char) for char in normalised]
         symbols = [symbol for group in pieces for symbol in group]
         return self._merge(symbols)
+
+    def word_starts(self, tokens: Sequence[int]) -> list[bool]:
+        """For each token, whether it begins a word (its piece starts with `▁`); control and
+        out-of-vocabulary ids begin none."""
+        mark = _SPACE.encode("utf-8")
+        return [
+            0 <= token < len(self._vocabulary) and self._vocabulary[token].startswith(mark)
+            for token in tokens
+        ]
 
     def _symbols(self, char: str) -> list[bytes]:
         """The character's piece, or its UTF-8 bytes as byte-fallback pieces."""

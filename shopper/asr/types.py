@@ -70,7 +70,8 @@ class RecognizerStream(Protocol):
         audio of `utterance`, a final this stream returned. One Fit per candidate, same order.
 
         Works after `finish()` too, for the stream's recent finals (engines keep a bounded
-        number). Raises VerifyUnavailable when it cannot be done.
+        number). Raises VerifyUnavailable when it cannot be done here, and another
+        ShopperError (the engine's own) if the model fails.
         """
         ...
 

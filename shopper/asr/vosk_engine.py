@@ -171,7 +171,7 @@ class VoskStream:
             raise ValueError(f"frame at {frame.rate} Hz; the stream takes {TELEPHONY_RATE} Hz")
         if self._resampler is None:
             self._resampler = StreamResampler(TELEPHONY_RATE, VOSK_RATE)
-            self._origin = self._next_start = frame.start
+            self._origin = self._next_start = self._kept_start = frame.start
             self._partial_due = frame.start + PARTIAL_INTERVAL
         if frame.start < self._next_start:
             raise ValueError(
@@ -198,9 +198,7 @@ class VoskStream:
         """The call's audio between two media times, None if not (or no longer) all kept."""
         if start < self._kept_start or end > self._next_start or not self._kept:
             return None
-        kept = np.concatenate(self._kept)
-        self._kept = [kept]
-        return kept[start - self._kept_start : end - self._kept_start]
+        return np.concatenate(self._kept)[start - self._kept_start : end - self._kept_start]
 
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         """How well each candidate fits the utterance's audio, by re-recognising that audio
@@ -218,7 +216,9 @@ class VoskStream:
             return []
         lead = round(VERIFY_MARGIN_S * TELEPHONY_RATE)
         start = max(self._kept_start, utterance.start - lead)
-        audio = self._audio(start, min(self._next_start, utterance.end + lead))
+        audio = None
+        if utterance.start >= self._kept_start:
+            audio = self._audio(start, min(self._next_start, utterance.end + lead))
         if audio is None:
             raise VerifyUnavailable(
                 f"the audio of {utterance.text!r} at {utterance.start_s:.2f} s is no longer "
