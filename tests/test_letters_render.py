@@ -54,27 +54,34 @@ def test_nothing_heard_has_no_window() -> None:
     assert letter_window(phrase_letters("acme"), heard_words("um")) is None
 
 
-def _grouped(phrase: str, heard: str) -> tuple[tuple[str, ...], ...]:
+def _grouped(phrase: str, heard: str, word_breaks: bool = False) -> tuple[tuple[str, ...], ...]:
     window = letter_window(phrase_letters(phrase), heard_words(heard))
     assert window is not None
-    return renderings(heard, phrase, window)
+    return renderings(heard, phrase, window, word_breaks=word_breaks)
 
 
-def _rendered(phrase: str, heard: str) -> tuple[str, ...]:
+def _rendered(phrase: str, heard: str, word_breaks: bool = False) -> tuple[str, ...]:
     """The renderings of a phrase that differs from the heard words in one stretch."""
-    (texts,) = _grouped(phrase, heard)
+    (texts,) = _grouped(phrase, heard, word_breaks)
     return texts
 
 
 def test_rendering_keeps_the_recognisers_style_outside_and_where_words_agree() -> None:
-    texts = _rendered("thank you for calling northwind", GREETING)
+    texts = _rendered("thank you for calling northwind", GREETING, word_breaks=True)
     assert texts[0] == "Thank you for calling Northwind Traders. For billing, press 1."
 
 
 def test_rendering_takes_the_case_of_the_words_it_replaces_or_the_scripts() -> None:
-    assert _rendered("Northwind", "calling north wind.")[0] == "calling Northwind."
-    assert _rendered("northwind", "calling north wind.")[0] == "calling northwind."
+    assert _rendered("Northwind", "calling north wind.", True)[0] == "calling Northwind."
+    assert _rendered("northwind", "calling north wind.", True)[0] == "calling northwind."
     assert _rendered("press two", "Prestew for billing.")[0] == "Press two for billing."
+
+
+def test_differences_in_word_breaks_only_are_left_as_heard() -> None:
+    heard = "Thank you for calling Lake Shore Bank for sails."
+    (texts,) = _grouped("thank you for calling lakeshore bank for sales", heard)
+    assert texts[0] == "Thank you for calling Lake Shore Bank for sales."
+    assert _grouped("thank you for calling lakeshore bank", heard) == ()
 
 
 def test_rendering_offers_numbers_as_words_and_numerals() -> None:

@@ -69,11 +69,14 @@ class LetterFinding:
         """Close enough that the audio may say it: the audio check is worth its cost."""
         return not self.window.exact and self.window.similarity >= LETTER_GATE
 
-    def candidates(self) -> tuple[tuple[str, ...], ...]:
+    def candidates(self, word_breaks: bool = False) -> tuple[tuple[str, ...], ...]:
         """Per difference between the phrase and the window, whole-utterance texts that say
-        the phrase there (shopper.text.render), to score against the utterance's audio."""
+        the phrase there (shopper.text.render), to score against the utterance's audio.
+        Differences in word breaks only are left as heard unless `word_breaks`."""
         mishearings = dict(self.phrase.mishearings)
-        return renderings(self.heard, self.phrase.text, self.window, mishearings)
+        return renderings(
+            self.heard, self.phrase.text, self.window, mishearings, word_breaks=word_breaks
+        )
 
     def by_letters(self) -> Match:
         return Match(

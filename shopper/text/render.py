@@ -64,9 +64,16 @@ def renderings(
     phrase: str,
     window: LetterWindow,
     mishearings: Mapping[str, str] | None = None,
+    *,
+    word_breaks: bool = False,
 ) -> tuple[tuple[str, ...], ...]:
     """For each difference between the phrase and heard words window.start:end, whole-utterance
     alternatives that change only that difference (the rest stays as heard).
+
+    A difference in word breaks only ("Lake Shore" for `lakeshore`: the same letters) is the
+    same sounds spelt otherwise, so it is left as heard: the model's margin for a re-spelling
+    measures its taste in spelling (-5.7 nats for "Lakeshore" over its own "Lake Shore"), not
+    the audio. `word_breaks=True` renders those too, to measure that taste.
 
     Each difference is judged on its own (shopper.text.decide), so words the recogniser got
     wrong elsewhere in the phrase cannot make up for a wrong one. Variants of a difference:
@@ -78,7 +85,7 @@ def renderings(
     spoken = tuple(normalize(phrase, mishearings).split())
     cased = _phrase_case(phrase, mishearings)
     alternatives: list[tuple[str, ...]] = []
-    for difference in _differences(written, spoken, window):
+    for difference in _differences(written, spoken, window, word_breaks):
         spans = [(difference.start, difference.end)]
         if difference.start == window.start > 0:
             spans.append((difference.start - 1, difference.end))
@@ -98,14 +105,17 @@ def renderings(
 
 
 def _differences(
-    written: Sequence[_Written], spoken: Sequence[str], window: LetterWindow
+    written: Sequence[_Written], spoken: Sequence[str], window: LetterWindow, word_breaks: bool
 ) -> list[Difference]:
-    """The stretches of the window the phrase does not agree with, word by word, in order."""
+    """The stretches of the window the phrase does not agree with, word by word, in order
+    (without those that differ only in word breaks, unless asked)."""
     inside = written[window.start : window.end]
     found: list[Difference] = []
     heard_at = said_at = 0
     for heard_end, said_end in [*_agreements(inside, spoken), (len(inside), len(spoken))]:
-        if heard_end > heard_at or said_end > said_at:
+        heard_letters = "".join("".join(w.spoken) for w in inside[heard_at:heard_end])
+        same_letters = heard_letters == "".join(spoken[said_at:said_end])
+        if (heard_end > heard_at or said_end > said_at) and (word_breaks or not same_letters):
             found.append(
                 Difference(
                     window.start + heard_at,
