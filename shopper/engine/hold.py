@@ -1,7 +1,12 @@
 """Telling hold from the IVR: music periods, the announcements between them, callback offers.
 
 A caller is on hold from the moment music has played for a little while until someone (or
-something) speaks and the music does not come back. Speech on hold that comes back to music,
+something) speaks and the music does not come back. An announcement that the caller is
+being queued, transferred or connected ("please hold for the next available agent") tells
+the caller to wait before any music is heard: from its end the caller waits as on hold (the
+hold's dead-air allowance applies), and when music follows without other speech between,
+the hold is counted from the end of that announcement, since music-on-hold may start
+inside a fade or a pause between tracks, too quiet to be heard as music at first. Speech on hold that comes back to music,
 repeats an earlier announcement or uses queue language ("please stay on the line") is an
 announcement; announcements are kept, because a person who says exactly what the recording
 said is not a person. The hold ends where its last music or announcement ended.
@@ -16,6 +21,7 @@ from typing import Literal
 from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.audio.segments import Segment
+from shopper.crawl.prompts import TRANSFER as TRANSFER_LANGUAGE
 from shopper.engine.human import repeats_announcement
 from shopper.engine.runs import Run
 from shopper.text.normalize import normalize
@@ -31,6 +37,18 @@ QUEUE_LANGUAGE = re.compile(
     r"|(are|is) (currently )?(busy|assisting)|in the order (it was|they were) received"
     r"|estimated (wait|hold) time|calls? ahead of you|thank you for your patience)\b"
 )
+
+
+def announces_hold(text: str) -> bool:
+    """Whether an utterance tells the caller to wait: queued, transferred, connected.
+
+    The one place the engine decides this from words, so that a better judge of IVR
+    phrasing can replace the phrase patterns without touching the hold logic."""
+    normalized = normalize(text)
+    return (
+        QUEUE_LANGUAGE.search(normalized) is not None
+        or TRANSFER_LANGUAGE.search(normalized) is not None
+    )
 
 
 @dataclass(slots=True)
@@ -52,8 +70,16 @@ class HoldTracker:
     callback_offers: list[Utterance] = field(default_factory=list)
     pending: list[Utterance] = field(default_factory=list)
     """Speech heard on hold that may be the end of the hold (a person, a message)."""
+    announced_at: int | None = None
+    """End of an announcement that told the caller to wait, while no hold has started and
+    nothing else has been said since (None otherwise)."""
     _hold_sound_until: int = 0
     """End of the latest music or announcement of the current hold."""
+
+    @property
+    def waiting(self) -> bool:
+        """On hold, or told to wait for it: silence is then a pause in the hold."""
+        return self.state == "hold" or self.announced_at is not None
 
     def observe_run(self, run: Run, now: int) -> str | None:
         """Called every frame with the confirmed sound run; returns 'hold-start'/'hold-end'."""
@@ -63,7 +89,9 @@ class HoldTracker:
                 self.pending = []
             if self.state == "ivr" and now - run.since >= self.music_to_hold_s * TELEPHONY_RATE:
                 self.state = "hold"
-                self.periods.append(HoldPeriod(run.since))
+                start = run.since if self.announced_at is None else self.announced_at
+                self.periods.append(HoldPeriod(min(start, run.since)))
+                self.announced_at = None
                 return "hold-start"
             return None
         if self.state == "hold" and self.pending and run.since > self.pending[-1].start:
@@ -81,6 +109,7 @@ class HoldTracker:
     def observe_utterance(self, utterance: Utterance) -> bool:
         """Called with each final utterance; returns True when it offers a callback."""
         if self.state != "hold":
+            self.announced_at = utterance.end if announces_hold(utterance.text) else None
             return False
         text = normalize(utterance.text)
         offers_callback = (

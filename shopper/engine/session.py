@@ -38,7 +38,8 @@ class ListenSettings:
     """Far-end silence this long, while shopper is not speaking, fails the call."""
     hold_dead_air_s: float = 30.0
     """The same on hold, where music-on-hold goes quiet between tracks and fades out at the
-    end of one (Asterisk's "cold day" fades for 16 s): a caller on hold waits longer."""
+    end of one (Asterisk's "cold day" fades for 16 s): a caller on hold waits longer, and so
+    does a caller who has just been told to hold."""
     ack_s: float = 4.0
     """After a key press the far end must change what it plays within this long."""
     music_to_hold_s: float = 2.0
@@ -185,8 +186,7 @@ class CallSession:
 
     @property
     def dead_air_limit_s(self) -> float:
-        held = self.hold.state == "hold"
-        return self.settings.hold_dead_air_s if held else self.settings.dead_air_s
+        return self.settings.hold_dead_air_s if self.hold.waiting else self.settings.dead_air_s
 
     @property
     def silent_for_s(self) -> float:
