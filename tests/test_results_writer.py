@@ -171,6 +171,8 @@ def make_record(truth: bool = True) -> CallRecord:
             "confidence": 0.95,
             "evidence": evidence,
         },
+        "reached": "human",
+        "voicemail": None,
         "callback_offered": True,
         "holds": [{"start_s": _s(hold_start), "end_s": _s(hold_end)}],
         "steps": [

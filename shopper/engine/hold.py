@@ -6,10 +6,12 @@ being queued, transferred or connected ("please hold for the next available agen
 the caller to wait before any music is heard: from its end the caller waits as on hold (the
 hold's dead-air allowance applies), and when music follows without other speech between,
 the hold is counted from the end of that announcement, since music-on-hold may start
-inside a fade or a pause between tracks, too quiet to be heard as music at first. Speech on hold that comes back to music,
-repeats an earlier announcement or uses queue language ("please stay on the line") is an
-announcement; announcements are kept, because a person who says exactly what the recording
-said is not a person. The hold ends where its last music or announcement ended.
+inside a fade or a pause between tracks, too quiet to be heard as music at first.
+
+Speech on hold that comes back to music, repeats an earlier announcement or uses queue
+language ("please stay on the line") is an announcement; announcements are kept, because a
+person who says exactly what the recording said is not a person. The hold ends where its
+last music or announcement ended.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from shopper.engine.failures import StepFailure
 from shopper.engine.hold import HoldTracker
 from shopper.engine.runs import Run, RunTracker
 from shopper.engine.timeline import Timeline
+from shopper.engine.voicemail import VoicemailBox, VoicemailDetector
 
 TONE_FAILURES = {"busy": "busy", "reorder": "busy"}
 
@@ -60,6 +61,22 @@ class Recording:
             return np.zeros((0, 2), dtype=np.int16)
         return np.stack([np.concatenate(self.far), np.concatenate(self.near)], axis=1)
 
+    def far_between(self, start: int, end: int) -> Samples:
+        """The far end's samples from `start` to `end`, for a stretch near the end of the call
+        (only the frames it overlaps are joined)."""
+        frames: list[Samples] = []
+        frame_end = sum(len(frame) for frame in self.far)
+        for frame in reversed(self.far):
+            frame_start = frame_end - len(frame)
+            if frame_end <= start:
+                break
+            if frame_start < end:
+                frames.append(frame[max(0, start - frame_start) : end - frame_start])
+            frame_end = frame_start
+        if not frames:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(frames[::-1])
+
 
 class CallSession:
     def __init__(
@@ -80,6 +97,7 @@ class CallSession:
         self.tones: list[ToneEvent] = []
         self.runs = RunTracker()
         self.hold = HoldTracker(music_to_hold_s=self.settings.music_to_hold_s)
+        self.voicemail = VoicemailDetector()
         self.now = 0
         self.ended = False
         self.answered_at: int | None = None
@@ -127,12 +145,17 @@ class CallSession:
                     else self.hold.periods[-1].start
                 )
                 self.timeline.add(at or self.now, change)
+        if self.voicemail.observe_quiet(self.runs.run, self.now, self.transcript):
+            box = self.voicemail.box
+            assert box is not None
+            self.timeline.add(box.beep.start, "voicemail", **box.to_json())
         self._track_dead_air(bool(np.any(frame.near)))
 
     def _take(self, heard: Heard) -> None:
         for segment in heard.segments:
             self.segments.append(segment)
             self.hold.observe_segment(segment)
+            self.voicemail.observe_segment(segment, self.recording.far_between)
             self.timeline.add(
                 segment.start, "sound", kind=segment.kind, end_s=round(segment.end_s, 3)
             )
@@ -225,11 +248,23 @@ class CallSession:
                 )
             raise StepFailure("error", "the call ended")
         if self._dead_air_reported:
+            box = self.voicemail.box
+            if box is not None and (self._silence_since or 0) >= box.beep.start:
+                raise self.voicemail_failure(box)
             raise StepFailure(
                 "dead-air",
                 f"no sound from the far end for {self.dead_air_limit_s:.0f} s "
                 f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s)",
             )
+
+    def voicemail_failure(self, box: VoicemailBox) -> StepFailure:
+        """The failure of a step that needed something else than the voicemail box reached."""
+        said = f" after {box.greeting!r}" if box.greeting else ""
+        return StepFailure(
+            "voicemail",
+            f"reached a voicemail box: {box.beep.hz:.0f} Hz beep at "
+            f"{box.beep.start / TELEPHONY_RATE:.1f} s{said}, then silence",
+        )
 
     async def play(self, samples: Samples, what: str) -> None:
         """Send audio to the far end; it is heard from the next frame on."""
