@@ -90,10 +90,7 @@ class HoldTracker:
                 self.announcements += self.pending
                 self.pending = []
             if self.state == "ivr" and now - run.since >= self.music_to_hold_s * TELEPHONY_RATE:
-                self.state = "hold"
-                start = run.since if self.announced_at is None else self.announced_at
-                self.periods.append(HoldPeriod(min(start, run.since)))
-                self.announced_at = None
+                self._start_hold(run.since)
                 return "hold-start"
             return None
         if self.state == "hold" and self.pending and run.since > self.pending[-1].start:
@@ -103,10 +100,30 @@ class HoldTracker:
                 return "hold-end"
         return None
 
-    def observe_segment(self, segment: Segment) -> None:
-        """Closed classifier segments place the end of the music precisely."""
-        if self.state == "hold" and segment.kind == "music":
+    def observe_segment(self, segment: Segment) -> str | None:
+        """Closed classifier segments place the end of the music precisely, and music too
+        faint for the frame-by-frame runs (a fade-out below the silence level, which the
+        classifier still hears as music over the line's noise) starts a hold once its segment
+        is known; returns 'hold-start' then."""
+        if segment.kind != "music":
+            return None
+        if self.state == "hold":
             self._hold_sound_until = max(self._hold_sound_until, segment.end)
+            return None
+        after_last_hold = not self.periods or segment.start >= (self.periods[-1].end or 0)
+        long_enough = segment.end - segment.start >= self.music_to_hold_s * TELEPHONY_RATE
+        if not (after_last_hold and long_enough):
+            return None
+        self._start_hold(segment.start)
+        self._hold_sound_until = segment.end
+        return "hold-start"
+
+    def _start_hold(self, music_start: int) -> None:
+        """On hold from the music's start, or from the announcement that asked to hold."""
+        self.state = "hold"
+        start = music_start if self.announced_at is None else min(self.announced_at, music_start)
+        self.periods.append(HoldPeriod(start))
+        self.announced_at = None
 
     def observe_utterance(self, utterance: Utterance) -> bool:
         """Called with each final utterance; returns True when it offers a callback."""

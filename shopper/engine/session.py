@@ -154,11 +154,13 @@ class CallSession:
     def _take(self, heard: Heard) -> None:
         for segment in heard.segments:
             self.segments.append(segment)
-            self.hold.observe_segment(segment)
+            self._observe_music(segment)
             self.voicemail.observe_segment(segment, self.recording.far_between)
             self.timeline.add(
                 segment.start, "sound", kind=segment.kind, end_s=round(segment.end_s, 3)
             )
+        if heard.ongoing is not None:
+            self._observe_music(heard.ongoing)
         for tone in heard.tones:
             self.tones.append(tone)
             self.timeline.add(tone.start, "tone", kind=tone.kind, end_s=round(tone.end_s, 3))
@@ -179,6 +181,13 @@ class CallSession:
             )
             if self.hold.observe_utterance(utterance):
                 self.timeline.add(utterance.start, "callback-offer", text=utterance.text)
+
+    def _observe_music(self, segment: Segment) -> None:
+        """Closed and still-open segments tell the hold what the frame-by-frame runs miss:
+        music too faint for them, and where the music really ended."""
+        answered = self.answered_at is not None and segment.start >= self.answered_at
+        if answered and self.hold.observe_segment(segment) is not None:
+            self.timeline.add(self.hold.periods[-1].start, "hold-start")
 
     def _track_dead_air(self, tester_speaking: bool) -> None:
         silent = self.runs.run is not None and self.runs.run.kind == "silence"
