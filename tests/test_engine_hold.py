@@ -107,3 +107,14 @@ def test_other_speech_after_the_announcement_ends_the_wait() -> None:
     assert not tracker.waiting
     changes = feed_runs(tracker, [("music", 8, 11)])
     assert changes == [("hold-start", 8.0)], "the hold starts with its music, not before"
+
+
+def test_a_music_segment_too_faint_for_the_runs_starts_the_hold_and_places_its_end() -> None:
+    tracker = HoldTracker()
+    feed_runs(tracker, [("speech", 0, 3), ("silence", 3, 5)])
+    assert tracker.observe_music(Segment(3 * S, round(4.5 * S), "music")) is None, "too short"
+    assert tracker.observe_segment(Segment(3 * S, 9 * S, "music")) == "hold-start"
+    assert tracker.periods[-1].start == 3 * S
+    tracker.observe_utterance(said("Hello, this is Sam.", 12, 13.5))
+    changes = feed_runs(tracker, [("speech", 12, 13.5), ("silence", 13.5, 15.5)])
+    assert changes == [("hold-end", 9.0)]

@@ -101,21 +101,25 @@ class HoldTracker:
         return None
 
     def observe_segment(self, segment: Segment) -> str | None:
-        """Closed classifier segments place the end of the music precisely, and music too
-        faint for the frame-by-frame runs (a fade-out below the silence level, which the
-        classifier still hears as music over the line's noise) starts a hold once its segment
-        is known; returns 'hold-start' then."""
-        if segment.kind != "music":
-            return None
-        if self.state == "hold":
+        """Closed classifier segments place the end of the music precisely; a music segment
+        can also start a hold (`observe_music`)."""
+        change = self.observe_music(segment)
+        if segment.kind == "music" and self.state == "hold":
             self._hold_sound_until = max(self._hold_sound_until, segment.end)
+        return change
+
+    def observe_music(self, segment: Segment) -> str | None:
+        """A music segment, closed or still open (its end then only as far as labelled),
+        starts a hold when it has lasted long enough: music too faint for the frame-by-frame
+        runs (a fade-out below the silence level, which the classifier still hears as music
+        over the line's noise) is a hold too. Returns 'hold-start' then."""
+        if segment.kind != "music" or self.state == "hold":
             return None
         after_last_hold = not self.periods or segment.start >= (self.periods[-1].end or 0)
         long_enough = segment.end - segment.start >= self.music_to_hold_s * TELEPHONY_RATE
         if not (after_last_hold and long_enough):
             return None
         self._start_hold(segment.start)
-        self._hold_sound_until = segment.end
         return "hold-start"
 
     def _start_hold(self, music_start: int) -> None:
@@ -123,6 +127,7 @@ class HoldTracker:
         self.state = "hold"
         start = music_start if self.announced_at is None else min(self.announced_at, music_start)
         self.periods.append(HoldPeriod(start))
+        self._hold_sound_until = start
         self.announced_at = None
 
     def observe_utterance(self, utterance: Utterance) -> bool:

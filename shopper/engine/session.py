@@ -154,13 +154,13 @@ class CallSession:
     def _take(self, heard: Heard) -> None:
         for segment in heard.segments:
             self.segments.append(segment)
-            self._observe_music(segment)
+            self._observe_music(segment, closed=True)
             self.voicemail.observe_segment(segment, self.recording.far_between)
             self.timeline.add(
                 segment.start, "sound", kind=segment.kind, end_s=round(segment.end_s, 3)
             )
         if heard.ongoing is not None:
-            self._observe_music(heard.ongoing)
+            self._observe_music(heard.ongoing, closed=False)
         for tone in heard.tones:
             self.tones.append(tone)
             self.timeline.add(tone.start, "tone", kind=tone.kind, end_s=round(tone.end_s, 3))
@@ -182,11 +182,14 @@ class CallSession:
             if self.hold.observe_utterance(utterance):
                 self.timeline.add(utterance.start, "callback-offer", text=utterance.text)
 
-    def _observe_music(self, segment: Segment) -> None:
-        """Closed and still-open segments tell the hold what the frame-by-frame runs miss:
-        music too faint for them, and where the music really ended."""
-        answered = self.answered_at is not None and segment.start >= self.answered_at
-        if answered and self.hold.observe_segment(segment) is not None:
+    def _observe_music(self, segment: Segment, closed: bool) -> None:
+        """Segments tell the hold what the frame-by-frame runs miss: music too faint for them
+        (closed or still open), and where the music really ended (closed only: an open
+        segment runs on through the second of quiet that may end it)."""
+        if self.answered_at is None or segment.start < self.answered_at:
+            return
+        observe = self.hold.observe_segment if closed else self.hold.observe_music
+        if observe(segment) is not None:
             self.timeline.add(self.hold.periods[-1].start, "hold-start")
 
     def _track_dead_air(self, tester_speaking: bool) -> None:
