@@ -41,6 +41,14 @@ nodes:
   beep: {play: "asterisk:beep", goto: desk}
   desk: {agent: {greeting: "Front desk, this is Ana. How can I help you?"}}
 """
+# A box straight after the greeting, in the sandbox's own voicemail node (a 1000 Hz beep).
+DIRECT_BOX = """\
+name: Harbor Dental
+voice: {tts: flite, voice: awb, speed: 165}
+start: box
+nodes:
+  box: {say: "Please leave your message after the tone.", voicemail: {max: 40s}}
+"""
 SCRIPT = """\
 name: Front desk reaches a person
 target: ivr.yaml
@@ -108,3 +116,20 @@ def test_a_beep_followed_by_a_person_is_not_a_voicemail_box(
     assert "tone" in sounds, "the beep was heard"
     assert result["reached"] == "human" and result["voicemail"] is None
     assert not any(e["type"] == "voicemail" for e in result["events"])
+
+
+def test_the_silence_of_a_box_recording_is_voicemail_not_dead_air(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    (tmp_path / "ivr.yaml").write_text(DIRECT_BOX)
+    (tmp_path / "script.yaml").write_text(
+        "name: Waits in a box\ntarget: ivr.yaml\nsteps:\n  - wait: 20s\n"
+    )
+    record = asyncio.run(run_script(load_script(tmp_path / "script.yaml"), engine))
+    result, truth = record.result, record.truth
+    assert truth is not None and truth["voicemail"]
+    assert result["failure"]["kind"] == "voicemail", result["failure"]
+    assert result["reached"] == "voicemail" and result["voicemail"]["asks_for_message"]
+    assert result["voicemail"]["beep_hz"] == pytest.approx(1000, abs=10)
+    assert not any(e["type"] == "dead-air" for e in result["events"])
+    assert result["metrics"]["dead_air_s"] == 0.0, "a box recording is not dead air"

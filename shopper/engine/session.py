@@ -207,7 +207,8 @@ class CallSession:
             self._silence_since = max(self.runs.run.since, self.answered_at)  # type: ignore[union-attr]
         if not self._dead_air_reported and self.silent_for_s >= self.dead_air_limit_s:
             self._dead_air_reported = True
-            self.timeline.add(self._silence_since, "dead-air", limit_s=self.dead_air_limit_s)
+            if not self._recording_voicemail:
+                self.timeline.add(self._silence_since, "dead-air", limit_s=self.dead_air_limit_s)
 
     def _end(self) -> None:
         self.ended = True
@@ -260,14 +261,19 @@ class CallSession:
                 )
             raise StepFailure("error", "the call ended")
         if self._dead_air_reported:
-            box = self.voicemail.box
-            if box is not None and (self._silence_since or 0) >= box.beep.start:
-                raise self.voicemail_failure(box)
+            if self.voicemail.box is not None and self._recording_voicemail:
+                raise self.voicemail_failure(self.voicemail.box)
             raise StepFailure(
                 "dead-air",
                 f"no sound from the far end for {self.dead_air_limit_s:.0f} s "
                 f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s)",
             )
+
+    @property
+    def _recording_voicemail(self) -> bool:
+        """The current silence is a voicemail box recording after its beep, not dead air."""
+        box = self.voicemail.box
+        return box is not None and (self._silence_since or 0) >= box.beep.start
 
     def voicemail_failure(self, box: VoicemailBox) -> StepFailure:
         """The failure of a step that needed something else than the voicemail box reached."""
