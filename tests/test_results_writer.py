@@ -379,6 +379,23 @@ def test_report_timeline_scales_to_an_hour_long_call() -> None:
         assert width > 0
 
 
+def test_report_shows_a_voicemail_box_reached() -> None:
+    result = make_record(truth=False).result
+    box = {
+        "beep_at_s": 22.46,
+        "beep_s": 0.44,
+        "beep_hz": 1000,
+        "greeting": "Please leave <your> message after the tone.",
+        "asks_for_message": True,
+    }
+    result["human"] = {"detected": False, "at_s": None, "confidence": None, "evidence": None}
+    result["reached"], result["voicemail"] = "voicemail", box
+    result["events"] = [*result["events"], {"t_s": 22.46, "type": "voicemail", **box}]
+    page = render_report(result)
+    assert "voicemail, beep at 22.5 s" in page
+    assert "1000 Hz beep at 22.46 s after Please leave &lt;your&gt; message" in page
+
+
 def test_report_survives_a_sparse_document() -> None:
     page = render_report({"outcome": "error", "failure": {"kind": "error", "message": "x<y"}})
     assert "x&lt;y" in page and "<svg" in page
