@@ -410,3 +410,24 @@ def test_hold_music_in_a_sandbox_call_holds_no_tone(sandbox_call: _SandboxCall) 
     tones = [segment for segment in sandbox_call.segments if segment.kind == "tone"]
     assert [segment for segment in tones for sound in held if _overlap_s(segment, sound)] == []
     assert any(segment.end <= RATE * 4 for segment in tones), "the ringback is tone"
+
+
+def _cold_day_fade(level_db: float) -> Samples:
+    """Four seconds of hold music at `level_db` dBFS, below the silence level (a fade-out)."""
+    audio = read_audio(Path("/usr/share/asterisk/moh/macroform-cold_day.wav"))
+    piece = audio[150 * RATE : 154 * RATE].astype(np.float64)
+    gain = 10 ** (level_db / 20) * 32768 / np.sqrt(np.mean(piece**2))
+    return as_pcm16(piece * gain)
+
+
+@pytest.mark.parametrize("noise_db,music", [(-75.0, True), (-58.0, False)])
+def test_faint_music_after_silence_is_music_when_it_stands_out_of_the_line_noise(
+    noise_db: float, music: bool
+) -> None:
+    """-58 dBFS music after a pause: music on a quiet line; lost in the hiss of a noisy one,
+    whose flat spectrum sets the floor it is judged against."""
+    quiet = np.zeros(3 * RATE, dtype=np.int16)
+    line = np.concatenate([quiet, _cold_day_fade(-58.0), quiet])
+    noise = _noise(len(line) / RATE, noise_db, seed=5)[: len(line)]
+    audio = _through_line(as_pcm16(line.astype(np.float64) + noise))
+    assert (_seconds_of(classify(audio), "music") > 3.0) is music

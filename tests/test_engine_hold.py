@@ -85,3 +85,36 @@ def test_a_drop_in_the_music_ends_the_hold_at_the_drop() -> None:
     feed_runs(tracker, [("music", 0, 20)])
     tracker.finish(20 * S)
     assert tracker.periods[0].end == 20 * S
+
+
+def test_an_announcement_to_hold_starts_the_wait_and_the_hold_counts_from_its_end() -> None:
+    tracker = HoldTracker()
+    tracker.observe_utterance(said("For billing, press 1.", 0, 2))
+    assert not tracker.waiting
+    tracker.observe_utterance(said("Please hold for the next available agent.", 2.5, 5))
+    assert tracker.waiting and tracker.state == "ivr"
+    # The music starts inside a fade: it is heard as music only 9 s later.
+    changes = feed_runs(tracker, [("silence", 5, 14), ("music", 14, 17)])
+    assert changes == [("hold-start", 5.0)]
+    assert tracker.announced_at is None
+
+
+def test_other_speech_after_the_announcement_ends_the_wait() -> None:
+    tracker = HoldTracker()
+    tracker.observe_utterance(said("Transferring your call.", 0, 2))
+    assert tracker.waiting
+    tracker.observe_utterance(said("For sales, press 1. For support, press 2.", 3, 7))
+    assert not tracker.waiting
+    changes = feed_runs(tracker, [("music", 8, 11)])
+    assert changes == [("hold-start", 8.0)], "the hold starts with its music, not before"
+
+
+def test_a_music_segment_too_faint_for_the_runs_starts_the_hold_and_places_its_end() -> None:
+    tracker = HoldTracker()
+    feed_runs(tracker, [("speech", 0, 3), ("silence", 3, 5)])
+    assert tracker.observe_music(Segment(3 * S, round(4.5 * S), "music")) is None, "too short"
+    assert tracker.observe_segment(Segment(3 * S, 9 * S, "music")) == "hold-start"
+    assert tracker.periods[-1].start == 3 * S
+    tracker.observe_utterance(said("Hello, this is Sam.", 12, 13.5))
+    changes = feed_runs(tracker, [("speech", 12, 13.5), ("silence", 13.5, 15.5)])
+    assert changes == [("hold-end", 9.0)]

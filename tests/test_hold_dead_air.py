@@ -79,3 +79,42 @@ def test_a_hold_silence_beyond_hold_dead_air_fails_the_call(
     assert result["outcome"] == "failed"
     failure = result["failure"]
     assert isinstance(failure, dict) and failure["kind"] == "dead-air", failure
+
+
+FAINT_IVR = """\
+name: Fabrikam
+voice: {tts: flite, voice: rms, speed: 165}
+start: welcome
+answer: {after: 1s}
+nodes:
+  welcome: {say: "Thank you for calling Fabrikam.", goto: queue}
+  queue: {queue: {hold: 25s, music: faint.wav, then: agent}}
+  agent: {agent: {greeting: "Hello, this is Kim. How can I help you?"}}
+"""
+FAINT_SCRIPT = """\
+name: Person after a faint hold
+target: ivr.yaml
+steps:
+  - hold: {max: 1m, start_within: 15s}
+  - human: {within: 1m}
+"""
+
+
+def test_music_below_the_silence_level_is_a_hold_without_any_announcement(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """The queue plays only the last seconds of "cold day"'s fade-out, -46 to -63 dBFS, all of
+    it below the -45 dBFS silence level, and nothing says "please hold": the music's peaky
+    spectrum over the line's flat noise is the only evidence of a hold."""
+    track = read_audio(COLD_DAY)
+    write_wav(tmp_path / "faint.wav", track[232 * TELEPHONY_RATE : 238 * TELEPHONY_RATE])
+    (tmp_path / "ivr.yaml").write_text(FAINT_IVR)
+    (tmp_path / "script.yaml").write_text(FAINT_SCRIPT)
+    record = asyncio.run(run_script(load_script(tmp_path / "script.yaml"), engine))
+    result, truth = record.result, record.truth
+    assert truth is not None
+    assert result["outcome"] == "passed", result["failure"]
+    (hold,) = result["holds"]
+    (true_hold,) = truth["holds"]
+    assert hold["start_s"] == pytest.approx(true_hold["start_s"], abs=1.0)
+    assert hold["end_s"] == pytest.approx(true_hold["end_s"], abs=1.0)

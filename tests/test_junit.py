@@ -18,6 +18,7 @@ def _result(
     name: str = "reach billing",
     file: str | None = "scripts/acme/billing.yaml",
     time_to_human_s: float | None = 42.5,
+    reached: str | None = "human",
 ) -> dict[str, Any]:
     return {
         "schema": "shopper.result/1",
@@ -38,6 +39,7 @@ def _result(
             "menus": 2,
             "dead_air_s": 0.0,
         },
+        "reached": reached,
         "recording": "recording.wav",
     }
 
@@ -49,6 +51,7 @@ FAILED = _result(
     name="reach sales",
     file=None,
     time_to_human_s=None,
+    reached=None,
 )
 ERRORED = _result("error", {"kind": "error", "step": None, "message": "carrier refused the call"})
 
@@ -98,6 +101,7 @@ def test_passed_call_has_no_failure_and_carries_its_figures(report: ET.Element) 
         "carrier": "sandbox",
         "call_id": "20240506T090000Z-passed-abc123",
         "outcome": "passed",
+        "reached": "human",
         "recording": "recording.wav",
     }
 
@@ -112,6 +116,7 @@ def test_failed_call_is_a_failure_typed_by_kind_with_safe_text(report: ET.Elemen
     assert (failure.text or "").startswith("expectation-mismatch at step 2: heard")
     properties = _properties(case)
     assert "time_to_human_s" not in properties  # no person reached: no figure
+    assert "reached" not in properties  # nor what was reached
     assert properties["outcome"] == "failed"
 
 

@@ -44,6 +44,8 @@ def busy_call() -> dict[str, Any]:
             "dead_air_s": 0.0,
         },
         "human": {"detected": False, "at_s": None, "confidence": None, "evidence": None},
+        "reached": None,
+        "voicemail": None,
         "callback_offered": False,
         "holds": [],
         "steps": [

@@ -173,6 +173,8 @@ def make_record(truth: bool = True) -> CallRecord:
             "confidence": 0.95,
             "evidence": evidence,
         },
+        "reached": "human",
+        "voicemail": None,
         "callback_offered": True,
         "holds": [{"start_s": _s(hold_start), "end_s": _s(hold_end)}],
         "steps": [
@@ -386,6 +388,23 @@ def test_report_timeline_scales_to_an_hour_long_call() -> None:
         x, width = float(rect.get("x", "nan")), float(rect.get("width", "nan"))
         assert x >= GUTTER and x + width <= GUTTER + PLOT_WIDTH + 1
         assert width > 0
+
+
+def test_report_shows_a_voicemail_box_reached() -> None:
+    result = make_record(truth=False).result
+    box = {
+        "beep_at_s": 22.46,
+        "beep_s": 0.44,
+        "beep_hz": 1000,
+        "greeting": "Please leave <your> message after the tone.",
+        "asks_for_message": True,
+    }
+    result["human"] = {"detected": False, "at_s": None, "confidence": None, "evidence": None}
+    result["reached"], result["voicemail"] = "voicemail", box
+    result["events"] = [*result["events"], {"t_s": 22.46, "type": "voicemail", **box}]
+    page = render_report(result)
+    assert "voicemail, beep at 22.5 s" in page
+    assert "1000 Hz beep at 22.46 s after Please leave &lt;your&gt; message" in page
 
 
 def test_report_survives_a_sparse_document() -> None:

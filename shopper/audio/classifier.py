@@ -18,6 +18,10 @@ is made in three steps, each on the evidence that suits it:
 The frame labels are then smoothed with hysteresis: pauses shorter than 360 ms inside
 speech or tone, and shorter than 1 s inside music (or faint but still musical), keep the
 surrounding label, so trailing silence is measurable while the gaps between words are not.
+Faint means below the silence level but standing out of the line's noise: a peaky spectrum
+at least 6 dB above the noise floor, which is learnt from the quiet frames that are flat like
+noise (`NoiseFloor`). A second of faint frames after a silence starts music of its own, as
+when the music-on-hold a caller is put on starts inside a fade-out.
 A change between two sounds is placed at the pause between them when there is one, and a
 pause between two different sounds is a silence segment however short.
 
@@ -105,8 +109,22 @@ _LATE_FRAMES = 12
 _TONE_GAP_SLACK = 3
 FAINT_FLATNESS = 0.1
 """Below the silence level, music's spectrum stays peaky while line noise is flat."""
-FAINT_FLOOR_DB = -70.0
-"""Quieter than this, even peaky audio is silence."""
+FAINT_ABOVE_FLOOR_DB = 6.0
+"""A faint frame stands this far above the line's noise floor: nearer it, even a peaky
+spectrum may be the noise's own fluctuation."""
+NOISE_FLATNESS = 0.2
+"""Quiet frames at least this flat are line noise (white, pink or comfort noise, digital
+silence) and tell the noise floor; music and voices, however faint, are peakier."""
+CODEC_FLOOR_DB = -76.0
+"""The lowest floor there is: G.711 μ-law's smallest steps are about -72 dBFS, so audio this
+quiet is a code or two, and its spectrum says nothing. Also the floor assumed until the
+line's own noise has been heard, and what digital silence counts as."""
+FLOOR_RISE_DB = 0.02
+"""Per frame (1 dB/s): the floor follows quieter noise at once and louder noise slowly, so
+a burst of flat sound (a fricative's tail) barely moves it."""
+_FAINT_ONSET_FRAMES = 50
+"""Frames of faint musical sound that start music after a silence: 1 s, the bridge that
+keeps music going through quiet."""
 
 
 class ModelFileError(ShopperError):
@@ -274,6 +292,28 @@ def tone_frames(frames: FrameFeatures) -> NDArray[np.bool_]:
     return ToneTracker().follow(frames, 0, len(frames))
 
 
+@dataclass
+class NoiseFloor:
+    """The line's noise floor in dB, learnt from the quiet frames that are flat like noise.
+
+    Whether a sound below the silence level is still music is judged against this floor,
+    not against an absolute level: a fade-out of hold music on a quiet line stays music well
+    below -45 dBFS, and the same spectrum on a hissing line is lost in the hiss.
+    """
+
+    level_db: float = CODEC_FLOOR_DB
+
+    def faint(self, energy_db: float, flatness: float) -> bool:
+        """Whether a quiet frame has musical structure standing out of the floor; learns
+        from it when it is noise."""
+        if energy_db > QUIET_DB:
+            return False
+        if flatness >= NOISE_FLATNESS:
+            self.level_db = max(CODEC_FLOOR_DB, min(energy_db, self.level_db + FLOOR_RISE_DB))
+            return False
+        return flatness < FAINT_FLATNESS and energy_db > self.level_db + FAINT_ABOVE_FLOOR_DB
+
+
 class _Smoother:
     """Hysteresis over frame labels: a new kind must persist before the segment changes.
 
@@ -294,6 +334,9 @@ class _Smoother:
         self._candidate_starts: dict[SoundKind, int] = {}
         self._onset_start = 0
         self._onset_counts: dict[SoundKind, int] = {}
+        self._faint_start = 0
+        self._faint_score = 0
+        """Evidence of faint music during a silence: faint frames count up, others down."""
 
     def push(self, index: int, label: SoundKind, faint: bool) -> list[Segment]:
         """Take the label of frame `index`; `faint` marks a quiet frame with musical structure."""
@@ -302,7 +345,7 @@ class _Smoother:
             self._kind = label
             return []
         if kind == "silence":
-            return self._after_silence(index, label)
+            return self._after_silence(index, label, faint)
         if label == "silence" and not (faint and kind == "music"):
             if self._silence_run == 0:
                 self._silence_start = index
@@ -363,10 +406,10 @@ class _Smoother:
             }
         self._silence_run = 0
 
-    def _after_silence(self, index: int, label: SoundKind) -> list[Segment]:
+    def _after_silence(self, index: int, label: SoundKind, faint: bool) -> list[Segment]:
         if label == "silence":
             self._onset_counts = {}
-            return []
+            return self._faint_onset(index, faint)
         if not self._onset_counts:
             self._onset_start = index
         self._onset_counts[label] = self._onset_counts.get(label, 0) + 1
@@ -375,6 +418,20 @@ class _Smoother:
         if sum(self._onset_counts.values()) >= _ONSET_FRAMES:
             winner = max(self._onset_counts, key=lambda kind: self._onset_counts[kind])
             return self._switch(self._onset_start, winner)
+        return []
+
+    def _faint_onset(self, index: int, faint: bool) -> list[Segment]:
+        """Music that begins (or goes on) below the silence level, as in a fade-out on hold:
+        a second of faint musical frames, give or take a few flat ones, starts it where its
+        first faint frame was."""
+        if not faint:
+            self._faint_score = max(0, self._faint_score - 1)
+            return []
+        if self._faint_score == 0:
+            self._faint_start = index
+        self._faint_score += 1
+        if self._faint_score >= _FAINT_ONSET_FRAMES:
+            return self._switch(self._faint_start, "music")
         return []
 
     def _switch(self, index: int, new_kind: SoundKind) -> list[Segment]:
@@ -386,10 +443,17 @@ class _Smoother:
         self._gaps = []
         self._scores = {}
         self._onset_counts = {}
+        self._faint_score = 0
         return [closed] if closed.end > closed.start else []
 
     def _at(self, index: int) -> int:
         return self._origin + index * HOP
+
+    def ongoing(self, end_index: int) -> Segment | None:
+        """The segment still open, as labelled up to frame `end_index` (not closed yet)."""
+        if self._kind is None or end_index <= self._start:
+            return None
+        return Segment(self._at(self._start), self._at(end_index), self._kind)
 
     def flush(self, end: int) -> Segment | None:
         if self._kind is None or end <= self._at(self._start):
@@ -424,6 +488,7 @@ class SoundClassifier:
         self._labelled = 0
         self._smoother: _Smoother | None = None
         self._tones = ToneTracker()
+        self._floor = NoiseFloor()
         self._finished = False
         self._current: SoundKind | None = None
         self._current_known = False
@@ -445,6 +510,14 @@ class SoundClassifier:
             self._current = self._judge_newest()
             self._current_known = True
         return self._current
+
+    @property
+    def ongoing(self) -> Segment | None:
+        """The segment still open, from its start to the last frame labelled so far (0.5 s
+        behind the audio fed): how long the current sound has lasted, before it closes."""
+        if self._smoother is None or self._finished:
+            return None
+        return self._smoother.ongoing(self._labelled)
 
     def kinds_after(self, ends: Sequence[int]) -> list[SoundKind | None]:
         """What `current` was when the audio fed ended at each of these sample positions, all
@@ -537,10 +610,14 @@ class SoundClassifier:
         labels: list[SoundKind] = []
         speech_or_music: list[int] = []
         contexts: list[Floats] = []
-        quiet_part = frames.energy_db[first:last]
-        faint = (
-            (quiet_part > FAINT_FLOOR_DB) & (frames.flatness[first:last] < FAINT_FLATNESS)
-        ).tolist()
+        faint = [
+            self._floor.faint(energy, flatness)
+            for energy, flatness in zip(
+                frames.energy_db[first:last].tolist(),
+                frames.flatness[first:last].tolist(),
+                strict=True,
+            )
+        ]
         for offset, local in enumerate(range(first, last)):
             if frames.energy_db[local] <= QUIET_DB:
                 labels.append("silence")

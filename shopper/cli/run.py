@@ -218,5 +218,8 @@ def _summary(result: dict, folder: Path) -> str:  # type: ignore[type-arg]
         f"keys {metrics['dtmf_sent']}, menus {metrics['menus']}, "
         f"callback offered {'yes' if result['callback_offered'] else 'no'}"
     )
+    if result["reached"] == "voicemail":
+        beep = result["voicemail"]["beep_at_s"]
+        lines.append(f"  reached a voicemail box (beep at {beep:.1f} s)")
     lines.append(f"  evidence: {folder}/report.html")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ from shopper.crawl.prompts import RETRY_NOTICE, Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import StepFailure
 from shopper.engine.session import CallSession, ListenSettings
+from shopper.engine.voicemail import MESSAGE_WORDS
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
 from shopper.scripts.runner import CallContext, open_call
@@ -58,7 +59,6 @@ Ending = Literal[
     "lost",
     "limit",
 ]
-MESSAGE_WORDS = ("leave a message", "leave your message", "after the tone", "after the beep")
 STEP_LIMIT_S = 60.0
 """Longest a route step may wait for its known menu before the call is given up as lost."""
 QUIET_BEFORE_LOST_S = 8.0

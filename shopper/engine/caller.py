@@ -246,6 +246,9 @@ class Caller:
         session = self.session
         start = session.now
         while True:
+            box = session.voicemail.box
+            if box is not None:
+                raise session.voicemail_failure(box)
             candidate = self._candidate()
             if candidate is not None:
                 verdict = await self._judge(candidate, probe)
@@ -269,8 +272,8 @@ class Caller:
         """The next unjudged turn of far-end speech off hold, once the far end has paused."""
         session = self.session
         hold = session.hold
-        if hold.state == "hold":
-            return None
+        if hold.state == "hold" or session.voicemail.beep is not None:
+            return None  # on hold, or a beep that may be a voicemail box's: not a turn yet
         after = hold.periods[-1].end if hold.periods else 0
         announcements = {id(u) for u in hold.announcements}
         turn = [

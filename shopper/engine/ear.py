@@ -41,6 +41,8 @@ class Heard:
     tones: list[ToneEvent] = field(default_factory=list)
     utterances: list[Utterance] = field(default_factory=list)
     """Partials and finals, in the order the recogniser gave them."""
+    ongoing: Segment | None = None
+    """The sound segment still open after the block (not closed yet), when one was analysed."""
 
 
 class Ear:
@@ -110,6 +112,7 @@ class Ear:
             digits=self._dtmf.feed(block),
             tones=self._tones.feed(block),
             utterances=utterances,
+            ongoing=self._classifier.ongoing,
         )
 
 
@@ -119,4 +122,5 @@ def _joined(earlier: Heard, later: Heard) -> Heard:
         digits=earlier.digits + later.digits,
         tones=earlier.tones + later.tones,
         utterances=earlier.utterances + later.utterances,
+        ongoing=later.ongoing or earlier.ongoing,
     )

@@ -11,6 +11,7 @@ FailureKind = Literal[
     "dropped",
     "dead-air",
     "no-human",
+    "voicemail",
     "hold-too-long",
     "busy",
     "no-answer",

@@ -1,10 +1,17 @@
 """Telling hold from the IVR: music periods, the announcements between them, callback offers.
 
 A caller is on hold from the moment music has played for a little while until someone (or
-something) speaks and the music does not come back. Speech on hold that comes back to music,
-repeats an earlier announcement or uses queue language ("please stay on the line") is an
-announcement; announcements are kept, because a person who says exactly what the recording
-said is not a person. The hold ends where its last music or announcement ended.
+something) speaks and the music does not come back. An announcement that the caller is
+being queued, transferred or connected ("please hold for the next available agent") tells
+the caller to wait before any music is heard: from its end the caller waits as on hold (the
+hold's dead-air allowance applies), and when music follows without other speech between,
+the hold is counted from the end of that announcement, since music-on-hold may start
+inside a fade or a pause between tracks, too quiet to be heard as music at first.
+
+Speech on hold that comes back to music, repeats an earlier announcement or uses queue
+language ("please stay on the line") is an announcement; announcements are kept, because a
+person who says exactly what the recording said is not a person. The hold ends where its
+last music or announcement ended.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Literal
 from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.audio.segments import Segment
+from shopper.crawl.prompts import TRANSFER as TRANSFER_LANGUAGE
 from shopper.engine.human import repeats_announcement
 from shopper.engine.runs import Run
 from shopper.text.normalize import normalize
@@ -31,6 +39,18 @@ QUEUE_LANGUAGE = re.compile(
     r"|(are|is) (currently )?(busy|assisting)|in the order (it was|they were) received"
     r"|estimated (wait|hold) time|calls? ahead of you|thank you for your patience)\b"
 )
+
+
+def announces_hold(text: str) -> bool:
+    """Whether an utterance tells the caller to wait: queued, transferred, connected.
+
+    The one place the engine decides this from words, so that a better judge of IVR
+    phrasing can replace the phrase patterns without touching the hold logic."""
+    normalized = normalize(text)
+    return (
+        QUEUE_LANGUAGE.search(normalized) is not None
+        or TRANSFER_LANGUAGE.search(normalized) is not None
+    )
 
 
 @dataclass(slots=True)
@@ -52,8 +72,16 @@ class HoldTracker:
     callback_offers: list[Utterance] = field(default_factory=list)
     pending: list[Utterance] = field(default_factory=list)
     """Speech heard on hold that may be the end of the hold (a person, a message)."""
+    announced_at: int | None = None
+    """End of an announcement that told the caller to wait, while no hold has started and
+    nothing else has been said since (None otherwise)."""
     _hold_sound_until: int = 0
     """End of the latest music or announcement of the current hold."""
+
+    @property
+    def waiting(self) -> bool:
+        """On hold, or told to wait for it: silence is then a pause in the hold."""
+        return self.state == "hold" or self.announced_at is not None
 
     def observe_run(self, run: Run, now: int) -> str | None:
         """Called every frame with the confirmed sound run; returns 'hold-start'/'hold-end'."""
@@ -62,8 +90,7 @@ class HoldTracker:
                 self.announcements += self.pending
                 self.pending = []
             if self.state == "ivr" and now - run.since >= self.music_to_hold_s * TELEPHONY_RATE:
-                self.state = "hold"
-                self.periods.append(HoldPeriod(run.since))
+                self._start_hold(run.since)
                 return "hold-start"
             return None
         if self.state == "hold" and self.pending and run.since > self.pending[-1].start:
@@ -73,14 +100,40 @@ class HoldTracker:
                 return "hold-end"
         return None
 
-    def observe_segment(self, segment: Segment) -> None:
-        """Closed classifier segments place the end of the music precisely."""
-        if self.state == "hold" and segment.kind == "music":
+    def observe_segment(self, segment: Segment) -> str | None:
+        """Closed classifier segments place the end of the music precisely; a music segment
+        can also start a hold (`observe_music`)."""
+        change = self.observe_music(segment)
+        if segment.kind == "music" and self.state == "hold":
             self._hold_sound_until = max(self._hold_sound_until, segment.end)
+        return change
+
+    def observe_music(self, segment: Segment) -> str | None:
+        """A music segment, closed or still open (its end then only as far as labelled),
+        starts a hold when it has lasted long enough: music too faint for the frame-by-frame
+        runs (a fade-out below the silence level, which the classifier still hears as music
+        over the line's noise) is a hold too. Returns 'hold-start' then."""
+        if segment.kind != "music" or self.state == "hold":
+            return None
+        after_last_hold = not self.periods or segment.start >= (self.periods[-1].end or 0)
+        long_enough = segment.end - segment.start >= self.music_to_hold_s * TELEPHONY_RATE
+        if not (after_last_hold and long_enough):
+            return None
+        self._start_hold(segment.start)
+        return "hold-start"
+
+    def _start_hold(self, music_start: int) -> None:
+        """On hold from the music's start, or from the announcement that asked to hold."""
+        self.state = "hold"
+        start = music_start if self.announced_at is None else min(self.announced_at, music_start)
+        self.periods.append(HoldPeriod(start))
+        self._hold_sound_until = start
+        self.announced_at = None
 
     def observe_utterance(self, utterance: Utterance) -> bool:
         """Called with each final utterance; returns True when it offers a callback."""
         if self.state != "hold":
+            self.announced_at = utterance.end if announces_hold(utterance.text) else None
             return False
         text = normalize(utterance.text)
         offers_callback = (

@@ -24,6 +24,7 @@ from shopper.engine.failures import StepFailure
 from shopper.engine.hold import HoldTracker
 from shopper.engine.runs import Run, RunTracker
 from shopper.engine.timeline import Timeline
+from shopper.engine.voicemail import VoicemailBox, VoicemailDetector
 
 TONE_FAILURES = {"busy": "busy", "reorder": "busy"}
 
@@ -38,7 +39,8 @@ class ListenSettings:
     """Far-end silence this long, while shopper is not speaking, fails the call."""
     hold_dead_air_s: float = 30.0
     """The same on hold, where music-on-hold goes quiet between tracks and fades out at the
-    end of one (Asterisk's "cold day" fades for 16 s): a caller on hold waits longer."""
+    end of one (Asterisk's "cold day" fades for 16 s): a caller on hold waits longer, and so
+    does a caller who has just been told to hold."""
     ack_s: float = 4.0
     """After a key press the far end must change what it plays within this long."""
     music_to_hold_s: float = 2.0
@@ -58,6 +60,22 @@ class Recording:
         if not self.far:
             return np.zeros((0, 2), dtype=np.int16)
         return np.stack([np.concatenate(self.far), np.concatenate(self.near)], axis=1)
+
+    def far_between(self, start: int, end: int) -> Samples:
+        """The far end's samples from `start` to `end`, for a stretch near the end of the call
+        (only the frames it overlaps are joined)."""
+        frames: list[Samples] = []
+        frame_end = sum(len(frame) for frame in self.far)
+        for frame in reversed(self.far):
+            frame_start = frame_end - len(frame)
+            if frame_end <= start:
+                break
+            if frame_start < end:
+                frames.append(frame[max(0, start - frame_start) : end - frame_start])
+            frame_end = frame_start
+        if not frames:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(frames[::-1])
 
 
 class CallSession:
@@ -79,6 +97,7 @@ class CallSession:
         self.tones: list[ToneEvent] = []
         self.runs = RunTracker()
         self.hold = HoldTracker(music_to_hold_s=self.settings.music_to_hold_s)
+        self.voicemail = VoicemailDetector()
         self.now = 0
         self.ended = False
         self.answered_at: int | None = None
@@ -126,15 +145,22 @@ class CallSession:
                     else self.hold.periods[-1].start
                 )
                 self.timeline.add(at or self.now, change)
+        if self.voicemail.observe_quiet(self.runs.run, self.now, self.transcript):
+            box = self.voicemail.box
+            assert box is not None
+            self.timeline.add(box.beep.start, "voicemail", **box.to_json())
         self._track_dead_air(bool(np.any(frame.near)))
 
     def _take(self, heard: Heard) -> None:
         for segment in heard.segments:
             self.segments.append(segment)
-            self.hold.observe_segment(segment)
+            self._observe_music(segment, closed=True)
+            self.voicemail.observe_segment(segment, self.recording.far_between)
             self.timeline.add(
                 segment.start, "sound", kind=segment.kind, end_s=round(segment.end_s, 3)
             )
+        if heard.ongoing is not None:
+            self._observe_music(heard.ongoing, closed=False)
         for tone in heard.tones:
             self.tones.append(tone)
             self.timeline.add(tone.start, "tone", kind=tone.kind, end_s=round(tone.end_s, 3))
@@ -156,6 +182,16 @@ class CallSession:
             if self.hold.observe_utterance(utterance):
                 self.timeline.add(utterance.start, "callback-offer", text=utterance.text)
 
+    def _observe_music(self, segment: Segment, closed: bool) -> None:
+        """Segments tell the hold what the frame-by-frame runs miss: music too faint for them
+        (closed or still open), and where the music really ended (closed only: an open
+        segment runs on through the second of quiet that may end it)."""
+        if self.answered_at is None or segment.start < self.answered_at:
+            return
+        observe = self.hold.observe_segment if closed else self.hold.observe_music
+        if observe(segment) is not None:
+            self.timeline.add(self.hold.periods[-1].start, "hold-start")
+
     def _track_dead_air(self, tester_speaking: bool) -> None:
         silent = self.runs.run is not None and self.runs.run.kind == "silence"
         if (
@@ -171,7 +207,8 @@ class CallSession:
             self._silence_since = max(self.runs.run.since, self.answered_at)  # type: ignore[union-attr]
         if not self._dead_air_reported and self.silent_for_s >= self.dead_air_limit_s:
             self._dead_air_reported = True
-            self.timeline.add(self._silence_since, "dead-air", limit_s=self.dead_air_limit_s)
+            if not self._recording_voicemail:
+                self.timeline.add(self._silence_since, "dead-air", limit_s=self.dead_air_limit_s)
 
     def _end(self) -> None:
         self.ended = True
@@ -185,8 +222,7 @@ class CallSession:
 
     @property
     def dead_air_limit_s(self) -> float:
-        held = self.hold.state == "hold"
-        return self.settings.hold_dead_air_s if held else self.settings.dead_air_s
+        return self.settings.hold_dead_air_s if self.hold.waiting else self.settings.dead_air_s
 
     @property
     def silent_for_s(self) -> float:
@@ -230,11 +266,28 @@ class CallSession:
                 )
             raise StepFailure("error", "the call ended")
         if self._dead_air_reported:
+            if self.voicemail.box is not None and self._recording_voicemail:
+                raise self.voicemail_failure(self.voicemail.box)
             raise StepFailure(
                 "dead-air",
                 f"no sound from the far end for {self.dead_air_limit_s:.0f} s "
                 f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s)",
             )
+
+    @property
+    def _recording_voicemail(self) -> bool:
+        """The current silence is a voicemail box recording after its beep, not dead air."""
+        box = self.voicemail.box
+        return box is not None and (self._silence_since or 0) >= box.beep.start
+
+    def voicemail_failure(self, box: VoicemailBox) -> StepFailure:
+        """The failure of a step that needed something else than the voicemail box reached."""
+        said = f" after {box.greeting!r}" if box.greeting else ""
+        return StepFailure(
+            "voicemail",
+            f"reached a voicemail box: {box.beep.hz:.0f} Hz beep at "
+            f"{box.beep.start / TELEPHONY_RATE:.1f} s{said}, then silence",
+        )
 
     async def play(self, samples: Samples, what: str) -> None:
         """Send audio to the far end; it is heard from the next frame on."""

@@ -25,6 +25,7 @@ PROMPT_COLOUR = "#0d9488"
 SAID_COLOUR = "#db2777"
 KEY_COLOUR = "#111827"
 HUMAN_COLOUR = "#16a34a"
+VOICEMAIL_COLOUR = "#7c3aed"
 DEAD_AIR_COLOUR = "#dc2626"
 HOLD_COLOUR = "#fde68a"
 CALLBACK_COLOUR = "#d97706"
@@ -128,6 +129,9 @@ def _metrics(result: dict[str, Any]) -> str:
         person = f"yes, at {at}" + (f" ({confidence:.2f})" if confidence is not None else "")
     else:
         person = "no"
+    voicemail = _dict(result.get("voicemail"))
+    if voicemail:
+        person += f"; voicemail, beep at {_seconds(voicemail.get('beep_at_s'))}"
     cards.insert(0, ("Person reached", person))
     evidence = _dict(human.get("evidence"))
     chips = "".join(
@@ -561,6 +565,10 @@ def _collect_flags(events: Iterable[dict[str, Any]], result: dict[str, Any]) -> 
             shown = "" if confidence is None else f" ({confidence:.2f})"
             text = f"person detected at {at}{shown}: {_text(event.get('text'))}"
             flags.append(_Flag(t_s, f"human{shown}", HUMAN_COLOUR, text))
+        elif kind == "voicemail":
+            hz = _number(event.get("beep_hz")) or 0.0
+            text = f"voicemail: {hz:.0f} Hz beep at {at} after {_text(event.get('greeting'))}"
+            flags.append(_Flag(t_s, "voicemail", VOICEMAIL_COLOUR, text))
         elif kind == "dead-air":
             limit = _number(event.get("limit_s")) or 0.0
             text = f"dead air from {at} (limit {limit:g} s)"

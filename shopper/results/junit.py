@@ -111,6 +111,7 @@ def _properties(result: dict[str, Any], recording: str) -> list[tuple[str, Any]]
         ("carrier", result.get("carrier")),
         ("call_id", result.get("call_id")),
         ("outcome", result.get("outcome")),
+        ("reached", result.get("reached")),
         ("recording", recording),
     ]
     return [(name, value) for name, value in pairs if value is not None]

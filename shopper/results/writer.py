@@ -45,6 +45,8 @@ RESULT_KEYS = (
     "end_cause",
     "metrics",
     "human",
+    "reached",
+    "voicemail",
     "callback_offered",
     "holds",
     "steps",

@@ -23,6 +23,8 @@ def call_metrics(session: CallSession, caller: Caller) -> dict[str, Any]:
     heard = [u for u in session.transcript if answered is not None and u.start >= answered]
     verdict = caller.human_verdict
     report_from = session.samples(session.settings.dead_air_report_s)
+    box = session.voicemail.box
+    recording_from = box.beep.start if box is not None else None
     dead_air = sum(
         s.end - s.start
         for s in session.segments
@@ -31,6 +33,7 @@ def call_metrics(session: CallSession, caller: Caller) -> dict[str, Any]:
         and s.start >= answered
         and s.end - s.start >= report_from
         and not _tester_spoke_during(session, s.start, s.end)
+        and (recording_from is None or s.start < recording_from)  # a voicemail box recording
     )
     return {
         "answer_s": _s(answered),

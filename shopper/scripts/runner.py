@@ -361,6 +361,8 @@ def _result_document(
             "confidence": round(verdict.confidence, 3) if verdict else None,
             "evidence": verdict.evidence.to_json() if verdict else None,
         },
+        "reached": _reached(context),
+        "voicemail": session.voicemail.box.to_json() if session.voicemail.box else None,
         "callback_offered": bool(session.hold.callback_offers),
         "holds": [
             {"start_s": _s(p.start), "end_s": _s(p.end) if p.end is not None else None}
@@ -380,6 +382,15 @@ def _result_document(
         "events": session.timeline.to_json(),
         "recording": "recording.wav",
     }
+
+
+def _reached(context: CallContext) -> str | None:
+    """What answered at the end of the menus: a person, a voicemail box, or neither known."""
+    if context.caller.human_verdict is not None:
+        return "human"
+    if context.session.voicemail.box is not None:
+        return "voicemail"
+    return None
 
 
 def _s(samples: int) -> float:

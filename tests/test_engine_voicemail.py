@@ -1,0 +1,135 @@
+"""Voicemail boxes: a greeting, a beep, then the silence of the recording — judged on the
+sandbox's real material (flite voices, Asterisk's recorded beep and music-on-hold) and
+compared with the sandbox's truth."""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shopper.asr.moonshine_engine import MoonshineEngine
+from shopper.asr.types import SpeechEngine
+from shopper.audio.callprogress import call_progress_tone
+from shopper.audio.files import read_audio
+from shopper.engine.voicemail import single_tone_hz
+from shopper.results.record import CallRecord
+from shopper.scripts.loader import load_script
+from shopper.scripts.runner import run_script
+
+SOUNDS = Path("/usr/share/asterisk/sounds/en")
+
+# A queue whose hold ends in a voicemail box: a greeting without "leave a message", and
+# Asterisk's own recorded beep (700 Hz, where the sandbox's voicemail node beeps at 1000 Hz).
+HOLD_TO_BOX = """\
+name: Harbor Dental
+voice: {tts: flite, voice: slt, speed: 160}
+start: welcome
+nodes:
+  welcome: {say: "Thank you for calling Harbor Dental. Please hold.", goto: queue}
+  queue: {queue: {hold: 14s, music: default, then: box}}
+  box: {say: "You have reached the front desk. Nobody is free to take your call.", goto: beep}
+  beep: {play: "asterisk:beep", silence: 40s}
+"""
+# A beep that asks for something and a person who answers straight after it: no box.
+BEEP_THEN_PERSON = """\
+name: Harbor Dental
+voice: {tts: flite, voice: slt, speed: 160}
+start: welcome
+nodes:
+  welcome: {say: "Thank you for calling Harbor Dental. Connecting you now.", goto: beep}
+  beep: {play: "asterisk:beep", goto: desk}
+  desk: {agent: {greeting: "Front desk, this is Ana. How can I help you?"}}
+"""
+# A box straight after the greeting, in the sandbox's own voicemail node (a 1000 Hz beep).
+DIRECT_BOX = """\
+name: Harbor Dental
+voice: {tts: flite, voice: awb, speed: 165}
+start: box
+nodes:
+  box: {say: "Please leave your message after the tone.", voicemail: {max: 40s}}
+"""
+SCRIPT = """\
+name: Front desk reaches a person
+target: ivr.yaml
+steps:
+{STEPS}
+  - human: {within: 1m}
+"""
+
+
+@pytest.fixture(scope="module")
+def engine() -> SpeechEngine:
+    return MoonshineEngine()
+
+
+def call(folder: Path, ivr: str, steps: str, engine: SpeechEngine) -> CallRecord:
+    (folder / "ivr.yaml").write_text(ivr)
+    (folder / "script.yaml").write_text(SCRIPT.replace("{STEPS}", steps))
+    return asyncio.run(run_script(load_script(folder / "script.yaml"), engine))
+
+
+def truth_beep(truth: dict[str, Any]) -> dict[str, Any]:
+    (beep,) = [s for s in truth["sounds"] if s["node"] == "beep"]
+    return beep
+
+
+def test_a_recorded_beep_is_one_tone_and_call_progress_tones_are_not() -> None:
+    assert single_tone_hz(read_audio(SOUNDS / "beep.wav")) == pytest.approx(700, abs=10)
+    assert single_tone_hz(call_progress_tone("ringback", 0.5)) is None
+    assert single_tone_hz(call_progress_tone("busy", 0.4)) is None
+    assert single_tone_hz(read_audio(SOUNDS / "vm-intro.wav")[:8000]) is None
+
+
+def test_a_hold_that_ends_in_a_voicemail_box_returns_and_the_human_step_fails_as_voicemail(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    record = call(tmp_path, HOLD_TO_BOX, "  - hold: {max: 1m, start_within: 20s}", engine)
+    result, truth = record.result, record.truth
+    assert truth is not None
+    hold_step, human_step = result["steps"]
+    assert human_step["outcome"] == "failed"
+    (true_hold,) = truth["holds"]
+    assert hold_step["outcome"] == "passed"
+    held = float(hold_step["detail"].removeprefix("held ").removesuffix(" s"))
+    assert held == pytest.approx(true_hold["end_s"] - true_hold["start_s"], abs=1.0)
+    # The step returned once the greeting had started and the music had not come back.
+    greeting = next(s for s in truth["sounds"] if s["node"] == "box")
+    assert greeting["start_s"] < hold_step["end_s"] < greeting["end_s"] + 2.5
+    assert result["failure"]["kind"] == "voicemail", result["failure"]
+    assert result["reached"] == "voicemail" and not result["human"]["detected"]
+    beep = truth_beep(truth)
+    box = result["voicemail"]
+    assert box["beep_at_s"] == pytest.approx(beep["start_s"], abs=0.1)
+    assert box["beep_hz"] == pytest.approx(700, abs=10)
+    assert box["asks_for_message"] is False
+    assert not any(e["type"] == "said" for e in result["events"]), "nothing said into the box"
+
+
+def test_a_beep_followed_by_a_person_is_not_a_voicemail_box(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    record = call(tmp_path, BEEP_THEN_PERSON, "  - wait: 1s", engine)
+    result = record.result
+    assert result["outcome"] == "passed", result["failure"]
+    sounds = [e["kind"] for e in result["events"] if e["type"] == "sound"]
+    assert "tone" in sounds, "the beep was heard"
+    assert result["reached"] == "human" and result["voicemail"] is None
+    assert not any(e["type"] == "voicemail" for e in result["events"])
+
+
+def test_the_silence_of_a_box_recording_is_voicemail_not_dead_air(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    (tmp_path / "ivr.yaml").write_text(DIRECT_BOX)
+    (tmp_path / "script.yaml").write_text(
+        "name: Waits in a box\ntarget: ivr.yaml\nsteps:\n  - wait: 20s\n"
+    )
+    record = asyncio.run(run_script(load_script(tmp_path / "script.yaml"), engine))
+    result, truth = record.result, record.truth
+    assert truth is not None and truth["voicemail"]
+    assert result["failure"]["kind"] == "voicemail", result["failure"]
+    assert result["reached"] == "voicemail" and result["voicemail"]["asks_for_message"]
+    assert result["voicemail"]["beep_hz"] == pytest.approx(1000, abs=10)
+    assert not any(e["type"] == "dead-air" for e in result["events"])
+    assert result["metrics"]["dead_air_s"] == 0.0, "a box recording is not dead air"
