@@ -6,13 +6,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from shopper.asr.moonshine_engine import MoonshineEngine
-from shopper.asr.types import SpeechEngine
+from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.callprogress import call_progress_tone
 from shopper.audio.files import read_audio
-from shopper.engine.voicemail import single_tone_hz
+from shopper.audio.frame import Samples
+from shopper.audio.segments import Segment
+from shopper.engine.runs import Run
+from shopper.engine.voicemail import VoicemailDetector, single_tone_hz
 from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
@@ -79,6 +83,36 @@ def test_a_recorded_beep_is_one_tone_and_call_progress_tones_are_not() -> None:
     assert single_tone_hz(call_progress_tone("ringback", 0.5)) is None
     assert single_tone_hz(call_progress_tone("busy", 0.4)) is None
     assert single_tone_hz(read_audio(SOUNDS / "vm-intro.wav")[:8000]) is None
+
+
+def _detector_after(kinds: list[tuple[str, float, float]], beep: Samples) -> VoicemailDetector:
+    """Closed segments in order; tone segments sound like `beep`."""
+    detector = VoicemailDetector()
+    for kind, start_s, end_s in kinds:
+        segment = Segment(round(start_s * 8000), round(end_s * 8000), kind)  # type: ignore[arg-type]
+        detector.observe_segment(segment, lambda start, end: beep[: end - start])
+    return detector
+
+
+def test_a_short_beep_after_speech_then_quiet_is_a_box_and_anything_else_is_not() -> None:
+    short = (10000 * np.sin(2 * np.pi * 850 * np.arange(1600) / 8000)).astype(np.int16)
+    greeting = [Utterance(0, 3 * 8000, "This is Sam's phone.", 0.5, True)]
+    # 0.2 s: too short for the runs, so the silence run began before the beep.
+    detector = _detector_after([("speech", 0, 3), ("silence", 3, 3.5), ("tone", 3.5, 3.7)], short)
+    quiet = Run("silence", 3 * 8000)
+    assert not detector.observe_quiet(quiet, round(6.5 * 8000), greeting), "not quiet long enough"
+    assert detector.observe_quiet(quiet, round(6.8 * 8000), greeting)
+    assert detector.box is not None and detector.box.beep.hz == pytest.approx(850, abs=10)
+    assert detector.box.greeting == "This is Sam's phone." and not detector.box.asks_for_message
+    busy = call_progress_tone("busy", 0.5)
+    for segments, sound in [
+        ([("speech", 0, 3), ("tone", 3.2, 3.7)], busy),  # two frequencies
+        ([("music", 0, 3), ("tone", 3.2, 3.4)], short),  # not after speech
+        ([("speech", 0, 3), ("tone", 7.0, 7.2)], short),  # long after it
+        ([("speech", 0, 3), ("tone", 3.2, 3.4), ("speech", 4, 5)], short),  # talk goes on
+    ]:
+        detector = _detector_after(segments, sound)
+        assert not detector.observe_quiet(quiet, 20 * 8000, greeting), segments
 
 
 def test_a_hold_that_ends_in_a_voicemail_box_returns_and_the_human_step_fails_as_voicemail(

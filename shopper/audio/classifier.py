@@ -27,9 +27,10 @@ pause between two different sounds is a silence segment however short.
 
 Decision latency: a frame is labelled 0.5 s after it is fed (the look-ahead of the context
 window), and a segment closes once the next kind has persisted: 360 ms of silence after
-speech or tone, 1 s after music, 100 ms of sound after silence (60 ms of tone), at least
-200 ms of tone after speech (500 ms after music), 100 ms of sound after a tone, and at least
-500 ms to switch between speech and music (more when the evidence is mixed). So a prompt's
+speech or tone, 1 s after music, 100 ms of sound after silence (60 ms of tone, 1 s of faint
+music), at least 200 ms of tone after speech (500 ms after music), 100 ms of sound after a
+tone, and at least 500 ms to switch between speech and music (more when the evidence is
+mixed). So a prompt's
 end is reported about 0.86 s after the voice stops; `current` answers for the newest frame
 without that delay.
 """

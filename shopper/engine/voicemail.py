@@ -141,9 +141,12 @@ class VoicemailDetector:
         beep = self.beep
         if self.box is not None or beep is None or run is None:
             return False
-        if run.kind != "silence" or run.since < beep.start:
-            return False
-        if now - max(run.since, beep.end) < RECORDING_QUIET_S * TELEPHONY_RATE:
+        # A beep shorter than the runs' 0.25 s confirmation leaves the run that began
+        # before it: quiet since the beep's end is what counts.
+        if (
+            run.kind != "silence"
+            or now - max(run.since, beep.end) < RECORDING_QUIET_S * TELEPHONY_RATE
+        ):
             return False
         greeting = _greeting_before(transcript, beep.start)
         self.box = VoicemailBox(beep, greeting, asks_for_message(greeting))
