@@ -95,7 +95,7 @@ def test_a_finding_must_name_designed_places(tmp_path: Path) -> None:
     folder = copy_sample(tmp_path)
     expected = folder / "expected.yaml"
     expected.write_text(expected.read_text().replace("at: service}", "at: nowhere}"))
-    with pytest.raises(VerdictsError, match="name places of crawl.places"):
+    with pytest.raises(VerdictsError, match=r"name places of crawl\.places"):
         load_verdict_ivr(folder)
 
 
@@ -275,5 +275,6 @@ def test_expected_findings_are_the_rules_applied_to_the_designed_map(half: str) 
             ), f"{ivr.name}: the design gives {finding.kind} at {finding.node}: {finding.message}"
         for expected in ivr.crawl.findings:
             assert any(f.kind == expected.kind and f.node in expected.at for f in produced), (
-                f"{ivr.name}: {expected.kind} at {sorted(expected.at)} does not follow from the design"
+                f"{ivr.name}: {expected.kind} at {sorted(expected.at)} does not follow from "
+                "the design"
             )

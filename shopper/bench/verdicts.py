@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
@@ -43,12 +44,13 @@ from shopper.tts import TtsName
 
 VOICES: dict[str, tuple[TtsName, str]] = {
     "awb": ("flite", "awb"),
+    "espeak": ("espeak-ng", "en-us"),
     "slt": ("flite", "slt"),
     "rms": ("flite", "rms"),
     "kal": ("flite", "kal"),
-    "espeak": ("espeak-ng", "en-us"),
 }
-"""The voices every IVR is heard in: flite's four, and espeak-ng as the worst case."""
+"""The voices every IVR is heard in: flite's four, and espeak-ng as the worst case; the
+best and the worst first, so a run cut short has both."""
 DEFAULT_CRAWL_VOICES = ("awb", "espeak")
 CRAWL_LINES = 2
 
@@ -66,24 +68,25 @@ class VerdictsReport:
     scripts: int
     runs: dict[str, list[ScriptRun]] = field(default_factory=dict)
     """Script runs by voice."""
-    crawls: dict[str, CrawlScore] = field(default_factory=dict)
-    """Crawl scores by voice, summed over the IVRs."""
+    crawls: dict[str, list[CrawlScore]] = field(default_factory=dict)
+    """Crawl scores by voice, one per IVR crawled."""
 
     def render(self, details: bool = True) -> str:
         lines = [
             f"half {self.half}: {self.ivrs} IVRs, {self.scripts} scripts",
             f"{'voice':<7} {'wrong':>7}  {'time to human err max/mean':<28} "
             f"{'hold err max/mean':<24} {'places':>7} {'findings r/m/i':>15} "
-            f"{'keys':>7} {'crawl calls/s':>14}",
+            f"{'keys':>7} {'crawl calls/s':>14} {'crawled':>8}",
         ]
         for voice in dict.fromkeys([*self.runs, *self.crawls]):
             runs = self.runs.get(voice, [])
             wrong = f"{sum(r.wrong for r in runs)}/{len(runs)}" if runs else "-"
             tth = time_to_human_errors(runs).render() if runs else "-"
             hold = hold_errors(runs).render() if runs else "-"
-            score = self.crawls.get(voice)
+            crawled = self.crawls.get(voice, [])
+            score = total(crawled)
             places = findings = keys = cost = "-"
-            if score is not None:
+            if crawled:
                 places = f"{score.places_right}/{score.places}"
                 findings = (
                     f"{score.findings_right}/{score.findings_missed}/{score.findings_invented}"
@@ -92,7 +95,7 @@ class VerdictsReport:
                 cost = f"{score.calls}/{score.call_seconds:.0f}"
             lines.append(
                 f"{voice:<7} {wrong:>7}  {tth:<28} {hold:<24} {places:>7} {findings:>15} "
-                f"{keys:>7} {cost:>14}"
+                f"{keys:>7} {cost:>14} {len(crawled):>8}"
             )
         if details:
             lines += self.details()
@@ -105,8 +108,26 @@ class VerdictsReport:
             "ivrs": self.ivrs,
             "scripts": self.scripts,
             "runs": {voice: [asdict(run) for run in runs] for voice, runs in self.runs.items()},
-            "crawls": {voice: asdict(score) for voice, score in self.crawls.items()},
+            "crawls": {
+                voice: [asdict(score) for score in scores] for voice, scores in self.crawls.items()
+            },
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VerdictsReport:
+        runs = {
+            voice: [ScriptRun(**{**run, "expected": tuple(run["expected"])}) for run in items]
+            for voice, items in data["runs"].items()
+        }
+        crawls = {
+            voice: [CrawlScore(**score) for score in items]
+            for voice, items in data["crawls"].items()
+        }
+        return cls(data["half"], data["ivrs"], data["scripts"], runs, crawls)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
     def details(self) -> list[str]:
         lines: list[str] = []
@@ -117,9 +138,16 @@ class VerdictsReport:
                 for r in runs
                 if r.wrong
             ]
-        for voice, score in self.crawls.items():
-            lines += [f"  crawl [{voice}] {note}" for note in score.notes]
+        for voice, scores in self.crawls.items():
+            lines += [f"  crawl [{voice}] {note}" for note in total(scores).notes]
         return lines
+
+
+def total(scores: Sequence[CrawlScore]) -> CrawlScore:
+    summed = CrawlScore()
+    for score in scores:
+        summed.add(score)
+    return summed
 
 
 def run_verdicts(
@@ -131,24 +159,26 @@ def run_verdicts(
     engine: EngineChoice = "auto",
     progress: Callable[[str], None] = print,
 ) -> VerdictsReport:
-    """Every script with every voice, then a crawl of every IVR with every crawl voice."""
+    """Every script with every voice, then a crawl of every IVR with every crawl voice.
+
+    The report is saved to OUT/<half>/report.json after every call and crawl, so a run cut
+    short still leaves what it measured (`shopper bench verdicts --show`)."""
     report = VerdictsReport(half, len(ivrs), sum(len(ivr.scripts) for ivr in ivrs))
+    saved = out / half / "report.json"
     if voices and report.scripts:
         speech = select_engine(engine, deterministic=True)
         for voice in voices:
-            report.runs[voice] = [
-                _run_case(ivr, case_index, voice, speech, out / half / voice, progress)
-                for ivr in ivrs
-                for case_index in range(len(ivr.scripts))
-            ]
+            runs = report.runs.setdefault(voice, [])
+            for ivr in ivrs:
+                for index in range(len(ivr.scripts)):
+                    runs.append(_run_case(ivr, index, voice, speech, out / half / voice, progress))
+                    report.save(saved)
     for voice in crawl_voices:
-        total = CrawlScore()
+        scores = report.crawls.setdefault(voice, [])
         for ivr in ivrs:
-            total.add(_crawl_ivr(ivr, voice, out / half / voice / "crawls" / ivr.name, engine))
+            scores.append(_crawl_ivr(ivr, voice, out / half / voice / "crawls" / ivr.name, engine))
+            report.save(saved)
             progress(f"crawled {ivr.name} [{voice}]")
-        report.crawls[voice] = total
-    (out / half).mkdir(parents=True, exist_ok=True)
-    (out / half / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report
 
 

@@ -150,6 +150,7 @@ def same_kind(found: str, designed: str) -> bool:
 
 @dataclass(slots=True)
 class CrawlScore:
+    ivr: str = ""
     places: int = 0
     places_right: int = 0
     findings_right: int = 0
@@ -192,6 +193,7 @@ def score_crawl(
     """How much of the designed map a crawl found, judged by the truth of its calls."""
     place_of = {node.id: node_place(node, truth_of, design) for node in crawl_map.nodes}
     score = CrawlScore(
+        ivr=label.removesuffix(": "),
         places=len(design.places),
         nodes=len(crawl_map.nodes),
         nodes_unplaced=sum(1 for p in place_of.values() if p is None),

@@ -6,6 +6,7 @@ so a reader sees at once where shopper stands.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import cast
 
@@ -80,13 +81,24 @@ def bench_verdicts(
         Path("recordings/verdicts"), help="Where calls and crawls are written."
     ),
     engine: str = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
+    show: Path | None = typer.Option(
+        None, help="Print the table of a saved report.json (of a run cut short) and stop."
+    ),
 ) -> None:
     """Wrong verdicts, time-to-human and hold errors, crawl places, findings and keys found,
     per half and voice, on IVRs written for this (scripts/verdicts/)."""
-    from shopper.bench.verdicts import DEFAULT_CRAWL_VOICES, VOICES, run_verdicts
+    from shopper.bench.verdicts import (
+        DEFAULT_CRAWL_VOICES,
+        VOICES,
+        VerdictsReport,
+        run_verdicts,
+    )
     from shopper.bench.verdicts_design import HALVES, load_half
 
     with one_line_errors():
+        if show is not None:
+            typer.echo(VerdictsReport.from_json(json.loads(show.read_text())).render())
+            return
         halves = HALVES if half == "both" else (half,)
         unknown = [v for v in [*voice, *crawl_voice] if v not in VOICES]
         if unknown or engine not in ("auto", "vosk", "moonshine"):
