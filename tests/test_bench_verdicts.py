@@ -6,12 +6,13 @@ scoring must count what it says on small hand-made inputs.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from shopper.bench.verdicts import VOICES, ivr_voice
+from shopper.bench.verdicts import VOICES, VerdictsReport, ivr_voice
 from shopper.bench.verdicts_design import (
     HALVES,
     PASS,
@@ -278,3 +279,17 @@ def test_expected_findings_are_the_rules_applied_to_the_designed_map(half: str) 
                 f"{ivr.name}: {expected.kind} at {sorted(expected.at)} does not follow from "
                 "the design"
             )
+
+
+def test_a_saved_report_renders_the_same_table() -> None:
+    report = VerdictsReport("dev", 1, 2)
+    report.runs["awb"] = [run((PASS,), PASS, 30.0, 31.0), run(("busy",), "no-human", None, None)]
+    found = crawl_map(node("main", "menu", 1.0, 10.0, Option("1", "billing", "billing")))
+    report.crawls["awb"] = [score_crawl(found, [], lambda _: TRUTH, DESIGN, label="ivr: ")]
+    again = VerdictsReport.from_json(json.loads(json.dumps(report.to_json())))
+    assert again.render() == report.render()
+    row = next(line for line in report.render().splitlines() if line.startswith("awb"))
+    # 1 wrong of 2; time to human 1 s off; no hold; 1 of 5 places, no finding right and 2
+    # missed; 1 of 2 keys; no calls; 1 IVR crawled
+    expected = "awb 1/2 1.0/1.0 s (1) - 1/5 0/2/0 1/2 0/0 1"
+    assert row.split() == expected.split()
