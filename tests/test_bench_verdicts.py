@@ -221,8 +221,8 @@ def designed_map(ivr: VerdictIvr) -> CrawlMap:
         name: MapNode(name, name, place.kind, []) for name, place in design.places.items()
     }
 
-    def place(node_name: str, role: str | None = None) -> str:
-        found = design.resolve(node_name, role)
+    def place(node_name: str, *roles: str) -> str:
+        found = design.resolve(node_name, *roles)
         assert found is not None, f"{ivr.name}: node {node_name} belongs to no designed place"
         return found
 
@@ -246,8 +246,13 @@ def designed_map(ivr: VerdictIvr) -> CrawlMap:
                     map_node.options.append(Option(key, label, target))
                 else:
                     map_node.options.append(Option(key, None, after_failure, offered=False))
-            if behaviour.on_exhausted:
-                map_node.options.append(Option("", "no input", place(behaviour.on_exhausted)))
+            # a caller who presses nothing: on_exhausted, or the line hung up on them
+            ended = (
+                place(behaviour.on_exhausted)
+                if behaviour.on_exhausted
+                else place(node_name, "no-input")
+            )
+            map_node.options.append(Option("", "no input", ended))
         elif isinstance(behaviour, Goto) and place(behaviour.node) != name:
             map_node.options.append(Option("", None, place(behaviour.node)))
         elif isinstance(behaviour, Queue):
@@ -293,3 +298,28 @@ def test_a_saved_report_renders_the_same_table() -> None:
     # missed; 1 of 2 keys; no calls; 1 IVR crawled
     expected = "awb 1/2 1.0/1.0 s (1) - 1/5 0/2/0 1/2 0/0 1"
     assert row.split() == expected.split()
+
+
+def test_a_menu_that_hangs_up_on_silence_is_its_no_input_place() -> None:
+    design = CrawlDesign(
+        places={
+            "main": Place("main", "menu", ("1",)),
+            "main:no-input": Place("main:no-input", "dropped"),
+            "main:invalid": Place("main:invalid", "message"),
+        },
+        findings=(),
+    )
+    truth: Truth = {
+        "nodes": [{"node": "main", "at_s": 1.0}],
+        "sounds": [
+            {"node": "main", "role": "prompt", "start_s": 1.0, "end_s": 9.0},
+            {"node": "main", "role": "prompt", "start_s": 15.0, "end_s": 23.0},
+        ],
+        "keys": [{"digit": "7", "start_s": 3.0, "node": "main", "action": "invalid"}],
+        "end": {"at_s": 29.0, "reason": "retries exhausted"},
+    }
+    assert node_place(node("n", "dropped", 29.0, 29.0), lambda _: truth, design) == (
+        "main:no-input"
+    )
+    truth["keys"].append({"digit": "7", "start_s": 16.0, "node": "main", "action": "invalid"})
+    assert node_place(node("n", "dropped", 29.0, 29.0), lambda _: truth, design) == "main:invalid"

@@ -37,6 +37,7 @@ from shopper.bench.verdicts_score import (
 from shopper.carriers.dial import DialOptions
 from shopper.crawl.explorer import CrawlSettings, crawl
 from shopper.crawl.findings import find_problems
+from shopper.crawl.map import CrawlMap
 from shopper.results.writer import write_call
 from shopper.sandbox.model import IvrDefinition, Voice
 from shopper.scripts.runner import run_script
@@ -227,9 +228,27 @@ def _crawl_ivr(ivr: VerdictIvr, voice: str, out: Path, engine: EngineChoice) -> 
     crawl_map = crawl(settings)
     crawl_map.findings = find_problems(crawl_map)
     (out / "map.json").write_text(json.dumps(crawl_map.to_json(), indent=2) + "\n")
+    return score_saved_crawl(ivr, out)
+
+
+def score_saved_crawl(ivr: VerdictIvr, out: Path) -> CrawlScore:
+    """Score the crawl saved in `out` (its map.json and calls) against the IVR's answer key."""
+    crawl_map = CrawlMap.from_json(json.loads((out / "map.json").read_text()))
     return score_crawl(
         crawl_map, crawl_map.findings, _truths(out), ivr.crawl, label=f"{ivr.name}: "
     )
+
+
+def rescore(report: VerdictsReport, ivrs: Sequence[VerdictIvr], out: Path) -> VerdictsReport:
+    """The report with its crawls scored again, from the maps saved under `out` (the folder
+    of report.json), against the current answer keys."""
+    for voice, scores in report.crawls.items():
+        scores[:] = [
+            score_saved_crawl(ivr, out / voice / "crawls" / ivr.name)
+            for ivr in ivrs
+            if (out / voice / "crawls" / ivr.name / "map.json").exists()
+        ]
+    return report
 
 
 def _truths(out: Path) -> Callable[[str], Truth]:

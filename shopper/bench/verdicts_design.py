@@ -67,10 +67,12 @@ class CrawlDesign:
     at: datetime | None = None
     """The moment the crawl is placed at (opening hours), on the IVR's clock."""
 
-    def resolve(self, node: str, role: str | None = None) -> str | None:
-        """The place a sandbox node (playing a sound of `role`) belongs to, if designed."""
-        if role is not None and f"{node}:{role}" in self.places:
-            return f"{node}:{role}"
+    def resolve(self, node: str, *roles: str) -> str | None:
+        """The place a sandbox node belongs to, if designed: `node:role` for the first of
+        `roles` (what it was doing: playing an invalid-key notice, ending) designed so."""
+        for role in roles:
+            if f"{node}:{role}" in self.places:
+                return f"{node}:{role}"
         if node in self.places:
             return node
         return next((p.name for p in self.places.values() if node in p.also), None)

@@ -139,7 +139,31 @@ def node_place(node: MapNode, truth_of: Callable[[str], Truth], design: CrawlDes
             where, role = max(overlap, key=lambda k: overlap[k])
             return design.resolve(where, role)
     entered = [e["node"] for e in truth.get("nodes", []) if e["at_s"] <= evidence.start_s + 1e-6]
-    return design.resolve(entered[-1], "end") if entered else None
+    if not entered:
+        return None
+    return design.resolve(entered[-1], _ending_role(truth, entered[-1], evidence.start_s))
+
+
+def _ending_role(truth: Truth, node: str, at_s: float) -> str:
+    """What the node was doing when the call ended there: a menu that hung up after its last
+    failure (`invalid` when that was a wrong key, `no-input` when nothing was pressed), or
+    just ending (`end`)."""
+    end = truth.get("end") or {}
+    if end.get("reason") != "retries exhausted" or abs(end.get("at_s", 0.0) - at_s) > 1.0:
+        return "end"
+    prompted = max(
+        (
+            s["start_s"]
+            for s in truth.get("sounds", [])
+            if s["node"] == node and s["role"] == "prompt"
+        ),
+        default=0.0,
+    )
+    keys = truth.get("keys", [])
+    wrong = any(
+        k["node"] == node and k["action"] == "invalid" and k["start_s"] >= prompted for k in keys
+    )
+    return "invalid" if wrong else "no-input"
 
 
 def same_kind(found: str, designed: str) -> bool:

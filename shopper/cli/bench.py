@@ -82,7 +82,8 @@ def bench_verdicts(
     ),
     engine: str = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
     show: Path | None = typer.Option(
-        None, help="Print the table of a saved report.json (of a run cut short) and stop."
+        None,
+        help="Print a saved report.json (crawls scored again from their saved maps); stop.",
     ),
 ) -> None:
     """Wrong verdicts, time-to-human and hold errors, crawl places, findings and keys found,
@@ -91,13 +92,15 @@ def bench_verdicts(
         DEFAULT_CRAWL_VOICES,
         VOICES,
         VerdictsReport,
+        rescore,
         run_verdicts,
     )
     from shopper.bench.verdicts_design import HALVES, load_half
 
     with one_line_errors():
         if show is not None:
-            typer.echo(VerdictsReport.from_json(json.loads(show.read_text())).render())
+            saved = VerdictsReport.from_json(json.loads(show.read_text()))
+            typer.echo(rescore(saved, load_half(saved.half), show.parent).render())
             return
         halves = HALVES if half == "both" else (half,)
         unknown = [v for v in [*voice, *crawl_voice] if v not in VOICES]
