@@ -6,7 +6,7 @@ also the one place where a number would be checked against the safety rules befo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from shopper.carriers.base import Call, CarrierError
 from shopper.carriers.safety import check_dialable
 from shopper.carriers.sandbox import dial_sandbox
 from shopper.sandbox.loader import load_ivr
+from shopper.sandbox.model import Voice
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,10 @@ class DialOptions:
     """Wall-clock moment the simulated phone system believes it is (opening hours)."""
     max_duration_s: float = 1800.0
     ring_timeout_s: float = 60.0
+    voice: Voice | None = None
+    """Sandbox only: speak the IVR's `say:` text (and agents without a voice of their own)
+    in this voice instead of the file's, so one IVR can be heard in several voices
+    (`shopper bench verdicts`). Recordings it plays are unchanged."""
 
 
 def dial(target: str, carrier: str, options: DialOptions) -> Call:
@@ -34,6 +39,8 @@ def dial(target: str, carrier: str, options: DialOptions) -> Call:
             f"carrier {carrier!r} is not available yet; use a sandbox IVR file as the target"
         )
     definition = load_ivr(Path(target))
+    if options.voice is not None:
+        definition = replace(definition, voice=options.voice)
     return dial_sandbox(
         definition,
         seed=options.seed,

@@ -6,10 +6,13 @@ so a reader sees at once where shopper stands.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import cast
 
 import typer
 
+from shopper.asr.selection import EngineChoice
 from shopper.cli.errors import one_line_errors
 
 bench_app = typer.Typer(help="Measure accuracy and speed on real telephony material.")
@@ -72,3 +75,66 @@ def bench_call(
     with one_line_errors():
         typer.echo("\n== Simulated call, virtual clock (target < 15 s wall for hold-3m.yaml)")
         typer.echo(run_call_bench(script or BENCH_SCRIPT, seed=seed).render())
+
+
+@bench_app.command("verdicts")
+def bench_verdicts(
+    half: str = typer.Option("dev", help="dev, heldout or both (score heldout only at the end)."),
+    voice: list[str] = typer.Option(
+        [], help="Voice to hear the IVRs in (repeat; default: awb slt rms kal espeak)."
+    ),
+    crawl_voice: list[str] = typer.Option(
+        [], help="Voice to crawl in (repeat; default: awb espeak)."
+    ),
+    no_crawl: bool = typer.Option(False, "--no-crawl", help="Run the call scripts only."),
+    scripts_only: bool = typer.Option(False, "--scripts-only", help="Same as --no-crawl."),
+    no_scripts: bool = typer.Option(False, "--no-scripts", help="Crawl only."),
+    ivr: list[str] = typer.Option([], help="Only these IVR folders (repeat)."),
+    out: Path = typer.Option(
+        Path("recordings/verdicts"), help="Where calls and crawls are written."
+    ),
+    engine: str = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
+    show: Path | None = typer.Option(
+        None,
+        help="Print a saved report.json (crawls scored again from their saved maps); stop.",
+    ),
+) -> None:
+    """Wrong verdicts, time-to-human and hold errors, crawl places, findings and keys found,
+    per half and voice, on IVRs written for this (scripts/verdicts/)."""
+    from shopper.bench.verdicts import (
+        DEFAULT_CRAWL_VOICES,
+        VOICES,
+        VerdictsReport,
+        rescore,
+        run_verdicts,
+    )
+    from shopper.bench.verdicts_design import HALVES, load_half
+
+    with one_line_errors():
+        if show is not None:
+            saved = VerdictsReport.from_json(json.loads(show.read_text()))
+            typer.echo(rescore(saved, load_half(saved.half), show.parent).render())
+            return
+        halves = HALVES if half == "both" else (half,)
+        unknown = [v for v in [*voice, *crawl_voice] if v not in VOICES]
+        if unknown or engine not in ("auto", "vosk", "moonshine"):
+            bad = unknown[0] if unknown else engine
+            raise typer.BadParameter(
+                f"unknown voice or engine {bad!r} (voices: {', '.join(VOICES)}; "
+                "engines: auto, vosk, moonshine)"
+            )
+        voices = [] if no_scripts else (voice or list(VOICES))
+        crawl_voices = [] if no_crawl or scripts_only else (crawl_voice or DEFAULT_CRAWL_VOICES)
+        for name in halves:
+            ivrs = [i for i in load_half(name) if not ivr or i.name in ivr]
+            report = run_verdicts(
+                name,
+                ivrs,
+                voices,
+                crawl_voices,
+                out,
+                engine=cast(EngineChoice, engine),
+                progress=typer.echo,
+            )
+            typer.echo(f"\n== Verdicts, {name} half")
+            typer.echo(report.render())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shopper.asr.selection import EngineChoice
 from shopper.crawl.audio_identity import WORTH_HEARING_SIMILARITY, same_recording
@@ -38,6 +39,9 @@ from shopper.crawl.pathcall import (
     RouteStep,
 )
 from shopper.crawl.planning import CostModel, claim, entries, share_of
+
+if TYPE_CHECKING:
+    from shopper.sandbox.model import Voice  # passed through to the dialler, never read here
 
 CLOSED_LANGUAGE = re.compile(
     r"\b(closed|office hours|business hours|we are open|our hours|open monday)\b", re.I
@@ -95,6 +99,8 @@ class CrawlSettings:
     vosk_model: Path | None = None
     seed: int = 0
     now: datetime | None = None
+    voice: Voice | None = None
+    """Sandbox only: the voice the phone system speaks in instead of its file's (DialOptions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +166,7 @@ class _Crawl:
             offered_key=self.offered(attempt),
             follow_ups=tuple(plan for _, plan in follow_ups),
             continue_until_s=max(0.0, min(budgets.max_call_s, left_s)),
+            voice=self.settings.voice,
         )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
@@ -42,6 +42,9 @@ from shopper.engine.voicemail import MESSAGE_WORDS
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
 from shopper.scripts.runner import CallContext, open_call
+
+if TYPE_CHECKING:
+    from shopper.sandbox.model import Voice  # passed through to the dialler, never read here
 
 Ending = Literal[
     "menu",
@@ -165,6 +168,8 @@ class PathJob:
     continue_until_s: float = 0.0
     """Media time (seconds) by which follow-up legs must be done: the call's and the crawl's
     remaining budgets when the call was placed; 0 serves none."""
+    voice: Voice | None = None
+    """Sandbox only: the voice the phone system speaks in instead of its file's (DialOptions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +257,9 @@ class CallResult:
 
 async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
     settings = ListenSettings(dead_air_s=job.dead_air_s)
-    options = DialOptions(seed=job.seed, now=job.now, max_duration_s=job.max_call_s)
+    options = DialOptions(
+        seed=job.seed, now=job.now, max_duration_s=job.max_call_s, voice=job.voice
+    )
     context = open_call(job.target, engine, name="crawl", options=options, settings=settings)
     served: _Served
     async with context as caller:
