@@ -59,3 +59,19 @@ def bench_call(
     with one_line_errors():
         typer.echo("\n== Simulated call, virtual clock (target < 15 s wall for hold-3m.yaml)")
         typer.echo(run_call_bench(script or BENCH_SCRIPT, seed=seed).render())
+
+
+@bench_app.command("phrases")
+def bench_phrases(
+    seed: int = typer.Option(0, help="Seed of the folds and of the simulated recogniser errors."),
+    speech: bool = typer.Option(
+        True, help="Also speak the held-out phrasings (flite, espeak-ng) and transcribe them."
+    ),
+) -> None:
+    """Precision and recall of the announcement classifier per kind: cross-validated on the
+    training phrasings, and on the held-out phrasings as written, garbled and heard."""
+    from shopper.bench.phrases_bench import run_phrases_bench
+
+    with one_line_errors():
+        typer.echo("\n== Recognising announcements (shopper.text.phrasebook)")
+        typer.echo(run_phrases_bench(seed=seed, speech=speech).render())

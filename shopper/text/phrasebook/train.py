@@ -32,8 +32,9 @@ THRESHOLD_GRID = tuple(round(0.05 * step, 2) for step in range(2, 19))
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    l2: float = 0.3
-    """Weight of the squared weights in the loss, per training example."""
+    l2: float = 1.0
+    """Weight of the squared weights in the loss (over the mean loss per example); chosen
+    by cross-validated macro F1 among 0.1, 0.3, 1 and 3."""
     garbled_copies: int = 2
     min_examples: int = 2
     """A feature is used when at least this many training examples have it."""
