@@ -43,7 +43,7 @@ def test_the_shipped_model_knows_its_own_training_phrasings() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("If you'd rather we phoned you once someone is free, press 1.", {"callback-offer"}),
+        ("To be rung back when a colleague is free, press 2.", {"callback-offer"}),
         ("Hmm, that one isn't on the list. Let's have another go.", {"retry"}),
         ("For balances and statements, press 2.", set()),
         ("We will call you back tomorrow morning. Goodbye.", set()),

@@ -6,7 +6,7 @@ A classifier trained on the labelled corpus beside this module (corpus.py) decid
 list of keywords: the same kind worded in ways nobody here wrote down is still recognised,
 and recogniser errors cost little (docs/matching.md, "Recognising announcements").
 
-    kinds("If you'd rather we phoned you once someone is free, press 1.")  ->  {CALLBACK_OFFER}
+    kinds("To be rung back when a colleague is free, press 2.")  ->  {CALLBACK_OFFER}
 """
 
 from __future__ import annotations
