@@ -138,3 +138,19 @@ def bench_verdicts(
             )
             typer.echo(f"\n== Verdicts, {name} half")
             typer.echo(report.render())
+
+
+@bench_app.command("phrases")
+def bench_phrases(
+    seed: int = typer.Option(0, help="Seed of the folds and of the simulated recogniser errors."),
+    speech: bool = typer.Option(
+        True, help="Also speak the held-out phrasings (flite, espeak-ng) and transcribe them."
+    ),
+) -> None:
+    """Precision and recall of the announcement classifier per kind: cross-validated on the
+    training phrasings, and on the held-out phrasings as written, garbled and heard."""
+    from shopper.bench.phrases_bench import run_phrases_bench
+
+    with one_line_errors():
+        typer.echo("\n== Recognising announcements (shopper.text.phrasebook)")
+        typer.echo(run_phrases_bench(seed=seed, speech=speech).render())

@@ -39,13 +39,11 @@ from shopper.crawl.pathcall import (
     RouteStep,
 )
 from shopper.crawl.planning import CostModel, claim, entries, share_of
+from shopper.text.phrasebook import is_closed_message
 
 if TYPE_CHECKING:
     from shopper.sandbox.model import Voice  # passed through to the dialler, never read here
 
-CLOSED_LANGUAGE = re.compile(
-    r"\b(closed|office hours|business hours|we are open|our hours|open monday)\b", re.I
-)
 ROOT = "main"
 CALLBACK_LABEL = "call back"
 NO_INPUT_LABEL = "no input"
@@ -362,7 +360,7 @@ def _ending(
     if ending == "hangup":
         if last is None:
             return _new_node(state, f"{stem}-dropped", "", "dropped", path, route, result, label)
-        last.kind = "closed" if CLOSED_LANGUAGE.search(last.prompt) else "message"
+        last.kind = "closed" if is_closed_message(last.prompt) else "message"
         return None
     kind = kinds[ending]
     if last is None:

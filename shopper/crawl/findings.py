@@ -8,19 +8,13 @@ previous crawl's map.json can be re-judged with other thresholds without calling
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from shopper.crawl.map import FINDING_KINDS, CrawlMap, Finding, NodeKind
 from shopper.crawl.mapgraph import AUTOMATIC, Edge, MapGraph, excerpt, key_name
-from shopper.text.normalize import normalize
-
-NAVIGATION_WORDS = re.compile(
-    r"\b(main menu|previous menu|menu|go back|back|return|repeat|start over|again)\b"
-)
-"""Labels of keys that promise to go back, so returning to an earlier menu is what they say."""
+from shopper.text.phrasebook import is_navigation
 
 CALL_ENDINGS: frozenset[NodeKind] = frozenset({"dropped", "message", "tone", "dead-end"})
 """Kinds of node at which a key the caller mistyped ends the call."""
@@ -196,7 +190,7 @@ def _keyed_loops(graph: MapGraph) -> list[Loop]:
         for edge in graph.edges_from[node_id]:
             if edge.automatic or not edge.offered:
                 continue
-            if NAVIGATION_WORDS.search(normalize(edge.label or "")):
+            if edge.label and is_navigation(edge.label):
                 continue
             chain = _automatic_chain(graph, edge, set(on_route))
             if chain is None:

@@ -14,6 +14,7 @@ call of its own; the explorer chose the follow-ups and the ways into them (see E
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -34,14 +35,14 @@ from shopper.crawl.identity import (
     words,
 )
 from shopper.crawl.options import KEY_WORDS, parse_options
-from shopper.crawl.prompts import RETRY_NOTICE, Piece, split_prompts
+from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import StepFailure
 from shopper.engine.session import CallSession, ListenSettings
-from shopper.engine.voicemail import MESSAGE_WORDS
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
 from shopper.scripts.runner import CallContext, open_call
+from shopper.text.phrasebook import is_retry_notice, is_voicemail_greeting
 
 if TYPE_CHECKING:
     from shopper.sandbox.model import Voice  # passed through to the dialler, never read here
@@ -62,6 +63,8 @@ Ending = Literal[
     "lost",
     "limit",
 ]
+PLEA = re.compile(r"\bplease\b", re.IGNORECASE)
+"""Where a request starts when the recogniser gave no sentence ends: grammar, not topic."""
 STEP_LIMIT_S = 60.0
 """Longest a route step may wait for its known menu before the call is given up as lost."""
 QUIET_BEFORE_LOST_S = 8.0
@@ -355,7 +358,7 @@ def _replayed(leg: _Leg, menu: str, session: CallSession) -> bool:
     ("Sorry, I did not hear your choice"), or the leg's key was pressed at `menu`, was not one
     it offered, and only `menu` was heard again (no message leading back to it)."""
     assert leg.outcome is not None
-    if any(RETRY_NOTICE.search(u.text) for u in session.finals_since(leg.start)):
+    if any(is_retry_notice(u.text) for u in session.finals_since(leg.start)):
         return True
     return (
         bool(leg.route)
@@ -728,7 +731,7 @@ def _without_rest(
     reprompts = 0
     for number, turn in enumerate(turns):
         said = " ".join(
-            s for i in turn for s in SENTENCE.findall(texts[i]) if not RETRY_NOTICE.search(s)
+            s for i in turn for s in SENTENCE.findall(texts[i]) if not is_retry_notice(s)
         )
         if not (number == 0 and rest) and not _prompt_so_far(said, prompt):
             break
@@ -838,17 +841,20 @@ def _greeting_apart(heard: list[HeardPrompt]) -> list[HeardPrompt]:
 
 
 def _greeting_start(text: str) -> int:
-    lower = text.lower()
-    asked = min(lower.find(phrase) for phrase in MESSAGE_WORDS if phrase in lower)
-    sentence = max(lower.rfind(mark, 0, asked) for mark in ".!?") + 1
-    plea = lower.rfind("please", sentence, asked)
-    if plea >= 0:
-        return plea
-    return sentence if sentence > 0 else asked
+    """The latest sentence from which the rest still asks for a message, and in it the
+    latest "please" from which it still does (0 when no part of `text` asks for one)."""
+    sentence = max(
+        (m.start() for m in SENTENCE.finditer(text) if is_voicemail_greeting(text[m.start() :])),
+        default=0,
+    )
+    pleas = [
+        m.start() for m in PLEA.finditer(text, sentence) if is_voicemail_greeting(text[m.start() :])
+    ]
+    return pleas[-1] if pleas else sentence
 
 
 def _asks_for_message(text: str) -> bool:
-    return any(phrase in text.lower() for phrase in MESSAGE_WORDS)
+    return is_voicemail_greeting(text)
 
 
 async def _hold(caller: Caller, job: PathJob, heard: list[HeardPrompt]) -> _Outcome:

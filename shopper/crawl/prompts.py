@@ -3,25 +3,18 @@
 Phone systems chain announcements without a pause ("All billing representatives are busy.
 Transferring you to customer service." then customer service's own prompt), so node edges
 are rarely audible as silence. What marks them is language: a transfer sentence ends its
-node, an apology for a wrong key is the menu's retry notice rather than a node, and the
-opening words of a prompt the crawl already knows start that node.
+node, an apology for a wrong key is the menu's retry notice rather than a node (both told
+by shopper.text.phrasebook's classifier), and the opening words of a prompt the crawl
+already knows start that node.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shopper.crawl.identity import SENTENCE, find_opening, words
-
-TRANSFER = re.compile(
-    r"\b(transferring|transfer you|connecting you|put you through|one moment)\b", re.I
-)
-RETRY_NOTICE = re.compile(
-    r"\b(not a valid|invalid|try again|did not hear|didn t hear|didn't hear|not recognized)\b",
-    re.I,
-)
+from shopper.text.phrasebook import is_retry_notice, is_transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +39,7 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
     for index, sentence in sentences:
         if not words(sentence):
             continue
-        if RETRY_NOTICE.search(sentence):
+        if is_retry_notice(sentence):
             _close(pieces, current)
             after_notice = True
             continue
@@ -64,7 +57,7 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             pieces[-1] = Piece(f"{last.text} {sentence}", last.first, index, last.known)
             continue
         current.append((index, sentence))
-        if TRANSFER.search(sentence):
+        if is_transfer(sentence):
             _close(pieces, current)
     _close(pieces, current)
     return pieces

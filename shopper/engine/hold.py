@@ -8,49 +8,33 @@ hold's dead-air allowance applies), and when music follows without other speech 
 the hold is counted from the end of that announcement, since music-on-hold may start
 inside a fade or a pause between tracks, too quiet to be heard as music at first.
 
-Speech on hold that comes back to music, repeats an earlier announcement or uses queue
-language ("please stay on the line") is an announcement; announcements are kept, because a
-person who says exactly what the recording said is not a person. The hold ends where its
-last music or announcement ended.
+Speech on hold that comes back to music, repeats an earlier announcement or that the
+phrasebook (shopper.text.phrasebook) takes for a hold announcement or a callback offer
+("please stay on the line") is an announcement; announcements are kept, because a person
+who says exactly what the recording said is not a person. The hold ends where its last
+music or announcement ended.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.audio.segments import Segment
-from shopper.crawl.prompts import TRANSFER as TRANSFER_LANGUAGE
 from shopper.engine.human import repeats_announcement
 from shopper.engine.runs import Run
-from shopper.text.normalize import normalize
-
-CALLBACK_LANGUAGE = re.compile(
-    r"\b(call ?back|call you back|return your call|keep your place in line)\b"
-)
-OFFER_LANGUAGE = re.compile(r"\b(press|say|dial|option)\b")
-"""A callback is offered when the caller is told how to take it; "we will call you back"
-alone confirms one already taken."""
-QUEUE_LANGUAGE = re.compile(
-    r"\b(your call is important|stay on the line|please (continue to )?hold|next available"
-    r"|(are|is) (currently )?(busy|assisting)|in the order (it was|they were) received"
-    r"|estimated (wait|hold) time|calls? ahead of you|thank you for your patience)\b"
-)
+from shopper.text.phrasebook import PromptKind, kinds
 
 
 def announces_hold(text: str) -> bool:
     """Whether an utterance tells the caller to wait: queued, transferred, connected.
 
-    The one place the engine decides this from words, so that a better judge of IVR
-    phrasing can replace the phrase patterns without touching the hold logic."""
-    normalized = normalize(text)
-    return (
-        QUEUE_LANGUAGE.search(normalized) is not None
-        or TRANSFER_LANGUAGE.search(normalized) is not None
-    )
+    The one place the engine decides this from words: the phrasebook's judgement of hold
+    and transfer announcements (shopper.text.phrasebook), not a list of phrases."""
+    found = kinds(text)
+    return PromptKind.HOLD in found or PromptKind.TRANSFER in found
 
 
 @dataclass(slots=True)
@@ -135,15 +119,12 @@ class HoldTracker:
         if self.state != "hold":
             self.announced_at = utterance.end if announces_hold(utterance.text) else None
             return False
-        text = normalize(utterance.text)
-        offers_callback = (
-            CALLBACK_LANGUAGE.search(text) is not None and OFFER_LANGUAGE.search(text) is not None
-        )
+        said = kinds(utterance.text)
+        offers_callback = PromptKind.CALLBACK_OFFER in said
         if offers_callback:
             self.callback_offers.append(utterance)
         if not self.pending and (
-            offers_callback
-            or QUEUE_LANGUAGE.search(text)
+            ((offers_callback or PromptKind.HOLD in said) and PromptKind.PERSON not in said)
             or repeats_announcement(utterance.text, [u.text for u in self.announcements])
         ):
             self.announcements.append(utterance)

@@ -8,20 +8,11 @@ recording never does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from shopper.text.match import fuzzy
 from shopper.text.normalize import normalize
-
-GREETING_LANGUAGE = re.compile(
-    r"\b(this is [a-z]+|my name is|you are (speaking|talking) (to|with)|[a-z]+ speaking"
-    r"|how (can|may|might) i (help|assist)|what can i do for you"
-    r"|who am i (speaking|talking) (to|with)|(may|can) i (have|get) your"
-    r"|thanks? (you )?for (holding|waiting)|sorry (to keep you|for the wait))\b"
-)
-"""What people say when they pick up and recordings rarely do. "Thank you for calling" is
-not in it: every IVR greeting starts that way."""
+from shopper.text.phrasebook import sounds_like_person
 
 REPEAT_SIMILARITY = 0.75
 """Speech this similar to an announcement heard on hold is that announcement again."""
@@ -61,7 +52,9 @@ class HumanEvidence:
 
 
 def sounds_like_greeting(text: str) -> bool:
-    return GREETING_LANGUAGE.search(normalize(text)) is not None
+    """What people say when they pick up and recordings rarely do ("this is Sam, how can I
+    help?"); "thank you for calling" alone is not it, every IVR greeting starts that way."""
+    return sounds_like_person(text)
 
 
 def repeats_announcement(text: str, announcements: list[str]) -> bool:

@@ -26,9 +26,7 @@ from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.segments import Segment
 from shopper.engine.runs import Run
-
-MESSAGE_WORDS = ("leave a message", "leave your message", "after the tone", "after the beep")
-"""What voicemail greetings ask for: supporting evidence only, never the decision."""
+from shopper.text.phrasebook import is_voicemail_greeting
 
 BEEP_S = (0.15, 1.5)
 """A record tone lasts a fraction of a second: shorter is a click or a DTMF digit, longer
@@ -78,10 +76,10 @@ class VoicemailBox:
 
 
 def asks_for_message(text: str) -> bool:
-    """Whether speech asks the caller to leave a message: the one place this is decided from
-    words, so that a better judge of IVR phrasing can replace the phrases."""
-    lower = text.lower()
-    return any(phrase in lower for phrase in MESSAGE_WORDS)
+    """Whether speech asks the caller to leave a message, by the phrasebook's judgement of
+    voicemail greetings (shopper.text.phrasebook): supporting evidence only, never the
+    decision (that is the beep and the silence after it)."""
+    return is_voicemail_greeting(text)
 
 
 def single_tone_hz(samples: Samples) -> float | None:
