@@ -51,6 +51,7 @@ REQUIRED_PACKAGES = (
     "pyyaml",
     "platformdirs",
     "phonenumbers",
+    "jinja2",
 )
 MQTT_CONNECT_TIMEOUT_S = 5.0
 

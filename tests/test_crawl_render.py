@@ -10,16 +10,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 from crawl_maps import acme_map, globex_map
+from page_parts import HOSTILE, page_parts, shown_whole
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.crawl.dot import render_dot
 from shopper.crawl.findings import find_problems
-from shopper.crawl.map import CrawlMap, Evidence, MapNode, Option
+from shopper.crawl.html_page import render_page
+from shopper.crawl.map import CrawlMap, Evidence, MapNode, Option, Unexplored
 from shopper.crawl.mapgraph import excerpt
 from shopper.crawl.mermaid import render_mermaid
 from shopper.crawl.outputs import (
     crawl_payload,
     crawl_target_id,
+    judge,
     write_crawl_outputs,
 )
 from shopper.crawl.policy import Policy
@@ -194,3 +197,53 @@ def test_a_generated_script_for_a_drop_fails_as_the_crawl_found(tmp_path: Path) 
     record = asyncio.run(run_script(script, MoonshineEngine()))
     assert record.result["outcome"] == "failed"
     assert record.result["failure"]["kind"] == "dropped", record.result["failure"]
+
+
+def hostile_map() -> tuple[CrawlMap, list[str]]:
+    """globex's map with hostile markup added to every string it holds (ids consistently, so
+    keys still lead where they did), and the strings the page must show."""
+    crawl_map = globex_map()
+    crawl_map.nodes[0].evidence.append(Evidence("call-9", 1.0, 2.0, "calls/call-9/rec.wav"))
+    crawl_map.unexplored.append(Unexplored("main", "7", "max depth"))
+    shown: list[str] = []
+
+    def poison(text: str) -> str:
+        shown.append(text + HOSTILE)
+        return shown[-1]
+
+    def node_id(text: str) -> str:
+        return text + HOSTILE
+
+    crawl_map.target, crawl_map.engine = poison(crawl_map.target), poison(crawl_map.engine)
+    crawl_map.started_at = poison(crawl_map.started_at)
+    for node in crawl_map.nodes:
+        node.id, node.prompt = poison(node.id), poison(node.prompt)
+        node.path = [poison(key) for key in node.path]
+        for option in node.options:
+            option.key = poison(option.key)
+            option.label = None if option.label is None else poison(option.label)
+            option.to = None if option.to is None else node_id(option.to)
+        for index, item in enumerate(node.evidence):
+            node.evidence[index] = Evidence(
+                poison(item.call_id), item.start_s, item.end_s, poison(item.recording)
+            )
+    crawl_map.unexplored = [
+        Unexplored(node_id(item.node), poison(item.key), poison(item.reason))
+        for item in crawl_map.unexplored
+    ]
+    return crawl_map, shown
+
+
+def test_html_page_shows_every_string_of_the_map_as_text_and_none_as_markup() -> None:
+    crawl_map, shown = hostile_map()
+    scorecard, verdict, changes = judge(crawl_map, previous=globex_map())
+    parts = page_parts(render_page(crawl_map, scorecard, verdict, changes))
+    clean_map = globex_map()
+    clean = page_parts(render_page(clean_map, *judge(clean_map, previous=globex_map())))
+    assert "script" not in parts.tags and "img" not in parts.tags
+    assert parts.attribute_names == clean.attribute_names
+    assert set(parts.tags) <= set(clean.tags)  # (nothing said) is no longer shown
+    assert [text for text in shown if not shown_whole(text, parts)] == []
+    assert crawl_map.findings and changes and verdict.reasons
+    for message in [item.message for item in crawl_map.findings + changes] + verdict.reasons:
+        assert shown_whole(message, parts)

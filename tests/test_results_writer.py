@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from page_parts import HOSTILE, page_parts, shown_whole
 
 from shopper.asr.types import Utterance, Word
 from shopper.audio.dtmf import dtmf_sequence
@@ -329,7 +330,7 @@ def test_webvtt_has_one_well_formed_cue_per_utterance_in_order(
 def test_report_escapes_transcripts_and_shows_the_call(call_dir: Path) -> None:
     page = (call_dir / "report.html").read_text(encoding="utf-8")
     assert "<script>alert" not in page
-    assert "hi &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; welcome" in page
+    assert "hi &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; welcome" in page
     assert page.count("<script>") == 1  # only the page's own player script
     assert '<audio id="player" controls preload="metadata" src="recording.wav">' in page
     assert '<a href="result.json">' in page
@@ -454,3 +455,43 @@ def test_default_call_dir_dates_by_utc() -> None:
 def test_default_call_dir_refuses_ids_that_are_not_one_folder(bad: str) -> None:
     with pytest.raises(ResultWriteError, match="call id"):
         default_call_dir(Path("/results"), datetime(2024, 1, 2, tzinfo=UTC), bad)
+
+
+def _poisoned(value: Any, poisoned: list[str]) -> Any:
+    """Every string in a result document with hostile markup added, except event types (so
+    every mark is still drawn and carries the text) and the schema name (not shown)."""
+    if isinstance(value, str):
+        poisoned.append(value + HOSTILE)
+        return poisoned[-1]
+    if isinstance(value, list):
+        return [_poisoned(item, poisoned) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: item if key in ("type", "schema") else _poisoned(item, poisoned)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _outside_svg(page: str) -> str:
+    return page[: page.index("<svg")] + page[page.index("</svg>") :]
+
+
+def test_report_shows_every_string_of_the_result_as_text_and_none_as_markup() -> None:
+    clean = make_record(truth=False).result
+    clean["human"]["evidence"]["plain"] = True
+    clean["events"][0]["plain"] = 1
+    poisoned: list[str] = []
+    result = _poisoned(clean, poisoned)
+    result["human"]["evidence"][HOSTILE] = result["human"]["evidence"].pop("plain")
+    result["events"][0][HOSTILE] = result["events"][0].pop("plain")
+    page, clean_page = render_report(result, "truth" + HOSTILE), render_report(clean, "truth")
+    parts, clean_parts = page_parts(page), page_parts(clean_page)
+    assert parts.tags.count("script") == 1 and "img" not in parts.tags
+    assert page_parts(_outside_svg(page)).tags == page_parts(_outside_svg(clean_page)).tags
+    assert set(parts.tags) <= set(clean_parts.tags)  # SVG labels may drop for lack of room
+    assert parts.attribute_names == clean_parts.attribute_names
+    _svg(page)  # still well-formed XML
+    assert [text for text in poisoned if not shown_whole(text, parts)] == []
+    assert shown_whole(f"{HOSTILE}: yes", parts) and shown_whole(f"{HOSTILE}=1", parts)
+    assert shown_whole("truth" + HOSTILE, parts)
