@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from shopper.asr.types import Utterance
-from shopper.audio.frame import TELEPHONY_RATE
+from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.segments import SoundKind
 from shopper.engine.failures import StepFailure
 from shopper.engine.human import HumanEvidence, repeats_announcement, sounds_like_greeting
 from shopper.engine.session import CallSession
@@ -22,6 +23,41 @@ from shopper.tts import synthesize
 
 QUIET_FRAME_RMS = 180.0
 """About -45 dBFS: a 20 ms frame this quiet is a gap in what the far end plays."""
+REACTION_S = 0.4
+"""How soon after a key starts the far end is heard to react when it takes the key. Phone
+systems stop a prompt once their DTMF receiver has the digit (40 ms of tone, or its end) and
+a packet or two later (the sandbox: 0.14-0.22 s after the key began); the rest is the line's
+round trip, which a carrier with a long one adds. A phrase that goes on longer was not
+interrupted."""
+PHRASE_GAP_S = 0.15
+"""Quiet this long is a pause between words or sentences (or a prompt stopped), not the
+closure of a stop consonant inside a word (under 0.1 s)."""
+CUT_QUIET_S = 0.04
+"""Quiet after a cut-off prompt before the next one may begin (two frames)."""
+CUT_LEVEL_DB = -9.0
+"""A frame of speech this close to the prompt's median level, followed by quiet, is speech
+cut off: words fade out before a pause. Measured on 300 Asterisk prompts: the last frame
+before a pause was above it at 2.5 % of pauses; a frame picked at random, at 74 %."""
+FLOOR_MARGIN_DB = 6.0
+KEY_PATIENCE_S = 2.0
+"""How long a key waits for the start of a sentence before it takes the start of a phrase
+(recorded voices often pause less than SENTENCE_GAP_S between sentences); after twice as
+long it is sent whatever is playing."""
+SENTENCE_GAP_S = 0.3
+"""Quiet this long before speech is a pause between sentences or clauses (flite's voices
+pause 0.38 s between sentences), not between two words of one phrase."""
+PHRASE_START_S = 0.1
+"""A key sent this soon after a sentence began comes early in it: sentences last longer than
+PHRASE_START_S + REACTION_S (half a second), so one that stops that soon was interrupted."""
+RUN_SETTLE_S = 0.5
+"""How long after REACTION_S a change of the kind of sound (speech to music) may still be
+confirmed by the sound classifier, which knows when a run began only once it has lasted."""
+KEY_MOMENT_MAX_S = 30.0
+"""Longest a key waits for a moment to be sent (see Caller._key_moment)."""
+IGNORED_WHILE_PROMPT = "ignored while the prompt played"
+STRETCH_LOOKBACK_FRAMES = 500
+"""Frames (10 s) looked back at to know how long the far end has been quiet: more than the
+longest quiet that ends a prompt."""
 
 PROBE_PHRASE = "Hello, can you hear me?"
 COURTESY_MESSAGE = "This is an automated test call. Thank you, goodbye."
@@ -127,42 +163,170 @@ class Caller:
     # --- acting ----------------------------------------------------------------------------
 
     async def press(
-        self, keys: str, ack_s: float | None = None, tone_s: float = 0.1, gap_s: float = 0.1
+        self,
+        keys: str,
+        ack_s: float | None = None,
+        tone_s: float = 0.1,
+        gap_s: float = 0.1,
+        after_prompt: bool = False,
     ) -> float:
-        """Send keys and require the far end to react; returns the reaction time in seconds."""
+        """Send keys and require the far end to react; returns the reaction time in seconds.
+
+        A reaction is the far end stopping or changing what it plays within REACTION_S of the
+        key, or starting to play when it was quiet. A prompt that plays on past that was not
+        interrupted: the key was ignored while the prompt played. Keys are sent where the
+        reaction can be told from the prompt's own pauses (see _key_moment); with
+        `after_prompt`, only once the prompt has ended."""
         session = self.session
         session.check_health()
+        await self._key_moment(after_prompt)
         sent_at = max(session.now, session.near_busy_until)
+        playing = self._playing()
         session.near_busy_until = sent_at + session.samples(len(keys) * (tone_s + gap_s))
         session.timeline.add(sent_at, "key", digits=keys)
         await session.call.send_dtmf(keys, tone_s, gap_s)
-        limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
-        first_tone_end = sent_at + session.samples(tone_s)
-        before = session.runs.run
-        was_sounding = before is not None and before.kind != "silence"
-        quiet_frames = 0
-        while True:
-            await self._next()
-            run = session.runs.run
-            frame = session.recording.far[-1]
-            if session.now > first_tone_end:
-                rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) if len(frame) else 0.0
-                quiet_frames = quiet_frames + 1 if rms < QUIET_FRAME_RMS else 0
-                changed = run is not None and (before is None or run.since > before.since)
-                gap = was_sounding and quiet_frames >= 2
-                started = not was_sounding and rms >= QUIET_FRAME_RMS
-                if changed or gap or started:
-                    reaction = (session.now - sent_at) / TELEPHONY_RATE
-                    session.timeline.add(
-                        session.now, "key-acknowledged", digits=keys, after_s=round(reaction, 3)
-                    )
-                    return reaction
-            if session.now - session.near_busy_until >= limit:
-                waited = limit / TELEPHONY_RATE
+        if playing is None:
+            limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
+            reacted = await self._sound_starts(sent_at + session.samples(tone_s), limit)
+            if reacted is None:
                 raise StepFailure(
                     "dtmf-not-acknowledged",
-                    f"pressed {keys!r}; the far end did not react within {waited:g} s",
+                    f"pressed {keys!r}; the far end did not react within "
+                    f"{limit / TELEPHONY_RATE:g} s",
                 )
+        else:
+            reacted = await self._interrupted(sent_at, playing)
+            if reacted is None:
+                raise await self._ignored(
+                    keys, sent_at, playing, after_prompt, ack_s, tone_s, gap_s
+                )
+        reaction = max(reacted - sent_at, 0) / TELEPHONY_RATE
+        session.timeline.add(
+            session.now, "key-acknowledged", digits=keys, after_s=round(reaction, 3)
+        )
+        return reaction
+
+    def _playing(self) -> SoundKind | None:
+        """What the far end plays in the latest frame; None when it is quiet."""
+        far = self.session.recording.far
+        if not far or _quiet(far[-1]):
+            return None
+        run = self.session.runs.run
+        return run.kind if run is not None and run.kind in ("music", "tone") else "speech"
+
+    async def _key_moment(self, after_prompt: bool) -> None:
+        """Wait, if need be, for a moment at which a reaction to a key can be told from the
+        prompt's own course: the start of a sentence (a prompt that takes keys stops within
+        REACTION_S; one that ignores them plays on), music or a tone, or the quiet after the
+        prompt (a menu waiting for its key: whatever it plays next answers the key). Not a
+        pause nor the end of a sentence: there a prompt that ignores keys falls quiet, or
+        starts its next sentence, as if it had reacted. A voice that hardly pauses between
+        sentences is given the start of a phrase after KEY_PATIENCE_S. With `after_prompt`,
+        only the quiet after the prompt."""
+        session = self.session
+        prompt_end = session.samples(session.settings.prompt_end_silence_s)
+        phrase_start = session.samples(PHRASE_START_S)
+        began = session.now
+        stretch = _Stretch.of(session.recording.far)
+        while session.now - began < session.samples(KEY_MOMENT_MAX_S):
+            if stretch.quiet and stretch.length >= prompt_end:
+                return
+            if not after_prompt and not stretch.quiet:
+                run = session.runs.run
+                if run is not None and run.kind in ("music", "tone"):
+                    return
+                waited = session.now - began
+                if waited >= session.samples(2 * KEY_PATIENCE_S):
+                    return
+                patient = waited < session.samples(KEY_PATIENCE_S)
+                gap = session.samples(SENTENCE_GAP_S if patient else PHRASE_GAP_S)
+                if stretch.length <= phrase_start and stretch.before >= gap:
+                    return
+            await self._next()
+            stretch.add(session.recording.far[-1])
+
+    async def _sound_starts(self, after: int, limit: int) -> int | None:
+        """When the far end, quiet as the keys went out, began to play after the first key's
+        tone (no phone system reacts to a key it has not heard); None if not within `limit`
+        of the last key."""
+        session = self.session
+        while session.now - session.near_busy_until < limit:
+            await self._next()
+            frame = session.recording.far[-1]
+            if session.now > after and not _quiet(frame):
+                return session.now - len(frame)
+        return None
+
+    async def _interrupted(self, sent_at: int, playing: SoundKind) -> int | None:
+        """When the far end, playing `playing` as the keys went out, stopped or changed to
+        another kind of sound within REACTION_S of the first key; None if it played on.
+
+        Stopped: quiet for longer than a pause between words, or cut off (see _cut_off)
+        and quiet for a moment before whatever it plays next."""
+        session = self.session
+        react_by = sent_at + session.samples(REACTION_S)
+        settled = react_by + session.samples(RUN_SETTLE_S)
+        recent = session.recording.far[-STRETCH_LOOKBACK_FRAMES:]
+        level, floor = _speech_level(recent), min(_level_db(frame) for frame in recent)
+        deep = True
+        quiet_from: int | None = None
+        last_sound: Samples | None = None
+        while True:
+            await self._next()
+            frame = session.recording.far[-1]
+            if not _quiet(frame):
+                quiet_from, last_sound = None, frame
+            elif quiet_from is None:
+                quiet_from, deep = session.now - len(frame), True
+            if quiet_from is not None:
+                deep = deep and _level_db(frame) <= floor + FLOOR_MARGIN_DB
+            if quiet_from is not None and quiet_from <= react_by:
+                quiet = session.now - quiet_from
+                if quiet >= session.samples(PHRASE_GAP_S):
+                    return quiet_from
+                if quiet >= session.samples(CUT_QUIET_S) and (deep or _cut_off(last_sound, level)):
+                    return quiet_from
+                continue
+            run = session.runs.run
+            changed = run is not None and run.kind not in (playing, "silence")
+            if changed and run is not None and sent_at <= run.since <= react_by:
+                return run.since
+            if session.now >= settled:
+                return None
+
+    async def _ignored(
+        self,
+        keys: str,
+        sent_at: int,
+        playing: SoundKind,
+        after_prompt: bool,
+        ack_s: float | None,
+        tone_s: float,
+        gap_s: float,
+    ) -> StepFailure:
+        """The failure for keys the far end played on through. A prompt's keys are pressed
+        again once it has ended, so the failure says whether the menu takes them then."""
+        said = f"pressed {keys!r} at {sent_at / TELEPHONY_RATE:.1f} s"
+        if playing != "speech":
+            return StepFailure("dtmf-not-acknowledged", f"{said}; ignored: the {playing} played on")
+        detail = f"{said}; {IGNORED_WHILE_PROMPT} (it went on past {REACTION_S:g} s)"
+        if after_prompt:
+            return StepFailure("dtmf-not-acknowledged", detail)
+        try:
+            reaction = await self.press(keys, ack_s, tone_s, gap_s, after_prompt=True)
+        except StepFailure as again:
+            if again.kind != "dtmf-not-acknowledged":
+                raise
+            return StepFailure(
+                "dtmf-not-acknowledged",
+                f"{detail}; pressed again after the prompt, not acknowledged either",
+            )
+        return StepFailure(
+            "dtmf-not-acknowledged",
+            f"{detail}; pressed again after the prompt, acknowledged after {reaction:.2f} s "
+            f'(if the menu is meant to take keys only then: press: {{keys: "{keys}", '
+            "after_prompt: true})",
+        )
 
     async def say(self, text: str) -> None:
         """Speak to the far end (TTS) and wait until it has been said."""
@@ -314,3 +478,52 @@ class Caller:
             confidence=round(verdict.confidence, 3),
             text=verdict.greeting,
         )
+
+
+def _quiet(frame: Samples) -> bool:
+    if not len(frame):
+        return True
+    return float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) < QUIET_FRAME_RMS
+
+
+@dataclass(slots=True)
+class _Stretch:
+    """The far end's latest stretch of quiet or of sound, and the length of the one before it
+    (samples), kept up to date frame by frame."""
+
+    quiet: bool
+    length: int
+    before: int
+
+    @classmethod
+    def of(cls, frames: Sequence[Samples]) -> _Stretch:
+        """The stretches at the end of the audio heard so far (its last seconds are enough)."""
+        stretch = cls(quiet=True, length=0, before=0)
+        for frame in frames[-STRETCH_LOOKBACK_FRAMES:]:
+            stretch.add(frame)
+        return stretch
+
+    def add(self, frame: Samples) -> None:
+        quiet = _quiet(frame)
+        if quiet == self.quiet:
+            self.length += len(frame)
+        else:
+            self.quiet, self.before, self.length = quiet, self.length, len(frame)
+
+
+def _level_db(frame: Samples) -> float:
+    rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) if len(frame) else 0.0
+    return 20.0 * float(np.log10(max(rms, 1.0)))
+
+
+def _speech_level(frames: Sequence[Samples]) -> float | None:
+    """The median level (dB) of the sounding frames among `frames`, None if none sound."""
+    levels = [_level_db(frame) for frame in frames if not _quiet(frame)]
+    return float(np.median(levels)) if levels else None
+
+
+def _cut_off(last_sound: Samples | None, level: float | None) -> bool:
+    """Whether sound that ended in `last_sound` was cut off rather than faded out."""
+    if last_sound is None or level is None:
+        return False
+    return _level_db(last_sound) >= level + CUT_LEVEL_DB
