@@ -17,9 +17,10 @@ import pytest
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
 from shopper.engine.caller import IGNORED_WHILE_PROMPT
+from shopper.engine.failures import KeyIgnored
 from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
-from shopper.scripts.runner import run_script
+from shopper.scripts.runner import open_call, run_script
 
 MENU = (
     "Welcome to Harbor Water. For billing, press 1. For outages, press 2. "
@@ -135,3 +136,20 @@ def test_a_menu_that_restarts_on_a_key_acknowledges_it(
     (key,) = keys(record)
     assert key["action"] == "accepted"
     assert [entry["node"] for entry in record.truth["nodes"]] == ["main", "main"]
+
+
+def test_python_tests_and_the_crawler_can_tell_an_ignored_key_by_its_type(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    (tmp_path / "ivr.yaml").write_text(ivr("kal", barge_in=False))
+
+    async def press_early() -> KeyIgnored:
+        async with open_call(str(tmp_path / "ivr.yaml"), engine) as call:
+            await call.wait(1.0)
+            with pytest.raises(KeyIgnored) as raised:
+                await call.press("2")
+            return raised.value
+
+    ignored = asyncio.run(press_early())
+    assert ignored.kind == "dtmf-not-acknowledged"
+    assert ignored.taken_after_prompt is True

@@ -15,7 +15,7 @@ import numpy as np
 from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.segments import SoundKind
-from shopper.engine.failures import StepFailure
+from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.human import HumanEvidence, repeats_announcement, sounds_like_greeting
 from shopper.engine.session import CallSession
 from shopper.text.match import Match, Matcher, contains
@@ -311,21 +311,20 @@ class Caller:
             return StepFailure("dtmf-not-acknowledged", f"{said}; ignored: the {playing} played on")
         detail = f"{said}; {IGNORED_WHILE_PROMPT} (it went on past {REACTION_S:g} s)"
         if after_prompt:
-            return StepFailure("dtmf-not-acknowledged", detail)
+            return KeyIgnored(detail, None)
         try:
             reaction = await self.press(keys, ack_s, tone_s, gap_s, after_prompt=True)
         except StepFailure as again:
             if again.kind != "dtmf-not-acknowledged":
                 raise
-            return StepFailure(
-                "dtmf-not-acknowledged",
-                f"{detail}; pressed again after the prompt, not acknowledged either",
+            return KeyIgnored(
+                f"{detail}; pressed again after the prompt, not acknowledged either", False
             )
-        return StepFailure(
-            "dtmf-not-acknowledged",
+        return KeyIgnored(
             f"{detail}; pressed again after the prompt, acknowledged after {reaction:.2f} s "
             f'(if the menu is meant to take keys only then: press: {{keys: "{keys}", '
             "after_prompt: true})",
+            True,
         )
 
     async def say(self, text: str) -> None:
