@@ -312,6 +312,9 @@ class Caller:
         detail = f"{said}; {IGNORED_WHILE_PROMPT} (it went on past {REACTION_S:g} s)"
         if after_prompt:
             return KeyIgnored(detail, None)
+        then = await self._prompt_ends()
+        if then is not None:
+            return KeyIgnored(f"{detail}; not pressed again: the far end went on to {then}", None)
         try:
             reaction = await self.press(keys, ack_s, tone_s, gap_s, after_prompt=True)
         except StepFailure as again:
@@ -326,6 +329,24 @@ class Caller:
             "after_prompt: true})",
             True,
         )
+
+    async def _prompt_ends(self) -> str | None:
+        """Wait for the quiet after the prompt (None), unless music or a tone comes first, or
+        the far end talks on for KEY_MOMENT_MAX_S (what it went on to: a key pressed there
+        could do something else)."""
+        session = self.session
+        prompt_end = session.samples(session.settings.prompt_end_silence_s)
+        began = session.now
+        stretch = _Stretch.of(session.recording.far)
+        while not (stretch.quiet and stretch.length >= prompt_end):
+            run = session.runs.run
+            if run is not None and run.kind in ("music", "tone") and run.since > began:
+                return f"play {run.kind}"
+            if session.now - began >= session.samples(KEY_MOMENT_MAX_S):
+                return f"talk for {KEY_MOMENT_MAX_S:g} s"
+            await self._next()
+            stretch.add(session.recording.far[-1])
+        return None
 
     async def say(self, text: str) -> None:
         """Speak to the far end (TTS) and wait until it has been said."""
