@@ -86,3 +86,19 @@ def test_relabel_marks_bursts_tone_and_the_music_between_them_silence() -> None:
         Segment(2 * second + second // 2, 3 * second, "music"),
         Segment(3 * second, 4 * second, "silence"),
     ]
+
+
+def test_a_beep_no_receiver_claims_is_reported_without_waiting_for_what_follows() -> None:
+    """A voicemail beep then the silence of the recording: whoever waits for the beep (the
+    crawler's voicemail check) hears of it while the silence goes on, not at its end."""
+    t = np.arange(round(0.5 * TELEPHONY_RATE)) / TELEPHONY_RATE
+    beep = (8000 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
+    audio = ulaw_round_trip(np.concatenate([silence(1.0), beep, silence(10.0)]))
+    classifier, receivers = SoundClassifier(), Receivers()
+    known_at = None
+    for frame in split_frames(audio):
+        for segment in receivers.feed(frame, classifier.feed(frame)).segments:
+            if segment.kind == "tone" and known_at is None:
+                known_at = frame.end
+    beep_end = round(1.5 * TELEPHONY_RATE)
+    assert known_at is not None and (known_at - beep_end) / TELEPHONY_RATE < 1.5

@@ -96,20 +96,26 @@ class ToneLabels:
     def release(self, segments: Sequence[Segment], undecided_from: int | None) -> list[Segment]:
         """The held and new segments that no receiver can claim any more, relabelled.
         `undecided_from`: where audio a receiver may still claim begins (None: nowhere).
-        A tone segment is kept until the next one, with which it may merge."""
+        The last segment, if a receiver claimed it, is kept until the next one, which may
+        be the classifier's own tone segment for the same tone (merged with it)."""
         self._held = relabel([*self._held, *segments], self._claims)
         ready = 0
         while ready < len(self._held) and (
             undecided_from is None or self._held[ready].end <= undecided_from
         ):
             ready += 1
-        if ready == len(self._held) and ready and self._held[-1].kind == "tone":
+        if ready == len(self._held) and ready and self._claimed(self._held[-1]):
             ready -= 1
         released, self._held = self._held[:ready], self._held[ready:]
         if released:
             edge = released[-1].end
             self._claims = [c for c in self._claims if c.span.end > edge]
         return released
+
+    def _claimed(self, segment: Segment) -> bool:
+        return segment.kind == "tone" and any(
+            c.span.start < segment.end and segment.start < c.span.end for c in self._claims
+        )
 
     def finish(self, segments: Sequence[Segment]) -> list[Segment]:
         released = relabel([*self._held, *segments], self._claims)
