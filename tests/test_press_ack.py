@@ -16,8 +16,8 @@ import pytest
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
-from shopper.engine.caller import IGNORED_WHILE_PROMPT
 from shopper.engine.failures import KeyIgnored
+from shopper.engine.reaction import IGNORED_WHILE_PROMPT
 from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import open_call, run_script

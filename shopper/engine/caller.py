@@ -10,54 +10,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.segments import SoundKind
 from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.human import HumanEvidence, repeats_announcement, sounds_like_greeting
+from shopper.engine.reaction import (
+    CUT_QUIET_S,
+    FLOOR_MARGIN_DB,
+    IGNORED_WHILE_PROMPT,
+    KEY_MOMENT_MAX_S,
+    KEY_PATIENCE_S,
+    PHRASE_GAP_S,
+    PHRASE_START_S,
+    REACTION_S,
+    RUN_SETTLE_S,
+    SENTENCE_GAP_S,
+    STRETCH_LOOKBACK_FRAMES,
+    Stretch,
+    cut_off,
+    is_quiet,
+    level_db,
+    speech_level,
+)
 from shopper.engine.session import CallSession
 from shopper.text.match import Match, Matcher, contains
 from shopper.tts import synthesize
-
-QUIET_FRAME_RMS = 180.0
-"""About -45 dBFS: a 20 ms frame this quiet is a gap in what the far end plays."""
-REACTION_S = 0.4
-"""How soon after a key starts the far end is heard to react when it takes the key. Phone
-systems stop a prompt once their DTMF receiver has the digit (40 ms of tone, or its end) and
-a packet or two later (the sandbox: 0.14-0.22 s after the key began); the rest is the line's
-round trip, which a carrier with a long one adds. A phrase that goes on longer was not
-interrupted."""
-PHRASE_GAP_S = 0.15
-"""Quiet this long is a pause between words or sentences (or a prompt stopped), not the
-closure of a stop consonant inside a word (under 0.1 s)."""
-CUT_QUIET_S = 0.04
-"""Quiet after a cut-off prompt before the next one may begin (two frames)."""
-CUT_LEVEL_DB = -9.0
-"""A frame of speech this close to the prompt's median level, followed by quiet, is speech
-cut off: words fade out before a pause. Measured on 300 Asterisk prompts: the last frame
-before a pause was above it at 2.5 % of pauses; a frame picked at random, at 74 %."""
-FLOOR_MARGIN_DB = 6.0
-KEY_PATIENCE_S = 2.0
-"""How long a key waits for the start of a sentence before it takes the start of a phrase
-(recorded voices often pause less than SENTENCE_GAP_S between sentences); after twice as
-long it is sent whatever is playing."""
-SENTENCE_GAP_S = 0.3
-"""Quiet this long before speech is a pause between sentences or clauses (flite's voices
-pause 0.38 s between sentences), not between two words of one phrase."""
-PHRASE_START_S = 0.1
-"""A key sent this soon after a sentence began comes early in it: sentences last longer than
-PHRASE_START_S + REACTION_S (half a second), so one that stops that soon was interrupted."""
-RUN_SETTLE_S = 0.5
-"""How long after REACTION_S a change of the kind of sound (speech to music) may still be
-confirmed by the sound classifier, which knows when a run began only once it has lasted."""
-KEY_MOMENT_MAX_S = 30.0
-"""Longest a key waits for a moment to be sent (see Caller._key_moment)."""
-IGNORED_WHILE_PROMPT = "ignored while the prompt played"
-STRETCH_LOOKBACK_FRAMES = 500
-"""Frames (10 s) looked back at to know how long the far end has been quiet: more than the
-longest quiet that ends a prompt."""
 
 PROBE_PHRASE = "Hello, can you hear me?"
 COURTESY_MESSAGE = "This is an automated test call. Thank you, goodbye."
@@ -209,7 +187,7 @@ class Caller:
     def _playing(self) -> SoundKind | None:
         """What the far end plays in the latest frame; None when it is quiet."""
         far = self.session.recording.far
-        if not far or _quiet(far[-1]):
+        if not far or is_quiet(far[-1]):
             return None
         run = self.session.runs.run
         return run.kind if run is not None and run.kind in ("music", "tone") else "speech"
@@ -227,7 +205,7 @@ class Caller:
         prompt_end = session.samples(session.settings.prompt_end_silence_s)
         phrase_start = session.samples(PHRASE_START_S)
         began = session.now
-        stretch = _Stretch.of(session.recording.far)
+        stretch = Stretch.of(session.recording.far)
         while session.now - began < session.samples(KEY_MOMENT_MAX_S):
             if stretch.quiet and stretch.length >= prompt_end:
                 return
@@ -253,7 +231,7 @@ class Caller:
         while session.now - session.near_busy_until < limit:
             await self._next()
             frame = session.recording.far[-1]
-            if session.now > after and not _quiet(frame):
+            if session.now > after and not is_quiet(frame):
                 return session.now - len(frame)
         return None
 
@@ -261,30 +239,31 @@ class Caller:
         """When the far end, playing `playing` as the keys went out, stopped or changed to
         another kind of sound within REACTION_S of the first key; None if it played on.
 
-        Stopped: quiet for longer than a pause between words, or cut off (see _cut_off)
-        and quiet for a moment before whatever it plays next."""
+        Stopped: quiet for longer than a pause between words; or, quiet for a moment before
+        whatever it plays next, either cut off mid-word (reaction.cut_off) or down to the
+        line's own floor (FLOOR_MARGIN_DB)."""
         session = self.session
         react_by = sent_at + session.samples(REACTION_S)
         settled = react_by + session.samples(RUN_SETTLE_S)
         recent = session.recording.far[-STRETCH_LOOKBACK_FRAMES:]
-        level, floor = _speech_level(recent), min(_level_db(frame) for frame in recent)
+        level, floor = speech_level(recent), min(level_db(frame) for frame in recent)
         deep = True
         quiet_from: int | None = None
         last_sound: Samples | None = None
         while True:
             await self._next()
             frame = session.recording.far[-1]
-            if not _quiet(frame):
+            if not is_quiet(frame):
                 quiet_from, last_sound = None, frame
             elif quiet_from is None:
                 quiet_from, deep = session.now - len(frame), True
             if quiet_from is not None:
-                deep = deep and _level_db(frame) <= floor + FLOOR_MARGIN_DB
+                deep = deep and level_db(frame) <= floor + FLOOR_MARGIN_DB
             if quiet_from is not None and quiet_from <= react_by:
                 quiet = session.now - quiet_from
                 if quiet >= session.samples(PHRASE_GAP_S):
                     return quiet_from
-                if quiet >= session.samples(CUT_QUIET_S) and (deep or _cut_off(last_sound, level)):
+                if quiet >= session.samples(CUT_QUIET_S) and (deep or cut_off(last_sound, level)):
                     return quiet_from
                 continue
             run = session.runs.run
@@ -337,7 +316,7 @@ class Caller:
         session = self.session
         prompt_end = session.samples(session.settings.prompt_end_silence_s)
         began = session.now
-        stretch = _Stretch.of(session.recording.far)
+        stretch = Stretch.of(session.recording.far)
         while not (stretch.quiet and stretch.length >= prompt_end):
             run = session.runs.run
             if run is not None and run.kind in ("music", "tone") and run.since > began:
@@ -498,52 +477,3 @@ class Caller:
             confidence=round(verdict.confidence, 3),
             text=verdict.greeting,
         )
-
-
-def _quiet(frame: Samples) -> bool:
-    if not len(frame):
-        return True
-    return float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) < QUIET_FRAME_RMS
-
-
-@dataclass(slots=True)
-class _Stretch:
-    """The far end's latest stretch of quiet or of sound, and the length of the one before it
-    (samples), kept up to date frame by frame."""
-
-    quiet: bool
-    length: int
-    before: int
-
-    @classmethod
-    def of(cls, frames: Sequence[Samples]) -> _Stretch:
-        """The stretches at the end of the audio heard so far (its last seconds are enough)."""
-        stretch = cls(quiet=True, length=0, before=0)
-        for frame in frames[-STRETCH_LOOKBACK_FRAMES:]:
-            stretch.add(frame)
-        return stretch
-
-    def add(self, frame: Samples) -> None:
-        quiet = _quiet(frame)
-        if quiet == self.quiet:
-            self.length += len(frame)
-        else:
-            self.quiet, self.before, self.length = quiet, self.length, len(frame)
-
-
-def _level_db(frame: Samples) -> float:
-    rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) if len(frame) else 0.0
-    return 20.0 * float(np.log10(max(rms, 1.0)))
-
-
-def _speech_level(frames: Sequence[Samples]) -> float | None:
-    """The median level (dB) of the sounding frames among `frames`, None if none sound."""
-    levels = [_level_db(frame) for frame in frames if not _quiet(frame)]
-    return float(np.median(levels)) if levels else None
-
-
-def _cut_off(last_sound: Samples | None, level: float | None) -> bool:
-    """Whether sound that ended in `last_sound` was cut off rather than faded out."""
-    if last_sound is None or level is None:
-        return False
-    return _level_db(last_sound) >= level + CUT_LEVEL_DB
