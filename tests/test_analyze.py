@@ -6,9 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from shopper.audio.files import write_wav
+from shopper.audio.dtmf import dtmf_sequence
+from shopper.audio.files import read_audio, write_wav
+from shopper.audio.frame import TELEPHONY_RATE, silence
+from shopper.audio.g711 import ulaw_round_trip
+from shopper.bench.corpus import PROMPTS_DIR
 from shopper.bench.demo import DemoCall, build_demo_call
 from shopper.text.match import fuzzy
 
@@ -21,7 +26,7 @@ def demo() -> DemoCall:
 
 
 @pytest.fixture(scope="module")
-def demo_json(demo: DemoCall, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+def demo_document(demo: DemoCall, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
     path = tmp_path_factory.mktemp("demo") / "call.wav"
     write_wav(path, demo.samples)
     run = subprocess.run(
@@ -33,21 +38,23 @@ def demo_json(demo: DemoCall, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(run.stdout)  # type: ignore[no-any-return]
 
 
-def test_json_has_the_documented_shape(demo_json: dict) -> None:  # type: ignore[type-arg]
-    assert set(demo_json) == {
-        "schema",
-        "duration_s",
-        "engine",
-        "segments",
-        "dtmf",
-        "tones",
-        "transcript",
-    }
-    assert demo_json["schema"] == "shopper.analysis/1"
-    assert demo_json["engine"] == "moonshine:base-en"
-    for segment in demo_json["segments"]:
+@pytest.fixture(scope="module")
+def demo_json(demo_document: dict) -> dict:  # type: ignore[type-arg]
+    """The one channel of the (mono) demo call, with the recording's duration."""
+    (channel,) = demo_document["channels"]
+    return {"duration_s": demo_document["duration_s"], **channel}
+
+
+def test_json_has_the_documented_shape(demo_document: dict) -> None:  # type: ignore[type-arg]
+    assert set(demo_document) == {"schema", "duration_s", "engine", "channels"}
+    assert demo_document["schema"] == "shopper.analysis/2"
+    assert demo_document["engine"] == "moonshine:base-en"
+    (channel,) = demo_document["channels"]
+    assert set(channel) == {"channel", "segments", "dtmf", "tones", "transcript"}
+    assert channel["channel"] == "mono"
+    for segment in channel["segments"]:
         assert set(segment) == {"start_s", "end_s", "kind"}
-    for utterance in demo_json["transcript"]:
+    for utterance in channel["transcript"]:
         assert set(utterance) == {"start_s", "end_s", "text", "confidence"}
 
 
@@ -120,3 +127,41 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert "Traceback" not in run.stderr
+
+
+def test_a_stereo_call_is_heard_channel_by_channel(tmp_path: Path) -> None:
+    """The tester's keys stay in the tester's channel; the far end's prompt in the far end's."""
+    prompt = read_audio(PROMPTS_DIR / "please-try-again.wav")
+    keys = dtmf_sequence("39#", 0.1, 0.1)
+    at = round(0.4 * TELEPHONY_RATE)  # the keys are pressed while the prompt plays
+    far = ulaw_round_trip(np.concatenate([prompt, silence(1.0)]))
+    tester = np.zeros_like(far)
+    tester[at : at + len(keys)] = keys
+    path = tmp_path / "call.wav"
+    write_wav(path, np.stack([far, tester], axis=1))
+    run = subprocess.run(
+        [*SHOPPER, "analyze", str(path), "--json", "--engine", "moonshine"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    far_end, tester_side = json.loads(run.stdout)["channels"]
+    assert (far_end["channel"], tester_side["channel"]) == ("far", "tester")
+    assert far_end["dtmf"] == []
+    assert [d["digit"] for d in tester_side["dtmf"]] == list("39#")
+    assert tester_side["dtmf"][0]["t_s"] == pytest.approx(at / TELEPHONY_RATE, abs=0.03)
+    assert not [s for s in far_end["segments"] if s["kind"] == "tone"]
+    said = " ".join(u["text"] for u in far_end["transcript"])
+    assert fuzzy("please try again", min_score=0.8).match(said).matched, said
+    assert tester_side["transcript"] == []
+
+    readable = subprocess.run(
+        [*SHOPPER, "analyze", str(path), "--engine", "moonshine"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    far_part, tester_part = readable.split("tester (right channel)")
+    assert "far end (left channel)" in far_part
+    assert "dtmf" not in far_part
+    assert tester_part.count("dtmf") == 3

@@ -12,6 +12,7 @@ from shopper.audio.dtmf import DtmfDetector, dtmf_sequence
 from shopper.audio.files import read_audio
 from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, AudioFrame, silence, split_frames
 from shopper.audio.g711 import ulaw_round_trip
+from shopper.audio.tone_labels import Receivers
 from shopper.bench.corpus import moh_files
 from shopper.engine.ear import BLOCK_FRAMES, Ear, Heard
 from shopper.sandbox.sounds import PROMPTS_DIR
@@ -49,8 +50,11 @@ def test_the_ear_reports_what_each_analyser_finds_in_the_whole_recording(
     heard.append((start + len(call_audio), ear.finish()))
 
     whole = AudioFrame(call_audio, start)
-    dtmf, tones = DtmfDetector(), ToneDetector()
-    assert [s for _, h in heard for s in h.segments] == classify(call_audio, start)
+    dtmf, tones, receivers = DtmfDetector(), ToneDetector(), Receivers()
+    # The classifier's segments, where the receivers heard keys and tones relabelled `tone`.
+    relabelled = receivers.feed(whole, classify(call_audio, start)).segments
+    relabelled += receivers.finish([]).segments
+    assert [s for _, h in heard for s in h.segments] == relabelled
     assert [d for _, h in heard for d in h.digits] == dtmf.feed(whole) + dtmf.finish()
     assert [t for _, h in heard for t in h.tones] == tones.feed(whole) + tones.finish()
     assert [d.digit for _, h in heard for d in h.digits] == list("147#")

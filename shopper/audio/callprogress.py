@@ -77,6 +77,8 @@ class ToneEvent(Span):
     """
 
     kind: ToneKind
+    parts: tuple[Span, ...] = field(default=(), compare=False, repr=False)
+    """The bursts (or SIT segments) it was heard in: the tone is off between them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +411,10 @@ class _RunTracker:
         return [_Run(self.index, start, end, measured)]
 
 
+def _parts(runs: list[_Run]) -> tuple[Span, ...]:
+    return tuple(Span(run.start, run.end) for run in runs)
+
+
 def _within(value: int, window: tuple[float, float]) -> bool:
     low, high = window
     return low * TELEPHONY_RATE - _TIMING_SLACK <= value <= high * TELEPHONY_RATE + _TIMING_SLACK
@@ -456,7 +462,9 @@ class _CadenceMatcher:
     def confirmed(self) -> ToneEvent | None:
         if len(self.bursts) < self.tone.confirm_bursts:
             return None
-        return ToneEvent(self.bursts[0].start, self.bursts[-1].end, self.tone.kind)
+        return ToneEvent(
+            self.bursts[0].start, self.bursts[-1].end, self.tone.kind, _parts(self.bursts)
+        )
 
     def close(self) -> list[ToneEvent]:
         event = self.confirmed
@@ -478,9 +486,21 @@ class _SitMatcher:
         kind = self._classify(self.recent)
         if kind is None:
             return []
-        event = ToneEvent(self.recent[0].start, self.recent[-1].end, kind)
+        event = ToneEvent(self.recent[0].start, self.recent[-1].end, kind, _parts(self.recent))
         self.recent = []
         return [event]
+
+    def pending_start(self, now: int) -> int | None:
+        """Where a SIT that the next runs may complete would begin: the earliest of the recent
+        runs joined to `now` (where a run still being heard began, or the end of the audio
+        analysed) by gaps no longer than a SIT's."""
+        max_gap = self.plan.sit_max_gap_s * TELEPHONY_RATE + 2 * _TIMING_SLACK
+        start, edge = None, now
+        for run in reversed(self.recent):
+            if edge - run.end > max_gap:
+                break
+            start, edge = run.start, run.start
+        return start
 
     def _classify(self, runs: list[_Run]) -> ToneKind | None:
         plan = self.plan
@@ -638,6 +658,18 @@ class ToneDetector:
     def ongoing(self) -> list[ToneEvent]:
         """Cadenced patterns already confirmed and not yet over, as heard so far."""
         return [event for m in self._cadences if (event := m.confirmed) is not None]
+
+    @property
+    def undecided_from(self) -> int | None:
+        """The earliest sample a pattern not yet confirmed may still claim: the start of a run
+        still being heard, of the bursts of a cadence not yet confirmed, or of the segments a
+        SIT may still grow from. None when no tone is in the making."""
+        starts = [t.open_start for t in self._trackers if t.open_start is not None]
+        starts += [m.bursts[0].start for m in self._cadences if m.bursts and m.confirmed is None]
+        sit_start = self._sit.pending_start(min(starts, default=self._origin + self._chunks * HOP))
+        if sit_start is not None:
+            starts.append(sit_start)
+        return min(starts) if starts else None
 
     def _analyse(self, samples: Samples) -> list[ToneEvent]:
         chunks = samples.astype(np.float64).reshape(-1, HOP)

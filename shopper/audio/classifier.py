@@ -91,6 +91,13 @@ _KEEP_FRAMES = CONTEXT_RADIUS + 2
 
 _BRIDGE_FRAMES: dict[SoundKind, int] = {"speech": 18, "tone": 18, "music": 50, "silence": 0}
 """Frames of silence that end a sound: shorter pauses belong to the sound around them."""
+
+
+def bridged_pause(kind: SoundKind) -> int:
+    """Samples: the longest pause inside a sound of `kind` that smoothing keeps in it."""
+    return _BRIDGE_FRAMES[kind] * HOP
+
+
 _ONSET_FRAMES = 5
 """Frames of sound that end a silence (100 ms: a click or a breath does not)."""
 _TONE_ONSET_FRAMES = 3

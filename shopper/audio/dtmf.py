@@ -332,6 +332,13 @@ class DtmfDetector:
             return []
         return self._analyse()
 
+    @property
+    def undecided_from(self) -> int | None:
+        """Where a press still being heard began, if one is."""
+        if self._candidate is None or self._origin is None:
+            return None
+        return self._origin + self._candidate.first * HOP
+
     def finish(self) -> list[DtmfDigit]:
         """Close the call: judge the last partial blocks as if silence followed, flush, reset."""
         if len(self._pending):

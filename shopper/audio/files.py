@@ -28,6 +28,15 @@ def read_audio(path: Path, rate: int = TELEPHONY_RATE) -> Samples:
     return resample(_mono(channels), file_rate, rate)
 
 
+def read_channels(path: Path, rate: int = TELEPHONY_RATE) -> list[Samples]:
+    """Every channel of a recording (left first) as int16 PCM at `rate`."""
+    channels, file_rate = _read_channels(path)
+    return [
+        resample(channels[:, number].astype(np.int16), file_rate, rate)
+        for number in range(channels.shape[1])
+    ]
+
+
 def read_channel(path: Path, channel: int, rate: int = TELEPHONY_RATE) -> Samples:
     """One channel of a recording (0 = left) as int16 PCM at `rate`: a call recording holds
     each side of the call in its own channel, and a mix would put one side's keys and

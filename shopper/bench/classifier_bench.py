@@ -58,6 +58,7 @@ from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples, as_pcm16, split_frames
 from shopper.audio.g711 import ulaw_round_trip
 from shopper.audio.segments import SOUND_KINDS, Segment, SoundKind
+from shopper.audio.tone_labels import Receivers
 from shopper.bench.corpus import moh_files, prompt_transcripts
 from shopper.tts import synthesize
 
@@ -491,24 +492,31 @@ def score(
     )
 
 
-def label_mixture(classifier: SoundClassifier, item: LabelledAudio) -> Labels:
-    """Stream the mixture in 20 ms frames, as a call delivers it."""
+def label_mixture(
+    classifier: SoundClassifier, item: LabelledAudio, receivers: Receivers | None = None
+) -> Labels:
+    """Stream the mixture in 20 ms frames, as a call delivers it; with `receivers`, their
+    keys and tones override the classifier's labels, as in the call engine's ear."""
     segments: list[Segment] = []
     for frame in split_frames(item.samples):
-        segments.extend(classifier.feed(frame))
-    segments.extend(classifier.finish())
+        closed = classifier.feed(frame)
+        segments.extend(closed if receivers is None else receivers.feed(frame, closed).segments)
+    closed = classifier.finish()
+    segments.extend(closed if receivers is None else receivers.finish(closed).segments)
     return segments_to_labels(segments, 0, len(item.samples))
 
 
 def run_classifier_bench(
-    seed: int = 0, mixtures: int = 24, seconds: float = 60.0
+    seed: int = 0, mixtures: int = 24, seconds: float = 60.0, with_receivers: bool = False
 ) -> ClassifierBenchReport:
-    """Score the shipped classifier on held-out mixtures (about 24 minutes by default)."""
+    """Score the shipped classifier on held-out mixtures (about 24 minutes by default), alone
+    or `with_receivers` overriding its labels where they hear a key or a tone."""
     items = labelled_set(held_out=True, count=mixtures, seconds=seconds, seed=seed)
     predictions: list[Labels] = []
     began = time.perf_counter()
     for item in items:
-        predictions.append(label_mixture(SoundClassifier(), item))
+        receivers = Receivers() if with_receivers else None
+        predictions.append(label_mixture(SoundClassifier(), item, receivers))
     elapsed = time.perf_counter() - began
     return score(items, predictions, elapsed)
 

@@ -38,6 +38,11 @@ def bench_audio(
                 "Sound classifier (target >= 97 % of labelled time)",
                 lambda: run_classifier_bench(seed),
             ),
+            (
+                "Sound segments as the call engine hears them: the receivers' keys and tones "
+                "override the classifier",
+                lambda: run_classifier_bench(seed, with_receivers=True),
+            ),
             ("DTMF (target 100 % at 40/40 ms, zero talk-off)", lambda: run_dtmf_bench(seed)),
             (
                 "A recording inside a span (crawl identity; target: no different pair accepted)",

@@ -10,19 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from shopper.asr.types import Utterance
-from shopper.audio.frame import TELEPHONY_RATE
+from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.segments import SoundKind
 from shopper.engine.confirm import Confirmer
-from shopper.engine.failures import StepFailure
+from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.human import HumanEvidence, repeats_announcement, sounds_like_greeting
+from shopper.engine.reaction import (
+    CUT_QUIET_S,
+    FLOOR_MARGIN_DB,
+    IGNORED_WHILE_PROMPT,
+    KEY_MOMENT_MAX_S,
+    KEY_PATIENCE_S,
+    PHRASE_GAP_S,
+    PHRASE_START_S,
+    REACTION_S,
+    RUN_SETTLE_S,
+    SENTENCE_GAP_S,
+    STRETCH_LOOKBACK_FRAMES,
+    Stretch,
+    cut_off,
+    is_quiet,
+    level_db,
+    speech_level,
+)
 from shopper.engine.session import CallSession
 from shopper.text.match import Match, Matcher, contains
 from shopper.tts import synthesize
-
-QUIET_FRAME_RMS = 180.0
-"""About -45 dBFS: a 20 ms frame this quiet is a gap in what the far end plays."""
 
 PROBE_PHRASE = "Hello, can you hear me?"
 COURTESY_MESSAGE = "This is an automated test call. Thank you, goodbye."
@@ -157,42 +171,191 @@ class Caller:
     # --- acting ----------------------------------------------------------------------------
 
     async def press(
-        self, keys: str, ack_s: float | None = None, tone_s: float = 0.1, gap_s: float = 0.1
+        self,
+        keys: str,
+        ack_s: float | None = None,
+        tone_s: float = 0.1,
+        gap_s: float = 0.1,
+        after_prompt: bool = False,
     ) -> float:
-        """Send keys and require the far end to react; returns the reaction time in seconds."""
+        """Send keys and require the far end to react; returns the reaction time in seconds.
+
+        A reaction is the far end stopping or changing what it plays within REACTION_S of the
+        key, or starting to play when it was quiet. A prompt that plays on past that was not
+        interrupted: the key was ignored while the prompt played. Keys are sent where the
+        reaction can be told from the prompt's own pauses (see _key_moment); with
+        `after_prompt`, only once the prompt has ended."""
         session = self.session
         session.check_health()
+        await self._key_moment(after_prompt)
         sent_at = max(session.now, session.near_busy_until)
+        playing = self._playing()
         session.near_busy_until = sent_at + session.samples(len(keys) * (tone_s + gap_s))
         session.timeline.add(sent_at, "key", digits=keys)
         await session.call.send_dtmf(keys, tone_s, gap_s)
-        limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
-        first_tone_end = sent_at + session.samples(tone_s)
-        before = session.runs.run
-        was_sounding = before is not None and before.kind != "silence"
-        quiet_frames = 0
-        while True:
-            await self._next()
-            run = session.runs.run
-            frame = session.recording.far[-1]
-            if session.now > first_tone_end:
-                rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) if len(frame) else 0.0
-                quiet_frames = quiet_frames + 1 if rms < QUIET_FRAME_RMS else 0
-                changed = run is not None and (before is None or run.since > before.since)
-                gap = was_sounding and quiet_frames >= 2
-                started = not was_sounding and rms >= QUIET_FRAME_RMS
-                if changed or gap or started:
-                    reaction = (session.now - sent_at) / TELEPHONY_RATE
-                    session.timeline.add(
-                        session.now, "key-acknowledged", digits=keys, after_s=round(reaction, 3)
-                    )
-                    return reaction
-            if session.now - session.near_busy_until >= limit:
-                waited = limit / TELEPHONY_RATE
+        if playing is None:
+            limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
+            reacted = await self._sound_starts(sent_at + session.samples(tone_s), limit)
+            if reacted is None:
                 raise StepFailure(
                     "dtmf-not-acknowledged",
-                    f"pressed {keys!r}; the far end did not react within {waited:g} s",
+                    f"pressed {keys!r}; the far end did not react within "
+                    f"{limit / TELEPHONY_RATE:g} s",
                 )
+        else:
+            reacted = await self._interrupted(sent_at, playing)
+            if reacted is None:
+                raise await self._ignored(
+                    keys, sent_at, playing, after_prompt, ack_s, tone_s, gap_s
+                )
+        reaction = max(reacted - sent_at, 0) / TELEPHONY_RATE
+        session.timeline.add(
+            session.now, "key-acknowledged", digits=keys, after_s=round(reaction, 3)
+        )
+        return reaction
+
+    def _playing(self) -> SoundKind | None:
+        """What the far end plays in the latest frame; None when it is quiet."""
+        far = self.session.recording.far
+        if not far or is_quiet(far[-1]):
+            return None
+        run = self.session.runs.run
+        return run.kind if run is not None and run.kind in ("music", "tone") else "speech"
+
+    async def _key_moment(self, after_prompt: bool) -> None:
+        """Wait, if need be, for a moment at which a reaction to a key can be told from the
+        prompt's own course: the start of a sentence (a prompt that takes keys stops within
+        REACTION_S; one that ignores them plays on), music or a tone, or the quiet after the
+        prompt (a menu waiting for its key: whatever it plays next answers the key). Not a
+        pause nor the end of a sentence: there a prompt that ignores keys falls quiet, or
+        starts its next sentence, as if it had reacted. A voice that hardly pauses between
+        sentences is given the start of a phrase after KEY_PATIENCE_S. With `after_prompt`,
+        only the quiet after the prompt."""
+        session = self.session
+        prompt_end = session.samples(session.settings.prompt_end_silence_s)
+        phrase_start = session.samples(PHRASE_START_S)
+        began = session.now
+        stretch = Stretch.of(session.recording.far)
+        while session.now - began < session.samples(KEY_MOMENT_MAX_S):
+            if stretch.quiet and stretch.length >= prompt_end:
+                return
+            if not after_prompt and not stretch.quiet:
+                run = session.runs.run
+                if run is not None and run.kind in ("music", "tone"):
+                    return
+                waited = session.now - began
+                if waited >= session.samples(2 * KEY_PATIENCE_S):
+                    return
+                patient = waited < session.samples(KEY_PATIENCE_S)
+                gap = session.samples(SENTENCE_GAP_S if patient else PHRASE_GAP_S)
+                if stretch.length <= phrase_start and stretch.before >= gap:
+                    return
+            await self._next()
+            stretch.add(session.recording.far[-1])
+
+    async def _sound_starts(self, after: int, limit: int) -> int | None:
+        """When the far end, quiet as the keys went out, began to play after the first key's
+        tone (no phone system reacts to a key it has not heard); None if not within `limit`
+        of the last key."""
+        session = self.session
+        while session.now - session.near_busy_until < limit:
+            await self._next()
+            frame = session.recording.far[-1]
+            if session.now > after and not is_quiet(frame):
+                return session.now - len(frame)
+        return None
+
+    async def _interrupted(self, sent_at: int, playing: SoundKind) -> int | None:
+        """When the far end, playing `playing` as the keys went out, stopped or changed to
+        another kind of sound within REACTION_S of the first key; None if it played on.
+
+        Stopped: quiet for longer than a pause between words; or, quiet for a moment before
+        whatever it plays next, either cut off mid-word (reaction.cut_off) or down to the
+        line's own floor (FLOOR_MARGIN_DB)."""
+        session = self.session
+        react_by = sent_at + session.samples(REACTION_S)
+        settled = react_by + session.samples(RUN_SETTLE_S)
+        recent = session.recording.far[-STRETCH_LOOKBACK_FRAMES:]
+        level, floor = speech_level(recent), min(level_db(frame) for frame in recent)
+        deep = True
+        quiet_from: int | None = None
+        last_sound: Samples | None = None
+        while True:
+            await self._next()
+            frame = session.recording.far[-1]
+            if not is_quiet(frame):
+                quiet_from, last_sound = None, frame
+            elif quiet_from is None:
+                quiet_from, deep = session.now - len(frame), True
+            if quiet_from is not None:
+                deep = deep and level_db(frame) <= floor + FLOOR_MARGIN_DB
+            if quiet_from is not None and quiet_from <= react_by:
+                quiet = session.now - quiet_from
+                if quiet >= session.samples(PHRASE_GAP_S):
+                    return quiet_from
+                if quiet >= session.samples(CUT_QUIET_S) and (deep or cut_off(last_sound, level)):
+                    return quiet_from
+                continue
+            run = session.runs.run
+            changed = run is not None and run.kind not in (playing, "silence")
+            if changed and run is not None and sent_at <= run.since <= react_by:
+                return run.since
+            if session.now >= settled:
+                return None
+
+    async def _ignored(
+        self,
+        keys: str,
+        sent_at: int,
+        playing: SoundKind,
+        after_prompt: bool,
+        ack_s: float | None,
+        tone_s: float,
+        gap_s: float,
+    ) -> StepFailure:
+        """The failure for keys the far end played on through. A prompt's keys are pressed
+        again once it has ended, so the failure says whether the menu takes them then."""
+        said = f"pressed {keys!r} at {sent_at / TELEPHONY_RATE:.1f} s"
+        if playing != "speech":
+            return StepFailure("dtmf-not-acknowledged", f"{said}; ignored: the {playing} played on")
+        detail = f"{said}; {IGNORED_WHILE_PROMPT} (it went on past {REACTION_S:g} s)"
+        if after_prompt:
+            return KeyIgnored(detail, None)
+        then = await self._prompt_ends()
+        if then is not None:
+            return KeyIgnored(f"{detail}; not pressed again: the far end went on to {then}", None)
+        try:
+            reaction = await self.press(keys, ack_s, tone_s, gap_s, after_prompt=True)
+        except StepFailure as again:
+            if again.kind != "dtmf-not-acknowledged":
+                raise
+            return KeyIgnored(
+                f"{detail}; pressed again after the prompt, not acknowledged either", False
+            )
+        return KeyIgnored(
+            f"{detail}; pressed again after the prompt, acknowledged after {reaction:.2f} s "
+            f'(if the menu is meant to take keys only then: press: {{keys: "{keys}", '
+            "after_prompt: true})",
+            True,
+        )
+
+    async def _prompt_ends(self) -> str | None:
+        """Wait for the quiet after the prompt (None), unless music or a tone comes first, or
+        the far end talks on for KEY_MOMENT_MAX_S (what it went on to: a key pressed there
+        could do something else)."""
+        session = self.session
+        prompt_end = session.samples(session.settings.prompt_end_silence_s)
+        began = session.now
+        stretch = Stretch.of(session.recording.far)
+        while not (stretch.quiet and stretch.length >= prompt_end):
+            run = session.runs.run
+            if run is not None and run.kind in ("music", "tone") and run.since > began:
+                return f"play {run.kind}"
+            if session.now - began >= session.samples(KEY_MOMENT_MAX_S):
+                return f"talk for {KEY_MOMENT_MAX_S:g} s"
+            await self._next()
+            stretch.add(session.recording.far[-1])
+        return None
 
     async def say(self, text: str) -> None:
         """Speak to the far end (TTS) and wait until it has been said."""

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shopper.asr.types import Fit, RecognizerStream, SpeechEngine, Utterance
-from shopper.audio.callprogress import ToneDetector, ToneEvent
+from shopper.audio.callprogress import ToneEvent
 from shopper.audio.classifier import SoundClassifier
-from shopper.audio.dtmf import DtmfDetector, DtmfDigit
+from shopper.audio.dtmf import DtmfDigit
 from shopper.audio.frame import AudioFrame
 from shopper.audio.segments import Segment, SoundContext, SoundKind
+from shopper.audio.tone_labels import Receivers
 
 BLOCK_FRAMES = 5
 """Frames analysed together: 100 ms, the DTMF receiver's own batch."""
@@ -46,12 +47,14 @@ class Heard:
 
 
 class Ear:
-    """Sound classifier, DTMF and call-progress receivers, and a speech recogniser in one."""
+    """Sound classifier, DTMF and call-progress receivers, and a speech recogniser in one.
+
+    The segments it reports are the classifier's, relabelled where the receivers heard a key
+    or a tone (shopper.audio.tone_labels); the recogniser is given the classifier's own."""
 
     def __init__(self, engine: SpeechEngine, phrases: Sequence[str] | None = None) -> None:
         self._classifier = SoundClassifier()
-        self._dtmf = DtmfDetector()
-        self._tones = ToneDetector()
+        self._receivers = Receivers()
         self._recognizer: RecognizerStream = engine.stream(phrases)
         self._block: list[AudioFrame] = []
 
@@ -77,12 +80,13 @@ class Ear:
     def finish(self) -> Heard:
         heard = self._analyse_block()
         segments = self._classifier.finish()
+        received = self._receivers.finish(segments)
         return _joined(
             heard,
             Heard(
-                segments=segments,
-                digits=self._dtmf.finish(),
-                tones=self._tones.finish(),
+                segments=received.segments,
+                digits=received.digits,
+                tones=received.tones,
                 utterances=self._recognizer.finish(SoundContext(segments, None)),
             ),
         )
@@ -107,10 +111,11 @@ class Ear:
             sound = SoundContext(segments[told:closing], kinds[index])
             utterances += self._recognizer.feed(frame, sound)
             told = closing
+        received = self._receivers.feed(block, segments)
         return Heard(
-            segments=segments,
-            digits=self._dtmf.feed(block),
-            tones=self._tones.feed(block),
+            segments=received.segments,
+            digits=received.digits,
+            tones=received.tones,
             utterances=utterances,
             ongoing=self._classifier.ongoing,
         )

@@ -28,3 +28,13 @@ class StepFailure(Exception):
         super().__init__(message)
         self.kind: FailureKind = kind
         self.message = message
+
+
+class KeyIgnored(StepFailure):
+    """Keys pressed while a prompt played, which played on as if nothing had been pressed."""
+
+    def __init__(self, message: str, taken_after_prompt: bool | None) -> None:
+        super().__init__("dtmf-not-acknowledged", message)
+        self.taken_after_prompt = taken_after_prompt
+        """Whether the same keys, pressed again once the prompt had ended, were acknowledged
+        (the call has then moved on as they asked); None if they were not pressed again."""

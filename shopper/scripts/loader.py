@@ -67,7 +67,7 @@ _EXAMPLES = {
     "settings": "{prompt_end_silence: 1.8s, dead_air: 12s, ack: 4s, max_duration: 30m}",
     "assert": "{time_to_human: {max: 3m}, hold: {max: 5m}}",
     "step": '{press: "1"}',
-    "press": '"1" or {keys: "1", ack: 4s, tone: 100ms, gap: 100ms}',
+    "press": '"1" or {keys: "1", ack: 4s, tone: 100ms, gap: 100ms, after_prompt: false}',
     "hold": "{max: 5m, start_within: 60s} or true",
     "human": "{within: 10m, probe: true, courtesy: true} or true",
     "expect_hangup": "{within: 30s} or true",
@@ -441,7 +441,9 @@ class _Builder(YamlChecker):
                     'press: {keys: "1", ack: 4s})',
                     key=True,
                 )
-            long_form = self.mapping(raw, value_at, ("keys", "ack", "tone", "gap"), ("keys",))
+            long_form = self.mapping(
+                raw, value_at, ("keys", "ack", "tone", "gap", "after_prompt"), ("keys",)
+            )
             keys_at: Where = (*value_at, "keys")
             keys_raw = long_form["keys"]
             options: Mapping[str, object] = long_form
@@ -455,6 +457,9 @@ class _Builder(YamlChecker):
                 options, "tone", options_at, _default(PressStep, "tone_s")
             ),
             gap_s=self.optional_duration(options, "gap", options_at, _default(PressStep, "gap_s")),
+            after_prompt=self.flag(options["after_prompt"], (*options_at, "after_prompt"))
+            if "after_prompt" in options
+            else _default(PressStep, "after_prompt"),
             line=line,
         )
 

@@ -33,6 +33,8 @@ class PressStep:
     ack_s: float | None = None
     tone_s: float = 0.1
     gap_s: float = 0.1
+    after_prompt: bool = False
+    """Send the keys once the prompt has ended, for a menu meant to ignore keys until then."""
     line: int | None = None
 
     @property

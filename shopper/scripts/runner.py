@@ -273,7 +273,9 @@ async def _perform(step: Step, caller: Caller) -> str | None:
             found = await caller.expect(step.matcher, step.within_s, step.silence_s, step.optional)
             return "not heard (optional)" if found is None else _decided(found)
         case PressStep():
-            reaction = await caller.press(step.keys, step.ack_s, step.tone_s, step.gap_s)
+            reaction = await caller.press(
+                step.keys, step.ack_s, step.tone_s, step.gap_s, step.after_prompt
+            )
             return f"acknowledged after {reaction:.2f} s"
         case SayStep():
             await caller.say(step.text)
