@@ -45,3 +45,26 @@ def test_cut_words_of_the_interrupted_prompt_are_found() -> None:
     globex = "Forbillion, press one. For technical support, press to to report an outage."
     assert cut_words(heard, globex, 6) == 4
     assert cut_words(words("all billing representatives are busy"), globex, 3) == 0
+
+
+def test_a_known_menu_keeps_its_title_heard_as_a_sentence_of_its_own() -> None:
+    """Moonshine's reading of a replayed flite menu: the short title came as an utterance of its
+    own, and the menu's opening is recognised from its third word on (two skipped words are
+    allowed for cut residue). The title is the menu's, not a message in front of it."""
+    menu = (
+        "Pine-clinite, For appointments, dress one. For prescriptions, press to. "
+        "Forbilling questions, dress free."
+    )
+    heard = ["Pine-clinite,", "For appointments, dress one. For prescriptions, press to."]
+    pieces = split_prompts(heard, [("main", menu)])
+    assert [(p.text, p.known, p.first) for p in pieces] == [
+        ("Pine-clinite, For appointments, dress one. For prescriptions, press to.", "main", 0)
+    ]
+
+
+def test_a_message_before_a_known_menu_stays_a_prompt_of_its_own() -> None:
+    pieces = split_prompts(["Your balance is ten dollars.", MAIN], [("main", MAIN)])
+    assert [(p.text, p.known) for p in pieces] == [
+        ("Your balance is ten dollars.", None),
+        (MAIN, "main"),
+    ]

@@ -497,8 +497,9 @@ async def _press(
     job: PathJob, caller: Caller, step: RouteStep, passing: _Passing, presses: list[Press]
 ) -> _Outcome | None:
     """Press the step's key; at a queue, once its callback offer was heard (taking the offer
-    ends the hold). A key the far end does not react to ends the path: the last key's is a
-    dead end, an earlier one's a route not reproduced."""
+    ends the hold). A route key that fails ends the path as a route not reproduced. The key
+    under test is a dead end only when the far end did not react to it at all: a hang-up or
+    a tone right after it is its reaction, and is observed like any other."""
     session = caller.session
     if step.on_hold and not await _offer_heard(session, job.max_hold_s):
         return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
@@ -506,8 +507,10 @@ async def _press(
     try:
         await caller.press(step.key)
     except StepFailure as failure:
-        ending: Ending = "ignored" if step is job.route[-1] else "lost"
-        return _Outcome(ending, detail=failure.message)
+        if step is not job.route[-1]:
+            return _Outcome("lost", detail=failure.message)
+        if failure.kind == "dtmf-not-acknowledged":
+            return _Outcome("ignored", detail=failure.message)
     passing.pressed(presses, step, pressed_at)
     if step.on_hold:
         session.hold.end_hold(pressed_at)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shopper.crawl.identity import SENTENCE, find_opening, words
+from shopper.crawl.identity import SENTENCE, find_opening, opens_with, words
 
 TRANSFER = re.compile(
     r"\b(transferring|transfer you|connecting you|put you through|one moment)\b", re.I
@@ -78,13 +78,21 @@ def _piece(sentences: list[tuple[int, str]], known: str | None = None) -> Piece:
 def _known_opening(
     sentences: list[str], known: Sequence[tuple[str, str]]
 ) -> tuple[int, str] | None:
-    """(index of the sentence a known prompt opens in, its node), latest opening first."""
+    """(index of the sentence a known prompt opens in, its node), latest opening first; the
+    sentences before it that are the prompt's own first words go with it (a title heard as a
+    sentence of its own would otherwise become a prompt of its own, in front of the menu)."""
     for start in range(len(sentences) - 1, -1, -1):
         heard = words(" ".join(sentences[start:]))
         for node, prompt in known:
             if find_opening(prompt, heard) is not None:
-                return start, node
+                return _with_title(sentences, start, prompt), node
     return None
+
+
+def _with_title(sentences: list[str], start: int, prompt: str) -> int:
+    while start > 0 and opens_with(prompt, words(" ".join(sentences[start - 1 :]))):
+        start -= 1
+    return start
 
 
 def _close(pieces: list[Piece], current: list[tuple[int, str]]) -> None:
