@@ -19,6 +19,7 @@ from shopper.asr.moonshine_engine import (
     MoonshineWorker,
     MoonshineWorkerPool,
     NativeModel,
+    Reading,
     load_model,
     quiet_cuts,
 )
@@ -235,13 +236,13 @@ def test_a_replayed_announcement_is_transcribed_once(
     announcement = phone_line(PROMPTS_DIR / "queue-periodic-announce.wav")
     music = phone_line(moh_files()[0])[: 6 * TELEPHONY_RATE]
     calls: list[int] = []
-    transcribe = engine.transcribe
+    read = engine.read
 
-    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> str:
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> Reading:
         calls.append(len(samples))
-        return transcribe(samples, rate)
+        return read(samples, rate)
 
-    monkeypatch.setattr(engine, "transcribe", counting)
+    monkeypatch.setattr(engine, "read", counting)
     hold = np.concatenate([music, announcement, music, announcement, music])
     heard = stream_all(engine, hold, 0)
     assert len(heard) == 2

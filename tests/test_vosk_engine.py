@@ -9,6 +9,7 @@ model the same tests run on Asterisk's recorded English prompts.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import shutil
@@ -21,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shopper.asr import vosk_engine
 from shopper.asr.models import ModelError
-from shopper.asr.types import Utterance
+from shopper.asr.types import Utterance, VerifyUnavailable
 from shopper.asr.vosk_engine import VoskEngine, dither_free_overlay
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples, silence, split_frames
@@ -319,3 +321,38 @@ def test_overlay_patches_dither_without_touching_the_model(
     assert (overlay / "conf" / "model.conf").resolve() == (korean_model / "conf" / "model.conf")
     assert dither_free_overlay(korean_model) == overlay
     assert [p.name for p in (tmp_path / "vosk-overlays").iterdir()] == [overlay.name]
+
+
+def test_verify_re_recognises_a_final_with_the_candidates_as_grammar(case: Case) -> None:
+    """The candidate actually spoken gets margin 0 and the others a negative margin; the
+    fits come back one per candidate, in order, after the stream has finished."""
+    for spoken, audio in enumerate(case.phrase_audio[:2]):
+        stream = case.engine.stream()
+        heard = [u for frame in split_frames(audio) for u in stream.feed(frame)]
+        finals = [u for u in heard + stream.finish() if u.final]
+        assert finals
+        candidates = list(reversed(case.phrases))
+        fits = asyncio.run(stream.verify(finals[-1], candidates))
+        assert [fit.text for fit in fits] == candidates
+        margins = {fit.text: fit.margin for fit in fits}
+        assert margins[case.phrases[spoken]] == 0.0
+        assert all(margins[p] < 0.0 for p in case.phrases if p != case.phrases[spoken])
+
+
+def test_verify_of_audio_no_longer_kept_is_unavailable(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A final is checkable while its audio is kept, and a clear error once it has aged out
+    (the limit shortened to 3 s here, from 300 s, to keep the test short)."""
+    monkeypatch.setattr(vosk_engine, "KEPT_AUDIO_S", 3.0)
+    stream = case.engine.stream()
+    start = 5 * TELEPHONY_RATE
+    audio = case.phrase_audio[1]
+    heard = [u for frame in split_frames(audio, start=start) for u in stream.feed(frame)]
+    final = [u for u in heard if u.final][-1]
+    assert len(asyncio.run(stream.verify(final, case.phrases))) == len(case.phrases)
+    later = start + len(audio)
+    for frame in split_frames(silence(4.0), start=later):
+        stream.feed(frame)
+    with pytest.raises(VerifyUnavailable, match="no longer kept"):
+        asyncio.run(stream.verify(final, case.phrases))

@@ -2,10 +2,13 @@
 
 The moonshine-cpp wheel bundles English "base" weights and an ONNX runtime, so this engine
 works straight after `pip install`. Moonshine is an utterance recogniser, not a streaming one:
-it is given a whole stretch of speech and returns its text, with no partials, word timings or
-confidence. So each stream finds the stretches of speech itself with shopper's sound
-classifier, merges stretches separated by short pauses (more context, fewer cut sentences),
-and transcribes each one once it has ended.
+it is given a whole stretch of speech and returns its text, with no partials or word timings.
+So each stream finds the stretches of speech itself with shopper's sound classifier, merges
+stretches separated by short pauses (more context, fewer cut sentences), and transcribes each
+one once it has ended. On onnxruntime the workers also return each token's probability (the
+utterance's confidence, `Reading.confidence`) and keep each chunk's encoder output, so that
+`MoonshineStream.verify` can ask how well other texts fit the same audio (teacher forcing,
+see `OnnxMoonshine.score`) without encoding it again.
 
 When the onnxruntime package is installed the workers run the model with it
 (shopper.asr.moonshine_onnx: the same text for about a third of the CPU); otherwise with the
@@ -35,12 +38,15 @@ wheel's native library. Facts about that library (moonshine-cpp 0.1.4) this modu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import functools
 import importlib.util
+import itertools
+import json
+import math
 import os
-import queue
 import resource
 import struct
 import subprocess
@@ -48,7 +54,8 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +64,16 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from shopper.asr.chunk_edits import changed_chunks
 from shopper.asr.models import ModelError, bundled_moonshine_model
-from shopper.asr.types import Utterance
+from shopper.asr.moonshine_onnx import (
+    END_OF_TEXT_TOKEN,
+    OnnxMoonshine,
+    detokenize,
+    read_vocabulary,
+)
+from shopper.asr.moonshine_tokenizer import MoonshineTokenizer
+from shopper.asr.types import Fit, Utterance, VerifyUnavailable
 from shopper.audio.classifier import SoundClassifier
 from shopper.audio.fingerprint import MIN_FRAMES, Envelope, envelope, same_recording
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
@@ -95,9 +110,12 @@ SPEECH_WORKERS = 2
 """Worker processes: one per core of the 2-core machines shopper is benchmarked on."""
 WORKER_MEMORY_BUDGET_MB = 1500.0
 """Peak memory past which the worker process is replaced (see `MoonshineWorker`)."""
-CONFIDENCE = 0.5
-"""Moonshine reports no confidence; every utterance carries this neutral value, which means
-'unknown', not 'half sure'."""
+UNKNOWN_CONFIDENCE = 0.5
+"""On the native library (no onnxruntime) Moonshine gives no token probabilities; its
+utterances carry this neutral value, which means 'unknown', not 'half sure'."""
+KEPT_FINALS = 32
+"""Recent finals a stream keeps the audio and reading of, for `verify` (8 kHz audio: 16 KB a
+second, so a few MB at most)."""
 
 _QUIET_BLOCK = 160
 """20 ms blocks for finding a pause to cut at."""
@@ -121,8 +139,6 @@ def load_model() -> SpeechModel:
     folder = bundled_moonshine_model()
     if folder is None or importlib.util.find_spec("onnxruntime") is None:
         return NativeModel()
-    from shopper.asr.moonshine_onnx import OnnxMoonshine
-
     return OnnxMoonshine(folder)
 
 
@@ -171,17 +187,72 @@ class NativeModel:
             self._lib.moonshine_free_text(text)
 
 
-_REQUEST = struct.Struct("<Q")
-"""A request is the byte length of the float32 audio that follows."""
+_REQUEST = struct.Struct("<BQQQ")
+"""A request is (operation, chunk key, byte length of its JSON arguments, byte length of the
+float32 audio); the arguments and the audio follow."""
 _REPLY = struct.Struct("<BddQ")
 """A reply is (status, the worker's peak memory in MB, its CPU seconds so far, byte length of
-the UTF-8 text)."""
-_READY, _TEXT, _FAILED = 0, 1, 2
+the UTF-8 body: JSON when done, else a one-line message)."""
+_READY, _DONE, _FAILED, _UNAVAILABLE = 0, 1, 2, 3
+READ, SCORE = 0, 1
+"""The worker's operations: read a chunk (keeping its encoder output), score candidates."""
+NO_KEY = 0
+"""The chunk key of audio whose encoder output need not be kept."""
+ENCODER_CACHE_CHUNKS = 48
+"""Encoder outputs a worker keeps for scoring (≤ 0.7 MB each for 10 s chunks, ≤ 34 MB): the
+chunks of the recent utterances of a few concurrent calls. An evicted one is re-encoded from
+the audio every score request carries, so this bounds cost, never correctness."""
 
 
 def _peak_memory_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class _Listener:
+    """The worker process's side: the model plus the encoder outputs of its recent chunks."""
+
+    def __init__(self, model: SpeechModel) -> None:
+        self._model = model
+        self._encoded: OrderedDict[int, NDArray[np.float32]] = OrderedDict()
+
+    def handle(self, operation: int, key: int, arguments: Any, audio: NDArray[np.float32]) -> str:
+        """The JSON body of the reply; raises ShopperError (VerifyUnavailable included)."""
+        model = self._model
+        if not isinstance(model, OnnxMoonshine):
+            if operation == SCORE:
+                raise VerifyUnavailable(
+                    "the audio check needs the onnxruntime package (pip install onnxruntime): "
+                    "Moonshine's native library cannot score a given text"
+                )
+            return json.dumps({"text": model.transcribe(audio), "tokens": [], "log_probs": []})
+        if operation == SCORE:
+            candidates = [[int(token) for token in tokens] for tokens in arguments]
+            return json.dumps({"scores": model.score(self._hidden(key, audio), candidates)})
+        hidden = model.encode(audio)
+        self._keep(key, hidden)
+        reading = model.read(hidden, len(audio))
+        text = detokenize(model.vocabulary, reading.tokens)
+        body = {"text": text, "tokens": reading.tokens, "log_probs": reading.log_probs}
+        return json.dumps(body)
+
+    def _hidden(self, key: int, audio: NDArray[np.float32]) -> NDArray[np.float32]:
+        hidden = self._encoded.get(key)
+        if hidden is None:
+            assert isinstance(self._model, OnnxMoonshine)
+            hidden = self._model.encode(audio)
+            self._keep(key, hidden)
+        else:
+            self._encoded.move_to_end(key)
+        return hidden
+
+    def _keep(self, key: int, hidden: NDArray[np.float32]) -> None:
+        if key == NO_KEY:
+            return
+        self._encoded[key] = hidden
+        self._encoded.move_to_end(key)
+        while len(self._encoded) > ENCODER_CACHE_CHUNKS:
+            self._encoded.popitem(last=False)
 
 
 def serve_worker() -> None:
@@ -201,18 +272,31 @@ def serve_worker() -> None:
         replies.flush()
 
     try:
-        model = load_model()
+        listener = _Listener(load_model())
     except ShopperError as error:
         reply(_FAILED, str(error))
         return
     reply(_READY, "")
     while header := requests.read(_REQUEST.size):
-        (length,) = _REQUEST.unpack(header)
-        audio = np.frombuffer(requests.read(length), dtype=np.float32)
+        operation, key, arguments_length, audio_length = _REQUEST.unpack(header)
+        arguments = json.loads(requests.read(arguments_length) or b"null")
+        audio = np.frombuffer(requests.read(audio_length), dtype=np.float32)
         try:
-            reply(_TEXT, model.transcribe(audio))
+            reply(_DONE, listener.handle(operation, key, arguments, audio))
+        except VerifyUnavailable as error:
+            reply(_UNAVAILABLE, str(error))
         except ShopperError as error:
             reply(_FAILED, str(error))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReading:
+    """What a worker read in one chunk of audio: the text, and on onnxruntime the greedy
+    decoding's tokens (start token first) and each later token's natural log-probability."""
+
+    text: str
+    tokens: tuple[int, ...] = ()
+    log_probs: tuple[float, ...] = ()
 
 
 class _WorkerDied(Exception):
@@ -260,7 +344,33 @@ class MoonshineWorker:
 
     def transcribe(self, audio: NDArray[np.float32]) -> str:
         """Text of one chunk of 16 kHz float audio (full scale 1.0)."""
-        payload = np.ascontiguousarray(audio, dtype=np.float32).tobytes()
+        return self.read(audio).text
+
+    def read(self, audio: NDArray[np.float32], key: int = NO_KEY) -> WorkerReading:
+        """The model's reading of one chunk of 16 kHz float audio; unless `key` is NO_KEY the
+        worker keeps the chunk's encoder output under it, for `score`."""
+        body = json.loads(self._request(READ, key, None, audio))
+        return WorkerReading(
+            str(body["text"]),
+            tuple(int(token) for token in body["tokens"]),
+            tuple(float(value) for value in body["log_probs"]),
+        )
+
+    def score(
+        self, audio: NDArray[np.float32], key: int, candidates: Sequence[Sequence[int]]
+    ) -> list[float]:
+        """Log-likelihood (nats) of each candidate's tokens given the chunk `audio` read under
+        `key`: from the kept encoder output, or the audio encoded again if it is not kept
+        (evicted, or this is a new worker process). Raises VerifyUnavailable on the native
+        library."""
+        arguments = [list(tokens) for tokens in candidates]
+        body = json.loads(self._request(SCORE, key, arguments, audio))
+        return [float(score) for score in body["scores"]]
+
+    def _request(self, operation: int, key: int, arguments: Any, audio: NDArray[np.float32]) -> str:
+        encoded = json.dumps(arguments).encode("utf-8")
+        samples = np.ascontiguousarray(audio, dtype=np.float32).tobytes()
+        payload = _REQUEST.pack(operation, key, len(encoded), len(samples)) + encoded + samples
         with self._lock:
             try:
                 status, memory_mb, text = self._exchange_retrying(payload)
@@ -270,7 +380,9 @@ class MoonshineWorker:
                 raise
             if memory_mb > self.memory_budget_mb:
                 self._stop()
-        if status != _TEXT:
+        if status == _UNAVAILABLE:
+            raise VerifyUnavailable(text)
+        if status != _DONE:
             raise MoonshineError(text)
         return text
 
@@ -294,7 +406,7 @@ class MoonshineWorker:
         process = self._process if self._process is not None else self._start()
         assert process.stdin is not None and process.stdout is not None
         try:
-            process.stdin.write(_REQUEST.pack(len(payload)) + payload)
+            process.stdin.write(payload)
             process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise _WorkerDied() from None
@@ -368,21 +480,41 @@ def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ChunkText:
-    """A chunk's text and the worker CPU seconds it took (paddings retried included)."""
+    """A chunk's reading and the worker CPU seconds it took (paddings retried included).
+
+    `key`, `worker` and `padding` say where the chunk's encoder output is kept and which
+    padded audio it came from, so a later score request can be sent to that worker (or the
+    same audio rebuilt and encoded again)."""
 
     text: str
     cpu_s: float
+    key: int = NO_KEY
+    worker: int = 0
+    padding: tuple[float, float] = (0.0, 0.0)
+    tokens: tuple[int, ...] = ()
+    log_probs: tuple[float, ...] = ()
 
 
-_Job = tuple[NDArray[np.float32], "Future[ChunkText]"]
+@dataclass(slots=True)
+class _Job:
+    """Work for one worker: `run` gives the future's result; `worker` pins it to the worker
+    of that index (its kept encoder outputs), None lets any worker take it."""
+
+    run: Callable[[int, MoonshineWorker], Any]
+    future: Future[Any]
+    worker: int | None = None
+
+
+_keys = itertools.count(NO_KEY + 1)
 
 
 class MoonshineWorkerPool:
-    """Several workers, each served by its own thread, taking chunks from one queue.
+    """Several workers, each served by its own thread, taking jobs from one queue.
 
     Each worker loads its model as soon as the pool is made and is reloaded as soon as it is
     retired for memory, so neither wait falls on a request. Which worker transcribes a chunk
-    does not change its text: every worker runs the same model on the same audio.
+    does not change its text: every worker runs the same model on the same audio. Score
+    requests go to the worker that read the chunk, which keeps its encoder output.
     """
 
     def __init__(
@@ -391,10 +523,11 @@ class MoonshineWorkerPool:
         if size < 1:
             raise ValueError(f"a worker pool needs at least one worker, not {size}")
         self.workers = [MoonshineWorker(memory_budget_mb) for _ in range(size)]
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: list[_Job] = []
+        self._ready = threading.Condition()
         self._threads = [
-            threading.Thread(target=self._serve, args=(worker,), daemon=True, name="moonshine")
-            for worker in self.workers
+            threading.Thread(target=self._serve, args=(index,), daemon=True, name="moonshine")
+            for index in range(size)
         ]
         self._closed = False
         for thread in self._threads:
@@ -406,37 +539,75 @@ class MoonshineWorkerPool:
         return sum(worker.cpu_s for worker in self.workers)
 
     def submit(self, audio: NDArray[np.float32]) -> Future[ChunkText]:
-        """Text of one chunk of 16 kHz float audio, padded as `PADDINGS_S` says, when ready."""
-        if self._closed:
-            raise RuntimeError("the Moonshine worker pool is closed")
-        future: Future[ChunkText] = Future()
-        self._jobs.put((audio, future))
-        return future
+        """The reading of one chunk of 16 kHz float audio, padded as `PADDINGS_S` says, when
+        ready; the worker keeps its encoder output under the reading's `key`."""
+        key = next(_keys)
+
+        def run(index: int, worker: MoonshineWorker) -> ChunkText:
+            cpu_before = worker.cpu_s
+            reading, padding = _read_padded(worker, audio, key)
+            cpu_s = worker.cpu_s - cpu_before
+            return ChunkText(
+                reading.text, cpu_s, key, index, padding, reading.tokens, reading.log_probs
+            )
+
+        return self._put(_Job(run, Future()))
+
+    def score(
+        self, chunk: ChunkText, audio: NDArray[np.float32], candidates: Sequence[Sequence[int]]
+    ) -> Future[list[float]]:
+        """Log-likelihood of each candidate's tokens given the chunk (`audio` is the chunk's
+        unpadded 16 kHz audio, re-encoded only if its worker no longer keeps it)."""
+        padded = _padded(audio, chunk.padding)
+
+        def run(index: int, worker: MoonshineWorker) -> list[float]:
+            return worker.score(padded, chunk.key, candidates)
+
+        worker = chunk.worker if chunk.worker < len(self.workers) else None
+        return self._put(_Job(run, Future(), worker))
 
     def close(self) -> None:
-        """Finish the queued chunks, then stop every thread and worker process."""
-        if self._closed:
-            return
-        self._closed = True
-        for _ in self._threads:
-            self._jobs.put(None)
+        """Finish the queued jobs, then stop every thread and worker process."""
+        with self._ready:
+            if self._closed:
+                return
+            self._closed = True
+            self._ready.notify_all()
         for thread in self._threads:
             thread.join()
         for worker in self.workers:
             worker.close()
 
-    def _serve(self, worker: MoonshineWorker) -> None:
+    def _put(self, job: _Job) -> Future[Any]:
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the Moonshine worker pool is closed")
+            self._jobs.append(job)
+            self._ready.notify_all()
+        return job.future
+
+    def _next_job(self, index: int) -> _Job | None:
+        """The oldest job this worker may take; None once the pool is closed and no such job
+        is left."""
+        with self._ready:
+            while True:
+                for position, job in enumerate(self._jobs):
+                    if job.worker is None or job.worker == index:
+                        return self._jobs.pop(position)
+                if self._closed:
+                    return None
+                self._ready.wait()
+
+    def _serve(self, index: int) -> None:
+        worker = self.workers[index]
         self._load(worker)
-        while (job := self._jobs.get()) is not None:
-            audio, future = job
-            if not future.set_running_or_notify_cancel():
+        while (job := self._next_job(index)) is not None:
+            if not job.future.set_running_or_notify_cancel():
                 continue
-            cpu_before = worker.cpu_s
             try:
-                text = _transcribe_padded(worker, audio)
-                future.set_result(ChunkText(text, worker.cpu_s - cpu_before))
+                job.future.set_result(job.run(index, worker))
             except Exception as error:
-                future.set_exception(error)
+                job.future.set_exception(error)
             if worker.pid is None and not self._closed:
                 self._load(worker)
 
@@ -447,15 +618,25 @@ class MoonshineWorkerPool:
             worker.start()
 
 
-def _transcribe_padded(worker: MoonshineWorker, audio: NDArray[np.float32]) -> str:
-    """Try the paddings in turn until one gives text (see `PADDINGS_S`)."""
-    for lead_s, trail_s in PADDINGS_S:
-        lead = np.zeros(round(lead_s * MOONSHINE_RATE), dtype=np.float32)
-        trail = np.zeros(round(trail_s * MOONSHINE_RATE), dtype=np.float32)
-        text = worker.transcribe(np.concatenate([lead, audio, trail]))
-        if text:
-            return text
-    return ""
+def _padded(audio: NDArray[np.float32], padding: tuple[float, float]) -> NDArray[np.float32]:
+    lead_s, trail_s = padding
+    lead = np.zeros(round(lead_s * MOONSHINE_RATE), dtype=np.float32)
+    trail = np.zeros(round(trail_s * MOONSHINE_RATE), dtype=np.float32)
+    return np.concatenate([lead, audio, trail])
+
+
+def _read_padded(
+    worker: MoonshineWorker, audio: NDArray[np.float32], key: int
+) -> tuple[WorkerReading, tuple[float, float]]:
+    """Try the paddings in turn until one gives text (see `PADDINGS_S`); the padding that
+    did is returned with the reading (the worker keeps that padding's encoder output)."""
+    reading = WorkerReading("")
+    padding = PADDINGS_S[-1]
+    for padding in PADDINGS_S:
+        reading = worker.read(_padded(audio, padding), key)
+        if reading.text:
+            break
+    return reading, padding
 
 
 @functools.cache
@@ -513,7 +694,11 @@ class MoonshineEngine:
         return MoonshineStream(self)
 
     def transcribe(self, samples: Samples, rate: int = TELEPHONY_RATE) -> str:
-        """Text of one whole utterance (int16 at `rate`).
+        """Text of one whole utterance (int16 at `rate`); see `read`."""
+        return self.read(samples, rate).text
+
+    def read(self, samples: Samples, rate: int = TELEPHONY_RATE) -> Reading:
+        """The model's reading of one whole utterance (int16 at `rate`).
 
         An utterance longer than `MAX_CHUNK_S` is cut at its quietest points (`quiet_cuts`);
         the chunks are transcribed at the same time on the pool's workers and their texts
@@ -521,14 +706,110 @@ class MoonshineEngine:
         """
         max_len = round(MAX_CHUNK_S * rate)
         min_len = round(MIN_CHUNK_S * rate)
-        futures: list[Future[ChunkText]] = []
-        for chunk in np.split(samples, quiet_cuts(samples, max_len, min_len)):
-            if len(chunk):
-                audio = resample(chunk, rate, MOONSHINE_RATE).astype(np.float32)
-                futures.append(self._pool.submit(audio / _FULL_SCALE))
-        chunks = [future.result() for future in futures]
-        self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in chunks], len(self._pool.workers))
-        return " ".join(chunk.text for chunk in chunks if chunk.text)
+        pieces = [chunk for chunk in np.split(samples, quiet_cuts(samples, max_len, min_len))]
+        futures = [self._pool.submit(_model_audio(chunk, rate)) for chunk in pieces if len(chunk)]
+        texts = [future.result() for future in futures]
+        self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in texts], len(self._pool.workers))
+        chunks = [piece for piece in pieces if len(piece)]
+        return Reading(tuple(ChunkReading(c, rate, t) for c, t in zip(chunks, texts, strict=True)))
+
+    def score(self, chunk: ChunkReading, texts: Sequence[str]) -> Future[list[float]]:
+        """Margin (nats) of each text against the chunk's own reading: its log-likelihood
+        given the chunk's audio minus that of the greedy reading's tokens."""
+        tokenizer = _tokenizer()
+        candidates = [tokenizer.encode(text) for text in texts]
+        hypothesis = sum(chunk.text.log_probs)
+        scored = self._pool.score(chunk.text, _model_audio(chunk.samples, chunk.rate), candidates)
+        margins: Future[list[float]] = Future()
+
+        def done(future: Future[list[float]]) -> None:
+            if margins.cancelled():  # the awaiting verify() was cancelled
+                return
+            error = future.exception()
+            if error is not None:
+                margins.set_exception(error)
+            else:
+                margins.set_result([score - hypothesis for score in future.result()])
+
+        scored.add_done_callback(done)
+        return margins
+
+
+def _model_audio(samples: Samples, rate: int) -> NDArray[np.float32]:
+    """int16 audio at `rate` as the model takes it: 16 kHz float, full scale 1.0."""
+    return resample(samples, rate, MOONSHINE_RATE).astype(np.float32) / _FULL_SCALE
+
+
+@functools.cache
+def _tokenizer() -> MoonshineTokenizer:
+    folder = bundled_moonshine_model()
+    if folder is None:
+        raise ModelError(
+            "the Moonshine English model is missing: reinstall moonshine-cpp "
+            "(pip install --force-reinstall moonshine-cpp)"
+        )
+    return MoonshineTokenizer(read_vocabulary(folder / "tokenizer.bin"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkReading:
+    """One chunk of an utterance: its audio (int16 at `rate`) and what the model read."""
+
+    samples: Samples
+    rate: int
+    text: ChunkText
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The model's reading of one utterance, chunk by chunk."""
+
+    chunks: tuple[ChunkReading, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(chunk.text.text for chunk in self.chunks if chunk.text.text)
+
+    @property
+    def confidence(self) -> float:
+        """The geometric mean of the greedy decoding's token probabilities (end token
+        included): exp(mean log-probability). 1 = every token certain; a garbled or noisy
+        reading, where the model hesitates between tokens, scores lower. UNKNOWN_CONFIDENCE
+        on the native library, which gives no probabilities."""
+        log_probs = [value for chunk in self.chunks for value in chunk.text.log_probs]
+        if not log_probs:
+            return UNKNOWN_CONFIDENCE
+        return math.exp(sum(log_probs) / len(log_probs))
+
+    @property
+    def word_confidences(self) -> tuple[WordConfidence, ...]:
+        """Each word of the reading with the geometric mean probability of its tokens (a
+        word is a token starting with `▁` and those after it; punctuation stays with its
+        word). Empty on the native library. Moonshine gives no word times, so these are not
+        `Word`s."""
+        tokenizer = _tokenizer()
+        words: list[WordConfidence] = []
+        for chunk in self.chunks:
+            tokens = [t for t in chunk.text.tokens[1:] if t != END_OF_TEXT_TOKEN]
+            starts = tokenizer.word_starts(tokens)
+            groups: list[list[int]] = []
+            for index, start in enumerate(starts):
+                if start or not groups:
+                    groups.append([])
+                groups[-1].append(index)
+            for group in groups:
+                text = detokenize(tokenizer.vocabulary, [tokens[i] for i in group])
+                mean = sum(chunk.text.log_probs[i] for i in group) / len(group)
+                words.append(WordConfidence(text, math.exp(mean)))
+        return tuple(words)
+
+
+@dataclass(frozen=True, slots=True)
+class WordConfidence:
+    """A word of a Moonshine reading and how sure the model was of it (0-1)."""
+
+    text: str
+    confidence: float
 
 
 def _makespan(durations: list[float], workers: int) -> float:
@@ -587,7 +868,8 @@ class MoonshineStream:
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
-        self._transcribed: list[tuple[Envelope, str]] = []
+        self._transcribed: list[tuple[Envelope, Reading]] = []
+        self._finals: OrderedDict[tuple[int, int, str], Reading] = OrderedDict()
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
         if self._finished:
@@ -683,28 +965,75 @@ class MoonshineStream:
         elif self._closed_until is not None:
             self._recording.forget_before(self._closed_until)
 
-    def _recall_or_transcribe(self, speech: Samples) -> str:
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        """How well each candidate fits the utterance's audio (see `RecognizerStream.verify`).
+
+        Each chunk the candidate changes (`changed_chunks`) is scored on its own audio, on
+        the worker that read it; the margins of the changed chunks add up, unchanged chunks
+        give 0. Raises VerifyUnavailable on the native library and for an utterance that is
+        not one of the last `KEPT_FINALS` finals of this stream.
+        """
+        reading = self.reading(utterance)
+        if reading is None:
+            raise VerifyUnavailable(
+                f"the utterance {utterance.text!r} at {utterance.start_s:.2f} s is not one of "
+                f"this stream's last {KEPT_FINALS} finals"
+            )
+        chunk_texts = [chunk.text.text for chunk in reading.chunks]
+        plans = [changed_chunks(chunk_texts, candidate) for candidate in candidates]
+        wanted: dict[int, list[str]] = {}
+        for plan in plans:
+            for index, text in plan.items():
+                if text not in wanted.setdefault(index, []):
+                    wanted[index].append(text)
+        futures = {
+            index: asyncio.wrap_future(self._engine.score(reading.chunks[index], texts))
+            for index, texts in wanted.items()
+        }
+        results = dict(zip(futures, await asyncio.gather(*futures.values()), strict=True))
+        margins = {
+            (index, text): margin
+            for index, texts in wanted.items()
+            for text, margin in zip(texts, results[index], strict=True)
+        }
+        return [
+            Fit(candidate, sum((margins[(index, text)] for index, text in plan.items()), 0.0))
+            for candidate, plan in zip(candidates, plans, strict=True)
+        ]
+
+    def reading(self, utterance: Utterance) -> Reading | None:
+        """The model's reading of a recent final of this stream, chunk by chunk (None once
+        it is no longer kept)."""
+        return self._finals.get((utterance.start, utterance.end, utterance.text))
+
+    def _recall_or_read(self, speech: Samples) -> Reading:
         """A replay of speech already transcribed on this call (a hold announcement) gets the
-        same text without running the model again; see shopper.audio.fingerprint."""
+        same reading without running the model again; see shopper.audio.fingerprint."""
         heard = envelope(speech)
-        for earlier, text in self._transcribed:
+        for earlier, reading in self._transcribed:
             if same_recording(heard, earlier):
-                return text
-        text = self._engine.transcribe(speech)
+                return reading
+        reading = self._engine.read(speech)
         if heard.frames >= MIN_FRAMES:
-            self._transcribed.append((heard, text))
-        return text
+            self._transcribed.append((heard, reading))
+        return reading
 
     def _flush(self) -> list[Utterance]:
         pending = self._pending
         self._pending = None
         if pending is None:
             return []
-        text = self._recall_or_transcribe(self._recording.slice(pending))
-        if not text:
+        reading = self._recall_or_read(self._recording.slice(pending))
+        if not reading.text:
             return []
-        return [
-            Utterance(
-                start=pending.start, end=pending.end, text=text, confidence=CONFIDENCE, final=True
-            )
-        ]
+        self._finals[(pending.start, pending.end, reading.text)] = reading
+        while len(self._finals) > KEPT_FINALS:
+            self._finals.popitem(last=False)
+        utterance = Utterance(
+            start=pending.start,
+            end=pending.end,
+            text=reading.text,
+            confidence=reading.confidence,
+            final=True,
+        )
+        return [utterance]

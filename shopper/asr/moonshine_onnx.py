@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,18 @@ _SPACE = "\u2581"
 """SentencePiece's word-start mark, written where the text has a space."""
 _PAST = "past_key_values."
 _PRESENT = "present."
+SCORE_BATCH = 8
+"""Candidates scored in one decoder pass: each costs full-vocabulary logits (32768 floats,
+128 KB) per token, ~4 MB for a 30-token candidate, so batches stay small."""
+
+
+@dataclass(frozen=True, slots=True)
+class GreedyReading:
+    """The model's own (greedy) reading of a chunk: token ids, the start token first, and the
+    natural log-probability of each token after it (the end token's included when reached)."""
+
+    tokens: list[int]
+    log_probs: list[float]
 
 
 class OnnxMoonshineError(ShopperError):
@@ -115,23 +128,85 @@ class OnnxMoonshine:
             if value.name.startswith(_PAST)
         }
 
+    @property
+    def vocabulary(self) -> list[bytes]:
+        return self._vocabulary
+
     def transcribe(self, audio: NDArray[np.float32]) -> str:
         """Text of one chunk of 16 kHz float audio (full scale 1.0)."""
         return detokenize(self._vocabulary, self.tokens(audio))
 
     def tokens(self, audio: NDArray[np.float32]) -> list[int]:
         """The greedy decoding's token ids, the start token first."""
+        return self.read(self.encode(audio), len(audio)).tokens
+
+    def encode(self, audio: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The encoder's output for one chunk of 16 kHz float audio: what decoding and scoring
+        start from (416 floats per 24 ms, ~0.7 MB for 10 s)."""
         samples = np.ascontiguousarray(audio, dtype=np.float32)[np.newaxis, :]
         try:
-            return self._decode(samples)
+            (hidden,) = self._encoder.run(None, {"input_values": samples})
+        except self._errors as error:
+            raise OnnxMoonshineError(f"Moonshine on onnxruntime failed: {error}") from None
+        return np.asarray(hidden, dtype=np.float32)
+
+    def read(self, hidden: NDArray[np.float32], samples: int) -> GreedyReading:
+        """The greedy decoding of the encoder output of `samples` samples of audio, with each
+        token's log-probability."""
+        try:
+            return self._decode(hidden, samples)
         except self._errors as error:
             raise OnnxMoonshineError(f"Moonshine on onnxruntime failed: {error}") from None
 
-    def _decode(self, samples: NDArray[np.float32]) -> list[int]:
-        (hidden,) = self._encoder.run(None, {"input_values": samples})
+    def score(
+        self, hidden: NDArray[np.float32], candidates: Sequence[Sequence[int]]
+    ) -> list[float]:
+        """Log-likelihood (nats) of each token sequence given the encoded audio, by teacher
+        forcing: the start token, the candidate's tokens and the end token go through the
+        decoder in one pass without its cache (the merged decoder's `use_cache_branch` off),
+        `SCORE_BATCH` candidates at a time, right-padded (the decoder is causal, so padding
+        after a candidate does not change its scores)."""
+        scores: list[float] = []
+        try:
+            for first in range(0, len(candidates), SCORE_BATCH):
+                scores += self._score_batch(hidden, candidates[first : first + SCORE_BATCH])
+        except self._errors as error:
+            raise OnnxMoonshineError(f"Moonshine on onnxruntime failed: {error}") from None
+        return scores
+
+    def _score_batch(
+        self, hidden: NDArray[np.float32], candidates: Sequence[Sequence[int]]
+    ) -> list[float]:
+        sequences = [[DECODER_START_TOKEN, *tokens, END_OF_TEXT_TOKEN] for tokens in candidates]
+        width = max(len(sequence) for sequence in sequences)
+        ids = np.full((len(sequences), width), END_OF_TEXT_TOKEN, dtype=np.int64)
+        for row, sequence in enumerate(sequences):
+            ids[row, : len(sequence)] = sequence
+        past = {
+            name: np.zeros((len(sequences), *value.shape[1:]), dtype=np.float32)
+            for name, value in self._empty_past.items()
+        }
+        (logits,) = self._decoder.run(
+            ["logits"],
+            {
+                "input_ids": ids,
+                "encoder_hidden_states": np.repeat(hidden, len(sequences), axis=0),
+                "use_cache_branch": np.array([False]),
+                **past,
+            },
+        )
+        scores = []
+        for row, sequence in enumerate(sequences):
+            steps = np.arange(len(sequence) - 1)
+            chosen = logits[row, steps, sequence[1:]]
+            scores.append(float(np.sum(chosen - _log_sum_exp(logits[row, steps]))))
+        return scores
+
+    def _decode(self, hidden: NDArray[np.float32], samples: int) -> GreedyReading:
         past = dict(self._empty_past)
         tokens = [DECODER_START_TOKEN]
-        for step in range(max_tokens(samples.shape[1])):
+        log_probs: list[float] = []
+        for step in range(max_tokens(samples)):
             logits, *present = self._decoder.run(
                 None,
                 {
@@ -141,14 +216,16 @@ class OnnxMoonshine:
                     **past,
                 },
             )
-            token = int(np.argmax(logits[0, -1]))
+            last = logits[0, -1]
+            token = int(np.argmax(last))
             tokens.append(token)
+            log_probs.append(float(last[token] - _log_sum_exp(last)))
             if token == END_OF_TEXT_TOKEN:
                 break
             for name, value in zip(self._outputs[1:], present, strict=True):
                 if step == 0 or ".decoder." in name:
                     past[_PAST + name.removeprefix(_PRESENT)] = value
-        return tokens
+        return GreedyReading(tokens, log_probs)
 
     def _session(self, path: Path, options: Any) -> Any:
         """A session on the ONNX re-serialisation of an ORT-format file (see the module
@@ -164,6 +241,13 @@ class OnnxMoonshine:
             return self._ort.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
         except errors as error:
             raise OnnxMoonshineError(f"{path}: onnxruntime could not load it: {error}") from None
+
+
+def _log_sum_exp(logits: NDArray[np.float32]) -> NDArray[np.float32]:
+    """log(sum(exp(logits))) over the last axis, computed stably."""
+    peak = np.max(logits, axis=-1, keepdims=True)
+    total = np.log(np.sum(np.exp(logits - peak), axis=-1, keepdims=True)) + peak
+    return np.asarray(total[..., 0], dtype=np.float32)
 
 
 def _exception_classes(module: object) -> tuple[type[Exception], ...]:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from shopper.audio.frame import AudioFrame
 from shopper.audio.segments import SoundContext, Span
+from shopper.errors import ShopperError
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,25 @@ class Utterance(Span):
     words: tuple[Word, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """How well one candidate text fits an utterance's audio, by the model's own judgement."""
+
+    text: str
+    """The candidate exactly as scored."""
+    margin: float
+    """Nats: log-likelihood of `text` given the audio minus that of the model's own (free)
+    reading of the same audio. 0 = as likely as what the model transcribed; > 0 more likely;
+    very negative = does not fit. Engines without likelihoods map their judgement onto this
+    scale as their docstring says (Vosk: see shopper.asr.vosk_engine)."""
+
+
+class VerifyUnavailable(ShopperError):
+    """The audio check cannot be done here: the backend cannot score text (Moonshine on its
+    native library), or the utterance is not one of the stream's recent finals. Callers fall
+    back to the text; the message says why."""
+
+
 class RecognizerStream(Protocol):
     """One call's recogniser: not shared between calls, not thread-safe."""
 
@@ -43,6 +63,15 @@ class RecognizerStream(Protocol):
 
     def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
         """End of audio: return whatever is still pending, as finals."""
+        ...
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        """How well each candidate (a full alternative text for the whole utterance) fits the
+        audio of `utterance`, a final this stream returned. One Fit per candidate, same order.
+
+        Works after `finish()` too, for the stream's recent finals (engines keep a bounded
+        number). Raises VerifyUnavailable when it cannot be done.
+        """
         ...
 
 

@@ -11,8 +11,10 @@ and release the GIL while decoding, so each call gets its own cheap recogniser.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -24,7 +26,7 @@ import numpy as np
 import vosk
 
 from shopper.asr.models import ModelError, cache_root, looks_like_vosk_model
-from shopper.asr.types import Utterance, Word
+from shopper.asr.types import Fit, Utterance, VerifyUnavailable, Word
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.resample import StreamResampler
 from shopper.audio.segments import SoundContext
@@ -34,6 +36,15 @@ VOSK_RATE = 16000
 """What the small Vosk models are trained on; narrowband audio is upsampled to it."""
 
 _UNKNOWN_WORD = "[unk]"
+KEPT_AUDIO_S = 300.0
+"""Seconds of recent call audio a stream keeps for `verify` (8 kHz int16: 4.8 MB)."""
+VERIFY_MARGIN_S = 0.5
+"""Audio taken on each side of an utterance's word times when it is re-recognised: word
+times from open-vocabulary decoding can clip the first and last sounds (0.3 s turned a
+Korean phrase into "[unk]"), and the models end an utterance only after 0.5 s of silence,
+so this much either side is the pause around it."""
+_SURE = 1e-6
+"""Smallest 1 - confidence used, so a certain choice gives others ln(1e-6) = -13.8, not -inf."""
 _TOKEN = re.compile(r"[\w']+")
 _NO_DITHER = "--dither=0.0"
 _ERRORS_ONLY = -2
@@ -67,7 +78,11 @@ class VoskEngine:
         return self._name
 
     def stream(self, phrases: Sequence[str] | None = None) -> VoskStream:
-        return VoskStream(self._model, self.grammar(phrases))
+        return VoskStream(self, self.grammar(phrases))
+
+    @property
+    def model(self) -> vosk.Model:
+        return self._model
 
     def knows(self, word: str) -> bool:
         return bool(self._model.vosk_model_find_word(word) >= 0)
@@ -84,11 +99,7 @@ class VoskEngine:
             return None
         grammar: list[str] = []
         for phrase in phrases:
-            words: list[str] = []
-            for token in _TOKEN.findall(phrase.casefold()):
-                candidates = [token] if self.knows(token) else normalize(token).split()
-                words += [word for word in candidates if self.knows(word)]
-            joined = " ".join(words)
+            joined = self.known_words(phrase)
             if joined and joined not in grammar:
                 grammar.append(joined)
         if not grammar:
@@ -97,11 +108,26 @@ class VoskEngine:
             grammar.append(_UNKNOWN_WORD)
         return grammar
 
+    def known_words(self, phrase: str) -> str:
+        """The phrase as the words of it the model knows, as written or normalised."""
+        words: list[str] = []
+        for token in _TOKEN.findall(phrase.casefold()):
+            candidates = [token] if self.knows(token) else normalize(token).split()
+            words += [word for word in candidates if self.knows(word)]
+        return " ".join(words)
+
 
 class VoskStream:
-    """One call's recogniser: frames in, partial and final utterances out, in media time."""
+    """One call's recogniser: frames in, partial and final utterances out, in media time.
 
-    def __init__(self, model: vosk.Model, grammar: list[str] | None) -> None:
+    It keeps the last `KEPT_AUDIO_S` of audio, so `verify` can re-recognise a recent final.
+    """
+
+    def __init__(self, engine: VoskEngine, grammar: list[str] | None) -> None:
+        self._engine = engine
+        model = engine.model
+        self._kept: list[Samples] = []
+        self._kept_start = 0
         if grammar is None:
             self._recognizer = vosk.KaldiRecognizer(model, VOSK_RATE)
         else:
@@ -145,7 +171,7 @@ class VoskStream:
             raise ValueError(f"frame at {frame.rate} Hz; the stream takes {TELEPHONY_RATE} Hz")
         if self._resampler is None:
             self._resampler = StreamResampler(TELEPHONY_RATE, VOSK_RATE)
-            self._origin = self._next_start = frame.start
+            self._origin = self._next_start = self._kept_start = frame.start
             self._partial_due = frame.start + PARTIAL_INTERVAL
         if frame.start < self._next_start:
             raise ValueError(
@@ -154,9 +180,73 @@ class VoskStream:
             )
         gap = frame.start - self._next_start
         self._next_start = frame.end
+        samples = frame.samples
         if gap:
-            return np.concatenate([np.zeros(gap, dtype=np.int16), frame.samples])
-        return frame.samples
+            samples = np.concatenate([np.zeros(gap, dtype=np.int16), frame.samples])
+        self._keep(samples)
+        return samples
+
+    def _keep(self, samples: Samples) -> None:
+        """Append to the kept audio; drop whole pieces older than `KEPT_AUDIO_S`."""
+        self._kept.append(samples)
+        limit = round(KEPT_AUDIO_S * TELEPHONY_RATE)
+        kept_end = self._next_start
+        while self._kept and kept_end - (self._kept_start + len(self._kept[0])) > limit:
+            self._kept_start += len(self._kept.pop(0))
+
+    def _audio(self, start: int, end: int) -> Samples | None:
+        """The call's audio between two media times, None if not (or no longer) all kept."""
+        if start < self._kept_start or end > self._next_start or not self._kept:
+            return None
+        return np.concatenate(self._kept)[start - self._kept_start : end - self._kept_start]
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        """How well each candidate fits the utterance's audio, by re-recognising that audio
+        with a grammar of nothing but the candidates (and "[unk]").
+
+        Vosk gives no likelihood of a given text, so its choice is mapped onto the margin
+        scale: the candidate(s) the grammar recognition chose get 0, every other candidate
+        ln(1 - c), where c is the mean word confidence of what was chosen (c = 0.99 gives
+        -4.6; a hesitant choice barely separates them). When "[unk]" or nothing wins, every
+        candidate gets ln(1 - c) of that reading. Candidates are compared by the words of
+        them the model knows (see `VoskEngine.known_words`), so candidates that differ only
+        in unknown words tie. Runs in a thread, off the event loop.
+        """
+        if not candidates:
+            return []
+        lead = round(VERIFY_MARGIN_S * TELEPHONY_RATE)
+        start = max(self._kept_start, utterance.start - lead)
+        audio = None
+        if utterance.start >= self._kept_start:
+            audio = self._audio(start, min(self._next_start, utterance.end + lead))
+        if audio is None:
+            raise VerifyUnavailable(
+                f"the audio of {utterance.text!r} at {utterance.start_s:.2f} s is no longer "
+                f"kept (the stream keeps the last {KEPT_AUDIO_S:.0f} s)"
+            )
+        return await asyncio.to_thread(self._rerecognise, audio, list(candidates))
+
+    def _rerecognise(self, audio: Samples, candidates: list[str]) -> list[Fit]:
+        phrases = [self._engine.known_words(candidate) for candidate in candidates]
+        grammar = [phrase for phrase in dict.fromkeys(phrases) if phrase]
+        if self._engine.knows(_UNKNOWN_WORD):
+            grammar.append(_UNKNOWN_WORD)
+        recognizer = vosk.KaldiRecognizer(
+            self._engine.model, VOSK_RATE, json.dumps(grammar, ensure_ascii=False)
+        )
+        recognizer.SetWords(True)
+        resampler = StreamResampler(TELEPHONY_RATE, VOSK_RATE)
+        upsampled = np.concatenate([resampler.process(audio), resampler.flush()])
+        recognizer.AcceptWaveform(upsampled.astype("<i2").tobytes())
+        result = json.loads(recognizer.FinalResult())
+        chosen = str(result.get("text", ""))
+        words = result.get("result", [])
+        confidence = sum(float(w.get("conf", 1.0)) for w in words) / len(words) if words else 0.0
+        other = math.log(max(1.0 - confidence, _SURE))
+        return [
+            Fit(candidate, 0.0 if phrase and phrase == chosen else other)
+            for candidate, phrase in zip(candidates, phrases, strict=True)
+        ]
 
     def _decode(self, samples: Samples, partials: bool = True) -> list[Utterance]:
         if len(samples) == 0:

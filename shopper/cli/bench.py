@@ -46,6 +46,19 @@ def bench_audio(
             typer.echo(run().render())
 
 
+@bench_app.command("verify")
+def bench_verify(
+    seed: int = typer.Option(0, help="Seed for the keys of the synthetic menu sentences."),
+) -> None:
+    """The audio check (Moonshine scoring candidate texts): keys and phrases chosen right on
+    synthetic menus in every flite voice and espeak-ng, and its CPU cost."""
+    from shopper.bench.verify_bench import ACCEPT_MARGIN, run_verify_bench
+
+    with one_line_errors():
+        typer.echo(f"\n== The audio check on synthetic menus (accept at margin {ACCEPT_MARGIN})")
+        typer.echo(run_verify_bench(seed).render())
+
+
 @bench_app.command("call")
 def bench_call(
     script: Path | None = typer.Argument(
