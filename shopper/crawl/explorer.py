@@ -23,7 +23,12 @@ from functools import partial
 from pathlib import Path
 
 from shopper.asr.selection import EngineChoice
-from shopper.crawl.audio_identity import WORTH_HEARING_SIMILARITY, same_recording
+from shopper.crawl.audio_identity import (
+    PLAYED_ON_S,
+    WORTH_HEARING_SIMILARITY,
+    played_on,
+    same_recording,
+)
 from shopper.crawl.identity import same_prompt, similarity, split_words, tail_start, words
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
@@ -55,6 +60,10 @@ NAME_LEAD_WORDS = frozenset(
 KEY_RESIDUE = PRESS_WORDS | KEY_WORDS.keys() | {"pressed", "hash", *"0123456789"}
 """Words a pressed key leaves at the start of the next prompt: the end of the cut one
 ("...press one" heard as "pressed,"); a title made only of them names nothing."""
+AFTER_KEY_S = PLAYED_ON_S + 0.5
+"""Audio after a key compared with the menu's first hearing: enough to show the prompt played
+on (PLAYED_ON_S), too little for a replay of the menu from its start, at another lag, to be
+the longer stretch the two share."""
 HOLD_ENDS: dict[str, NodeKind] = {
     "human": "human",
     "hold-dropped": "dropped",
@@ -272,7 +281,7 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         _not_reproduced(state, attempt, result)
         return
     parent = state.map.node(attempt.node) if attempt.node is not None else None
-    if parent is not None and result.key_ignored:
+    if parent is not None and _key_ignored(state, parent, attempt, result):
         _again_after_prompt(state, parent, attempt)
         return
     if parent is not None and attempt.key == NO_INPUT and not _moves_on(parent, result):
@@ -293,6 +302,23 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
 def _not_reproduced(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
     reason = f"route not reproduced: {result.detail}"
     state.map.unexplored.append(Unexplored(attempt.node or ROOT, attempt.key, reason))
+
+
+def _key_ignored(state: _Crawl, menu: MapNode, attempt: Attempt, result: PathResult) -> bool:
+    """Whether the menu ignored the key pressed while its prompt played: by its words and
+    timing (the call saw the rest of the prompt, lasting as long as the first time), or by
+    its audio, which does not depend on how the recogniser cut the prompt or how long its
+    pauses are: the recording of the menu's first hearing went on unbroken across the key."""
+    if result.key_ignored:
+        return True
+    late = menu.id in state.late or menu.kind == "queue"
+    if late or attempt.key == NO_INPUT or not menu.evidence or result.menu_at_s is None:
+        return False
+    key_s = result.presses[-1].at_s if result.presses else None
+    if key_s is None or not result.prompts:
+        return False
+    heard = _evidence(result, result.menu_at_s, min(result.duration_s, key_s + AFTER_KEY_S))
+    return played_on(state.settings.out_dir, menu.evidence[0], heard, key_s)
 
 
 def _again_after_prompt(state: _Crawl, menu: MapNode, attempt: Attempt) -> None:

@@ -33,6 +33,7 @@ from shopper.crawl.identity import (
     tail_start,
     words,
 )
+from shopper.crawl.keys_by_audio import read_keys
 from shopper.crawl.options import KEY_WORDS, parse_options
 from shopper.crawl.prompts import RETRY_NOTICE, Piece, split_prompts
 from shopper.engine.caller import Caller
@@ -221,6 +222,10 @@ class PathResult:
     key_ignored: bool = False
     """The key under test, pressed while its menu's prompt played, was ignored: the prompt
     went on to its end as if nothing had been pressed (see _ignored)."""
+    menu_at_s: float | None = None
+    """When the utterance the last route menu was recognised in began: with the last press,
+    what the explorer compares with the menu's first hearing to tell an ignored key by its
+    audio (shopper.crawl.audio_identity.played_on)."""
     presses: list[Press] = field(default_factory=list)
     leg: int = 0
     """0 for the path the call was dialled for; n for the n-th follow-up served on the call."""
@@ -404,6 +409,7 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
         tone=outcome.tone,
         detail=outcome.detail,
         key_ignored=outcome.key_ignored,
+        menu_at_s=outcome.menu_at_s,
         presses=leg.presses,
         follow_up=leg.follow_up,
         entered_at=None if entry is None else entry.menu,
@@ -434,6 +440,7 @@ class _Outcome:
     after_hold: list[HeardPrompt] = field(default_factory=list)
     tone: str | None = None
     detail: str = ""
+    menu_at_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -466,6 +473,7 @@ async def _follow(
     outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0))
     if job.route and menu_heard is not None:
         outcome.key_ignored = _ignored(job.route[-1], menu_heard.start, outcome.prompts)
+        outcome.menu_at_s = _s(menu_heard.start)
     return outcome
 
 
@@ -564,8 +572,13 @@ async def _reach(
             seen = heard
             at = find_opening(step.prompt, words(heard))
             if at is not None:
-                ready = await (_ended(session, within_s) if step.after_prompt else _pause(session))
-                return _menu_heard(finals, at) if ready else None
+                heard_at = _menu_heard(finals, at)
+                ready = await (
+                    _ended(session, within_s, heard_at.start + session.samples(step.heard_s))
+                    if step.after_prompt
+                    else _pause(session)
+                )
+                return heard_at if ready else None
         if heard and session.silent_for_s >= QUIET_BEFORE_LOST_S:
             return None
         await session.advance()
@@ -583,11 +596,14 @@ def _menu_heard(finals: list[Utterance], word: int) -> MenuHeard:
     return MenuHeard(finals[-1].start, 0)
 
 
-async def _ended(session: CallSession, within_s: float) -> bool:
-    """Wait for the prompt to end: as much silence as ends a prompt (see ListenSettings)."""
+async def _ended(session: CallSession, within_s: float, not_before: int) -> bool:
+    """Wait for the prompt to end: as much silence as ends a prompt (see ListenSettings), once
+    the prompt has played as long as it did when first heard (`not_before`, media time): a
+    pause inside a prompt can be as long as the quiet after it."""
     start = session.now
     while not session.ended and session.now - start < session.samples(within_s):
-        if session.silent_for_s >= session.settings.prompt_end_silence_s:
+        quiet = session.silent_for_s >= session.settings.prompt_end_silence_s
+        if quiet and session.now >= not_before:
             return True
         await session.advance()
     return False
@@ -647,8 +663,27 @@ async def _observe(caller: Caller, job: PathJob, menu_heard: MenuHeard) -> _Outc
             return await _hold(caller, job, heard)
         stopped = _stopped(session, job, listening, finals, heard)
         if stopped is not None:
+            if stopped.ending == "menu":
+                await _keys_by_audio(session, stopped, listening.pieces, finals)
             return stopped
         await session.advance()
+
+
+async def _keys_by_audio(
+    session: CallSession, outcome: _Outcome, pieces: list[Piece], finals: list[Utterance]
+) -> None:
+    """A new menu's key phrases as the audio says them (shopper.crawl.keys_by_audio): the
+    explorer reads its options, title and labels from this text, so an option whose key the
+    transcript garbled ("Prestew") is still offered and tried."""
+    menu = pieces[-1]
+    if menu.known is not None or not outcome.prompts:
+        return
+    text = outcome.prompts[-1].text
+    for utterance in finals[menu.first : menu.last + 1]:
+        reading = await read_keys(session.verify, utterance)
+        for heard, confirmed in reading.changes:
+            text = text.replace(heard, confirmed, 1)
+    outcome.prompts[-1] = replace(outcome.prompts[-1], text=text)
 
 
 def _prompts_so_far(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shopper.asr.types import RecognizerStream, SpeechEngine, Utterance
+from shopper.asr.types import Fit, RecognizerStream, SpeechEngine, Utterance
 from shopper.audio.callprogress import ToneDetector, ToneEvent
 from shopper.audio.classifier import SoundClassifier
 from shopper.audio.dtmf import DtmfDetector, DtmfDigit
@@ -67,6 +67,10 @@ class Ear:
         if len(self._block) >= BLOCK_FRAMES:
             heard = _joined(heard, self._analyse_block())
         return heard
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        """How well alternative texts of an utterance fit its audio (the recogniser's check)."""
+        return await self._recognizer.verify(utterance, candidates)
 
     def finish(self) -> Heard:
         heard = self._analyse_block()

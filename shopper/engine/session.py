@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shopper.asr.types import SpeechEngine, Utterance
+from shopper.asr.types import Fit, SpeechEngine, Utterance
 from shopper.audio.callprogress import ToneEvent
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.segments import Segment
@@ -206,6 +206,11 @@ class CallSession:
         if self.partial is not None and self.partial.text:
             texts.append(self.partial.text)
         return " ".join(texts)
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        """Ask the call's recogniser how well each alternative text fits an utterance's audio:
+        nats against its own reading (shopper.asr.types.Fit)."""
+        return await self._ear.verify(utterance, candidates)
 
     def check_health(self) -> None:
         """Fail the current step when the call itself has gone wrong, whatever it waits for."""
