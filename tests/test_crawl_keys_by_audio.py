@@ -62,6 +62,25 @@ def test_the_best_key_is_taken_when_it_fits_and_nothing_is_invented() -> None:
     assert verify.asked == [12, 12, 12]
 
 
+def test_a_key_the_audio_tells_clearly_apart_is_taken_below_the_accept_margin() -> None:
+    """flite rms's "press eight", heard "press it": margins measured on a crawl's recording."""
+    heard = "For new service, press it for the operator."
+    clear = Margins(
+        {
+            "For new service, press eight for the operator.": -4.51,
+            "For new service, press zero for the operator.": -10.47,
+        }
+    )
+    assert asyncio.run(read_keys(clear, _said(heard))).keys == (("8", -4.51),)
+    close = Margins(
+        {
+            "For new service, press eight for the operator.": -4.5,
+            "For new service, press zero for the operator.": -5.5,
+        }
+    )
+    assert asyncio.run(read_keys(close, _said(heard))).text == heard, "two keys fit alike"
+
+
 def test_without_an_audio_check_the_words_stay_as_heard() -> None:
     async def unavailable(_utterance: Utterance, _texts: Sequence[str]) -> list[Fit]:
         raise VerifyUnavailable("no scoring on this backend")

@@ -68,3 +68,17 @@ def test_a_message_before_a_known_menu_stays_a_prompt_of_its_own() -> None:
         ("Your balance is ten dollars.", None),
         (MAIN, "main"),
     ]
+
+
+def test_a_circle_without_transfer_words_is_cut_where_it_comes_round_again() -> None:
+    """Three departments passing the caller on in words no transfer rule knows: the circle is
+    one piece, then the same again, so the path can stop as repeating (not grow to the call's
+    length limit as one prompt)."""
+    circle = [
+        "Billing is closed today. Accounts will take your call.",
+        "Accounts cannot answer billing questions. Collections will help you.",
+        "All collections agents are busy. The billing office will call you.",
+    ]
+    pieces = split_prompts([*circle, *circle[:2]], [])
+    assert [(p.first, p.last) for p in pieces] == [(0, 2), (3, 4)]
+    assert same_prompt(pieces[0].text, " ".join(circle))

@@ -13,7 +13,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shopper.crawl.identity import SENTENCE, find_opening, opens_with, words
+from shopper.crawl.identity import (
+    MIN_COMPARED_WORDS,
+    SENTENCE,
+    find_opening,
+    opens_with,
+    same_prompt,
+    words,
+)
 
 TRANSFER = re.compile(
     r"\b(transferring|transfer you|connecting you|put you through|one moment)\b", re.I
@@ -63,11 +70,23 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             last = pieces[-1]
             pieces[-1] = Piece(f"{last.text} {sentence}", last.first, index, last.known)
             continue
+        if _said_again(sentence, current):
+            _close(pieces, current)
         current.append((index, sentence))
         if TRANSFER.search(sentence):
             _close(pieces, current)
     _close(pieces, current)
     return pieces
+
+
+def _said_again(sentence: str, current: list[tuple[int, str]]) -> bool:
+    """Whether a sentence repeats one of the prompt being heard: the phone system has come
+    round again (a circular transfer whose announcements the transfer wording did not mark),
+    and the repeat begins another piece, which the caller of split_prompts can match with the
+    first. Otherwise the circle would be one prompt growing until a budget ends the call."""
+    if len(words(sentence)) < MIN_COMPARED_WORDS:
+        return False
+    return any(same_prompt(sentence, earlier) for _, earlier in current)
 
 
 def _piece(sentences: list[tuple[int, str]], known: str | None = None) -> Piece:
