@@ -82,3 +82,13 @@ def test_a_circle_without_transfer_words_is_cut_where_it_comes_round_again() -> 
     pieces = split_prompts([*circle, *circle[:2]], [])
     assert [(p.first, p.last) for p in pieces] == [(0, 2), (3, 4)]
     assert same_prompt(pieces[0].text, " ".join(circle))
+
+
+def test_sentences_that_differ_in_their_subject_are_not_a_repeat() -> None:
+    circle = [
+        "The billing office is closed today. Accounts will take your call.",
+        "Accounts cannot answer billing questions. Collections will help you.",
+        "All collections agents are busy. The billing office will help you.",
+    ]
+    pieces = split_prompts(circle, [])
+    assert len(pieces) == 1, [p.text for p in pieces]

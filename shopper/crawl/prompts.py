@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 from shopper.crawl.identity import (
     MIN_COMPARED_WORDS,
+    SAME_PROMPT_SIMILARITY,
     SENTENCE,
     find_opening,
     opens_with,
-    same_prompt,
     words,
 )
+from shopper.text.wer import word_edit_distance
 
 TRANSFER = re.compile(
     r"\b(transferring|transfer you|connecting you|put you through|one moment)\b", re.I
@@ -84,9 +85,17 @@ def _said_again(sentence: str, current: list[tuple[int, str]]) -> bool:
     round again (a circular transfer whose announcements the transfer wording did not mark),
     and the repeat begins another piece, which the caller of split_prompts can match with the
     first. Otherwise the circle would be one prompt growing until a budget ends the call."""
-    if len(words(sentence)) < MIN_COMPARED_WORDS:
+    said = words(sentence)
+    if len(said) < MIN_COMPARED_WORDS:
         return False
-    return any(same_prompt(sentence, earlier) for _, earlier in current)
+    return any(_alike(said, words(earlier)) for _, earlier in current)
+
+
+def _alike(a: list[str], b: list[str]) -> bool:
+    """The same sentence: whole words alike as prompts are (SAME_PROMPT_SIMILARITY), with no
+    leading words dropped: short sentences that differ in their subject ("Collections will
+    help you." and "The billing office will help you.") are different sentences."""
+    return 1.0 - word_edit_distance(a, b) / max(len(a), len(b)) >= SAME_PROMPT_SIMILARITY
 
 
 def _piece(sentences: list[tuple[int, str]], known: str | None = None) -> Piece:
