@@ -19,12 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from shopper.asr.types import SpeechEngine, Utterance
-from shopper.audio.common_stretch import shares_recording
-from shopper.audio.fingerprint import Envelope, envelope
-from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.dial import DialOptions
 from shopper.crawl.identity import (
     CUT_RESIDUE_WORDS,
@@ -641,13 +637,6 @@ class _Listening:
     """Utterances cut into prompts so far."""
     pieces: list[Piece] = field(default_factory=list)
     tone: str | None = None
-    envelopes: dict[tuple[int, int], Envelope] = field(default_factory=dict)
-    """Far-end envelopes of the prompts' spans, by (start, end) sample: see _heard_again."""
-
-    def envelope(self, far: Samples, start: int, end: int) -> Envelope:
-        if (start, end) not in self.envelopes:
-            self.envelopes[start, end] = envelope(far[start:end])
-        return self.envelopes[start, end]
 
 
 async def _observe(caller: Caller, job: PathJob, menu_heard: MenuHeard) -> _Outcome:
@@ -719,36 +708,11 @@ def _prompts_so_far(
         if reprompts > MAX_REPROMPTS and not pieces:
             return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
     listening.pieces = pieces
-    stop = _stop_on_known_or_repeat(pieces, job.menus) or _heard_again(session, listening, finals)
+    stop = _stop_on_known_or_repeat(pieces, job.menus)
     if stop is None:
         return None
     ending, kept, repeat_of = stop
     return _Outcome(ending, _heard(kept, finals), repeat_of, tone=listening.tone)
-
-
-def _heard_again(
-    session: CallSession, listening: _Listening, finals: list[Utterance]
-) -> tuple[Ending, list[Piece], int | None] | None:
-    """A prompt heard before on this path whose words came out too differently to tell
-    (_stop_on_known_or_repeat): its audio is the same recording as an earlier prompt's
-    (shopper.audio.common_stretch), as when a circular transfer comes round again read by a
-    voice the recogniser reads badly. Only prompts already followed by another are compared
-    (the last one is still being heard); spans that overlap (pieces of one utterance) never
-    are."""
-    pieces = listening.pieces
-    spans = [(finals[p.first].start, finals[p.last].end) for p in pieces[:-1]]
-    if len(spans) < 2:
-        return None
-    far = np.concatenate(session.recording.far)
-    for index in range(1, len(spans)):
-        for earlier in range(index):
-            (a0, a1), (b0, b1) = spans[earlier], spans[index]
-            if a1 > b0:
-                continue
-            first, again = listening.envelope(far, a0, a1), listening.envelope(far, b0, b1)
-            if shares_recording(first, again):
-                return "repeating", pieces[:index], earlier
-    return None
 
 
 def _ended_by_far_end(
