@@ -56,3 +56,13 @@ def test_options_are_parsed(text: str, expected: list[tuple[str | None, str]]) -
 
 def test_a_key_offered_twice_is_kept_once() -> None:
     assert [o.key for o in parse_options("Press 1 for sales. Again, press 1 for sales.")] == ["1"]
+
+
+def test_a_number_to_dial_is_no_key() -> None:
+    heard = "If this is an emergency, hang up and dial 911. For appointments, press 1."
+    assert [(o.key, o.label) for o in parse_options(heard)] == [("1", "appointments")]
+    assert [o.key for o in parse_options("Dial nine one one. For sales press two")] == ["2"]
+    assert [o.key for o in parse_options("Press one four billing, press two for sales")] == [
+        "1",
+        "2",
+    ]

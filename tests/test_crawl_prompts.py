@@ -1,5 +1,8 @@
 """Cutting heard speech into node prompts and recognising known prompts."""
 
+from collections.abc import Sequence
+
+from shopper.crawl import prompts
 from shopper.crawl.identity import cut_words, find_opening, same_prompt, words
 from shopper.crawl.prompts import split_prompts
 
@@ -45,3 +48,90 @@ def test_cut_words_of_the_interrupted_prompt_are_found() -> None:
     globex = "Forbillion, press one. For technical support, press to to report an outage."
     assert cut_words(heard, globex, 6) == 4
     assert cut_words(words("all billing representatives are busy"), globex, 3) == 0
+
+
+def test_a_known_menu_keeps_its_title_heard_as_a_sentence_of_its_own() -> None:
+    """Moonshine's reading of a replayed flite menu: the short title came as an utterance of its
+    own, and the menu's opening is recognised from its third word on (two skipped words are
+    allowed for cut residue). The title is the menu's, not a message in front of it."""
+    menu = (
+        "Pine-clinite, For appointments, dress one. For prescriptions, press to. "
+        "Forbilling questions, dress free."
+    )
+    heard = ["Pine-clinite,", "For appointments, dress one. For prescriptions, press to."]
+    pieces = split_prompts(heard, [("main", menu)])
+    assert [(p.text, p.known, p.first) for p in pieces] == [
+        ("Pine-clinite, For appointments, dress one. For prescriptions, press to.", "main", 0)
+    ]
+
+
+def test_a_message_before_a_known_menu_stays_a_prompt_of_its_own() -> None:
+    pieces = split_prompts(["Your balance is ten dollars.", MAIN], [("main", MAIN)])
+    assert [(p.text, p.known) for p in pieces] == [
+        ("Your balance is ten dollars.", None),
+        (MAIN, "main"),
+    ]
+
+
+def test_a_circle_without_transfer_words_is_cut_where_it_comes_round_again() -> None:
+    """Three departments passing the caller on in words no transfer rule knows: the circle is
+    one piece, then the same again, so the path can stop as repeating (not grow to the call's
+    length limit as one prompt)."""
+    circle = [
+        "Billing is closed today. Accounts will take your call.",
+        "Accounts cannot answer billing questions. Collections will help you.",
+        "All collections agents are busy. The billing office will call you.",
+    ]
+    pieces = split_prompts([*circle, *circle[:2]], [])
+    assert [(p.first, p.last) for p in pieces] == [(0, 2), (3, 4)]
+    assert same_prompt(pieces[0].text, " ".join(circle))
+
+
+def test_sentences_that_differ_in_their_subject_are_not_a_repeat() -> None:
+    circle = [
+        "The billing office is closed today. Accounts will take your call.",
+        "Accounts cannot answer billing questions. Collections will help you.",
+        "All collections agents are busy. The billing office will help you.",
+    ]
+    pieces = split_prompts(circle, [])
+    assert len(pieces) == 1, [p.text for p in pieces]
+
+
+def test_a_long_circle_is_split_as_when_every_start_was_tried() -> None:
+    """split_prompts looks back only as far as a new opening can reach; the pieces must be
+    those of trying every start, and a five-minute circle of transfers must finish."""
+
+    def every_start(
+        sentences: list[str], known: Sequence[tuple[str, str]]
+    ) -> tuple[int, str] | None:
+        for start in range(len(sentences) - 1, -1, -1):
+            heard = words(" ".join(sentences[start:]))
+            for node, prompt in known:
+                if find_opening(prompt, heard) is not None:
+                    return prompts._with_title(sentences, start, prompt), node
+        return None
+
+    known = [
+        ("billing", "You have reached billing. Our team will help you with your account today."),
+        ("sales", "Welcome to sales. We can help you choose the right plan for your home."),
+    ]
+    circle = [
+        "Please wait while I find someone for you.",
+        "All of our people are helping other callers right now.",
+        "Let me send you to the department that can help.",
+        "You have reached billing.",
+        "Our team will help you with your account today.",
+        "Hmm, that question belongs with another team.",
+        "Welcome to sales.",
+        "We can help you choose the right plan for your home.",
+    ]
+    utterances = circle * 20
+    bounded = prompts.split_prompts(utterances, known)
+    original = prompts._known_opening
+    try:
+        prompts._known_opening = every_start  # type: ignore[assignment]
+        reference = prompts.split_prompts(utterances[:48], known)
+    finally:
+        prompts._known_opening = original
+    assert prompts.split_prompts(utterances[:48], known) == reference
+    assert bounded[-1].last == len(utterances) - 1

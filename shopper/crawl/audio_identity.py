@@ -27,10 +27,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from shopper.audio.common_stretch import shares_recording
+from shopper.audio.common_stretch import MIN_STRETCH_CORRELATION, align, shares_recording
 from shopper.audio.dtmf import detect_dtmf
 from shopper.audio.files import read_channel
-from shopper.audio.fingerprint import Envelope, envelope
+from shopper.audio.fingerprint import HOP_SAMPLES, Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.crawl.map import Evidence
 
@@ -42,6 +42,13 @@ because a short piece of a longer utterance has that whole utterance as its evid
 FAR_END_CHANNEL = 0
 TESTER_CHANNEL = 1
 """Left the phone system, right shopper (shopper.engine.session.Recording.stereo)."""
+PLAYED_ON_S = 2.0
+"""Far-end audio after a key that must go on as the same recording, at the lag it had before
+the key, for the key to count as ignored: as long as the shortest stretch taken as one
+recording (shopper.audio.common_stretch), well past the 0.1-0.6 s a phone system takes to
+stop a prompt it obeys."""
+BEFORE_KEY_S = 0.5
+"""...and the shared stretch must begin this much before the key: it runs across it."""
 RECORDINGS_KEPT = 8
 SPANS_KEPT = 4096
 
@@ -74,3 +81,29 @@ def _envelope(recording: Path, start_s: float, end_s: float) -> Envelope:
 @functools.lru_cache(maxsize=RECORDINGS_KEPT)
 def _channels(recording: Path) -> tuple[Samples, Samples]:
     return read_channel(recording, FAR_END_CHANNEL), read_channel(recording, TESTER_CHANNEL)
+
+
+def played_on(out_dir: Path, first: Evidence, heard: Evidence, key_s: float) -> bool:
+    """Whether a prompt a key was pressed into (`heard`: from where its utterance began on this
+    call, through what was heard after the key at `key_s`) played on as if the key had not
+    been pressed: its far-end audio is the recording of its first hearing `first`, one
+    unbroken stretch at one lag from before the key to well after it. A prompt the phone
+    system stopped, or restarted from its beginning, breaks the stretch at the key, whatever
+    the recogniser made of the words."""
+    if heard.end_s - key_s < PLAYED_ON_S or key_s - heard.start_s < BEFORE_KEY_S:
+        return False
+    found = align(_far_end(out_dir, first), _far_end(out_dir, heard))
+    if found.frames == 0 or found.score < MIN_STRETCH_CORRELATION:
+        return False
+    hop_s = HOP_SAMPLES / TELEPHONY_RATE
+    shared_from_s = heard.start_s + (found.start - found.offset) * hop_s
+    shared_until_s = shared_from_s + found.frames * hop_s
+    return shared_from_s <= key_s - BEFORE_KEY_S and shared_until_s >= key_s + PLAYED_ON_S
+
+
+def _far_end(out_dir: Path, evidence: Evidence) -> Envelope:
+    """The far end's envelope over the whole span, keys pressed inside it included (they are
+    on the tester's channel only)."""
+    far_end, _ = _channels((out_dir / evidence.recording).resolve())
+    start, end = round(evidence.start_s * TELEPHONY_RATE), round(evidence.end_s * TELEPHONY_RATE)
+    return envelope(far_end[start:end])

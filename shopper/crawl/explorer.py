@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopper.asr.selection import EngineChoice
-from shopper.crawl.audio_identity import WORTH_HEARING_SIMILARITY, same_recording
+from shopper.crawl.audio_identity import (
+    PLAYED_ON_S,
+    WORTH_HEARING_SIMILARITY,
+    played_on,
+    same_recording,
+)
 from shopper.crawl.identity import same_prompt, similarity, split_words, tail_start, words
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
@@ -57,6 +62,10 @@ NAME_LEAD_WORDS = frozenset(
 KEY_RESIDUE = PRESS_WORDS | KEY_WORDS.keys() | {"pressed", "hash", *"0123456789"}
 """Words a pressed key leaves at the start of the next prompt: the end of the cut one
 ("...press one" heard as "pressed,"); a title made only of them names nothing."""
+AFTER_KEY_S = PLAYED_ON_S + 0.5
+"""Audio after a key compared with the menu's first hearing: enough to show the prompt played
+on (PLAYED_ON_S), too little for a replay of the menu from its start, at another lag, to be
+the longer stretch the two share."""
 HOLD_ENDS: dict[str, NodeKind] = {
     "human": "human",
     "hold-dropped": "dropped",
@@ -251,122 +260,204 @@ def _give_up(state: _Crawl, reason: str) -> None:
             state.map.unexplored.append(Unexplored(attempt.node, attempt.key, reason))
 
 
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a path's nodes hang in the map: the menu it left (None for the first call), the
+    key pressed there, the keys from the start, the route that reproduces them, and what the
+    menu said the key is for."""
+
+    parent: MapNode | None
+    key: str
+    path: list[str]
+    route: tuple[RouteStep, ...]
+    label: str | None
+
+    @property
+    def stem(self) -> str:
+        """An id for a node heard without a prompt (a drop, a tone): where the key was pressed."""
+        here = self.parent.id if self.parent is not None else ROOT
+        return f"{here}-{self.key or 'call'}"
+
+
 def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
-    crawl_map = state.map
+    """What one path heard becomes nodes and edges: the prompts in order (known ones are
+    edges back, new ones new nodes), then how the listening stopped says what the last one is."""
     if result.ending == "lost":
-        crawl_map.unexplored.append(
-            Unexplored(attempt.node or ROOT, attempt.key, f"route not reproduced: {result.detail}")
-        )
+        _not_reproduced(state, attempt, result)
         return
-    parent = crawl_map.node(attempt.node) if attempt.node is not None else None
-    if parent is not None and result.key_ignored:
-        state.late.add(parent.id)
-        state.pending.appendleft(attempt)
+    parent = state.map.node(attempt.node) if attempt.node is not None else None
+    if parent is not None and _key_ignored(state, parent, attempt, result):
+        _again_after_prompt(state, parent, attempt)
         return
-    path = [*parent.path, attempt.key] if parent is not None else []
-    if parent is not None and attempt.key == NO_INPUT:
-        path = list(parent.path)
-        if not _moves_on(parent, result):
-            return
-    route = state.routes[parent.id] if parent is not None else ()
-    if parent is not None:
-        route = (*route, _step(state, parent, attempt.key))
-    label = _option_label(parent, attempt.key)
-    previous, key = parent, attempt.key
-    chain: list[MapNode] = []
-    prompts, origins = _apart(state, result)
-    found = [_known_node(state, heard, result) for heard in prompts]
-    for index, heard in enumerate(prompts):
-        node = found[index]
-        if node is not None and _goes_elsewhere(state, node, found[index + 1 :], result):
-            node = None
-        if node is None:
-            named = label if previous is parent else None
-            node = _learned_node(state, heard, result, named, path, route)
-            found[index] = node
-        node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
-        _link(previous, key, node.id)
-        chain.append(node)
-        previous, key = node, ""
+    if parent is not None and attempt.key == NO_INPUT and not _moves_on(parent, result):
+        return
+    place = _place(state, parent, attempt.key)
+    chain, origins = _chain(state, place, result)
     last = chain[-1] if chain else None
-    for node in chain[:-1]:
-        if node.kind == "limit":
-            node.kind = "message"
-    end = _ending(state, parent, attempt, result, last, path, route, label)
+    end = _ending(state, place, result, last)
     if end is not None:
-        _link(previous, key, end.id)
-    if result.ending == "repeating" and last is not None and result.repeat_of is not None:
-        target = chain[origins.index(result.repeat_of)]
-        _link(last, "", target.id)
+        _link(last or parent, "" if last is not None else attempt.key, end.id)
+    _close_repeat(result, chain, origins)
     if last is not None and last.kind == "menu" and result.ending == "menu":
         _offer(state, last)
     if parent is not None and chain and chain[0] is not parent:
         _missed_offer(parent, attempt.key)
 
 
+def _not_reproduced(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
+    reason = f"route not reproduced: {result.detail}"
+    state.map.unexplored.append(Unexplored(attempt.node or ROOT, attempt.key, reason))
+
+
+def _key_ignored(state: _Crawl, menu: MapNode, attempt: Attempt, result: PathResult) -> bool:
+    """Whether the menu ignored the key pressed while its prompt played: by its words and
+    timing (the call saw the rest of the prompt, lasting as long as the first time), or by
+    its audio, which does not depend on how the recogniser cut the prompt or how long its
+    pauses are: the recording of the menu's first hearing went on unbroken across the key."""
+    if result.key_ignored:
+        return True
+    late = menu.id in state.late or menu.kind == "queue"
+    if late or attempt.key == NO_INPUT or not menu.evidence or result.menu_at_s is None:
+        return False
+    key_s = result.presses[-1].at_s if result.presses else None
+    if key_s is None or not result.prompts:
+        return False
+    heard = _evidence(result, result.menu_at_s, min(result.duration_s, key_s + AFTER_KEY_S))
+    return played_on(state.settings.out_dir, menu.evidence[0], heard, key_s)
+
+
+def _again_after_prompt(state: _Crawl, menu: MapNode, attempt: Attempt) -> None:
+    """The menu ignored the key while its prompt played: from now on its keys wait for the
+    prompt's end, and this one is tried again first."""
+    state.late.add(menu.id)
+    state.pending.appendleft(attempt)
+
+
+def _place(state: _Crawl, parent: MapNode | None, key: str) -> _Place:
+    if parent is None:
+        return _Place(None, key, [], (), None)
+    path = list(parent.path) if key == NO_INPUT else [*parent.path, key]
+    route = (*state.routes[parent.id], _step(state, parent, key))
+    return _Place(parent, key, path, route, _option_label(parent, key))
+
+
+def _chain(state: _Crawl, place: _Place, result: PathResult) -> tuple[list[MapNode], list[int]]:
+    """The nodes of the prompts heard, in order, each linked to the next (the first from the
+    key pressed); for each, the index of the heard prompt it comes from (see _apart). A prompt
+    is its known node unless that recording leads elsewhere this time (_goes_elsewhere)."""
+    prompts, origins = _apart(state, result)
+    found = [_known_node(state, heard, result) for heard in prompts]
+    chain: list[MapNode] = []
+    previous, key = place.parent, place.key
+    for index, heard in enumerate(prompts):
+        node = found[index]
+        if node is not None and _goes_elsewhere(state, node, found[index + 1 :], result):
+            node = None
+        if node is None:
+            named = place.label if previous is place.parent else None
+            node = _learned_node(state, heard, result, named, place.path, place.route)
+            found[index] = node
+        node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
+        _link(previous, key, node.id)
+        chain.append(node)
+        previous, key = node, ""
+    for node in chain[:-1]:
+        if node.kind == "limit":
+            node.kind = "message"
+    return chain, origins
+
+
+def _close_repeat(result: PathResult, chain: list[MapNode], origins: list[int]) -> None:
+    """A prompt heard again without input (a circular transfer): the last node leads back to
+    the first hearing's node."""
+    if result.ending == "repeating" and chain and result.repeat_of is not None:
+        _link(chain[-1], "", chain[origins.index(result.repeat_of)].id)
+
+
+LAST_KINDS: dict[str, NodeKind] = {
+    "known": "message",
+    "repeating": "message",
+    "menu": "menu",
+    "dead-air": "dropped",
+    "tone": "tone",
+    "voicemail": "voicemail",
+    "ignored": "dead-end",
+    "limit": "limit",
+}
+"""What the last prompt heard is, by how the listening stopped after it (a hang-up: see
+_last_kind). A known menu or a repeat heard next makes it a message leading there."""
+SILENT_ENDS: dict[str, NodeKind] = {
+    "hangup": "dropped",
+    "dead-air": "dropped",
+    "tone": "tone",
+    "voicemail": "voicemail",
+    "ignored": "dead-end",
+    "limit": "limit",
+    "menu": "dead-end",
+}
+"""What a path that heard no new prompt ends in, by how it stopped (a node of its own)."""
+
+
 def _ending(
-    state: _Crawl,
-    parent: MapNode | None,
-    attempt: Attempt,
-    result: PathResult,
-    last: MapNode | None,
-    path: list[str],
-    route: tuple[RouteStep, ...],
-    label: str | None,
+    state: _Crawl, place: _Place, result: PathResult, last: MapNode | None
 ) -> MapNode | None:
     """Classify where the path ended; returns a node the last prompt leads on to, if any."""
-    ending = result.ending
     if last is not None and last.kind not in ("limit", "message"):
         return None
-    here = parent.id if parent is not None else ROOT
-    stem = last.id if last is not None else f"{here}-{attempt.key or 'call'}"
-    if ending in ("known", "repeating"):
-        if last is not None:
-            last.kind = "message"
-        return None
-    if ending == "menu" and last is not None:
-        last.kind = "menu"
-        return None
-    if ending in HOLD_ENDS:
-        queue = last or _new_node(state, stem, "", "queue", path, route, result, None)
-        queue.kind = "queue"
-        queue.hold_s = result.hold_s
-        queue.callback_offered = result.callback_offered
-        if result.callback_offer is not None:
-            _offer_callback(state, queue, result.callback_offer)
-        if ending == "human":
-            human = _new_node(
-                state, f"{queue.id}-agent", result.human or "", "human", path, route, result, None
-            )
-            answered = result.human_at_s or result.duration_s
-            human.evidence.append(_evidence(result, answered, result.duration_s))
-            human.hold_s = result.hold_s
-            human.time_to_human_s = result.time_to_human_s
-            return _after(last, queue, human)
-        if result.after_hold:
-            return _after(last, queue, _after_hold(state, queue, result, path, route))
-        kind = HOLD_ENDS[ending]
-        return _after(
-            last, queue, _new_node(state, f"{queue.id}-{kind}", "", kind, path, route, result, None)
-        )
-    kinds: dict[str, NodeKind] = {
-        "dead-air": "dropped",
-        "tone": "tone",
-        "voicemail": "voicemail",
-        "ignored": "dead-end",
-        "limit": "limit",
-        "menu": "dead-end",
-    }
-    if ending == "hangup":
-        if last is None:
-            return _new_node(state, f"{stem}-dropped", "", "dropped", path, route, result, label)
-        last.kind = "closed" if is_closed_message(last.prompt) else "message"
-        return None
-    kind = kinds[ending]
+    if result.ending in HOLD_ENDS:
+        return _hold_ending(state, place, result, last)
     if last is None:
-        return _new_node(state, f"{stem}-{kind}", "", kind, path, route, result, label)
-    last.kind = kind
+        return _silent_ending(state, place, result)
+    last.kind = _last_kind(last, result.ending)
     return None
+
+
+def _last_kind(last: MapNode, ending: str) -> NodeKind:
+    if ending == "hangup":
+        return "closed" if is_closed_message(last.prompt) else "message"
+    return LAST_KINDS[ending]
+
+
+def _silent_ending(state: _Crawl, place: _Place, result: PathResult) -> MapNode | None:
+    kind = SILENT_ENDS.get(result.ending)
+    if kind is None:
+        return None
+    stem = f"{place.stem}-{kind}"
+    return _new_node(state, stem, "", kind, place.path, place.route, result, place.label)
+
+
+def _hold_ending(state: _Crawl, place: _Place, result: PathResult, last: MapNode | None) -> MapNode:
+    """The last prompt is a queue (a new one when the hold began without a prompt), leading to
+    how its hold ended: a person, a voicemail, a drop or the hold budget."""
+    queue = last or _new_node(state, place.stem, "", "queue", place.path, place.route, result, None)
+    queue.kind = "queue"
+    queue.hold_s = result.hold_s
+    queue.callback_offered = result.callback_offered
+    if result.callback_offer is not None:
+        _offer_callback(state, queue, result.callback_offer)
+    return _after(last, queue, _hold_end(state, queue, place, result))
+
+
+def _hold_end(state: _Crawl, queue: MapNode, place: _Place, result: PathResult) -> MapNode:
+    if result.ending == "human":
+        return _person(state, queue, place, result)
+    if result.after_hold:
+        return _after_hold(state, queue, result, place.path, place.route)
+    kind = HOLD_ENDS[result.ending]
+    stem = f"{queue.id}-{kind}"
+    return _new_node(state, stem, "", kind, place.path, place.route, result, None)
+
+
+def _person(state: _Crawl, queue: MapNode, place: _Place, result: PathResult) -> MapNode:
+    greeting = result.human or ""
+    human = _new_node(
+        state, f"{queue.id}-agent", greeting, "human", place.path, place.route, result, None
+    )
+    answered = result.human_at_s or result.duration_s
+    human.evidence.append(_evidence(result, answered, result.duration_s))
+    human.hold_s = result.hold_s
+    human.time_to_human_s = result.time_to_human_s
+    return human
 
 
 def _after_hold(

@@ -82,6 +82,17 @@ def find_opening(prompt: str, heard: list[str]) -> int | None:
     return None if best is None else best[1]
 
 
+def opens_with(prompt: str, heard: list[str]) -> bool:
+    """Whether `heard` begins with `prompt`'s very first words (its title, none skipped):
+    find_opening may recognise a prompt a sentence late, after a short title the recogniser
+    heard as a sentence of its own ("Pine Clinic." then "For appointments, press 1...")."""
+    opening = words(prompt)[:OPENING_WORDS]
+    if not opening or len(heard) < len(opening):
+        return False
+    allowed = (1.0 - OPENING_SIMILARITY) * len(opening)
+    return word_edit_distance(opening, heard[: len(opening)]) <= allowed
+
+
 def cut_words(heard: list[str], prompt: str, most: int) -> int:
     """How many of `heard`'s first words (at most `most`) are the end of `prompt` cut short.
 

@@ -41,6 +41,15 @@ KEY_WORDS = {
     "star": "*",
     "pound": "#",
 }
+NUMBER_GOES_ON = frozenset(
+    {"zero", "one", "three", "five", "six", "seven", "eight", "nine", "hundred", "thousand"}
+    | {"ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"}
+    | {"eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy"}
+    | {"eighty", "ninety"}
+)
+"""Number words that, right after a key, make it the first digit of a number to dial ("dial
+911", "dial nine one one"), not a key of the menu. "two" and "four" are left out: after a
+key they are more often the next option's "to" and "for", misheard."""
 FILLER_WORDS = frozenset({"please", "or", "say", "now", "and", "the", "key"})
 LEAD_WORDS = frozenset({"for", "to"})
 MAX_LABEL_WORDS = 6
@@ -80,7 +89,7 @@ def _sentence_options(words: list[str]) -> list[HeardOption]:
         if key_at < len(words) and words[key_at] == "the":
             key_at += 1
         key = KEY_WORDS.get(words[key_at]) if key_at < len(words) else None
-        if key is None and key_at < next_press:
+        if (key is None and key_at < next_press) or _in_number(words, key_at):
             continue
         before = _label(words[consumed:at])
         if before:
@@ -91,6 +100,10 @@ def _sentence_options(words: list[str]) -> list[HeardOption]:
             consumed = next_press
         options.append(HeardOption(key, label))
     return options
+
+
+def _in_number(words: list[str], key_at: int) -> bool:
+    return key_at + 1 < len(words) and words[key_at + 1] in NUMBER_GOES_ON
 
 
 def _label(words: list[str]) -> str:

@@ -34,6 +34,7 @@ from shopper.crawl.identity import (
     tail_start,
     words,
 )
+from shopper.crawl.keys_by_audio import read_keys
 from shopper.crawl.options import KEY_WORDS, parse_options
 from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
@@ -229,6 +230,10 @@ class PathResult:
     key_ignored: bool = False
     """The key under test, pressed while its menu's prompt played, was ignored: the prompt
     went on to its end as if nothing had been pressed (see _ignored)."""
+    menu_at_s: float | None = None
+    """When the utterance the last route menu was recognised in began: with the last press,
+    what the explorer compares with the menu's first hearing to tell an ignored key by its
+    audio (shopper.crawl.audio_identity.played_on)."""
     presses: list[Press] = field(default_factory=list)
     leg: int = 0
     """0 for the path the call was dialled for; n for the n-th follow-up served on the call."""
@@ -414,6 +419,7 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
         tone=outcome.tone,
         detail=outcome.detail,
         key_ignored=outcome.key_ignored,
+        menu_at_s=outcome.menu_at_s,
         presses=leg.presses,
         follow_up=leg.follow_up,
         entered_at=None if entry is None else entry.menu,
@@ -444,6 +450,23 @@ class _Outcome:
     after_hold: list[HeardPrompt] = field(default_factory=list)
     tone: str | None = None
     detail: str = ""
+    menu_at_s: float | None = None
+
+
+@dataclass(slots=True)
+class _Passing:
+    """Where a call is on its route: how its next key counts for the cost model (see Press),
+    since when it has waited for the next menu, how long it may wait, and where it recognised
+    the last menu."""
+
+    kind: PressKind
+    waiting_since: int
+    within_s: float = STEP_LIMIT_S
+    menu_heard: MenuHeard | None = None
+
+    def pressed(self, presses: list[Press], step: RouteStep, at: int) -> None:
+        presses.append(Press(step.node, step.key, self.kind, _s(self.waiting_since), _s(at)))
+        self.kind, self.waiting_since = "after-key", at
 
 
 async def _follow(
@@ -451,40 +474,65 @@ async def _follow(
 ) -> _Outcome:
     """Pass the route's menus, pressing their keys (listed in `presses`), then observe. A call
     continuing from a known menu gives `heard_from`, where that menu's prompt began."""
-    session = caller.session
-    within_s = STEP_LIMIT_S
-    kind: PressKind = "dial" if heard_from is None else "continue"
-    waiting_since = session.now
-    menu_heard: MenuHeard | None = None
+    passing = _Passing("dial" if heard_from is None else "continue", caller.session.now)
     for index, step in enumerate(job.route):
-        listen_from = heard_from if index == 0 else None
-        if step.prompt or not step.on_hold:
-            menu_heard = await _reach(session, step, within_s, listen_from)
-            if menu_heard is None:
-                return _Outcome("lost", detail=f"did not hear {step.node} to press {step.key!r}")
-        within_s = STEP_LIMIT_S
-        if step.key == NO_INPUT:
-            within_s = NO_INPUT_STEP_LIMIT_S
-            presses.append(Press(step.node, step.key, kind, _s(waiting_since), _s(session.now)))
-            kind, waiting_since = "after-key", session.now
-            continue
-        if step.on_hold and not await _offer_heard(session, job.max_hold_s):
-            return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
-        pressed_at = session.now
-        try:
-            await caller.press(step.key)
-        except StepFailure as failure:
-            if step is job.route[-1]:
-                return _Outcome("ignored", detail=failure.message)
-            return _Outcome("lost", detail=failure.message)
-        presses.append(Press(step.node, step.key, kind, _s(waiting_since), _s(pressed_at)))
-        kind, waiting_since = "after-key", pressed_at
-        if step.on_hold:
-            session.hold.end_hold(pressed_at)
+        lost = await _pass(job, caller, step, passing, presses, heard_from if index == 0 else None)
+        if lost is not None:
+            return lost
+    menu_heard = passing.menu_heard
     outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0))
     if job.route and menu_heard is not None:
         outcome.key_ignored = _ignored(job.route[-1], menu_heard.start, outcome.prompts)
+        outcome.menu_at_s = _s(menu_heard.start)
     return outcome
+
+
+async def _pass(
+    job: PathJob,
+    caller: Caller,
+    step: RouteStep,
+    passing: _Passing,
+    presses: list[Press],
+    heard_from: int | None,
+) -> _Outcome | None:
+    """Recognise the step's menu (a queue without a prompt is passed by its offer alone) and
+    press its key, or press nothing and let the menu time out: None when done, else why the
+    route was not followed."""
+    session = caller.session
+    if step.prompt or not step.on_hold:
+        passing.menu_heard = await _reach(session, step, passing.within_s, heard_from)
+        if passing.menu_heard is None:
+            return _Outcome("lost", detail=f"did not hear {step.node} to press {step.key!r}")
+    if step.key == NO_INPUT:
+        passing.within_s = NO_INPUT_STEP_LIMIT_S
+        passing.pressed(presses, step, session.now)
+        return None
+    passing.within_s = STEP_LIMIT_S
+    return await _press(job, caller, step, passing, presses)
+
+
+async def _press(
+    job: PathJob, caller: Caller, step: RouteStep, passing: _Passing, presses: list[Press]
+) -> _Outcome | None:
+    """Press the step's key; at a queue, once its callback offer was heard (taking the offer
+    ends the hold). A route key that fails ends the path as a route not reproduced. The key
+    under test is a dead end only when the far end did not react to it at all: a hang-up or
+    a tone right after it is its reaction, and is observed like any other."""
+    session = caller.session
+    if step.on_hold and not await _offer_heard(session, job.max_hold_s):
+        return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
+    pressed_at = session.now
+    try:
+        await caller.press(step.key)
+    except StepFailure as failure:
+        if step is not job.route[-1]:
+            return _Outcome("lost", detail=failure.message)
+        if failure.kind == "dtmf-not-acknowledged":
+            return _Outcome("ignored", detail=failure.message)
+    passing.pressed(presses, step, pressed_at)
+    if step.on_hold:
+        session.hold.end_hold(pressed_at)
+    return None
 
 
 def _ignored(step: RouteStep, menu_heard: int, heard: list[HeardPrompt]) -> bool:
@@ -534,8 +582,13 @@ async def _reach(
             seen = heard
             at = find_opening(step.prompt, words(heard))
             if at is not None:
-                ready = await (_ended(session, within_s) if step.after_prompt else _pause(session))
-                return _menu_heard(finals, at) if ready else None
+                heard_at = _menu_heard(finals, at)
+                ready = await (
+                    _ended(session, within_s, heard_at.start + session.samples(step.heard_s))
+                    if step.after_prompt
+                    else _pause(session)
+                )
+                return heard_at if ready else None
         if heard and session.silent_for_s >= QUIET_BEFORE_LOST_S:
             return None
         await session.advance()
@@ -553,11 +606,14 @@ def _menu_heard(finals: list[Utterance], word: int) -> MenuHeard:
     return MenuHeard(finals[-1].start, 0)
 
 
-async def _ended(session: CallSession, within_s: float) -> bool:
-    """Wait for the prompt to end: as much silence as ends a prompt (see ListenSettings)."""
+async def _ended(session: CallSession, within_s: float, not_before: int) -> bool:
+    """Wait for the prompt to end: as much silence as ends a prompt (see ListenSettings), once
+    the prompt has played as long as it did when first heard (`not_before`, media time): a
+    pause inside a prompt can be as long as the quiet after it."""
     start = session.now
     while not session.ended and session.now - start < session.samples(within_s):
-        if session.silent_for_s >= session.settings.prompt_end_silence_s:
+        quiet = session.silent_for_s >= session.settings.prompt_end_silence_s
+        if quiet and session.now >= not_before:
             return True
         await session.advance()
     return False
@@ -575,72 +631,139 @@ async def _pause(session: CallSession) -> bool:
     return not session.ended
 
 
+@dataclass(slots=True)
+class _Listening:
+    """What _observe has made of the call since the last key: the prompts heard so far, and a
+    tone if one was detected."""
+
+    start: int
+    """When the listening began (samples): right after the key."""
+    menu_heard: MenuHeard
+    cut_prompt: str
+    """The prompt the key interrupted (its leftover words begin what is heard next)."""
+    waiting_at: str | None
+    """The menu left to time out (no key pressed), whose re-prompts are not new prompts."""
+    seen: int = -1
+    """Utterances cut into prompts so far."""
+    pieces: list[Piece] = field(default_factory=list)
+    tone: str | None = None
+
+
 async def _observe(caller: Caller, job: PathJob, menu_heard: MenuHeard) -> _Outcome:
     """Hear what follows the last key until the phone system waits, repeats, ends or holds."""
     session = caller.session
-    start = session.now
-    quiet = session.samples(session.settings.prompt_end_silence_s)
-    limit = session.samples(job.max_call_s)
-    tone: str | None = None
-    seen = -1
-    pieces: list[Piece] = []
-    cut_prompt = job.route[-1].prompt if job.route else ""
-    waiting_at = job.route[-1].node if job.route and job.route[-1].key == NO_INPUT else None
+    last = job.route[-1] if job.route else None
+    listening = _Listening(
+        session.now,
+        menu_heard,
+        last.prompt if last is not None else "",
+        last.node if last is not None and last.key == NO_INPUT else None,
+    )
     while True:
-        finals = session.finals_since(start)
-        if len(finals) != seen:
-            seen = len(finals)
-            reprompts = 0
-            if waiting_at is None:
-                texts = _without_cut(
-                    finals, start, cut_prompt, _said_before(session, menu_heard, start)
-                )
-            else:
-                texts, reprompts = _without_rest(finals, start, quiet, cut_prompt)
-            pieces = split_prompts(texts, job.known)
-            if waiting_at is not None:
-                playing = _reprompts(pieces, waiting_at)
-                pieces = pieces[playing:]
-                reprompts += playing
-                if reprompts > MAX_REPROMPTS and not pieces:
-                    return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
-            stop = _stop_on_known_or_repeat(pieces, job.menus)
-            if stop is not None:
-                ending, kept, repeat_of = stop
-                return _Outcome(ending, _heard(kept, finals), repeat_of, tone=tone)
-        tone = tone or _tone(session)
-        heard = _heard(pieces, finals)
+        finals = session.finals_since(listening.start)
+        if len(finals) != listening.seen:
+            stopped = _prompts_so_far(session, job, listening, finals)
+            if stopped is not None:
+                return stopped
+        listening.tone = listening.tone or _tone(session)
+        heard = _heard(listening.pieces, finals)
         if session.ended:
-            return _Outcome(
-                "tone" if tone else "hangup",
-                heard,
-                tone=tone,
-                detail=f"ended by {session.call.ended_by}",
-            )
+            return _ended_by_far_end(session, listening, heard)
         if session.hold.state == "hold":
             return await _hold(caller, job, heard)
-        if _beep_after_message(session, start, heard):
-            return _Outcome("voicemail", _greeting_apart(heard), tone=tone)
-        run = session.runs.run
-        if (
-            finals
-            and run is not None
-            and run.kind == "silence"
-            and session.now - max(run.since, finals[-1].end) >= quiet
-            and pieces
-            and any(option.key for option in parse_options(pieces[-1].text))
-        ):
-            return _Outcome("menu", heard, tone=tone)
-        if session.silent_for_s >= job.dead_air_s:
-            return _Outcome(
-                "tone" if tone else "dead-air",
-                heard,
-                tone=tone,
-                detail=f"{job.dead_air_s:g} s of silence",
-            )
-        if session.now - start >= limit:
-            return _Outcome("limit", heard, tone=tone, detail="call length budget")
+        stopped = _stopped(session, job, listening, finals, heard)
+        if stopped is not None:
+            if stopped.ending == "menu":
+                await _keys_by_audio(session, stopped, listening.pieces, finals)
+            return stopped
         await session.advance()
+
+
+async def _keys_by_audio(
+    session: CallSession, outcome: _Outcome, pieces: list[Piece], finals: list[Utterance]
+) -> None:
+    """A new menu's key phrases as the audio says them (shopper.crawl.keys_by_audio): the
+    explorer reads its options, title and labels from this text, so an option whose key the
+    transcript garbled ("Prestew") is still offered and tried."""
+    menu = pieces[-1]
+    if menu.known is not None or not outcome.prompts:
+        return
+    text = outcome.prompts[-1].text
+    for utterance in finals[menu.first : menu.last + 1]:
+        reading = await read_keys(session.verify, utterance)
+        for heard, confirmed in reading.changes:
+            text = text.replace(heard, confirmed, 1)
+    outcome.prompts[-1] = replace(outcome.prompts[-1], text=text)
+
+
+def _prompts_so_far(
+    session: CallSession, job: PathJob, listening: _Listening, finals: list[Utterance]
+) -> _Outcome | None:
+    """Cut what was heard into prompts (without what is left of the interrupted prompt, or of
+    a menu re-prompting while nothing is pressed); stops at a known menu, a prompt heard again,
+    or a menu that only re-prompts."""
+    listening.seen = len(finals)
+    quiet = session.samples(session.settings.prompt_end_silence_s)
+    waiting_at = listening.waiting_at
+    reprompts = 0
+    if waiting_at is None:
+        said_before = _said_before(session, listening.menu_heard, listening.start)
+        texts = _without_cut(finals, listening.start, listening.cut_prompt, said_before)
+    else:
+        texts, reprompts = _without_rest(finals, listening.start, quiet, listening.cut_prompt)
+    pieces = split_prompts(texts, job.known)
+    if waiting_at is not None:
+        playing = _reprompts(pieces, waiting_at)
+        pieces, reprompts = pieces[playing:], reprompts + playing
+        if reprompts > MAX_REPROMPTS and not pieces:
+            return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
+    listening.pieces = pieces
+    stop = _stop_on_known_or_repeat(pieces, job.menus)
+    if stop is None:
+        return None
+    ending, kept, repeat_of = stop
+    return _Outcome(ending, _heard(kept, finals), repeat_of, tone=listening.tone)
+
+
+def _ended_by_far_end(
+    session: CallSession, listening: _Listening, heard: list[HeardPrompt]
+) -> _Outcome:
+    tone = listening.tone
+    detail = f"ended by {session.call.ended_by}"
+    return _Outcome("tone" if tone else "hangup", heard, tone=tone, detail=detail)
+
+
+def _stopped(
+    session: CallSession,
+    job: PathJob,
+    listening: _Listening,
+    finals: list[Utterance],
+    heard: list[HeardPrompt],
+) -> _Outcome | None:
+    """How the listening stops while the call is up and not on hold: a beep after a request
+    for a message, a menu waiting for a key, dead air, or the call's length budget."""
+    tone = listening.tone
+    if _beep_after_message(session, listening.start, heard):
+        return _Outcome("voicemail", _greeting_apart(heard), tone=tone)
+    if _menu_waits(session, finals, listening.pieces):
+        return _Outcome("menu", heard, tone=tone)
+    if session.silent_for_s >= job.dead_air_s:
+        detail = f"{job.dead_air_s:g} s of silence"
+        return _Outcome("tone" if tone else "dead-air", heard, tone=tone, detail=detail)
+    if session.now - listening.start >= session.samples(job.max_call_s):
+        return _Outcome("limit", heard, tone=tone, detail="call length budget")
+    return None
+
+
+def _menu_waits(session: CallSession, finals: list[Utterance], pieces: list[Piece]) -> bool:
+    """A prompt that offers keys was followed by as much quiet as ends a prompt."""
+    run = session.runs.run
+    if not finals or not pieces or run is None or run.kind != "silence":
+        return False
+    quiet = session.samples(session.settings.prompt_end_silence_s)
+    if session.now - max(run.since, finals[-1].end) < quiet:
+        return False
+    return any(option.key for option in parse_options(pieces[-1].text))
 
 
 def _reprompts(pieces: list[Piece], menu: str) -> int:

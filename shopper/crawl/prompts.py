@@ -13,8 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shopper.crawl.identity import SENTENCE, find_opening, words
+from shopper.crawl.identity import (
+    MIN_COMPARED_WORDS,
+    OPENING_WORDS,
+    SAME_PROMPT_SIMILARITY,
+    SENTENCE,
+    find_opening,
+    opens_with,
+    words,
+)
 from shopper.text.phrasebook import is_retry_notice, is_transfer
+from shopper.text.wer import word_edit_distance
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +65,31 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             last = pieces[-1]
             pieces[-1] = Piece(f"{last.text} {sentence}", last.first, index, last.known)
             continue
+        if _said_again(sentence, current):
+            _close(pieces, current)
         current.append((index, sentence))
         if is_transfer(sentence):
             _close(pieces, current)
     _close(pieces, current)
     return pieces
+
+
+def _said_again(sentence: str, current: list[tuple[int, str]]) -> bool:
+    """Whether a sentence repeats one of the prompt being heard: the phone system has come
+    round again (a circular transfer whose announcements the transfer wording did not mark),
+    and the repeat begins another piece, which the caller of split_prompts can match with the
+    first. Otherwise the circle would be one prompt growing until a budget ends the call."""
+    said = words(sentence)
+    if len(said) < MIN_COMPARED_WORDS:
+        return False
+    return any(_alike(said, words(earlier)) for _, earlier in current)
+
+
+def _alike(a: list[str], b: list[str]) -> bool:
+    """The same sentence: whole words alike as prompts are (SAME_PROMPT_SIMILARITY), with no
+    leading words dropped: short sentences that differ in their subject ("Collections will
+    help you." and "The billing office will help you.") are different sentences."""
+    return 1.0 - word_edit_distance(a, b) / max(len(a), len(b)) >= SAME_PROMPT_SIMILARITY
 
 
 def _piece(sentences: list[tuple[int, str]], known: str | None = None) -> Piece:
@@ -71,13 +100,33 @@ def _piece(sentences: list[tuple[int, str]], known: str | None = None) -> Piece:
 def _known_opening(
     sentences: list[str], known: Sequence[tuple[str, str]]
 ) -> tuple[int, str] | None:
-    """(index of the sentence a known prompt opens in, its node), latest opening first."""
+    """(index of the sentence a known prompt opens in, its node), latest opening first; the
+    sentences before it that are the prompt's own first words go with it (a title heard as a
+    sentence of its own would otherwise become a prompt of its own, in front of the menu).
+
+    split_prompts asks this once per new sentence with the same `known`, so every opening
+    that lies wholly before the newest sentence was looked for already and is absent: only
+    starts whose later sentences (newest excluded) hold fewer than OPENING_WORDS words can
+    find a new one. Looking further back gave the same answers at a cost that grew with the
+    square of a long call's sentences (a circular transfer heard for five minutes never
+    finished)."""
+    between = 0
     for start in range(len(sentences) - 1, -1, -1):
+        if between >= OPENING_WORDS:
+            break
+        if start < len(sentences) - 1:
+            between += len(words(sentences[start]))
         heard = words(" ".join(sentences[start:]))
         for node, prompt in known:
             if find_opening(prompt, heard) is not None:
-                return start, node
+                return _with_title(sentences, start, prompt), node
     return None
+
+
+def _with_title(sentences: list[str], start: int, prompt: str) -> int:
+    while start > 0 and opens_with(prompt, words(" ".join(sentences[start - 1 :]))):
+        start -= 1
+    return start
 
 
 def _close(pieces: list[Piece], current: list[tuple[int, str]]) -> None:

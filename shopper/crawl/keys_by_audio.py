@@ -1,0 +1,187 @@
+"""Which key a menu offers, asked of the speech model rather than read from its transcript.
+
+The word after "press" is the one a recogniser gets wrong most: a synthetic "press two" comes
+out as "Prestew", "breast-too" or "press to", "press five" as "press I". The transcript then
+loses the option, and no list of mishearings covers the next voice. The model can say more
+than its greedy reading: scoring the utterance's audio against the same text with each of
+the 12 keys in the key's place (shopper.asr.types.RecognizerStream.verify) picked the right
+key in 53 of 55 synthetic menus, against 35 read from the transcript, and in 11 of 11 read by
+espeak-ng, against 3 (../shared/research/phrase-scoring.md).
+
+Where a key phrase is, is found from the letters of the heard words, not from a list: a word
+that begins like "press", "dial" or "enter" (within a letter or two) is a place the phrase may
+be. Its key is either the rest of that word ("Prestew": "press" + "tew") or the next word
+("press I"). Each place costs one batch of 12 candidates; a place where no key fits the audio
+(a "please" that begins like "press") changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from shopper.asr.types import Fit, Utterance, VerifyUnavailable
+
+KEY_PHRASE_WORDS = ("press", "dial", "enter")
+"""The verbs that introduce a key, as the model writes them."""
+KEY_NAMES = {
+    "0": "zero",
+    "1": "one",
+    "2": "two",
+    "3": "three",
+    "4": "four",
+    "5": "five",
+    "6": "six",
+    "7": "seven",
+    "8": "eight",
+    "9": "nine",
+    "*": "star",
+    "#": "pound",
+}
+"""The 12 phone keys, written the way the model writes them after "press" (digits as
+words: "Press 3" scored 6.9 nats below "Press three" where the model wrote the word)."""
+ACCEPT_MARGIN = -3.0
+"""Nats against the model's own reading from which the best key is taken: no wrong phrase of
+210 reached it in the research note's synthetic menus."""
+KEY_GAP = 3.0
+LEAST_MARGIN = -8.0
+"""Below ACCEPT_MARGIN, the best key is still taken when it beats every other key by KEY_GAP
+nats and is above LEAST_MARGIN: the audio then tells the keys clearly apart at this place,
+although the whole candidate is less likely than the garbled reading (flite rms's "press
+eight", heard "press it": "press eight" -4.5, the next key -10.5). Otherwise no key fits the
+place (a "please" that begins like "press") and the words stay as heard. These two figures
+are judgement, not fitted: see docs/crawl.md, Limits."""
+MAX_LETTER_ERRORS = 2
+"""Letters a heard word's beginning may differ from a key verb by ("breast", "brass" and
+"dress" for "press"; one letter for a four-letter verb such as "dial")."""
+MIN_FUSED_LETTERS = 2
+MAX_FUSED_LETTERS = 6
+"""Letters after the verb's beginning that make the rest of the word the key ("Prestew":
+"tew"); fewer ("breast") and the key is the next word; more ("prescriptions") and the word
+is another word, no key phrase."""
+_LETTERS = re.compile(r"[^a-z]")
+
+Verify = Callable[[Utterance, Sequence[str]], Awaitable[list[Fit]]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPlace:
+    """Words of an utterance (token indices, split on spaces) that may say "press <key>"."""
+
+    first: int
+    end: int
+    """One past the last token replaced: the verb's token, and the next one when the key is
+    a word of its own."""
+
+
+def key_places(text: str) -> list[KeyPlace]:
+    """Where in `text` a key phrase may be, in order; places do not overlap."""
+    tokens = text.split()
+    places: list[KeyPlace] = []
+    index = 0
+    while index < len(tokens):
+        rest = _after_verb(tokens[index])
+        if rest is None or rest > MAX_FUSED_LETTERS:
+            index += 1
+            continue
+        fused = rest >= MIN_FUSED_LETTERS
+        if not fused and index + 1 >= len(tokens):
+            break
+        end = index + 1 if fused else index + 2
+        places.append(KeyPlace(index, end))
+        index = end
+    return places
+
+
+def candidates(text: str, place: KeyPlace) -> list[str]:
+    """`text` with the place's words replaced by "press <key>" for each of the 12 keys, in
+    the order of KEY_NAMES, keeping the heard case of the verb and the punctuation after it."""
+    tokens = text.split()
+    verb = _verb_of(tokens[place.first])
+    if tokens[place.first][:1].isupper():
+        verb = verb.capitalize()
+    trailing = re.search(r"[^A-Za-z0-9]*$", tokens[place.end - 1])
+    tail = trailing.group(0) if trailing is not None else ""
+    return [
+        " ".join([*tokens[: place.first], f"{verb} {name}{tail}", *tokens[place.end :]])
+        for name in KEY_NAMES.values()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReading:
+    """An utterance's text with each key phrase the audio confirmed written as the model
+    would write it; `keys` are the keys chosen, with their margins (nats)."""
+
+    text: str
+    keys: tuple[tuple[str, float], ...]
+    changes: tuple[tuple[str, str], ...] = ()
+    """(words as heard, words as confirmed) for each key phrase the audio changed."""
+
+
+async def read_keys(verify: Verify, utterance: Utterance) -> KeyReading:
+    """The utterance with its key phrases chosen by the audio (see the module doc). Without an
+    audio check (VerifyUnavailable), the text as heard."""
+    tokens = utterance.text.split()
+    chosen: list[tuple[KeyPlace, str, float]] = []
+    for place in key_places(utterance.text):
+        texts = candidates(utterance.text, place)
+        try:
+            fits = await verify(utterance, texts)
+        except VerifyUnavailable:
+            return KeyReading(utterance.text, ())
+        best = max(range(len(fits)), key=lambda i: fits[i].margin)
+        if _fits(fits[best].margin, [fit.margin for fit in fits]):
+            replaced = texts[best].split()[place.first : place.first + 2]
+            chosen.append((place, " ".join(replaced), fits[best].margin))
+    changes = tuple(
+        (" ".join(tokens[place.first : place.end]), words)
+        for place, words, _ in chosen
+        if " ".join(tokens[place.first : place.end]) != words
+    )
+    for place, words, _ in reversed(chosen):
+        tokens[place.first : place.end] = [words]
+    keys = tuple((_key_of(words), round(margin, 2)) for _, words, margin in chosen)
+    return KeyReading(" ".join(tokens), keys, changes)
+
+
+def _fits(best: float, margins: list[float]) -> bool:
+    runner_up = sorted(margins)[-2]
+    return best >= ACCEPT_MARGIN or (best >= LEAST_MARGIN and best - runner_up >= KEY_GAP)
+
+
+def _key_of(words: str) -> str:
+    name = _LETTERS.sub("", words.split()[-1].lower())
+    return next(key for key, key_name in KEY_NAMES.items() if key_name == name)
+
+
+def _after_verb(token: str) -> int | None:
+    """How many letters of `token` follow a beginning that is a key verb misheard by at most a
+    letter or two (None when it begins like none)."""
+    letters = _LETTERS.sub("", token.lower())
+    best: tuple[int, int] | None = None
+    for verb in KEY_PHRASE_WORDS:
+        allowed = min(MAX_LETTER_ERRORS, (len(verb) + 1) // 3)
+        for size in range(len(verb) - 1, len(verb) + 2):
+            if size > len(letters):
+                break
+            errors = _distance(letters[:size], verb)
+            if errors <= allowed and (best is None or errors < best[0]):
+                best = (errors, len(letters) - size)
+    return None if best is None else best[1]
+
+
+def _verb_of(token: str) -> str:
+    letters = _LETTERS.sub("", token.lower())
+    return min(KEY_PHRASE_WORDS, key=lambda verb: _distance(letters[: len(verb)], verb))
+
+
+def _distance(a: str, b: str) -> int:
+    """Letter edit distance (Levenshtein)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        previous, row = row, [i]
+        for j, y in enumerate(b, start=1):
+            row.append(min(previous[j - 1] + (x != y), previous[j] + 1, row[j - 1] + 1))
+    return row[-1]

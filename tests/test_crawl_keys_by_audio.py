@@ -1,0 +1,89 @@
+"""Keys chosen by the speech model's audio check: where a key phrase may be (from the letters
+of the heard words), the 12 candidates written in the model's style, and the choice. The
+choice is tested against a stand-in for the recogniser's check whose margins are given; the
+real check on real audio is exercised by the crawl of tests/test_crawl_outside.py."""
+
+import asyncio
+from collections.abc import Sequence
+
+from shopper.asr.types import Fit, Utterance, VerifyUnavailable
+from shopper.crawl.keys_by_audio import KEY_NAMES, KeyPlace, candidates, key_places, read_keys
+
+
+def _said(text: str) -> Utterance:
+    return Utterance(0, 8000, text, 0.5, True)
+
+
+def test_key_phrases_are_found_from_letters_not_a_list() -> None:
+    text = "For sales, Prestew, for billing, press I. For prescriptions, breast-too."
+    places = key_places(text)
+    assert places == [KeyPlace(2, 3), KeyPlace(5, 7), KeyPlace(9, 10)], "not 'prescriptions'"
+    assert [candidates(text, place)[2] for place in places] == [
+        "For sales, Press two, for billing, press I. For prescriptions, breast-too.",
+        "For sales, Prestew, for billing, press two. For prescriptions, breast-too.",
+        "For sales, Prestew, for billing, press I. For prescriptions, press two.",
+    ]
+    assert key_places("Dial nine for help") == [KeyPlace(0, 2)]
+    assert key_places("Thank you for calling. Goodbye.") == []
+
+
+def test_twelve_candidates_one_per_key_in_the_models_style() -> None:
+    texts = candidates("To hear again, dress star.", KeyPlace(3, 5))
+    assert len(texts) == 12 == len(KEY_NAMES)
+    assert texts[0] == "To hear again, press zero." and texts[11] == "To hear again, press pound."
+
+
+class Margins:
+    """Stands in for RecognizerStream.verify: a margin per candidate text, -20 otherwise."""
+
+    def __init__(self, margins: dict[str, float]) -> None:
+        self.margins = margins
+        self.asked: list[int] = []
+
+    async def __call__(self, _utterance: Utterance, texts: Sequence[str]) -> list[Fit]:
+        self.asked.append(len(texts))
+        return [Fit(text, self.margins.get(text, -20.0)) for text in texts]
+
+
+def test_the_best_key_is_taken_when_it_fits_and_nothing_is_invented() -> None:
+    heard = "Please listen. For sales, Prestew, for billing, press I."
+    verify = Margins(
+        {
+            "Please listen. For sales, Press two, for billing, press I.": -1.5,
+            "Please listen. For sales, Press three, for billing, press I.": -2.5,
+            "Please listen. For sales, Prestew, for billing, press five.": 1.2,
+            "Press one listen. For sales, Prestew, for billing, press I.": -4.0,
+        }
+    )
+    reading = asyncio.run(read_keys(verify, _said(heard)))
+    assert reading.text == "Please listen. For sales, Press two, for billing, press five."
+    assert [key for key, _ in reading.keys] == ["2", "5"], "'Please' fits no key at -3"
+    assert reading.changes == (("Prestew,", "Press two,"), ("press I.", "press five."))
+    assert verify.asked == [12, 12, 12]
+
+
+def test_a_key_the_audio_tells_clearly_apart_is_taken_below_the_accept_margin() -> None:
+    """flite rms's "press eight", heard "press it": margins measured on a crawl's recording."""
+    heard = "For new service, press it for the operator."
+    clear = Margins(
+        {
+            "For new service, press eight for the operator.": -4.51,
+            "For new service, press zero for the operator.": -10.47,
+        }
+    )
+    assert asyncio.run(read_keys(clear, _said(heard))).keys == (("8", -4.51),)
+    close = Margins(
+        {
+            "For new service, press eight for the operator.": -4.5,
+            "For new service, press zero for the operator.": -5.5,
+        }
+    )
+    assert asyncio.run(read_keys(close, _said(heard))).text == heard, "two keys fit alike"
+
+
+def test_without_an_audio_check_the_words_stay_as_heard() -> None:
+    async def unavailable(_utterance: Utterance, _texts: Sequence[str]) -> list[Fit]:
+        raise VerifyUnavailable("no scoring on this backend")
+
+    reading = asyncio.run(read_keys(unavailable, _said("For sales, Prestew.")))
+    assert reading.text == "For sales, Prestew." and reading.keys == ()
