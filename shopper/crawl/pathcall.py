@@ -38,7 +38,7 @@ from shopper.crawl.keys_by_audio import read_keys
 from shopper.crawl.options import KEY_WORDS, parse_options
 from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
-from shopper.engine.failures import StepFailure
+from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
@@ -463,6 +463,9 @@ class _Passing:
     waiting_since: int
     within_s: float = STEP_LIMIT_S
     menu_heard: MenuHeard | None = None
+    ignored_in_prompt: bool = False
+    """The last key was ignored while the menu's prompt played and taken when the engine
+    pressed it again after the prompt (shopper.engine.failures.KeyIgnored)."""
 
     def pressed(self, presses: list[Press], step: RouteStep, at: int) -> None:
         presses.append(Press(step.node, step.key, self.kind, _s(self.waiting_since), _s(at)))
@@ -482,7 +485,9 @@ async def _follow(
     menu_heard = passing.menu_heard
     outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0))
     if job.route and menu_heard is not None:
-        outcome.key_ignored = _ignored(job.route[-1], menu_heard.start, outcome.prompts)
+        outcome.key_ignored = passing.ignored_in_prompt or _ignored(
+            job.route[-1], menu_heard.start, outcome.prompts
+        )
         outcome.menu_at_s = _s(menu_heard.start)
     return outcome
 
@@ -521,18 +526,37 @@ async def _press(
     session = caller.session
     if step.on_hold and not await _offer_heard(session, job.max_hold_s):
         return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
-    pressed_at = session.now
     try:
         await caller.press(step.key)
+    except KeyIgnored as ignored:
+        if not ignored.taken_after_prompt:
+            return _not_taken(job, step, ignored)
+        passing.ignored_in_prompt = step is job.route[-1]
     except StepFailure as failure:
-        if step is not job.route[-1]:
-            return _Outcome("lost", detail=failure.message)
-        if failure.kind == "dtmf-not-acknowledged":
-            return _Outcome("ignored", detail=failure.message)
+        if (outcome := _not_taken(job, step, failure)) is not None:
+            return outcome
+    pressed_at = _last_key_at(session)
     passing.pressed(presses, step, pressed_at)
     if step.on_hold:
         session.hold.end_hold(pressed_at)
     return None
+
+
+def _not_taken(job: PathJob, step: RouteStep, failure: StepFailure) -> _Outcome | None:
+    """A route key that failed loses the route; the key under test that got no reaction is a
+    dead end (other failures of it are observed like any reaction)."""
+    if step is not job.route[-1]:
+        return _Outcome("lost", detail=failure.message)
+    if failure.kind == "dtmf-not-acknowledged":
+        return _Outcome("ignored", detail=failure.message)
+    return None
+
+
+def _last_key_at(session: CallSession) -> int:
+    """When the engine actually sent the last key: press() waits for a moment at which a
+    reaction can be told from the prompt's pauses, and may press again after the prompt."""
+    keys = session.timeline.of_type("key")
+    return keys[-1].t if keys else session.now
 
 
 def _ignored(step: RouteStep, menu_heard: int, heard: list[HeardPrompt]) -> bool:
