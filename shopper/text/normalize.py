@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
-_ONES = (
+ONES = (
     "zero",
     "one",
     "two",
@@ -55,7 +55,9 @@ _ONES = (
     "eighteen",
     "nineteen",
 )
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+"""Number words: ONES[n] for 0-19, TENS[n] for n tens (20-90); shared with the renderer of
+candidate texts (shopper.text.render) so both read and write numbers alike."""
 _SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand"))
 _ORDINAL_IRREGULAR = {
     "one": "first",
@@ -83,7 +85,7 @@ _INNER_APOSTROPHE_RE = re.compile(r"(?<=[^\W_])'(?=[^\W_])")
 _SEPARATOR_RE = re.compile(r"[\W_]+")
 _SPOKEN_AND_RE = re.compile(
     r"(?<!\S)(hundred|thousand|million|billion) and (?=(?:"
-    + "|".join([*_ONES[1:], *_TENS[2:]])
+    + "|".join([*ONES[1:], *TENS[2:]])
     + r")(?!\S))"
 )
 _MAX_TABLE_PASSES = 8
@@ -173,13 +175,13 @@ class MishearingTableError(ValueError):
 
 def _cardinal(number: int) -> str:
     if number < 20:
-        return _ONES[number]
+        return ONES[number]
     if number < 100:
         tens, ones = divmod(number, 10)
-        return _TENS[tens] + (" " + _ONES[ones] if ones else "")
+        return TENS[tens] + (" " + ONES[ones] if ones else "")
     if number < 1000:
         hundreds, rest = divmod(number, 100)
-        return _ONES[hundreds] + " hundred" + (" " + _cardinal(rest) if rest else "")
+        return ONES[hundreds] + " hundred" + (" " + _cardinal(rest) if rest else "")
     for size, name in _SCALES:
         if number >= size:
             count, rest = divmod(number, size)
@@ -188,7 +190,7 @@ def _cardinal(number: int) -> str:
 
 
 def _digit_by_digit(digits: str) -> str:
-    return " ".join(_ONES[int(digit)] for digit in digits)
+    return " ".join(ONES[int(digit)] for digit in digits)
 
 
 def _spoken_integer(digits: str) -> str:

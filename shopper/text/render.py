@@ -16,26 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shopper.text.letters import LetterWindow
-from shopper.text.normalize import normalize
+from shopper.text.normalize import ONES, TENS, normalize
 
-_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_TEENS = [
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_NUMBER_WORDS = {word: value for value, word in enumerate(_UNITS)} | {
-    word: 10 + value for value, word in enumerate(_TEENS)
-}
-_TENS_WORDS = {word: 20 + 10 * value for value, word in enumerate(_TENS)}
+_NUMBER_WORDS = {word: value for value, word in enumerate(ONES)}
+_TENS_WORDS = {word: 10 * value for value, word in enumerate(TENS) if word}
 _SENTENCE_ENDS = (".", "?", "!")
 
 
