@@ -215,7 +215,8 @@ def designed_map(ivr: VerdictIvr) -> CrawlMap:
     """The map a faithful crawl of `ivr` would draw, built from its definition and designed
     places: every key of every menu (offered or not, as the sandbox would handle it), what
     each node goes on to, and the holds. Keys that lead back to an earlier menu are
-    labelled "back": every such key of the verdicts IVRs says so in its prompt."""
+    labelled as their prompts say it ("go back to the main menu"): every such key of the
+    verdicts IVRs says so."""
     design, nodes = ivr.crawl, ivr.definition.nodes
     built: dict[str, MapNode] = {
         name: MapNode(name, name, place.kind, []) for name, place in design.places.items()
@@ -242,7 +243,7 @@ def designed_map(ivr: VerdictIvr) -> CrawlMap:
             for key in "0123456789*#":
                 if key in behaviour.options:
                     target = place(behaviour.options[key])
-                    label = "back" if built[target].kind == "menu" else "option"
+                    label = "go back to the main menu" if built[target].kind == "menu" else "option"
                     map_node.options.append(Option(key, label, target))
                 else:
                     map_node.options.append(Option(key, None, after_failure, offered=False))

@@ -527,7 +527,7 @@ async def _press(
     if step.on_hold and not await _offer_heard(session, job.max_hold_s):
         return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
     try:
-        await caller.press(step.key)
+        await caller.press(step.key, at_once=True)
     except KeyIgnored as ignored:
         if not ignored.taken_after_prompt:
             return _not_taken(job, step, ignored)

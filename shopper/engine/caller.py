@@ -177,6 +177,7 @@ class Caller:
         tone_s: float = 0.1,
         gap_s: float = 0.1,
         after_prompt: bool = False,
+        at_once: bool = False,
     ) -> float:
         """Send keys and require the far end to react; returns the reaction time in seconds.
 
@@ -184,10 +185,13 @@ class Caller:
         key, or starting to play when it was quiet. A prompt that plays on past that was not
         interrupted: the key was ignored while the prompt played. Keys are sent where the
         reaction can be told from the prompt's own pauses (see _key_moment); with
-        `after_prompt`, only once the prompt has ended."""
+        `after_prompt`, only once the prompt has ended. `at_once` sends them without waiting
+        for such a moment: the crawler times its keys itself (it presses a known route's keys
+        as soon as it recognises each menu, and judges ignored keys from the audio)."""
         session = self.session
         session.check_health()
-        await self._key_moment(after_prompt)
+        if not at_once:
+            await self._key_moment(after_prompt)
         sent_at = max(session.now, session.near_busy_until)
         playing = self._playing()
         session.near_busy_until = sent_at + session.samples(len(keys) * (tone_s + gap_s))
