@@ -17,6 +17,8 @@ from shopper.bench.corpus import PROMPTS_DIR
 from shopper.bench.demo import DemoCall, build_demo_call
 from shopper.text.match import fuzzy
 
+pytestmark = pytest.mark.slow
+
 SHOPPER = [sys.executable, "-m", "shopper"]
 
 

@@ -15,6 +15,8 @@ import jsonschema
 import pytest
 from mosquitto import Mosquitto
 
+pytestmark = pytest.mark.slow
+
 SHOPPER = [sys.executable, "-m", "shopper", "crawl", "--engine", "moonshine", "--lines", "1"]
 SHOP = """\
 name: Corner Shop

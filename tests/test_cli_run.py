@@ -6,6 +6,10 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 SHOPPER = [sys.executable, "-m", "shopper", "run", "--engine", "moonshine"]
 

@@ -26,6 +26,8 @@ from shopper.crawl.pathcall import PathResult
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
+pytestmark = pytest.mark.slow
+
 ACME = Path(__file__).parent.parent / "scripts" / "acme" / "ivr.yaml"
 MAP_SCHEMA = Path(__file__).parent.parent / "shopper" / "crawl" / "schema" / "map.schema.json"
 TUESDAY_10 = datetime(2024, 5, 7, 10, 0)

@@ -29,6 +29,8 @@ from shopper.crawl.identity import SAME_PROMPT_SIMILARITY, similarity
 from shopper.crawl.map import CrawlMap, Evidence
 from shopper.crawl.pathcall import PathResult
 
+pytestmark = pytest.mark.slow
+
 NORTHWIND = Path(__file__).parent.parent / "scripts" / "bench" / "ivr.yaml"
 
 

@@ -17,6 +17,8 @@ from shopper.crawl.explorer import CrawlSettings, crawl
 from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap
 
+pytestmark = pytest.mark.slow
+
 AWESOME = Path(__file__).parent.parent / "scripts" / "awesome" / "ivr.yaml"
 
 

@@ -18,6 +18,8 @@ from shopper.crawl.explorer import CrawlSettings, crawl
 from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap
 
+pytestmark = pytest.mark.slow
+
 BENCH = Path(__file__).parent.parent / "scripts" / "bench" / "ivr.yaml"
 
 

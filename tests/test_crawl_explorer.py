@@ -14,6 +14,8 @@ from shopper.crawl.explorer import CrawlSettings, crawl
 from shopper.crawl.map import CrawlMap
 from shopper.crawl.outputs import write_crawl_outputs
 
+pytestmark = pytest.mark.slow
+
 GLOBEX = Path(__file__).parent.parent / "scripts" / "failing" / "ivr.yaml"
 
 

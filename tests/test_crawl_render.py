@@ -30,6 +30,8 @@ from shopper.crawl.regression import distinctive_phrase
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).parent.parent
 SCHEMA = json.loads((REPO / "shopper/crawl/schema/map.schema.json").read_text())
 NASTY = 'S"y" [n]|<i>&#1;{x}(y)`z`\n-->\\ <script>alert(1)</script>'

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from mosquitto import Mosquitto
 
+pytestmark = pytest.mark.slow
+
 SECRET = "right-secret"
 
 

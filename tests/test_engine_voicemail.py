@@ -21,6 +21,8 @@ from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
+pytestmark = pytest.mark.slow
+
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
 
 # A queue whose hold ends in a voicemail box: a greeting without "leave a message", and

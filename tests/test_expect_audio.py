@@ -23,6 +23,8 @@ from shopper.text.decide import ACCEPT_MARGIN_NATS, Phrase, find_letters
 from shopper.text.match import contains
 from shopper.tts import synthesize
 
+pytestmark = pytest.mark.slow
+
 GREETING = "Thank you for calling Oakbrook Energy. For billing, press 1. For outages, press 2."
 IVR = f"""\
 name: Oakbrook Energy

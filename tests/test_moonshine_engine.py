@@ -41,6 +41,8 @@ from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.text.normalize import normalize
 from shopper.text.wer import word_errors
 
+pytestmark = pytest.mark.slow
+
 SAMPLE_SIZE = 30
 """Evenly spaced prompts of the benchmark corpus (the same rule as `run_asr_bench(limit=30)`)."""
 SAMPLE_WER_LIMIT = 0.08

@@ -33,6 +33,8 @@ from shopper.audio.g711 import ulaw_round_trip
 from shopper.bench.corpus import PROMPTS_DIR
 from shopper.tts import TtsName, synthesize
 
+pytestmark = pytest.mark.slow
+
 KEY_WORDS = ["zero", "one", "two", "three", "four", "five"]
 KEY_WORDS += ["six", "seven", "eight", "nine", "star", "pound"]
 KEY_NUMERALS = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#"]

@@ -22,6 +22,8 @@ from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import open_call, run_script
 
+pytestmark = pytest.mark.slow
+
 MENU = (
     "Welcome to Harbor Water. For billing, press 1. For outages, press 2. "
     "For anything else, press 3."

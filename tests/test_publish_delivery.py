@@ -29,6 +29,8 @@ from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import CallContext, run_script
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parent.parent
 SCRIPT = Path(__file__).parent / "data" / "mqtt" / "quick-line.yaml"
 SCHEMAS = ROOT / "shopper" / "publish" / "schema"

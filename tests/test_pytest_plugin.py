@@ -121,6 +121,8 @@ def test_calls_from_tests_keep_evidence_and_fill_junit(pytester: pytest.Pytester
 DOCS_EXAMPLE = """
 from shopper.text.match import fuzzy
 
+pytestmark = pytest.mark.slow
+
 
 async def test_tiny_line(shopper_call):
     async with shopper_call("tiny.yaml") as call:

@@ -19,6 +19,8 @@ from shopper.results.writer import result_schema
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
+pytestmark = pytest.mark.slow
+
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 
 

@@ -21,6 +21,10 @@ READY_THEN_WAIT = """
 import sys, time
 import numpy as np
 from shopper.asr.moonshine_engine import MoonshineEngine
+
+import pytest
+
+pytestmark = pytest.mark.slow
 engine = MoonshineEngine()
 engine.transcribe(np.zeros(8000, dtype=np.int16))
 print("ready", flush=True)

@@ -17,6 +17,8 @@ from shopper.audio.segments import Segment, Span
 from shopper.audio.tone_labels import Claim, Receivers, relabel
 from shopper.bench.corpus import moh_files
 
+pytestmark = pytest.mark.slow
+
 TOLERANCE_S = 0.1
 
 

@@ -32,6 +32,8 @@ from shopper.audio.g711 import ulaw_round_trip
 from shopper.bench.corpus import prompt_transcripts
 from shopper.sandbox.sounds import PROMPTS_DIR
 
+pytestmark = pytest.mark.slow
+
 KOREAN_SENTENCES = ["안녕하세요 고객센터입니다", "상담원 연결을 원하시면 일번을 눌러주세요"]
 KOREAN_PHRASES = ["상담원 연결", "아니요", "영업 시간", "예약 확인"]
 """In the Korean model's lexicon, and distinct enough to be told apart in espeak's voice."""
