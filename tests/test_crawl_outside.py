@@ -65,12 +65,6 @@ def lakeside(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlMap, Path]:
     return crawl(settings), out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known regression since the phrasebook and crawler branches were merged: the "
-    "greeting before the pause becomes a node of its own (passes on the crawler branch and "
-    "with every other branch merged; see the session note)",
-)
 def test_every_offered_key_leads_where_the_design_says(lakeside: tuple[CrawlMap, Path]) -> None:
     crawl_map, out = lakeside
     main = crawl_map.nodes[0]
@@ -84,12 +78,6 @@ def test_every_offered_key_leads_where_the_design_says(lakeside: tuple[CrawlMap,
     assert truth_nodes(out, by_path(crawl_map, "0"))[-1] == "operator"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known regression since the phrasebook and crawler branches were merged: the "
-    "greeting before the pause becomes a node of its own (passes on the crawler branch and "
-    "with every other branch merged; see the session note)",
-)
 def test_the_menu_is_one_node_whatever_its_pause(lakeside: tuple[CrawlMap, Path]) -> None:
     """Keys pressed in the pause were dropped; the crawl saw the recording play on, pressed
     again after the prompt, and did not take the greeting for a prompt of its own."""

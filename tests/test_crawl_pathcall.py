@@ -57,6 +57,24 @@ def test_pressing_nothing_hears_the_rest_then_re_prompts_then_what_comes_next() 
     assert texts == ["", "Goodbye."] and reprompts == 1
 
 
+def test_a_re_prompt_with_a_long_pause_inside_is_one_re_prompt() -> None:
+    """A menu whose recording pauses after its greeting as long as a prompt's end comes back
+    after a notice in two turns; the second continues the re-prompt and is not what comes
+    next (it once became a menu node of its own, apart from its greeting)."""
+    menu = (
+        "Welcome to Pine Power. Our options have changed. "
+        "For billing, press 2. For repairs, press 5."
+    )
+    finals = [
+        heard(8.0, 9.5, "We did not get a selection. Welcome to Pine Power."),
+        heard(9.6, 11.0, "Our options have changed."),
+        heard(13.0, 16.0, "For billing, press 2. For repairs, press 5."),
+        heard(22.0, 22.6, "Goodbye."),
+    ]
+    texts, reprompts = _without_rest(finals, round(6.0 * TELEPHONY_RATE), QUIET, menu)
+    assert (texts, reprompts) == (["", "", "", "Goodbye."], 1)
+
+
 def test_the_rest_of_a_prompt_is_the_turn_before_the_first_pause() -> None:
     finals = [heard(7.0, 9.0, "For billing, press one."), heard(15.0, 16.0, "Goodbye.")]
     texts, reprompts = _without_rest(finals, round(6.9 * TELEPHONY_RATE), QUIET, NORTHWIND_MAIN)

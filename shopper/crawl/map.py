@@ -27,9 +27,6 @@ NodeKind = Literal[
     "limit",
 ]
 NODE_KINDS: tuple[NodeKind, ...] = get_args(NodeKind)
-TERMINAL_KINDS: frozenset[NodeKind] = frozenset(
-    {"human", "voicemail", "closed", "message", "dropped", "dead-end", "tone", "limit"}
-)
 
 FindingKind = Literal[
     "no-zero-out",

@@ -876,13 +876,23 @@ def _without_rest(
         previous_end = utterance.end
     rest = bool(finals) and finals[0].start - since < quiet
     reprompts = 0
+    # The re-prompt heard so far while it is incomplete: a prompt with a pause as long as a
+    # prompt's end inside it (a greeting, a pause, the menu) comes back in several turns.
+    so_far = ""
     for number, turn in enumerate(turns):
         said = " ".join(
             s for i in turn for s in SENTENCE.findall(texts[i]) if not is_retry_notice(s)
         )
-        if not (number == 0 and rest) and not _prompt_so_far(said, prompt):
+        if number == 0 and rest:
+            heard = ""
+        elif so_far and _prompt_so_far(f"{so_far} {said}", prompt):
+            heard = f"{so_far} {said}"
+        elif _prompt_so_far(said, prompt):
+            heard = said
+            reprompts += 1
+        else:
             break
-        reprompts += number > 0 or not rest
+        so_far = "" if not heard or same_prompt(heard, prompt) else heard
         for index in turn:
             texts[index] = ""
     return texts, reprompts
