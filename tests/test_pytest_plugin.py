@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 pytest_plugins = ["pytester"]
 
 INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
@@ -120,8 +122,6 @@ def test_calls_from_tests_keep_evidence_and_fill_junit(pytester: pytest.Pytester
 
 DOCS_EXAMPLE = """
 from shopper.text.match import fuzzy
-
-pytestmark = pytest.mark.slow
 
 
 async def test_tiny_line(shopper_call):

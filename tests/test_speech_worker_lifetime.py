@@ -8,7 +8,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 from test_interrupts import session_processes
+
+pytestmark = pytest.mark.slow
 
 STARTED_THEN_EXIT = """
 import time
@@ -21,10 +24,6 @@ READY_THEN_WAIT = """
 import sys, time
 import numpy as np
 from shopper.asr.moonshine_engine import MoonshineEngine
-
-import pytest
-
-pytestmark = pytest.mark.slow
 engine = MoonshineEngine()
 engine.transcribe(np.zeros(8000, dtype=np.int16))
 print("ready", flush=True)

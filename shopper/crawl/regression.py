@@ -35,6 +35,10 @@ MIN_HOLD_MAX_S = 300.0
 HUMAN_WITHIN = "10m"
 HANGUP_WITHIN = "30s"
 NO_INPUT_WITHIN = "3m"
+NO_INPUT_SILENCE = "60s"
+"""Quiet that ends a prompt heard after waiting through a menu without pressing: the menu's
+own wait for input (and the pause before its re-prompt) is quiet that ends no prompt, and it
+lasts as long as the phone system's input timeout, often longer than CHAIN_SILENCE."""
 """A prompt reached by waiting at a menu comes after the menu's re-prompts, a minute or more."""
 
 HEALTHY_ENDS: frozenset[NodeKind] = frozenset({"human", "voicemail", "closed", "message"})
@@ -167,10 +171,11 @@ def _expect(
         },
         "within": FIRST_PROMPT_WITHIN if first else PROMPT_WITHIN,
     }
-    if any(graph.nodes[waited].kind == "menu" for waited in segment[:-1]):
-        step["within"] = NO_INPUT_WITHIN
     if len(speaking) > 1 or segment.index(node_id) > 0:
         step["silence"] = CHAIN_SILENCE
+    if any(graph.nodes[waited].kind == "menu" for waited in segment[:-1]):
+        step["within"] = NO_INPUT_WITHIN
+        step["silence"] = NO_INPUT_SILENCE
     return step
 
 
