@@ -40,6 +40,7 @@ from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
+from shopper.engine.timeline import KeySent
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
 from shopper.scripts.runner import CallContext, open_call
@@ -555,7 +556,7 @@ def _not_taken(job: PathJob, step: RouteStep, failure: StepFailure) -> _Outcome 
 def _last_key_at(session: CallSession) -> int:
     """When the engine actually sent the last key: press() waits for a moment at which a
     reaction can be told from the prompt's pauses, and may press again after the prompt."""
-    keys = session.timeline.of_type("key")
+    keys = session.timeline.of_type(KeySent)
     return keys[-1].t if keys else session.now
 
 

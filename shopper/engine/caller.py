@@ -35,6 +35,13 @@ from shopper.engine.reaction import (
     speech_level,
 )
 from shopper.engine.session import CallSession
+from shopper.engine.timeline import (
+    ExpectMatched,
+    HumanDetected,
+    HumanEvidenceWeighed,
+    KeyAcknowledged,
+    KeySent,
+)
 from shopper.text.match import Match, Matcher, contains
 from shopper.tts import synthesize
 
@@ -153,14 +160,14 @@ class Caller:
 
     def _matched(self, heard: str, match: Match) -> None:
         self.decided = match
-        margin = {} if match.margin is None else {"margin": round(match.margin, 2)}
         self.session.timeline.add(
-            self.session.now,
-            "expect-matched",
-            heard=heard,
-            score=round(match.score, 3),
-            method=match.method,
-            **margin,
+            ExpectMatched(
+                self.session.now,
+                heard=heard,
+                score=round(match.score, 3),
+                method=match.method,
+                margin=None if match.margin is None else round(match.margin, 2),
+            )
         )
 
     async def wait(self, seconds: float) -> None:
@@ -195,7 +202,7 @@ class Caller:
         sent_at = max(session.now, session.near_busy_until)
         playing = self._playing()
         session.near_busy_until = sent_at + session.samples(len(keys) * (tone_s + gap_s))
-        session.timeline.add(sent_at, "key", digits=keys)
+        session.timeline.add(KeySent(sent_at, digits=keys))
         await session.call.send_dtmf(keys, tone_s, gap_s)
         if playing is None:
             limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
@@ -213,9 +220,7 @@ class Caller:
                     keys, sent_at, playing, after_prompt, ack_s, tone_s, gap_s
                 )
         reaction = max(reacted - sent_at, 0) / TELEPHONY_RATE
-        session.timeline.add(
-            session.now, "key-acknowledged", digits=keys, after_s=round(reaction, 3)
-        )
+        session.timeline.add(KeyAcknowledged(session.now, digits=keys, after_s=round(reaction, 3)))
         return reaction
 
     def _playing(self) -> SoundKind | None:
@@ -480,7 +485,7 @@ class Caller:
                 evidence.greeting,
                 responsive=await self._probe(),
             )
-        session.timeline.add(turn[0].start, "human-evidence", text=text, **evidence.to_json())
+        session.timeline.add(HumanEvidenceWeighed(turn[0].start, text=text, evidence=evidence))
         if not evidence.is_human:
             return None
         return HumanVerdict(turn[0].start, evidence.confidence, evidence, text)
@@ -509,8 +514,9 @@ class Caller:
     def _found(self, verdict: HumanVerdict) -> None:
         self.human_verdict = verdict
         self.session.timeline.add(
-            verdict.at,
-            "human",
-            confidence=round(verdict.confidence, 3),
-            text=verdict.greeting,
+            HumanDetected(
+                verdict.at,
+                confidence=round(verdict.confidence, 3),
+                text=verdict.greeting,
+            )
         )

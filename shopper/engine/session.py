@@ -23,7 +23,21 @@ from shopper.engine.ear import Ear, Heard
 from shopper.engine.failures import StepFailure
 from shopper.engine.hold import HoldTracker
 from shopper.engine.runs import Run, RunTracker
-from shopper.engine.timeline import Timeline
+from shopper.engine.timeline import (
+    Answered,
+    CallbackOffered,
+    DeadAir,
+    Dialing,
+    Ended,
+    HoldEnded,
+    HoldStarted,
+    Said,
+    SoundRun,
+    Timeline,
+    ToneHeard,
+    UtteranceHeard,
+    VoicemailReached,
+)
 from shopper.engine.voicemail import VoicemailBox, VoicemailDetector
 
 TONE_FAILURES = {"busy": "busy", "reorder": "busy"}
@@ -107,7 +121,7 @@ class CallSession:
         self._frames: AsyncIterator[DuplexFrame] = call.frames().__aiter__()
         self._silence_since: int | None = None
         self._dead_air_reported = False
-        self.timeline.add(0, "dialing", carrier=call.carrier, call_id=call.call_id)
+        self.timeline.add(Dialing(0, carrier=call.carrier, call_id=call.call_id))
 
     # --- pulling audio ------------------------------------------------------------------
 
@@ -130,7 +144,7 @@ class CallSession:
         self.recording.near.append(frame.near)
         if self.answered_at is None and self.call.answered_at is not None:
             self.answered_at = self.call.answered_at
-            self.timeline.add(self.answered_at, "answered")
+            self.timeline.add(Answered(self.answered_at))
         self._take(self._ear.hear(far))
         self.runs.update(self._ear.current, far.start)
         run = self.runs.run
@@ -138,17 +152,14 @@ class CallSession:
             # Nothing before the answer (ringback, early media) can be hold.
             run = Run(run.kind, max(run.since, self.answered_at))
             change = self.hold.observe_run(run, self.now)
-            if change is not None:
-                at = (
-                    self.hold.periods[-1].end
-                    if change == "hold-end"
-                    else self.hold.periods[-1].start
-                )
-                self.timeline.add(at or self.now, change)
+            if change == "hold-end":
+                self.timeline.add(HoldEnded(self.hold.periods[-1].end or self.now))
+            elif change == "hold-start":
+                self.timeline.add(HoldStarted(self.hold.periods[-1].start or self.now))
         if self.voicemail.observe_quiet(self.runs.run, self.now, self.transcript):
             box = self.voicemail.box
             assert box is not None
-            self.timeline.add(box.beep.start, "voicemail", **box.to_json())
+            self.timeline.add(VoicemailReached(box.beep.start, box))
         self._track_dead_air(bool(np.any(frame.near)))
 
     def _take(self, heard: Heard) -> None:
@@ -157,13 +168,13 @@ class CallSession:
             self._observe_music(segment, closed=True)
             self.voicemail.observe_segment(segment, self.recording.far_between)
             self.timeline.add(
-                segment.start, "sound", kind=segment.kind, end_s=round(segment.end_s, 3)
+                SoundRun(segment.start, kind=segment.kind, end_s=round(segment.end_s, 3))
             )
         if heard.ongoing is not None:
             self._observe_music(heard.ongoing, closed=False)
         for tone in heard.tones:
             self.tones.append(tone)
-            self.timeline.add(tone.start, "tone", kind=tone.kind, end_s=round(tone.end_s, 3))
+            self.timeline.add(ToneHeard(tone.start, kind=tone.kind, end_s=round(tone.end_s, 3)))
         for utterance in heard.utterances:
             if not utterance.final:
                 self.partial = utterance
@@ -173,14 +184,15 @@ class CallSession:
                 continue
             self.transcript.append(utterance)
             self.timeline.add(
-                utterance.start,
-                "utterance",
-                end_s=round(utterance.end_s, 3),
-                text=utterance.text,
-                confidence=round(utterance.confidence, 3),
+                UtteranceHeard(
+                    utterance.start,
+                    end_s=round(utterance.end_s, 3),
+                    text=utterance.text,
+                    confidence=round(utterance.confidence, 3),
+                )
             )
             if self.hold.observe_utterance(utterance):
-                self.timeline.add(utterance.start, "callback-offer", text=utterance.text)
+                self.timeline.add(CallbackOffered(utterance.start, text=utterance.text))
 
     def _observe_music(self, segment: Segment, closed: bool) -> None:
         """Segments tell the hold what the frame-by-frame runs miss: music too faint for them
@@ -190,7 +202,7 @@ class CallSession:
             return
         observe = self.hold.observe_segment if closed else self.hold.observe_music
         if observe(segment) is not None:
-            self.timeline.add(self.hold.periods[-1].start, "hold-start")
+            self.timeline.add(HoldStarted(self.hold.periods[-1].start))
 
     def _track_dead_air(self, tester_speaking: bool) -> None:
         silent = self.runs.run is not None and self.runs.run.kind == "silence"
@@ -208,15 +220,15 @@ class CallSession:
         if not self._dead_air_reported and self.silent_for_s >= self.dead_air_limit_s:
             self._dead_air_reported = True
             if not self._recording_voicemail:
-                self.timeline.add(self._silence_since, "dead-air", limit_s=self.dead_air_limit_s)
+                self.timeline.add(DeadAir(self._silence_since, limit_s=self.dead_air_limit_s))
 
     def _end(self) -> None:
         self.ended = True
         self._take(self._ear.finish())
         if self.hold.state == "hold":
             self.hold.finish(self.now)
-            self.timeline.add(self.hold.periods[-1].end or self.now, "hold-end")
-        self.timeline.add(self.now, "ended", by=self.call.ended_by, cause=self.call.end_cause)
+            self.timeline.add(HoldEnded(self.hold.periods[-1].end or self.now))
+        self.timeline.add(Ended(self.now, by=self.call.ended_by, cause=self.call.end_cause))
 
     # --- what steps ask ------------------------------------------------------------------
 
@@ -294,7 +306,7 @@ class CallSession:
         start = max(self.now, self.near_busy_until)
         self.near_busy_until = start + len(samples)
         self.timeline.add(
-            start, "said", text=what, duration_s=round(len(samples) / TELEPHONY_RATE, 3)
+            Said(start, text=what, duration_s=round(len(samples) / TELEPHONY_RATE, 3))
         )
         await self.call.play(samples)
 

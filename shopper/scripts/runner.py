@@ -22,6 +22,7 @@ from shopper.carriers.dial import DialOptions, dial
 from shopper.engine.caller import Caller
 from shopper.engine.failures import FailureKind, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
+from shopper.engine.timeline import StepFinished
 from shopper.errors import ShopperError
 from shopper.results.record import RESULT_SCHEMA, CallRecord
 from shopper.scripts.metrics import call_metrics
@@ -241,11 +242,12 @@ async def _perform_all(context: CallContext, script: CallScript) -> None:
             finally:
                 report.end_s = round(session.now / TELEPHONY_RATE, 3)
                 session.timeline.add(
-                    session.now,
-                    "step",
-                    index=report.index,
-                    step=report.label,
-                    outcome=report.outcome,
+                    StepFinished(
+                        session.now,
+                        index=report.index,
+                        step=report.label,
+                        outcome=report.outcome,
+                    )
                 )
 
 
