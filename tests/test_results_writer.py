@@ -19,7 +19,7 @@ from shopper.asr.types import Utterance, Word
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples
-from shopper.bench.corpus import moh_files, prompt_files
+from shopper.bench.corpus import prompt_files
 from shopper.engine.timeline import Timeline
 from shopper.errors import ShopperError
 from shopper.results.html_report import GUTTER, PLOT_WIDTH, render_report
@@ -31,6 +31,7 @@ from shopper.results.writer import (
     result_schema,
     write_call,
 )
+from shopper.sandbox.sounds import moh_files
 
 INJECTION = "hi <script>alert('x')</script> & welcome"
 ALL_FILES = {
