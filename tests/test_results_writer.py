@@ -19,7 +19,7 @@ from shopper.asr.types import Utterance, Word
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples
-from shopper.bench.corpus import moh_files, prompt_files
+from shopper.bench.corpus import prompt_files
 from shopper.engine.human import HumanEvidence
 from shopper.engine.timeline import (
     Answered,
@@ -51,6 +51,7 @@ from shopper.results.writer import (
     result_schema,
     write_call,
 )
+from shopper.sandbox.sounds import moh_files
 
 INJECTION = "hi <script>alert('x')</script> & welcome"
 ALL_FILES = {

@@ -423,13 +423,16 @@ def _silent_ending(state: _Crawl, place: _Place, result: PathResult) -> MapNode 
     if kind is None:
         return None
     stem = f"{place.stem}-{kind}"
-    return _new_node(state, stem, "", kind, place.path, place.route, result, place.label)
+    node = _NodeSpec(stem, "", kind, place.path, place.route, place.label)
+    return _new_node(state, node, result)
 
 
 def _hold_ending(state: _Crawl, place: _Place, result: PathResult, last: MapNode | None) -> MapNode:
     """The last prompt is a queue (a new one when the hold began without a prompt), leading to
     how its hold ended: a person, a voicemail, a drop or the hold budget."""
-    queue = last or _new_node(state, place.stem, "", "queue", place.path, place.route, result, None)
+    queue = last or _new_node(
+        state, _NodeSpec(place.stem, "", "queue", place.path, place.route), result
+    )
     queue.kind = "queue"
     queue.hold_s = result.hold_s
     queue.callback_offered = result.callback_offered
@@ -445,14 +448,13 @@ def _hold_end(state: _Crawl, queue: MapNode, place: _Place, result: PathResult) 
         return _after_hold(state, queue, result, place.path, place.route)
     kind = HOLD_ENDS[result.ending]
     stem = f"{queue.id}-{kind}"
-    return _new_node(state, stem, "", kind, place.path, place.route, result, None)
+    return _new_node(state, _NodeSpec(stem, "", kind, place.path, place.route), result)
 
 
 def _person(state: _Crawl, queue: MapNode, place: _Place, result: PathResult) -> MapNode:
     greeting = result.human or ""
-    human = _new_node(
-        state, f"{queue.id}-agent", greeting, "human", place.path, place.route, result, None
-    )
+    agent = _NodeSpec(f"{queue.id}-agent", greeting, "human", place.path, place.route)
+    human = _new_node(state, agent, result)
     answered = result.human_at_s or result.duration_s
     human.evidence.append(_evidence(result, answered, result.duration_s))
     human.hold_s = result.hold_s
@@ -474,7 +476,7 @@ def _after_hold(
         last = heard is result.after_hold[-1]
         stem = f"{queue.id}-voicemail" if last else _node_name(heard.text, None)
         node = _known_node(state, heard, result) or _new_node(
-            state, stem, heard.text, "message", path, route, result, None
+            state, _NodeSpec(stem, heard.text, "message", path, route), result
         )
         node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
         if nodes:
@@ -576,7 +578,7 @@ def _learned_node(
     """A node for a prompt heard for the first time (or a recording heard again in another
     place, see _goes_elsewhere): classified once the path's ending is known."""
     stem = ROOT if not state.map.nodes else _node_name(heard.text, label)
-    return _new_node(state, stem, heard.text, "limit", path, route, result, None)
+    return _new_node(state, _NodeSpec(stem, heard.text, "limit", path, route), result)
 
 
 def _goes_elsewhere(
@@ -616,22 +618,27 @@ def _same_audio(state: _Crawl, heard: HeardPrompt, result: PathResult) -> MapNod
     )
 
 
-def _new_node(
-    state: _Crawl,
-    stem: str,
-    prompt: str,
-    kind: NodeKind,
-    path: list[str],
-    route: tuple[RouteStep, ...],
-    result: PathResult,
-    label: str | None,
-) -> MapNode:
-    node_id = _unique_id(state, _slug(label) if label else stem)
-    node = MapNode(node_id, prompt, kind, list(path))
-    if not prompt:
+@dataclass(frozen=True, slots=True)
+class _NodeSpec:
+    """A node about to be added: its id's stem (the slug of `label`, what the menu said its
+    key is for, when there is one), its prompt and kind, its keys from the start and the route
+    that reproduces them."""
+
+    stem: str
+    prompt: str
+    kind: NodeKind
+    path: list[str]
+    route: tuple[RouteStep, ...]
+    label: str | None = None
+
+
+def _new_node(state: _Crawl, spec: _NodeSpec, result: PathResult) -> MapNode:
+    node_id = _unique_id(state, _slug(spec.label) if spec.label else spec.stem)
+    node = MapNode(node_id, spec.prompt, spec.kind, list(spec.path))
+    if not spec.prompt:
         node.evidence.append(_evidence(result, result.duration_s, result.duration_s))
     state.map.nodes.append(node)
-    state.routes[node_id] = route
+    state.routes[node_id] = spec.route
     return node
 
 

@@ -70,6 +70,17 @@ class HumanVerdict:
     greeting: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Pressed:
+    """Keys `press` sent and how (their acknowledgement limit, tone and gap lengths), so
+    `_ignored` can press them again the same way."""
+
+    keys: str
+    ack_s: float | None
+    tone_s: float
+    gap_s: float
+
+
 class Caller:
     def __init__(self, session: CallSession, voice: str = "en-us") -> None:
         self.session = session
@@ -216,9 +227,8 @@ class Caller:
         else:
             reacted = await self._interrupted(sent_at, playing)
             if reacted is None:
-                raise await self._ignored(
-                    keys, sent_at, playing, after_prompt, ack_s, tone_s, gap_s
-                )
+                pressed = _Pressed(keys, ack_s, tone_s, gap_s)
+                raise await self._ignored(pressed, sent_at, playing, after_prompt)
         reaction = max(reacted - sent_at, 0) / TELEPHONY_RATE
         session.timeline.add(KeyAcknowledged(session.now, digits=keys, after_s=round(reaction, 3)))
         return reaction
@@ -313,17 +323,11 @@ class Caller:
                 return None
 
     async def _ignored(
-        self,
-        keys: str,
-        sent_at: int,
-        playing: SoundKind,
-        after_prompt: bool,
-        ack_s: float | None,
-        tone_s: float,
-        gap_s: float,
+        self, pressed: _Pressed, sent_at: int, playing: SoundKind, after_prompt: bool
     ) -> StepFailure:
         """The failure for keys the far end played on through. A prompt's keys are pressed
         again once it has ended, so the failure says whether the menu takes them then."""
+        keys = pressed.keys
         said = f"pressed {keys!r} at {sent_at / TELEPHONY_RATE:.1f} s"
         if playing != "speech":
             return StepFailure("dtmf-not-acknowledged", f"{said}; ignored: the {playing} played on")
@@ -334,7 +338,9 @@ class Caller:
         if then is not None:
             return KeyIgnored(f"{detail}; not pressed again: the far end went on to {then}", None)
         try:
-            reaction = await self.press(keys, ack_s, tone_s, gap_s, after_prompt=True)
+            reaction = await self.press(
+                keys, pressed.ack_s, pressed.tone_s, pressed.gap_s, after_prompt=True
+            )
         except StepFailure as again:
             if again.kind != "dtmf-not-acknowledged":
                 raise

@@ -628,27 +628,30 @@ def _holds(result: dict[str, Any], scale: _Scale) -> list[Band]:
     return bands
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """An item drawn as a bar in its lane: from and to (seconds), its colour, its tooltip."""
+
+    start: float
+    end: float
+    colour: str
+    title: str
+
+
 def _segment(
-    lane: str,
-    scale: _Scale,
-    start: float,
-    end: float,
-    colour: str,
-    title: str,
-    inset: float = 2,
-    outlined: bool = False,
+    lane: str, scale: _Scale, span: _Span, *, inset: float = 2, outlined: bool = False
 ) -> Segment:
     """`outlined` keeps back-to-back items (steps, prompts) apart; sound runs need no edges."""
-    x0, x1 = scale.x(start), scale.x(end)
+    x0, x1 = scale.x(span.start), scale.x(span.end)
     return Segment(
         css_class="seg outlined" if outlined else "seg",
-        seek_s=f"{start:.3f}",
+        seek_s=f"{span.start:.3f}",
         x=f"{x0:.2f}",
         y=f"{_lane_top(lane) + inset}",
         width=f"{max(x1 - x0, MIN_MARK_WIDTH):.2f}",
         height=f"{LANE_HEIGHT - 2 * inset}",
-        fill=colour,
-        title=title,
+        fill=span.colour,
+        title=span.title,
     )
 
 
@@ -665,7 +668,7 @@ def _step_marks(result: dict[str, Any], scale: _Scale) -> list[Mark]:
         title = f"{label}\n{detail}" if detail else label
         colour = STEP_COLOURS.get(outcome, "#e5e7eb")
         until = end if end is not None else start
-        marks.append(_segment("steps", scale, start, until, colour, title, outlined=True))
+        marks.append(_segment("steps", scale, _Span(start, until, colour, title), outlined=True))
         x0, x1 = scale.x(start), scale.x(until)
         number = _text(step.get("index"))
         if x1 - x0 >= LABEL_CHAR_WIDTH * len(number) + 6:
@@ -695,18 +698,21 @@ def _event_marks(events: Iterable[dict[str, Any]], scale: _Scale) -> list[Mark]:
             sound = _text(event.get("kind"))
             colour = SOUND_COLOURS.get(sound, "#9ca3af")
             title = f"{sound} {t_s:.2f}-{end_s:.2f} s"
-            marks.append(_segment("far end", scale, t_s, end_s, colour, title))
+            marks.append(_segment("far end", scale, _Span(t_s, end_s, colour, title)))
         elif kind == ToneHeard.TYPE and end_s is not None:
             tone = _text(event.get("kind"))
             title = f"{tone} tone {t_s:.2f}-{end_s:.2f} s"
-            marks.append(_segment("tones", scale, t_s, end_s, _tone_colour(tone), title))
+            span = _Span(t_s, end_s, _tone_colour(tone), title)
+            marks.append(_segment("tones", scale, span))
         elif kind == UtteranceHeard.TYPE and end_s is not None:
             title = f"{t_s:.2f}-{end_s:.2f} s: {_text(event.get('text'))}"
-            marks.append(_segment("heard", scale, t_s, end_s, PROMPT_COLOUR, title, outlined=True))
+            span = _Span(t_s, end_s, PROMPT_COLOUR, title)
+            marks.append(_segment("heard", scale, span, outlined=True))
         elif kind == Said.TYPE:
             duration = _number(event.get("duration_s")) or 0.0
             title = f"said at {t_s:.2f} s: {_text(event.get('text'))}"
-            marks.append(_segment("tester", scale, t_s, t_s + duration, SAID_COLOUR, title, 5))
+            span = _Span(t_s, t_s + duration, SAID_COLOUR, title)
+            marks.append(_segment("tester", scale, span, inset=5))
         elif kind == KeySent.TYPE:
             x = scale.x(t_s)
             room = min((other - x for other in key_xs if other > x), default=float("inf"))
