@@ -14,6 +14,7 @@ from rich.console import Console
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.carriers.safety import check_dialable, looks_like_phone_number
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
+from shopper.cli.interrupts import interrupts
 from shopper.cli.mqtt import (
     MQTT_CA,
     MQTT_CERT,
@@ -27,11 +28,11 @@ from shopper.cli.mqtt import (
     MqttOptions,
     warn,
 )
-from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, crawl
+from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, explore
 from shopper.crawl.map import CrawlMap
 from shopper.crawl.outputs import CrawlVerdict, crawl_payload, crawl_target_id, write_crawl_outputs
 from shopper.crawl.pathcall import PathResult
-from shopper.crawl.policy import load_policy
+from shopper.crawl.policy import Policy, load_policy
 from shopper.errors import ShopperError
 from shopper.publish.envelope import stamped
 from shopper.publish.publisher import publishing
@@ -97,7 +98,9 @@ def crawl_command(
             )
         _check_target(target)
         folder = out or _default_out(target)
-        earlier = _previous_map(previous or folder / MAP_FILE, given=previous is not None)
+        earlier = _previous_map(
+            previous or folder / MAP_FILE, given=previous is not None, console=console
+        )
         rules = load_policy(policy) if policy is not None else None
         broker = MqttOptions(
             url=mqtt,
@@ -127,13 +130,13 @@ def crawl_command(
         now=at,
     )
     with one_line_errors():
-        crawl_map = crawl(settings, lambda a, r, new: console.print(_progress(a, r, new)))
-        outcome = write_crawl_outputs(crawl_map, folder, earlier, rules, crawl_map.at)
+        crawl_map, outcome, interrupted = asyncio.run(_explore(settings, console, earlier, rules))
     console.print(
         f"{len(crawl_map.nodes)} nodes, {crawl_map.paths} paths in {crawl_map.calls} calls, "
         f"{crawl_map.call_seconds:.0f} call-seconds (lower bound {crawl_map.lower_bound_s:.0f} s),"
         f" {crawl_map.wall_s:.0f} s on {crawl_map.lines} line(s); unexplored "
         f"{len(crawl_map.unexplored)}"
+        + ("" if crawl_map.complete else f"; INCOMPLETE: {crawl_map.stopped}")
     )
     console.print(outcome.scorecard.render_text(), markup=False, highlight=False)
     if outcome.changes is not None:
@@ -141,9 +144,34 @@ def crawl_command(
     for reason in outcome.verdict.reasons:
         console.print(f"FAIL: {reason}", markup=False, highlight=False)
     console.print(f"{'passed' if outcome.verdict.passed else 'failed'}; outputs in {folder}")
+    if interrupted is not None:
+        typer.echo(
+            "shopper: interrupted; the calls in progress were hung up, the map of the calls "
+            "that finished was written (incomplete), nothing was published",
+            err=True,
+        )
+        raise typer.Exit(interrupted)
     if broker is not None:
         asyncio.run(_publish(broker, crawl_map, outcome, mqtt_drain))
     raise typer.Exit(outcome.exit_code)
+
+
+async def _explore(
+    settings: CrawlSettings, console: Console, earlier: CrawlMap | None, rules: Policy | None
+) -> tuple[CrawlMap, CrawlVerdict, int | None]:
+    """The crawl as a task Ctrl-C and SIGTERM cancel: it then hangs up the calls in progress
+    and returns the map so far, marked incomplete, which is written like any other (a further
+    signal while it is written changes nothing); the exit code says which signal it was."""
+    with interrupts() as stop:
+        task = asyncio.create_task(
+            explore(settings, lambda a, r, new: console.print(_progress(a, r, new)))
+        )
+        stop.current = task
+        crawl_map = await task
+        stop.current = None
+        compared = earlier if crawl_map.complete else None  # unreached would show as removed
+        outcome = write_crawl_outputs(crawl_map, settings.out_dir, compared, rules, crawl_map.at)
+    return crawl_map, outcome, stop.exit_code
 
 
 async def _publish(
@@ -189,11 +217,24 @@ def _default_out(target: str) -> Path:
     return Path("recordings") / "crawls" / datetime.now(UTC).strftime("%Y-%m-%d") / slug.strip("-")
 
 
-def _previous_map(path: Path, *, given: bool) -> CrawlMap | None:
-    """The map to compare with: the one given, else the one an earlier crawl left in --out."""
+def _previous_map(path: Path, *, given: bool, console: Console) -> CrawlMap | None:
+    """The map to compare with: the one given, else the one an earlier crawl left in --out,
+    unless that crawl was stopped (what it did not reach would show as new)."""
     if not given and not path.is_file():
         return None
     name = f"--previous {path}" if given else f"{path} (the earlier crawl's map in --out)"
+    earlier = _read_map(path, name)
+    if not given and not earlier.complete:
+        console.print(
+            f"not comparing with {name}: that crawl was stopped ({earlier.stopped})",
+            markup=False,
+            highlight=False,
+        )
+        return None
+    return earlier
+
+
+def _read_map(path: Path, name: str) -> CrawlMap:
     try:
         return CrawlMap.from_json(json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:
