@@ -84,16 +84,26 @@ def wait_for_no_process(session: int) -> list[str]:
     return session_processes(session)
 
 
-@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("sent", "code", "to_group"),
+    [
+        pytest.param(signal.SIGINT, 130, True, id="ctrl-c"),  # a terminal signals the group
+        pytest.param(signal.SIGTERM, 143, False, id="kill"),  # `kill PID`: shopper alone
+    ],
+)
 def test_a_signal_writes_the_map_so_far_and_leaves_no_process(
-    tmp_path: Path, sent: signal.Signals, code: int
+    tmp_path: Path, sent: signal.Signals, code: int, to_group: bool
 ) -> None:
     process, out, printed = start_crawl(tmp_path)
-    process.send_signal(sent)
+    if to_group:
+        os.killpg(process.pid, sent)
+    else:
+        process.send_signal(sent)
     stdout, stderr = process.communicate(timeout=120)
     stdout = "".join(printed) + stdout
     assert process.returncode == code, stderr
-    assert "Traceback" not in stderr and "interrupted" in stderr, stderr
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
+    assert "interrupted" in stderr
     reason = f"interrupted by {sent.name}"
     assert f"INCOMPLETE: {reason}" in stdout
 

@@ -242,8 +242,9 @@ async def _stop(
     state: _Crawl, lines: Lines, running: _Running, progress: Progress | None, reason: str
 ) -> None:
     """Hang up the calls in progress and wait for each line to let go of its call: a call
-    that ended meanwhile is learned, one hung up leaves its paths unexplored. A further
-    signal meanwhile changes nothing: the lines are already hanging up."""
+    that ended meanwhile is learned, one hung up (or whose line failed: the map of the calls
+    that finished matters more now) leaves its paths unexplored. A further signal meanwhile
+    changes nothing: the lines are already hanging up."""
     lines.hang_up()
     state.map.stopped = reason
     while running:
@@ -254,7 +255,7 @@ async def _stop(
             continue
         for future in done:
             placed = running.pop(future)
-            call = future.result()
+            call = future.result() if future.exception() is None else None
             if call is not None:
                 _learn_call(state, placed, call, progress)
             else:

@@ -20,8 +20,11 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from functools import partial
+from multiprocessing import resource_tracker
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from types import FrameType
@@ -87,6 +90,7 @@ def _start_line(
     _end_with_shopper(shopper_pid)
     for number in _LEFT_TO_SHOPPER:
         signal.signal(number, _left_to_shopper)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _LEFT_TO_SHOPPER)
     global _engine, _hang_up
     _hang_up = _HangUp(stop)
     _engine = select_engine(choice, vosk_model, deterministic=True, speech_workers=speech_workers)
@@ -105,6 +109,22 @@ def _end_with_shopper(shopper_pid: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != shopper_pid:
         os._exit(1)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while a line may be started (the pool starts one on a call's
+    submission): the line inherits the held signals and takes them only once its own
+    handlers are in place. A terminal's Ctrl-C reaches every process of the group, and a line
+    still importing would die of it (KeyboardInterrupt, and a broken pool for shopper).
+    Held, not ignored: shopper takes a signal sent meanwhile as soon as this ends. The
+    resource tracker is started first: starting it unblocks both signals (bpo-33613)."""
+    resource_tracker.ensure_running()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _LEFT_TO_SHOPPER)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _call(job: PathJob) -> CallResult | None:
@@ -134,7 +154,8 @@ class Lines:
     def place(self, job: PathJob) -> Future[CallResult | None]:
         """Place the call on the next free line; its result is None when `hang_up` ended it
         first (or came before it was dialled)."""
-        return self._pool.submit(_call, job)
+        with _signals_held():
+            return self._pool.submit(_call, job)
 
     def hang_up(self) -> None:
         """Hang up every call in progress and place no more: the crawl is stopping."""
@@ -143,5 +164,7 @@ class Lines:
     def __enter__(self) -> Lines:
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.hang_up()  # the crawl failed: no call goes on for nothing
         self._pool.shutdown(wait=True, cancel_futures=True)
