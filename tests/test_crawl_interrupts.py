@@ -6,6 +6,7 @@ signals."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,6 +98,9 @@ def test_a_signal_writes_the_map_so_far_and_leaves_no_process(
     process, out, printed = start_crawl(tmp_path)
     if to_group:
         os.killpg(process.pid, sent)
+        time.sleep(0.5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sent)  # impatient: a second Ctrl-C changes nothing
     else:
         process.send_signal(sent)
     stdout, stderr = process.communicate(timeout=120)

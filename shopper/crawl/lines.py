@@ -88,8 +88,8 @@ def _start_line(
 ) -> None:
     """Initializer of a line process."""
     _end_with_shopper(shopper_pid)
-    for number in _LEFT_TO_SHOPPER:
-        signal.signal(number, _left_to_shopper)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _left_to_shopper)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _LEFT_TO_SHOPPER)
     global _engine, _hang_up
     _hang_up = _HangUp(stop)
@@ -97,8 +97,11 @@ def _start_line(
 
 
 def _left_to_shopper(number: int, frame: FrameType | None) -> None:
-    """A handler that does nothing, rather than SIG_IGN: an ignored signal stays ignored in
-    the speech workers a line starts, which would then outlive it (they end by SIGTERM)."""
+    """SIGTERM's handler in a line: nothing. Ctrl-C is ignored outright, and so it is in the
+    speech workers the line starts from their first instant (they ignore it anyway, but only
+    once their imports are done). SIGTERM cannot be: an ignored signal stays ignored across
+    exec, and the workers end by SIGTERM when their line ends (PR_SET_PDEATHSIG); a handler
+    is reset to the default in them."""
 
 
 def _end_with_shopper(shopper_pid: int) -> None:
