@@ -15,6 +15,7 @@ from rich.console import Console
 
 from shopper.carriers.safety import check_dialable, looks_like_phone_number
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
+from shopper.cli.interrupts import interrupts
 from shopper.cli.mqtt import (
     MqttCa,
     MqttCert,
@@ -31,7 +32,7 @@ from shopper.cli.mqtt import (
     warn,
 )
 from shopper.cli.options import At, Engine, Seed, SpeechOptions, VoskModel
-from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, crawl
+from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, explore
 from shopper.crawl.map import CrawlMap
 from shopper.crawl.outputs import CrawlVerdict, crawl_payload, crawl_target_id, write_crawl_outputs
 from shopper.crawl.pathcall import PathResult
@@ -125,7 +126,7 @@ def crawl_command(
     with one_line_errors():
         _check_keys(try_keys)
         _check_target(target)
-        output = _output(target, out, previous, policy)
+        output = _output(target, out, previous, policy, console)
         delivery = MqttDelivery(broker.settings(), mqtt_drain)
         speech = SpeechOptions(engine, vosk_model).select()
     console.print(f"engine: {speech.name}; crawling {target} into {output.folder}")
@@ -144,11 +145,15 @@ def crawl_command(
         now=at,
     )
     with one_line_errors():
-        crawl_map = crawl(settings, lambda a, r, new: console.print(_progress(a, r, new)))
-        outcome = write_crawl_outputs(
-            crawl_map, output.folder, output.previous, output.policy, crawl_map.at
-        )
+        crawl_map, outcome, interrupted = asyncio.run(_explore(settings, console, output))
     _report(console, crawl_map, outcome, output.folder)
+    if interrupted is not None:
+        typer.echo(
+            "shopper: interrupted; the calls in progress were hung up, the map of the calls "
+            "that finished was written (incomplete), nothing was published",
+            err=True,
+        )
+        raise typer.Exit(interrupted)
     if delivery.settings is not None:
         asyncio.run(_publish(delivery, crawl_map, outcome))
     raise typer.Exit(outcome.exit_code)
@@ -162,13 +167,15 @@ def _check_keys(try_keys: str) -> None:
 
 
 def _output(
-    target: str, out: Path | None, previous: Path | None, policy: Path | None
+    target: str, out: Path | None, previous: Path | None, policy: Path | None, console: Console
 ) -> CrawlOutput:
     """`--out`, `--previous` and `--policy` read and checked before any call is placed."""
     folder = out or _default_out(target)
     return CrawlOutput(
         folder=folder,
-        previous=_previous_map(previous or folder / MAP_FILE, given=previous is not None),
+        previous=_previous_map(
+            previous or folder / MAP_FILE, given=previous is not None, console=console
+        ),
         policy=load_policy(policy) if policy is not None else None,
     )
 
@@ -180,6 +187,7 @@ def _report(console: Console, crawl_map: CrawlMap, outcome: CrawlVerdict, folder
         f"{crawl_map.call_seconds:.0f} call-seconds (lower bound {crawl_map.lower_bound_s:.0f} s),"
         f" {crawl_map.wall_s:.0f} s on {crawl_map.lines} line(s); unexplored "
         f"{len(crawl_map.unexplored)}"
+        + ("" if crawl_map.complete else f"; INCOMPLETE: {crawl_map.stopped}")
     )
     console.print(outcome.scorecard.render_text(), markup=False, highlight=False)
     if outcome.changes is not None:
@@ -187,6 +195,26 @@ def _report(console: Console, crawl_map: CrawlMap, outcome: CrawlVerdict, folder
     for reason in outcome.verdict.reasons:
         console.print(f"FAIL: {reason}", markup=False, highlight=False)
     console.print(f"{'passed' if outcome.verdict.passed else 'failed'}; outputs in {folder}")
+
+
+async def _explore(
+    settings: CrawlSettings, console: Console, output: CrawlOutput
+) -> tuple[CrawlMap, CrawlVerdict, int | None]:
+    """The crawl as a task Ctrl-C and SIGTERM cancel: it then hangs up the calls in progress
+    and returns the map so far, marked incomplete, which is written like any other (a further
+    signal while it is written changes nothing); the exit code says which signal it was."""
+    with interrupts() as stop:
+        task = asyncio.create_task(
+            explore(settings, lambda a, r, new: console.print(_progress(a, r, new)))
+        )
+        stop.current = task
+        crawl_map = await task
+        stop.current = None
+        compared = output.previous if crawl_map.complete else None  # unreached: not removed
+        outcome = write_crawl_outputs(
+            crawl_map, settings.out_dir, compared, output.policy, crawl_map.at
+        )
+    return crawl_map, outcome, stop.exit_code
 
 
 async def _publish(delivery: MqttDelivery, crawl_map: CrawlMap, outcome: CrawlVerdict) -> None:
@@ -230,11 +258,24 @@ def _default_out(target: str) -> Path:
     return Path("recordings") / "crawls" / datetime.now(UTC).strftime("%Y-%m-%d") / slug.strip("-")
 
 
-def _previous_map(path: Path, *, given: bool) -> CrawlMap | None:
-    """The map to compare with: the one given, else the one an earlier crawl left in --out."""
+def _previous_map(path: Path, *, given: bool, console: Console) -> CrawlMap | None:
+    """The map to compare with: the one given, else the one an earlier crawl left in --out,
+    unless that crawl was stopped (what it did not reach would show as new)."""
     if not given and not path.is_file():
         return None
     name = f"--previous {path}" if given else f"{path} (the earlier crawl's map in --out)"
+    earlier = _read_map(path, name)
+    if not given and not earlier.complete:
+        console.print(
+            f"not comparing with {name}: that crawl was stopped ({earlier.stopped})",
+            markup=False,
+            highlight=False,
+        )
+        return None
+    return earlier
+
+
+def _read_map(path: Path, name: str) -> CrawlMap:
     try:
         return CrawlMap.from_json(json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:
