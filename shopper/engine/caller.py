@@ -71,6 +71,10 @@ class Caller:
         self.decided: Match | None = None
         """How the last `expect` or `choose` was decided (text, letters or audio)."""
         self._judged: set[int] = set()
+        self._hold_ended_at: int | None = None
+        """Where the last hold ended, while no other step has run since: the hold is known
+        to have ended only a while after it did, and what the far end said from then on is
+        for the next listening step to hear."""
 
     async def _next(self) -> None:
         """One more frame, or the failure that explains why the call cannot go on.
@@ -111,34 +115,37 @@ class Caller:
         """Turn-taking: stop at a match, at the end of the prompt (trailing quiet), or at the
         step's time limit — all measured in media time from the moment the step began.
         Text decides first; each final utterance it missed then goes to the letters and the
-        audio (shopper.engine.confirm)."""
+        audio (shopper.engine.confirm). Nothing fails while speech heard before the decision
+        is still to be recognised: at the end of the prompt the step waits for it, and at the
+        time limit the recogniser is asked for what was said up to then."""
         session = self.session
         confirmer = Confirmer(session, matchers)
         self.decided = None
         quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
         start = session.now
+        heard_from = min(start, self._hold_ended_at or start)
+        self._hold_ended_at = None
         scored_text = ""
         best: tuple[int, Match] | None = None
+        cut = False
         while True:
-            heard = session.heard_since(start)
+            heard = session.heard_since(heard_from)
             if heard != scored_text:  # matching is costly: only when the words changed
                 scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
                 best = max(scored, key=lambda item: (item[1].matched, item[1].score))
                 scored_text = heard
-            finals = session.finals_since(start)
+            finals = session.finals_since(heard_from)
             if best is None or not best[1].matched:
                 best = await confirmer.confirm(finals) or best
             if best is not None and best[1].matched:
                 self._matched(heard, best[1])
                 return best
-            run = session.runs.run
-            prompt_over = (
-                bool(finals)
-                and run is not None
-                and run.kind != "speech"
-                and session.now - max(run.since, finals[-1].end) >= quiet_needed
-            )
-            if prompt_over or session.now - start >= session.samples(within_s):
+            timed_out = session.now - start >= session.samples(within_s)
+            if timed_out and not cut and session.speech_unfinished:
+                session.cut_speech()  # judge what was said by the limit, now
+                cut = True
+                continue
+            if timed_out or self._prompt_over(heard_from, bool(finals), quiet_needed):
                 if optional:
                     return None
                 if heard:
@@ -150,6 +157,17 @@ class Caller:
                     )
                 raise StepFailure("expectation-timeout", f"nothing was said within {within_s:g} s")
             await self._next()
+
+    def _prompt_over(self, start: int, heard: bool, quiet_needed: int) -> bool:
+        """Whether the far end has finished what it had to say since `start`: it said
+        something, all of it is in the transcript (so it has been matched), and it has been
+        quiet, or played something else than speech, for `quiet_needed` since."""
+        session = self.session
+        run = session.runs.run
+        if not heard or session.speech_unfinished or run is None or run.kind == "speech":
+            return False
+        spoke_until = max(run.since, session.speech_end_since(start) or start)
+        return session.now - spoke_until >= quiet_needed
 
     def _matched(self, heard: str, match: Match) -> None:
         self.decided = match
@@ -164,6 +182,7 @@ class Caller:
         )
 
     async def wait(self, seconds: float) -> None:
+        self._hold_ended_at = None
         until = self.session.now + self.session.samples(seconds)
         while self.session.now < until:
             await self._next()
@@ -190,6 +209,7 @@ class Caller:
         as soon as it recognises each menu, and judges ignored keys from the audio)."""
         session = self.session
         session.check_health()
+        self._hold_ended_at = None
         if not at_once:
             await self._key_moment(after_prompt)
         sent_at = max(session.now, session.near_busy_until)
@@ -363,6 +383,7 @@ class Caller:
 
     async def say(self, text: str) -> None:
         """Speak to the far end (TTS) and wait until it has been said."""
+        self._hold_ended_at = None
         await self.session.play(synthesize(text, self.voice), text)
         while self.session.now < self.session.near_busy_until:
             await self._next()
@@ -400,6 +421,7 @@ class Caller:
             if session.now - period.start >= session.samples(max_s):
                 raise StepFailure("hold-too-long", f"still on hold after {max_s:g} s")
             await self._next()
+        self._hold_ended_at = period.end
         return ((period.end or session.now) - period.start) / TELEPHONY_RATE
 
     async def human(
@@ -411,6 +433,7 @@ class Caller:
     ) -> HumanVerdict:
         """Wait until a person is on the line, judged from evidence; then by default say goodbye."""
         session = self.session
+        self._hold_ended_at = None
         start = session.now
         while True:
             box = session.voicemail.box
