@@ -166,3 +166,42 @@ def test_at_the_time_limit_a_wrong_phrase_is_a_mismatch_not_silence(
         tmp_path, engine, RUN_ON_VOICE, RUN_ON, "you have reached the Lakeside Clinic", "6s"
     )
     assert _failure_kind(result) == "expectation-mismatch"
+
+
+HOLD_THEN_BOX = """\
+name: Harbor Dental
+voice: {tts: flite, voice: awb, speed: 165}
+start: welcome
+nodes:
+  welcome: {say: "Thank you for calling Harbor Dental. Please hold.", goto: queue}
+  queue: {queue: {hold: 14s, music: default, then: box}}
+  box:
+    say: "Nobody is free to take your call. Please record your message after the tone."
+    voicemail: {max: 30s}
+"""
+AFTER_HOLD = """\
+name: after hold
+target: ivr.yaml
+steps:
+  - hold: {max: 1m}
+  - expect: "{phrase}"
+    within: 20s
+  - hangup: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("phrase", "outcome"), [("record your message", "passed"), ("press one", "failed")]
+)
+def test_after_a_hold_the_next_step_hears_from_where_the_hold_ended(
+    tmp_path: Path, engine: SpeechEngine, phrase: str, outcome: str
+) -> None:
+    (tmp_path / "ivr.yaml").write_text(HOLD_THEN_BOX)
+    path = tmp_path / "script.yaml"
+    path.write_text(AFTER_HOLD.replace("{phrase}", phrase))
+    result = asyncio.run(run_script(load_script(path), engine)).result
+    assert result["outcome"] == outcome, result["failure"]
+    steps = result["steps"]
+    assert isinstance(steps, list)
+    hold_end = [e for e in result["events"] if e["type"] == "hold-end"]  # type: ignore[attr-defined]
+    assert hold_end and hold_end[0]["t_s"] < steps[1]["start_s"], "heard before the step began"
