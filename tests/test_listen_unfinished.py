@@ -205,3 +205,32 @@ def test_after_a_hold_the_next_step_hears_from_where_the_hold_ended(
     assert isinstance(steps, list)
     hold_end = [e for e in result["events"] if e["type"] == "hold-end"]  # type: ignore[attr-defined]
     assert hold_end and hold_end[0]["t_s"] < steps[1]["start_s"], "heard before the step began"
+
+
+TWO_STEPS = """\
+name: two steps
+target: ivr.yaml
+steps:
+  - expect: "{first}"
+    within: 20s
+  - expect: "{second}"
+    within: 20s
+  - hangup: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("second", "outcome"),
+    [("lost your library card", "passed"), ("you have reached the Riverside Library", "failed")],
+)
+def test_the_next_step_hears_the_rest_of_the_utterance_and_only_the_rest(
+    tmp_path: Path, engine: SpeechEngine, second: str, outcome: str
+) -> None:
+    tts, voice = RUN_ON_VOICE
+    (tmp_path / "ivr.yaml").write_text(IVR.format(prompt=RUN_ON, tts=tts, voice=voice))
+    path = tmp_path / "script.yaml"
+    path.write_text(TWO_STEPS.format(first="you have reached the Riverside Library", second=second))
+    result = asyncio.run(run_script(load_script(path), engine)).result
+    transcript = result["transcript"]
+    assert isinstance(transcript, list) and len(transcript) == 1, "one utterance says it all"
+    assert result["outcome"] == outcome, result["failure"]

@@ -35,6 +35,7 @@ from shopper.engine.reaction import (
     speech_level,
 )
 from shopper.engine.session import CallSession
+from shopper.text.letters import heard_words, letter_window, phrase_letters
 from shopper.text.match import Match, Matcher, contains
 from shopper.tts import synthesize
 
@@ -43,6 +44,21 @@ COURTESY_MESSAGE = "This is an automated test call. Thank you, goodbye."
 TURN_GAP_S = 1.0
 """Quiet after the far end's speech before shopper takes its turn (probe, courtesy)."""
 PROBE_ANSWER_S = 5.0
+
+
+def _found_in(
+    matcher: Matcher, match: Match, finals: Sequence[Utterance], first_words: dict[Utterance, int]
+) -> tuple[Utterance, int] | None:
+    """The last utterance whose own words pass the matcher, and the index of its first word
+    after the match (None if the words passed only across utterances)."""
+    for utterance in reversed(finals):
+        first = first_words.get(utterance, 0)
+        words = heard_words(utterance.text)[first:]
+        if not matcher.match(" ".join(word.raw for word in words)).matched:
+            continue
+        window = letter_window(phrase_letters(match.span or ""), words)
+        return None if window is None else (utterance, first + window.end)
+    return None
 
 
 def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
@@ -71,6 +87,11 @@ class Caller:
         self.decided: Match | None = None
         """How the last `expect` or `choose` was decided (text, letters or audio)."""
         self._judged: set[int] = set()
+        self._rest: tuple[Utterance, int] | None = None
+        """The utterance the last listening step found its words in, and the index of the
+        first word after them, while no other kind of step has run since: one utterance can
+        say what two steps in a row expect ("X is closed. Please leave a message."), and the
+        next step hears the rest of it."""
         self._hold_ended_at: int | None = None
         """Where the last hold ended, while no other step has run since: the hold is known
         to have ended only a while after it did, and what the far end said from then on is
@@ -124,21 +145,29 @@ class Caller:
         quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
         start = session.now
         heard_from = min(start, self._hold_ended_at or start)
-        self._hold_ended_at = None
+        rest = self._rest if self._rest is not None and self._rest[0].end <= heard_from else None
+        self._hold_ended_at = self._rest = None
+        carried = [] if rest is None else [rest[0]]
+        first_words = {} if rest is None else {rest[0]: rest[1]}
+        said_before = "" if rest is None else " ".join(rest[0].text.split()[rest[1] :])
         scored_text = ""
         best: tuple[int, Match] | None = None
         cut = False
         while True:
-            heard = session.heard_since(heard_from)
+            heard = " ".join(filter(None, [said_before, session.heard_since(heard_from)]))
             if heard != scored_text:  # matching is costly: only when the words changed
                 scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
                 best = max(scored, key=lambda item: (item[1].matched, item[1].score))
                 scored_text = heard
-            finals = session.finals_since(heard_from)
+            finals = carried + session.finals_since(heard_from)
             if best is None or not best[1].matched:
-                best = await confirmer.confirm(finals) or best
+                best = await confirmer.confirm(finals, first_words) or best
             if best is not None and best[1].matched:
                 self._matched(heard, best[1])
+                found_at = confirmer.found_at
+                if best[1].method == "text":
+                    found_at = _found_in(matchers[best[0]], best[1], finals, first_words)
+                self._rest = found_at
                 return best
             timed_out = session.now - start >= session.samples(within_s)
             if timed_out and not cut and session.speech_unfinished:
@@ -182,7 +211,7 @@ class Caller:
         )
 
     async def wait(self, seconds: float) -> None:
-        self._hold_ended_at = None
+        self._hold_ended_at = self._rest = None
         until = self.session.now + self.session.samples(seconds)
         while self.session.now < until:
             await self._next()
@@ -209,7 +238,7 @@ class Caller:
         as soon as it recognises each menu, and judges ignored keys from the audio)."""
         session = self.session
         session.check_health()
-        self._hold_ended_at = None
+        self._hold_ended_at = self._rest = None
         if not at_once:
             await self._key_moment(after_prompt)
         sent_at = max(session.now, session.near_busy_until)
@@ -383,7 +412,7 @@ class Caller:
 
     async def say(self, text: str) -> None:
         """Speak to the far end (TTS) and wait until it has been said."""
-        self._hold_ended_at = None
+        self._hold_ended_at = self._rest = None
         await self.session.play(synthesize(text, self.voice), text)
         while self.session.now < self.session.near_busy_until:
             await self._next()
@@ -408,6 +437,7 @@ class Caller:
     async def hold(self, max_s: float = 600.0, start_within_s: float = 60.0) -> float:
         """Wait through a hold from its music to its end; returns the hold's length in seconds."""
         session = self.session
+        self._rest = None
         start = session.now
         holds_before = len(session.hold.periods) - (session.hold.state == "hold")
         while len(session.hold.periods) <= holds_before:
@@ -433,7 +463,7 @@ class Caller:
     ) -> HumanVerdict:
         """Wait until a person is on the line, judged from evidence; then by default say goodbye."""
         session = self.session
-        self._hold_ended_at = None
+        self._hold_ended_at = self._rest = None
         start = session.now
         while True:
             box = session.voicemail.box
