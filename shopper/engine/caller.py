@@ -49,9 +49,9 @@ PROBE_ANSWER_S = 5.0
 def _found_in(
     matcher: Matcher, match: Match, finals: Sequence[Utterance], first_words: dict[Utterance, int]
 ) -> tuple[Utterance, int] | None:
-    """The last utterance whose own words pass the matcher, and the index of its first word
+    """The first utterance whose own words pass the matcher, and the index of its first word
     after the match (None if the words passed only across utterances)."""
-    for utterance in reversed(finals):
+    for utterance in finals:
         first = first_words.get(utterance, 0)
         words = heard_words(utterance.text)[first:]
         if not matcher.match(" ".join(word.raw for word in words)).matched:
@@ -89,9 +89,10 @@ class Caller:
         self._judged: set[int] = set()
         self._rest: tuple[Utterance, int] | None = None
         """The utterance the last listening step found its words in, and the index of the
-        first word after them, while no other kind of step has run since: one utterance can
-        say what two steps in a row expect ("X is closed. Please leave a message."), and the
-        next step hears the rest of it."""
+        first word after them, while no other kind of step has run since: the next step hears
+        from there on. One utterance can say what two steps in a row expect ("X is closed.
+        Please leave a message."), and the step that found the first words may have decided
+        only after the next utterance was recognised too."""
         self._hold_ended_at: int | None = None
         """Where the last hold ended, while no other step has run since: the hold is known
         to have ended only a while after it did, and what the far end said from then on is
@@ -147,6 +148,8 @@ class Caller:
         heard_from = min(start, self._hold_ended_at or start)
         rest = self._rest if self._rest is not None and self._rest[0].end <= heard_from else None
         self._hold_ended_at = self._rest = None
+        if rest is not None:  # and what was said after it, before this step began
+            heard_from = rest[0].end
         carried = [] if rest is None else [rest[0]]
         first_words = {} if rest is None else {rest[0]: rest[1]}
         said_before = "" if rest is None else " ".join(rest[0].text.split()[rest[1] :])
