@@ -71,6 +71,19 @@ def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class _Earlier:
+    """What a listening step hears from before it began (Caller._earlier)."""
+
+    since: int
+    """Utterances recognised after this media time are heard in full."""
+    carried: list[Utterance]
+    """An utterance heard only from a word on: the last step's, after the words it found."""
+    first_words: dict[Utterance, int]
+    said: str
+    """The carried words, as written."""
+
+
+@dataclass(frozen=True, slots=True)
 class HumanVerdict:
     at: int
     """Media time (samples) at which the person started speaking."""
@@ -145,31 +158,25 @@ class Caller:
         self.decided = None
         quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
         start = session.now
-        heard_from = min(start, self._hold_ended_at or start)
-        rest = self._rest if self._rest is not None and self._rest[0].end <= heard_from else None
-        self._hold_ended_at = self._rest = None
-        if rest is not None:  # and what was said after it, before this step began
-            heard_from = rest[0].end
-        carried = [] if rest is None else [rest[0]]
-        first_words = {} if rest is None else {rest[0]: rest[1]}
-        said_before = "" if rest is None else " ".join(rest[0].text.split()[rest[1] :])
+        earlier = self._earlier(start)
+        heard_from = earlier.since
         scored_text = ""
         best: tuple[int, Match] | None = None
         cut = False
         while True:
-            heard = " ".join(filter(None, [said_before, session.heard_since(heard_from)]))
+            heard = " ".join(filter(None, [earlier.said, session.heard_since(heard_from)]))
             if heard != scored_text:  # matching is costly: only when the words changed
                 scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
                 best = max(scored, key=lambda item: (item[1].matched, item[1].score))
                 scored_text = heard
-            finals = carried + session.finals_since(heard_from)
+            finals = earlier.carried + session.finals_since(heard_from)
             if best is None or not best[1].matched:
-                best = await confirmer.confirm(finals, first_words) or best
+                best = await confirmer.confirm(finals, earlier.first_words) or best
             if best is not None and best[1].matched:
                 self._matched(heard, best[1])
                 found_at = confirmer.found_at
                 if best[1].method == "text":
-                    found_at = _found_in(matchers[best[0]], best[1], finals, first_words)
+                    found_at = _found_in(matchers[best[0]], best[1], finals, earlier.first_words)
                 self._rest = found_at
                 return best
             timed_out = session.now - start >= session.samples(within_s)
@@ -189,6 +196,19 @@ class Caller:
                     )
                 raise StepFailure("expectation-timeout", f"nothing was said within {within_s:g} s")
             await self._next()
+
+    def _earlier(self, start: int) -> _Earlier:
+        """What a listening step starting at `start` hears from before it: from where the
+        hold before it ended, or from just after the words the listening step before it
+        found (and the rest of their utterance); nothing after any other step."""
+        since = min(start, self._hold_ended_at or start)
+        rest = self._rest if self._rest is not None and self._rest[0].end <= since else None
+        self._hold_ended_at = self._rest = None
+        if rest is None:
+            return _Earlier(since, [], {}, "")
+        utterance, first_word = rest
+        said = " ".join(utterance.text.split()[first_word:])
+        return _Earlier(utterance.end, [utterance], {utterance: first_word}, said)
 
     def _prompt_over(self, start: int, heard: bool, quiet_needed: int) -> bool:
         """Whether the far end has finished what it had to say since `start`: it said
