@@ -84,6 +84,26 @@ def test_differences_in_word_breaks_only_are_left_as_heard() -> None:
     assert _grouped("thank you for calling lakeshore bank", heard) == ()
 
 
+def test_rendering_splits_a_name_where_the_recogniser_split_it() -> None:
+    texts = _rendered("CareBridge Health is closed", "Claire Bridge Health is closed.")
+    assert "Care Bridge Health is closed." in texts
+    texts = _rendered("welcome to FirstHarbor Bank", "Welcome to first, Arbor Bank.")
+    assert "Welcome to first, Harbor Bank." in texts
+    texts = _rendered("calling brightwave energy", "calling right away energy.")
+    assert "calling bright wave energy." in texts
+
+
+def test_rendering_offers_a_name_in_the_recognisers_case_too() -> None:
+    texts = _rendered("choosing SkyLark Airways", "choosing Spylark Airways.")
+    assert texts[:2] == ("choosing SkyLark Airways.", "choosing Skylark Airways.")
+
+
+def test_a_heard_break_at_or_next_to_the_phrases_own_adds_no_split() -> None:
+    assert _rendered("press two", "Press to.") == ("Press two.", "Press 2.")
+    texts = _rendered("civiclink department", "a clinked apartment of")
+    assert not any("epartment" in text.replace("department", "") for text in texts)
+
+
 def test_rendering_offers_numbers_as_words_and_numerals() -> None:
     texts = _rendered("press two", "Prestew for billing.")
     assert "Press two for billing." in texts

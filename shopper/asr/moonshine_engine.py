@@ -891,6 +891,8 @@ class MoonshineStream:
         self._next_start: int | None = None
         self._closed_until: int | None = None
         self._pending: Span | None = None
+        self._cut_at: int | None = None
+        """Where `cut` last ended an utterance: audio before it is never heard again."""
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
@@ -922,6 +924,30 @@ class MoonshineStream:
             closed = []
         return self._take(closed) + self._flush()
 
+    @property
+    def pending(self) -> Span | None:
+        """Speech whose segments have closed and that waits to be transcribed (see
+        `_pending_is_over`); speech whose segment is still open is the caller's to know."""
+        return self._pending
+
+    def cut(self, speech_since: int | None) -> list[Utterance]:
+        """Transcribe the pending speech, and the speech still going on from `speech_since`
+        up to the audio fed, as one final now; what follows the cut is a new utterance."""
+        fed_until = self._next_start
+        if fed_until is None:
+            return []
+        pending = self._pending
+        if speech_since is None:
+            return self._flush()
+        start = speech_since if pending is None else min(pending.start, speech_since)
+        if self._cut_at is not None:
+            start = max(start, self._cut_at)
+        if start >= fed_until:
+            return []
+        self._pending = Span(start, fed_until)
+        self._cut_at = fed_until
+        return self._flush()
+
     def _sound(self, frame: AudioFrame, sound: SoundContext | None) -> list[Segment]:
         """The segments this frame closed: the caller's classifier's, or our own's."""
         if sound is not None:
@@ -950,8 +976,11 @@ class MoonshineStream:
     def _take(self, segments: list[Segment]) -> list[Utterance]:
         """Merge speech across short silences; any other sound ends the pending speech."""
         heard: list[Utterance] = []
-        for segment in segments:
-            self._closed_until = segment.end
+        for whole in segments:
+            self._closed_until = whole.end
+            segment = self._after_cut(whole)
+            if segment is None:
+                continue
             pending = self._pending
             if segment.kind == "speech":
                 if pending is not None and segment.start - pending.end <= self._merge_gap:
@@ -964,6 +993,16 @@ class MoonshineStream:
             ):
                 heard += self._flush()
         return heard
+
+    def _after_cut(self, segment: Segment) -> Segment | None:
+        """The part of a segment after the last cut: speech already returned by `cut` is not
+        transcribed again."""
+        cut_at = self._cut_at
+        if cut_at is None or segment.start >= cut_at:
+            return segment
+        if segment.end <= cut_at:
+            return None
+        return Segment(cut_at, segment.end, segment.kind)
 
     def _pending_is_over(self, fed_until: int) -> bool:
         """Whether the pending speech can be transcribed before the sound after it closes.

@@ -65,6 +65,23 @@ class RecognizerStream(Protocol):
         """End of audio: return whatever is still pending, as finals."""
         ...
 
+    @property
+    def pending(self) -> Span | None:
+        """Speech this stream has been given and has not yet returned as a final (nor found
+        to hold no words), or None: while it is not None, what the stream has returned is
+        not yet all that was said."""
+        ...
+
+    def cut(self, speech_since: int | None) -> list[Utterance]:
+        """Return the speech heard so far as finals now, without waiting for it to end (a
+        listening step's time limit: what was said by then must be judged by then). Speech
+        that goes on after the cut becomes a new utterance.
+
+        `speech_since`: where the caller's sound classifier heard the speech that is still
+        going on begin (its segment is not closed yet), or None when none is going on.
+        """
+        ...
+
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         """How well each candidate (a full alternative text for the whole utterance) fits the
         audio of `utterance`, a final this stream returned. One Fit per candidate, same order.

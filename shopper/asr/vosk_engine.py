@@ -29,7 +29,7 @@ from shopper.asr.models import ModelError, cache_root, looks_like_vosk_model
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable, Word
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.resample import StreamResampler
-from shopper.audio.segments import SoundContext
+from shopper.audio.segments import SoundContext, Span
 from shopper.text.normalize import normalize
 
 VOSK_RATE = 16000
@@ -141,6 +141,7 @@ class VoskStream:
         self._next_start = 0
         self._partial_due = 0
         self._last_partial = ""
+        self._partial_span: Span | None = None
         self._finished = False
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
@@ -160,6 +161,17 @@ class VoskStream:
         heard = self._decode(self._resampler.flush(), partials=False)
         heard += self._final(self._recognizer.FinalResult())
         return heard
+
+    @property
+    def pending(self) -> Span | None:
+        """The words Vosk has given as a partial and not yet as a final."""
+        return self._partial_span
+
+    def cut(self, speech_since: int | None) -> list[Utterance]:
+        """Vosk's final result for everything fed so far; it goes on listening afterwards."""
+        if self._finished or self._resampler is None:
+            return []
+        return self._final(self._recognizer.FinalResult())
 
     def _align(self, frame: AudioFrame) -> Samples:
         """Remember where the audio began; fill gaps between frames with silence.
@@ -264,10 +276,13 @@ class VoskStream:
         if not text or text == self._last_partial:
             return []
         self._last_partial = text
-        return [self._utterance(text, result.get("partial_result", []), final=False)]
+        partial = self._utterance(text, result.get("partial_result", []), final=False)
+        self._partial_span = Span(partial.start, partial.end)
+        return [partial]
 
     def _final(self, raw: str) -> list[Utterance]:
         self._last_partial = ""
+        self._partial_span = None
         result = json.loads(raw)
         text = str(result.get("text", ""))
         if not text:

@@ -42,6 +42,7 @@ from shopper.engine.timeline import (
     KeyAcknowledged,
     KeySent,
 )
+from shopper.text.letters import heard_words, letter_window, phrase_letters
 from shopper.text.match import Match, Matcher, contains
 from shopper.tts import synthesize
 
@@ -52,6 +53,21 @@ TURN_GAP_S = 1.0
 PROBE_ANSWER_S = 5.0
 
 
+def _found_in(
+    matcher: Matcher, match: Match, finals: Sequence[Utterance], first_words: dict[Utterance, int]
+) -> tuple[Utterance, int] | None:
+    """The first utterance whose own words pass the matcher, and the index of its first word
+    after the match (None if the words passed only across utterances)."""
+    for utterance in finals:
+        first = first_words.get(utterance, 0)
+        words = heard_words(utterance.text)[first:]
+        if not matcher.match(" ".join(word.raw for word in words)).matched:
+            continue
+        window = letter_window(phrase_letters(match.span or ""), words)
+        return None if window is None else (utterance, first + window.end)
+    return None
+
+
 def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
     """The nearest the audio came to saying the phrase, for a mismatch's message."""
     if closest is not None and closest.margin is not None:
@@ -59,6 +75,19 @@ def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
     if unavailable is not None:
         return [f"no audio check: {unavailable}"]
     return []
+
+
+@dataclass(frozen=True, slots=True)
+class _Earlier:
+    """What a listening step hears from before it began (Caller._earlier)."""
+
+    since: int
+    """Utterances recognised after this media time are heard in full."""
+    carried: list[Utterance]
+    """An utterance heard only from a word on: the last step's, after the words it found."""
+    first_words: dict[Utterance, int]
+    said: str
+    """The carried words, as written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +118,16 @@ class Caller:
         self.decided: Match | None = None
         """How the last `expect` or `choose` was decided (text, letters or audio)."""
         self._judged: set[int] = set()
+        self._rest: tuple[Utterance, int] | None = None
+        """The utterance the last listening step found its words in, and the index of the
+        first word after them, while no other kind of step has run since: the next step hears
+        from there on. One utterance can say what two steps in a row expect ("X is closed.
+        Please leave a message."), and the step that found the first words may have decided
+        only after the next utterance was recognised too."""
+        self._hold_ended_at: int | None = None
+        """Where the last hold ended, while no other step has run since: the hold is known
+        to have ended only a while after it did, and what the far end said from then on is
+        for the next listening step to hear."""
 
     async def _next(self) -> None:
         """One more frame, or the failure that explains why the call cannot go on.
@@ -129,34 +168,41 @@ class Caller:
         """Turn-taking: stop at a match, at the end of the prompt (trailing quiet), or at the
         step's time limit — all measured in media time from the moment the step began.
         Text decides first; each final utterance it missed then goes to the letters and the
-        audio (shopper.engine.confirm)."""
+        audio (shopper.engine.confirm). Nothing fails while speech heard before the decision
+        is still to be recognised: at the end of the prompt the step waits for it, and at the
+        time limit the recogniser is asked for what was said up to then."""
         session = self.session
         confirmer = Confirmer(session, matchers)
         self.decided = None
         quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
         start = session.now
+        earlier = self._earlier(start)
+        heard_from = earlier.since
         scored_text = ""
         best: tuple[int, Match] | None = None
+        cut = False
         while True:
-            heard = session.heard_since(start)
+            heard = " ".join(filter(None, [earlier.said, session.heard_since(heard_from)]))
             if heard != scored_text:  # matching is costly: only when the words changed
                 scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
                 best = max(scored, key=lambda item: (item[1].matched, item[1].score))
                 scored_text = heard
-            finals = session.finals_since(start)
+            finals = earlier.carried + session.finals_since(heard_from)
             if best is None or not best[1].matched:
-                best = await confirmer.confirm(finals) or best
+                best = await confirmer.confirm(finals, earlier.first_words) or best
             if best is not None and best[1].matched:
                 self._matched(heard, best[1])
+                found_at = confirmer.found_at
+                if best[1].method == "text":
+                    found_at = _found_in(matchers[best[0]], best[1], finals, earlier.first_words)
+                self._rest = found_at
                 return best
-            run = session.runs.run
-            prompt_over = (
-                bool(finals)
-                and run is not None
-                and run.kind != "speech"
-                and session.now - max(run.since, finals[-1].end) >= quiet_needed
-            )
-            if prompt_over or session.now - start >= session.samples(within_s):
+            timed_out = session.now - start >= session.samples(within_s)
+            if timed_out and not cut and session.speech_unfinished:
+                session.cut_speech()  # judge what was said by the limit, now
+                cut = True
+                continue
+            if timed_out or self._prompt_over(heard_from, bool(finals), quiet_needed):
                 if optional:
                     return None
                 if heard:
@@ -168,6 +214,30 @@ class Caller:
                     )
                 raise StepFailure("expectation-timeout", f"nothing was said within {within_s:g} s")
             await self._next()
+
+    def _earlier(self, start: int) -> _Earlier:
+        """What a listening step starting at `start` hears from before it: from where the
+        hold before it ended, or from just after the words the listening step before it
+        found (and the rest of their utterance); nothing after any other step."""
+        since = min(start, self._hold_ended_at or start)
+        rest = self._rest if self._rest is not None and self._rest[0].end <= since else None
+        self._hold_ended_at = self._rest = None
+        if rest is None:
+            return _Earlier(since, [], {}, "")
+        utterance, first_word = rest
+        said = " ".join(utterance.text.split()[first_word:])
+        return _Earlier(utterance.end, [utterance], {utterance: first_word}, said)
+
+    def _prompt_over(self, start: int, heard: bool, quiet_needed: int) -> bool:
+        """Whether the far end has finished what it had to say since `start`: it said
+        something, all of it is in the transcript (so it has been matched), and it has been
+        quiet, or played something else than speech, for `quiet_needed` since."""
+        session = self.session
+        run = session.runs.run
+        if not heard or session.speech_unfinished or run is None or run.kind == "speech":
+            return False
+        spoke_until = max(run.since, session.speech_end_since(start) or start)
+        return session.now - spoke_until >= quiet_needed
 
     def _matched(self, heard: str, match: Match) -> None:
         self.decided = match
@@ -182,6 +252,7 @@ class Caller:
         )
 
     async def wait(self, seconds: float) -> None:
+        self._hold_ended_at = self._rest = None
         until = self.session.now + self.session.samples(seconds)
         while self.session.now < until:
             await self._next()
@@ -208,6 +279,7 @@ class Caller:
         as soon as it recognises each menu, and judges ignored keys from the audio)."""
         session = self.session
         session.check_health()
+        self._hold_ended_at = self._rest = None
         if not at_once:
             await self._key_moment(after_prompt)
         sent_at = max(session.now, session.near_busy_until)
@@ -374,6 +446,7 @@ class Caller:
 
     async def say(self, text: str) -> None:
         """Speak to the far end (TTS) and wait until it has been said."""
+        self._hold_ended_at = self._rest = None
         await self.session.play(synthesize(text, self.voice), text)
         while self.session.now < self.session.near_busy_until:
             await self._next()
@@ -398,6 +471,7 @@ class Caller:
     async def hold(self, max_s: float = 600.0, start_within_s: float = 60.0) -> float:
         """Wait through a hold from its music to its end; returns the hold's length in seconds."""
         session = self.session
+        self._rest = None
         start = session.now
         holds_before = len(session.hold.periods) - (session.hold.state == "hold")
         while len(session.hold.periods) <= holds_before:
@@ -411,6 +485,7 @@ class Caller:
             if session.now - period.start >= session.samples(max_s):
                 raise StepFailure("hold-too-long", f"still on hold after {max_s:g} s")
             await self._next()
+        self._hold_ended_at = period.end
         return ((period.end or session.now) - period.start) / TELEPHONY_RATE
 
     async def human(
@@ -422,6 +497,7 @@ class Caller:
     ) -> HumanVerdict:
         """Wait until a person is on the line, judged from evidence; then by default say goodbye."""
         session = self.session
+        self._hold_ended_at = self._rest = None
         start = session.now
         while True:
             box = session.voicemail.box

@@ -11,7 +11,7 @@ against what it heard, and Moonshine's margins stay exact (its own reading score
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
@@ -34,27 +34,35 @@ class Confirmer:
         """The best decision that did not pass, for the failure message."""
         self.unavailable: str | None = None
         """Why the audio could not be asked, when it could not (then text and letters decide)."""
+        self.found_at: tuple[Utterance, int] | None = None
+        """Where the passing phrase was found: its utterance and the index of the first heard
+        word after it."""
 
-    async def confirm(self, utterances: Sequence[Utterance]) -> tuple[int, Match] | None:
-        """(matcher index, passing match) from the first new utterance that says a phrase."""
+    async def confirm(
+        self, utterances: Sequence[Utterance], first_words: Mapping[Utterance, int] | None = None
+    ) -> tuple[int, Match] | None:
+        """(matcher index, passing match) from the first new utterance that says a phrase.
+        `first_words`: utterances only heard from a word on (the words before it were the
+        last step's)."""
         for utterance in utterances:
             key = (utterance.start, utterance.end)
             if key in self._examined or not utterance.final or not utterance.text:
                 continue
             self._examined.add(key)
-            found = await self._examine(utterance)
+            found = await self._examine(utterance, (first_words or {}).get(utterance, 0))
             if found is not None:
                 return found
         return None
 
-    async def _examine(self, utterance: Utterance) -> tuple[int, Match] | None:
+    async def _examine(self, utterance: Utterance, first_word: int) -> tuple[int, Match] | None:
         findings: list[tuple[int, LetterFinding]] = []
         for index, matcher in enumerate(self._matchers):
             for phrase in phrases(matcher):
-                finding = find_letters(phrase, utterance.text)
+                finding = find_letters(phrase, utterance.text, first_word)
                 if finding is None:
                     continue
                 if finding.exact:
+                    self.found_at = (utterance, finding.window.end)
                     return index, finding.by_letters()
                 if finding.worth_asking:
                     findings.append((index, finding))
@@ -62,9 +70,15 @@ class Confirmer:
         if not findings:
             return None
         decided = await self._ask_audio(utterance, findings)
-        passing = [item for item in decided if item[1].matched]
+        passing = [
+            (item, finding)
+            for item, (_, finding) in zip(decided, findings, strict=False)
+            if item[1].matched
+        ]
         if passing:
-            return max(passing, key=lambda item: item[1].margin or 0.0)
+            best, finding = max(passing, key=lambda pair: pair[0][1].margin or 0.0)
+            self.found_at = (utterance, finding.window.end)
+            return best
         for _, match in decided:
             self._remember(match)
         return None

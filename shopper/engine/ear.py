@@ -73,6 +73,23 @@ class Ear:
             heard = _joined(heard, self._analyse_block())
         return heard
 
+    @property
+    def speech_since(self) -> int | None:
+        """Where the speech still being heard began, while the classifier's open segment is
+        speech (its end, and so its utterance, is not known yet); None otherwise."""
+        ongoing = self._classifier.ongoing
+        return ongoing.start if ongoing is not None and ongoing.kind == "speech" else None
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether speech has been heard that the recogniser has not yet returned as final:
+        the speech still going on, or speech waiting to be transcribed."""
+        return self.speech_since is not None or self._recognizer.pending is not None
+
+    def cut(self) -> list[Utterance]:
+        """The speech heard so far as finals now (see `RecognizerStream.cut`)."""
+        return self._recognizer.cut(self.speech_since)
+
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         """How well alternative texts of an utterance fit its audio (the recogniser's check)."""
         return await self._recognizer.verify(utterance, candidates)

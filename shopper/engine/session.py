@@ -255,6 +255,27 @@ class CallSession:
             texts.append(self.partial.text)
         return " ".join(texts)
 
+    @property
+    def speech_unfinished(self) -> bool:
+        """Whether the far end has said something the transcript does not hold yet: speech
+        still going on, or heard and not yet recognised (a recogniser returns an utterance a
+        while after it ends). Until it is, what was heard is not all that was said."""
+        return self._ear.unfinished
+
+    def speech_end_since(self, t: int) -> int | None:
+        """The end of the far end's latest speech after `t`, by the sound segments closed so
+        far and the transcript (None when neither heard any)."""
+        ends = [u.end for u in self.finals_since(t)]
+        for segment in reversed(self.segments):
+            if segment.kind == "speech" and segment.end > t:
+                ends.append(segment.end)
+                break
+        return max(ends, default=None)
+
+    def cut_speech(self) -> None:
+        """Have the speech heard so far recognised now, without waiting for it to end."""
+        self._take(Heard(utterances=self._ear.cut()))
+
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         """Ask the call's recogniser how well each alternative text fits an utterance's audio:
         nats against its own reading (shopper.asr.types.Fit)."""

@@ -20,7 +20,7 @@ looked for letter by letter in each heard utterance (shopper.text.letters):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shopper.text.letters import LetterWindow, heard_words, letter_window, phrase_letters
 from shopper.text.match import AnyOf, Contains, Fuzzy, Match, Matcher, MatchKind
@@ -113,12 +113,14 @@ def phrases(matcher: Matcher) -> tuple[Phrase, ...]:
     return ()
 
 
-def find_letters(phrase: Phrase, heard: str) -> LetterFinding | None:
-    """The phrase's best letter window in one utterance's text; None if nothing fits at all."""
+def find_letters(phrase: Phrase, heard: str, first_word: int = 0) -> LetterFinding | None:
+    """The phrase's best letter window in one utterance's text, from its word `first_word` on
+    (the words before it were another step's); None if nothing fits at all."""
     mishearings = dict(phrase.mishearings)
     words = heard_words(heard, mishearings)
-    window = letter_window(phrase_letters(phrase.text, mishearings), words)
-    if window is None:
+    found = letter_window(phrase_letters(phrase.text, mishearings), words[first_word:])
+    if found is None:
         return None
+    window = replace(found, start=found.start + first_word, end=found.end + first_word)
     span = " ".join(word.raw for word in words[window.start : window.end])
     return LetterFinding(phrase, heard, window, span)

@@ -12,6 +12,7 @@ are not certain, a few renderings are made and the best one counts.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -77,14 +78,15 @@ def renderings(
             spans.append((difference.start, difference.end + 1))
         texts: list[str] = []
         for start, end in spans:
-            for numerals in (False, True):
+            for numerals, case in itertools.product((False, True), (cased, {})):
                 said = _replacement(
-                    written[start:end], difference.said, cased, numerals, _starts(written, start)
+                    written[start:end], difference.said, case, numerals, _starts(written, start)
                 )
-                text = _spliced(written, start, end, said)
-                if text not in texts:
-                    texts.append(text)
-        alternatives.append(tuple(texts))
+                texts.append(_spliced(written, start, end, said))
+        split = _split_as_heard(written[difference.start : difference.end], difference.said)
+        if split is not None:
+            texts.append(_spliced(written, difference.start, difference.end, split))
+        alternatives.append(tuple(dict.fromkeys(texts)))
     return tuple(alternatives)
 
 
@@ -110,6 +112,66 @@ def _differences(
         if heard_end < len(inside):
             heard_at, said_at = heard_end + 1, said_end + len(inside[heard_end].spoken)
     return found
+
+
+def _split_as_heard(replaced: Sequence[_Written], said: Sequence[str]) -> list[str] | None:
+    """`said` broken into words where the recogniser broke the heard words it replaces, each
+    piece in the style of the heard word it lines up with ("Claire Bridge" for `carebridge`
+    gives "Care Bridge", "first, Arbor" for `firstharbor` gives "first, Harbor"): the model
+    writes a name it splits that way, and scores its own way of writing above another. None
+    when the heard words add no break inside a word of `said`."""
+    heard = ["".join(word.spoken) for word in replaced]
+    letters = "".join(said)
+    if len(heard) < 2 or not letters or not all(heard):
+        return None
+    at = _aligned(letters, "".join(heard))
+    own = set(itertools.accumulate(len(word) for word in said[:-1]))
+    heard_ends = list(itertools.accumulate(len(word) for word in heard[:-1]))
+    breaks = [_snapped(at[end], own) for end in heard_ends]
+    if not set(breaks) - own or any(b in (0, len(letters)) for b in breaks):
+        return None
+    cuts = sorted(own | set(breaks))
+    pieces = [letters[a:b] for a, b in itertools.pairwise([0, *cuts, len(letters)])]
+    starts = [0, *cuts]
+    words: list[str] = []
+    for piece, begin in zip(pieces, starts, strict=True):
+        owner = replaced[sum(1 for b in breaks if b <= begin)]
+        first = begin == 0 or begin in breaks
+        last = begin + len(piece) == len(letters) or begin + len(piece) in breaks
+        styled = _capitalised(piece) if owner.core[:1].isupper() else piece
+        words.append((owner.leading if first else "") + styled + (owner.trailing if last else ""))
+    return words
+
+
+def _snapped(position: int, own: set[int]) -> int:
+    """A heard break one letter off a break of the phrase's own is that break (the letters
+    either side of it were misheard, not the word split)."""
+    return next((b for b in own if abs(b - position) <= 1), position)
+
+
+def _aligned(said: str, heard: str) -> list[int]:
+    """For each position in `heard` (0 to its length), the position in `said` that a
+    least-edit alignment of the two puts there (the earliest, where letters were dropped)."""
+    rows, columns = len(said), len(heard)
+    cost = [[i + j if i == 0 or j == 0 else 0 for j in range(columns + 1)] for i in range(rows + 1)]
+    for i in range(1, rows + 1):
+        for j in range(1, columns + 1):
+            cost[i][j] = min(
+                cost[i - 1][j - 1] + (said[i - 1] != heard[j - 1]),
+                cost[i - 1][j] + 1,
+                cost[i][j - 1] + 1,
+            )
+    at = [rows] * (columns + 1)
+    i, j = rows, columns
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (said[i - 1] != heard[j - 1]):
+            i, j = i - 1, j - 1
+        elif j > 0 and cost[i][j] == cost[i][j - 1] + 1:
+            j -= 1
+        else:
+            i -= 1
+        at[j] = i
+    return at
 
 
 def _spliced(written: Sequence[_Written], start: int, end: int, said: list[str]) -> str:
