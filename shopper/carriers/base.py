@@ -126,8 +126,10 @@ class CarrierError(ShopperError):
 
 
 class DialFailed(CarrierError):
-    """The carrier tried to place the call and could not: the result reports `cause`
-    (the call's end cause) and the failure kind it maps to (shopper.engine.failures)."""
+    """The carrier tried to place the call and could not, before its media time began: the
+    result reports `cause` (the call's end cause) and the failure kind it maps to
+    (shopper.engine.failures.NOT_PLACED). A refusal that comes once the call is placed (a
+    SIP 404 after ringing) ends the placed call with that cause instead, at its media time."""
 
     def __init__(self, cause: DialCause, detail: str) -> None:
         super().__init__(detail)
