@@ -26,7 +26,7 @@ from shopper.carriers.safety import UnsafeNumberError
 from shopper.engine.timeline import Answered, KeySent, Ringing, Said
 from shopper.results.writer import result_schema, write_call
 from shopper.scripts.model import CallScript, ExpectStep
-from shopper.scripts.runner import CallNotPlaced, open_call, run_script
+from shopper.scripts.runner import CallInterrupted, CallNotPlaced, open_call, run_script
 from shopper.text.match import contains
 from shopper.tts import synthesize
 
@@ -176,3 +176,33 @@ def test_ringing_answer_and_wire_times_reach_the_timeline(
     (heard,) = record.truth["keys"]
     assert heard["digit"] == "1" and heard["action"] == "accepted"
     assert abs(heard["start_s"] - key.t_s) < 0.05, "the IVR heard it where it was stamped"
+
+
+def test_a_call_interrupted_while_dialling_is_an_error_with_its_evidence(
+    engine: SpeechEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def never_answers(target: str, options: DialOptions) -> Placed:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    monkeypatch.setitem(CARRIERS, "sip", Carrier(dial=never_answers, dials_numbers=True))
+    script = CallScript(
+        name="interrupted",
+        target=SAFE_NUMBER,
+        carrier="sip",
+        steps=(ExpectStep(contains("welcome"), "expect 'welcome'"),),
+    )
+
+    async def interrupt() -> CallInterrupted:
+        task = asyncio.create_task(run_script(script, engine))
+        await asyncio.sleep(0.05)
+        task.cancel("SIGINT")
+        with pytest.raises(CallInterrupted) as raised:
+            await task
+        return raised.value
+
+    result = asyncio.run(interrupt()).record.result
+    assert result["outcome"] == "error"
+    assert result["failure"] == {"kind": "error", "step": None, "message": "SIGINT while dialling"}
+    assert (result["ended_by"], result["end_cause"]) == (None, None)
+    jsonschema.validate(result, result_schema())

@@ -168,8 +168,9 @@ class CallContext:
     async def __aenter__(self) -> Caller:
         try:
             placed = await dial(self.target, self.carrier, self._options)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as cancelled:
             self._attach(Placed(UnplacedCall(self.carrier, None)))
+            self.failure = Failure("error", None, f"{_reason(cancelled)} while dialling")
             raise
         self._attach(placed)
         if placed.failed is not None:
