@@ -6,6 +6,7 @@ scoring must count what it says on small hand-made inputs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -34,7 +35,8 @@ from shopper.bench.verdicts_score import (
     truth_hold_s,
     verdict_of,
 )
-from shopper.carriers.dial import DialOptions, dial
+from shopper.carriers.dial import dial
+from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.carriers.sandbox import SandboxCall
 from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap, Evidence, Finding, MapNode, Option
@@ -104,9 +106,11 @@ def test_the_voice_override_reaches_the_sandbox_and_keeps_the_speed() -> None:
     ivr = load_verdict_ivr(SAMPLE)
     voice = ivr_voice(ivr.definition, "espeak")
     assert (voice.tts, voice.voice, voice.speed) == ("espeak-ng", "en-us", 165)
-    call = dial(str(ivr.ivr), "sandbox", DialOptions(voice=voice))
-    assert isinstance(call, SandboxCall)
-    assert call._phone.definition.voice == voice
+    placed = asyncio.run(
+        dial(str(ivr.ivr), "sandbox", DialOptions(sandbox=SandboxOptions(voice=voice)))
+    )
+    assert isinstance(placed.call, SandboxCall)
+    assert placed.call._phone.definition.voice == voice
     assert set(VOICES) == {"awb", "slt", "rms", "kal", "espeak"}
 
 

@@ -317,19 +317,19 @@ async def _acme_call() -> tuple[Samples, list[SoundPlayed]]:
     what the phone system played (over its line noise).
     """
     definition = load_ivr(Path(__file__).parents[1] / "scripts" / "acme" / "ivr.yaml")
-    call = dial_sandbox(definition, now=datetime(2026, 11, 24, 10, 0))
+    call, phone = dial_sandbox(definition, now=datetime(2026, 11, 24, 10, 0))
     far: list[Samples] = []
     pressed = False
     async for frame in call.frames():
         far.append(frame.far.samples)
-        prompts = [s for s in call.truth.sounds if s.role == "prompt"]
+        prompts = [s for s in phone.truth.sounds if s.role == "prompt"]
         if not pressed and prompts and prompts[0].end is not None:
             await call.send_dtmf("0")
             pressed = True
-        first_spoke = call.truth.agent_first_spoke
+        first_spoke = phone.truth.agent_first_spoke
         if first_spoke is not None and frame.far.end >= first_spoke + 7 * RATE:
             await call.hangup()
-    return np.concatenate(far), list(call.truth.sounds)
+    return np.concatenate(far), list(phone.truth.sounds)
 
 
 @functools.cache

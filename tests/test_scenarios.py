@@ -13,7 +13,7 @@ import pytest
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
-from shopper.carriers.dial import DialOptions
+from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.results.record import CallRecord
 from shopper.results.writer import result_schema
 from shopper.scripts.loader import load_script
@@ -30,7 +30,7 @@ def engine() -> SpeechEngine:
 
 
 def run(name: str, engine: SpeechEngine, seed: int = 0) -> CallRecord:
-    options = DialOptions(seed=seed)
+    options = DialOptions(sandbox=SandboxOptions(seed=seed))
     return asyncio.run(run_script(load_script(SCRIPTS / name), engine, options))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from shopper.asr.types import SpeechEngine
-from shopper.carriers.dial import DialOptions
+from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
@@ -114,7 +114,7 @@ def run_call_bench(
     waited_before = _waited(engine)
     cpu_before = time.process_time()
     wall_before = time.perf_counter()
-    record = asyncio.run(run_script(loaded, engine, DialOptions(seed=seed)))
+    record = asyncio.run(run_script(loaded, engine, DialOptions(sandbox=SandboxOptions(seed=seed))))
     wall_s = time.perf_counter() - wall_before
     main_cpu_s = time.process_time() - cpu_before
     worker_after = _worker_cpu(engine)

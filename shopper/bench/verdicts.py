@@ -34,7 +34,7 @@ from shopper.bench.verdicts_score import (
     truth_time_to_human_s,
     verdict_of,
 )
-from shopper.carriers.dial import DialOptions
+from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.crawl.explorer import CrawlSettings, crawl
 from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap
@@ -192,7 +192,7 @@ def _run_case(
     progress: Callable[[str], None],
 ) -> ScriptRun:
     case = ivr.scripts[index]
-    options = DialOptions(voice=ivr_voice(ivr.definition, voice))
+    options = DialOptions(sandbox=SandboxOptions(voice=ivr_voice(ivr.definition, voice)))
     record = asyncio.run(run_script(case.script, speech, options))
     write_call(record, out / ivr.name / case.path.stem)
     result, truth = record.result, record.truth or {}

@@ -2,23 +2,34 @@
 
 A carrier (the in-process simulated phone system, Twilio media streams, SIP/RTP) turns a
 target into a live call that delivers the far end's audio in 20 ms frames stamped with media
-time, carries shopper's audio and key presses the other way, and says who ended the call.
-The engine never learns anything else about the far end: it knows only what it hears.
+time, with the signalling that came with them (shopper.carriers.signals), carries shopper's
+audio and key presses the other way and says when they went out on the wire, and says who
+ended the call. The engine never learns anything else about the far end: it knows only what
+it hears. Whatever else a carrier knows (the simulated phone system's answer key) reaches the
+runner beside the call (shopper.carriers.dial.Placed), never through it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from shopper.audio.frame import AudioFrame, Samples
+from shopper.carriers.signals import Signal
 from shopper.errors import ShopperError
 
 EndedBy = Literal["tester", "remote"]
-EndCause = Literal["hangup", "busy", "no-answer", "failed"]
+DialCause = Literal["no-route", "refused", "auth-failed", "timeout", "failed"]
+"""Why a carrier could not place a call: the target leads nowhere (no such number or host;
+SIP 404/410/484/604), the network or the far end refused it (connection refused, SIP 403 or
+603 without an auth problem), the carrier's credentials were rejected, nothing answered the
+carrier's signalling in time, or another carrier error (SIP 5xx)."""
+EndCause = Literal[
+    "hangup", "busy", "no-answer", "no-route", "refused", "auth-failed", "timeout", "failed"
+]
 """Signalling-level outcome: a normal hang-up (either side), a busy line, nobody answered
-within the ring timeout, or the carrier could not place the call."""
+within the ring timeout, or one of the reasons the call could not be placed (DialCause)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,24 @@ class DuplexFrame:
 
     far: AudioFrame
     near: Samples
+    signals: tuple[Signal, ...] = ()
+    """What the carrier's signalling said during this frame, in media-time order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """Where queued audio or keys go out on the wire: media time `start` to `end` (samples).
+
+    A carrier's outgoing stream is contiguous (what is queued plays after what is already
+    queued, silence when nothing is), so the carrier knows these when it takes the audio; they
+    are its own clock's, which in real time runs ahead of the frames the engine has heard."""
+
+    start: int
+    end: int
+
+    @property
+    def samples(self) -> int:
+        return self.end - self.start
 
 
 class Call(Protocol):
@@ -45,11 +74,6 @@ class Call(Protocol):
         ...
 
     @property
-    def answered_at(self) -> int | None:
-        """Media time (samples) at which the far end answered; None until it has."""
-        ...
-
-    @property
     def ended_by(self) -> EndedBy | None:
         """Who ended the call, once it has ended."""
         ...
@@ -58,15 +82,18 @@ class Call(Protocol):
     def end_cause(self) -> EndCause | None: ...
 
     def frames(self) -> AsyncIterator[DuplexFrame]:
-        """The call's audio, frame by frame in media time, until either side hangs up."""
+        """The call's audio and signalling, frame by frame in media time, until either side
+        hangs up. Each frame's `near` is what went out on the wire in its 20 ms."""
         ...
 
-    async def play(self, samples: Samples) -> None:
-        """Queue 8 kHz audio to be sent to the far end after what is already queued."""
+    async def play(self, samples: Samples) -> Sent:
+        """Queue 8 kHz audio to be sent to the far end after what is already queued; where
+        it goes out (an empty span at the carrier's clock once the call has ended)."""
         ...
 
-    async def send_dtmf(self, digits: str, tone_s: float = 0.1, gap_s: float = 0.1) -> None:
-        """Queue key presses (after queued audio) by the carrier's DTMF method."""
+    async def send_dtmf(self, digits: str, tone_s: float = 0.1, gap_s: float = 0.1) -> Sent:
+        """Queue key presses (after queued audio) by the carrier's DTMF method; where they go
+        out, from the first tone to the end of the gap after the last."""
         ...
 
     async def hangup(self) -> None:
@@ -74,5 +101,37 @@ class Call(Protocol):
         ...
 
 
+class AnswerKey(Protocol):
+    """What really happened on the far end (the simulated phone system's truth), for the
+    results writer only."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A dialled call, and what the runner keeps beside it.
+
+    `call` is all the engine is given. `answer_key` (None but for the simulated phone system)
+    goes to the results writer as `sandbox-truth.json`; `failed` says why the call could not
+    be placed (then `call` is an UnplacedCall)."""
+
+    call: Call
+    answer_key: AnswerKey | None = None
+    failed: DialFailed | None = None
+
+
 class CarrierError(ShopperError):
     """The carrier could not place or keep the call (configuration, network, refusal)."""
+
+
+class DialFailed(CarrierError):
+    """The carrier tried to place the call and could not, before its media time began: the
+    result reports `cause` (the call's end cause) and the failure kind it maps to
+    (shopper.engine.failures.NOT_PLACED). A refusal that comes once the call is placed (a
+    SIP 404 after ringing) ends the placed call with that cause instead, at its media time."""
+
+    def __init__(self, cause: DialCause, detail: str) -> None:
+        super().__init__(detail)
+        self.cause: DialCause = cause
+        self.detail = detail

@@ -1,51 +1,104 @@
-"""Placing a script's call through the carrier it names.
+"""Placing a call through the carrier a script names: the carrier registry.
 
-Only the simulated phone system exists today; Twilio and SIP plug in here later. This is
-also the one place where a number would be checked against the safety rules before dialling.
+Each carrier registers a dialler under its name (`register_carrier`); `dial` looks it up, so
+nothing else in shopper asks which carrier it is. The simulated phone system is registered
+here; SIP and Twilio register beside it. This is also the one place where a number is checked
+against the safety rules before any carrier dials it.
+
+Dialling is asynchronous and can fail. A carrier that cannot place the call raises
+`DialFailed` with the cause; `dial` turns that into an `UnplacedCall`, a call that ended
+before its first frame with that cause, so the runner writes a result for it like any other.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
-from pathlib import Path
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
-from shopper.carriers.base import Call, CarrierError
+from shopper.audio.frame import Samples
+from shopper.carriers.base import (
+    CarrierError,
+    DialFailed,
+    DuplexFrame,
+    EndCause,
+    Placed,
+    Sent,
+)
+from shopper.carriers.options import DialOptions
 from shopper.carriers.safety import check_dialable
-from shopper.carriers.sandbox import dial_sandbox
-from shopper.sandbox.loader import load_ivr
-from shopper.sandbox.model import Voice
+from shopper.carriers.sandbox import dial_sandbox_file
+
+Dialler = Callable[[str, DialOptions], Awaitable[Placed]]
 
 
 @dataclass(frozen=True, slots=True)
-class DialOptions:
-    seed: int = 0
-    realtime: bool = False
-    """Pace the simulated phone system in real time instead of its virtual clock."""
-    now: datetime | None = None
-    """Wall-clock moment the simulated phone system believes it is (opening hours)."""
-    max_duration_s: float = 1800.0
-    ring_timeout_s: float = 60.0
-    voice: Voice | None = None
-    """Sandbox only: speak the IVR's `say:` text (and agents without a voice of their own)
-    in this voice instead of the file's, so one IVR can be heard in several voices
-    (`shopper bench verdicts`). Recordings it plays are unchanged."""
+class Carrier:
+    dial: Dialler
+    dials_numbers: bool
+    """Its targets are phone numbers, checked by the safety rules before every call (the
+    simulated phone system's are IVR files)."""
 
 
-def dial(target: str, carrier: str, options: DialOptions) -> Call:
-    if carrier != "sandbox":
-        check_dialable(target)
+CARRIERS: dict[str, Carrier] = {}
+
+
+def register_carrier(name: str, carrier: Carrier) -> None:
+    CARRIERS[name] = carrier
+
+
+async def dial(target: str, carrier: str, options: DialOptions) -> Placed:
+    """Place a call to `target` through `carrier`; a placement failure is an UnplacedCall."""
+    entry = CARRIERS.get(carrier)
+    if entry is None:
         raise CarrierError(
-            f"carrier {carrier!r} is not available yet; use a sandbox IVR file as the target"
+            f"unknown carrier {carrier!r}: the carriers available are {', '.join(CARRIERS)}"
         )
-    definition = load_ivr(Path(target))
-    if options.voice is not None:
-        definition = replace(definition, voice=options.voice)
-    return dial_sandbox(
-        definition,
-        seed=options.seed,
-        realtime=options.realtime,
-        now=options.now,
-        max_duration_s=options.max_duration_s,
-        ring_timeout_s=options.ring_timeout_s,
-    )
+    if entry.dials_numbers:
+        check_dialable(target)
+    try:
+        return await entry.dial(target, options)
+    except DialFailed as failed:
+        return Placed(UnplacedCall(carrier, failed.cause), failed=failed)
+
+
+class UnplacedCall:
+    """A call the carrier could not place: it ended at media time 0, before its first frame,
+    with the cause the carrier gave (None: dialling was interrupted), and nobody hung it up."""
+
+    def __init__(self, carrier: str, cause: EndCause | None) -> None:
+        self._carrier = carrier
+        self._cause = cause
+        self._call_id = f"{carrier}-unplaced-{uuid.uuid4().hex[:12]}"
+
+    @property
+    def call_id(self) -> str:
+        return self._call_id
+
+    @property
+    def carrier(self) -> str:
+        return self._carrier
+
+    @property
+    def ended_by(self) -> None:
+        return None
+
+    @property
+    def end_cause(self) -> EndCause | None:
+        return self._cause
+
+    async def frames(self) -> AsyncIterator[DuplexFrame]:
+        return
+        yield
+
+    async def play(self, samples: Samples) -> Sent:
+        return Sent(0, 0)
+
+    async def send_dtmf(self, digits: str, tone_s: float = 0.1, gap_s: float = 0.1) -> Sent:
+        return Sent(0, 0)
+
+    async def hangup(self) -> None:
+        return None
+
+
+register_carrier("sandbox", Carrier(dial=dial_sandbox_file, dials_numbers=False))

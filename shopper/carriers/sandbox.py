@@ -6,7 +6,16 @@ as the CPU needs, and in real time each frame is released when its 20 ms have pa
 event loop's clock. Either way the audio, and so every result, is the same for the same seed.
 
 What the tester sends travels in-band, as on a real line: queued audio and DTMF tones are
-mixed into the caller's frames, and the phone system's own DTMF receiver must hear them.
+mixed into the caller's frames, and the phone system's own DTMF receiver must hear them. The
+caller's stream is contiguous, so what `play` and `send_dtmf` queue goes out from the sample
+where what is already queued ends (or the next frame, when nothing is): the span they return
+is where `_next_near` mixes it in.
+
+Signalling: the phone ringing (from the first frame, unless it answers at once or is busy) and
+answering arrive with the frame they happen in, as a network's 180 and 200 would.
+
+The phone system's answer key (its truth) is handed to the runner beside the call
+(`Placed.answer_key`); the call object the engine holds has no way to it.
 
 Who ends a call:
 - the tester's `hangup()`: ended_by "tester", cause "hangup";
@@ -23,16 +32,20 @@ import asyncio
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, AudioFrame, Samples
-from shopper.carriers.base import CarrierError, DuplexFrame, EndCause, EndedBy
+from shopper.carriers.base import CarrierError, DuplexFrame, EndCause, EndedBy, Placed, Sent
+from shopper.carriers.options import DialOptions
+from shopper.carriers.signals import Answered, Ringing, Signal
+from shopper.sandbox.loader import load_ivr
 from shopper.sandbox.model import IvrDefinition
 from shopper.sandbox.phone import SandboxPhone
-from shopper.sandbox.truth import SandboxTruth
 
 FRAME_S = FRAME_SAMPLES / TELEPHONY_RATE
 
@@ -62,6 +75,8 @@ class SandboxCall:
         self._ended_by: EndedBy | None = None
         self._end_cause: EndCause | None = None
         self._streaming = False
+        self._rang = False
+        self._answered = False
 
     @property
     def call_id(self) -> str:
@@ -72,21 +87,12 @@ class SandboxCall:
         return "sandbox"
 
     @property
-    def answered_at(self) -> int | None:
-        return self._phone.answered_at
-
-    @property
     def ended_by(self) -> EndedBy | None:
         return self._ended_by
 
     @property
     def end_cause(self) -> EndCause | None:
         return self._end_cause
-
-    @property
-    def truth(self) -> SandboxTruth:
-        """What really happened, for the results writer: the engine must never consult it."""
-        return self._phone.truth
 
     async def frames(self) -> AsyncIterator[DuplexFrame]:
         if self._streaming:
@@ -117,24 +123,43 @@ class SandboxCall:
                 self._finish("remote", self._phone.end_cause or "hangup")
                 break
             count += 1
-            yield DuplexFrame(AudioFrame(far, position), near)
+            yield DuplexFrame(AudioFrame(far, position), near, self._signals())
 
-    async def play(self, samples: Samples) -> None:
+    def _signals(self) -> tuple[Signal, ...]:
+        """The phone's ringing and answer, with the frame in which each began."""
+        signals: list[Signal] = []
+        if not self._rang and self._phone.ringing_at is not None:
+            self._rang = True
+            signals.append(Ringing(self._phone.ringing_at))
+        if not self._answered and self._phone.answered_at is not None:
+            self._answered = True
+            signals.append(Answered(self._phone.answered_at))
+        return tuple(signals)
+
+    async def play(self, samples: Samples) -> Sent:
         if samples.ndim != 1 or samples.dtype != np.int16:
             raise CarrierError(
                 f"play() takes 1-D int16 audio at {TELEPHONY_RATE} Hz, "
                 f"got {samples.ndim}-D {samples.dtype}"
             )
-        if self._ended_by is None and len(samples):
-            self._outgoing.append(samples.copy())
+        return self._queue(samples.copy())
 
-    async def send_dtmf(self, digits: str, tone_s: float = 0.1, gap_s: float = 0.1) -> None:
+    async def send_dtmf(self, digits: str, tone_s: float = 0.1, gap_s: float = 0.1) -> Sent:
         """Key presses as in-band tones; a gap follows the last one too, so that two calls
         in a row never run one press into the next."""
         tones = dtmf_sequence(digits, tone_s, gap_s)
-        if self._ended_by is None and len(tones):
-            self._outgoing.append(tones)
-            self._outgoing.append(np.zeros(round(gap_s * TELEPHONY_RATE), dtype=np.int16))
+        if not len(tones):
+            return self._queue(tones)
+        gap = np.zeros(round(gap_s * TELEPHONY_RATE), dtype=np.int16)
+        return self._queue(np.concatenate([tones, gap]))
+
+    def _queue(self, samples: Samples) -> Sent:
+        """Queue audio after what is queued; where it will go out (nothing, once ended)."""
+        start = self._phone.position + sum(len(queued) for queued in self._outgoing)
+        if self._ended_by is not None or not len(samples):
+            return Sent(start, start)
+        self._outgoing.append(samples)
+        return Sent(start, start + len(samples))
 
     async def hangup(self) -> None:
         if self._ended_by is None:
@@ -170,14 +195,38 @@ def dial_sandbox(
     now: datetime | None = None,
     max_duration_s: float = 3600.0,
     ring_timeout_s: float = 60.0,
-) -> SandboxCall:
-    """Place a call to the simulated phone system `definition`.
+) -> tuple[SandboxCall, SandboxPhone]:
+    """Place a call to the simulated phone system `definition`: the call, and its phone (whose
+    `truth` is the answer key).
 
     Every sound is rendered here, before the first ring, so a missing file or voice fails now.
     `now` is the calendar time the opening hours are judged at (default: the current time).
     """
     moment = now if now is not None else datetime.now(UTC)
     phone = SandboxPhone(definition, seed, moment)
-    return SandboxCall(
+    call = SandboxCall(
         phone, realtime=realtime, max_duration_s=max_duration_s, ring_timeout_s=ring_timeout_s
     )
+    return call, phone
+
+
+async def dial_sandbox_file(target: str, options: DialOptions) -> Placed:
+    """The sandbox carrier's dialler: load the IVR file `target` and call it. Loading and
+    rendering its sounds run in a worker thread, so other calls' frames keep flowing."""
+    sandbox = options.sandbox
+
+    def place() -> tuple[SandboxCall, SandboxPhone]:
+        definition = load_ivr(Path(target))
+        if sandbox.voice is not None:
+            definition = replace(definition, voice=sandbox.voice)
+        return dial_sandbox(
+            definition,
+            seed=sandbox.seed,
+            realtime=sandbox.realtime,
+            now=sandbox.at,
+            max_duration_s=options.max_duration_s,
+            ring_timeout_s=options.ring_timeout_s,
+        )
+
+    call, phone = await asyncio.to_thread(place)
+    return Placed(call, answer_key=phone.truth)

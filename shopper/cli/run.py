@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from shopper.asr.types import SpeechEngine
-from shopper.carriers.dial import DialOptions
+from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import Interrupts, interrupts
 from shopper.cli.mqtt import (
@@ -124,7 +124,7 @@ def run(
         delivery = MqttDelivery(broker.settings(), mqtt_drain)
         speech = SpeechOptions(engine, vosk_model).select()
     output.console.print(f"engine: {speech.name}")
-    options = DialOptions(seed=seed, realtime=realtime, now=at)
+    options = DialOptions(sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at))
     results, folders, interrupted = asyncio.run(
         _call_all(loaded, speech, options, delivery, output)
     )

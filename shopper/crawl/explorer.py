@@ -107,7 +107,7 @@ class CrawlSettings:
     seed: int = 0
     now: datetime | None = None
     voice: Voice | None = None
-    """Sandbox only: the voice the phone system speaks in instead of its file's (DialOptions)."""
+    """Sandbox only: the voice the phone system speaks in instead of its file's (SandboxOptions)."""
 
 
 @dataclass(frozen=True, slots=True)

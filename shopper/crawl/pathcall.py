@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
-from shopper.carriers.dial import DialOptions
+from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.crawl.identity import (
     CUT_RESIDUE_WORDS,
     MIN_COMPARED_WORDS,
@@ -175,7 +175,7 @@ class PathJob:
     """Media time (seconds) by which follow-up legs must be done: the call's and the crawl's
     remaining budgets when the call was placed; 0 serves none."""
     voice: Voice | None = None
-    """Sandbox only: the voice the phone system speaks in instead of its file's (DialOptions)."""
+    """Sandbox only: the voice the phone system speaks in instead of its file's (SandboxOptions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +268,8 @@ class CallResult:
 async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
     settings = ListenSettings(dead_air_s=job.dead_air_s)
     options = DialOptions(
-        seed=job.seed, now=job.now, max_duration_s=job.max_call_s, voice=job.voice
+        max_duration_s=job.max_call_s,
+        sandbox=SandboxOptions(seed=job.seed, at=job.now, voice=job.voice),
     )
     context = open_call(job.target, engine, name="crawl", options=options, settings=settings)
     served: _Served

@@ -40,7 +40,6 @@ from shopper.engine.timeline import (
     HumanDetected,
     HumanEvidenceWeighed,
     KeyAcknowledged,
-    KeySent,
 )
 from shopper.text.letters import heard_words, letter_window, phrase_letters
 from shopper.text.match import Match, Matcher, contains
@@ -282,11 +281,8 @@ class Caller:
         self._hold_ended_at = self._rest = None
         if not at_once:
             await self._key_moment(after_prompt)
-        sent_at = max(session.now, session.near_busy_until)
         playing = self._playing()
-        session.near_busy_until = sent_at + session.samples(len(keys) * (tone_s + gap_s))
-        session.timeline.add(KeySent(sent_at, digits=keys))
-        await session.call.send_dtmf(keys, tone_s, gap_s)
+        sent_at = (await session.send_keys(keys, tone_s, gap_s)).start
         if playing is None:
             limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
             reacted = await self._sound_starts(sent_at + session.samples(tone_s), limit)

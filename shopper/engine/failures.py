@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from shopper.carriers.base import EndCause
 
 FailureKind = Literal[
     "expectation-timeout",
@@ -15,10 +18,22 @@ FailureKind = Literal[
     "hold-too-long",
     "busy",
     "no-answer",
+    "unreachable",
     "sit-tone",
     "assertion",
     "error",
 ]
+
+
+NOT_PLACED: dict[EndCause | None, FailureKind] = {
+    "no-route": "unreachable",
+    "refused": "unreachable",
+    "timeout": "unreachable",
+    "auth-failed": "error",
+    "failed": "error",
+}
+"""The failure of a call the carrier could not place, by its cause: the phone system could
+not be reached (`unreachable`), or shopper's own carrier set-up is wrong (`error`)."""
 
 
 class StepFailure(Exception):

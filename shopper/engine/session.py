@@ -18,9 +18,10 @@ from shopper.asr.types import Fit, SpeechEngine, Utterance
 from shopper.audio.callprogress import ToneEvent
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.segments import Segment
-from shopper.carriers.base import Call, DuplexFrame
+from shopper.carriers import signals
+from shopper.carriers.base import Call, DuplexFrame, Sent
 from shopper.engine.ear import Ear, Heard
-from shopper.engine.failures import StepFailure
+from shopper.engine.failures import NOT_PLACED, StepFailure
 from shopper.engine.hold import HoldTracker
 from shopper.engine.runs import Run, RunTracker
 from shopper.engine.timeline import (
@@ -28,9 +29,15 @@ from shopper.engine.timeline import (
     CallbackOffered,
     DeadAir,
     Dialing,
+    EarlyMedia,
     Ended,
+    FarEndDigit,
+    FarEndHold,
+    FarEndResume,
     HoldEnded,
     HoldStarted,
+    KeySent,
+    Ringing,
     Said,
     SoundRun,
     Timeline,
@@ -142,9 +149,8 @@ class CallSession:
         self.now = far.end
         self.recording.far.append(far.samples)
         self.recording.near.append(frame.near)
-        if self.answered_at is None and self.call.answered_at is not None:
-            self.answered_at = self.call.answered_at
-            self.timeline.add(Answered(self.answered_at))
+        for signal in frame.signals:
+            self._signalled(signal)
         self._take(self._ear.hear(far))
         self.runs.update(self._ear.current, far.start)
         run = self.runs.run
@@ -161,6 +167,26 @@ class CallSession:
             assert box is not None
             self.timeline.add(VoicemailReached(box.beep.start, box))
         self._track_dead_air(bool(np.any(frame.near)))
+
+    def _signalled(self, signal: signals.Signal) -> None:
+        """Put what the carrier signalled on the timeline; the answer starts what can be hold
+        and dead air."""
+        match signal:
+            case signals.Answered(t=t) if self.answered_at is None:
+                self.answered_at = t
+                self.timeline.add(Answered(t))
+            case signals.Ringing(t=t):
+                self.timeline.add(Ringing(t))
+            case signals.EarlyMedia(t=t):
+                self.timeline.add(EarlyMedia(t))
+            case signals.FarEndDigit(t=t, digit=digit, duration=duration):
+                self.timeline.add(
+                    FarEndDigit(t, digit=digit, duration_s=round(duration / TELEPHONY_RATE, 3))
+                )
+            case signals.FarEndHold(t=t):
+                self.timeline.add(FarEndHold(t))
+            case signals.FarEndResume(t=t):
+                self.timeline.add(FarEndResume(t))
 
     def _take(self, heard: Heard) -> None:
         for segment in heard.segments:
@@ -293,6 +319,11 @@ class CallSession:
                 raise StepFailure("busy", "the line was busy")
             if self.call.end_cause == "no-answer":
                 raise StepFailure("no-answer", "nobody answered")
+            if self.call.end_cause in NOT_PLACED:
+                raise StepFailure(
+                    NOT_PLACED[self.call.end_cause],
+                    f"the carrier could not place the call ({self.call.end_cause})",
+                )
             if self.call.ended_by == "remote":
                 raise StepFailure(
                     "dropped", f"the far end hung up at {self.now / TELEPHONY_RATE:.1f} s"
@@ -322,14 +353,23 @@ class CallSession:
             f"{box.beep.start / TELEPHONY_RATE:.1f} s{said}, then silence",
         )
 
-    async def play(self, samples: Samples, what: str) -> None:
-        """Send audio to the far end; it is heard from the next frame on."""
-        start = max(self.now, self.near_busy_until)
-        self.near_busy_until = start + len(samples)
+    # --- sending (stamped with the media time the carrier sends at) --------------------------
+
+    async def play(self, samples: Samples, what: str) -> Sent:
+        """Send audio to the far end after what is already going out."""
+        sent = await self.call.play(samples)
+        self.near_busy_until = max(self.near_busy_until, sent.end)
         self.timeline.add(
-            Said(start, text=what, duration_s=round(len(samples) / TELEPHONY_RATE, 3))
+            Said(sent.start, text=what, duration_s=round(sent.samples / TELEPHONY_RATE, 3))
         )
-        await self.call.play(samples)
+        return sent
+
+    async def send_keys(self, keys: str, tone_s: float, gap_s: float) -> Sent:
+        """Press keys after what is already going out."""
+        sent = await self.call.send_dtmf(keys, tone_s, gap_s)
+        self.near_busy_until = max(self.near_busy_until, sent.end)
+        self.timeline.add(KeySent(sent.start, digits=keys))
+        return sent
 
     async def hangup(self) -> None:
         await self.call.hangup()

@@ -63,8 +63,45 @@ class Dialing(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Ringing(Event):
+    """The carrier signalled that the far end is ringing (SIP 180)."""
+
+    TYPE: ClassVar[str] = "ringing"
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyMedia(Event):
+    """The carrier signalled audio from the far end before any answer (SIP 183)."""
+
+    TYPE: ClassVar[str] = "early-media"
+
+
+@dataclass(frozen=True, slots=True)
 class Answered(Event):
     TYPE: ClassVar[str] = "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class FarEndDigit(Event):
+    """The far end sent a key as signalling (RFC 4733), lasting `duration_s`."""
+
+    TYPE: ClassVar[str] = "far-end-digit"
+    digit: str
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FarEndHold(Event):
+    """The far end put the call on hold by signalling (re-INVITE sendonly/inactive)."""
+
+    TYPE: ClassVar[str] = "far-end-hold"
+
+
+@dataclass(frozen=True, slots=True)
+class FarEndResume(Event):
+    """The far end took the call off hold by signalling (re-INVITE sendrecv)."""
+
+    TYPE: ClassVar[str] = "far-end-resume"
 
 
 @dataclass(frozen=True, slots=True)

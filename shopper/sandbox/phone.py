@@ -47,6 +47,7 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,7 +56,6 @@ from shopper.audio.callprogress import NORTH_AMERICA, ToneStep, call_progress_to
 from shopper.audio.dtmf import DtmfDetector, DtmfDigit
 from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, AudioFrame, Samples, as_pcm16
 from shopper.audio.segments import Span
-from shopper.carriers.base import EndCause
 from shopper.errors import ShopperError
 from shopper.sandbox.hours import is_open
 from shopper.sandbox.model import (
@@ -86,6 +86,9 @@ from shopper.sandbox.truth import (
     SoundPlayed,
     VoicemailRecording,
 )
+
+EndCause = Literal["hangup", "busy", "no-answer"]
+"""How the phone system's side of the call ended, as a network would signal it."""
 
 BUSY_S = 5.0
 """How long a busy line plays busy tone before the network clears the call."""
@@ -149,6 +152,7 @@ class SandboxPhone:
         self._keys: list[DtmfDigit] = []
         self._utterances: list[Span] = []
         self._script: _Script = self._call()
+        self.ringing_at: int | None = None
         self.answered_at: int | None = None
         self.end_cause: EndCause | None = None
         self.ended = False
@@ -252,6 +256,7 @@ class SandboxPhone:
         ring_frames = math.inf if answer.mode == "no-answer" else _frames(answer.after_s)
         cycle = call_progress_tone("ringback", 6.0)
         if ring_frames > 0:
+            self.ringing_at = self._position
             played = self.truth.sound(None, "ringback", "ringback tone", self._position)
             try:
                 frame = 0

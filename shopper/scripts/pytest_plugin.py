@@ -167,11 +167,17 @@ class CallFactory:
         at: datetime | None,
         max_duration_s: float | None,
     ) -> AsyncIterator[Caller]:
+        from shopper.errors import ShopperError
+
         context = self._open(target, name, carrier, settings, at, max_duration_s)
         try:
             async with context as caller:
                 yield caller
         except BaseException as error:
+            if not context.placed:
+                if isinstance(error, ShopperError):  # bad target or carrier: nothing to keep
+                    pytest.fail(f"shopper: {error}", pytrace=False)
+                raise
             failure = context.failure
             what = f"call failed ({failure.kind})" if failure is not None else "call ended"
             error.add_note(f"shopper: {what}; evidence: {self._keep(context)}")
@@ -189,25 +195,23 @@ class CallFactory:
     ) -> CallContext:
         from dataclasses import replace
 
-        from shopper.carriers.dial import DialOptions
-        from shopper.carriers.safety import check_dialable
+        from shopper.carriers.options import DialOptions, SandboxOptions
         from shopper.errors import ShopperError
         from shopper.scripts.runner import open_call
 
         config = self._request.config
         options = DialOptions(
-            seed=config.getoption("shopper_seed"),
-            realtime=config.getoption("shopper_realtime"),
-            now=at,
+            sandbox=SandboxOptions(
+                seed=config.getoption("shopper_seed"),
+                realtime=config.getoption("shopper_realtime"),
+                at=at,
+            )
         )
         if max_duration_s is not None:
             options = replace(options, max_duration_s=max_duration_s)
         try:
-            if carrier == "sandbox":
-                resolved = str(self._sandbox_file(Path(target)))
-            else:
-                resolved = str(target)
-                check_dialable(resolved)
+            # Numbers are checked by the safety rules when dialled (shopper.carriers.dial).
+            resolved = str(self._sandbox_file(Path(target)) if carrier == "sandbox" else target)
             return open_call(
                 resolved,
                 self._engine,

@@ -18,9 +18,11 @@ from typing import Any
 from shopper import __version__
 from shopper.asr.types import SpeechEngine
 from shopper.audio.frame import TELEPHONY_RATE
-from shopper.carriers.dial import DialOptions, dial
+from shopper.carriers.base import AnswerKey, Placed
+from shopper.carriers.dial import UnplacedCall, dial
+from shopper.carriers.options import DialOptions
 from shopper.engine.caller import Caller
-from shopper.engine.failures import FailureKind, StepFailure
+from shopper.engine.failures import NOT_PLACED, FailureKind, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
 from shopper.engine.timeline import StepFinished
 from shopper.errors import ShopperError
@@ -104,11 +106,22 @@ class CallPlan:
     source: Path | None = None
 
 
+class CallNotPlaced(StepFailure):
+    """The carrier could not place the call: `async with` raises it on entering, and the
+    context's `failure` and `record()` hold it (a call-level failure, before any step)."""
+
+
+OnPlaced = Callable[["CallContext"], None]
+
+
 class CallContext:
     """One call placed for a script or a Python test: the verbs, then the evidence.
 
-    `async with open_call(...) as call:` gives a Caller for the steps; leaving the block
-    always hangs up through the carrier, and `record()` assembles everything heard.
+    `async with open_call(...) as call:` dials (asynchronously) and gives a Caller for the
+    steps; a call the carrier could not place raises CallNotPlaced instead. Leaving the block
+    always hangs up through the carrier, and `record()` assembles everything heard. The
+    engine is given the call alone; the carrier's answer key (the simulated phone system's
+    truth) stays here, for the record.
     """
 
     def __init__(
@@ -117,20 +130,63 @@ class CallContext:
         engine: SpeechEngine,
         options: DialOptions,
         settings: ListenSettings,
+        on_placed: OnPlaced | None = None,
     ) -> None:
         self.name = plan.name
         self.target = plan.target
+        self.carrier = plan.carrier
         self.source = plan.source
         self.started_at = datetime.now(UTC)
         self.call_id = new_call_id(plan.name, self.started_at)
-        self.call = dial(plan.target, plan.carrier, options)
-        self.session = CallSession(self.call, engine, settings)
-        self.caller = Caller(self.session)
         self.steps: list[StepReport] = []
         self.failure: Failure | None = None
+        self._engine = engine
+        self._options = options
+        self._settings = settings
+        self._on_placed = on_placed
+        self._session: CallSession | None = None
+        self._caller: Caller | None = None
+        self._answer_key: AnswerKey | None = None
+
+    @property
+    def placed(self) -> bool:
+        """Whether the carrier was asked (the call has a session, placed or not)."""
+        return self._session is not None
+
+    @property
+    def session(self) -> CallSession:
+        if self._session is None:
+            raise ShopperError("the call is placed on entering `async with open_call(...)`")
+        return self._session
+
+    @property
+    def caller(self) -> Caller:
+        if self._caller is None:
+            raise ShopperError("the call is placed on entering `async with open_call(...)`")
+        return self._caller
 
     async def __aenter__(self) -> Caller:
+        try:
+            placed = await dial(self.target, self.carrier, self._options)
+        except asyncio.CancelledError as cancelled:
+            self._attach(Placed(UnplacedCall(self.carrier, None)))
+            self.failure = Failure("error", None, f"{_reason(cancelled)} while dialling")
+            raise
+        self._attach(placed)
+        if placed.failed is not None:
+            await self.session.hangup()
+            kind = NOT_PLACED[placed.failed.cause]
+            message = f"could not place the call ({placed.failed.cause}): {placed.failed.detail}"
+            self.failure = Failure(kind, None, message)
+            raise CallNotPlaced(kind, message)
         return self.caller
+
+    def _attach(self, placed: Placed) -> None:
+        self._session = CallSession(placed.call, self._engine, self._settings)
+        self._caller = Caller(self._session)
+        self._answer_key = placed.answer_key
+        if self._on_placed is not None:
+            self._on_placed(self)
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: object
@@ -150,13 +206,12 @@ class CallContext:
             broken = next((a for a in assertions if not a["passed"]), None)
             if broken is not None:
                 failure = Failure("assertion", None, _broken_limit(broken))
-        truth = getattr(self.call, "truth", None)
         return CallRecord(
             result=_result_document(self, failure, metrics, assertions),
             recording=self.session.recording.stereo(),
             transcript=list(self.session.transcript),
             timeline=self.session.timeline,
-            truth=truth.to_dict() if truth is not None else None,
+            truth=self._answer_key.to_dict() if self._answer_key is not None else None,
         )
 
 
@@ -169,7 +224,8 @@ def open_call(
     options: DialOptions | None = None,
     settings: ListenSettings | None = None,
 ) -> CallContext:
-    """Place a call from Python (pytest suites): `async with open_call(...) as call: ...`."""
+    """A call to place from Python (pytest suites): `async with open_call(...) as call: ...`
+    dials on entering."""
     plan = CallPlan(name=name, target=target, carrier=carrier)
     return CallContext(plan, engine, options or DialOptions(), settings or ListenSettings())
 
@@ -185,20 +241,18 @@ async def run_script(
     `on_call` sees the call as soon as it is placed, before any step: the moment to subscribe
     to its timeline (live MQTT events).
     """
+    options = options or DialOptions()
+    if script.sandbox_at is not None:
+        options = replace(options, sandbox=replace(options.sandbox, at=script.sandbox_at))
     context = CallContext(
         CallPlan(
             name=script.name, target=script.target, carrier=script.carrier, source=script.source
         ),
         engine,
-        replace(
-            options or DialOptions(),
-            max_duration_s=script.max_duration_s,
-            now=script.sandbox_at or (options.now if options else None),
-        ),
+        replace(options, max_duration_s=script.max_duration_s),
         _listen_settings(script),
+        on_placed=on_call,
     )
-    if on_call is not None:
-        on_call(context)
     context.steps = [StepReport(i + 1, step.label) for i, step in enumerate(script.steps)]
     try:
         await _perform_all(context, script)
@@ -225,37 +279,45 @@ def _reason(cancelled: asyncio.CancelledError) -> str:
 
 async def _perform_all(context: CallContext, script: CallScript) -> None:
     """The script's steps in order until one fails; the call is hung up whatever happens."""
+    try:
+        async with context as caller:
+            await _perform_steps(context, script, caller)
+    except CallNotPlaced:
+        return  # context.failure says why; every step stays skipped
+
+
+async def _perform_steps(context: CallContext, script: CallScript, caller: Caller) -> None:
+    """The steps in order until one fails."""
     session = context.session
-    async with context as caller:
-        for report, step in zip(context.steps, script.steps, strict=True):
-            report.start_s = round(session.now / TELEPHONY_RATE, 3)
-            try:
-                caller.decided = None
-                report.detail = await _perform(step, caller)
-                report.decision = caller.decided
-                report.outcome = "passed"
-            except asyncio.CancelledError as cancelled:
-                report.outcome, report.detail = "failed", _reason(cancelled)
-                context.failure = Failure("error", report.index, _reason(cancelled))
-                raise
-            except StepFailure as error:
-                report.outcome, report.detail = "failed", error.message
-                context.failure = Failure(error.kind, report.index, error.message)
-                break
-            except ShopperError as error:
-                report.outcome, report.detail = "failed", str(error)
-                context.failure = Failure("error", report.index, str(error))
-                break
-            finally:
-                report.end_s = round(session.now / TELEPHONY_RATE, 3)
-                session.timeline.add(
-                    StepFinished(
-                        session.now,
-                        index=report.index,
-                        step=report.label,
-                        outcome=report.outcome,
-                    )
+    for report, step in zip(context.steps, script.steps, strict=True):
+        report.start_s = round(session.now / TELEPHONY_RATE, 3)
+        try:
+            caller.decided = None
+            report.detail = await _perform(step, caller)
+            report.decision = caller.decided
+            report.outcome = "passed"
+        except asyncio.CancelledError as cancelled:
+            report.outcome, report.detail = "failed", _reason(cancelled)
+            context.failure = Failure("error", report.index, _reason(cancelled))
+            raise
+        except StepFailure as error:
+            report.outcome, report.detail = "failed", error.message
+            context.failure = Failure(error.kind, report.index, error.message)
+            break
+        except ShopperError as error:
+            report.outcome, report.detail = "failed", str(error)
+            context.failure = Failure("error", report.index, str(error))
+            break
+        finally:
+            report.end_s = round(session.now / TELEPHONY_RATE, 3)
+            session.timeline.add(
+                StepFinished(
+                    session.now,
+                    index=report.index,
+                    step=report.label,
+                    outcome=report.outcome,
                 )
+            )
 
 
 def _broken_limit(assertion: dict[str, Any]) -> str:
@@ -347,7 +409,8 @@ def _result_document(
     metrics: dict[str, Any],
     assertions: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    session, call, verdict = context.session, context.call, context.caller.human_verdict
+    session, verdict = context.session, context.caller.human_verdict
+    call = session.call
     outcome = "passed" if failure is None else "error" if failure.kind == "error" else "failed"
     return {
         "schema": RESULT_SCHEMA,
