@@ -9,14 +9,14 @@ step takes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from shopper.asr.types import Fit, SpeechEngine, Utterance
 from shopper.audio.callprogress import ToneEvent
-from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.segments import Segment
 from shopper.carriers.base import Call, DuplexFrame
 from shopper.engine.ear import Ear, Heard
@@ -117,6 +117,8 @@ class CallSession:
         self.answered_at: int | None = None
         self.near_busy_until = 0
         """Media time until which shopper's own queued audio is playing."""
+        self.on_frame: Callable[[AudioFrame], None] | None = None
+        """Told of each far-end frame once it has been analysed (benchmarks time the lag)."""
         self._ear = Ear(engine, phrases)
         self._frames: AsyncIterator[DuplexFrame] = call.frames().__aiter__()
         self._silence_since: int | None = None
@@ -135,6 +137,8 @@ class CallSession:
             self._end()
             return False
         self._observe(frame)
+        if self.on_frame is not None:
+            self.on_frame(frame.far)
         return True
 
     def _observe(self, frame: DuplexFrame) -> None:
