@@ -76,6 +76,10 @@ class SandboxCall:
         return self._phone.answered_at
 
     @property
+    def virtual_clock(self) -> bool:
+        return not self._realtime
+
+    @property
     def ended_by(self) -> EndedBy | None:
         return self._ended_by
 

@@ -7,6 +7,7 @@ raises StepFailure, with the failure kind the result reports, when it cannot be.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,7 +157,9 @@ class Caller:
                 and run.kind != "speech"
                 and session.now - max(run.since, finals[-1].end) >= quiet_needed
             )
-            if prompt_over or session.now - start >= session.samples(within_s):
+            if (prompt_over or session.now - start >= session.samples(within_s)) and not (
+                session.decoding  # in real time, the text of speech already heard is due
+            ):
                 if optional:
                     return None
                 if heard:
@@ -373,8 +376,10 @@ class Caller:
         return None
 
     async def say(self, text: str) -> None:
-        """Speak to the far end (TTS) and wait until it has been said."""
-        await self.session.play(synthesize(text, self.voice), text)
+        """Speak to the far end (TTS, rendered off the event loop) and wait until it has
+        been said."""
+        speech = await asyncio.to_thread(synthesize, text, self.voice)
+        await self.session.play(speech, text)
         while self.session.now < self.session.near_busy_until:
             await self._next()
 
@@ -462,7 +467,7 @@ class Caller:
             and u.start not in self._judged
         ]
         run = session.runs.run
-        if not turn or run is None or run.kind == "speech":
+        if not turn or run is None or run.kind == "speech" or session.decoding:
             return None
         if session.now - max(run.since, turn[-1].end) < session.samples(TURN_GAP_S):
             return None

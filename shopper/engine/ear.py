@@ -11,6 +11,10 @@ deterministic. The speech recogniser still takes the block frame by frame, each 
 the segments and the unsmoothed label that frame-by-frame classification would have given
 with it: where it ends an utterance depends on both, frame by frame, and must not depend on
 the block size.
+
+Hearing a frame never waits for speech to be decoded: a final comes out with the first block
+after its text is in, stamped with its own media time. `decoding` says text is still to come;
+`settle()` awaits it (the session does, on a virtual clock, so runs stay deterministic).
 """
 
 from __future__ import annotations
@@ -77,7 +81,16 @@ class Ear:
         """How well alternative texts of an utterance fit its audio (the recogniser's check)."""
         return await self._recognizer.verify(utterance, candidates)
 
-    def finish(self) -> Heard:
+    @property
+    def decoding(self) -> bool:
+        """Whether speech already heard is still being decoded (its text not yet out)."""
+        return self._recognizer.decoding
+
+    async def settle(self) -> list[Utterance]:
+        """The finals of every decode under way, awaited (the event loop runs on)."""
+        return await self._recognizer.settle()
+
+    async def finish(self) -> Heard:
         heard = self._analyse_block()
         segments = self._classifier.finish()
         received = self._receivers.finish(segments)
@@ -87,7 +100,7 @@ class Ear:
                 segments=received.segments,
                 digits=received.digits,
                 tones=received.tones,
-                utterances=self._recognizer.finish(SoundContext(segments, None)),
+                utterances=await self._recognizer.finish(SoundContext(segments, None)),
             ),
         )
 
