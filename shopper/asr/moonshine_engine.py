@@ -5,10 +5,13 @@ works straight after `pip install`. Moonshine is an utterance recogniser, not a 
 it is given a whole stretch of speech and returns its text, with no partials or word timings.
 So each stream finds the stretches of speech itself with shopper's sound classifier, merges
 stretches separated by short pauses (more context, fewer cut sentences), and transcribes each
-one once it has ended. On onnxruntime the workers also return each token's probability (the
-utterance's confidence, `Reading.confidence`) and keep each chunk's encoder output, so that
-`MoonshineStream.verify` can ask how well other texts fit the same audio (teacher forcing,
-see `OnnxMoonshine.score`) without encoding it again.
+one once it has ended, on a pool of worker processes (`MoonshineEngine.submit`): a stream
+never waits for them, it returns each final once its text is in (`PendingReading`), and a
+caller on a virtual clock awaits it (`MoonshineStream.settle`). On onnxruntime the workers
+also return each token's probability (the utterance's confidence, `Reading.confidence`) and
+keep each chunk's encoder output, so that `MoonshineStream.verify` can ask how well other
+texts fit the same audio (teacher forcing, see `OnnxMoonshine.score`) without encoding it
+again.
 
 When the onnxruntime package is installed the workers run the model with it
 (shopper.asr.moonshine_onnx: the same text for about a third of the CPU); otherwise with the
