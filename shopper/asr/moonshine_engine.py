@@ -60,7 +60,7 @@ import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -647,6 +647,20 @@ class MoonshineWorkerPool:
             worker.start()
 
 
+@functools.cache
+def _preparer() -> ThreadPoolExecutor:
+    """The one thread that prepares every stream's speech for the workers (see
+    `MoonshineStream._flush`): one thread keeps each stream's stretches, and so its recalled
+    replays, in order; the work is a few milliseconds a stretch."""
+    return ThreadPoolExecutor(1, thread_name_prefix="moonshine-prepare")
+
+
+def _is_read(prepared: Future[PendingReading]) -> bool:
+    """Whether a stretch sent to the workers has its reading (or failed): taking it will
+    not wait."""
+    return prepared.done() and (prepared.exception() is not None or prepared.result().done())
+
+
 def _padded(audio: NDArray[np.float32], padding: tuple[float, float]) -> NDArray[np.float32]:
     lead_s, trail_s = padding
     lead = np.zeros(round(lead_s * MOONSHINE_RATE), dtype=np.float32)
@@ -972,7 +986,7 @@ class MoonshineStream:
         self._transcribed: deque[tuple[Envelope, PendingReading]] = deque(
             maxlen=REMEMBERED_READINGS
         )
-        self._decoding: deque[tuple[Span, PendingReading]] = deque()
+        self._decoding: deque[tuple[Span, Future[PendingReading]]] = deque()
         """Stretches of speech sent to the workers, in media order, whose text is not out."""
         self._finals: OrderedDict[tuple[int, int, str], Reading] = OrderedDict()
 
@@ -998,7 +1012,9 @@ class MoonshineStream:
     async def settle(self) -> list[Utterance]:
         heard: list[Utterance] = []
         while self._decoding:
-            await self._decoding[0][1].wait()
+            prepared = self._decoding[0][1]
+            await _completion(prepared)
+            await prepared.result().wait()
             heard += self._ready()
         return heard
 
@@ -1136,20 +1152,22 @@ class MoonshineStream:
         return reading
 
     def _flush(self) -> None:
-        """Send the pending speech to the workers (or recall its reading)."""
+        """Send the pending speech to the workers, or recall its reading: both on the
+        preparing thread (`_preparer`), which fingerprints, cuts and resamples the audio
+        off the event loop, one stretch after another in the order sent."""
         pending = self._pending
         self._pending = None
         if pending is not None:
             speech = self._recording.slice(pending)
-            self._decoding.append((pending, self._recall_or_read(speech)))
+            self._decoding.append((pending, _preparer().submit(self._recall_or_read, speech)))
 
     def _ready(self) -> list[Utterance]:
         """The finals whose readings are in, in media order: a later stretch read first
         waits for the earlier ones."""
         heard: list[Utterance] = []
-        while self._decoding and self._decoding[0][1].done():
-            span, pending = self._decoding.popleft()
-            heard += self._final(span, pending.result())
+        while self._decoding and _is_read(self._decoding[0][1]):
+            span, prepared = self._decoding.popleft()
+            heard += self._final(span, prepared.result().result())
         return heard
 
     def _final(self, span: Span, reading: Reading) -> list[Utterance]:
