@@ -7,10 +7,9 @@ the session waits for each utterance's text at the frame that ended it. With a c
 real time the frames queue in the carrier while a step runs, and the session never waits for
 speech to be decoded: the text arrives frames later, stamped with its media time, and the
 steps that need it wait for it (`decoding`) while frames keep being taken and recorded.
-Taking a frame costs the event loop about 0.3 ms of CPU on average: 0.02 ms for most frames,
-1.6 ms (p95 2.3 ms) for each fifth, which completes an ear block, and up to ~17 ms for the
-block that sends a long stretch of speech to the workers (its fingerprint and resampling;
-docs/benchmarks.md). `shopper bench realtime` measures the lag of many calls at once.
+Hearing a frame costs the event loop about 0.3 ms of CPU on average: 0.03 ms for most
+frames, under 3 ms for each fifth, which completes an ear block (docs/benchmarks.md);
+`shopper bench realtime` measures the lag of many calls at once.
 """
 
 from __future__ import annotations
