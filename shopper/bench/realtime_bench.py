@@ -79,6 +79,8 @@ class RealtimeRow:
     text_latency_s: tuple[float, float, float]
     load_before: float
     load_after: float
+    wrong: tuple[str, ...] = ()
+    """What each wrong verdict was: the failure kind, or the time-to-human error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,8 @@ class RealtimeReport:
                 f"{min(behind):6.2f} / {float(np.median(behind)):6.2f} / {max(behind):6.2f}"
                 f"   {lag:>27s}   {text:>30s}   {row.load_before:.2f} -> {row.load_after:.2f}"
             )
+            if row.wrong:
+                lines.append(f"       wrong: {', '.join(row.wrong)}")
         return "\n".join(lines)
 
 
@@ -112,8 +116,9 @@ def _quantiles(values: list[float]) -> tuple[float, float, float]:
     return (float(np.percentile(data, 50)), float(np.percentile(data, 95)), float(data.max()))
 
 
-async def _one_call(engine: SpeechEngine, seed: int) -> tuple[bool, float, _CallClock]:
-    """Whether the verdict was right, how far behind real time the call ended, its marks."""
+async def _one_call(engine: SpeechEngine, seed: int) -> tuple[str | None, float, _CallClock]:
+    """What was wrong with the verdict (None: right), how far behind real time the call
+    ended, and its marks."""
     clock = _CallClock()
     script = load_script(DEMO_SCRIPT)
     began = time.perf_counter()
@@ -125,13 +130,14 @@ async def _one_call(engine: SpeechEngine, seed: int) -> tuple[bool, float, _Call
     metrics = result["metrics"]
     truth = _truth_time_to_human_s(record.truth or {})
     measured = metrics["time_to_human_s"]
-    right = (
-        result["outcome"] == "passed"
-        and truth is not None
-        and measured is not None
-        and abs(float(measured) - truth) <= HUMAN_TOLERANCE_S
-    )
-    return right, wall_s - float(metrics["duration_s"]), clock
+    behind = wall_s - float(metrics["duration_s"])
+    if result["outcome"] != "passed":
+        return str((result["failure"] or {}).get("kind", result["outcome"])), behind, clock
+    if truth is None or measured is None:
+        return "no time to human", behind, clock
+    error = float(measured) - truth
+    wrong = None if abs(error) <= HUMAN_TOLERANCE_S else f"time to human {error:+.1f} s"
+    return wrong, behind, clock
 
 
 async def _concurrent(engine: SpeechEngine, calls: int) -> RealtimeRow:
@@ -140,12 +146,13 @@ async def _concurrent(engine: SpeechEngine, calls: int) -> RealtimeRow:
     clocks = [clock for _, _, clock in outcomes]
     return RealtimeRow(
         calls=calls,
-        right=sum(right for right, _, _ in outcomes),
+        right=sum(wrong is None for wrong, _, _ in outcomes),
         behind_s=tuple(behind for _, behind, _ in outcomes),
         frame_lag_s=_quantiles([lag for clock in clocks for lag in clock.frame_lags]),
         text_latency_s=_quantiles([lag for clock in clocks for lag in clock.text_latencies]),
         load_before=load_before,
         load_after=os.getloadavg()[0],
+        wrong=tuple(wrong for wrong, _, _ in outcomes if wrong is not None),
     )
 
 
