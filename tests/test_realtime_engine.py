@@ -2,8 +2,9 @@
 hears: the same utterances at the same media times, the verb waiting for the text.
 
 One short IVR, called once on each clock (about 10 s of wall time in real time, little CPU).
-Its menu waits 20 s for the key, far longer than the text of a prompt takes to come back
-even on a loaded machine, so the real-time call goes the same way as the virtual one.
+Its menu waits 60 s for the key, and the caller 60 s before calling silence dead air: far
+longer than the text of a prompt takes to come back even on a loaded machine, so the
+real-time call goes the same way as the virtual one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
 from shopper.audio.frame import AudioFrame
 from shopper.carriers.dial import DialOptions
+from shopper.engine.session import ListenSettings
 from shopper.scripts.runner import open_call
 
 IVR = """
@@ -25,7 +27,7 @@ start: main
 nodes:
   main:
     say: "Thank you for calling Harbor Water. For billing, press 1."
-    menu: {options: {"1": billing}, timeout: 20s}
+    menu: {options: {"1": billing}, timeout: 60s}
   billing: {say: "Billing. Goodbye.", hangup: true}
 """
 
@@ -39,7 +41,9 @@ async def hear(path: Path, engine: SpeechEngine, realtime: bool) -> tuple[list[o
     """The utterances (text and media span) and whether frames were taken while speech
     already heard was still being decoded."""
     taken_while_decoding = False
-    async with open_call(str(path), engine, options=DialOptions(realtime=realtime)) as caller:
+    options = DialOptions(realtime=realtime)
+    patient = ListenSettings(dead_air_s=60.0)
+    async with open_call(str(path), engine, options=options, settings=patient) as caller:
         session = caller.session
 
         def frame_done(_: AudioFrame) -> None:
