@@ -74,6 +74,9 @@ async def test_a_sandbox_call_is_a_call() -> None:
     call: Call = dial_sandbox(MENU_IVR, now=NOW)
     assert call.carrier == "sandbox" and call.call_id.startswith("sandbox-")
     assert call.answered_at is None and call.ended_by is None
+    # The virtual clock waits for its reader; in real time the far end never does.
+    assert call.virtual_clock
+    assert not dial_sandbox(MENU_IVR, now=NOW, realtime=True).virtual_clock
 
 
 async def test_frames_are_contiguous_duplex_20ms() -> None:
