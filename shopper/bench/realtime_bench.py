@@ -35,7 +35,7 @@ from shopper.asr.types import SpeechEngine
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame
 from shopper.bench.call_bench import _truth_time_to_human_s
 from shopper.carriers.dial import DialOptions
-from shopper.engine.timeline import Event
+from shopper.engine.timeline import Event, UtteranceHeard
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import CallContext, run_script
 
@@ -64,8 +64,8 @@ class _CallClock:
         self.frame_lags.append(asyncio.get_running_loop().time() - due)
 
     def _event(self, event: Event) -> None:
-        if event.type == "utterance":
-            ended = self.placed + float(event.data["end_s"])
+        if isinstance(event, UtteranceHeard):
+            ended = self.placed + event.end_s
             self.text_latencies.append(asyncio.get_running_loop().time() - ended)
 
 
