@@ -9,6 +9,7 @@ side's keys and speech into the other's audio.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +107,7 @@ def hear_channel(name: str, samples: Samples, engine: SpeechEngine) -> ChannelAn
     """Feed one channel through a call engine's ear, 20 ms at a time, as a live call would."""
     ear = Ear(engine)
     heard = [ear.hear(frame) for frame in split_frames(samples)]
-    heard.append(ear.finish())
+    heard.append(asyncio.run(ear.finish()))
     return ChannelAnalysis(
         channel=name,
         segments=[s for h in heard for s in h.segments],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -46,7 +48,7 @@ def test_the_ear_reports_what_each_analyser_finds_in_the_whole_recording(
     heard: list[tuple[int, Heard]] = [
         (frame.end, ear.hear(frame)) for frame in split_frames(call_audio, start)
     ]
-    heard.append((start + len(call_audio), ear.finish()))
+    heard.append((start + len(call_audio), asyncio.run(ear.finish())))
 
     whole = AudioFrame(call_audio, start)
     dtmf, tones, receivers = DtmfDetector(), ToneDetector(), Receivers()

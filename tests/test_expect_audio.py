@@ -148,7 +148,7 @@ def test_choose_takes_the_branch_the_letters_confirm(tmp_path: Path, engine: Spe
 
 
 async def test_what_letters_alone_accept_the_audio_accepts_too(engine: SpeechEngine) -> None:
-    stream, finals = heard(engine, synthesize(GREETING, "en-us", 165, "espeak-ng"))
+    stream, finals = await heard(engine, synthesize(GREETING, "en-us", 165, "espeak-ng"))
     phrase = "thank you for calling Oakbrook Energy"
     exact = [f for u in finals if (f := find_letters(Phrase(phrase, "contains", ()), u.text))]
     assert any(f.exact for f in exact), "the recogniser no longer splits the name: pick another"

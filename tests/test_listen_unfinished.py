@@ -65,6 +65,7 @@ class HeldBackStream:
         self._inner = inner
         self._delay = delay
         self._held: list[Utterance] = []
+        self._releasing = False
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
         self._held += self._inner.feed(frame, sound)
@@ -72,9 +73,25 @@ class HeldBackStream:
         self._held = [u for u in self._held if u not in ready]
         return ready
 
-    def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
+    @property
+    def decoding(self) -> bool:
+        return self._inner.decoding
+
+    async def settle(self) -> list[Utterance]:
+        """Decoded finals are held back like any other; those of a cut are returned at once
+        (a cut is the step asking for what was said by its limit)."""
+        decoded = await self._inner.settle()
+        if not self._releasing:
+            self._held += decoded
+            return []
+        self._releasing = False
         held, self._held = self._held, []
-        return held + self._inner.finish(sound)
+        return held + decoded
+
+    async def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
+        rest = await self._inner.finish(sound)
+        held, self._held = self._held, []
+        return held + rest
 
     @property
     def pending(self) -> Span | None:
@@ -84,7 +101,9 @@ class HeldBackStream:
 
     def cut(self, speech_since: int | None) -> list[Utterance]:
         held, self._held = self._held, []
-        return held + self._inner.cut(speech_since)
+        ready = self._inner.cut(speech_since)
+        self._releasing = self._inner.decoding
+        return held + ready
 
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         return await self._inner.verify(utterance, candidates)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -19,7 +20,7 @@ from shopper.asr.moonshine_engine import (
     MoonshineWorker,
     MoonshineWorkerPool,
     NativeModel,
-    Reading,
+    PendingReading,
     load_model,
     quiet_cuts,
 )
@@ -84,7 +85,7 @@ def stream_all(engine: MoonshineEngine, samples: Samples, start: int) -> list[Ut
     heard: list[Utterance] = []
     for frame in split_frames(samples, start):
         heard += stream.feed(frame)
-    return heard + stream.finish()
+    return heard + asyncio.run(stream.finish())
 
 
 def test_in_memory_call_matches_the_libraries_own_wav_reader() -> None:
@@ -142,16 +143,24 @@ def test_a_call_gives_one_final_utterance_per_prompt_in_media_time(
 
 
 def test_a_prompt_is_reported_before_the_hold_music_ends(engine: MoonshineEngine) -> None:
+    """The stream sends the prompt to the workers while the music plays, without waiting for
+    them: the frame that ends the prompt returns nothing and leaves it `decoding`; its final,
+    awaited, carries the prompt's own media time."""
     prompt = phone_line(PROMPTS_DIR / "please-try-again.wav")
     music = phone_line(moh_files()[1])[: 20 * TELEPHONY_RATE]
     stream = engine.stream()
-    heard_at: list[int] = []
+    sent_at: list[int] = []
+    heard: list[Utterance] = []
     for frame in split_frames(np.concatenate([silence(0.5), prompt, music])):
-        if stream.feed(frame):
-            heard_at.append(frame.end)
+        decoding = stream.decoding
+        if stream.feed(frame) == [] and stream.decoding and not decoding:
+            sent_at.append(frame.end)
+            heard += asyncio.run(stream.settle())
     prompt_end = len(silence(0.5)) + voiced_bounds(prompt)[1]
-    assert heard_at, "the prompt was not transcribed while the music played"
-    assert heard_at[0] - prompt_end < 3 * TELEPHONY_RATE
+    assert sent_at, "the prompt was not sent to the workers while the music played"
+    assert sent_at[0] - prompt_end < 3 * TELEPHONY_RATE
+    assert "try again" in normalize(heard[0].text)
+    assert abs(heard[0].end - prompt_end) <= TIME_TOLERANCE
 
 
 def test_long_speech_is_cut_in_a_pause_and_fully_transcribed(engine: MoonshineEngine) -> None:
@@ -239,13 +248,13 @@ def test_a_replayed_announcement_is_transcribed_once(
     announcement = phone_line(PROMPTS_DIR / "queue-periodic-announce.wav")
     music = phone_line(moh_files()[0])[: 6 * TELEPHONY_RATE]
     calls: list[int] = []
-    read = engine.read
+    submit = engine.submit
 
-    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> Reading:
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
         calls.append(len(samples))
-        return read(samples, rate)
+        return submit(samples, rate)
 
-    monkeypatch.setattr(engine, "read", counting)
+    monkeypatch.setattr(engine, "submit", counting)
     hold = np.concatenate([music, announcement, music, announcement, music])
     heard = stream_all(engine, hold, 0)
     assert len(heard) == 2

@@ -65,7 +65,8 @@ def heard(engine: MoonshineEngine, speech: Samples) -> tuple[MoonshineStream, Ut
     """The stream and its one final for `speech` on an otherwise silent line."""
     stream = engine.stream()
     line = np.concatenate([silence(0.3), speech, silence(1.5)])
-    finals = [u for frame in split_frames(line) for u in stream.feed(frame)] + stream.finish()
+    finals = [u for frame in split_frames(line) for u in stream.feed(frame)]
+    finals += asyncio.run(stream.finish())
     assert len(finals) == 1, [u.text for u in finals]
     return stream, finals[0]
 

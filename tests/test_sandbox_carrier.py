@@ -85,6 +85,10 @@ async def test_a_sandbox_call_is_a_call() -> None:
     call: Call = placed
     assert call.carrier == "sandbox" and call.call_id.startswith("sandbox-")
     assert call.ended_by is None and not hasattr(call, "truth")
+    # The virtual clock waits for its reader; in real time the far end never does.
+    assert call.virtual_clock
+    realtime, _ = dial_sandbox(MENU_IVR, now=NOW, realtime=True)
+    assert not realtime.virtual_clock
 
 
 async def test_frames_are_contiguous_duplex_20ms() -> None:

@@ -135,7 +135,7 @@ def recognise(
     heard: list[Utterance] = []
     for frame in split_frames(samples, start=start):
         heard += stream.feed(frame)
-    return heard + stream.finish()
+    return heard + asyncio.run(stream.finish())
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,7 @@ def test_lost_packets_are_heard_as_silence_so_later_times_stay_right(case: Case)
         got += stream.feed(frame)
     for frame in split_frames(audio[cut:], start=cut + gap):
         got += stream.feed(frame)
-    assert got + stream.finish() == expected
+    assert got + asyncio.run(stream.finish()) == expected
 
 
 def test_deterministic_engine_gives_identical_results_twice(
@@ -281,8 +281,8 @@ def test_frames_must_be_8khz_and_in_order(case: Case) -> None:
 
 def test_finished_stream_takes_no_more_audio(case: Case) -> None:
     stream = case.engine.stream()
-    assert stream.finish() == []
-    assert stream.finish() == []
+    assert asyncio.run(stream.finish()) == []
+    assert asyncio.run(stream.finish()) == []
     with pytest.raises(RuntimeError, match="after finish"):
         stream.feed(AudioFrame(np.zeros(160, np.int16), 0))
 
@@ -332,7 +332,7 @@ def test_verify_re_recognises_a_final_with_the_candidates_as_grammar(case: Case)
     for spoken, audio in enumerate(case.phrase_audio[:2]):
         stream = case.engine.stream()
         heard = [u for frame in split_frames(audio) for u in stream.feed(frame)]
-        finals = [u for u in heard + stream.finish() if u.final]
+        finals = [u for u in heard + asyncio.run(stream.finish()) if u.final]
         assert finals
         candidates = list(reversed(case.phrases))
         fits = asyncio.run(stream.verify(finals[-1], candidates))

@@ -5,10 +5,13 @@ works straight after `pip install`. Moonshine is an utterance recogniser, not a 
 it is given a whole stretch of speech and returns its text, with no partials or word timings.
 So each stream finds the stretches of speech itself with shopper's sound classifier, merges
 stretches separated by short pauses (more context, fewer cut sentences), and transcribes each
-one once it has ended. On onnxruntime the workers also return each token's probability (the
-utterance's confidence, `Reading.confidence`) and keep each chunk's encoder output, so that
-`MoonshineStream.verify` can ask how well other texts fit the same audio (teacher forcing,
-see `OnnxMoonshine.score`) without encoding it again.
+one once it has ended, on a pool of worker processes (`MoonshineEngine.submit`): a stream
+never waits for them, it returns each final once its text is in (`PendingReading`), and a
+caller on a virtual clock awaits it (`MoonshineStream.settle`). On onnxruntime the workers
+also return each token's probability (the utterance's confidence, `Reading.confidence`) and
+keep each chunk's encoder output, so that `MoonshineStream.verify` can ask how well other
+texts fit the same audio (teacher forcing, see `OnnxMoonshine.score`) without encoding it
+again.
 
 When the onnxruntime package is installed the workers run the model with it
 (shopper.asr.moonshine_onnx: the same text for about a third of the CPU); otherwise with the
@@ -57,7 +60,7 @@ import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -644,6 +647,20 @@ class MoonshineWorkerPool:
             worker.start()
 
 
+@functools.cache
+def _preparer() -> ThreadPoolExecutor:
+    """The one thread that prepares every stream's speech for the workers (see
+    `MoonshineStream._flush`): one thread keeps each stream's stretches, and so its recalled
+    replays, in order; the work is a few milliseconds a stretch."""
+    return ThreadPoolExecutor(1, thread_name_prefix="moonshine-prepare")
+
+
+def _is_read(prepared: Future[PendingReading]) -> bool:
+    """Whether a stretch sent to the workers has its reading (or failed): taking it will
+    not wait."""
+    return prepared.done() and (prepared.exception() is not None or prepared.result().done())
+
+
 def _padded(audio: NDArray[np.float32], padding: tuple[float, float]) -> NDArray[np.float32]:
     lead_s, trail_s = padding
     lead = np.zeros(round(lead_s * MOONSHINE_RATE), dtype=np.float32)
@@ -720,11 +737,18 @@ class MoonshineEngine:
         return MoonshineStream(self)
 
     def transcribe(self, samples: Samples, rate: int = TELEPHONY_RATE) -> str:
-        """Text of one whole utterance (int16 at `rate`); see `read`."""
+        """Text of one whole utterance (int16 at `rate`); see `read`. Blocks: for offline use
+        (benchmarks, tests), never on a call's event loop."""
         return self.read(samples, rate).text
 
     def read(self, samples: Samples, rate: int = TELEPHONY_RATE) -> Reading:
-        """The model's reading of one whole utterance (int16 at `rate`).
+        """The model's reading of one whole utterance (int16 at `rate`), waited for: `submit`
+        then `PendingReading.result`. Blocks: for offline use, never on a call's event loop."""
+        return self.submit(samples, rate).result()
+
+    def submit(self, samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
+        """Start reading one whole utterance (int16 at `rate`) on the worker pool; returns at
+        once.
 
         An utterance longer than `MAX_CHUNK_S` is cut at its quietest points (`quiet_cuts`);
         the chunks are transcribed at the same time on the pool's workers and their texts
@@ -735,9 +759,11 @@ class MoonshineEngine:
         cuts = quiet_cuts(samples, max_len, min_len)
         chunks = [chunk for chunk in np.split(samples, cuts) if len(chunk)]
         futures = [self._pool.submit(_model_audio(chunk, rate)) for chunk in chunks]
-        texts = [future.result() for future in futures]
-        self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in texts], len(self._pool.workers))
-        return Reading(tuple(ChunkReading(c, rate, t) for c, t in zip(chunks, texts, strict=True)))
+        return PendingReading(self, chunks, rate, futures)
+
+    def count_wait(self, chunks: Sequence[ChunkText]) -> None:
+        """Count one utterance's wait for text (see `waited_cpu_s`)."""
+        self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in chunks], len(self._pool.workers))
 
     def score(self, chunk: ChunkReading, texts: Sequence[str]) -> Future[list[float]]:
         """Margin (nats) of each text against the chunk's own reading: its log-likelihood
@@ -830,6 +856,69 @@ class Reading:
         return tuple(words)
 
 
+class PendingReading:
+    """An utterance being read on the worker pool: ask `done()`, then take `result()`, or
+    `await wait()`. Several holders may share one (a replay recalls the first hearing's)."""
+
+    def __init__(
+        self,
+        engine: MoonshineEngine,
+        chunks: list[Samples],
+        rate: int,
+        futures: list[Future[ChunkText]],
+    ) -> None:
+        self._engine = engine
+        self._chunks = chunks
+        self._rate = rate
+        self._futures = futures
+        self._reading: Reading | None = None
+
+    def done(self) -> bool:
+        """Whether every chunk has been read (or failed): `result()` will not wait."""
+        return all(future.done() for future in self._futures)
+
+    def result(self) -> Reading:
+        """The reading; waits for the workers (blocking) unless `done()`. The engine's
+        `waited_cpu_s` counts the utterance the first time it is taken."""
+        if self._reading is None:
+            texts = [future.result() for future in self._futures]
+            self._engine.count_wait(texts)
+            self._reading = Reading(
+                tuple(
+                    ChunkReading(c, self._rate, t) for c, t in zip(self._chunks, texts, strict=True)
+                )
+            )
+        return self._reading
+
+    async def wait(self) -> Reading:
+        """The reading, awaited without blocking the event loop. Cancelling the wait leaves
+        the work running (another holder may still want it)."""
+        for future in self._futures:
+            await _completion(future)
+        return self.result()
+
+
+async def _completion(future: Future[Any]) -> None:
+    """Wait until a worker-pool future is done. Unlike `asyncio.wrap_future`, a cancelled
+    wait does not cancel the future."""
+    if future.done():
+        return
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, waiter)
+
+    future.add_done_callback(wake)
+    await waiter
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class WordConfidence:
     """A word of a Moonshine reading and how sure the model was of it (0-1)."""
@@ -896,33 +985,53 @@ class MoonshineStream:
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
-        self._transcribed: deque[tuple[Envelope, Reading]] = deque(maxlen=REMEMBERED_READINGS)
+        self._transcribed: deque[tuple[Envelope, PendingReading]] = deque(
+            maxlen=REMEMBERED_READINGS
+        )
+        self._decoding: deque[tuple[Span, Future[PendingReading]]] = deque()
+        """Stretches of speech sent to the workers, in media order, whose text is not out."""
         self._finals: OrderedDict[tuple[int, int, str], Reading] = OrderedDict()
 
+    @property
+    def decoding(self) -> bool:
+        return bool(self._decoding)
+
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
+        """Take a frame; never waits for the workers. A stretch of speech that the frame
+        ends is sent to them; the finals returned are those whose reading is ready."""
         if self._finished:
             raise RuntimeError("feed() after finish(): start a new stream for new audio")
         if frame.rate != TELEPHONY_RATE:
             raise ValueError(f"frame at {frame.rate} Hz; the stream takes {TELEPHONY_RATE} Hz")
         aligned = self._align(frame)
         self._recording.append(aligned.samples, aligned.start)
-        heard = self._take(self._sound(aligned, sound))
+        self._take(self._sound(aligned, sound))
         if self._pending_is_over(aligned.end):
-            heard += self._flush()
+            self._flush()
         self._forget_heard_audio()
+        return self._ready()
+
+    async def settle(self) -> list[Utterance]:
+        heard: list[Utterance] = []
+        while self._decoding:
+            prepared = self._decoding[0][1]
+            await _completion(prepared)
+            await prepared.result().wait()
+            heard += self._ready()
         return heard
 
-    def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
-        if self._finished:
-            return []
-        self._finished = True
-        if sound is not None:
-            closed = list(sound.closed)
-        elif self._classifier is not None:
-            closed = self._classifier.finish()
-        else:
-            closed = []
-        return self._take(closed) + self._flush()
+    async def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
+        if not self._finished:
+            self._finished = True
+            if sound is not None:
+                closed = list(sound.closed)
+            elif self._classifier is not None:
+                closed = self._classifier.finish()
+            else:
+                closed = []
+            self._take(closed)
+            self._flush()
+        return await self.settle()
 
     @property
     def pending(self) -> Span | None:
@@ -931,14 +1040,17 @@ class MoonshineStream:
         return self._pending
 
     def cut(self, speech_since: int | None) -> list[Utterance]:
-        """Transcribe the pending speech, and the speech still going on from `speech_since`
-        up to the audio fed, as one final now; what follows the cut is a new utterance."""
+        """Send the pending speech, and the speech still going on from `speech_since` up to
+        the audio fed, to be transcribed as one final now (it comes out as any other final:
+        at once if ready, else through `settle` or a later `feed`); what follows the cut is a
+        new utterance."""
         fed_until = self._next_start
         if fed_until is None:
             return []
         pending = self._pending
         if speech_since is None:
-            return self._flush()
+            self._flush()
+            return self._ready()
         start = speech_since if pending is None else min(pending.start, speech_since)
         if self._cut_at is not None:
             start = max(start, self._cut_at)
@@ -946,7 +1058,8 @@ class MoonshineStream:
             return []
         self._pending = Span(start, fed_until)
         self._cut_at = fed_until
-        return self._flush()
+        self._flush()
+        return self._ready()
 
     def _sound(self, frame: AudioFrame, sound: SoundContext | None) -> list[Segment]:
         """The segments this frame closed: the caller's classifier's, or our own's."""
@@ -973,9 +1086,8 @@ class MoonshineStream:
         gap = np.zeros(frame.start - expected, dtype=np.int16)
         return AudioFrame(np.concatenate([gap, frame.samples]), expected, frame.rate)
 
-    def _take(self, segments: list[Segment]) -> list[Utterance]:
+    def _take(self, segments: list[Segment]) -> None:
         """Merge speech across short silences; any other sound ends the pending speech."""
-        heard: list[Utterance] = []
         for whole in segments:
             self._closed_until = whole.end
             segment = self._after_cut(whole)
@@ -986,13 +1098,12 @@ class MoonshineStream:
                 if pending is not None and segment.start - pending.end <= self._merge_gap:
                     self._pending = Span(pending.start, segment.end)
                 else:
-                    heard += self._flush()
+                    self._flush()
                     self._pending = Span(segment.start, segment.end)
             elif pending is not None and (
                 segment.kind != "silence" or segment.end - pending.end > self._merge_gap
             ):
-                heard += self._flush()
-        return heard
+                self._flush()
 
     def _after_cut(self, segment: Segment) -> Segment | None:
         """The part of a segment after the last cut: speech already returned by `cut` is not
@@ -1071,32 +1182,46 @@ class MoonshineStream:
         it is no longer kept)."""
         return self._finals.get((utterance.start, utterance.end, utterance.text))
 
-    def _recall_or_read(self, speech: Samples) -> Reading:
+    def _recall_or_read(self, speech: Samples) -> PendingReading:
         """A replay of speech already transcribed on this call (a hold announcement) gets the
         same reading without running the model again; see shopper.audio.fingerprint."""
         heard = envelope(speech)
         for earlier, reading in self._transcribed:
             if same_recording(heard, earlier):
                 return reading
-        reading = self._engine.read(speech)
+        reading = self._engine.submit(speech)
         if heard.frames >= MIN_FRAMES:
             self._transcribed.append((heard, reading))
         return reading
 
-    def _flush(self) -> list[Utterance]:
+    def _flush(self) -> None:
+        """Send the pending speech to the workers, or recall its reading: both on the
+        preparing thread (`_preparer`), which fingerprints, cuts and resamples the audio
+        off the event loop, one stretch after another in the order sent."""
         pending = self._pending
         self._pending = None
-        if pending is None:
-            return []
-        reading = self._recall_or_read(self._recording.slice(pending))
+        if pending is not None:
+            speech = self._recording.slice(pending)
+            self._decoding.append((pending, _preparer().submit(self._recall_or_read, speech)))
+
+    def _ready(self) -> list[Utterance]:
+        """The finals whose readings are in, in media order: a later stretch read first
+        waits for the earlier ones."""
+        heard: list[Utterance] = []
+        while self._decoding and _is_read(self._decoding[0][1]):
+            span, prepared = self._decoding.popleft()
+            heard += self._final(span, prepared.result().result())
+        return heard
+
+    def _final(self, span: Span, reading: Reading) -> list[Utterance]:
         if not reading.text:
             return []
-        self._finals[(pending.start, pending.end, reading.text)] = reading
+        self._finals[(span.start, span.end, reading.text)] = reading
         while len(self._finals) > KEPT_FINALS:
             self._finals.popitem(last=False)
         utterance = Utterance(
-            start=pending.start,
-            end=pending.end,
+            start=span.start,
+            end=span.end,
             text=reading.text,
             confidence=reading.confidence,
             final=True,

@@ -51,18 +51,34 @@ class VerifyUnavailable(ShopperError):
 
 
 class RecognizerStream(Protocol):
-    """One call's recogniser: not shared between calls, not thread-safe."""
+    """One call's recogniser: not shared between calls, not thread-safe.
+
+    Feeding never waits for a decode: an engine that decodes elsewhere (Moonshine's worker
+    processes) returns each final once its text is in, stamped with the media time of its
+    audio, and says meanwhile that it is `decoding`. Finals always come out in media order.
+    """
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
-        """Take the next frame (8 kHz); return partials and finals that became known.
+        """Take the next frame (8 kHz); return the partials and finals now known.
 
         `sound`: the caller's sound classifier on this frame, given with every frame or with
         none; engines that need speech segments use it instead of classifying again.
         """
         ...
 
-    def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
-        """End of audio: return whatever is still pending, as finals."""
+    @property
+    def decoding(self) -> bool:
+        """Whether speech already heard is still being decoded (its final not yet returned)."""
+        ...
+
+    async def settle(self) -> list[Utterance]:
+        """Wait, without blocking the event loop, for every decode under way; return their
+        finals. A caller on a virtual clock does this after each frame, so its run is the
+        same however fast the decoder is."""
+        ...
+
+    async def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
+        """End of audio: return whatever is still pending, as finals (awaiting decodes)."""
         ...
 
     @property
@@ -73,9 +89,10 @@ class RecognizerStream(Protocol):
         ...
 
     def cut(self, speech_since: int | None) -> list[Utterance]:
-        """Return the speech heard so far as finals now, without waiting for it to end (a
-        listening step's time limit: what was said by then must be judged by then). Speech
-        that goes on after the cut becomes a new utterance.
+        """Have the speech heard so far recognised now, without waiting for it to end (a
+        listening step's time limit: what was said by then must be judged by then); returns
+        the finals already in, the rest come as any decode's do (`decoding`, `settle`).
+        Speech that goes on after the cut becomes a new utterance.
 
         `speech_since`: where the caller's sound classifier heard the speech that is still
         going on begin (its segment is not closed yet), or None when none is going on.

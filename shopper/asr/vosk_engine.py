@@ -121,6 +121,8 @@ class VoskStream:
     """One call's recogniser: frames in, partial and final utterances out, in media time.
 
     It keeps the last `KEPT_AUDIO_S` of audio, so `verify` can re-recognise a recent final.
+    Vosk decodes in this process, inside `feed`, as each frame arrives, so nothing is ever
+    left `decoding`; that work still runs on the caller's event loop (not yet moved off it).
     """
 
     def __init__(self, engine: VoskEngine, grammar: list[str] | None) -> None:
@@ -152,7 +154,14 @@ class VoskStream:
         assert self._resampler is not None
         return self._decode(self._resampler.process(samples))
 
-    def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
+    @property
+    def decoding(self) -> bool:
+        return False
+
+    async def settle(self) -> list[Utterance]:
+        return []
+
+    async def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
         if self._finished:
             return []
         self._finished = True

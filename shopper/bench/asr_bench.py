@@ -15,6 +15,7 @@ output.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -67,7 +68,7 @@ def transcribe_whole(engine: SpeechEngine, samples: Samples) -> str:
     heard = []
     for frame in split_frames(samples):
         heard += stream.feed(frame)
-    heard += stream.finish()
+    heard += asyncio.run(stream.finish())
     return " ".join(utterance.text for utterance in heard if utterance.final)
 
 

@@ -137,13 +137,13 @@ def recorded_prompts() -> tuple[tuple[Path, Prompt], ...]:
     return tuple(made)
 
 
-def heard(engine: SpeechEngine, samples: Samples) -> tuple[RecognizerStream, list[Utterance]]:
+async def heard(engine: SpeechEngine, samples: Samples) -> tuple[RecognizerStream, list[Utterance]]:
     """The engine's finals for one prompt, and the stream that can check them against audio."""
     stream = engine.stream()
     finals: list[Utterance] = []
     for frame in split_frames(ulaw_round_trip(samples)):
         finals += [u for u in stream.feed(frame) if u.final and u.text]
-    finals += [u for u in stream.finish() if u.final and u.text]
+    finals += [u for u in await stream.finish() if u.final and u.text]
     return stream, finals
 
 
@@ -220,7 +220,7 @@ async def measure_recorded(engine: SpeechEngine) -> Tally:
 async def _measure(engine: SpeechEngine, spoken: Sequence[tuple[Samples, Prompt]]) -> Tally:
     tally = Tally()
     for audio, prompt in spoken:
-        stream, finals = heard(engine, audio)
+        stream, finals = await heard(engine, audio)
         tally.transcripts.append(" ".join(u.text for u in finals))
         judge = CountingJudge(stream)
         for phrase in prompt.right:

@@ -191,7 +191,8 @@ def _hear(engine: MoonshineEngine, speech: Samples) -> tuple[MoonshineStream, Ut
     """The stream and the longest final it heard in the sentence on a quiet μ-law line."""
     stream = engine.stream()
     line = ulaw_round_trip(np.concatenate([silence(0.3), speech, silence(1.5)]))
-    finals = [u for frame in split_frames(line) for u in stream.feed(frame)] + stream.finish()
+    finals = [u for frame in split_frames(line) for u in stream.feed(frame)]
+    finals += asyncio.run(stream.finish())
     return stream, max(finals, key=lambda u: u.end - u.start, default=None)
 
 

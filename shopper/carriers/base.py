@@ -74,6 +74,13 @@ class Call(Protocol):
         ...
 
     @property
+    def virtual_clock(self) -> bool:
+        """Whether the far end's time advances only as frames are read (the sandbox's
+        virtual clock): the engine may then wait for its speech recogniser, and a run is
+        deterministic. False for a carrier in real time, which the engine never waits on."""
+        ...
+
+    @property
     def ended_by(self) -> EndedBy | None:
         """Who ended the call, once it has ended."""
         ...

@@ -80,6 +80,10 @@ class UnplacedCall:
         return self._carrier
 
     @property
+    def virtual_clock(self) -> bool:
+        return False
+
+    @property
     def ended_by(self) -> None:
         return None
 

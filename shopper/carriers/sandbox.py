@@ -87,6 +87,10 @@ class SandboxCall:
         return "sandbox"
 
     @property
+    def virtual_clock(self) -> bool:
+        return not self._realtime
+
+    @property
     def ended_by(self) -> EndedBy | None:
         return self._ended_by
 

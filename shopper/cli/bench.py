@@ -83,6 +83,21 @@ def bench_call(
         typer.echo(run_call_bench(script or BENCH_SCRIPT, seed=seed).render())
 
 
+@bench_app.command("realtime")
+def bench_realtime(
+    calls: list[int] = typer.Option(
+        [1, 5, 10], "--calls", help="Concurrent calls (repeat for several runs, in order)."
+    ),
+) -> None:
+    """N concurrent Acme demo calls on the real-time sandbox: verdicts, how far behind real
+    time each call ended, frame lag and text latency."""
+    from shopper.bench.realtime_bench import run_realtime_bench
+
+    with one_line_errors():
+        typer.echo("\n== Concurrent calls in real time (the Acme demo, sandbox --realtime)")
+        typer.echo(run_realtime_bench(calls).render())
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerdictsChoice:
     """What `bench verdicts` runs: the halves, the IVR folders (empty: all), the voices the

@@ -7,6 +7,7 @@ raises StepFailure, with the failure kind the result reports, when it cannot be.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -198,10 +199,11 @@ class Caller:
                 return best
             timed_out = session.now - start >= session.samples(within_s)
             if timed_out and not cut and session.speech_unfinished:
-                session.cut_speech()  # judge what was said by the limit, now
+                await session.cut_speech()  # judge what was said by the limit, now
                 cut = True
                 continue
-            if timed_out or self._prompt_over(heard_from, bool(finals), quiet_needed):
+            over = timed_out or self._prompt_over(heard_from, bool(finals), quiet_needed)
+            if over and not session.decoding:  # in real time, text already heard is due
                 if optional:
                     return None
                 if heard:
@@ -441,9 +443,11 @@ class Caller:
         return None
 
     async def say(self, text: str) -> None:
-        """Speak to the far end (TTS) and wait until it has been said."""
+        """Speak to the far end (TTS, rendered off the event loop) and wait until it has
+        been said."""
         self._hold_ended_at = self._rest = None
-        await self.session.play(synthesize(text, self.voice), text)
+        speech = await asyncio.to_thread(synthesize, text, self.voice)
+        await self.session.play(speech, text)
         while self.session.now < self.session.near_busy_until:
             await self._next()
 
@@ -534,7 +538,7 @@ class Caller:
             and u.start not in self._judged
         ]
         run = session.runs.run
-        if not turn or run is None or run.kind == "speech":
+        if not turn or run is None or run.kind == "speech" or session.decoding:
             return None
         if session.now - max(run.since, turn[-1].end) < session.samples(TURN_GAP_S):
             return None

@@ -11,6 +11,10 @@ deterministic. The speech recogniser still takes the block frame by frame, each 
 the segments and the unsmoothed label that frame-by-frame classification would have given
 with it: where it ends an utterance depends on both, frame by frame, and must not depend on
 the block size.
+
+Hearing a frame never waits for speech to be decoded: a final comes out with the first block
+after its text is in, stamped with its own media time. `decoding` says text is still to come;
+`settle()` awaits it (the session does, on a virtual clock, so runs stay deterministic).
 """
 
 from __future__ import annotations
@@ -83,18 +87,31 @@ class Ear:
     @property
     def unfinished(self) -> bool:
         """Whether speech has been heard that the recogniser has not yet returned as final:
-        the speech still going on, or speech waiting to be transcribed."""
-        return self.speech_since is not None or self._recognizer.pending is not None
+        the speech still going on, speech waiting to be transcribed, or being decoded."""
+        recognizer = self._recognizer
+        return (
+            self.speech_since is not None or recognizer.pending is not None or recognizer.decoding
+        )
 
     def cut(self) -> list[Utterance]:
-        """The speech heard so far as finals now (see `RecognizerStream.cut`)."""
+        """The speech heard so far sent to be recognised now; the finals already in (see
+        `RecognizerStream.cut`)."""
         return self._recognizer.cut(self.speech_since)
 
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         """How well alternative texts of an utterance fit its audio (the recogniser's check)."""
         return await self._recognizer.verify(utterance, candidates)
 
-    def finish(self) -> Heard:
+    @property
+    def decoding(self) -> bool:
+        """Whether speech already heard is still being decoded (its text not yet out)."""
+        return self._recognizer.decoding
+
+    async def settle(self) -> list[Utterance]:
+        """The finals of every decode under way, awaited (the event loop runs on)."""
+        return await self._recognizer.settle()
+
+    async def finish(self) -> Heard:
         heard = self._analyse_block()
         segments = self._classifier.finish()
         received = self._receivers.finish(segments)
@@ -104,7 +121,7 @@ class Ear:
                 segments=received.segments,
                 digits=received.digits,
                 tones=received.tones,
-                utterances=self._recognizer.finish(SoundContext(segments, None)),
+                utterances=await self._recognizer.finish(SoundContext(segments, None)),
             ),
         )
 

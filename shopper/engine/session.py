@@ -2,21 +2,26 @@
 
 The session pulls the call's frames itself, one at a time, only when a step asks for more
 audio. With the simulated phone system on a virtual clock this makes a call deterministic
-and as fast as the CPU allows — the far end cannot run ahead while shopper is thinking — and
-with a real carrier the frames simply wait in the carrier's queue for the few microseconds a
-step takes.
+and as fast as the CPU allows — the far end cannot run ahead while shopper is thinking, and
+the session waits for each utterance's text at the frame that ended it. With a carrier in
+real time the frames queue in the carrier while a step runs, and the session never waits for
+speech to be decoded: the text arrives frames later, stamped with its media time, and the
+steps that need it wait for it (`decoding`) while frames keep being taken and recorded.
+Hearing a frame costs the event loop about 0.3 ms of CPU on average: 0.03 ms for most
+frames, under 3 ms for each fifth, which completes an ear block (docs/benchmarks.md);
+`shopper bench realtime` measures the lag of many calls at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from shopper.asr.types import Fit, SpeechEngine, Utterance
 from shopper.audio.callprogress import ToneEvent
-from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.segments import Segment
 from shopper.carriers import signals
 from shopper.carriers.base import Call, DuplexFrame, Sent
@@ -124,6 +129,8 @@ class CallSession:
         self.answered_at: int | None = None
         self.near_busy_until = 0
         """Media time until which shopper's own queued audio is playing."""
+        self.on_frame: Callable[[AudioFrame], None] | None = None
+        """Told of each far-end frame once it has been analysed (benchmarks time the lag)."""
         self._ear = Ear(engine, phrases)
         self._frames: AsyncIterator[DuplexFrame] = call.frames().__aiter__()
         self._silence_since: int | None = None
@@ -139,19 +146,24 @@ class CallSession:
         try:
             frame = await anext(self._frames)
         except StopAsyncIteration:
-            self._end()
+            await self._end()
             return False
-        self._observe(frame)
+        await self._observe(frame)
+        if self.on_frame is not None:
+            self.on_frame(frame.far)
         return True
 
-    def _observe(self, frame: DuplexFrame) -> None:
+    async def _observe(self, frame: DuplexFrame) -> None:
         far = frame.far
         self.now = far.end
         self.recording.far.append(far.samples)
         self.recording.near.append(frame.near)
         for signal in frame.signals:
             self._signalled(signal)
-        self._take(self._ear.hear(far))
+        heard = self._ear.hear(far)
+        if self._ear.decoding and self.call.virtual_clock:
+            heard.utterances += await self._ear.settle()
+        self._take(heard)
         self.runs.update(self._ear.current, far.start)
         run = self.runs.run
         if run is not None and self.answered_at is not None:
@@ -248,9 +260,9 @@ class CallSession:
             if not self._recording_voicemail:
                 self.timeline.add(DeadAir(self._silence_since, limit_s=self.dead_air_limit_s))
 
-    def _end(self) -> None:
+    async def _end(self) -> None:
         self.ended = True
-        self._take(self._ear.finish())
+        self._take(await self._ear.finish())
         if self.hold.state == "hold":
             self.hold.finish(self.now)
             self.timeline.add(HoldEnded(self.hold.periods[-1].end or self.now))
@@ -270,6 +282,13 @@ class CallSession:
 
     def samples(self, seconds: float) -> int:
         return round(seconds * TELEPHONY_RATE)
+
+    @property
+    def decoding(self) -> bool:
+        """Speech already heard whose text is not in yet: a step that judges what was said
+        waits (taking frames) until it is. Always False on a virtual clock, where the session
+        waits for the text at the frame that ended the speech."""
+        return self._ear.decoding
 
     def finals_since(self, t: int) -> list[Utterance]:
         return [u for u in self.transcript if u.end > t]
@@ -298,9 +317,13 @@ class CallSession:
                 break
         return max(ends, default=None)
 
-    def cut_speech(self) -> None:
-        """Have the speech heard so far recognised now, without waiting for it to end."""
-        self._take(Heard(utterances=self._ear.cut()))
+    async def cut_speech(self) -> None:
+        """Have the speech heard so far recognised now, without waiting for it to end; on a
+        virtual clock its text is awaited here, in real time it comes with later frames."""
+        heard = Heard(utterances=self._ear.cut())
+        if self._ear.decoding and self.call.virtual_clock:
+            heard.utterances += await self._ear.settle()
+        self._take(heard)
 
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         """Ask the call's recogniser how well each alternative text fits an utterance's audio:
