@@ -71,6 +71,9 @@ class Caller:
         self.decided: Match | None = None
         """How the last `expect` or `choose` was decided (text, letters or audio)."""
         self._judged: set[int] = set()
+        self._hold_ended: tuple[int, int] | None = None
+        """(where the last hold ended, when the hold step returned): the speech that ended
+        a hold is heard before the step knows, and belongs to the step after it."""
 
     async def _next(self) -> None:
         """One more frame, or the failure that explains why the call cannot go on.
@@ -117,15 +120,16 @@ class Caller:
         self.decided = None
         quiet_needed = session.samples(silence_s or session.settings.prompt_end_silence_s)
         start = session.now
+        heard_from = self._listen_from()
         scored_text = ""
         best: tuple[int, Match] | None = None
         while True:
-            heard = session.heard_since(start)
+            heard = session.heard_since(heard_from)
             if heard != scored_text:  # matching is costly: only when the words changed
                 scored = [(index, m.match(heard)) for index, m in enumerate(matchers)]
                 best = max(scored, key=lambda item: (item[1].matched, item[1].score))
                 scored_text = heard
-            finals = session.finals_since(start)
+            finals = session.finals_since(heard_from)
             if best is None or not best[1].matched:
                 best = await confirmer.confirm(finals) or best
             if best is not None and best[1].matched:
@@ -150,6 +154,17 @@ class Caller:
                     )
                 raise StepFailure("expectation-timeout", f"nothing was said within {within_s:g} s")
             await self._next()
+
+    def _listen_from(self) -> int:
+        """Now; or, right after a hold step (nothing sent since), where that hold ended: the
+        words that ended it ("all of our nurses are busy, leave a message") were heard
+        while the step decided that the hold was over, and are what comes next."""
+        session = self.session
+        if self._hold_ended is not None:
+            ended_at, returned_at = self._hold_ended
+            if session.now == returned_at and session.near_busy_until <= ended_at:
+                return ended_at
+        return session.now
 
     def _matched(self, heard: str, match: Match) -> None:
         self.decided = match
@@ -400,6 +415,7 @@ class Caller:
             if session.now - period.start >= session.samples(max_s):
                 raise StepFailure("hold-too-long", f"still on hold after {max_s:g} s")
             await self._next()
+        self._hold_ended = (period.end or session.now, session.now)
         return ((period.end or session.now) - period.start) / TELEPHONY_RATE
 
     async def human(

@@ -107,6 +107,10 @@ class CallSession:
         self._frames: AsyncIterator[DuplexFrame] = call.frames().__aiter__()
         self._silence_since: int | None = None
         self._dead_air_reported = False
+        self._dead_air_limit_s = self.settings.dead_air_s
+        """The limit the reported silence reached (the hold's allowance on hold)."""
+        self._dead_air_after_hold = False
+        """The reported silence began when a hold's music or announcements stopped."""
         self.timeline.add(0, "dialing", carrier=call.carrier, call_id=call.call_id)
 
     # --- pulling audio ------------------------------------------------------------------
@@ -149,6 +153,8 @@ class CallSession:
             box = self.voicemail.box
             assert box is not None
             self.timeline.add(box.beep.start, "voicemail", **box.to_json())
+            if self.hold.state == "hold":
+                self.timeline.add(self.hold.end_at_voicemail(), "hold-end")
         self._track_dead_air(bool(np.any(frame.near)))
 
     def _take(self, heard: Heard) -> None:
@@ -207,14 +213,24 @@ class CallSession:
             self._silence_since = max(self.runs.run.since, self.answered_at)  # type: ignore[union-attr]
         if not self._dead_air_reported and self.silent_for_s >= self.dead_air_limit_s:
             self._dead_air_reported = True
+            self._dead_air_limit_s = self.dead_air_limit_s
+            self._dead_air_after_hold = self.hold.state == "hold"
+            if self._dead_air_after_hold:
+                # The hold ended with its sound: the silence is dead air after it.
+                self.timeline.add(self.hold.end_in_dead_air(), "hold-end")
             if not self._recording_voicemail:
-                self.timeline.add(self._silence_since, "dead-air", limit_s=self.dead_air_limit_s)
+                self.timeline.add(
+                    self._silence_since,
+                    "dead-air",
+                    limit_s=self._dead_air_limit_s,
+                    after_hold=self._dead_air_after_hold,
+                )
 
     def _end(self) -> None:
         self.ended = True
         self._take(self._ear.finish())
         if self.hold.state == "hold":
-            self.hold.finish(self.now)
+            self.hold.finish(self.now, far_end_hung_up=self.call.ended_by == "remote")
             self.timeline.add(self.hold.periods[-1].end or self.now, "hold-end")
         self.timeline.add(self.now, "ended", by=self.call.ended_by, cause=self.call.end_cause)
 
@@ -268,10 +284,11 @@ class CallSession:
         if self._dead_air_reported:
             if self.voicemail.box is not None and self._recording_voicemail:
                 raise self.voicemail_failure(self.voicemail.box)
+            after_hold = ", after the hold's music" if self._dead_air_after_hold else ""
             raise StepFailure(
                 "dead-air",
-                f"no sound from the far end for {self.dead_air_limit_s:.0f} s "
-                f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s)",
+                f"no sound from the far end for {self._dead_air_limit_s:.0f} s "
+                f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s{after_hold})",
             )
 
     @property
