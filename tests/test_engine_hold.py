@@ -186,3 +186,18 @@ def test_dead_air_after_the_music_ends_the_hold_where_the_music_ended() -> None:
     assert tracker.state == "hold", "a pause in the music is still hold"
     assert tracker.end_in_dead_air() == 25 * S
     assert tracker.held_samples(60 * S) == 25 * S
+
+
+def test_the_rest_of_an_offer_after_a_pause_is_the_same_offer() -> None:
+    tracker = on_hold_until(20)
+    assert tracker.observe_utterance(said("We can ring you back when an adviser is free.", 20, 23))
+    assert tracker.observe_utterance(said("Press 1 for that option.", 23.4, 25)) is False
+    assert len(tracker.callback_offers) == 1 and len(tracker.announcements) == 2
+
+
+def test_a_person_right_after_an_announcement_is_not_its_continuation() -> None:
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Thanks for waiting, someone will be with you shortly.", 20, 23))
+    assert tracker.pending == [], "an announcement"
+    tracker.observe_utterance(said("Hello?", 23.5, 24))
+    assert [u.text for u in tracker.pending] == ["Hello?"]

@@ -157,14 +157,17 @@ class HoldTracker:
             return False
         heard = [*self.pending, utterance]
         said = kinds(" ".join(u.text for u in heard))
-        offers_callback = (
-            PromptKind.CALLBACK_OFFER in said and not said & ENDS_THE_WAIT
-        ) or self._completes_offer(utterance)
+        offers_callback = PromptKind.CALLBACK_OFFER in said and not said & ENDS_THE_WAIT
+        continued = self._continued(utterance)
+        if continued is not None:
+            joined = kinds(f"{continued.text} {utterance.text}")
+            offered_before = bool(self.callback_offers) and self.callback_offers[-1] is continued
+            offers_callback = PromptKind.CALLBACK_OFFER in joined and not offered_before
         if offers_callback:
             self.callback_offers.append(utterance)
         if (
-            speaks_on_hold(said)
-            or offers_callback
+            continued is not None
+            or speaks_on_hold(said)
             or (
                 not self.pending
                 and repeats_announcement(utterance.text, [u.text for u in self.announcements])
@@ -177,20 +180,17 @@ class HoldTracker:
             self.pending.append(utterance)
         return offers_callback
 
-    def _completes_offer(self, utterance: Utterance) -> bool:
-        """Whether `utterance` finishes a callback offer that a pause split: it follows an
-        announcement that was no offer alone within `resume_s`, nothing is pending, and the
-        two read together offer a callback ("we can phone you back as soon as a specialist
-        is free" — "press 1 to choose that option")."""
+    def _continued(self, utterance: Utterance) -> Utterance | None:
+        """The announcement `utterance` finishes, if a pause split one: nothing is pending,
+        it follows the last announcement within `resume_s`, and the two read together still
+        speak of the wait and of nothing that ends it ("we can phone you back as soon as a
+        specialist is free" — "press 1 to choose that option")."""
         if self.pending or not self.announcements:
-            return False
+            return None
         before = self.announcements[-1]
         if utterance.start - before.end > self.resume_s * TELEPHONY_RATE:
-            return False
-        if self.callback_offers and self.callback_offers[-1] is before:
-            return False
-        said = kinds(f"{before.text} {utterance.text}")
-        return PromptKind.CALLBACK_OFFER in said and not said & ENDS_THE_WAIT
+            return None
+        return before if speaks_on_hold(kinds(f"{before.text} {utterance.text}")) else None
 
     def finish(self, now: int, far_end_hung_up: bool) -> None:
         """The call ended: a hold still running ends before what was said after it that is no
