@@ -201,3 +201,12 @@ def test_a_person_right_after_an_announcement_is_not_its_continuation() -> None:
     assert tracker.pending == [], "an announcement"
     tracker.observe_utterance(said("Hello?", 23.5, 24))
     assert [u.text for u in tracker.pending] == ["Hello?"]
+
+
+def test_a_tone_after_the_announcement_to_hold_ends_the_wait_for_music() -> None:
+    tracker = HoldTracker()
+    tracker.observe_utterance(said("Please hold while we transfer your call.", 0, 3))
+    tracker.observe_segment(Segment(4 * S, 8 * S, "tone"))
+    assert not tracker.waiting
+    changes = feed_runs(tracker, [("music", 8.5, 11)])
+    assert changes == [("hold-start", 8.5)], "the hold starts with its music"

@@ -123,6 +123,8 @@ class HoldTracker:
         """Closed classifier segments place the end of the music precisely; a music segment
         can also start a hold (`observe_music`)."""
         change = self.observe_music(segment)
+        if segment.kind == "tone" and segment.start >= (self.announced_at or segment.end):
+            self.announced_at = None  # a ringback or a chirp after "please hold": not hold yet
         if segment.kind == "music" and self.state == "hold":
             self._hold_sound_until = max(self._hold_sound_until, segment.end)
             self._music_until = max(self._music_until, segment.end)
