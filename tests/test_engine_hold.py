@@ -210,3 +210,18 @@ def test_a_tone_after_the_announcement_to_hold_ends_the_wait_for_music() -> None
     assert not tracker.waiting
     changes = feed_runs(tracker, [("music", 8.5, 11)])
     assert changes == [("hold-start", 8.5)], "the hold starts with its music"
+
+
+def test_music_back_after_the_speech_that_ended_a_hold_makes_it_an_announcement() -> None:
+    """The frame runs heard the first seconds of the returning music as quiet, so the hold
+    ended at the speech; the classifier's music segment then starts the next hold from that
+    speech, once (not a new empty hold every frame)."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Sky lark values your business.", 20.2, 21.8))
+    changes = feed_runs(tracker, [("speech", 20.2, 21.8), ("silence", 21.8, 24)])
+    assert changes == [("hold-end", 20.0)]
+    assert tracker.observe_segment(Segment(22 * S, 27 * S, "music")) == "hold-start"
+    changes = feed_runs(tracker, [("silence", 24, 27)])
+    assert changes == [] and len(tracker.periods) == 2
+    assert tracker.periods[1].start == round(20.2 * S)
+    assert [u.text[:3] for u in tracker.announcements] == ["Sky"]

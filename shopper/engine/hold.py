@@ -88,6 +88,8 @@ class HoldTracker:
     """End of the latest music or announcement of the current hold."""
     _music_until: int = 0
     """End of the latest music of the current hold."""
+    _ended_by: list[Utterance] = field(default_factory=list)
+    """The speech that ended the last hold, until the next hold starts."""
 
     @property
     def waiting(self) -> bool:
@@ -148,6 +150,12 @@ class HoldTracker:
         """On hold from the music's start, or from the announcement that asked to hold."""
         self.state = "hold"
         start = music_start if self.announced_at is None else min(self.announced_at, music_start)
+        ended_by, self._ended_by = self._ended_by, []
+        if ended_by and music_start - ended_by[-1].end <= self.resume_s * TELEPHONY_RATE:
+            # Music came back after the speech that seemed to end the last hold (the frame
+            # runs heard its first seconds as quiet): that speech was an announcement.
+            self.announcements += ended_by
+            start = min(start, ended_by[0].start)
         self.periods.append(HoldPeriod(start))
         self._hold_sound_until = self._music_until = start
         self.announced_at = None
@@ -232,6 +240,7 @@ class HoldTracker:
         if self.state == "hold":
             self.periods[-1].end = max(at, self.periods[-1].start)
             self.state = "ivr"
+            self._ended_by, self.pending = self.pending, []
 
     def held_samples(self, now: int) -> int:
         return sum((p.end if p.end is not None else now) - p.start for p in self.periods)
