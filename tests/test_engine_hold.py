@@ -225,3 +225,13 @@ def test_music_back_after_the_speech_that_ended_a_hold_makes_it_an_announcement(
     assert changes == [] and len(tracker.periods) == 2
     assert tracker.periods[1].start == round(20.2 * S)
     assert [u.text[:3] for u in tracker.announcements] == ["Sky"]
+
+
+def test_the_rest_of_the_ending_speech_recognised_after_the_end_still_counts() -> None:
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Sky lark values your business.", 20.2, 21.8))
+    feed_runs(tracker, [("speech", 20.2, 21.8), ("speech", 22.2, 23.4), ("silence", 23.4, 25)])
+    assert tracker.state == "ivr"
+    tracker.observe_utterance(said("Please continue to hope.", 22.2, 23.4))
+    assert tracker.observe_segment(Segment(round(23.6 * S), 28 * S, "music")) == "hold-start"
+    assert tracker.periods[1].start == round(20.2 * S)

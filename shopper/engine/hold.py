@@ -164,6 +164,7 @@ class HoldTracker:
         """Called with each final utterance; returns True when it offers a callback."""
         if self.state != "hold":
             self.announced_at = utterance.end if announces_hold(utterance.text) else None
+            self._still_ending(utterance)
             return False
         heard = [*self.pending, utterance]
         said = kinds(" ".join(u.text for u in heard))
@@ -189,6 +190,18 @@ class HoldTracker:
         else:
             self.pending.append(utterance)
         return offers_callback
+
+    def _still_ending(self, utterance: Utterance) -> None:
+        """Keep with the speech that ended the last hold the rest of it, recognised after
+        the hold ended (it follows within `resume_s` and is no person, voicemail or closed
+        message), so that music coming back after it still makes it an announcement."""
+        ended_by = self._ended_by
+        if not ended_by or utterance.start - ended_by[-1].end > self.resume_s * TELEPHONY_RATE:
+            self._ended_by = []
+        elif kinds(utterance.text) & ENDS_THE_WAIT:
+            self._ended_by = []
+        else:
+            ended_by.append(utterance)
 
     def _continued(self, utterance: Utterance) -> Utterance | None:
         """The announcement `utterance` finishes, if a pause split one: nothing is pending,
