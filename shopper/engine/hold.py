@@ -196,12 +196,13 @@ class HoldTracker:
         the hold ended (it follows within `resume_s` and is no person, voicemail or closed
         message), so that music coming back after it still makes it an announcement."""
         ended_by = self._ended_by
-        if not ended_by or utterance.start - ended_by[-1].end > self.resume_s * TELEPHONY_RATE:
-            self._ended_by = []
-        elif kinds(utterance.text) & ENDS_THE_WAIT:
-            self._ended_by = []
-        else:
+        goes_on = bool(ended_by) and (
+            utterance.start - ended_by[-1].end <= self.resume_s * TELEPHONY_RATE
+        )
+        if goes_on and not kinds(utterance.text) & ENDS_THE_WAIT:
             ended_by.append(utterance)
+        else:
+            self._ended_by = []
 
     def _continued(self, utterance: Utterance) -> Utterance | None:
         """The announcement `utterance` finishes, if a pause split one: nothing is pending,
