@@ -227,11 +227,22 @@ def test_music_back_after_the_speech_that_ended_a_hold_makes_it_an_announcement(
     assert [u.text[:3] for u in tracker.announcements] == ["Sky"]
 
 
-def test_the_rest_of_the_ending_speech_recognised_after_the_end_still_counts() -> None:
+def test_music_back_before_the_end_was_judged_keeps_late_recognised_speech_in_the_hold() -> None:
+    """The second half of an announcement is recognised only after the quiet that judged
+    the hold over, while the music had already come back (heard by the classifier only)."""
     tracker = on_hold_until(20)
     tracker.observe_utterance(said("Sky lark values your business.", 20.2, 21.8))
-    feed_runs(tracker, [("speech", 20.2, 21.8), ("speech", 22.2, 23.4), ("silence", 23.4, 25)])
-    assert tracker.state == "ivr"
-    tracker.observe_utterance(said("Please continue to hope.", 22.2, 23.4))
+    changes = feed_runs(tracker, [("speech", 20.2, 23.4), ("silence", 23.4, 25)])
+    assert changes == [("hold-end", 20.0)]
     assert tracker.observe_segment(Segment(round(23.6 * S), 28 * S, "music")) == "hold-start"
     assert tracker.periods[1].start == round(20.2 * S)
+    tracker.observe_utterance(said("Please continue to hope.", 22.2, 23.4))
+    assert tracker.state == "hold"
+
+
+def test_music_long_after_the_speech_that_ended_a_hold_is_a_new_hold() -> None:
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Hi, this is Sam. Let me check that for you.", 21, 24))
+    feed_runs(tracker, [("speech", 21, 24), ("silence", 24, 30)])
+    assert tracker.observe_segment(Segment(30 * S, 35 * S, "music")) == "hold-start"
+    assert tracker.periods[1].start == 30 * S

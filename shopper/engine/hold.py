@@ -90,6 +90,8 @@ class HoldTracker:
     """End of the latest music of the current hold."""
     _ended_by: list[Utterance] = field(default_factory=list)
     """The speech that ended the last hold, until the next hold starts."""
+    _ended_by_decided_at: int = -1
+    """When the last hold was judged ended by that speech (after its quiet)."""
 
     @property
     def waiting(self) -> bool:
@@ -110,6 +112,7 @@ class HoldTracker:
             quiet_for = now - max(run.since, self.pending[-1].end)
             if run.kind != "speech" and quiet_for >= self.resume_s * TELEPHONY_RATE:
                 self.end_hold(self._end_before(self.pending[0]))
+                self._ended_by_decided_at = now
                 return "hold-end"
         return None
 
@@ -151,9 +154,9 @@ class HoldTracker:
         self.state = "hold"
         start = music_start if self.announced_at is None else min(self.announced_at, music_start)
         ended_by, self._ended_by = self._ended_by, []
-        if ended_by and music_start - ended_by[-1].end <= self.resume_s * TELEPHONY_RATE:
-            # Music came back after the speech that seemed to end the last hold (the frame
-            # runs heard its first seconds as quiet): that speech was an announcement.
+        if ended_by and music_start <= self._ended_by_decided_at:
+            # The music was back before the hold was judged over (the frame runs heard its
+            # first seconds as quiet): the speech that seemed to end it was an announcement.
             self.announcements += ended_by
             start = min(start, ended_by[0].start)
         self.periods.append(HoldPeriod(start))
@@ -164,7 +167,6 @@ class HoldTracker:
         """Called with each final utterance; returns True when it offers a callback."""
         if self.state != "hold":
             self.announced_at = utterance.end if announces_hold(utterance.text) else None
-            self._still_ending(utterance)
             return False
         heard = [*self.pending, utterance]
         said = kinds(" ".join(u.text for u in heard))
@@ -190,19 +192,6 @@ class HoldTracker:
         else:
             self.pending.append(utterance)
         return offers_callback
-
-    def _still_ending(self, utterance: Utterance) -> None:
-        """Keep with the speech that ended the last hold the rest of it, recognised after
-        the hold ended (it follows within `resume_s` and is no person, voicemail or closed
-        message), so that music coming back after it still makes it an announcement."""
-        ended_by = self._ended_by
-        goes_on = bool(ended_by) and (
-            utterance.start - ended_by[-1].end <= self.resume_s * TELEPHONY_RATE
-        )
-        if goes_on and not kinds(utterance.text) & ENDS_THE_WAIT:
-            ended_by.append(utterance)
-        else:
-            self._ended_by = []
 
     def _continued(self, utterance: Utterance) -> Utterance | None:
         """The announcement `utterance` finishes, if a pause split one: nothing is pending,
