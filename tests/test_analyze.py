@@ -13,8 +13,8 @@ from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.files import read_audio, write_wav
 from shopper.audio.frame import TELEPHONY_RATE, silence
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import PROMPTS_DIR
 from shopper.bench.demo import DemoCall, build_demo_call
+from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.text.match import fuzzy
 
 pytestmark = pytest.mark.slow

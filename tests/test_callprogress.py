@@ -25,8 +25,8 @@ from shopper.audio.callprogress import (
 from shopper.audio.files import read_audio
 from shopper.audio.frame import AudioFrame, Samples, as_pcm16, split_frames
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import moh_files, prompt_files
-from shopper.sandbox.sounds import PROMPTS_DIR
+from shopper.bench.corpus import prompt_files
+from shopper.sandbox.sounds import PROMPTS_DIR, moh_files
 
 RATE = 8000
 LEAD_S = 0.7

@@ -42,9 +42,10 @@ from shopper.bench.classifier_bench import (
     is_held_out_sentence,
     run_classifier_bench,
 )
-from shopper.bench.corpus import moh_files, prompt_transcripts
+from shopper.bench.corpus import prompt_transcripts
 from shopper.carriers.sandbox import dial_sandbox
 from shopper.sandbox.loader import load_ivr
+from shopper.sandbox.sounds import moh_files
 from shopper.sandbox.truth import SoundPlayed
 from shopper.tts import synthesize
 

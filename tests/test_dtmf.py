@@ -21,8 +21,8 @@ from shopper.audio.dtmf import (
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples, silence, split_frames
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import moh_files, prompt_files
-from shopper.sandbox.sounds import PROMPTS_DIR
+from shopper.bench.corpus import prompt_files
+from shopper.sandbox.sounds import PROMPTS_DIR, moh_files
 
 TIMING_TOLERANCE = 80
 """10 ms, in samples."""

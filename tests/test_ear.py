@@ -13,9 +13,8 @@ from shopper.audio.files import read_audio
 from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, AudioFrame, silence, split_frames
 from shopper.audio.g711 import ulaw_round_trip
 from shopper.audio.tone_labels import Receivers
-from shopper.bench.corpus import moh_files
 from shopper.engine.ear import BLOCK_FRAMES, Ear, Heard
-from shopper.sandbox.sounds import PROMPTS_DIR
+from shopper.sandbox.sounds import PROMPTS_DIR, moh_files
 from shopper.text.normalize import normalize
 
 BLOCK = BLOCK_FRAMES * FRAME_SAMPLES

@@ -36,8 +36,8 @@ from shopper.audio.g711 import ulaw_round_trip
 from shopper.audio.goertzel import block_energy, block_view
 from shopper.audio.resample import resample
 from shopper.bench.asr_bench import benchmark_prompts, spoken_reference
-from shopper.bench.corpus import moh_files, prompt_transcripts
-from shopper.sandbox.sounds import PROMPTS_DIR
+from shopper.bench.corpus import prompt_transcripts
+from shopper.sandbox.sounds import PROMPTS_DIR, moh_files
 from shopper.text.normalize import normalize
 from shopper.text.wer import word_errors
 

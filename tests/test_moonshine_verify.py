@@ -30,7 +30,7 @@ from shopper.asr.types import Fit, Utterance, VerifyUnavailable
 from shopper.audio.files import read_audio
 from shopper.audio.frame import Samples, silence, split_frames
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import PROMPTS_DIR
+from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.tts import TtsName, synthesize
 
 pytestmark = pytest.mark.slow

@@ -18,6 +18,7 @@ from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
 from shopper.engine.failures import KeyIgnored
 from shopper.engine.reaction import IGNORED_WHILE_PROMPT
+from shopper.engine.timeline import KeyAcknowledged, KeySent
 from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import open_call, run_script
@@ -61,7 +62,7 @@ def keys(record: CallRecord) -> list[dict[str, Any]]:
 
 
 def sent(record: CallRecord) -> list[float]:
-    return [event.t_s for event in record.timeline if event.type == "key"]
+    return [event.t_s for event in record.timeline.of_type(KeySent)]
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +121,9 @@ def test_a_menu_that_takes_keys_at_once_acknowledges_them(
     assert key["action"] == "accepted"
     prompt = record.truth["sounds"][0]
     assert prompt["cut"]
-    reaction = next(e for e in record.timeline if e.type == "key-acknowledged")
+    reaction = record.timeline.of_type(KeyAcknowledged)[0]
     # The reaction shopper measured is the prompt stopping, as the sandbox did it.
-    assert reaction.data["after_s"] == pytest.approx(prompt["end_s"] - key["start_s"], abs=0.1)
+    assert reaction.after_s == pytest.approx(prompt["end_s"] - key["start_s"], abs=0.1)
 
 
 def test_a_menu_that_restarts_on_a_key_acknowledges_it(

@@ -19,8 +19,28 @@ from shopper.asr.types import Utterance, Word
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples
-from shopper.bench.corpus import moh_files, prompt_files
-from shopper.engine.timeline import Timeline
+from shopper.bench.corpus import prompt_files
+from shopper.engine.human import HumanEvidence
+from shopper.engine.timeline import (
+    Answered,
+    CallbackOffered,
+    DeadAir,
+    Dialing,
+    Ended,
+    ExpectMatched,
+    HoldEnded,
+    HoldStarted,
+    HumanDetected,
+    HumanEvidenceWeighed,
+    KeyAcknowledged,
+    KeySent,
+    Said,
+    SoundRun,
+    StepFinished,
+    Timeline,
+    ToneHeard,
+    UtteranceHeard,
+)
 from shopper.errors import ShopperError
 from shopper.results.html_report import GUTTER, PLOT_WIDTH, render_report
 from shopper.results.record import RESULT_SCHEMA, CallRecord
@@ -31,6 +51,7 @@ from shopper.results.writer import (
     result_schema,
     write_call,
 )
+from shopper.sandbox.sounds import moh_files
 
 INJECTION = "hi <script>alert('x')</script> & welcome"
 ALL_FILES = {
@@ -106,9 +127,9 @@ def make_record(truth: bool = True) -> CallRecord:
     ]
 
     timeline = Timeline()
-    timeline.add(0, "dialing", carrier="sandbox", call_id="call-1")
-    timeline.add(0, "tone", kind="ringback", end_s=_s(rate))
-    timeline.add(rate, "answered")
+    timeline.add(Dialing(0, carrier="sandbox", call_id="call-1"))
+    timeline.add(ToneHeard(0, kind="ringback", end_s=_s(rate)))
+    timeline.add(Answered(rate))
     for name, kind in [
         ("welcome", "speech"),
         ("menu", "speech"),
@@ -118,32 +139,33 @@ def make_record(truth: bool = True) -> CallRecord:
         ("person", "speech"),
         ("quiet", "silence"),
     ]:
-        timeline.add(marks[name][0], "sound", kind=kind, end_s=_s(marks[name][1]))
+        timeline.add(SoundRun(marks[name][0], kind=kind, end_s=_s(marks[name][1])))
     for utterance in transcript:
         timeline.add(
-            utterance.start,
-            "utterance",
-            end_s=_s(utterance.end),
-            text=utterance.text,
-            confidence=utterance.confidence,
+            UtteranceHeard(
+                utterance.start,
+                end_s=_s(utterance.end),
+                text=utterance.text,
+                confidence=utterance.confidence,
+            )
         )
     timeline.add(
-        welcome[1], "expect-matched", heard="welcome to the directory", score=0.97, method="text"
+        ExpectMatched(welcome[1], heard="welcome to the directory", score=0.97, method="text")
     )
-    timeline.add(welcome[1], "step", index=1, step="expect 'welcome'", outcome="passed")
-    timeline.add(key_at, "key", digits="0")
-    timeline.add(key_at + 2400, "key-acknowledged", digits="0", after_s=0.3)
-    timeline.add(key_at + 2400, "step", index=2, step="press 0", outcome="passed")
-    timeline.add(hold_start, "hold-start")
-    timeline.add(hold_start + rate, "callback-offer", text="press 1 for a callback")
-    timeline.add(hold_end, "hold-end")
-    evidence = {"after_hold": True, "new_speech": True, "greeting": True, "responsive": True}
-    timeline.add(person[0], "human-evidence", text=INJECTION, **evidence)
-    timeline.add(said_at, "said", text="hello, can you hear me?", duration_s=_s(len(said)))
-    timeline.add(person[0], "human", confidence=0.95, text=INJECTION)
-    timeline.add(person[1], "step", index=3, step="human within 60 s", outcome="passed")
-    timeline.add(marks["quiet"][0], "dead-air", limit_s=0.5)
-    timeline.add(end, "ended", by="remote", cause="hangup")
+    timeline.add(StepFinished(welcome[1], index=1, step="expect 'welcome'", outcome="passed"))
+    timeline.add(KeySent(key_at, digits="0"))
+    timeline.add(KeyAcknowledged(key_at + 2400, digits="0", after_s=0.3))
+    timeline.add(StepFinished(key_at + 2400, index=2, step="press 0", outcome="passed"))
+    timeline.add(HoldStarted(hold_start))
+    timeline.add(CallbackOffered(hold_start + rate, text="press 1 for a callback"))
+    timeline.add(HoldEnded(hold_end))
+    evidence = HumanEvidence(after_hold=True, new_speech=True, greeting=True, responsive=True)
+    timeline.add(HumanEvidenceWeighed(person[0], text=INJECTION, evidence=evidence))
+    timeline.add(Said(said_at, text="hello, can you hear me?", duration_s=_s(len(said))))
+    timeline.add(HumanDetected(person[0], confidence=0.95, text=INJECTION))
+    timeline.add(StepFinished(person[1], index=3, step="human within 60 s", outcome="passed"))
+    timeline.add(DeadAir(marks["quiet"][0], limit_s=0.5))
+    timeline.add(Ended(end, by="remote", cause="hangup"))
 
     result: dict[str, Any] = {
         "schema": RESULT_SCHEMA,
@@ -172,7 +194,7 @@ def make_record(truth: bool = True) -> CallRecord:
             "detected": True,
             "at_s": _s(person[0]),
             "confidence": 0.95,
-            "evidence": evidence,
+            "evidence": evidence.to_json(),
         },
         "reached": "human",
         "voicemail": None,

@@ -15,7 +15,7 @@ from shopper.audio.frame import TELEPHONY_RATE, Samples, silence, split_frames
 from shopper.audio.g711 import ulaw_round_trip
 from shopper.audio.segments import Segment, Span
 from shopper.audio.tone_labels import Claim, Receivers, relabel
-from shopper.bench.corpus import moh_files
+from shopper.sandbox.sounds import moh_files
 
 pytestmark = pytest.mark.slow
 

@@ -59,7 +59,8 @@ from shopper.audio.frame import TELEPHONY_RATE, Samples, as_pcm16, split_frames
 from shopper.audio.g711 import ulaw_round_trip
 from shopper.audio.segments import SOUND_KINDS, Segment, SoundKind
 from shopper.audio.tone_labels import Receivers
-from shopper.bench.corpus import moh_files, prompt_transcripts
+from shopper.bench.corpus import prompt_transcripts
+from shopper.sandbox.sounds import moh_files
 from shopper.tts import synthesize
 
 Labels = NDArray[np.int8]

@@ -17,7 +17,8 @@ from shopper.audio.dtmf import DTMF_KEYS, DtmfDetector, DtmfDigit, detect_dtmf, 
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples, split_frames
 from shopper.audio.g711 import ulaw_round_trip
-from shopper.bench.corpus import moh_files, prompt_files
+from shopper.bench.corpus import prompt_files
+from shopper.sandbox.sounds import moh_files
 
 SEQUENCES = 200
 KEYS_PER_SEQUENCE = 16

@@ -7,8 +7,9 @@ so a reader sees at once where shopper stands.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Annotated, cast
 
 import typer
 
@@ -82,67 +83,119 @@ def bench_call(
         typer.echo(run_call_bench(script or BENCH_SCRIPT, seed=seed).render())
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerdictsChoice:
+    """What `bench verdicts` runs: the halves, the IVR folders (empty: all), the voices the
+    scripts and crawls hear (empty: none of them), the engine, and where it writes."""
+
+    halves: tuple[str, ...]
+    ivrs: tuple[str, ...]
+    voices: tuple[str, ...]
+    crawl_voices: tuple[str, ...]
+    engine: EngineChoice
+    out: Path
+
+
 @bench_app.command("verdicts")
 def bench_verdicts(
-    half: str = typer.Option("dev", help="dev, heldout or both (score heldout only at the end)."),
-    voice: list[str] = typer.Option(
-        [], help="Voice to hear the IVRs in (repeat; default: awb slt rms kal espeak)."
+    *,
+    half: Annotated[
+        str, typer.Option(help="dev, heldout or both (score heldout only at the end).")
+    ] = "dev",
+    voice: Annotated[
+        list[str] | None,
+        typer.Option(help="Voice to hear the IVRs in (repeat; default: awb slt rms kal espeak)."),
+    ] = None,
+    crawl_voice: Annotated[
+        list[str] | None, typer.Option(help="Voice to crawl in (repeat; default: awb espeak).")
+    ] = None,
+    no_crawl: Annotated[
+        bool, typer.Option("--no-crawl", help="Run the call scripts only.")
+    ] = False,
+    scripts_only: Annotated[
+        bool, typer.Option("--scripts-only", help="Same as --no-crawl.")
+    ] = False,
+    no_scripts: Annotated[bool, typer.Option("--no-scripts", help="Crawl only.")] = False,
+    ivr: Annotated[list[str] | None, typer.Option(help="Only these IVR folders (repeat).")] = None,
+    out: Annotated[Path, typer.Option(help="Where calls and crawls are written.")] = Path(
+        "recordings/verdicts"
     ),
-    crawl_voice: list[str] = typer.Option(
-        [], help="Voice to crawl in (repeat; default: awb espeak)."
-    ),
-    no_crawl: bool = typer.Option(False, "--no-crawl", help="Run the call scripts only."),
-    scripts_only: bool = typer.Option(False, "--scripts-only", help="Same as --no-crawl."),
-    no_scripts: bool = typer.Option(False, "--no-scripts", help="Crawl only."),
-    ivr: list[str] = typer.Option([], help="Only these IVR folders (repeat)."),
-    out: Path = typer.Option(
-        Path("recordings/verdicts"), help="Where calls and crawls are written."
-    ),
-    engine: str = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
-    show: Path | None = typer.Option(
-        None,
-        help="Print a saved report.json (crawls scored again from their saved maps); stop.",
-    ),
+    engine: Annotated[str, typer.Option(help="Speech engine: auto, vosk or moonshine.")] = "auto",
+    show: Annotated[
+        Path | None,
+        typer.Option(
+            help="Print a saved report.json (crawls scored again from their saved maps); stop."
+        ),
+    ] = None,
 ) -> None:
     """Wrong verdicts, time-to-human and hold errors, crawl places, findings and keys found,
     per half and voice, on IVRs written for this (scripts/verdicts/)."""
-    from shopper.bench.verdicts import (
-        DEFAULT_CRAWL_VOICES,
-        VOICES,
-        VerdictsReport,
-        rescore,
-        run_verdicts,
-    )
-    from shopper.bench.verdicts_design import HALVES, load_half
-
     with one_line_errors():
         if show is not None:
-            saved = VerdictsReport.from_json(json.loads(show.read_text()))
-            typer.echo(rescore(saved, load_half(saved.half), show.parent).render())
+            _show_verdicts(show)
             return
-        halves = HALVES if half == "both" else (half,)
-        unknown = [v for v in [*voice, *crawl_voice] if v not in VOICES]
-        if unknown or engine not in ("auto", "vosk", "moonshine"):
-            bad = unknown[0] if unknown else engine
-            raise typer.BadParameter(
-                f"unknown voice or engine {bad!r} (voices: {', '.join(VOICES)}; "
-                "engines: auto, vosk, moonshine)"
-            )
-        voices = [] if no_scripts else (voice or list(VOICES))
-        crawl_voices = [] if no_crawl or scripts_only else (crawl_voice or DEFAULT_CRAWL_VOICES)
-        for name in halves:
-            ivrs = [i for i in load_half(name) if not ivr or i.name in ivr]
-            report = run_verdicts(
-                name,
-                ivrs,
-                voices,
-                crawl_voices,
-                out,
-                engine=cast(EngineChoice, engine),
-                progress=typer.echo,
-            )
-            typer.echo(f"\n== Verdicts, {name} half")
-            typer.echo(report.render())
+        from shopper.bench.verdicts import DEFAULT_CRAWL_VOICES, VOICES
+        from shopper.bench.verdicts_design import HALVES
+
+        voices, crawl_voices = voice or [], crawl_voice or []
+        _check_names([*voices, *crawl_voices], engine)
+        if no_scripts:
+            voices = []
+        elif not voices:
+            voices = list(VOICES)
+        if no_crawl or scripts_only:
+            crawl_voices = []
+        elif not crawl_voices:
+            crawl_voices = list(DEFAULT_CRAWL_VOICES)
+        choice = VerdictsChoice(
+            halves=HALVES if half == "both" else (half,),
+            ivrs=tuple(ivr or ()),
+            voices=tuple(voices),
+            crawl_voices=tuple(crawl_voices),
+            engine=cast(EngineChoice, engine),
+            out=out,
+        )
+        _run_verdicts(choice)
+
+
+def _show_verdicts(saved_report: Path) -> None:
+    """A saved report.json printed again, its crawls scored again from their saved maps."""
+    from shopper.bench.verdicts import VerdictsReport, rescore
+    from shopper.bench.verdicts_design import load_half
+
+    saved = VerdictsReport.from_json(json.loads(saved_report.read_text()))
+    typer.echo(rescore(saved, load_half(saved.half), saved_report.parent).render())
+
+
+def _check_names(voices: list[str], engine: str) -> None:
+    from shopper.bench.verdicts import VOICES
+
+    unknown = [v for v in voices if v not in VOICES]
+    if unknown or engine not in ("auto", "vosk", "moonshine"):
+        bad = unknown[0] if unknown else engine
+        raise typer.BadParameter(
+            f"unknown voice or engine {bad!r} (voices: {', '.join(VOICES)}; "
+            "engines: auto, vosk, moonshine)"
+        )
+
+
+def _run_verdicts(choice: VerdictsChoice) -> None:
+    from shopper.bench.verdicts import run_verdicts
+    from shopper.bench.verdicts_design import load_half
+
+    for name in choice.halves:
+        ivrs = [i for i in load_half(name) if not choice.ivrs or i.name in choice.ivrs]
+        report = run_verdicts(
+            name,
+            ivrs,
+            choice.voices,
+            choice.crawl_voices,
+            choice.out,
+            engine=choice.engine,
+            progress=typer.echo,
+        )
+        typer.echo(f"\n== Verdicts, {name} half")
+        typer.echo(report.render())
 
 
 @bench_app.command("phrases")

@@ -5,37 +5,41 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from shopper.asr.selection import EngineChoice, select_engine
 from shopper.carriers.safety import check_dialable, looks_like_phone_number
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
+from shopper.cli.interrupts import interrupts
 from shopper.cli.mqtt import (
-    MQTT_CA,
-    MQTT_CERT,
-    MQTT_CLIENT_ID,
-    MQTT_KEEPALIVE,
-    MQTT_KEY,
-    MQTT_PREFIX,
-    MQTT_QOS,
-    MQTT_SITE,
-    MQTT_URL,
+    MqttCa,
+    MqttCert,
+    MqttClientId,
+    MqttDelivery,
+    MqttDrain,
+    MqttKeepalive,
+    MqttKey,
     MqttOptions,
+    MqttPrefix,
+    MqttQos,
+    MqttSite,
+    MqttUrl,
     warn,
 )
-from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, crawl
+from shopper.cli.options import At, Engine, Seed, SpeechOptions, VoskModel
+from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, explore
 from shopper.crawl.map import CrawlMap
 from shopper.crawl.outputs import CrawlVerdict, crawl_payload, crawl_target_id, write_crawl_outputs
 from shopper.crawl.pathcall import PathResult
-from shopper.crawl.policy import load_policy
+from shopper.crawl.policy import Policy, load_policy
 from shopper.errors import ShopperError
 from shopper.publish.envelope import stamped
 from shopper.publish.publisher import publishing
-from shopper.publish.settings import MqttSettings
 from shopper.publish.topics import Topics
 
 MAP_FILE = "map.json"
@@ -46,75 +50,89 @@ class CrawlInputError(ShopperError):
     """A crawl option or file that cannot be used; the message says how to fix it."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrawlOutput:
+    """Where `crawl` writes its map, findings and page, and what it judges them against: the
+    earlier map to compare (None: a first crawl) and the pass/fail policy (None: shopper's)."""
+
+    folder: Path
+    previous: CrawlMap | None
+    policy: Policy | None
+
+
 def crawl_command(
-    target: str = typer.Argument(..., help="What to call: a sandbox IVR file today."),
-    out: Path | None = typer.Option(
-        None, help="Output folder (default: recordings/crawls/<date>/<target>)."
-    ),
-    max_depth: int = typer.Option(6, min=1, help="Most keys pressed on one path."),
-    max_calls: int = typer.Option(200, min=1, help="Most calls placed."),
-    max_call_seconds: float = typer.Option(7200.0, min=1, help="Most call time, summed (s)."),
-    lines: int = typer.Option(2, min=1, max=16, help="Calls in progress at once."),
-    try_keys: str = typer.Option("0*#", help="Keys tried at every menu even when not offered."),
-    redial: bool = typer.Option(
-        False,
-        help="Dial every path afresh, never going on from a known menu on the same call "
-        "(for phone systems whose menus behave differently when heard again).",
-    ),
-    engine: EngineChoice = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
-    vosk_model: Path | None = typer.Option(None, help="Vosk model folder."),
-    seed: int = typer.Option(0, min=0, help="Seed of the simulated phone system."),
-    at: datetime | None = typer.Option(
-        None, help="Local time the simulated phone system believes it is (opening hours)."
-    ),
-    previous: Path | None = typer.Option(
-        None, help="An earlier crawl's map.json to compare (default: the map.json in --out)."
-    ),
-    policy: Path | None = typer.Option(
-        None, help="Pass/fail policy YAML (docs/crawl-outputs.md); default: shopper's own."
-    ),
-    mqtt: str | None = MQTT_URL,
-    mqtt_ca: Path | None = MQTT_CA,
-    mqtt_cert: Path | None = MQTT_CERT,
-    mqtt_key: Path | None = MQTT_KEY,
-    mqtt_site: str | None = MQTT_SITE,
-    mqtt_prefix: str | None = MQTT_PREFIX,
-    mqtt_client_id: str | None = MQTT_CLIENT_ID,
-    mqtt_qos: int | None = MQTT_QOS,
-    mqtt_keepalive: int | None = MQTT_KEEPALIVE,
-    mqtt_drain: float = typer.Option(
-        10.0, help="Seconds to wait at the end for the broker to take the crawl's message."
-    ),
+    target: Annotated[str, typer.Argument(help="What to call: a sandbox IVR file today.")],
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: recordings/crawls/<date>/<target>)."),
+    ] = None,
+    max_depth: Annotated[int, typer.Option(min=1, help="Most keys pressed on one path.")] = 6,
+    max_calls: Annotated[int, typer.Option(min=1, help="Most calls placed.")] = 200,
+    max_call_seconds: Annotated[
+        float, typer.Option(min=1, help="Most call time, summed (s).")
+    ] = 7200.0,
+    lines: Annotated[int, typer.Option(min=1, max=16, help="Calls in progress at once.")] = 2,
+    try_keys: Annotated[
+        str, typer.Option(help="Keys tried at every menu even when not offered.")
+    ] = "0*#",
+    redial: Annotated[
+        bool,
+        typer.Option(
+            help="Dial every path afresh, never going on from a known menu on the same call "
+            "(for phone systems whose menus behave differently when heard again)."
+        ),
+    ] = False,
+    engine: Engine = "auto",
+    vosk_model: VoskModel = None,
+    seed: Seed = 0,
+    at: At = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="An earlier crawl's map.json to compare (default: the map.json in --out)."
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Pass/fail policy YAML (docs/crawl-outputs.md); default: shopper's own."),
+    ] = None,
+    mqtt: MqttUrl = None,
+    mqtt_ca: MqttCa = None,
+    mqtt_cert: MqttCert = None,
+    mqtt_key: MqttKey = None,
+    mqtt_site: MqttSite = None,
+    mqtt_prefix: MqttPrefix = None,
+    mqtt_client_id: MqttClientId = None,
+    mqtt_qos: MqttQos = None,
+    mqtt_keepalive: MqttKeepalive = None,
+    mqtt_drain: MqttDrain = 10.0,
 ) -> None:
     """Explore TARGET key path by key path, map every menu and where each path ends, grade it.
 
     Exit code 1 when the map fails the policy, so a CI job can gate on a crawl."""
     console = Console(soft_wrap=True)
+    broker = MqttOptions(
+        url=mqtt,
+        ca=mqtt_ca,
+        cert=mqtt_cert,
+        key=mqtt_key,
+        site=mqtt_site,
+        prefix=mqtt_prefix,
+        client_id=mqtt_client_id,
+        qos=mqtt_qos,
+        keepalive=mqtt_keepalive,
+    )
     with one_line_errors():
-        if not PHONE_KEYS.fullmatch(try_keys):
-            raise CrawlInputError(
-                f'--try-keys {try_keys!r}: use only phone keys 0-9, * and # (e.g. "0*#")'
-            )
+        _check_keys(try_keys)
         _check_target(target)
-        folder = out or _default_out(target)
-        earlier = _previous_map(previous or folder / MAP_FILE, given=previous is not None)
-        rules = load_policy(policy) if policy is not None else None
-        broker = MqttOptions(
-            url=mqtt,
-            ca=mqtt_ca,
-            cert=mqtt_cert,
-            key=mqtt_key,
-            site=mqtt_site,
-            prefix=mqtt_prefix,
-            client_id=mqtt_client_id,
-            qos=mqtt_qos,
-            keepalive=mqtt_keepalive,
-        ).settings()
-        speech = select_engine(engine, vosk_model)
-    console.print(f"engine: {speech.name}; crawling {target} into {folder}")
+        output = _output(target, out, previous, policy, console)
+        delivery = MqttDelivery(broker.settings(), mqtt_drain)
+        speech = SpeechOptions(engine, vosk_model).select()
+    console.print(f"engine: {speech.name}; crawling {target} into {output.folder}")
     settings = CrawlSettings(
         target=target,
-        out_dir=folder,
+        out_dir=output.folder,
         budgets=Budgets(
             max_depth=max_depth, max_calls=max_calls, max_call_seconds=max_call_seconds
         ),
@@ -127,13 +145,49 @@ def crawl_command(
         now=at,
     )
     with one_line_errors():
-        crawl_map = crawl(settings, lambda a, r, new: console.print(_progress(a, r, new)))
-        outcome = write_crawl_outputs(crawl_map, folder, earlier, rules, crawl_map.at)
+        crawl_map, outcome, interrupted = asyncio.run(_explore(settings, console, output))
+    _report(console, crawl_map, outcome, output.folder)
+    if interrupted is not None:
+        typer.echo(
+            "shopper: interrupted; the calls in progress were hung up, the map of the calls "
+            "that finished was written (incomplete), nothing was published",
+            err=True,
+        )
+        raise typer.Exit(interrupted)
+    if delivery.settings is not None:
+        asyncio.run(_publish(delivery, crawl_map, outcome))
+    raise typer.Exit(outcome.exit_code)
+
+
+def _check_keys(try_keys: str) -> None:
+    if not PHONE_KEYS.fullmatch(try_keys):
+        raise CrawlInputError(
+            f'--try-keys {try_keys!r}: use only phone keys 0-9, * and # (e.g. "0*#")'
+        )
+
+
+def _output(
+    target: str, out: Path | None, previous: Path | None, policy: Path | None, console: Console
+) -> CrawlOutput:
+    """`--out`, `--previous` and `--policy` read and checked before any call is placed."""
+    folder = out or _default_out(target)
+    return CrawlOutput(
+        folder=folder,
+        previous=_previous_map(
+            previous or folder / MAP_FILE, given=previous is not None, console=console
+        ),
+        policy=load_policy(policy) if policy is not None else None,
+    )
+
+
+def _report(console: Console, crawl_map: CrawlMap, outcome: CrawlVerdict, folder: Path) -> None:
+    """What the crawl found, its scorecard and its verdict, for the person at the terminal."""
     console.print(
         f"{len(crawl_map.nodes)} nodes, {crawl_map.paths} paths in {crawl_map.calls} calls, "
         f"{crawl_map.call_seconds:.0f} call-seconds (lower bound {crawl_map.lower_bound_s:.0f} s),"
         f" {crawl_map.wall_s:.0f} s on {crawl_map.lines} line(s); unexplored "
         f"{len(crawl_map.unexplored)}"
+        + ("" if crawl_map.complete else f"; INCOMPLETE: {crawl_map.stopped}")
     )
     console.print(outcome.scorecard.render_text(), markup=False, highlight=False)
     if outcome.changes is not None:
@@ -141,22 +195,37 @@ def crawl_command(
     for reason in outcome.verdict.reasons:
         console.print(f"FAIL: {reason}", markup=False, highlight=False)
     console.print(f"{'passed' if outcome.verdict.passed else 'failed'}; outputs in {folder}")
-    if broker is not None:
-        asyncio.run(_publish(broker, crawl_map, outcome, mqtt_drain))
-    raise typer.Exit(outcome.exit_code)
 
 
-async def _publish(
-    settings: MqttSettings, crawl_map: CrawlMap, outcome: CrawlVerdict, drain_s: float
-) -> None:
+async def _explore(
+    settings: CrawlSettings, console: Console, output: CrawlOutput
+) -> tuple[CrawlMap, CrawlVerdict, int | None]:
+    """The crawl as a task Ctrl-C and SIGTERM cancel: it then hangs up the calls in progress
+    and returns the map so far, marked incomplete, which is written like any other (a further
+    signal while it is written changes nothing); the exit code says which signal it was."""
+    with interrupts() as stop:
+        task = asyncio.create_task(
+            explore(settings, lambda a, r, new: console.print(_progress(a, r, new)))
+        )
+        stop.current = task
+        crawl_map = await task
+        stop.current = None
+        compared = output.previous if crawl_map.complete else None  # unreached: not removed
+        outcome = write_crawl_outputs(
+            crawl_map, settings.out_dir, compared, output.policy, crawl_map.at
+        )
+    return crawl_map, outcome, stop.exit_code
+
+
+async def _publish(delivery: MqttDelivery, crawl_map: CrawlMap, outcome: CrawlVerdict) -> None:
     """The crawl's verdict goes through the durable outbox like call results: a broker that is
     away gets it later (`shopper publish --drain`), and the crawl's exit code is unaffected."""
-    async with publishing(settings, warn) as publisher:
+    async with publishing(delivery.settings, warn) as publisher:
         if publisher is None:
             return
         topic = Topics.crawl(crawl_target_id(crawl_map.target))
         publisher.enqueue(topic, stamped(crawl_payload(crawl_map, outcome)), retain=True)
-        await publisher.drain_and_report(drain_s)
+        await publisher.drain_and_report(delivery.drain_s)
 
 
 def _progress(attempt: Attempt, result: PathResult, new: list[str]) -> str:
@@ -189,11 +258,24 @@ def _default_out(target: str) -> Path:
     return Path("recordings") / "crawls" / datetime.now(UTC).strftime("%Y-%m-%d") / slug.strip("-")
 
 
-def _previous_map(path: Path, *, given: bool) -> CrawlMap | None:
-    """The map to compare with: the one given, else the one an earlier crawl left in --out."""
+def _previous_map(path: Path, *, given: bool, console: Console) -> CrawlMap | None:
+    """The map to compare with: the one given, else the one an earlier crawl left in --out,
+    unless that crawl was stopped (what it did not reach would show as new)."""
     if not given and not path.is_file():
         return None
     name = f"--previous {path}" if given else f"{path} (the earlier crawl's map in --out)"
+    earlier = _read_map(path, name)
+    if not given and not earlier.complete:
+        console.print(
+            f"not comparing with {name}: that crawl was stopped ({earlier.stopped})",
+            markup=False,
+            highlight=False,
+        )
+        return None
+    return earlier
+
+
+def _read_map(path: Path, name: str) -> CrawlMap:
     try:
         return CrawlMap.from_json(json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:

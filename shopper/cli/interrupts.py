@@ -24,8 +24,11 @@ class Interrupts:
         self.current: asyncio.Task[object] | None = None
 
     def stop(self, number: signal.Signals) -> None:
-        if self.signal_name is None:
-            self.signal_name = number.name
+        """The first signal cancels; a further one (an impatient second Ctrl-C) must not cut
+        short the hang-up and the writing of the evidence the first one started."""
+        if self.signal_name is not None:
+            return
+        self.signal_name = number.name
         if self.current is not None and not self.current.done():
             self.current.cancel(msg=f"interrupted by {number.name}")
 

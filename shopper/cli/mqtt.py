@@ -7,7 +7,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import aiomqtt
 import typer
@@ -19,25 +19,52 @@ from shopper.publish.settings import MqttSettings, MqttSettingsError, mqtt_setti
 from shopper.publish.tail import event_line
 from shopper.publish.topics import Topics
 
-MQTT_URL = typer.Option(
-    None,
-    "--mqtt",
-    help="Broker: mqtt://[user[:password]@]host[:port] or mqtts://... (or SHOPPER_MQTT_URL).",
-)
-MQTT_CA = typer.Option(None, "--mqtt-ca", help="CA file for mqtts:// (default: system CAs).")
-MQTT_CERT = typer.Option(None, "--mqtt-cert", help="Client certificate (PEM) for mqtts://.")
-MQTT_KEY = typer.Option(None, "--mqtt-key", help="Key of the client certificate (PEM).")
-MQTT_SITE = typer.Option(None, "--mqtt-site", help="Topic level naming this tester (host name).")
-MQTT_PREFIX = typer.Option(None, "--mqtt-prefix", help="Topic prefix (default shopper/v1).")
-MQTT_CLIENT_ID = typer.Option(None, "--mqtt-client-id", help="MQTT client id.")
-MQTT_QOS = typer.Option(None, "--mqtt-qos", help="QoS of events and results (default 1).")
-MQTT_KEEPALIVE = typer.Option(None, "--mqtt-keepalive", help="Keepalive in seconds (60).")
-MQTT_HA_DISCOVERY = typer.Option(
-    False, "--mqtt-ha-discovery", help="Announce Home Assistant sensors for each script."
-)
-MQTT_HA_PREFIX = typer.Option(
-    None, "--mqtt-ha-prefix", help="Home Assistant discovery prefix (default homeassistant)."
-)
+# The `--mqtt-*` options, declared once for every command that talks to a broker.
+MqttUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--mqtt",
+        help="Broker: mqtt://[user[:password]@]host[:port] or mqtts://... (or SHOPPER_MQTT_URL).",
+    ),
+]
+MqttCa = Annotated[
+    Path | None, typer.Option("--mqtt-ca", help="CA file for mqtts:// (default: system CAs).")
+]
+MqttCert = Annotated[
+    Path | None, typer.Option("--mqtt-cert", help="Client certificate (PEM) for mqtts://.")
+]
+MqttKey = Annotated[
+    Path | None, typer.Option("--mqtt-key", help="Key of the client certificate (PEM).")
+]
+MqttSite = Annotated[
+    str | None, typer.Option("--mqtt-site", help="Topic level naming this tester (host name).")
+]
+MqttPrefix = Annotated[
+    str | None, typer.Option("--mqtt-prefix", help="Topic prefix (default shopper/v1).")
+]
+MqttClientId = Annotated[str | None, typer.Option("--mqtt-client-id", help="MQTT client id.")]
+MqttQos = Annotated[
+    int | None, typer.Option("--mqtt-qos", help="QoS of events and results (default 1).")
+]
+MqttKeepalive = Annotated[
+    int | None, typer.Option("--mqtt-keepalive", help="Keepalive in seconds (60).")
+]
+MqttHaDiscovery = Annotated[
+    bool,
+    typer.Option("--mqtt-ha-discovery", help="Announce Home Assistant sensors for each script."),
+]
+MqttHaPrefix = Annotated[
+    str | None,
+    typer.Option(
+        "--mqtt-ha-prefix", help="Home Assistant discovery prefix (default homeassistant)."
+    ),
+]
+MqttDrain = Annotated[
+    float,
+    typer.Option(
+        "--mqtt-drain", help="Seconds to wait at the end for the broker to take what is left."
+    ),
+]
 
 
 def warn(message: str) -> None:
@@ -81,18 +108,32 @@ class MqttOptions:
         return mqtt_settings(given)
 
 
+@dataclass(frozen=True, slots=True)
+class MqttDelivery:
+    """Where a command publishes (None: publishing off) and how long it waits at its end for
+    the broker to take what is left in the outbox (`--mqtt-drain`)."""
+
+    settings: MqttSettings | None
+    drain_s: float
+
+
 def publish(
-    drain: bool = typer.Option(False, "--drain", help="Deliver what waits in the outbox."),
-    timeout: float = typer.Option(30.0, help="Give up draining after this many seconds."),
-    url: str | None = MQTT_URL,
-    ca: Path | None = MQTT_CA,
-    cert: Path | None = MQTT_CERT,
-    key: Path | None = MQTT_KEY,
-    site: str | None = MQTT_SITE,
-    prefix: str | None = MQTT_PREFIX,
-    client_id: str | None = MQTT_CLIENT_ID,
-    qos: int | None = MQTT_QOS,
-    keepalive: int | None = MQTT_KEEPALIVE,
+    *,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Deliver what waits in the outbox.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Give up draining after this many seconds.")
+    ] = 30.0,
+    url: MqttUrl = None,
+    ca: MqttCa = None,
+    cert: MqttCert = None,
+    key: MqttKey = None,
+    site: MqttSite = None,
+    prefix: MqttPrefix = None,
+    client_id: MqttClientId = None,
+    qos: MqttQos = None,
+    keepalive: MqttKeepalive = None,
 ) -> None:
     """Show the MQTT outbox, or with --drain deliver it: exit 0 when empty, 2 when not."""
     with one_line_errors():
@@ -136,15 +177,20 @@ async def _drain(settings: MqttSettings | None, timeout_s: float) -> tuple[int, 
 
 
 def tail(
-    json_lines: bool = typer.Option(False, "--json", help="Print each event's JSON payload."),
-    count: int | None = typer.Option(None, help="Exit after this many events."),
-    url: str | None = MQTT_URL,
-    ca: Path | None = MQTT_CA,
-    cert: Path | None = MQTT_CERT,
-    key: Path | None = MQTT_KEY,
-    site: str | None = typer.Option(None, "--site", help="Only this site (default: all)."),
-    prefix: str | None = MQTT_PREFIX,
-    keepalive: int | None = MQTT_KEEPALIVE,
+    *,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="Print each event's JSON payload.")
+    ] = False,
+    count: Annotated[int | None, typer.Option(help="Exit after this many events.")] = None,
+    url: MqttUrl = None,
+    ca: MqttCa = None,
+    cert: MqttCert = None,
+    key: MqttKey = None,
+    site: Annotated[
+        str | None, typer.Option("--site", help="Only this site (default: all).")
+    ] = None,
+    prefix: MqttPrefix = None,
+    keepalive: MqttKeepalive = None,
 ) -> None:
     """Follow the live events of every call published to the broker."""
     with one_line_errors():

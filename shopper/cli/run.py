@@ -4,37 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.carriers.dial import DialOptions
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import Interrupts, interrupts
 from shopper.cli.mqtt import (
-    MQTT_CA,
-    MQTT_CERT,
-    MQTT_CLIENT_ID,
-    MQTT_HA_DISCOVERY,
-    MQTT_HA_PREFIX,
-    MQTT_KEEPALIVE,
-    MQTT_KEY,
-    MQTT_PREFIX,
-    MQTT_QOS,
-    MQTT_SITE,
-    MQTT_URL,
+    MqttCa,
+    MqttCert,
+    MqttClientId,
+    MqttDelivery,
+    MqttDrain,
+    MqttHaDiscovery,
+    MqttHaPrefix,
+    MqttKeepalive,
+    MqttKey,
     MqttOptions,
+    MqttPrefix,
+    MqttQos,
+    MqttSite,
+    MqttUrl,
     warn,
 )
+from shopper.cli.options import At, Engine, Seed, SpeechOptions, VoskModel
 from shopper.publish.feed import CallFeed
 from shopper.publish.homeassistant import Discovery
 from shopper.publish.publisher import publishing
-from shopper.publish.settings import MqttSettings
 from shopper.publish.topics import script_id
 from shopper.results.junit import write_junit
 from shopper.results.record import CallRecord
@@ -46,62 +48,85 @@ from shopper.scripts.runner import CallInterrupted, run_script
 FAILED = 1
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutput:
+    """How `run` hands each call over: its evidence folder under `--out` (else under
+    recordings/), and a summary on the console or, with `--json`, one JSON line on stdout."""
+
+    out: Path | None
+    as_json: bool
+    console: Console
+
+    def show(self, result: dict[str, Any], folder: Path) -> None:
+        if self.as_json:
+            typer.echo(_json_line(result, folder))
+        else:
+            self.console.print(_summary(result, folder))
+
+
 def run(
-    scripts: list[Path] = typer.Argument(..., help="Call script YAML files."),
-    out: Path | None = typer.Option(
-        None, help="Write each call into this folder (default: recordings/<date>/<call id>)."
-    ),
-    junit: Path | None = typer.Option(None, help="Also write a JUnit XML report here."),
-    engine: EngineChoice = typer.Option("auto", help="Speech engine: auto, vosk or moonshine."),
-    vosk_model: Path | None = typer.Option(None, help="Vosk model folder."),
-    realtime: bool = typer.Option(
-        False, help="Run the simulated phone system in real time instead of its virtual clock."
-    ),
-    seed: int = typer.Option(0, min=0, help="Seed of the simulated phone system."),
-    at: datetime | None = typer.Option(
-        None, help="Local time the simulated phone system believes it is (opening hours)."
-    ),
-    mqtt: str | None = MQTT_URL,
-    mqtt_ca: Path | None = MQTT_CA,
-    mqtt_cert: Path | None = MQTT_CERT,
-    mqtt_key: Path | None = MQTT_KEY,
-    mqtt_site: str | None = MQTT_SITE,
-    mqtt_prefix: str | None = MQTT_PREFIX,
-    mqtt_client_id: str | None = MQTT_CLIENT_ID,
-    mqtt_qos: int | None = MQTT_QOS,
-    mqtt_keepalive: int | None = MQTT_KEEPALIVE,
-    mqtt_ha_discovery: bool = MQTT_HA_DISCOVERY,
-    mqtt_ha_prefix: str | None = MQTT_HA_PREFIX,
-    mqtt_drain: float = typer.Option(
-        10.0, help="Seconds to wait at the end for the broker to take what is left."
-    ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print one JSON line per call on stdout (everything else: stderr)."
-    ),
+    scripts: Annotated[list[Path], typer.Argument(help="Call script YAML files.")],
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write each call into this folder (default: recordings/<date>/<call id>)."
+        ),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
+    engine: Engine = "auto",
+    vosk_model: VoskModel = None,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            help="Run the simulated phone system in real time instead of its virtual clock."
+        ),
+    ] = False,
+    seed: Seed = 0,
+    at: At = None,
+    mqtt: MqttUrl = None,
+    mqtt_ca: MqttCa = None,
+    mqtt_cert: MqttCert = None,
+    mqtt_key: MqttKey = None,
+    mqtt_site: MqttSite = None,
+    mqtt_prefix: MqttPrefix = None,
+    mqtt_client_id: MqttClientId = None,
+    mqtt_qos: MqttQos = None,
+    mqtt_keepalive: MqttKeepalive = None,
+    mqtt_ha_discovery: MqttHaDiscovery = False,
+    mqtt_ha_prefix: MqttHaPrefix = None,
+    mqtt_drain: MqttDrain = 10.0,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON line per call on stdout (everything else: stderr)."
+        ),
+    ] = False,
 ) -> None:
     """Call, follow each SCRIPT, and report: exit 0 all passed, 1 any failed, 2 usage error."""
-    console = Console(soft_wrap=True, stderr=as_json)
+    output = RunOutput(out=out, as_json=as_json, console=Console(soft_wrap=True, stderr=as_json))
+    broker = MqttOptions(
+        url=mqtt,
+        ca=mqtt_ca,
+        cert=mqtt_cert,
+        key=mqtt_key,
+        site=mqtt_site,
+        prefix=mqtt_prefix,
+        client_id=mqtt_client_id,
+        qos=mqtt_qos,
+        keepalive=mqtt_keepalive,
+        ha_discovery=mqtt_ha_discovery,
+        ha_prefix=mqtt_ha_prefix,
+    )
     with one_line_errors():
         loaded: list[CallScript] = [load_script(path) for path in scripts]
         print_ivr_warnings(Path(s.target) for s in loaded if s.carrier == "sandbox")
-        settings = MqttOptions(
-            url=mqtt,
-            ca=mqtt_ca,
-            cert=mqtt_cert,
-            key=mqtt_key,
-            site=mqtt_site,
-            prefix=mqtt_prefix,
-            client_id=mqtt_client_id,
-            qos=mqtt_qos,
-            keepalive=mqtt_keepalive,
-            ha_discovery=mqtt_ha_discovery,
-            ha_prefix=mqtt_ha_prefix,
-        ).settings()
-        speech = select_engine(engine, vosk_model)
-    console.print(f"engine: {speech.name}")
+        delivery = MqttDelivery(broker.settings(), mqtt_drain)
+        speech = SpeechOptions(engine, vosk_model).select()
+    output.console.print(f"engine: {speech.name}")
     options = DialOptions(seed=seed, realtime=realtime, now=at)
     results, folders, interrupted = asyncio.run(
-        _call_all(loaded, speech, options, out, console, settings, mqtt_drain, as_json)
+        _call_all(loaded, speech, options, delivery, output)
     )
     if junit is not None:
         with one_line_errors():
@@ -119,11 +144,8 @@ async def _call_all(
     loaded: list[CallScript],
     speech: SpeechEngine,
     options: DialOptions,
-    out: Path | None,
-    console: Console,
-    settings: MqttSettings | None,
-    drain_s: float,
-    as_json: bool,
+    delivery: MqttDelivery,
+    output: RunOutput,
 ) -> tuple[list[dict[str, Any]], list[Path], int | None]:
     """Every call in one event loop, so the publisher keeps delivering while calls run.
 
@@ -131,7 +153,7 @@ async def _call_all(
     `error`) and the calls after it; the exit code then says which signal it was."""
     results: list[dict[str, Any]] = []
     folders: list[Path] = []
-    async with publishing(settings, warn) as publisher:
+    async with publishing(delivery.settings, warn) as publisher:
         discovery = None
         if publisher is not None and publisher.settings.ha_discovery_prefix is not None:
             discovery = Discovery(publisher, publisher.settings.ha_discovery_prefix)
@@ -142,21 +164,18 @@ async def _call_all(
                 feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
                 if discovery is not None:
                     discovery.announce(script_id(script), script.name)
-                with one_line_errors(), console.status(f"calling: {script.name}"):
+                with one_line_errors(), output.console.status(f"calling: {script.name}"):
                     record = await _call(script, speech, options, feed, stop)
                 if feed is not None:
                     feed.finish(record)
-                folder = _call_folder(record, out)
+                folder = _call_folder(record, output.out)
                 with one_line_errors():
                     write_call(record, folder)
                 results.append(record.result)
                 folders.append(folder)
-                if as_json:
-                    typer.echo(_json_line(record.result, folder))
-                else:
-                    console.print(_summary(record.result, folder))
+                output.show(record.result, folder)
         if publisher is not None:
-            await publisher.drain_and_report(drain_s)
+            await publisher.drain_and_report(delivery.drain_s)
     return results, folders, stop.exit_code
 
 

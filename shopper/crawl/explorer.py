@@ -12,11 +12,11 @@ because zero-out and invalid-key handling are what callers suffer from.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Collection
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -179,6 +179,14 @@ class _Crawl:
 
 def crawl(settings: CrawlSettings, progress: Progress | None = None) -> CrawlMap:
     """Explore the target within the budgets and return its map (without findings)."""
+    return asyncio.run(explore(settings, progress))
+
+
+async def explore(settings: CrawlSettings, progress: Progress | None = None) -> CrawlMap:
+    """`crawl` as a task that can be stopped: cancelling it (the CLI does on Ctrl-C and
+    SIGTERM) places no further call, hangs up the calls in progress, learns the calls that
+    finished meanwhile and returns the map so far, marked stopped with the cancel's message
+    as the reason; what it did not reach is listed unexplored with that reason."""
     began = time.monotonic()
     state = _Crawl(
         settings,
@@ -190,29 +198,76 @@ def crawl(settings: CrawlSettings, progress: Progress | None = None) -> CrawlMap
         ),
     )
     state.pending.append(Attempt(None, ""))
-    running: dict[Future[CallResult], _Placed] = {}
-    budgets = settings.budgets
+    running: _Running = {}
     with Lines(settings.lines, settings.engine, settings.vosk_model) as lines:
-        while state.pending or running:
-            while state.pending and len(running) < settings.lines:
-                reason = _over_budget(state.map, budgets, len(running))
-                if reason is not None:
-                    _give_up(state, reason)
-                    break
-                attempt = state.pending.popleft()
-                free = settings.lines - len(running)
-                share = 0 if settings.redial else share_of(len(state.pending), free)
-                follow_ups = claim(state.pending, share, state.follow_up, state.dial_only)
-                placed = _Placed(attempt, [item for item, _ in follow_ups])
-                running[lines.place(state.job(attempt, follow_ups))] = placed
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                _learn_call(state, running.pop(future), future.result(), progress)
+        try:
+            await _explore_all(state, lines, running, progress)
+        except asyncio.CancelledError as cancelled:
+            _uncancel()
+            reason = str(cancelled.args[0]) if cancelled.args else "interrupted"
+            await _stop(state, lines, running, progress, reason)
     state.map.lower_bound_s = round(_lower_bound(state.map), 3)
     state.map.wall_s = round(time.monotonic() - began, 3)
     return state.map
+
+
+async def _explore_all(
+    state: _Crawl, lines: Lines, running: _Running, progress: Progress | None
+) -> None:
+    """Keep every line busy until nothing is left to try or a budget is spent."""
+    settings, budgets = state.settings, state.settings.budgets
+    while state.pending or running:
+        while state.pending and len(running) < settings.lines:
+            reason = _over_budget(state.map, budgets, len(running))
+            if reason is not None:
+                _give_up(state, reason)
+                break
+            attempt = state.pending.popleft()
+            free = settings.lines - len(running)
+            share = 0 if settings.redial else share_of(len(state.pending), free)
+            follow_ups = claim(state.pending, share, state.follow_up, state.dial_only)
+            placed = _Placed(attempt, [item for item, _ in follow_ups])
+            running[asyncio.wrap_future(lines.place(state.job(attempt, follow_ups)))] = placed
+        if not running:
+            break
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for future in done:
+            placed = running.pop(future)
+            call = future.result()
+            assert call is not None, "only a stopping crawl hangs calls up"
+            _learn_call(state, placed, call, progress)
+
+
+async def _stop(
+    state: _Crawl, lines: Lines, running: _Running, progress: Progress | None, reason: str
+) -> None:
+    """Hang up the calls in progress and wait for each line to let go of its call: a call
+    that ended meanwhile is learned, one hung up (or whose line failed: the map of the calls
+    that finished matters more now) leaves its paths unexplored. A further signal meanwhile
+    changes nothing: the lines are already hanging up."""
+    lines.hang_up()
+    state.map.stopped = reason
+    while running:
+        try:
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            _uncancel()
+            continue
+        for future in done:
+            placed = running.pop(future)
+            call = future.result() if future.exception() is None else None
+            if call is not None:
+                _learn_call(state, placed, call, progress)
+            else:
+                state.pending.extendleft(reversed([placed.attempt, *placed.follow_ups]))
+    _give_up(state, reason)
+
+
+def _uncancel() -> None:
+    """The cancel was a request to stop, handled here: the task goes on to return the map."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +276,10 @@ class _Placed:
 
     attempt: Attempt
     follow_ups: list[Attempt]
+
+
+_Running = dict[asyncio.Future[CallResult | None], _Placed]
+"""The calls on the lines, by the future of their result."""
 
 
 def _learn_call(
@@ -254,10 +313,11 @@ def _over_budget(crawl_map: CrawlMap, budgets: Budgets, running: int) -> str | N
 
 
 def _give_up(state: _Crawl, reason: str) -> None:
+    """Every path still to try is unexplored for `reason` (the first call too, when a stop
+    hung it up: then the start itself is)."""
     while state.pending:
         attempt = state.pending.popleft()
-        if attempt.node is not None:
-            state.map.unexplored.append(Unexplored(attempt.node, attempt.key, reason))
+        state.map.unexplored.append(Unexplored(attempt.node or ROOT, attempt.key, reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,13 +483,16 @@ def _silent_ending(state: _Crawl, place: _Place, result: PathResult) -> MapNode 
     if kind is None:
         return None
     stem = f"{place.stem}-{kind}"
-    return _new_node(state, stem, "", kind, place.path, place.route, result, place.label)
+    node = _NodeSpec(stem, "", kind, place.path, place.route, place.label)
+    return _new_node(state, node, result)
 
 
 def _hold_ending(state: _Crawl, place: _Place, result: PathResult, last: MapNode | None) -> MapNode:
     """The last prompt is a queue (a new one when the hold began without a prompt), leading to
     how its hold ended: a person, a voicemail, a drop or the hold budget."""
-    queue = last or _new_node(state, place.stem, "", "queue", place.path, place.route, result, None)
+    queue = last or _new_node(
+        state, _NodeSpec(place.stem, "", "queue", place.path, place.route), result
+    )
     queue.kind = "queue"
     queue.hold_s = result.hold_s
     queue.callback_offered = result.callback_offered
@@ -445,14 +508,13 @@ def _hold_end(state: _Crawl, queue: MapNode, place: _Place, result: PathResult) 
         return _after_hold(state, queue, result, place.path, place.route)
     kind = HOLD_ENDS[result.ending]
     stem = f"{queue.id}-{kind}"
-    return _new_node(state, stem, "", kind, place.path, place.route, result, None)
+    return _new_node(state, _NodeSpec(stem, "", kind, place.path, place.route), result)
 
 
 def _person(state: _Crawl, queue: MapNode, place: _Place, result: PathResult) -> MapNode:
     greeting = result.human or ""
-    human = _new_node(
-        state, f"{queue.id}-agent", greeting, "human", place.path, place.route, result, None
-    )
+    agent = _NodeSpec(f"{queue.id}-agent", greeting, "human", place.path, place.route)
+    human = _new_node(state, agent, result)
     answered = result.human_at_s or result.duration_s
     human.evidence.append(_evidence(result, answered, result.duration_s))
     human.hold_s = result.hold_s
@@ -474,7 +536,7 @@ def _after_hold(
         last = heard is result.after_hold[-1]
         stem = f"{queue.id}-voicemail" if last else _node_name(heard.text, None)
         node = _known_node(state, heard, result) or _new_node(
-            state, stem, heard.text, "message", path, route, result, None
+            state, _NodeSpec(stem, heard.text, "message", path, route), result
         )
         node.evidence.append(_evidence(result, heard.start_s, heard.end_s))
         if nodes:
@@ -576,7 +638,7 @@ def _learned_node(
     """A node for a prompt heard for the first time (or a recording heard again in another
     place, see _goes_elsewhere): classified once the path's ending is known."""
     stem = ROOT if not state.map.nodes else _node_name(heard.text, label)
-    return _new_node(state, stem, heard.text, "limit", path, route, result, None)
+    return _new_node(state, _NodeSpec(stem, heard.text, "limit", path, route), result)
 
 
 def _goes_elsewhere(
@@ -616,22 +678,27 @@ def _same_audio(state: _Crawl, heard: HeardPrompt, result: PathResult) -> MapNod
     )
 
 
-def _new_node(
-    state: _Crawl,
-    stem: str,
-    prompt: str,
-    kind: NodeKind,
-    path: list[str],
-    route: tuple[RouteStep, ...],
-    result: PathResult,
-    label: str | None,
-) -> MapNode:
-    node_id = _unique_id(state, _slug(label) if label else stem)
-    node = MapNode(node_id, prompt, kind, list(path))
-    if not prompt:
+@dataclass(frozen=True, slots=True)
+class _NodeSpec:
+    """A node about to be added: its id's stem (the slug of `label`, what the menu said its
+    key is for, when there is one), its prompt and kind, its keys from the start and the route
+    that reproduces them."""
+
+    stem: str
+    prompt: str
+    kind: NodeKind
+    path: list[str]
+    route: tuple[RouteStep, ...]
+    label: str | None = None
+
+
+def _new_node(state: _Crawl, spec: _NodeSpec, result: PathResult) -> MapNode:
+    node_id = _unique_id(state, _slug(spec.label) if spec.label else spec.stem)
+    node = MapNode(node_id, spec.prompt, spec.kind, list(spec.path))
+    if not spec.prompt:
         node.evidence.append(_evidence(result, result.duration_s, result.duration_s))
     state.map.nodes.append(node)
-    state.routes[node_id] = route
+    state.routes[node_id] = spec.route
     return node
 
 

@@ -50,6 +50,8 @@ class Header:
     """passed or failed."""
     reasons: list[str]
     facts: list[Fact]
+    stopped: str | None
+    """Why the crawl stopped before its end (the map is incomplete); None when it did not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,7 @@ def _header(crawl_map: CrawlMap, verdict: Verdict) -> Header:
         Fact("Lines", str(crawl_map.lines)),
     ]
     state = "passed" if verdict.passed else "failed"
-    return Header(crawl_map.target, state, list(verdict.reasons), facts)
+    return Header(crawl_map.target, state, list(verdict.reasons), facts, crawl_map.stopped)
 
 
 def _findings(findings: list[Finding]) -> list[NodeRow]:

@@ -184,6 +184,14 @@ class CrawlMap:
     at: str | None = None
     """The local moment (ISO 8601) the called phone system was told it is (`--at`), so that a
     re-crawl or a regression script takes the same opening-hours branch; None for its clock."""
+    stopped: str | None = None
+    """Why the crawl stopped before its end ("interrupted by SIGTERM"); None when it ran to
+    its end (budgets included, see `unexplored`). A stopped crawl's map holds what the calls
+    that finished learned: what it did not reach is unknown, not absent."""
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None
 
     def node(self, node_id: str) -> MapNode:
         for node in self.nodes:
@@ -207,6 +215,8 @@ class CrawlMap:
             "lower_bound_s": round(self.lower_bound_s, 3),
             "wall_s": round(self.wall_s, 3),
             "lines": self.lines,
+            "complete": self.complete,
+            "stopped": self.stopped,
         }
 
     @classmethod
@@ -225,4 +235,5 @@ class CrawlMap:
             lower_bound_s=data.get("lower_bound_s", 0.0),
             wall_s=data.get("wall_s", 0.0),
             lines=data.get("lines", 1),
+            stopped=data.get("stopped"),
         )

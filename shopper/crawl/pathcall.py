@@ -14,6 +14,7 @@ call of its own; the explorer chose the follow-ups and the ways into them (see E
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -40,9 +41,10 @@ from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
+from shopper.engine.timeline import KeySent
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
-from shopper.scripts.runner import CallContext, open_call
+from shopper.scripts.runner import CallContext, Failure, open_call
 from shopper.text.phrasebook import is_retry_notice, is_voicemail_greeting
 
 if TYPE_CHECKING:
@@ -270,10 +272,14 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
     )
     context = open_call(job.target, engine, name="crawl", options=options, settings=settings)
     served: _Served
-    async with context as caller:
-        served = await _serve(job, caller)
-    record = context.record()
     folder = Path("calls") / context.call_id
+    try:
+        async with context as caller:
+            served = await _serve(job, caller)
+    except asyncio.CancelledError as cancelled:
+        _keep_hung_up(context, job.out_dir / folder, cancelled)
+        raise
+    record = context.record()
     write_call(record, job.out_dir / folder)
     session = context.session
     legs = [_leg_result(leg, context, folder.as_posix()) for leg in served.legs]
@@ -287,6 +293,14 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
         unserved=served.unserved,
         redial=served.redial,
     )
+
+
+def _keep_hung_up(context: CallContext, folder: Path, cancelled: asyncio.CancelledError) -> None:
+    """A call the crawl hung up before it ended (it was stopped) keeps its evidence, with
+    outcome `error` and why, although the map learns nothing from it."""
+    reason = str(cancelled.args[0]) if cancelled.args else "hung up"
+    context.failure = Failure("error", None, reason)
+    write_call(context.record(), folder)
 
 
 @dataclass(slots=True)
@@ -555,7 +569,7 @@ def _not_taken(job: PathJob, step: RouteStep, failure: StepFailure) -> _Outcome 
 def _last_key_at(session: CallSession) -> int:
     """When the engine actually sent the last key: press() waits for a moment at which a
     reaction can be told from the prompt's pauses, and may press again after the prompt."""
-    keys = session.timeline.of_type("key")
+    keys = session.timeline.of_type(KeySent)
     return keys[-1].t if keys else session.now
 
 

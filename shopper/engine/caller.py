@@ -35,6 +35,13 @@ from shopper.engine.reaction import (
     speech_level,
 )
 from shopper.engine.session import CallSession
+from shopper.engine.timeline import (
+    ExpectMatched,
+    HumanDetected,
+    HumanEvidenceWeighed,
+    KeyAcknowledged,
+    KeySent,
+)
 from shopper.text.match import Match, Matcher, contains
 from shopper.tts import synthesize
 
@@ -61,6 +68,17 @@ class HumanVerdict:
     confidence: float
     evidence: HumanEvidence
     greeting: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Pressed:
+    """Keys `press` sent and how (their acknowledgement limit, tone and gap lengths), so
+    `_ignored` can press them again the same way."""
+
+    keys: str
+    ack_s: float | None
+    tone_s: float
+    gap_s: float
 
 
 class Caller:
@@ -168,14 +186,14 @@ class Caller:
 
     def _matched(self, heard: str, match: Match) -> None:
         self.decided = match
-        margin = {} if match.margin is None else {"margin": round(match.margin, 2)}
         self.session.timeline.add(
-            self.session.now,
-            "expect-matched",
-            heard=heard,
-            score=round(match.score, 3),
-            method=match.method,
-            **margin,
+            ExpectMatched(
+                self.session.now,
+                heard=heard,
+                score=round(match.score, 3),
+                method=match.method,
+                margin=None if match.margin is None else round(match.margin, 2),
+            )
         )
 
     async def wait(self, seconds: float) -> None:
@@ -210,7 +228,7 @@ class Caller:
         sent_at = max(session.now, session.near_busy_until)
         playing = self._playing()
         session.near_busy_until = sent_at + session.samples(len(keys) * (tone_s + gap_s))
-        session.timeline.add(sent_at, "key", digits=keys)
+        session.timeline.add(KeySent(sent_at, digits=keys))
         await session.call.send_dtmf(keys, tone_s, gap_s)
         if playing is None:
             limit = session.samples(ack_s if ack_s is not None else session.settings.ack_s)
@@ -224,13 +242,10 @@ class Caller:
         else:
             reacted = await self._interrupted(sent_at, playing)
             if reacted is None:
-                raise await self._ignored(
-                    keys, sent_at, playing, after_prompt, ack_s, tone_s, gap_s
-                )
+                pressed = _Pressed(keys, ack_s, tone_s, gap_s)
+                raise await self._ignored(pressed, sent_at, playing, after_prompt)
         reaction = max(reacted - sent_at, 0) / TELEPHONY_RATE
-        session.timeline.add(
-            session.now, "key-acknowledged", digits=keys, after_s=round(reaction, 3)
-        )
+        session.timeline.add(KeyAcknowledged(session.now, digits=keys, after_s=round(reaction, 3)))
         return reaction
 
     def _playing(self) -> SoundKind | None:
@@ -323,17 +338,11 @@ class Caller:
                 return None
 
     async def _ignored(
-        self,
-        keys: str,
-        sent_at: int,
-        playing: SoundKind,
-        after_prompt: bool,
-        ack_s: float | None,
-        tone_s: float,
-        gap_s: float,
+        self, pressed: _Pressed, sent_at: int, playing: SoundKind, after_prompt: bool
     ) -> StepFailure:
         """The failure for keys the far end played on through. A prompt's keys are pressed
         again once it has ended, so the failure says whether the menu takes them then."""
+        keys = pressed.keys
         said = f"pressed {keys!r} at {sent_at / TELEPHONY_RATE:.1f} s"
         if playing != "speech":
             return StepFailure("dtmf-not-acknowledged", f"{said}; ignored: the {playing} played on")
@@ -344,7 +353,9 @@ class Caller:
         if then is not None:
             return KeyIgnored(f"{detail}; not pressed again: the far end went on to {then}", None)
         try:
-            reaction = await self.press(keys, ack_s, tone_s, gap_s, after_prompt=True)
+            reaction = await self.press(
+                keys, pressed.ack_s, pressed.tone_s, pressed.gap_s, after_prompt=True
+            )
         except StepFailure as again:
             if again.kind != "dtmf-not-acknowledged":
                 raise
@@ -496,7 +507,7 @@ class Caller:
                 evidence.greeting,
                 responsive=await self._probe(),
             )
-        session.timeline.add(turn[0].start, "human-evidence", text=text, **evidence.to_json())
+        session.timeline.add(HumanEvidenceWeighed(turn[0].start, text=text, evidence=evidence))
         if not evidence.is_human:
             return None
         return HumanVerdict(turn[0].start, evidence.confidence, evidence, text)
@@ -525,8 +536,9 @@ class Caller:
     def _found(self, verdict: HumanVerdict) -> None:
         self.human_verdict = verdict
         self.session.timeline.add(
-            verdict.at,
-            "human",
-            confidence=round(verdict.confidence, 3),
-            text=verdict.greeting,
+            HumanDetected(
+                verdict.at,
+                confidence=round(verdict.confidence, 3),
+                text=verdict.greeting,
+            )
         )

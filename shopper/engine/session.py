@@ -23,7 +23,21 @@ from shopper.engine.ear import Ear, Heard
 from shopper.engine.failures import StepFailure
 from shopper.engine.hold import HoldTracker
 from shopper.engine.runs import Run, RunTracker
-from shopper.engine.timeline import Timeline
+from shopper.engine.timeline import (
+    Answered,
+    CallbackOffered,
+    DeadAir,
+    Dialing,
+    Ended,
+    HoldEnded,
+    HoldStarted,
+    Said,
+    SoundRun,
+    Timeline,
+    ToneHeard,
+    UtteranceHeard,
+    VoicemailReached,
+)
 from shopper.engine.voicemail import VoicemailBox, VoicemailDetector
 
 TONE_FAILURES = {"busy": "busy", "reorder": "busy"}
@@ -111,7 +125,7 @@ class CallSession:
         """The limit the reported silence reached (the hold's allowance on hold)."""
         self._dead_air_after_hold = False
         """The reported silence began when a hold's music or announcements stopped."""
-        self.timeline.add(0, "dialing", carrier=call.carrier, call_id=call.call_id)
+        self.timeline.add(Dialing(0, carrier=call.carrier, call_id=call.call_id))
 
     # --- pulling audio ------------------------------------------------------------------
 
@@ -134,7 +148,7 @@ class CallSession:
         self.recording.near.append(frame.near)
         if self.answered_at is None and self.call.answered_at is not None:
             self.answered_at = self.call.answered_at
-            self.timeline.add(self.answered_at, "answered")
+            self.timeline.add(Answered(self.answered_at))
         self._take(self._ear.hear(far))
         self.runs.update(self._ear.current, far.start)
         run = self.runs.run
@@ -142,19 +156,16 @@ class CallSession:
             # Nothing before the answer (ringback, early media) can be hold.
             run = Run(run.kind, max(run.since, self.answered_at))
             change = self.hold.observe_run(run, self.now)
-            if change is not None:
-                at = (
-                    self.hold.periods[-1].end
-                    if change == "hold-end"
-                    else self.hold.periods[-1].start
-                )
-                self.timeline.add(at or self.now, change)
+            if change == "hold-end":
+                self.timeline.add(HoldEnded(self.hold.periods[-1].end or self.now))
+            elif change == "hold-start":
+                self.timeline.add(HoldStarted(self.hold.periods[-1].start or self.now))
         if self.voicemail.observe_quiet(self.runs.run, self.now, self.transcript):
             box = self.voicemail.box
             assert box is not None
-            self.timeline.add(box.beep.start, "voicemail", **box.to_json())
+            self.timeline.add(VoicemailReached(box.beep.start, box))
             if self.hold.state == "hold":
-                self.timeline.add(self.hold.end_at_voicemail(), "hold-end")
+                self.timeline.add(HoldEnded(self.hold.end_at_voicemail()))
         self._track_dead_air(bool(np.any(frame.near)))
 
     def _take(self, heard: Heard) -> None:
@@ -163,13 +174,13 @@ class CallSession:
             self._observe_music(segment, closed=True)
             self.voicemail.observe_segment(segment, self.recording.far_between)
             self.timeline.add(
-                segment.start, "sound", kind=segment.kind, end_s=round(segment.end_s, 3)
+                SoundRun(segment.start, kind=segment.kind, end_s=round(segment.end_s, 3))
             )
         if heard.ongoing is not None:
             self._observe_music(heard.ongoing, closed=False)
         for tone in heard.tones:
             self.tones.append(tone)
-            self.timeline.add(tone.start, "tone", kind=tone.kind, end_s=round(tone.end_s, 3))
+            self.timeline.add(ToneHeard(tone.start, kind=tone.kind, end_s=round(tone.end_s, 3)))
         for utterance in heard.utterances:
             if not utterance.final:
                 self.partial = utterance
@@ -179,14 +190,15 @@ class CallSession:
                 continue
             self.transcript.append(utterance)
             self.timeline.add(
-                utterance.start,
-                "utterance",
-                end_s=round(utterance.end_s, 3),
-                text=utterance.text,
-                confidence=round(utterance.confidence, 3),
+                UtteranceHeard(
+                    utterance.start,
+                    end_s=round(utterance.end_s, 3),
+                    text=utterance.text,
+                    confidence=round(utterance.confidence, 3),
+                )
             )
             if self.hold.observe_utterance(utterance):
-                self.timeline.add(utterance.start, "callback-offer", text=utterance.text)
+                self.timeline.add(CallbackOffered(utterance.start, text=utterance.text))
 
     def _observe_music(self, segment: Segment, closed: bool) -> None:
         """Segments tell the hold what the frame-by-frame runs miss: music too faint for them
@@ -196,7 +208,7 @@ class CallSession:
             return
         observe = self.hold.observe_segment if closed else self.hold.observe_music
         if observe(segment) is not None:
-            self.timeline.add(self.hold.periods[-1].start, "hold-start")
+            self.timeline.add(HoldStarted(self.hold.periods[-1].start))
 
     def _track_dead_air(self, tester_speaking: bool) -> None:
         silent = self.runs.run is not None and self.runs.run.kind == "silence"
@@ -217,13 +229,14 @@ class CallSession:
             self._dead_air_after_hold = self.hold.state == "hold"
             if self._dead_air_after_hold:
                 # The hold ended with its sound: the silence is dead air after it.
-                self.timeline.add(self.hold.end_in_dead_air(), "hold-end")
+                self.timeline.add(HoldEnded(self.hold.end_in_dead_air()))
             if not self._recording_voicemail:
                 self.timeline.add(
-                    self._silence_since,
-                    "dead-air",
-                    limit_s=self._dead_air_limit_s,
-                    after_hold=self._dead_air_after_hold,
+                    DeadAir(
+                        self._silence_since,
+                        limit_s=self._dead_air_limit_s,
+                        after_hold=self._dead_air_after_hold,
+                    )
                 )
 
     def _end(self) -> None:
@@ -231,8 +244,8 @@ class CallSession:
         self._take(self._ear.finish())
         if self.hold.state == "hold":
             self.hold.finish(self.now, far_end_hung_up=self.call.ended_by == "remote")
-            self.timeline.add(self.hold.periods[-1].end or self.now, "hold-end")
-        self.timeline.add(self.now, "ended", by=self.call.ended_by, cause=self.call.end_cause)
+            self.timeline.add(HoldEnded(self.hold.periods[-1].end or self.now))
+        self.timeline.add(Ended(self.now, by=self.call.ended_by, cause=self.call.end_cause))
 
     # --- what steps ask ------------------------------------------------------------------
 
@@ -311,7 +324,7 @@ class CallSession:
         start = max(self.now, self.near_busy_until)
         self.near_busy_until = start + len(samples)
         self.timeline.add(
-            start, "said", text=what, duration_s=round(len(samples) / TELEPHONY_RATE, 3)
+            Said(start, text=what, duration_s=round(len(samples) / TELEPHONY_RATE, 3))
         )
         await self.call.play(samples)
 

@@ -37,8 +37,8 @@ def event_payload(event: Event, call_id: str, script_id: str, seq: int) -> dict[
         "script_id": script_id,
         "seq": seq,
         "t_s": round(event.t_s, 3),
-        "type": event.type,
-        "data": event.data,
+        "type": event.TYPE,
+        "data": event.data(),
     }
 
 

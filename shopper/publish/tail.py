@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopper.engine.timeline import (
+    Dialing,
+    Ended,
+    HoldEnded,
+    HoldStarted,
+    HumanDetected,
+    KeySent,
+    Said,
+    StepFinished,
+    UtteranceHeard,
+)
+
 
 def site_of(topic: str) -> str:
     """`<prefix>/<site>/calls/<call_id>/events`: the site is fourth from the end."""
@@ -20,24 +32,26 @@ def event_line(topic: str, payload: dict[str, Any]) -> str:
 
 
 def _what(kind: str, data: dict[str, Any]) -> str:
+    """Payloads come off the wire, from whichever shopper published them, so they are told
+    apart by their `type` (the timeline event classes' TYPE) and any field may be missing."""
     match kind:
-        case "dialing":
+        case Dialing.TYPE:
             return f"dialing ({data.get('carrier')})"
-        case "utterance":
+        case UtteranceHeard.TYPE:
             return f'heard "{data.get("text", "")}"'
-        case "said":
+        case Said.TYPE:
             return f'said "{data.get("text", "")}"'
-        case "key":
+        case KeySent.TYPE:
             return f"pressed {data.get('digits')}"
-        case "human":
+        case HumanDetected.TYPE:
             return f'person answered: "{data.get("text", "")}"'
-        case "hold-start":
+        case HoldStarted.TYPE:
             return "hold started"
-        case "hold-end":
+        case HoldEnded.TYPE:
             return "hold ended"
-        case "step":
+        case StepFinished.TYPE:
             return f"step {data.get('index')} {data.get('outcome')}: {data.get('step')}"
-        case "ended":
+        case Ended.TYPE:
             return f"ended by {data.get('by')} ({data.get('cause')})"
     details = " ".join(f"{k}={v}" for k, v in data.items())
     return f"{kind} {details}".rstrip()

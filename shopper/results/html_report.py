@@ -14,6 +14,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from shopper.engine.timeline import (
+    Answered,
+    CallbackOffered,
+    DeadAir,
+    Ended,
+    ExpectMatched,
+    HoldEnded,
+    HoldStarted,
+    HumanDetected,
+    HumanEvidenceWeighed,
+    KeyAcknowledged,
+    KeySent,
+    Said,
+    SoundRun,
+    ToneHeard,
+    UtteranceHeard,
+    VoicemailReached,
+)
 from shopper.html_templates import load_template
 
 SOUND_COLOURS = {
@@ -610,27 +628,30 @@ def _holds(result: dict[str, Any], scale: _Scale) -> list[Band]:
     return bands
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """An item drawn as a bar in its lane: from and to (seconds), its colour, its tooltip."""
+
+    start: float
+    end: float
+    colour: str
+    title: str
+
+
 def _segment(
-    lane: str,
-    scale: _Scale,
-    start: float,
-    end: float,
-    colour: str,
-    title: str,
-    inset: float = 2,
-    outlined: bool = False,
+    lane: str, scale: _Scale, span: _Span, *, inset: float = 2, outlined: bool = False
 ) -> Segment:
     """`outlined` keeps back-to-back items (steps, prompts) apart; sound runs need no edges."""
-    x0, x1 = scale.x(start), scale.x(end)
+    x0, x1 = scale.x(span.start), scale.x(span.end)
     return Segment(
         css_class="seg outlined" if outlined else "seg",
-        seek_s=f"{start:.3f}",
+        seek_s=f"{span.start:.3f}",
         x=f"{x0:.2f}",
         y=f"{_lane_top(lane) + inset}",
         width=f"{max(x1 - x0, MIN_MARK_WIDTH):.2f}",
         height=f"{LANE_HEIGHT - 2 * inset}",
-        fill=colour,
-        title=title,
+        fill=span.colour,
+        title=span.title,
     )
 
 
@@ -647,7 +668,7 @@ def _step_marks(result: dict[str, Any], scale: _Scale) -> list[Mark]:
         title = f"{label}\n{detail}" if detail else label
         colour = STEP_COLOURS.get(outcome, "#e5e7eb")
         until = end if end is not None else start
-        marks.append(_segment("steps", scale, start, until, colour, title, outlined=True))
+        marks.append(_segment("steps", scale, _Span(start, until, colour, title), outlined=True))
         x0, x1 = scale.x(start), scale.x(until)
         number = _text(step.get("index"))
         if x1 - x0 >= LABEL_CHAR_WIDTH * len(number) + 6:
@@ -657,11 +678,14 @@ def _step_marks(result: dict[str, Any], scale: _Scale) -> list[Mark]:
 
 
 def _event_marks(events: Iterable[dict[str, Any]], scale: _Scale) -> list[Mark]:
+    """The report draws a result document, not a live Timeline: any result.json (older, or
+    edited by hand) must render, so events are told apart by their `type` (the timeline event
+    classes' TYPE) and every field is read defensively."""
     events = list(events)
     key_xs = sorted(
         scale.x(t_s)
         for event in events
-        if event.get("type") == "key" and (t_s := _number(event.get("t_s"))) is not None
+        if event.get("type") == KeySent.TYPE and (t_s := _number(event.get("t_s"))) is not None
     )
     marks: list[Mark] = []
     for event in events:
@@ -670,32 +694,35 @@ def _event_marks(events: Iterable[dict[str, Any]], scale: _Scale) -> list[Mark]:
         if t_s is None:
             continue
         end_s = _number(event.get("end_s"))
-        if kind == "sound" and end_s is not None:
+        if kind == SoundRun.TYPE and end_s is not None:
             sound = _text(event.get("kind"))
             colour = SOUND_COLOURS.get(sound, "#9ca3af")
             title = f"{sound} {t_s:.2f}-{end_s:.2f} s"
-            marks.append(_segment("far end", scale, t_s, end_s, colour, title))
-        elif kind == "tone" and end_s is not None:
+            marks.append(_segment("far end", scale, _Span(t_s, end_s, colour, title)))
+        elif kind == ToneHeard.TYPE and end_s is not None:
             tone = _text(event.get("kind"))
             title = f"{tone} tone {t_s:.2f}-{end_s:.2f} s"
-            marks.append(_segment("tones", scale, t_s, end_s, _tone_colour(tone), title))
-        elif kind == "utterance" and end_s is not None:
+            span = _Span(t_s, end_s, _tone_colour(tone), title)
+            marks.append(_segment("tones", scale, span))
+        elif kind == UtteranceHeard.TYPE and end_s is not None:
             title = f"{t_s:.2f}-{end_s:.2f} s: {_text(event.get('text'))}"
-            marks.append(_segment("heard", scale, t_s, end_s, PROMPT_COLOUR, title, outlined=True))
-        elif kind == "said":
+            span = _Span(t_s, end_s, PROMPT_COLOUR, title)
+            marks.append(_segment("heard", scale, span, outlined=True))
+        elif kind == Said.TYPE:
             duration = _number(event.get("duration_s")) or 0.0
             title = f"said at {t_s:.2f} s: {_text(event.get('text'))}"
-            marks.append(_segment("tester", scale, t_s, t_s + duration, SAID_COLOUR, title, 5))
-        elif kind == "key":
+            span = _Span(t_s, t_s + duration, SAID_COLOUR, title)
+            marks.append(_segment("tester", scale, span, inset=5))
+        elif kind == KeySent.TYPE:
             x = scale.x(t_s)
             room = min((other - x for other in key_xs if other > x), default=float("inf"))
             marks.append(_key_mark(x, t_s, _text(event.get("digits")), room))
-        elif kind == "key-acknowledged":
+        elif kind == KeyAcknowledged.TYPE:
             x = scale.x(t_s)
             top = _lane_top("tester")
             title = f"keys {_text(event.get('digits'))} acknowledged at {t_s:.2f} s"
             marks.append(AckLine(f"{x:.2f}", f"{top + 2}", f"{top + LANE_HEIGHT - 2}", title))
-        elif kind == "expect-matched":
+        elif kind == ExpectMatched.TYPE:
             x = scale.x(t_s)
             cy = f"{_lane_top('steps') + LANE_HEIGHT / 2}"
             title = (
@@ -703,7 +730,7 @@ def _event_marks(events: Iterable[dict[str, Any]], scale: _Scale) -> list[Mark]:
                 f"heard “{_text(event.get('heard'))}”"
             )
             marks.append(Dot("matched", f"{x:.2f}", cy, "3.5", title))
-        elif kind == "human-evidence":
+        elif kind == HumanEvidenceWeighed.TYPE:
             x = scale.x(t_s)
             cy = f"{_lane_top('heard') + 3}"
             title = "human evidence: " + ", ".join(
@@ -796,30 +823,30 @@ def _collect_flags(events: Iterable[dict[str, Any]], result: dict[str, Any]) -> 
         if t_s is None:
             continue
         at = f"{t_s:.2f} s"
-        if kind == "answered":
+        if kind == Answered.TYPE:
             flags.append(_Flag(t_s, "answered", "#4b5563", f"answered at {at}"))
-        elif kind == "hold-start":
+        elif kind == HoldStarted.TYPE:
             flags.append(_Flag(t_s, "hold", "#b45309", f"hold started at {at}", dashed=True))
-        elif kind == "hold-end":
+        elif kind == HoldEnded.TYPE:
             flags.append(_Flag(t_s, "off hold", "#b45309", f"hold ended at {at}", dashed=True))
-        elif kind == "callback-offer":
+        elif kind == CallbackOffered.TYPE:
             text = f"callback offered at {at}: {_text(event.get('text'))}"
             flags.append(_Flag(t_s, "callback offer", CALLBACK_COLOUR, text, dashed=True))
-        elif kind == "human":
+        elif kind == HumanDetected.TYPE:
             confidence = _number(event.get("confidence"))
             shown = "" if confidence is None else f" ({confidence:.2f})"
             text = f"person detected at {at}{shown}: {_text(event.get('text'))}"
             flags.append(_Flag(t_s, f"human{shown}", HUMAN_COLOUR, text))
-        elif kind == "voicemail":
+        elif kind == VoicemailReached.TYPE:
             hz = _number(event.get("beep_hz")) or 0.0
             text = f"voicemail: {hz:.0f} Hz beep at {at} after {_text(event.get('greeting'))}"
             flags.append(_Flag(t_s, "voicemail", VOICEMAIL_COLOUR, text))
-        elif kind == "dead-air":
+        elif kind == DeadAir.TYPE:
             limit = _number(event.get("limit_s")) or 0.0
             after_hold = ", after the hold" if event.get("after_hold") else ""
             text = f"dead air from {at}{after_hold} (limit {limit:g} s)"
             flags.append(_Flag(t_s, "dead air", DEAD_AIR_COLOUR, text, until_s=t_s + limit))
-        elif kind == "ended":
+        elif kind == Ended.TYPE:
             by = _text(event.get("by")) or _text(result.get("ended_by")) or "?"
             cause = _text(event.get("cause")) or _text(result.get("end_cause")) or "?"
             flags.append(_Flag(t_s, f"ended by {by}", ENDED_COLOUR, f"{cause} by {by} at {at}"))

@@ -15,8 +15,8 @@ import numpy as np
 
 from shopper.audio.files import read_audio
 from shopper.audio.frame import Samples
-from shopper.bench.corpus import moh_files
 from shopper.sandbox.model import Agent, IvrDefinition, Menu, Queue, Sound, Voice
+from shopper.sandbox.sounds import moh_files
 from shopper.tts import synthesize
 
 DEFAULT_MUSIC = "asterisk-moh"

@@ -9,6 +9,7 @@ from typing import Any
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.engine.caller import Caller
 from shopper.engine.session import CallSession
+from shopper.engine.timeline import KeySent, Said
 from shopper.text.normalize import normalize
 
 MENU_LANGUAGE = re.compile(r"\b(press|dial|enter)\b")
@@ -43,15 +44,15 @@ def call_metrics(session: CallSession, caller: Caller) -> dict[str, Any]:
         ),
         "hold_s": _s(session.hold.held_samples(session.now)) or 0.0,
         "duration_s": _s(session.now) or 0.0,
-        "dtmf_sent": sum(len(e.data["digits"]) for e in session.timeline.of_type("key")),
+        "dtmf_sent": sum(len(e.digits) for e in session.timeline.of_type(KeySent)),
         "menus": _menus(session),
         "dead_air_s": _s(dead_air) or 0.0,
     }
 
 
 def _tester_spoke_during(session: CallSession, start: int, end: int) -> bool:
-    for event in session.timeline.of_type("said"):
-        said_end = event.t + round(event.data["duration_s"] * TELEPHONY_RATE)
+    for event in session.timeline.of_type(Said):
+        said_end = event.t + round(event.duration_s * TELEPHONY_RATE)
         if event.t < end and said_end > start:
             return True
     return False
@@ -59,7 +60,7 @@ def _tester_spoke_during(session: CallSession, start: int, end: int) -> bool:
 
 def _menus(session: CallSession) -> int:
     """Prompts that offered keys: speech between two key presses (or call edges) is one prompt."""
-    presses = [e.t for e in session.timeline.of_type("key")]
+    presses = [e.t for e in session.timeline.of_type(KeySent)]
     bounds = [0, *presses, session.now + 1]
     count = 0
     for start, end in itertools.pairwise(bounds):

@@ -22,6 +22,7 @@ from shopper.carriers.dial import DialOptions, dial
 from shopper.engine.caller import Caller
 from shopper.engine.failures import FailureKind, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
+from shopper.engine.timeline import StepFinished
 from shopper.errors import ShopperError
 from shopper.results.record import RESULT_SCHEMA, CallRecord
 from shopper.scripts.metrics import call_metrics
@@ -91,6 +92,18 @@ def new_call_id(script_name: str, started_at: datetime) -> str:
     return f"{started_at:%Y%m%dT%H%M%SZ}-{slug}-{secrets.token_hex(3)}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallPlan:
+    """Whom a call is placed to and under which name: the name (of the script, or given from
+    Python) that the call id and the result carry, the target, its carrier, and the script
+    file it comes from (None when placed from Python)."""
+
+    name: str
+    target: str
+    carrier: str = "sandbox"
+    source: Path | None = None
+
+
 class CallContext:
     """One call placed for a script or a Python test: the verbs, then the evidence.
 
@@ -100,20 +113,17 @@ class CallContext:
 
     def __init__(
         self,
-        name: str,
-        target: str,
-        carrier: str,
+        plan: CallPlan,
         engine: SpeechEngine,
         options: DialOptions,
         settings: ListenSettings,
-        source: Path | None = None,
     ) -> None:
-        self.name = name
-        self.target = target
-        self.source = source
+        self.name = plan.name
+        self.target = plan.target
+        self.source = plan.source
         self.started_at = datetime.now(UTC)
-        self.call_id = new_call_id(name, self.started_at)
-        self.call = dial(target, carrier, options)
+        self.call_id = new_call_id(plan.name, self.started_at)
+        self.call = dial(plan.target, plan.carrier, options)
         self.session = CallSession(self.call, engine, settings)
         self.caller = Caller(self.session)
         self.steps: list[StepReport] = []
@@ -160,9 +170,8 @@ def open_call(
     settings: ListenSettings | None = None,
 ) -> CallContext:
     """Place a call from Python (pytest suites): `async with open_call(...) as call: ...`."""
-    return CallContext(
-        name, target, carrier, engine, options or DialOptions(), settings or ListenSettings()
-    )
+    plan = CallPlan(name=name, target=target, carrier=carrier)
+    return CallContext(plan, engine, options or DialOptions(), settings or ListenSettings())
 
 
 async def run_script(
@@ -177,9 +186,9 @@ async def run_script(
     to its timeline (live MQTT events).
     """
     context = CallContext(
-        script.name,
-        script.target,
-        script.carrier,
+        CallPlan(
+            name=script.name, target=script.target, carrier=script.carrier, source=script.source
+        ),
         engine,
         replace(
             options or DialOptions(),
@@ -187,7 +196,6 @@ async def run_script(
             now=script.sandbox_at or (options.now if options else None),
         ),
         _listen_settings(script),
-        script.source,
     )
     if on_call is not None:
         on_call(context)
@@ -241,11 +249,12 @@ async def _perform_all(context: CallContext, script: CallScript) -> None:
             finally:
                 report.end_s = round(session.now / TELEPHONY_RATE, 3)
                 session.timeline.add(
-                    session.now,
-                    "step",
-                    index=report.index,
-                    step=report.label,
-                    outcome=report.outcome,
+                    StepFinished(
+                        session.now,
+                        index=report.index,
+                        step=report.label,
+                        outcome=report.outcome,
+                    )
                 )
 
 
