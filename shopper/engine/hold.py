@@ -170,12 +170,8 @@ class HoldTracker:
             return False
         heard = [*self.pending, utterance]
         said = kinds(" ".join(u.text for u in heard))
-        offers_callback = PromptKind.CALLBACK_OFFER in said and not said & ENDS_THE_WAIT
         continued = self._continued(utterance)
-        if continued is not None:
-            joined = kinds(f"{continued.text} {utterance.text}")
-            offered_before = bool(self.callback_offers) and self.callback_offers[-1] is continued
-            offers_callback = PromptKind.CALLBACK_OFFER in joined and not offered_before
+        offers_callback = self._new_offer(said, continued, utterance)
         if offers_callback:
             self.callback_offers.append(utterance)
         if (
@@ -192,6 +188,18 @@ class HoldTracker:
         else:
             self.pending.append(utterance)
         return offers_callback
+
+    def _new_offer(
+        self, said: frozenset[PromptKind], continued: Utterance | None, utterance: Utterance
+    ) -> bool:
+        """Whether `utterance` makes a callback offer not counted yet: with the speech pending
+        before it (`said`), or with the announcement it finishes (`continued`), unless that
+        one was counted as the offer already."""
+        if continued is None:
+            return PromptKind.CALLBACK_OFFER in said and not said & ENDS_THE_WAIT
+        counted = bool(self.callback_offers) and self.callback_offers[-1] is continued
+        joined = kinds(f"{continued.text} {utterance.text}")
+        return PromptKind.CALLBACK_OFFER in joined and not counted
 
     def _continued(self, utterance: Utterance) -> Utterance | None:
         """The announcement `utterance` finishes, if a pause split one: nothing is pending,
@@ -244,6 +252,7 @@ class HoldTracker:
             self.periods[-1].end = max(at, self.periods[-1].start)
             self.state = "ivr"
             self._ended_by, self.pending = self.pending, []
+            self._ended_by_decided_at = -1
 
     def held_samples(self, now: int) -> int:
         return sum((p.end if p.end is not None else now) - p.start for p in self.periods)
