@@ -4,6 +4,7 @@ from shopper.asr.types import Utterance
 from shopper.audio.segments import Segment
 from shopper.engine.hold import HoldTracker
 from shopper.engine.runs import Run
+from shopper.engine.timeline import HoldEnded, HoldStarted
 
 S = 8000
 
@@ -21,10 +22,11 @@ def feed_runs(
         run = Run(kind, round(start_s * S))  # type: ignore[arg-type]
         for now in range(round(start_s * S), round(end_s * S), 160):
             change = tracker.observe_run(run, now)
-            if change:
+            if change is not None:
                 period = tracker.periods[-1]
-                at = period.end if change == "hold-end" else period.start
-                changes.append((change, (at or 0) / S))
+                at = period.end if isinstance(change, HoldEnded) else period.start
+                assert change.t == at, "the event is stamped where the hold period says"
+                changes.append((change.TYPE, change.t / S))
     return changes
 
 
@@ -76,14 +78,14 @@ def test_a_confirmed_callback_is_not_an_offer_and_ends_the_hold_at_the_call_end(
     assert (
         tracker.observe_utterance(said("We will call you back within the hour.", 20.5, 24)) is False
     )
-    tracker.finish(25 * S)
+    tracker.finish(25 * S, far_end_hung_up=True)
     assert tracker.periods[0].end == 20 * S
 
 
 def test_a_drop_in_the_music_ends_the_hold_at_the_drop() -> None:
     tracker = HoldTracker()
     feed_runs(tracker, [("music", 0, 20)])
-    tracker.finish(20 * S)
+    tracker.finish(20 * S, far_end_hung_up=True)
     assert tracker.periods[0].end == 20 * S
 
 
@@ -113,8 +115,138 @@ def test_a_music_segment_too_faint_for_the_runs_starts_the_hold_and_places_its_e
     tracker = HoldTracker()
     feed_runs(tracker, [("speech", 0, 3), ("silence", 3, 5)])
     assert tracker.observe_music(Segment(3 * S, round(4.5 * S), "music")) is None, "too short"
-    assert tracker.observe_segment(Segment(3 * S, 9 * S, "music")) == "hold-start"
+    assert isinstance(tracker.observe_segment(Segment(3 * S, 9 * S, "music")), HoldStarted)
     assert tracker.periods[-1].start == 3 * S
-    tracker.observe_utterance(said("Hello, this is Sam.", 12, 13.5))
-    changes = feed_runs(tracker, [("speech", 12, 13.5), ("silence", 13.5, 15.5)])
-    assert changes == [("hold-end", 9.0)]
+    tracker.observe_utterance(said("Hello, this is Sam.", 10, 11.5))
+    changes = feed_runs(tracker, [("speech", 10, 11.5), ("silence", 11.5, 13.5)])
+    assert changes == [("hold-end", 9.0)], "a second of quiet before the person is the pick-up"
+
+
+def on_hold_until(end_s: float) -> HoldTracker:
+    """A tracker on hold since 0 s with music heard until `end_s`."""
+    tracker = HoldTracker()
+    feed_runs(tracker, [("music", 0, end_s)])
+    tracker.observe_segment(Segment(0, round(end_s * S), "music"))
+    return tracker
+
+
+def test_a_long_quiet_before_the_person_is_a_pause_the_caller_waited_through() -> None:
+    """Music fading below the line's noise after a callback offer: the caller hears silence
+    and still waits; the hold ends where the person began, not where the music faded."""
+    tracker = on_hold_until(20)
+    assert tracker.observe_utterance(said("To be called back instead, press 1.", 20, 24))
+    tracker.observe_utterance(said("Hello, this is Sam, how can I help?", 35, 37))
+    changes = feed_runs(tracker, [("silence", 24, 35), ("speech", 35, 37), ("silence", 37, 39)])
+    assert changes == [("hold-end", 35.0)]
+
+
+def test_an_offer_split_by_a_pause_is_one_announcement_and_the_hold_goes_on() -> None:
+    tracker = on_hold_until(20)
+    first = said("Rather than wait, we can phone you back as soon as a specialist is free.", 20, 25)
+    assert tracker.observe_utterance(first) is False, "half an offer is no offer"
+    assert tracker.observe_utterance(said("Press 1 to choose that option.", 25.4, 27)) is True
+    assert tracker.pending == [] and len(tracker.announcements) == 2
+    changes = feed_runs(tracker, [("speech", 25.4, 27), ("silence", 27, 30)])
+    assert changes == [] and tracker.state == "hold"
+
+
+def test_a_voicemail_greeting_that_also_speaks_of_the_wait_ends_the_hold() -> None:
+    tracker = on_hold_until(45)
+    greeting = said("All of our nurses are with patients. Leave a message after the tone.", 45, 51)
+    assert tracker.observe_utterance(greeting) is False
+    assert tracker.announcements == [] and tracker.pending == [greeting]
+    changes = feed_runs(tracker, [("speech", 45, 51), ("silence", 51, 53)])
+    assert changes == [("hold-end", 45.0)]
+
+
+def test_a_voicemail_box_ends_the_hold_before_its_greeting_whatever_the_words() -> None:
+    tracker = on_hold_until(45)
+    tracker.observe_utterance(said("All of our agents are busy.", 45, 47))
+    assert tracker.state == "hold", "taken for a hold announcement"
+    assert tracker.end_at_voicemail() == 45 * S
+    assert tracker.state == "ivr"
+
+
+def test_a_message_the_far_end_hangs_up_after_is_no_part_of_the_hold() -> None:
+    tracker = on_hold_until(30)
+    tracker.observe_utterance(said("All agents are still busy. Please call again later.", 30, 36))
+    assert tracker.state == "hold"
+    tracker.finish(37 * S, far_end_hung_up=True)
+    assert tracker.periods[0].end == 30 * S
+
+
+def test_the_caller_hanging_up_during_an_announcement_was_still_on_hold() -> None:
+    tracker = on_hold_until(30)
+    tracker.observe_utterance(said("Please continue to hold.", 30, 32))
+    tracker.finish(32 * S, far_end_hung_up=False)
+    assert tracker.periods[0].end == 32 * S
+
+
+def test_dead_air_after_the_music_ends_the_hold_where_the_music_ended() -> None:
+    tracker = on_hold_until(25)
+    feed_runs(tracker, [("silence", 25, 55)])
+    assert tracker.state == "hold", "a pause in the music is still hold"
+    assert tracker.end_in_dead_air() == 25 * S
+    assert tracker.held_samples(60 * S) == 25 * S
+
+
+def test_the_rest_of_an_offer_after_a_pause_is_the_same_offer() -> None:
+    tracker = on_hold_until(20)
+    assert tracker.observe_utterance(said("We can ring you back when an adviser is free.", 20, 23))
+    assert tracker.observe_utterance(said("Press 1 for that option.", 23.4, 25)) is False
+    assert len(tracker.callback_offers) == 1 and len(tracker.announcements) == 2
+
+
+def test_a_person_right_after_an_announcement_is_not_its_continuation() -> None:
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Thanks for waiting, someone will be with you shortly.", 20, 23))
+    assert tracker.pending == [], "an announcement"
+    tracker.observe_utterance(said("Hello?", 23.5, 24))
+    assert [u.text for u in tracker.pending] == ["Hello?"]
+
+
+def test_a_tone_after_the_announcement_to_hold_ends_the_wait_for_music() -> None:
+    tracker = HoldTracker()
+    tracker.observe_utterance(said("Please hold while we transfer your call.", 0, 3))
+    tracker.observe_segment(Segment(4 * S, 8 * S, "tone"))
+    assert not tracker.waiting
+    changes = feed_runs(tracker, [("music", 8.5, 11)])
+    assert changes == [("hold-start", 8.5)], "the hold starts with its music"
+
+
+def test_music_back_after_the_speech_that_ended_a_hold_makes_it_an_announcement() -> None:
+    """The frame runs heard the first seconds of the returning music as quiet, so the hold
+    ended at the speech; the classifier's music segment then starts the next hold from that
+    speech, once (not a new empty hold every frame)."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Sky lark values your business.", 20.2, 21.8))
+    changes = feed_runs(tracker, [("speech", 20.2, 21.8), ("silence", 21.8, 24)])
+    assert changes == [("hold-end", 20.0)]
+    assert isinstance(tracker.observe_segment(Segment(22 * S, 27 * S, "music")), HoldStarted)
+    changes = feed_runs(tracker, [("silence", 24, 27)])
+    assert changes == [] and len(tracker.periods) == 2
+    assert tracker.periods[1].start == round(20.2 * S)
+    assert [u.text[:3] for u in tracker.announcements] == ["Sky"]
+
+
+def test_music_back_before_the_end_was_judged_keeps_late_recognised_speech_in_the_hold() -> None:
+    """The second half of an announcement is recognised only after the quiet that judged
+    the hold over, while the music had already come back (heard by the classifier only)."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Sky lark values your business.", 20.2, 21.8))
+    changes = feed_runs(tracker, [("speech", 20.2, 23.4), ("silence", 23.4, 25)])
+    assert changes == [("hold-end", 20.0)]
+    assert isinstance(
+        tracker.observe_segment(Segment(round(23.6 * S), 28 * S, "music")), HoldStarted
+    )
+    assert tracker.periods[1].start == round(20.2 * S)
+    tracker.observe_utterance(said("Please continue to hope.", 22.2, 23.4))
+    assert tracker.state == "hold"
+
+
+def test_music_long_after_the_speech_that_ended_a_hold_is_a_new_hold() -> None:
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Hi, this is Sam. Let me check that for you.", 21, 24))
+    feed_runs(tracker, [("speech", 21, 24), ("silence", 24, 30)])
+    assert isinstance(tracker.observe_segment(Segment(30 * S, 35 * S, "music")), HoldStarted)
+    assert tracker.periods[1].start == 30 * S

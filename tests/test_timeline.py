@@ -141,7 +141,10 @@ EXAMPLES: list[tuple[Event, dict[str, Any]]] = [
             "asks_for_message": True,
         },
     ),
-    (DeadAir(48_000, limit_s=8.0), {"t_s": 6.0, "type": "dead-air", "limit_s": 8.0}),
+    (
+        DeadAir(48_000, limit_s=8.0),
+        {"t_s": 6.0, "type": "dead-air", "limit_s": 8.0, "after_hold": False},
+    ),
     (
         Ended(96_000, by="remote", cause="hangup"),
         {"t_s": 12.0, "type": "ended", "by": "remote", "cause": "hangup"},

@@ -40,7 +40,6 @@ from shopper.engine.timeline import (
     FarEndHold,
     FarEndResume,
     HoldEnded,
-    HoldStarted,
     KeySent,
     Ringing,
     Said,
@@ -135,6 +134,10 @@ class CallSession:
         self._frames: AsyncIterator[DuplexFrame] = call.frames().__aiter__()
         self._silence_since: int | None = None
         self._dead_air_reported = False
+        self._dead_air_limit_s = self.settings.dead_air_s
+        """The limit the reported silence reached (the hold's allowance on hold)."""
+        self._dead_air_after_hold = False
+        """The reported silence began when a hold's music or announcements stopped."""
         self.timeline.add(Dialing(0, carrier=call.carrier, call_id=call.call_id))
 
     # --- pulling audio ------------------------------------------------------------------
@@ -170,14 +173,14 @@ class CallSession:
             # Nothing before the answer (ringback, early media) can be hold.
             run = Run(run.kind, max(run.since, self.answered_at))
             change = self.hold.observe_run(run, self.now)
-            if change == "hold-end":
-                self.timeline.add(HoldEnded(self.hold.periods[-1].end or self.now))
-            elif change == "hold-start":
-                self.timeline.add(HoldStarted(self.hold.periods[-1].start or self.now))
+            if change is not None:
+                self.timeline.add(change)
         if self.voicemail.observe_quiet(self.runs.run, self.now, self.transcript):
             box = self.voicemail.box
             assert box is not None
             self.timeline.add(VoicemailReached(box.beep.start, box))
+            if self.hold.state == "hold":
+                self.timeline.add(HoldEnded(self.hold.end_at_voicemail()))
         self._track_dead_air(bool(np.any(frame.near)))
 
     def _signalled(self, signal: signals.Signal) -> None:
@@ -239,8 +242,9 @@ class CallSession:
         if self.answered_at is None or segment.start < self.answered_at:
             return
         observe = self.hold.observe_segment if closed else self.hold.observe_music
-        if observe(segment) is not None:
-            self.timeline.add(HoldStarted(self.hold.periods[-1].start))
+        started = observe(segment)
+        if started is not None:
+            self.timeline.add(started)
 
     def _track_dead_air(self, tester_speaking: bool) -> None:
         silent = self.runs.run is not None and self.runs.run.kind == "silence"
@@ -257,14 +261,25 @@ class CallSession:
             self._silence_since = max(self.runs.run.since, self.answered_at)  # type: ignore[union-attr]
         if not self._dead_air_reported and self.silent_for_s >= self.dead_air_limit_s:
             self._dead_air_reported = True
+            self._dead_air_limit_s = self.dead_air_limit_s
+            self._dead_air_after_hold = self.hold.state == "hold"
+            if self._dead_air_after_hold:
+                # The hold ended with its sound: the silence is dead air after it.
+                self.timeline.add(HoldEnded(self.hold.end_in_dead_air()))
             if not self._recording_voicemail:
-                self.timeline.add(DeadAir(self._silence_since, limit_s=self.dead_air_limit_s))
+                self.timeline.add(
+                    DeadAir(
+                        self._silence_since,
+                        limit_s=self._dead_air_limit_s,
+                        after_hold=self._dead_air_after_hold,
+                    )
+                )
 
     async def _end(self) -> None:
         self.ended = True
         self._take(await self._ear.finish())
         if self.hold.state == "hold":
-            self.hold.finish(self.now)
+            self.hold.finish(self.now, far_end_hung_up=self.call.ended_by == "remote")
             self.timeline.add(HoldEnded(self.hold.periods[-1].end or self.now))
         self.timeline.add(Ended(self.now, by=self.call.ended_by, cause=self.call.end_cause))
 
@@ -355,10 +370,11 @@ class CallSession:
         if self._dead_air_reported:
             if self.voicemail.box is not None and self._recording_voicemail:
                 raise self.voicemail_failure(self.voicemail.box)
+            after_hold = ", after the hold's music" if self._dead_air_after_hold else ""
             raise StepFailure(
                 "dead-air",
-                f"no sound from the far end for {self.dead_air_limit_s:.0f} s "
-                f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s)",
+                f"no sound from the far end for {self._dead_air_limit_s:.0f} s "
+                f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s{after_hold})",
             )
 
     @property

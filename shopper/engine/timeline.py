@@ -224,10 +224,12 @@ class VoicemailReached(Event):
 
 @dataclass(frozen=True, slots=True)
 class DeadAir(Event):
-    """Silence from the far end began at `t` and lasted at least `limit_s`."""
+    """Silence from the far end began at `t` and lasted at least `limit_s`; `after_hold`:
+    it began when a hold's music or announcements stopped (the hold ended there)."""
 
     TYPE: ClassVar[str] = "dead-air"
     limit_s: float
+    after_hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -843,7 +843,8 @@ def _collect_flags(events: Iterable[dict[str, Any]], result: dict[str, Any]) -> 
             flags.append(_Flag(t_s, "voicemail", VOICEMAIL_COLOUR, text))
         elif kind == DeadAir.TYPE:
             limit = _number(event.get("limit_s")) or 0.0
-            text = f"dead air from {at} (limit {limit:g} s)"
+            after_hold = ", after the hold" if event.get("after_hold") else ""
+            text = f"dead air from {at}{after_hold} (limit {limit:g} s)"
             flags.append(_Flag(t_s, "dead air", DEAD_AIR_COLOUR, text, until_s=t_s + limit))
         elif kind == Ended.TYPE:
             by = _text(event.get("by")) or _text(result.get("ended_by")) or "?"
