@@ -32,6 +32,7 @@ from shopper.crawl.identity import (
     same_prompt,
     split_words,
     tail_start,
+    word_similarity,
     words,
 )
 from shopper.crawl.keys_by_audio import read_keys
@@ -414,7 +415,7 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
         human=None if human is None else human.greeting,
         human_at_s=None if human is None else round(human.at / TELEPHONY_RATE, 3),
         callback_offered=bool(offers) if outcome.held else None,
-        callback_offer=offers[0].text if outcome.held and offers else None,
+        callback_offer=_offer_words(session, offers[0]) if outcome.held and offers else None,
         after_hold=outcome.after_hold,
         tone=outcome.tone,
         detail=outcome.detail,
@@ -466,6 +467,9 @@ class _Passing:
     ignored_in_prompt: bool = False
     """The last key was ignored while the menu's prompt played and taken when the engine
     pressed it again after the prompt (shopper.engine.failures.KeyIgnored)."""
+    listen_from: int | None = None
+    """When the engine waited past the last key's moment (no reaction it could tell, see
+    _press), where listening to what followed the key begins: the key itself."""
 
     def pressed(self, presses: list[Press], step: RouteStep, at: int) -> None:
         presses.append(Press(step.node, step.key, self.kind, _s(self.waiting_since), _s(at)))
@@ -483,7 +487,7 @@ async def _follow(
         if lost is not None:
             return lost
     menu_heard = passing.menu_heard
-    outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0))
+    outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0), passing.listen_from)
     if job.route and menu_heard is not None:
         outcome.key_ignored = passing.ignored_in_prompt or _ignored(
             job.route[-1], menu_heard.start, outcome.prompts
@@ -522,20 +526,30 @@ async def _press(
     """Press the step's key; at a queue, once its callback offer was heard (taking the offer
     ends the hold). A route key that fails ends the path as a route not reproduced. The key
     under test is a dead end only when the far end did not react to it at all: a hang-up or
-    a tone right after it is its reaction, and is observed like any other."""
+    a tone right after it is its reaction, and is observed like any other. So is a far end
+    that talked or played on with no reaction the engine could tell and was not pressed
+    again: a voice that runs the next prompt straight on (espeak-ng) gives no pause at the
+    key. What followed is heard from the key, and whether the key was ignored is judged
+    from it, by its words (_ignored) and its audio (explorer._key_ignored)."""
     session = caller.session
-    if step.on_hold and not await _offer_heard(session, job.max_hold_s):
+    if step.on_hold and not await _offer_heard(session, step.key, job.max_hold_s):
         return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
+    under_test = step is job.route[-1]
+    waited = False
     try:
         await caller.press(step.key, at_once=True)
     except KeyIgnored as ignored:
-        if not ignored.taken_after_prompt:
+        waited = under_test and ignored.taken_after_prompt is None
+        if not ignored.taken_after_prompt and not waited:
             return _not_taken(job, step, ignored)
-        passing.ignored_in_prompt = step is job.route[-1]
+        passing.ignored_in_prompt = under_test and not waited
     except StepFailure as failure:
         if (outcome := _not_taken(job, step, failure)) is not None:
             return outcome
+        waited = True
     pressed_at = _last_key_at(session)
+    if waited:
+        passing.listen_from = pressed_at
     passing.pressed(presses, step, pressed_at)
     if step.on_hold:
         session.hold.end_hold(pressed_at)
@@ -579,15 +593,43 @@ def _s(samples: int) -> float:
     return round(samples / TELEPHONY_RATE, 3)
 
 
-async def _offer_heard(session: CallSession, within_s: float) -> bool:
-    """Wait through the hold until a callback offer has been heard in full. Taking it ends the
-    hold (see _follow): what follows is the phone system's answer, not hold speech."""
+async def _offer_heard(session: CallSession, key: str, within_s: float) -> bool:
+    """Wait through the hold until a callback offer has been heard in full, or speech on hold
+    that names the offer's key ("Press one and we'll return your call", the offer's first
+    words heard as an utterance of their own that the classifier did not take for an offer).
+    Taking it ends the hold (see _follow): what follows is the phone system's answer, not
+    hold speech."""
     start = session.now
     while not session.ended and session.now - start < session.samples(within_s):
-        if any(offer.end > start for offer in session.hold.callback_offers):
+        offer = next((o for o in session.hold.callback_offers if o.end > start), None)
+        if offer is not None and _offer_words(session, offer, final=False) is not None:
+            return True
+        if any(_names_key(u.text, key) for u in session.finals_since(start)):
             return True
         await session.advance()
     return False
+
+
+def _names_key(text: str, key: str) -> bool:
+    return any(option.key == key for option in parse_options(text))
+
+
+def _offer_words(session: CallSession, offer: Utterance, final: bool = True) -> str | None:
+    """A callback offer's words up to its key: the recogniser may end the offer's utterance
+    at a pause before the key phrase ("... you keep your place in line." then "Just press
+    five."), which is then the next utterance, begun within a prompt's end of quiet. Until
+    that utterance may still come, None, unless `final` (the call is over: the offer as
+    heard)."""
+    if any(option.key for option in parse_options(offer.text)):
+        return offer.text
+    quiet = session.samples(session.settings.prompt_end_silence_s)
+    after = next((u for u in session.transcript if u.start >= offer.end), None)
+    if after is not None:
+        return f"{offer.text} {after.text}" if after.start - offer.end < quiet else offer.text
+    still_hearing = session.partial is not None and bool(session.partial.text)
+    if final or (session.now - offer.end >= quiet and not still_hearing):
+        return offer.text
+    return None
 
 
 async def _reach(
@@ -673,12 +715,15 @@ class _Listening:
     tone: str | None = None
 
 
-async def _observe(caller: Caller, job: PathJob, menu_heard: MenuHeard) -> _Outcome:
-    """Hear what follows the last key until the phone system waits, repeats, ends or holds."""
+async def _observe(
+    caller: Caller, job: PathJob, menu_heard: MenuHeard, since: int | None = None
+) -> _Outcome:
+    """Hear what follows the last key until the phone system waits, repeats, ends or holds
+    (from `since`, else from now)."""
     session = caller.session
     last = job.route[-1] if job.route else None
     listening = _Listening(
-        session.now,
+        session.now if since is None else since,
         menu_heard,
         last.prompt if last is not None else "",
         last.node if last is not None and last.key == NO_INPUT else None,
@@ -919,19 +964,51 @@ def _stop_on_known_or_repeat(
             return "known", pieces[: index + 1], None
         for earlier in range(index):
             if same_prompt(pieces[earlier].text, piece.text):
-                return "repeating", pieces[:index], earlier
+                way_in = _before_first_round(pieces[:earlier], pieces[earlier:index])
+                return "repeating", [*way_in, *pieces[earlier:index]], len(way_in)
     return None
 
 
+def _before_first_round(way_in: list[Piece], cycle: list[Piece]) -> list[Piece]:
+    """The pieces heard before a repeating cycle, without the cycle's first round when
+    language did not cut that round as it cut the second (a transfer sentence the
+    recogniser garbled the first time, "We are fending you to account services"): the
+    sentences from which the rest of the way in is the cycle over again are dropped, so the
+    key leads to the cycle's first node rather than to a node of the whole round's words.
+    Where the round begins is the cut whose rest is most like the cycle word for word (not
+    letting a title or a greeting before it count as cut residue, as same_prompt does)."""
+    cycle_text = " ".join(piece.text for piece in cycle)
+    best: tuple[float, int, int] | None = None
+    for index, piece in enumerate(way_in):
+        sentences = SENTENCE.findall(piece.text)
+        for cut in range(len(sentences)):
+            rest = " ".join([*sentences[cut:], *(p.text for p in way_in[index + 1 :])])
+            if same_prompt(rest, cycle_text):
+                exact = word_similarity(words(rest), words(cycle_text))
+                if best is None or exact > best[0]:
+                    best = (exact, index, cut)
+    if best is None:
+        return way_in
+    _, index, cut = best
+    head = "".join(SENTENCE.findall(way_in[index].text)[:cut]).strip()
+    kept = [replace(way_in[index], text=head)] if words(head) else []
+    return [*way_in[:index], *kept]
+
+
 def _heard(pieces: list[Piece], finals: list[Utterance]) -> list[HeardPrompt]:
+    """The pieces as prompts with their spans: a piece that begins or ends inside an
+    utterance is placed there by its share of the utterance's words, so that its evidence
+    (audio identity, where it was heard) is its own recording and not its neighbour's."""
     prompts = []
     for piece in pieces:
         first, last = finals[piece.first], finals[piece.last]
+        start = first.start + piece.start_share * (first.end - first.start)
+        end = last.start + piece.end_share * (last.end - last.start)
         prompts.append(
             HeardPrompt(
                 piece.text,
-                round(first.start / TELEPHONY_RATE, 3),
-                round(last.end / TELEPHONY_RATE, 3),
+                round(start / TELEPHONY_RATE, 3),
+                round(end / TELEPHONY_RATE, 3),
                 piece.known,
             )
         )
