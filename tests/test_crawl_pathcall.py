@@ -3,6 +3,7 @@ greeting, an ignored key. Utterances are real Moonshine transcripts of shipped I
 media times they were heard at."""
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -17,9 +18,12 @@ from shopper.crawl.pathcall import (
     _greeting_apart,
     _heard,
     _ignored,
+    _Leg,
     _offer_words,
+    _Outcome,
     _Passing,
     _press,
+    _replayed,
     _stop_on_known_or_repeat,
     _without_cut,
     _without_rest,
@@ -227,6 +231,7 @@ def _listening(now_s: float, said: list[Utterance], hearing: str = "") -> CallSe
         partial=partial,
         settings=SimpleNamespace(prompt_end_silence_s=1.8),
         samples=lambda seconds: round(seconds * TELEPHONY_RATE),
+        finals_since=lambda t: [u for u in said if u.end > t],
     )
     return cast(CallSession, session)
 
@@ -260,3 +265,16 @@ def test_prompts_run_together_in_one_utterance_each_have_their_own_span() -> Non
     assert desk.text.startswith("The parking desk") and permits.text.startswith("Permits")
     assert desk.start_s == 10.0 and permits.end_s == 21.0
     assert desk.end_s == permits.start_s == 16.5, "13 of the utterance's 22 words"
+
+
+def test_a_menu_back_after_a_key_it_did_not_offer_may_be_retrying() -> None:
+    """Whatever came before the menu again may be its retry notice garbled past recognition:
+    the call goes on from there only with a key the menu offers."""
+    menu = RouteStep("main", "To book, press 1. To change a booking, press 2.", "#")
+    garbled = HeardPrompt("The term at none and much any on my eruption.", 11.0, 13.8, None)
+    again = HeardPrompt("Hello, thank you for calling. To book, press 1.", 14.2, 19.0, "main")
+    leg = _Leg((menu,), False, 0, 0, _Outcome("known", [garbled, again]))
+    said = [heard(11.0, 13.8, garbled.text), heard(14.2, 19.0, again.text)]
+    assert _replayed(leg, "main", _listening(19.5, said))
+    offered = _Leg((replace(menu, key="1"),), True, 0, 0, _Outcome("known", [garbled, again]))
+    assert not _replayed(offered, "main", _listening(19.5, said)), "information, then the menu"

@@ -361,17 +361,15 @@ def _waiting_in(outcome: _Outcome, session: CallSession) -> tuple[str, int] | No
 
 def _replayed(leg: _Leg, menu: str, session: CallSession) -> bool:
     """Whether `menu` may be replaying after a retry: a retry notice was heard during the leg
-    ("Sorry, I did not hear your choice"), or the leg's key was pressed at `menu`, was not one
-    it offered, and only `menu` was heard again (no message leading back to it)."""
+    ("Sorry, I did not hear your choice"), or the leg's key was pressed at `menu` and was not
+    one it offered. Whatever was heard before the menu came back may be its retry notice in
+    words the classifier did not know or the recogniser garbled (espeak-ng's "Hmm, that
+    doesn't match any of our options" heard "The term at none and much any on my eruption"):
+    a call that went on with another key not offered there ended on the menu's last retry."""
     assert leg.outcome is not None
     if any(is_retry_notice(u.text) for u in session.finals_since(leg.start)):
         return True
-    return (
-        bool(leg.route)
-        and leg.route[-1].node == menu
-        and not leg.offered_key
-        and all(prompt.known == menu for prompt in leg.outcome.prompts)
-    )
+    return bool(leg.route) and leg.route[-1].node == menu and not leg.offered_key
 
 
 def _next_entry(
