@@ -12,6 +12,7 @@ from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.crawl.pathcall import (
     HeardPrompt,
+    MenuHeard,
     PathJob,
     Press,
     RouteStep,
@@ -23,6 +24,7 @@ from shopper.crawl.pathcall import (
     _Outcome,
     _Passing,
     _press,
+    _reach,
     _replayed,
     _stop_on_known_or_repeat,
     _without_cut,
@@ -278,3 +280,27 @@ def test_a_menu_back_after_a_key_it_did_not_offer_may_be_retrying() -> None:
     assert _replayed(leg, "main", _listening(19.5, said))
     offered = _Leg((replace(menu, key="1"),), True, 0, 0, _Outcome("known", [garbled, again]))
     assert not _replayed(offered, "main", _listening(19.5, said)), "information, then the menu"
+
+
+def _holding(since_s: float, ended: bool) -> CallSession:
+    """A call on hold since `since_s`, which heard the queue's intro in other words."""
+    said = [heard(16.5, 22.8, "All our customer care agents are helping our customers.")]
+    period = SimpleNamespace(start=round(since_s * TELEPHONY_RATE))
+    session = SimpleNamespace(
+        now=round(25.0 * TELEPHONY_RATE),
+        ended=ended,
+        hold=SimpleNamespace(state="hold", periods=[period]),
+        finals_since=lambda t: [u for u in said if u.end > t],
+        samples=lambda seconds: round(seconds * TELEPHONY_RATE),
+    )
+    return cast(CallSession, session)
+
+
+def test_a_queue_is_reached_by_its_hold_when_its_intro_is_heard_in_other_words() -> None:
+    """The callback key of a queue answers its offer: the hold beginning after the route's
+    last key is the queue, whatever the recogniser made of its intro this time."""
+    queue = RouteStep("queue", "All the malware customer care agents are busy.", "1", on_hold=True)
+    after_key = round(16.0 * TELEPHONY_RATE)
+    reached = asyncio.run(_reach(_holding(23.0, False), queue, 60.0, after_key))
+    assert reached == MenuHeard(round(23.0 * TELEPHONY_RATE), 0)
+    assert asyncio.run(_reach(_holding(10.0, True), queue, 60.0, after_key)) is None, "before"

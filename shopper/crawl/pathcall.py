@@ -635,11 +635,17 @@ async def _reach(
 ) -> MenuHeard | None:
     """Listen until the step's menu is recognised by its opening words (in what was heard since
     `heard_from`, when the menu is known to have begun already); returns when the utterance
-    they were heard in began, once it is time to press (None if it never was)."""
+    they were heard in began, once it is time to press (None if it never was). A queue's
+    step is reached as well when a hold begins: its key answers the hold's callback offer,
+    which it waits for anyway, and the queue's intro may be heard in other words on every
+    call (espeak-ng's "all the malware customer care agents", then "All our customer care
+    agents")."""
     start = session.now
     listen_from = start if heard_from is None else heard_from
     seen = ""
     while not session.ended and session.now - start < session.samples(within_s):
+        if step.on_hold and _holding_since(session, listen_from):
+            return MenuHeard(session.hold.periods[-1].start, 0)
         finals = session.finals_since(listen_from)
         heard = " ".join(u.text for u in finals)
         if heard != seen:
@@ -657,6 +663,11 @@ async def _reach(
             return None
         await session.advance()
     return None
+
+
+def _holding_since(session: CallSession, since: int) -> bool:
+    periods = session.hold.periods
+    return session.hold.state == "hold" and bool(periods) and periods[-1].start >= since
 
 
 def _menu_heard(finals: list[Utterance], word: int) -> MenuHeard:
