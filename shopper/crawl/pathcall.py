@@ -15,12 +15,15 @@ call of its own; the explorer chose the follow-ups and the ways into them (see E
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from shopper.asr.types import SpeechEngine, Utterance
+from shopper.audio.common_stretch import shares_recording
+from shopper.audio.fingerprint import Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.dial import DialOptions
 from shopper.crawl.identity import (
@@ -796,7 +799,7 @@ def _prompts_so_far(
         if reprompts > MAX_REPROMPTS and not pieces:
             return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
     listening.pieces = pieces
-    stop = _stop_on_known_or_repeat(pieces, job.menus)
+    stop = _stop_on_known_or_repeat(pieces, job.menus, _same_audio_in(session, finals))
     if stop is None:
         return None
     ending, kept, repeat_of = stop
@@ -965,17 +968,55 @@ def _prompt_so_far(said: str, prompt: str) -> bool:
     )
 
 
+SameAudio = Callable[[Piece, Piece], bool]
+
+
 def _stop_on_known_or_repeat(
-    pieces: list[Piece], menus: frozenset[str]
+    pieces: list[Piece], menus: frozenset[str], same_audio: SameAudio | None = None
 ) -> tuple[Ending, list[Piece], int | None] | None:
     for index, piece in enumerate(pieces):
         if piece.known in menus:
             return "known", pieces[: index + 1], None
         for earlier in range(index):
             if same_prompt(pieces[earlier].text, piece.text):
+                if same_audio is not None:
+                    earlier, index = _rotated(pieces, earlier, index, same_audio)
                 way_in = _before_first_round(pieces[:earlier], pieces[earlier:index])
                 return "repeating", [*way_in, *pieces[earlier:index]], len(way_in)
     return None
+
+
+def _rotated(
+    pieces: list[Piece], earlier: int, index: int, same_audio: SameAudio
+) -> tuple[int, int]:
+    """Where a cycle found by a repeated piece really begins: a piece that comes round again
+    in other words (a voice the recogniser garbles differently each round, "The quality team
+    is away today" heard "But while it is even away today") is found as a repeat only by the
+    pieces after it, and would be taken for the way in; the audio of the piece just before
+    the first hearing and of the piece just before the repeat tells it. (Repeats are found by
+    words; the audio only moves the cycle's start back, one piece at a time.)"""
+    while earlier > 0 and same_audio(pieces[earlier - 1], pieces[index - 1]):
+        earlier, index = earlier - 1, index - 1
+    return earlier, index
+
+
+def _same_audio_in(session: CallSession, finals: list[Utterance]) -> SameAudio:
+    """Whether two pieces heard on this call are one recording played twice, by the far
+    end's audio over their spans (shopper.audio.common_stretch); overlapping spans say
+    nothing."""
+
+    def same(a: Piece, b: Piece) -> bool:
+        first, second = _heard([a, b], finals)
+        if first.start_s < second.end_s and second.start_s < first.end_s:
+            return False
+        return shares_recording(_far_envelope(session, first), _far_envelope(session, second))
+
+    return same
+
+
+def _far_envelope(session: CallSession, heard: HeardPrompt) -> Envelope:
+    start, end = round(heard.start_s * TELEPHONY_RATE), round(heard.end_s * TELEPHONY_RATE)
+    return envelope(session.recording.far_between(start, end))
 
 
 def _before_first_round(way_in: list[Piece], cycle: list[Piece]) -> list[Piece]:
