@@ -3,12 +3,13 @@ greeting, an ignored key. Utterances are real Moonshine transcripts of shipped I
 media times they were heard at."""
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
-from shopper.asr.types import Utterance
+from shopper.asr.types import Fit, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.crawl.pathcall import (
     HeardPrompt,
@@ -20,6 +21,7 @@ from shopper.crawl.pathcall import (
     _heard,
     _ignored,
     _Leg,
+    _offer_read,
     _offer_words,
     _Outcome,
     _Passing,
@@ -304,3 +306,22 @@ def test_a_queue_is_reached_by_its_hold_when_its_intro_is_heard_in_other_words()
     reached = asyncio.run(_reach(_holding(23.0, False), queue, 60.0, after_key))
     assert reached == MenuHeard(round(23.0 * TELEPHONY_RATE), 0)
     assert asyncio.run(_reach(_holding(10.0, True), queue, 60.0, after_key)) is None, "before"
+
+
+def test_a_callback_offer_key_is_read_by_the_audio() -> None:
+    """The hold's offer names its key in the utterance after it, garbled ("press I'm"): the
+    audio check reads it as a key, so the queue gets its callback option."""
+    offer = heard(63.9, 66.0, "If you like, we will call you back and keep your place.")
+    key = heard(66.4, 67.2, "Just press I'm.")
+    scores = {"Just press five.": -1.0}
+
+    async def verify(utterance: Utterance, texts: Sequence[str]) -> list[Fit]:
+        return [Fit(text, scores.get(text, -20.0)) for text in texts]
+
+    session = _listening(70.0, [offer, key])
+    held = SimpleNamespace(callback_offers=[offer])
+    listened = SimpleNamespace(**vars(session), hold=held, verify=verify)
+    on_hold = cast(CallSession, listened)
+    read = asyncio.run(_offer_read(on_hold, round(60.0 * TELEPHONY_RATE)))
+    assert read == f"{offer.text} Just press five."
+    assert asyncio.run(_offer_read(on_hold, round(67.0 * TELEPHONY_RATE))) is None, "before"

@@ -416,7 +416,7 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
         human=None if human is None else human.greeting,
         human_at_s=None if human is None else round(human.at / TELEPHONY_RATE, 3),
         callback_offered=bool(offers) if outcome.held else None,
-        callback_offer=_offer_words(session, offers[0]) if outcome.held and offers else None,
+        callback_offer=_offer_text(outcome, session, offers),
         after_hold=outcome.after_hold,
         tone=outcome.tone,
         detail=outcome.detail,
@@ -453,6 +453,8 @@ class _Outcome:
     tone: str | None = None
     detail: str = ""
     menu_at_s: float | None = None
+    offer_read: str | None = None
+    """The hold's first callback offer as the audio check read it (see _offer_read)."""
 
 
 @dataclass(slots=True)
@@ -613,6 +615,27 @@ async def _offer_heard(session: CallSession, key: str, within_s: float) -> bool:
 
 def _names_key(text: str, key: str) -> bool:
     return any(option.key == key for option in parse_options(text))
+
+
+def _offer_text(outcome: _Outcome, session: CallSession, offers: list[Utterance]) -> str | None:
+    """The leg's first callback offer with its key: as the audio check read it, else heard."""
+    if not outcome.held or not offers:
+        return None
+    return outcome.offer_read or _offer_words(session, offers[0])
+
+
+async def _offer_read(session: CallSession, since: int) -> str | None:
+    """The first callback offer heard since `since` (with the utterance holding its key, see
+    _offer_words), its key phrases read by the audio (shopper.crawl.keys_by_audio): the key
+    after "press" is the word a recogniser gets wrong most ("Just press five" heard "Just
+    press I'm"), and a queue's offer is explored like a menu's key."""
+    offer = next((o for o in session.hold.callback_offers if o.end > since), None)
+    if offer is None:
+        return None
+    said = [offer]
+    if _offer_words(session, offer) != offer.text:
+        said += [u for u in session.transcript if u.start >= offer.end][:1]
+    return " ".join([(await read_keys(session.verify, u)).text for u in said])
 
 
 def _offer_words(session: CallSession, offer: Utterance, final: bool = True) -> str | None:
@@ -1148,12 +1171,18 @@ async def _hold(caller: Caller, job: PathJob, heard: list[HeardPrompt]) -> _Outc
         await caller.human(within_s=job.max_hold_s, probe=True, courtesy=True)
     except StepFailure as failure:
         greeting = _voicemail_after_hold(session, began)
+        offer = await _offer_read(session, began)
         if greeting:
             return _Outcome(
-                "hold-voicemail", heard, held=True, after_hold=greeting, detail=failure.message
+                "hold-voicemail",
+                heard,
+                held=True,
+                after_hold=greeting,
+                detail=failure.message,
+                offer_read=offer,
             )
         ending: Ending = (
             "hold-limit" if failure.kind in ("no-human", "hold-too-long") else ("hold-dropped")
         )
-        return _Outcome(ending, heard, held=True, detail=failure.message)
-    return _Outcome("human", heard, held=True)
+        return _Outcome(ending, heard, held=True, detail=failure.message, offer_read=offer)
+    return _Outcome("human", heard, held=True, offer_read=await _offer_read(session, began))
