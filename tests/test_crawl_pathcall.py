@@ -21,6 +21,7 @@ from shopper.crawl.pathcall import (
     _heard,
     _ignored,
     _Leg,
+    _not_taken,
     _offer_read,
     _offer_words,
     _Outcome,
@@ -34,7 +35,7 @@ from shopper.crawl.pathcall import (
 )
 from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
-from shopper.engine.failures import KeyIgnored
+from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.session import CallSession
 
 NORTHWIND_MAIN = (
@@ -325,3 +326,15 @@ def test_a_callback_offer_key_is_read_by_the_audio() -> None:
     read = asyncio.run(_offer_read(on_hold, round(60.0 * TELEPHONY_RATE)))
     assert read == f"{offer.text} Just press five."
     assert asyncio.run(_offer_read(on_hold, round(67.0 * TELEPHONY_RATE))) is None, "before"
+
+
+def test_a_callback_key_with_no_reaction_heard_is_observed_a_menu_key_is_a_dead_end() -> None:
+    """The engine tells a reaction to a key pressed over hold music by a change of sound,
+    late when speech follows the music at once: a callback key is observed from the key,
+    while a menu's key the far end played on through is a dead end."""
+    failure = StepFailure("dtmf-not-acknowledged", "pressed '5'; ignored: the music played on")
+    queue = RouteStep("queue", "Our team will be right with you.", "5", on_hold=True)
+    assert _not_taken(PathJob("ivr.yaml", (queue,), (), Path(".")), queue, failure) is None
+    menu = RouteStep("main", "Press 1 for bookings.", "1")
+    outcome = _not_taken(PathJob("ivr.yaml", (menu,), (), Path(".")), menu, failure)
+    assert outcome is not None and outcome.ending == "ignored"

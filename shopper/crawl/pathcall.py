@@ -561,10 +561,13 @@ async def _press(
 
 def _not_taken(job: PathJob, step: RouteStep, failure: StepFailure) -> _Outcome | None:
     """A route key that failed loses the route; the key under test that got no reaction is a
-    dead end (other failures of it are observed like any reaction)."""
+    dead end (other failures of it are observed like any reaction). A callback key pressed
+    on hold is observed too: the engine tells a reaction from music by a change of sound,
+    which its smoothed sound runs give late when the answer is speech right after the music
+    (SkyLark's "Great. Expect our call shortly." once the offer's "press 5" was taken)."""
     if step is not job.route[-1]:
         return _Outcome("lost", detail=failure.message)
-    if failure.kind == "dtmf-not-acknowledged":
+    if failure.kind == "dtmf-not-acknowledged" and not step.on_hold:
         return _Outcome("ignored", detail=failure.message)
     return None
 
