@@ -995,6 +995,11 @@ def _prompt_so_far(said: str, prompt: str) -> bool:
 
 
 SameAudio = Callable[[Piece, Piece], bool]
+SAME_PIECE_LENGTH = 0.75
+"""Two pieces that are one recording last about as long (their spans are shared out of
+utterances by words, so not exactly): a piece holding that recording and the next
+department's too (SkyLark's central office, then baggage again, one piece) shares a
+stretch with it but is not the same prompt."""
 
 
 def _stop_on_known_or_repeat(
@@ -1034,6 +1039,9 @@ def _same_audio_in(session: CallSession, finals: list[Utterance]) -> SameAudio:
     def same(a: Piece, b: Piece) -> bool:
         first, second = _heard([a, b], finals)
         if first.start_s < second.end_s and second.start_s < first.end_s:
+            return False
+        lengths = sorted((first.end_s - first.start_s, second.end_s - second.start_s))
+        if lengths[0] < SAME_PIECE_LENGTH * lengths[1]:
             return False
         return shares_recording(_far_envelope(session, first), _far_envelope(session, second))
 
