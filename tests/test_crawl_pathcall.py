@@ -20,6 +20,7 @@ from shopper.crawl.pathcall import (
     _greeting_apart,
     _heard,
     _ignored,
+    _last_notice,
     _Leg,
     _not_taken,
     _offer_read,
@@ -338,3 +339,15 @@ def test_a_callback_key_with_no_reaction_heard_is_observed_a_menu_key_is_a_dead_
     menu = RouteStep("main", "Press 1 for bookings.", "1")
     outcome = _not_taken(PathJob("ivr.yaml", (menu,), (), Path(".")), menu, failure)
     assert outcome is not None and outcome.ending == "ignored"
+
+
+def test_a_hang_up_right_after_a_retry_notice_ends_on_that_notice() -> None:
+    """A wrong key, "That is not a valid entry.", then the line goes: the call ended with that
+    message. A menu that re-prompted after its notices and then hung up ended in silence."""
+    cut = heard(20.0, 23.0, "For renewals. That is not a valid entry.")
+    assert _last_notice([cut]) == [HeardPrompt("That is not a valid entry.", 20.0, 23.0, None)]
+    reprompts = [
+        heard(30.0, 32.0, "We did not receive a selection."),
+        heard(32.5, 36.0, "For renewals, press 1. For tests, press 2."),
+    ]
+    assert _last_notice(reprompts) == []

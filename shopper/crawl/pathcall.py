@@ -837,7 +837,26 @@ def _ended_by_far_end(
 ) -> _Outcome:
     tone = listening.tone
     detail = f"ended by {session.call.ended_by}"
+    if not heard and not tone:
+        heard = _last_notice(session.finals_since(listening.start))
     return _Outcome("tone" if tone else "hangup", heard, tone=tone, detail=detail)
+
+
+def _last_notice(finals: list[Utterance]) -> list[HeardPrompt]:
+    """The retry notice a hang-up came right after, as the prompt the call ended on: notices
+    are set aside as the menu's rather than nodes (split_prompts), because the menu usually
+    plays again; a menu that hangs up after "That is not a valid entry." ended the call with
+    a message, not in silence. Only the notice sentences after the last other speech count
+    (a menu that re-prompted, then hung up in silence, ended in silence)."""
+    said = [(u, s.strip()) for u in finals for s in SENTENCE.findall(u.text) if words(s)]
+    trailing = 0
+    while trailing < len(said) and is_retry_notice(said[len(said) - 1 - trailing][1]):
+        trailing += 1
+    if not trailing:
+        return []
+    notice = said[len(said) - trailing :]
+    text = " ".join(sentence for _, sentence in notice)
+    return [HeardPrompt(text, _s(notice[0][0].start), _s(notice[-1][0].end), None)]
 
 
 def _stopped(
