@@ -25,6 +25,7 @@ from shopper.crawl.pathcall import (
     _not_taken,
     _offer_read,
     _offer_words,
+    _offers,
     _Outcome,
     _Passing,
     _press,
@@ -351,3 +352,18 @@ def test_a_hang_up_right_after_a_retry_notice_ends_on_that_notice() -> None:
         heard(32.5, 36.0, "For renewals, press 1. For tests, press 2."),
     ]
     assert _last_notice(reprompts) == []
+
+
+def test_an_offer_cut_before_its_key_is_an_offer_with_the_next_utterance() -> None:
+    """Alone, "we can phone you back as soon as a specialist is free" is no offer to the
+    classifier; with the next utterance, "Press 1 to choose that option", it is."""
+    wish = heard(
+        58.9, 64.0, "Rather than wait, we can phone you back as soon as a specialist is free."
+    )
+    key = heard(64.4, 66.4, "Press 1 to choose that option")
+    session = _listening(70.0, [wish, key])
+    hold = SimpleNamespace(callback_offers=[], periods=[SimpleNamespace(start=0, end=None)])
+    on_hold = cast(CallSession, SimpleNamespace(**vars(session), hold=hold))
+    assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [wish]
+    hold.periods = [SimpleNamespace(start=0, end=round(50.0 * TELEPHONY_RATE))]
+    assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [], "not said on hold"

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -47,7 +48,7 @@ from shopper.engine.session import CallSession, ListenSettings
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
 from shopper.scripts.runner import CallContext, open_call
-from shopper.text.phrasebook import is_retry_notice, is_voicemail_greeting
+from shopper.text.phrasebook import is_callback_offer, is_retry_notice, is_voicemail_greeting
 
 if TYPE_CHECKING:
     from shopper.sandbox.model import Voice  # passed through to the dialler, never read here
@@ -399,7 +400,7 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
     assert outcome is not None
     end = session.now if leg.end is None else leg.end
     held_after = session.hold.held_samples(session.now) if leg.end is None else leg.held_after
-    offers = [offer for offer in session.hold.callback_offers if leg.start <= offer.end <= end]
+    offers = _offers(session, leg.start, end)
     verdict = caller.human_verdict
     human = verdict if verdict is not None and leg.start <= verdict.at <= end else None
     entry = leg.entry
@@ -616,6 +617,33 @@ async def _offer_heard(session: CallSession, key: str, within_s: float) -> bool:
     return False
 
 
+def _offers(session: CallSession, since: int, until: int) -> list[Utterance]:
+    """Callback offers heard on hold between `since` and `until`: the engine's (its
+    classifier asked of each utterance), else an utterance that with the next one (begun
+    within a prompt's end of quiet) is an offer: the recogniser cut the offer before its key
+    ("... as soon as a specialist is free." then "Press 1 to choose that option"), and the
+    classifier needs both the wish to call back and the key to hear an offer."""
+    found = [offer for offer in session.hold.callback_offers if since <= offer.end <= until]
+    if found:
+        return found
+    quiet = session.samples(session.settings.prompt_end_silence_s)
+    said = [u for u in session.transcript if since <= u.end <= until]
+    return [
+        first
+        for first, then in pairwise(said)
+        if then.start - first.end < quiet
+        and _on_hold(session, first)
+        and is_callback_offer(f"{first.text} {then.text}")
+    ][:1]
+
+
+def _on_hold(session: CallSession, said: Utterance) -> bool:
+    return any(
+        period.start <= said.start and (period.end is None or said.end <= period.end)
+        for period in session.hold.periods
+    )
+
+
 def _names_key(text: str, key: str) -> bool:
     return any(option.key == key for option in parse_options(text))
 
@@ -632,7 +660,7 @@ async def _offer_read(session: CallSession, since: int) -> str | None:
     _offer_words), its key phrases read by the audio (shopper.crawl.keys_by_audio): the key
     after "press" is the word a recogniser gets wrong most ("Just press five" heard "Just
     press I'm"), and a queue's offer is explored like a menu's key."""
-    offer = next((o for o in session.hold.callback_offers if o.end > since), None)
+    offer = next(iter(_offers(session, since, session.now)), None)
     if offer is None:
         return None
     said = [offer]
