@@ -98,3 +98,12 @@ def test_cut_residue_ends_on_a_word_of_the_prompt() -> None:
     prompt = "For your policy, document, press for. To return to the main menu, press nine."
     assert cut_words(words("documents, press, billing and payments."), prompt, 3) == 2
     assert cut_words(words("All of our represent, I'm sorry"), "all of our representatives", 6) == 4
+
+
+def test_cut_residue_reads_a_key_word_either_way() -> None:
+    """The menu's key words are as the audio check wrote them ("press two"), the cut words as
+    the recogniser heard them again ("press to"): the same key, so the same word."""
+    prompt = "Press one to report an outage. Press two for billing. Press three for service."
+    heard = words("Press to four, billing, press, start, stop or move service.")
+    assert cut_words(heard, prompt, 8) == 5
+    assert cut_words(words("Press to stop service"), "press nine for help", 4) == 1, "not 'nine'"

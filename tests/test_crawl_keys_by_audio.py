@@ -87,3 +87,15 @@ def test_without_an_audio_check_the_words_stay_as_heard() -> None:
 
     reading = asyncio.run(read_keys(unavailable, _said("For sales, Prestew.")))
     assert reading.text == "For sales, Prestew." and reading.keys == ()
+
+
+def test_a_verb_with_a_short_ending_is_read_both_ways() -> None:
+    """ "Pressed to" for "press two": the two letters after the verb may be the key ("Presto")
+    or the verb's own ending with the key the next word; the audio decides between all 24."""
+    heard = "Pressed to to stop service."
+    assert key_places(heard) == [KeyPlace(0, 1, 2)]
+    verify = Margins({"Press two to stop service.": -1.0, "Press two to to stop service.": -2.0})
+    reading = asyncio.run(read_keys(verify, _said(heard)))
+    assert reading.text == "Press two to stop service." and verify.asked == [24]
+    assert reading.keys == (("2", -1.0),), "the same key in both readings is no rival"
+    assert key_places("Dial nine for help") == [KeyPlace(0, 2)], "no ending, one reading"

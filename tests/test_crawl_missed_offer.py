@@ -5,12 +5,14 @@ passed for such a digit and crashed the crawl when its call finished before a di
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
-from shopper.crawl.explorer import _missed_offer, _skipped
-from shopper.crawl.map import MapNode, Option
-from shopper.crawl.pathcall import NO_INPUT
+from shopper.crawl.explorer import Attempt, CrawlSettings, _Crawl, _learn, _missed_offer, _skipped
+from shopper.crawl.findings import find_problems
+from shopper.crawl.map import CrawlMap, MapNode, Option
+from shopper.crawl.pathcall import NO_INPUT, HeardPrompt, PathResult
 
 
 def _menu() -> MapNode:
@@ -37,3 +39,22 @@ def test_missed_offer_in_any_order(order: tuple[str, ...]) -> None:
         _missed_offer(menu, key)
     offered = {option.key for option in menu.options if option.offered}
     assert offered == {"1", "2", "3"}
+
+
+def test_a_person_after_a_hold_that_offered_a_callback_has_no_callback_finding() -> None:
+    """The person reached after a long hold carries the hold (hold_s) and whether it offered
+    a callback: a hold that did offer one is no no-callback-offer finding at the person."""
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    menu = MapNode("main", "For bookings, press 1.", "menu", [], [Option("1", "bookings", None)])
+    state.map.nodes.append(menu)
+    state.routes["main"] = ()
+    queue = HeardPrompt("Our bookings team will be right with you.", 8.0, 10.0, None)
+    result = PathResult(
+        "call", "moonshine", "calls/call", 95.0, "human", [queue], hold_s=75.0,
+        human="Bookings, this is Sam.", human_at_s=90.0, callback_offered=True,
+        callback_offer="To be called back instead, press 5.",
+    )  # fmt: skip
+    _learn(state, Attempt("main", "1"), result)
+    person = next(node for node in state.map.nodes if node.kind == "human")
+    assert person.hold_s == 75.0 and person.callback_offered is True
+    assert not [f for f in find_problems(state.map) if f.kind == "no-callback-offer"]

@@ -2,16 +2,43 @@
 greeting, an ignored key. Utterances are real Moonshine transcripts of shipped IVRs, with the
 media times they were heard at."""
 
-from shopper.asr.types import Utterance
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+from shopper.asr.types import Fit, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.crawl.pathcall import (
     HeardPrompt,
+    MenuHeard,
+    PathJob,
+    Press,
     RouteStep,
     _greeting_apart,
+    _heard,
     _ignored,
+    _last_notice,
+    _Leg,
+    _not_taken,
+    _offer_read,
+    _offer_words,
+    _offers,
+    _Outcome,
+    _Passing,
+    _press,
+    _reach,
+    _replayed,
+    _stop_on_known_or_repeat,
     _without_cut,
     _without_rest,
 )
+from shopper.crawl.prompts import Piece, split_prompts
+from shopper.engine.caller import Caller
+from shopper.engine.failures import KeyIgnored, StepFailure
+from shopper.engine.session import CallSession
 
 NORTHWIND_MAIN = (
     "Fourth lanes, press one. For roadside assistance, breast-hoo! Put all other questions, press "
@@ -130,3 +157,213 @@ def test_a_re_prompt_still_being_heard_is_a_re_prompt() -> None:
     assert (texts, reprompts) == (["", "", ""], 1)
     texts, _ = _without_rest(finals[:1], round(68.2 * TELEPHONY_RATE), QUIET, policies)
     assert texts == ["Policies and billing,"], "too little to tell yet"
+
+
+def _piece(text: str, index: int) -> Piece:
+    return Piece(text, index, index)
+
+
+def test_a_first_round_the_words_did_not_cut_is_the_cycle() -> None:
+    """A circle of two departments: the first time round the transfer sentence was garbled
+    ("fending you"), so the whole round is one piece; the second round is cut by it. The key
+    leads to the cycle's first node, not to a node of the whole round's words."""
+    first_round = _piece(
+        "The parking desk is closed today. We are fending you to permits. Permits. Parking "
+        "questions go to the parking desk. Please hold while we send you back.",
+        0,
+    )
+    desk = _piece("The parking desk is closed today. We are sending you to permits.", 1)
+    permits = _piece(
+        "Permits. Parking questions go to the parking desk. Please hold while we send you back.",
+        2,
+    )
+    again = _piece("The parking desk is closed today. We are sending you to permit.", 3)
+    stop = _stop_on_known_or_repeat([first_round, desk, permits, again], frozenset())
+    assert stop == ("repeating", [desk, permits], 0)
+
+
+def test_what_came_before_a_first_round_stays_before_the_cycle() -> None:
+    heard = _piece(
+        "Thank you. The parking desk is closed today. We are fending you to permits. Permits. "
+        "Parking questions go to the parking desk.",
+        0,
+    )
+    desk = _piece("The parking desk is closed today. We are sending you to permits.", 1)
+    permits = _piece("Permits. Parking questions go to the parking desk.", 2)
+    again = _piece("The parking desk is closed today. We are sending you to permits.", 3)
+    stop = _stop_on_known_or_repeat([heard, desk, permits, again], frozenset())
+    assert stop is not None and stop[0] == "repeating" and stop[2] == 1
+    assert [piece.text for piece in stop[1]] == ["Thank you.", desk.text, permits.text]
+    other = _piece("Our offices are open on weekdays from nine to five.", 0)
+    stop = _stop_on_known_or_repeat([other, desk, permits, again], frozenset())
+    assert stop == ("repeating", [other, desk, permits], 1), "a different prompt stays"
+
+
+class _KeyTimes:
+    def of_type(self, kind: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(t=round(9.5 * TELEPHONY_RATE))] if kind == "key" else []
+
+
+class _TalksOn:
+    """A caller whose engine heard no reaction to the key while the far end talked on (the
+    next prompt run straight on, as espeak-ng does) and did not press again."""
+
+    def __init__(self) -> None:
+        self.session = SimpleNamespace(now=round(40.0 * TELEPHONY_RATE), timeline=_KeyTimes())
+
+    async def press(self, keys: str, at_once: bool = False) -> float:
+        raise KeyIgnored(f"pressed {keys!r}; ignored while the prompt played", None)
+
+
+def test_a_key_with_no_reaction_the_engine_could_tell_is_heard_from_the_key() -> None:
+    menu = RouteStep("main", "Press 1 for news. Press 2 for sport.", "1")
+    job = PathJob("ivr.yaml", (menu,), (), Path("."))
+    passing = _Passing("dial", 0)
+    presses: list[Press] = []
+    caller = cast(Caller, _TalksOn())
+    assert asyncio.run(_press(job, caller, menu, passing, presses)) is None
+    assert passing.listen_from == round(9.5 * TELEPHONY_RATE) and not passing.ignored_in_prompt
+    assert presses[-1].at_s == 9.5
+    sport = RouteStep("sport", "Press 1 for scores.", "1")
+    via = PathJob("ivr.yaml", (menu, sport), (), Path("."))
+    outcome = asyncio.run(_press(via, caller, menu, _Passing("dial", 0), []))
+    assert outcome is not None and outcome.ending == "lost", "a route key is not guessed at"
+
+
+def _listening(now_s: float, said: list[Utterance], hearing: str = "") -> CallSession:
+    partial = heard(now_s - 0.5, now_s, hearing) if hearing else None
+    session = SimpleNamespace(
+        now=round(now_s * TELEPHONY_RATE),
+        transcript=said,
+        partial=partial,
+        settings=SimpleNamespace(prompt_end_silence_s=1.8),
+        samples=lambda seconds: round(seconds * TELEPHONY_RATE),
+        finals_since=lambda t: [u for u in said if u.end > t],
+    )
+    return cast(CallSession, session)
+
+
+def test_a_callback_offer_cut_before_its_key_is_heard_with_the_key() -> None:
+    """The recogniser ended the offer at a pause before "Just press five": the key phrase is
+    the next utterance, and the offer is not complete (nor pressed) without it."""
+    offer = heard(50.0, 54.0, "If you like, we will call you back and keep your place.")
+    key = heard(54.6, 55.8, "Just press five.")
+    assert _offer_words(_listening(54.2, [offer]), offer, final=False) is None
+    assert _offer_words(_listening(55.0, [offer], "Just press"), offer, final=False) is None
+    complete = _offer_words(_listening(56.0, [offer, key]), offer, final=False)
+    assert complete == f"{offer.text} {key.text}"
+    music_again = heard(60.0, 61.0, "Please continue to hold.")
+    assert _offer_words(_listening(62.0, [offer, music_again]), offer) == offer.text
+    assert _offer_words(_listening(54.2, [offer]), offer) == offer.text, "the call is over"
+    whole = heard(50.0, 54.0, "For a call back instead of holding, press 1.")
+    assert _offer_words(_listening(54.1, [whole]), whole, final=False) == whole.text
+
+
+def test_prompts_run_together_in_one_utterance_each_have_their_own_span() -> None:
+    """Two departments said without a pause are one utterance; each prompt's span is its own
+    part of it (by words), so its evidence is its own recording, not its neighbour's."""
+    said = heard(
+        10.0,
+        21.0,
+        "The parking desk is closed today. Transferring you to the permits office now. "
+        "Permits office. Permit questions go to the parking desk.",
+    )
+    desk, permits = _heard(split_prompts([said.text], []), [said])
+    assert desk.text.startswith("The parking desk") and permits.text.startswith("Permits")
+    assert desk.start_s == 10.0 and permits.end_s == 21.0
+    assert desk.end_s == permits.start_s == 16.5, "13 of the utterance's 22 words"
+
+
+def test_a_menu_back_after_a_key_it_did_not_offer_may_be_retrying() -> None:
+    """Whatever came before the menu again may be its retry notice garbled past recognition:
+    the call goes on from there only with a key the menu offers."""
+    menu = RouteStep("main", "To book, press 1. To change a booking, press 2.", "#")
+    garbled = HeardPrompt("The term at none and much any on my eruption.", 11.0, 13.8, None)
+    again = HeardPrompt("Hello, thank you for calling. To book, press 1.", 14.2, 19.0, "main")
+    leg = _Leg((menu,), False, 0, 0, _Outcome("known", [garbled, again]))
+    said = [heard(11.0, 13.8, garbled.text), heard(14.2, 19.0, again.text)]
+    assert _replayed(leg, "main", _listening(19.5, said))
+    offered = _Leg((replace(menu, key="1"),), True, 0, 0, _Outcome("known", [garbled, again]))
+    assert not _replayed(offered, "main", _listening(19.5, said)), "information, then the menu"
+
+
+def _holding(since_s: float, ended: bool) -> CallSession:
+    """A call on hold since `since_s`, which heard the queue's intro in other words."""
+    said = [heard(16.5, 22.8, "All our customer care agents are helping our customers.")]
+    period = SimpleNamespace(start=round(since_s * TELEPHONY_RATE))
+    session = SimpleNamespace(
+        now=round(25.0 * TELEPHONY_RATE),
+        ended=ended,
+        hold=SimpleNamespace(state="hold", periods=[period]),
+        finals_since=lambda t: [u for u in said if u.end > t],
+        samples=lambda seconds: round(seconds * TELEPHONY_RATE),
+    )
+    return cast(CallSession, session)
+
+
+def test_a_queue_is_reached_by_its_hold_when_its_intro_is_heard_in_other_words() -> None:
+    """The callback key of a queue answers its offer: the hold beginning after the route's
+    last key is the queue, whatever the recogniser made of its intro this time."""
+    queue = RouteStep("queue", "All the malware customer care agents are busy.", "1", on_hold=True)
+    after_key = round(16.0 * TELEPHONY_RATE)
+    reached = asyncio.run(_reach(_holding(23.0, False), queue, 60.0, after_key))
+    assert reached == MenuHeard(round(23.0 * TELEPHONY_RATE), 0)
+    assert asyncio.run(_reach(_holding(10.0, True), queue, 60.0, after_key)) is None, "before"
+
+
+def test_a_callback_offer_key_is_read_by_the_audio() -> None:
+    """The hold's offer names its key in the utterance after it, garbled ("press I'm"): the
+    audio check reads it as a key, so the queue gets its callback option."""
+    offer = heard(63.9, 66.0, "If you like, we will call you back and keep your place.")
+    key = heard(66.4, 67.2, "Just press I'm.")
+    scores = {"Just press five.": -1.0}
+
+    async def verify(utterance: Utterance, texts: Sequence[str]) -> list[Fit]:
+        return [Fit(text, scores.get(text, -20.0)) for text in texts]
+
+    session = _listening(70.0, [offer, key])
+    held = SimpleNamespace(callback_offers=[offer])
+    listened = SimpleNamespace(**vars(session), hold=held, verify=verify)
+    on_hold = cast(CallSession, listened)
+    read = asyncio.run(_offer_read(on_hold, round(60.0 * TELEPHONY_RATE)))
+    assert read == f"{offer.text} Just press five."
+    assert asyncio.run(_offer_read(on_hold, round(67.0 * TELEPHONY_RATE))) is None, "before"
+
+
+def test_a_callback_key_with_no_reaction_heard_is_observed_a_menu_key_is_a_dead_end() -> None:
+    """The engine tells a reaction to a key pressed over hold music by a change of sound,
+    late when speech follows the music at once: a callback key is observed from the key,
+    while a menu's key the far end played on through is a dead end."""
+    failure = StepFailure("dtmf-not-acknowledged", "pressed '5'; ignored: the music played on")
+    queue = RouteStep("queue", "Our team will be right with you.", "5", on_hold=True)
+    assert _not_taken(PathJob("ivr.yaml", (queue,), (), Path(".")), queue, failure) is None
+    menu = RouteStep("main", "Press 1 for bookings.", "1")
+    outcome = _not_taken(PathJob("ivr.yaml", (menu,), (), Path(".")), menu, failure)
+    assert outcome is not None and outcome.ending == "ignored"
+
+
+def test_a_hang_up_right_after_a_retry_notice_ends_on_that_notice() -> None:
+    """A wrong key, "That is not a valid entry.", then the line goes: the call ended with that
+    message. A menu that re-prompted after its notices and then hung up ended in silence."""
+    cut = heard(20.0, 23.0, "For renewals. That is not a valid entry.")
+    assert _last_notice([cut]) == [HeardPrompt("That is not a valid entry.", 20.0, 23.0, None)]
+    reprompts = [
+        heard(30.0, 32.0, "We did not receive a selection."),
+        heard(32.5, 36.0, "For renewals, press 1. For tests, press 2."),
+    ]
+    assert _last_notice(reprompts) == []
+
+
+def test_an_offer_cut_before_its_key_is_an_offer_with_the_next_utterance() -> None:
+    """Alone, "we can phone you back as soon as a specialist is free" is no offer to the
+    classifier; with the next utterance, "Press 1 to choose that option", it is."""
+    wish = heard(
+        58.9, 64.0, "Rather than wait, we can phone you back as soon as a specialist is free."
+    )
+    key = heard(64.4, 66.4, "Press 1 to choose that option")
+    session = _listening(70.0, [wish, key])
+    hold = SimpleNamespace(callback_offers=[], periods=[SimpleNamespace(start=0, end=None)])
+    on_hold = cast(CallSession, SimpleNamespace(**vars(session), hold=hold))
+    assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [wish]
+    hold.periods = [SimpleNamespace(start=0, end=round(50.0 * TELEPHONY_RATE))]
+    assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [], "not said on hold"

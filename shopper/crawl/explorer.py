@@ -518,6 +518,7 @@ def _person(state: _Crawl, queue: MapNode, place: _Place, result: PathResult) ->
     answered = result.human_at_s or result.duration_s
     human.evidence.append(_evidence(result, answered, result.duration_s))
     human.hold_s = result.hold_s
+    human.callback_offered = result.callback_offered
     human.time_to_human_s = result.time_to_human_s
     return human
 

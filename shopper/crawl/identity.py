@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from shopper.crawl.options import KEY_WORDS
 from shopper.text.normalize import normalize
 from shopper.text.wer import word_edit_distance
 
@@ -43,16 +44,17 @@ def similarity(a: str, b: str) -> float:
     """1 - word edit distance / longer length: 1.0 for the same words, 0.0 for nothing shared;
     the best over dropping a few leading words of either side (cut residue, see above)."""
     first, second = words(a), words(b)
-    best = _similarity(first, second)
+    best = word_similarity(first, second)
     for drop_first in range(CUT_RESIDUE_WORDS + 1):
         for drop_second in range(CUT_RESIDUE_WORDS + 1):
             x, y = first[drop_first:], second[drop_second:]
             if min(len(x), len(y)) >= MIN_COMPARED_WORDS:
-                best = max(best, _similarity(x, y))
+                best = max(best, word_similarity(x, y))
     return best
 
 
-def _similarity(first: list[str], second: list[str]) -> float:
+def word_similarity(first: list[str], second: list[str]) -> float:
+    """1 - word edit distance / longer length, word for word (no leading words dropped)."""
     longest = max(len(first), len(second))
     if longest == 0:
         return 1.0
@@ -119,8 +121,14 @@ def cut_words(heard: list[str], prompt: str, most: int) -> int:
 def _same_word(heard: str, said: str) -> bool:
     """Equal, or one word heard with another ending ("document" for "documents", "option" for
     "options"): the recogniser is least sure of a word's ending; or the start of the word
-    ("represent" for "representatives"), as a cut recording leaves its last word."""
+    ("represent" for "representatives"), as a cut recording leaves its last word; or two
+    readings of one key ("to" and "two", "free" and "three"): a menu's key words are written
+    as the audio check chose them (shopper.crawl.keys_by_audio), while the cut words come
+    straight from the recogniser."""
     if heard == said or (len(heard) >= MIN_STEM_LETTERS and said.startswith(heard)):
+        return True
+    key = KEY_WORDS.get(heard)
+    if key is not None and key == KEY_WORDS.get(said):
         return True
     shorter, longer = sorted((heard, said), key=len)
     return (
@@ -146,10 +154,10 @@ def tail_start(prompt: str, heard: str) -> tuple[int, int] | None:
         size = len(said) - at
         if at < MIN_HEAD_WORDS or size < MIN_TAIL_WORDS or size > len(got):
             continue
-        if _similarity(said[at:], got[-size:]) < TAIL_SIMILARITY:
+        if word_similarity(said[at:], got[-size:]) < TAIL_SIMILARITY:
             continue
         before = got[: len(got) - size]
-        if before and _similarity(said[:at], before) >= SAME_PROMPT_SIMILARITY:
+        if before and word_similarity(said[:at], before) >= SAME_PROMPT_SIMILARITY:
             return None
         return at, len(got) - size
     return None

@@ -60,6 +60,9 @@ MAX_FUSED_LETTERS = 6
 """Letters after the verb's beginning that make the rest of the word the key ("Prestew":
 "tew"); fewer ("breast") and the key is the next word; more ("prescriptions") and the word
 is another word, no key phrase."""
+AMBIGUOUS_FUSED_LETTERS = 2
+"""A rest this short may be the key ("Presto") or the verb's own ending with the key the next
+word ("Pressed to" for "press two", "Dialed nine"): both readings are scored."""
 _LETTERS = re.compile(r"[^a-z]")
 
 Verify = Callable[[Utterance, Sequence[str]], Awaitable[list[Fit]]]
@@ -73,6 +76,9 @@ class KeyPlace:
     end: int
     """One past the last token replaced: the verb's token, and the next one when the key is
     a word of its own."""
+    or_end: int | None = None
+    """The other reading's end when the verb's token may be read both ways (see
+    AMBIGUOUS_FUSED_LETTERS): the key fused into it, or the next word."""
 
 
 def key_places(text: str) -> list[KeyPlace]:
@@ -89,7 +95,9 @@ def key_places(text: str) -> list[KeyPlace]:
         if not fused and index + 1 >= len(tokens):
             break
         end = index + 1 if fused else index + 2
-        places.append(KeyPlace(index, end))
+        after = tokens[index + 1] if index + 1 < len(tokens) else ""
+        either = rest == AMBIGUOUS_FUSED_LETTERS and bool(after) and _after_verb(after) is None
+        places.append(KeyPlace(index, end, index + 2 if either else None))
         index = end
     return places
 
@@ -125,14 +133,19 @@ async def read_keys(verify: Verify, utterance: Utterance) -> KeyReading:
     audio check (VerifyUnavailable), the text as heard."""
     tokens = utterance.text.split()
     chosen: list[tuple[KeyPlace, str, float]] = []
-    for place in key_places(utterance.text):
-        texts = candidates(utterance.text, place)
+    for heard_place in key_places(utterance.text):
+        readings = _readings(heard_place)
+        texts = [text for place in readings for text in candidates(utterance.text, place)]
         try:
             fits = await verify(utterance, texts)
         except VerifyUnavailable:
             return KeyReading(utterance.text, ())
         best = max(range(len(fits)), key=lambda i: fits[i].margin)
-        if _fits(fits[best].margin, [fit.margin for fit in fits]):
+        per_key = [
+            max(fit.margin for fit in fits[key :: len(KEY_NAMES)]) for key in range(len(KEY_NAMES))
+        ]
+        if _fits(fits[best].margin, per_key):
+            place = readings[best // len(KEY_NAMES)]
             replaced = texts[best].split()[place.first : place.first + 2]
             chosen.append((place, " ".join(replaced), fits[best].margin))
     changes = tuple(
@@ -146,7 +159,15 @@ async def read_keys(verify: Verify, utterance: Utterance) -> KeyReading:
     return KeyReading(" ".join(tokens), keys, changes)
 
 
+def _readings(place: KeyPlace) -> list[KeyPlace]:
+    """The place as one reading, or both when the verb's token may be read two ways."""
+    if place.or_end is None:
+        return [place]
+    return [KeyPlace(place.first, place.end), KeyPlace(place.first, place.or_end)]
+
+
 def _fits(best: float, margins: list[float]) -> bool:
+    """Whether the best key is taken, given each key's best margin."""
     runner_up = sorted(margins)[-2]
     return best >= ACCEPT_MARGIN or (best >= LEAST_MARGIN and best - runner_up >= KEY_GAP)
 

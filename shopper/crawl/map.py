@@ -100,7 +100,8 @@ class MapNode:
     time_to_human_s: float | None = None
     hold_s: float | None = None
     callback_offered: bool | None = None
-    """For queues: whether a callback was offered during the hold; None elsewhere."""
+    """For queues, and people reached after a hold: whether a callback was offered during
+    the hold; None elsewhere."""
     evidence: list[Evidence] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from shopper.asr.types import SpeechEngine, Utterance
+from shopper.audio.common_stretch import shares_recording
+from shopper.audio.fingerprint import Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.crawl.identity import (
@@ -33,6 +37,7 @@ from shopper.crawl.identity import (
     same_prompt,
     split_words,
     tail_start,
+    word_similarity,
     words,
 )
 from shopper.crawl.keys_by_audio import read_keys
@@ -45,7 +50,7 @@ from shopper.engine.timeline import KeySent
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
 from shopper.scripts.runner import CallContext, Failure, open_call
-from shopper.text.phrasebook import is_retry_notice, is_voicemail_greeting
+from shopper.text.phrasebook import is_callback_offer, is_retry_notice, is_voicemail_greeting
 
 if TYPE_CHECKING:
     from shopper.sandbox.model import Voice  # passed through to the dialler, never read here
@@ -375,17 +380,15 @@ def _waiting_in(outcome: _Outcome, session: CallSession) -> tuple[str, int] | No
 
 def _replayed(leg: _Leg, menu: str, session: CallSession) -> bool:
     """Whether `menu` may be replaying after a retry: a retry notice was heard during the leg
-    ("Sorry, I did not hear your choice"), or the leg's key was pressed at `menu`, was not one
-    it offered, and only `menu` was heard again (no message leading back to it)."""
+    ("Sorry, I did not hear your choice"), or the leg's key was pressed at `menu` and was not
+    one it offered. Whatever was heard before the menu came back may be its retry notice in
+    words the classifier did not know or the recogniser garbled (espeak-ng's "Hmm, that
+    doesn't match any of our options" heard "The term at none and much any on my eruption"):
+    a call that went on with another key not offered there ended on the menu's last retry."""
     assert leg.outcome is not None
     if any(is_retry_notice(u.text) for u in session.finals_since(leg.start)):
         return True
-    return (
-        bool(leg.route)
-        and leg.route[-1].node == menu
-        and not leg.offered_key
-        and all(prompt.known == menu for prompt in leg.outcome.prompts)
-    )
+    return bool(leg.route) and leg.route[-1].node == menu and not leg.offered_key
 
 
 def _next_entry(
@@ -412,7 +415,7 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
     assert outcome is not None
     end = session.now if leg.end is None else leg.end
     held_after = session.hold.held_samples(session.now) if leg.end is None else leg.held_after
-    offers = [offer for offer in session.hold.callback_offers if leg.start <= offer.end <= end]
+    offers = _offers(session, leg.start, end)
     verdict = caller.human_verdict
     human = verdict if verdict is not None and leg.start <= verdict.at <= end else None
     entry = leg.entry
@@ -429,7 +432,7 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
         human=None if human is None else human.greeting,
         human_at_s=None if human is None else round(human.at / TELEPHONY_RATE, 3),
         callback_offered=bool(offers) if outcome.held else None,
-        callback_offer=offers[0].text if outcome.held and offers else None,
+        callback_offer=_offer_text(outcome, session, offers),
         after_hold=outcome.after_hold,
         tone=outcome.tone,
         detail=outcome.detail,
@@ -466,6 +469,8 @@ class _Outcome:
     tone: str | None = None
     detail: str = ""
     menu_at_s: float | None = None
+    offer_read: str | None = None
+    """The hold's first callback offer as the audio check read it (see _offer_read)."""
 
 
 @dataclass(slots=True)
@@ -481,6 +486,9 @@ class _Passing:
     ignored_in_prompt: bool = False
     """The last key was ignored while the menu's prompt played and taken when the engine
     pressed it again after the prompt (shopper.engine.failures.KeyIgnored)."""
+    listen_from: int | None = None
+    """When the engine waited past the last key's moment (no reaction it could tell, see
+    _press), where listening to what followed the key begins: the key itself."""
 
     def pressed(self, presses: list[Press], step: RouteStep, at: int) -> None:
         presses.append(Press(step.node, step.key, self.kind, _s(self.waiting_since), _s(at)))
@@ -498,7 +506,7 @@ async def _follow(
         if lost is not None:
             return lost
     menu_heard = passing.menu_heard
-    outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0))
+    outcome = await _observe(caller, job, menu_heard or MenuHeard(0, 0), passing.listen_from)
     if job.route and menu_heard is not None:
         outcome.key_ignored = passing.ignored_in_prompt or _ignored(
             job.route[-1], menu_heard.start, outcome.prompts
@@ -537,20 +545,30 @@ async def _press(
     """Press the step's key; at a queue, once its callback offer was heard (taking the offer
     ends the hold). A route key that fails ends the path as a route not reproduced. The key
     under test is a dead end only when the far end did not react to it at all: a hang-up or
-    a tone right after it is its reaction, and is observed like any other."""
+    a tone right after it is its reaction, and is observed like any other. So is a far end
+    that talked or played on with no reaction the engine could tell and was not pressed
+    again: a voice that runs the next prompt straight on (espeak-ng) gives no pause at the
+    key. What followed is heard from the key, and whether the key was ignored is judged
+    from it, by its words (_ignored) and its audio (explorer._key_ignored)."""
     session = caller.session
-    if step.on_hold and not await _offer_heard(session, job.max_hold_s):
+    if step.on_hold and not await _offer_heard(session, step.key, job.max_hold_s):
         return _Outcome("lost", detail=f"no offer at {step.node} to press {step.key!r}")
+    under_test = step is job.route[-1]
+    waited = False
     try:
         await caller.press(step.key, at_once=True)
     except KeyIgnored as ignored:
-        if not ignored.taken_after_prompt:
+        waited = under_test and ignored.taken_after_prompt is None
+        if not ignored.taken_after_prompt and not waited:
             return _not_taken(job, step, ignored)
-        passing.ignored_in_prompt = step is job.route[-1]
+        passing.ignored_in_prompt = under_test and not waited
     except StepFailure as failure:
         if (outcome := _not_taken(job, step, failure)) is not None:
             return outcome
+        waited = True
     pressed_at = _last_key_at(session)
+    if waited:
+        passing.listen_from = pressed_at
     passing.pressed(presses, step, pressed_at)
     if step.on_hold:
         session.hold.end_hold(pressed_at)
@@ -559,10 +577,13 @@ async def _press(
 
 def _not_taken(job: PathJob, step: RouteStep, failure: StepFailure) -> _Outcome | None:
     """A route key that failed loses the route; the key under test that got no reaction is a
-    dead end (other failures of it are observed like any reaction)."""
+    dead end (other failures of it are observed like any reaction). A callback key pressed
+    on hold is observed too: the engine tells a reaction from music by a change of sound,
+    which its smoothed sound runs give late when the answer is speech right after the music
+    (SkyLark's "Great. Expect our call shortly." once the offer's "press 5" was taken)."""
     if step is not job.route[-1]:
         return _Outcome("lost", detail=failure.message)
-    if failure.kind == "dtmf-not-acknowledged":
+    if failure.kind == "dtmf-not-acknowledged" and not step.on_hold:
         return _Outcome("ignored", detail=failure.message)
     return None
 
@@ -594,15 +615,91 @@ def _s(samples: int) -> float:
     return round(samples / TELEPHONY_RATE, 3)
 
 
-async def _offer_heard(session: CallSession, within_s: float) -> bool:
-    """Wait through the hold until a callback offer has been heard in full. Taking it ends the
-    hold (see _follow): what follows is the phone system's answer, not hold speech."""
+async def _offer_heard(session: CallSession, key: str, within_s: float) -> bool:
+    """Wait through the hold until a callback offer has been heard in full, or speech on hold
+    that names the offer's key ("Press one and we'll return your call", the offer's first
+    words heard as an utterance of their own that the classifier did not take for an offer).
+    Taking it ends the hold (see _follow): what follows is the phone system's answer, not
+    hold speech."""
     start = session.now
     while not session.ended and session.now - start < session.samples(within_s):
-        if any(offer.end > start for offer in session.hold.callback_offers):
+        offer = next((o for o in session.hold.callback_offers if o.end > start), None)
+        if offer is not None and _offer_words(session, offer, final=False) is not None:
+            return True
+        if any(_names_key(u.text, key) for u in session.finals_since(start)):
             return True
         await session.advance()
     return False
+
+
+def _offers(session: CallSession, since: int, until: int) -> list[Utterance]:
+    """Callback offers heard on hold between `since` and `until`: the engine's (its
+    classifier asked of each utterance), else an utterance that with the next one (begun
+    within a prompt's end of quiet) is an offer: the recogniser cut the offer before its key
+    ("... as soon as a specialist is free." then "Press 1 to choose that option"), and the
+    classifier needs both the wish to call back and the key to hear an offer."""
+    found = [offer for offer in session.hold.callback_offers if since <= offer.end <= until]
+    if found:
+        return found
+    quiet = session.samples(session.settings.prompt_end_silence_s)
+    said = [u for u in session.transcript if since <= u.end <= until]
+    return [
+        first
+        for first, then in pairwise(said)
+        if then.start - first.end < quiet
+        and _on_hold(session, first)
+        and is_callback_offer(f"{first.text} {then.text}")
+    ][:1]
+
+
+def _on_hold(session: CallSession, said: Utterance) -> bool:
+    return any(
+        period.start <= said.start and (period.end is None or said.end <= period.end)
+        for period in session.hold.periods
+    )
+
+
+def _names_key(text: str, key: str) -> bool:
+    return any(option.key == key for option in parse_options(text))
+
+
+def _offer_text(outcome: _Outcome, session: CallSession, offers: list[Utterance]) -> str | None:
+    """The leg's first callback offer with its key: as the audio check read it, else heard."""
+    if not outcome.held or not offers:
+        return None
+    return outcome.offer_read or _offer_words(session, offers[0])
+
+
+async def _offer_read(session: CallSession, since: int) -> str | None:
+    """The first callback offer heard since `since` (with the utterance holding its key, see
+    _offer_words), its key phrases read by the audio (shopper.crawl.keys_by_audio): the key
+    after "press" is the word a recogniser gets wrong most ("Just press five" heard "Just
+    press I'm"), and a queue's offer is explored like a menu's key."""
+    offer = next(iter(_offers(session, since, session.now)), None)
+    if offer is None:
+        return None
+    said = [offer]
+    if _offer_words(session, offer) != offer.text:
+        said += [u for u in session.transcript if u.start >= offer.end][:1]
+    return " ".join([(await read_keys(session.verify, u)).text for u in said])
+
+
+def _offer_words(session: CallSession, offer: Utterance, final: bool = True) -> str | None:
+    """A callback offer's words up to its key: the recogniser may end the offer's utterance
+    at a pause before the key phrase ("... you keep your place in line." then "Just press
+    five."), which is then the next utterance, begun within a prompt's end of quiet. Until
+    that utterance may still come, None, unless `final` (the call is over: the offer as
+    heard)."""
+    if any(option.key for option in parse_options(offer.text)):
+        return offer.text
+    quiet = session.samples(session.settings.prompt_end_silence_s)
+    after = next((u for u in session.transcript if u.start >= offer.end), None)
+    if after is not None:
+        return f"{offer.text} {after.text}" if after.start - offer.end < quiet else offer.text
+    still_hearing = session.partial is not None and bool(session.partial.text)
+    if final or (session.now - offer.end >= quiet and not still_hearing):
+        return offer.text
+    return None
 
 
 async def _reach(
@@ -610,11 +707,17 @@ async def _reach(
 ) -> MenuHeard | None:
     """Listen until the step's menu is recognised by its opening words (in what was heard since
     `heard_from`, when the menu is known to have begun already); returns when the utterance
-    they were heard in began, once it is time to press (None if it never was)."""
+    they were heard in began, once it is time to press (None if it never was). A queue's
+    step is reached as well when a hold begins: its key answers the hold's callback offer,
+    which it waits for anyway, and the queue's intro may be heard in other words on every
+    call (espeak-ng's "all the malware customer care agents", then "All our customer care
+    agents")."""
     start = session.now
     listen_from = start if heard_from is None else heard_from
     seen = ""
     while not session.ended and session.now - start < session.samples(within_s):
+        if step.on_hold and _holding_since(session, listen_from):
+            return MenuHeard(session.hold.periods[-1].start, 0)
         finals = session.finals_since(listen_from)
         heard = " ".join(u.text for u in finals)
         if heard != seen:
@@ -632,6 +735,11 @@ async def _reach(
             return None
         await session.advance()
     return None
+
+
+def _holding_since(session: CallSession, since: int) -> bool:
+    periods = session.hold.periods
+    return session.hold.state == "hold" and bool(periods) and periods[-1].start >= since
 
 
 def _menu_heard(finals: list[Utterance], word: int) -> MenuHeard:
@@ -688,12 +796,15 @@ class _Listening:
     tone: str | None = None
 
 
-async def _observe(caller: Caller, job: PathJob, menu_heard: MenuHeard) -> _Outcome:
-    """Hear what follows the last key until the phone system waits, repeats, ends or holds."""
+async def _observe(
+    caller: Caller, job: PathJob, menu_heard: MenuHeard, since: int | None = None
+) -> _Outcome:
+    """Hear what follows the last key until the phone system waits, repeats, ends or holds
+    (from `since`, else from now)."""
     session = caller.session
     last = job.route[-1] if job.route else None
     listening = _Listening(
-        session.now,
+        session.now if since is None else since,
         menu_heard,
         last.prompt if last is not None else "",
         last.node if last is not None and last.key == NO_INPUT else None,
@@ -757,7 +868,7 @@ def _prompts_so_far(
         if reprompts > MAX_REPROMPTS and not pieces:
             return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
     listening.pieces = pieces
-    stop = _stop_on_known_or_repeat(pieces, job.menus)
+    stop = _stop_on_known_or_repeat(pieces, job.menus, _same_audio_in(session, finals))
     if stop is None:
         return None
     ending, kept, repeat_of = stop
@@ -769,7 +880,26 @@ def _ended_by_far_end(
 ) -> _Outcome:
     tone = listening.tone
     detail = f"ended by {session.call.ended_by}"
+    if not heard and not tone:
+        heard = _last_notice(session.finals_since(listening.start))
     return _Outcome("tone" if tone else "hangup", heard, tone=tone, detail=detail)
+
+
+def _last_notice(finals: list[Utterance]) -> list[HeardPrompt]:
+    """The retry notice a hang-up came right after, as the prompt the call ended on: notices
+    are set aside as the menu's rather than nodes (split_prompts), because the menu usually
+    plays again; a menu that hangs up after "That is not a valid entry." ended the call with
+    a message, not in silence. Only the notice sentences after the last other speech count
+    (a menu that re-prompted, then hung up in silence, ended in silence)."""
+    said = [(u, s.strip()) for u in finals for s in SENTENCE.findall(u.text) if words(s)]
+    trailing = 0
+    while trailing < len(said) and is_retry_notice(said[len(said) - 1 - trailing][1]):
+        trailing += 1
+    if not trailing:
+        return []
+    notice = said[len(said) - trailing :]
+    text = " ".join(sentence for _, sentence in notice)
+    return [HeardPrompt(text, _s(notice[0][0].start), _s(notice[-1][0].end), None)]
 
 
 def _stopped(
@@ -926,27 +1056,105 @@ def _prompt_so_far(said: str, prompt: str) -> bool:
     )
 
 
+SameAudio = Callable[[Piece, Piece], bool]
+SAME_PIECE_LENGTH = 0.75
+"""Two pieces that are one recording last about as long (their spans are shared out of
+utterances by words, so not exactly): a piece holding that recording and the next
+department's too (SkyLark's central office, then baggage again, one piece) shares a
+stretch with it but is not the same prompt."""
+
+
 def _stop_on_known_or_repeat(
-    pieces: list[Piece], menus: frozenset[str]
+    pieces: list[Piece], menus: frozenset[str], same_audio: SameAudio | None = None
 ) -> tuple[Ending, list[Piece], int | None] | None:
     for index, piece in enumerate(pieces):
         if piece.known in menus:
             return "known", pieces[: index + 1], None
         for earlier in range(index):
             if same_prompt(pieces[earlier].text, piece.text):
-                return "repeating", pieces[:index], earlier
+                if same_audio is not None:
+                    earlier, index = _rotated(pieces, earlier, index, same_audio)
+                way_in = _before_first_round(pieces[:earlier], pieces[earlier:index])
+                return "repeating", [*way_in, *pieces[earlier:index]], len(way_in)
     return None
 
 
+def _rotated(
+    pieces: list[Piece], earlier: int, index: int, same_audio: SameAudio
+) -> tuple[int, int]:
+    """Where a cycle found by a repeated piece really begins: a piece that comes round again
+    in other words (a voice the recogniser garbles differently each round, "The quality team
+    is away today" heard "But while it is even away today") is found as a repeat only by the
+    pieces after it, and would be taken for the way in; the audio of the piece just before
+    the first hearing and of the piece just before the repeat tells it. (Repeats are found by
+    words; the audio only moves the cycle's start back, one piece at a time.)"""
+    while earlier > 0 and same_audio(pieces[earlier - 1], pieces[index - 1]):
+        earlier, index = earlier - 1, index - 1
+    return earlier, index
+
+
+def _same_audio_in(session: CallSession, finals: list[Utterance]) -> SameAudio:
+    """Whether two pieces heard on this call are one recording played twice, by the far
+    end's audio over their spans (shopper.audio.common_stretch); overlapping spans say
+    nothing."""
+
+    def same(a: Piece, b: Piece) -> bool:
+        first, second = _heard([a, b], finals)
+        if first.start_s < second.end_s and second.start_s < first.end_s:
+            return False
+        lengths = sorted((first.end_s - first.start_s, second.end_s - second.start_s))
+        if lengths[0] < SAME_PIECE_LENGTH * lengths[1]:
+            return False
+        return shares_recording(_far_envelope(session, first), _far_envelope(session, second))
+
+    return same
+
+
+def _far_envelope(session: CallSession, heard: HeardPrompt) -> Envelope:
+    start, end = round(heard.start_s * TELEPHONY_RATE), round(heard.end_s * TELEPHONY_RATE)
+    return envelope(session.recording.far_between(start, end))
+
+
+def _before_first_round(way_in: list[Piece], cycle: list[Piece]) -> list[Piece]:
+    """The pieces heard before a repeating cycle, without the cycle's first round when
+    language did not cut that round as it cut the second (a transfer sentence the
+    recogniser garbled the first time, "We are fending you to account services"): the
+    sentences from which the rest of the way in is the cycle over again are dropped, so the
+    key leads to the cycle's first node rather than to a node of the whole round's words.
+    Where the round begins is the cut whose rest is most like the cycle word for word (not
+    letting a title or a greeting before it count as cut residue, as same_prompt does)."""
+    cycle_text = " ".join(piece.text for piece in cycle)
+    best: tuple[float, int, int] | None = None
+    for index, piece in enumerate(way_in):
+        sentences = SENTENCE.findall(piece.text)
+        for cut in range(len(sentences)):
+            rest = " ".join([*sentences[cut:], *(p.text for p in way_in[index + 1 :])])
+            if same_prompt(rest, cycle_text):
+                exact = word_similarity(words(rest), words(cycle_text))
+                if best is None or exact > best[0]:
+                    best = (exact, index, cut)
+    if best is None:
+        return way_in
+    _, index, cut = best
+    head = "".join(SENTENCE.findall(way_in[index].text)[:cut]).strip()
+    kept = [replace(way_in[index], text=head)] if words(head) else []
+    return [*way_in[:index], *kept]
+
+
 def _heard(pieces: list[Piece], finals: list[Utterance]) -> list[HeardPrompt]:
+    """The pieces as prompts with their spans: a piece that begins or ends inside an
+    utterance is placed there by its share of the utterance's words, so that its evidence
+    (audio identity, where it was heard) is its own recording and not its neighbour's."""
     prompts = []
     for piece in pieces:
         first, last = finals[piece.first], finals[piece.last]
+        start = first.start + piece.start_share * (first.end - first.start)
+        end = last.start + piece.end_share * (last.end - last.start)
         prompts.append(
             HeardPrompt(
                 piece.text,
-                round(first.start / TELEPHONY_RATE, 3),
-                round(last.end / TELEPHONY_RATE, 3),
+                round(start / TELEPHONY_RATE, 3),
+                round(end / TELEPHONY_RATE, 3),
                 piece.known,
             )
         )
@@ -1036,12 +1244,18 @@ async def _hold(caller: Caller, job: PathJob, heard: list[HeardPrompt]) -> _Outc
         await caller.human(within_s=job.max_hold_s, probe=True, courtesy=True)
     except StepFailure as failure:
         greeting = _voicemail_after_hold(session, began)
+        offer = await _offer_read(session, began)
         if greeting:
             return _Outcome(
-                "hold-voicemail", heard, held=True, after_hold=greeting, detail=failure.message
+                "hold-voicemail",
+                heard,
+                held=True,
+                after_hold=greeting,
+                detail=failure.message,
+                offer_read=offer,
             )
         ending: Ending = (
             "hold-limit" if failure.kind in ("no-human", "hold-too-long") else ("hold-dropped")
         )
-        return _Outcome(ending, heard, held=True, detail=failure.message)
-    return _Outcome("human", heard, held=True)
+        return _Outcome(ending, heard, held=True, detail=failure.message, offer_read=offer)
+    return _Outcome("human", heard, held=True, offer_read=await _offer_read(session, began))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from shopper.crawl.identity import (
     MIN_COMPARED_WORDS,
@@ -34,28 +35,39 @@ class Piece:
     last: int
     known: str | None = None
     """Id of the known node whose prompt this piece opens with; None for a new prompt."""
+    start_share: float = 0.0
+    """Share of the words of utterance `first` said before the piece begins (a piece may
+    begin and end inside an utterance: the recogniser runs prompts said without a pause
+    together); `end_share`, the share of utterance `last`'s words said by its end."""
+    end_share: float = 1.0
+
+
+class _Sentence(NamedTuple):
+    utterance: int
+    """Index of the utterance it was heard in."""
+    text: str
+    start: float
+    """Share of the utterance's words before the sentence; `end`: up to its end."""
+    end: float
 
 
 def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -> list[Piece]:
     """Pieces in order, from the recogniser's utterances (each ends a sentence); `known`
     holds (node id, prompt) of every prompt the crawl knows."""
     pieces: list[Piece] = []
-    current: list[tuple[int, str]] = []
-    sentences = [
-        (index, s.strip()) for index, text in enumerate(utterances) for s in SENTENCE.findall(text)
-    ]
+    current: list[_Sentence] = []
     after_notice = False
-    for index, sentence in sentences:
-        if not words(sentence):
+    for sentence in _sentences(utterances):
+        if not words(sentence.text):
             continue
-        if is_retry_notice(sentence):
+        if is_retry_notice(sentence.text):
             _close(pieces, current)
             after_notice = True
             continue
-        opening = _known_opening([text for _, text in [*current, (index, sentence)]], known)
+        opening = _known_opening([said.text for said in [*current, sentence]], known)
         if opening is not None:
             start, node = opening
-            known_part = [*current, (index, sentence)][start:]
+            known_part = [*current, sentence][start:]
             del current[start:]
             _close(pieces, current)
             pieces.append(_piece(known_part, node))
@@ -63,18 +75,37 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             continue
         if pieces and pieces[-1].known is not None and not current and not after_notice:
             last = pieces[-1]
-            pieces[-1] = Piece(f"{last.text} {sentence}", last.first, index, last.known)
+            text = f"{last.text} {sentence.text}"
+            pieces[-1] = Piece(
+                text, last.first, sentence.utterance, last.known, last.start_share, sentence.end
+            )
             continue
-        if _said_again(sentence, current):
+        if _said_again(sentence.text, current):
             _close(pieces, current)
-        current.append((index, sentence))
-        if is_transfer(sentence):
+        current.append(sentence)
+        if is_transfer(sentence.text):
             _close(pieces, current)
     _close(pieces, current)
     return pieces
 
 
-def _said_again(sentence: str, current: list[tuple[int, str]]) -> bool:
+def _sentences(utterances: Sequence[str]) -> list[_Sentence]:
+    """The utterances' sentences in order, each with where it lies in its utterance (by
+    words: the recogniser gives no times inside an utterance)."""
+    found = []
+    for index, text in enumerate(utterances):
+        said = SENTENCE.findall(text)
+        total = max(1, len(words(text)))
+        before = 0
+        for sentence in said:
+            count = len(words(sentence))
+            end = (before + count) / total
+            found.append(_Sentence(index, sentence.strip(), before / total, end))
+            before += count
+    return found
+
+
+def _said_again(sentence: str, current: list[_Sentence]) -> bool:
     """Whether a sentence repeats one of the prompt being heard: the phone system has come
     round again (a circular transfer whose announcements the transfer wording did not mark),
     and the repeat begins another piece, which the caller of split_prompts can match with the
@@ -82,7 +113,7 @@ def _said_again(sentence: str, current: list[tuple[int, str]]) -> bool:
     said = words(sentence)
     if len(said) < MIN_COMPARED_WORDS:
         return False
-    return any(_alike(said, words(earlier)) for _, earlier in current)
+    return any(_alike(said, words(earlier.text)) for earlier in current)
 
 
 def _alike(a: list[str], b: list[str]) -> bool:
@@ -92,9 +123,10 @@ def _alike(a: list[str], b: list[str]) -> bool:
     return 1.0 - word_edit_distance(a, b) / max(len(a), len(b)) >= SAME_PROMPT_SIMILARITY
 
 
-def _piece(sentences: list[tuple[int, str]], known: str | None = None) -> Piece:
-    text = " ".join(sentence for _, sentence in sentences)
-    return Piece(text, sentences[0][0], sentences[-1][0], known)
+def _piece(sentences: list[_Sentence], known: str | None = None) -> Piece:
+    text = " ".join(sentence.text for sentence in sentences)
+    first, last = sentences[0], sentences[-1]
+    return Piece(text, first.utterance, last.utterance, known, first.start, last.end)
 
 
 def _known_opening(
@@ -129,7 +161,7 @@ def _with_title(sentences: list[str], start: int, prompt: str) -> int:
     return start
 
 
-def _close(pieces: list[Piece], current: list[tuple[int, str]]) -> None:
+def _close(pieces: list[Piece], current: list[_Sentence]) -> None:
     if current:
         pieces.append(_piece(current))
         current.clear()
