@@ -219,3 +219,14 @@ def test_direct_construction_validates_too() -> None:
         contains("press one", min_score=2.0)
     with pytest.raises(ValueError, match="at least one matcher"):
         any_of([])
+
+
+def test_articles_stand_for_each_other_and_nothing_else() -> None:
+    """Recognisers swap unstressed articles; an article is still a word, and no other word
+    (a digit, a department) is forgiven."""
+    assert contains("check on a refill").match("Press two to check on the refill.").matched
+    assert fuzzy("status of a flight").match("check the status of the flight").matched
+    assert contains("speak with an agent").match("to speak with the agent press zero").matched
+    assert not contains("check on a refill").match("check on refill").matched, "missing"
+    assert not contains("press two for a refill").match("press three for a refill").matched
+    assert not contains("a refill").match("the refund").matched
