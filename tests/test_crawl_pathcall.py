@@ -39,6 +39,7 @@ from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.session import CallSession
+from shopper.engine.timeline import KeySent
 
 NORTHWIND_MAIN = (
     "Fourth lanes, press one. For roadside assistance, breast-hoo! Put all other questions, press "
@@ -200,8 +201,8 @@ def test_what_came_before_a_first_round_stays_before_the_cycle() -> None:
 
 
 class _KeyTimes:
-    def of_type(self, kind: str) -> list[SimpleNamespace]:
-        return [SimpleNamespace(t=round(9.5 * TELEPHONY_RATE))] if kind == "key" else []
+    def of_type(self, kind: type) -> list[SimpleNamespace]:
+        return [SimpleNamespace(t=round(9.5 * TELEPHONY_RATE))] if kind is KeySent else []
 
 
 class _TalksOn:
