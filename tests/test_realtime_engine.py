@@ -20,6 +20,8 @@ from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.engine.session import ListenSettings
 from shopper.scripts.runner import open_call
 
+pytestmark = pytest.mark.slow  # a real-time call: about 20 s of wall time
+
 IVR = """
 name: Realtime check
 voice: {tts: flite, voice: awb, speed: 165}
