@@ -42,6 +42,10 @@ _SPACE = "\u2581"
 _PAST = "past_key_values."
 _PRESENT = "present."
 SCORE_BATCH = 8
+MIN_ENCODED_SAMPLES = 1600
+"""The encoder's first convolutions need about 30 ms of 16 kHz audio for one frame of output
+and fail on less; shorter audio (a stretch cut a few samples after speech began, a click) is
+padded with silence to 0.1 s, which holds no word and adds none."""
 """Candidates scored in one decoder pass: each costs full-vocabulary logits (32768 floats,
 128 KB) per token, ~4 MB for a 30-token candidate, so batches stay small."""
 
@@ -143,6 +147,8 @@ class OnnxMoonshine:
     def encode(self, audio: NDArray[np.float32]) -> NDArray[np.float32]:
         """The encoder's output for one chunk of 16 kHz float audio: what decoding and scoring
         start from (416 floats per 24 ms, ~0.7 MB for 10 s)."""
+        short_by = max(0, MIN_ENCODED_SAMPLES - len(audio))
+        audio = np.pad(np.asarray(audio, dtype=np.float32), (0, short_by))
         samples = np.ascontiguousarray(audio, dtype=np.float32)[np.newaxis, :]
         try:
             (hidden,) = self._encoder.run(None, {"input_values": samples})
