@@ -98,11 +98,6 @@ def analyze_channels(channels: Sequence[Samples], engine: SpeechEngine) -> Analy
     )
 
 
-def analyze_samples(samples: Samples, engine: SpeechEngine) -> Analysis:
-    """Feed 8 kHz mono audio through the call engine's ear, 20 ms at a time."""
-    return analyze_channels([samples], engine)
-
-
 def hear_channel(name: str, samples: Samples, engine: SpeechEngine) -> ChannelAnalysis:
     """Feed one channel through a call engine's ear, 20 ms at a time, as a live call would."""
     ear = Ear(engine)
