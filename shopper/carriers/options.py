@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from shopper.carriers.pacing import TargetCaps
     from shopper.sandbox.model import Voice
 
 
@@ -37,4 +38,7 @@ class DialOptions:
     """The call is hung up at this length, as a carrier's call-length limit would."""
     ring_timeout_s: float = 60.0
     """Nobody answering within this long ends the call as `no-answer`."""
+    caps: TargetCaps | None = None
+    """Calls at once and per second to one target (shopper.carriers.pacing); None: the config
+    file's `[safety]` values, else 5 at once and 1 per second."""
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)

@@ -21,6 +21,7 @@ from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.base import AnswerKey, Placed
 from shopper.carriers.dial import UnplacedCall, dial
 from shopper.carriers.options import DialOptions
+from shopper.carriers.pacing import Slot, configured_caps, wait_for_turn
 from shopper.engine.caller import Caller
 from shopper.engine.failures import NOT_PLACED, FailureKind, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
@@ -137,6 +138,7 @@ class CallContext:
         self.carrier = plan.carrier
         self.source = plan.source
         self.started_at = datetime.now(UTC)
+        """When the call was dialled (until then: when it was opened), to the millisecond."""
         self.call_id = new_call_id(plan.name, self.started_at)
         self.steps: list[StepReport] = []
         self.failure: Failure | None = None
@@ -147,10 +149,15 @@ class CallContext:
         self._session: CallSession | None = None
         self._caller: Caller | None = None
         self._answer_key: AnswerKey | None = None
+        self._slot: Slot | None = None
+        self.dialled = False
+        """Whether its turn came and the carrier was asked (see shopper.carriers.pacing);
+        a call stopped while it waited for its turn was never dialled."""
 
     @property
     def placed(self) -> bool:
-        """Whether the carrier was asked (the call has a session, placed or not)."""
+        """Whether the call has a session and so a record: dialled (placed or not), or
+        stopped before its turn to be dialled came."""
         return self._session is not None
 
     @property
@@ -166,6 +173,26 @@ class CallContext:
         return self._caller
 
     async def __aenter__(self) -> Caller:
+        caps = self._options.caps or configured_caps()
+        try:
+            self._slot = await wait_for_turn(self.carrier, self.target, caps)
+        except asyncio.CancelledError as cancelled:
+            # Not announced to `on_placed`: nothing was dialled, so nothing is published.
+            self._session = CallSession(
+                UnplacedCall(self.carrier, None), self._engine, self._settings
+            )
+            self._caller = Caller(self._session)
+            self.failure = Failure("error", None, f"{_reason(cancelled)} before dialling")
+            raise
+        self.started_at = datetime.now(UTC)
+        self.dialled = True
+        try:
+            return await self._dial()
+        except BaseException:
+            self._slot.release()
+            raise
+
+    async def _dial(self) -> Caller:
         try:
             placed = await dial(self.target, self.carrier, self._options)
         except asyncio.CancelledError as cancelled:
@@ -195,8 +222,12 @@ class CallContext:
             self.failure = Failure(error.kind, None, error.message)
         elif isinstance(error, ShopperError):
             self.failure = Failure("error", None, str(error))
-        if not self.session.ended:
-            await self.caller.hangup()
+        try:
+            if not self.session.ended:
+                await self.caller.hangup()
+        finally:
+            if self._slot is not None:
+                self._slot.release()
 
     def record(self, limits: Limits | None = None) -> CallRecord:
         metrics = call_metrics(self.session, self.caller)
@@ -257,6 +288,8 @@ async def run_script(
     try:
         await _perform_all(context, script)
     except asyncio.CancelledError as cancelled:
+        if not context.dialled:
+            raise  # stopped while it waited for its turn: there is no call to keep
         current = asyncio.current_task()
         if current is not None:
             current.uncancel()
@@ -416,7 +449,7 @@ def _result_document(
         "schema": RESULT_SCHEMA,
         "call_id": context.call_id,
         "shopper_version": __version__,
-        "started_at": context.started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "started_at": context.started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "script": {
             "name": context.name,
             "file": str(context.source) if context.source is not None else None,
