@@ -207,9 +207,8 @@ async def _explore(
         task = asyncio.create_task(
             explore(settings, lambda a, r, new: console.print(_progress(a, r, new)))
         )
-        stop.current = task
+        stop.cancels(task)
         crawl_map = await task
-        stop.current = None
         compared = output.previous if crawl_map.complete else None  # unreached: not removed
         outcome = write_crawl_outputs(
             crawl_map, settings.out_dir, compared, output.policy, crawl_map.at

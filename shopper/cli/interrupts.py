@@ -1,5 +1,5 @@
-"""Ctrl-C and SIGTERM while calls run: the call in progress is cancelled, which hangs it up
-through the carrier and keeps its evidence, and no further call starts.
+"""Ctrl-C and SIGTERM while calls run: the calls in progress are cancelled, which hangs them
+up through the carrier and keeps their evidence, and no further call starts.
 
 Without this, SIGINT became a KeyboardInterrupt somewhere inside a call and SIGTERM killed the
 process outright: no recording, no result, and speech workers left running."""
@@ -10,6 +10,7 @@ import asyncio
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
@@ -17,11 +18,20 @@ EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class Interrupts:
-    """Which signal stopped the run (None: none yet), and the task it cancels."""
+    """Which signal stopped the run (None: none yet), and the tasks it cancels."""
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
-        self.current: asyncio.Task[object] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def cancels(self, task: asyncio.Task[Any]) -> None:
+        """A signal cancels `task` until it is done (at once if one came already): each call
+        of a parallel run, or the whole crawl."""
+        if self.signal_name is not None:
+            task.cancel(msg=f"interrupted by {self.signal_name}")
+        elif not task.done():
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def stop(self, number: signal.Signals) -> None:
         """The first signal cancels; a further one (an impatient second Ctrl-C) must not cut
@@ -29,8 +39,8 @@ class Interrupts:
         if self.signal_name is not None:
             return
         self.signal_name = number.name
-        if self.current is not None and not self.current.done():
-            self.current.cancel(msg=f"interrupted by {number.name}")
+        for task in list(self._tasks):
+            task.cancel(msg=f"interrupted by {number.name}")
 
     @property
     def exit_code(self) -> int | None:
