@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.status import Status
 
 from shopper.asr.types import SpeechEngine
 from shopper.carriers.options import DialOptions, SandboxOptions
+from shopper.carriers.pacing import configured_caps
+from shopper.cli.batch import run_at_most
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
-from shopper.cli.interrupts import Interrupts, interrupts
+from shopper.cli.interrupts import interrupts
 from shopper.cli.mqtt import (
     MqttCa,
     MqttCert,
@@ -102,6 +108,14 @@ def run(
             "--json", help="Print one JSON line per call on stdout (everything else: stderr)."
         ),
     ] = False,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Calls in progress at once (each target's calls are capped further by the "
+            "config's [safety] calls_at_once and calls_per_second: 5 and 1 by default).",
+        ),
+    ] = 1,
 ) -> None:
     """Call, follow each SCRIPT, and report: exit 0 all passed, 1 any failed, 2 usage error."""
     output = RunOutput(out=out, as_json=as_json, console=Console(soft_wrap=True, stderr=as_json))
@@ -122,17 +136,18 @@ def run(
         loaded: list[CallScript] = [load_script(path) for path in scripts]
         print_ivr_warnings(Path(s.target) for s in loaded if s.carrier == "sandbox")
         delivery = MqttDelivery(broker.settings(), mqtt_drain)
+        caps = configured_caps()  # a bad [safety] table is an error before any call
         speech = SpeechOptions(engine, vosk_model).select()
     output.console.print(f"engine: {speech.name}")
-    options = DialOptions(sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at))
+    options = DialOptions(caps=caps, sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at))
     results, folders, interrupted = asyncio.run(
-        _call_all(loaded, speech, options, delivery, output)
+        _call_all(loaded, speech, options, delivery, output, parallel)
     )
     if junit is not None:
         with one_line_errors():
             write_junit(results, junit, call_dirs=folders)
     if interrupted is not None:
-        typer.echo("shopper: interrupted; the call in progress was hung up and kept", err=True)
+        typer.echo("shopper: interrupted; the calls in progress were hung up and kept", err=True)
         raise typer.Exit(interrupted)
     if any(r["outcome"] == "error" for r in results):
         raise typer.Exit(USAGE_ERROR)
@@ -146,37 +161,66 @@ async def _call_all(
     options: DialOptions,
     delivery: MqttDelivery,
     output: RunOutput,
+    parallel: int,
 ) -> tuple[list[dict[str, Any]], list[Path], int | None]:
-    """Every call in one event loop, so the publisher keeps delivering while calls run.
+    """Every call in one event loop, so the publisher keeps delivering while calls run; at
+    most `parallel` at once, each written and shown as it ends. The results come back in the
+    scripts' order, so the JUnit report lists its test cases in a stable order.
 
-    Ctrl-C or SIGTERM stops the call in progress (hung up, its evidence written with outcome
-    `error`) and the calls after it; the exit code then says which signal it was."""
-    results: list[dict[str, Any]] = []
-    folders: list[Path] = []
+    Ctrl-C or SIGTERM stops the calls in progress (hung up, their evidence written with
+    outcome `error`) and the calls after them; the exit code then says which signal it was."""
+    ended: dict[int, tuple[dict[str, Any], Path]] = {}
     async with publishing(delivery.settings, warn) as publisher:
         discovery = None
         if publisher is not None and publisher.settings.ha_discovery_prefix is not None:
             discovery = Discovery(publisher, publisher.settings.ha_discovery_prefix)
-        with interrupts() as stop:
-            for script in loaded:
-                if stop.signal_name is not None:
-                    break
+        with interrupts() as stop, output.console.status("calling") as status:
+            calling = CallingStatus(status)
+
+            async def place(script: CallScript) -> tuple[dict[str, Any], Path]:
                 feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
                 if discovery is not None:
                     discovery.announce(script_id(script), script.name)
-                with one_line_errors(), output.console.status(f"calling: {script.name}"):
-                    record = await _call(script, speech, options, feed, stop)
+                with one_line_errors(), calling.of(script.name):
+                    record = await _call(script, speech, options, feed)
                 if feed is not None:
                     feed.finish(record)
                 folder = _call_folder(record, output.out)
                 with one_line_errors():
                     write_call(record, folder)
-                results.append(record.result)
-                folders.append(folder)
-                output.show(record.result, folder)
+                return record.result, folder
+
+            def show(index: int, call: tuple[dict[str, Any], Path]) -> None:
+                ended[index] = call
+                output.show(*call)
+
+            jobs = [partial(place, script) for script in loaded]
+            await run_at_most(jobs, parallel, stop, show)
         if publisher is not None:
             await publisher.drain_and_report(delivery.drain_s)
-    return results, folders, stop.exit_code
+    in_order = [ended[index] for index in sorted(ended)]
+    return [result for result, _ in in_order], [folder for _, folder in in_order], stop.exit_code
+
+
+class CallingStatus:
+    """The console's one status line, naming the calls in progress."""
+
+    def __init__(self, status: Status) -> None:
+        self._status = status
+        self._names: list[str] = []
+
+    @contextmanager
+    def of(self, name: str) -> Iterator[None]:
+        self._names.append(name)
+        self._show()
+        try:
+            yield
+        finally:
+            self._names.remove(name)
+            self._show()
+
+    def _show(self) -> None:
+        self._status.update(f"calling: {', '.join(self._names)}" if self._names else "calling")
 
 
 def _call_folder(record: CallRecord, out: Path | None) -> Path:
@@ -189,23 +233,14 @@ def _call_folder(record: CallRecord, out: Path | None) -> Path:
 
 
 async def _call(
-    script: CallScript,
-    speech: SpeechEngine,
-    options: DialOptions,
-    feed: CallFeed | None,
-    stop: Interrupts,
+    script: CallScript, speech: SpeechEngine, options: DialOptions, feed: CallFeed | None
 ) -> CallRecord:
-    """One script's call as a task a signal can cancel; an interrupted call's record too."""
-    task = asyncio.create_task(
-        run_script(script, speech, options, on_call=feed.attach if feed else None)
-    )
-    stop.current = task
+    """One script's call; an interrupted call's record too. Stopped before it was dialled
+    (waiting for its target's turn), it ends cancelled: there is no call to keep."""
     try:
-        return await task
+        return await run_script(script, speech, options, on_call=feed.attach if feed else None)
     except CallInterrupted as interrupted:
         return interrupted.record
-    finally:
-        stop.current = None
 
 
 def _json_line(result: dict[str, Any], folder: Path) -> str:
