@@ -172,3 +172,77 @@ def test_a_missing_ivr_is_a_one_line_test_failure(pytester: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(
         ["*shopper: sandbox IVR 'nowhere.yaml' not found: looked for *nowhere.yaml and *"]
     )
+
+
+CONCURRENT_TESTS = """
+import asyncio
+
+from shopper.text.match import fuzzy
+
+
+async def test_two_lines_at_once(shopper_call):
+    async def caller(name):
+        async with shopper_call("tiny.yaml", name=name) as call:
+            await call.expect(fuzzy("please hold while we try to connect you", 0.7), within_s=15)
+            await call.expect_hangup(within_s=15)
+
+    async with asyncio.TaskGroup() as calls:
+        calls.create_task(caller("first line"))
+        calls.create_task(caller("second line"))
+
+
+async def test_a_failing_line_hangs_up_the_other(shopper_call):
+    async def wrong():
+        async with shopper_call("tiny.yaml", name="wrong line") as call:
+            await call.expect("billing department", within_s=15)
+
+    async def on_hold():
+        async with shopper_call("long.yaml", name="cut line") as call:
+            await call.hold(max_s=1800)
+
+    async with asyncio.TaskGroup() as calls:
+        calls.create_task(wrong())
+        calls.create_task(on_hold())
+"""
+LONG_HOLD_IVR = """
+name: Long Hold
+start: main
+nodes:
+  main:
+    queue: {hold: 20m, music: "asterisk-moh:manolo_camp-morning_coffee", then: main}
+"""
+
+
+def dialled_s(result: dict[str, object]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(result["started_at"]).replace("Z", "+00:00")).timestamp()
+
+
+def test_a_test_places_calls_at_once_with_a_task_group(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In real time the calls of one test overlap, dialled at least a second apart (the
+    target's default cap); a failing call cancels its sibling, which is hung up and kept."""
+    pytester.makeini(INI)
+    pytester.makefile(".yaml", tiny=TINY_IVR, long=LONG_HOLD_IVR)
+    pytester.makepyfile(test_concurrent=CONCURRENT_TESTS)
+    monkeypatch.setenv("SHOPPER_CONFIG", str(pytester.makefile(".toml", config="")))
+    out = pytester.path / "calls"
+    result = pytester.runpytest_subprocess(
+        *plugin_args(), f"--shopper-out={out}", "--shopper-engine=moonshine", "--shopper-realtime"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    found = {
+        r["script"]["name"]: r
+        for r in (json.loads(p.read_text()) for p in out.glob("*/result.json"))
+    }
+    assert found.keys() == {"first line", "second line", "wrong line", "cut line"}
+    first, second = sorted((found["first line"], found["second line"]), key=dialled_s)
+    assert first["outcome"] == second["outcome"] == "passed"
+    assert dialled_s(second) - dialled_s(first) >= 0.999  # 1 dial per second per target
+    assert dialled_s(second) < dialled_s(first) + first["metrics"]["duration_s"]  # overlap
+    assert found["wrong line"]["failure"]["kind"] == "expectation-mismatch"
+    cut = found["cut line"]
+    assert cut["outcome"] == "error" and cut["failure"]["message"].startswith("hung up")
+    assert cut["ended_by"] == "tester"

@@ -222,6 +222,9 @@ class CallContext:
             self.failure = Failure(error.kind, None, error.message)
         elif isinstance(error, ShopperError):
             self.failure = Failure("error", None, str(error))
+        elif isinstance(error, asyncio.CancelledError) and self.failure is None:
+            # e.g. a sibling call of an asyncio.TaskGroup failed: hung up, not passed
+            self.failure = Failure("error", None, f"hung up: {_reason(error)}")
         try:
             if not self.session.ended:
                 await self.caller.hangup()
