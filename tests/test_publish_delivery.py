@@ -336,3 +336,34 @@ def _context(tls: TlsMaterial) -> Any:
     context = ssl.create_default_context(cafile=str(tls.ca))
     context.load_cert_chain(str(tls.client_cert), str(tls.client_key))
     return context
+
+
+async def test_parallel_calls_publish_what_they_publish_one_by_one(
+    collector: Collector, broker: Mosquitto, env: dict[str, str], tmp_path: Path
+) -> None:
+    """`--parallel 2`: each call's events on its own topic, numbered 1.. without a gap or a
+    stranger's event, and each script's retained result is its own result file."""
+    second = tmp_path / "second-line.yaml"
+    second.write_text(
+        SCRIPT.read_text()
+        .replace("name: Quick line reaches a person", "name: Second line")
+        .replace("target: ivr.yaml", f"target: {SCRIPT.parent / 'ivr.yaml'}")
+    )
+    out = tmp_path / "c"
+    args = run_args(broker.url(), out, str(second), "--parallel", "2")
+    code, _, err = await finished(await shopper(env, *args))
+    assert code == 0, err
+    results = [json.loads(f.read_text()) for f in out.glob("*/result.json")]
+    by_script = {"quick-line": results[0], "second-line": results[1]}
+    if results[0]["script"]["name"] == "Second line":
+        by_script = {"quick-line": results[1], "second-line": results[0]}
+    for script, result in by_script.items():
+        await collector.wait_for(lambda s=script: bool(collector.on(f"/results/{s}")), 30)
+        assert collector.on(f"/{SITE}/results/{script}")[-1]["result"] == result
+        events: dict[int, dict[str, Any]] = {}
+        for payload in collector.on(f"/calls/{result['call_id']}/events"):
+            assert events.setdefault(payload["seq"], payload)["id"] == payload["id"]
+            assert payload["script_id"] == script
+        assert sorted(events) == list(range(1, len(result["events"]) + 1))
+        heard = sorted((e["t_s"], e["type"]) for e in events.values())
+        assert heard == sorted((e["t_s"], e["type"]) for e in result["events"])
