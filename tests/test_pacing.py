@@ -138,49 +138,70 @@ def test_caps_come_from_the_config_safety_table(
 
 
 def run_jobs(
-    durations: list[float], at_once: int, stop_after_s: float | None = None
+    count: int, at_once: int, end_order: list[int] | None = None
 ) -> tuple[list[int], list[int], Interrupts]:
-    """Jobs that sleep `durations`: the indices in the order they were handed over, and in
-    the order they started; a SIGINT (as the handler sees it) after `stop_after_s`."""
+    """`count` jobs that end in `end_order`, each once the one before it was handed over
+    (None: none ends, a SIGINT as the handler sees it stops them once `at_once` started);
+    the indices in the order they were handed over (negative: hung up by the signal), and
+    in the order they started."""
     ended: list[int] = []
     started: list[int] = []
     stop = Interrupts()
+    may_end = [asyncio.Event() for _ in range(count)]
+    in_progress: set[int] = set()
 
     def job(index: int) -> Callable[[], Coroutine[Any, Any, int]]:
-        async def sleep() -> int:
+        async def call() -> int:
             started.append(index)
+            in_progress.add(index)
+            assert len(in_progress) <= at_once
             try:
-                await asyncio.sleep(durations[index])
+                await may_end[index].wait()
             except asyncio.CancelledError:
                 return -index  # a call hung up by the signal still hands its record over
+            finally:
+                in_progress.discard(index)
             return index
 
-        return sleep
+        return call
+
+    async def drive() -> None:
+        async with asyncio.timeout(10):
+            while len(started) < at_once:
+                await asyncio.sleep(0.005)
+            if end_order is None:
+                stop.stop(signal.SIGINT)
+                return
+            for done, index in enumerate(end_order):
+                may_end[index].set()
+                while len(ended) <= done:
+                    await asyncio.sleep(0.005)
 
     async def main() -> None:
-        if stop_after_s is not None:
-            asyncio.get_running_loop().call_later(stop_after_s, stop.stop, signal.SIGINT)
-        jobs = [job(i) for i in range(len(durations))]
-        await run_at_most(jobs, at_once, stop, lambda _, value: ended.append(value))
+        driver = asyncio.create_task(drive())
+        await run_at_most(
+            [job(i) for i in range(count)], at_once, stop, lambda _, i: ended.append(i)
+        )
+        await driver
 
     asyncio.run(main())
     return ended, started, stop
 
 
 def test_results_are_handed_over_as_each_job_ends() -> None:
-    ended, started, _ = run_jobs([0.3, 0.1, 0.2], at_once=3)
+    ended, started, _ = run_jobs(3, at_once=3, end_order=[1, 2, 0])
     assert started == [0, 1, 2]
     assert ended == [1, 2, 0]
 
 
 def test_no_more_jobs_at_once_than_asked() -> None:
-    ended, started, _ = run_jobs([0.2, 0.05, 0.05, 0.05], at_once=2)
-    assert started == [0, 1, 2, 3]
-    assert ended == [1, 2, 3, 0]  # 2 and 3 started only as 1 and 2 ended
+    ended, started, _ = run_jobs(4, at_once=2, end_order=[1, 2, 3, 0])
+    assert started == [0, 1, 2, 3]  # 2 and 3 started only as 1 and 2 ended
+    assert ended == [1, 2, 3, 0]
 
 
 def test_a_signal_stops_every_job_in_progress_and_starts_none() -> None:
-    ended, started, stop = run_jobs([5.0, 5.0, 5.0, 5.0], at_once=2, stop_after_s=0.1)
+    ended, started, stop = run_jobs(4, at_once=2)
     assert started == [0, 1]
     assert sorted(ended) == [-1, 0]  # both hung up (their records kept), none after them
     assert stop.exit_code == 130
