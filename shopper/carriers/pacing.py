@@ -3,7 +3,7 @@
 `shopper run --parallel N` and concurrent calls from Python could otherwise dial a staging
 IVR, a PBX or a carrier trunk as fast as the event loop allows. Trunks and telephony APIs limit
 both: Twilio queues calls above 1 call per second per account (and per SIP trunk), and a small
-PBX or a trial account carries a handful of calls at once. So every call waits for its
+PBX or a trial account carries only a handful of calls at once. So every call waits for its
 target's turn before it is dialled: at most `at_once` calls to one target are in progress,
 and dials to one target are at least 1 / `per_second` seconds apart. Defaults come from the
 config file's `[safety]` table (beside the numbers shopper refuses to dial,
@@ -33,8 +33,8 @@ DEFAULT_CALLS_PER_SECOND = 1.0
 """Twilio's default for API calls and for each Elastic SIP trunk; calls above it are queued,
 so a faster run gains nothing there and may be throttled or flagged elsewhere."""
 DEFAULT_CALLS_AT_ONCE = 5
-"""A Twilio trial account's concurrency and the channel count of a small PBX licence: a
-default that does not fill a staging system's lines by accident."""
+"""A Twilio trial account's concurrency: a default meant not to fill a staging system's lines
+by accident (a PBX's own limit may be lower; set it in the config then)."""
 
 
 @dataclass(frozen=True, slots=True)
