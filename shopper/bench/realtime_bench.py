@@ -43,11 +43,11 @@ from shopper.scripts.runner import CallContext, run_script
 
 DEMO_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "acme" / "billing-human.yaml"
 HUMAN_TOLERANCE_S = 1.0
+"""A verdict is right when the call passed and its time to human is within this of the
+truth (issue 12's SIP goal)."""
 UNCAPPED = TargetCaps(at_once=1000, per_second=math.inf)
 """All the calls dialled at once, as the benchmark measures them: the simulated phone system
 needs no protection from the per-target caps of a run."""
-"""A verdict is right when the call passed and its time to human is within this of the
-truth (issue 12's SIP goal)."""
 
 
 @dataclass(slots=True)
