@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +236,34 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
         f"shopper: --sip 127.0.0.1:{port}: port {port} is already in use (another SIP server "
         "or shopper is listening there; stop it or pick another port)"
     )
+
+
+def _can_unshare() -> bool:
+    if shutil.which("unshare") is None or shutil.which("baresip") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    not _can_unshare(), reason="needs baresip and a private network namespace (unshare -n, root)"
+)
+@pytest.mark.slow
+def test_baresip_presses_a_key_and_hears_the_ivr_hang_up(tmp_path: Path) -> None:
+    """baresip dials from a network namespace of its own (tests/baresip_caller.py says why),
+    sends "2" with `sndcode` (RFC 4733) and reports the IVR's BYE as a remote close."""
+    caller = Path(__file__).resolve().parent / "baresip_caller.py"
+    run = subprocess.run(
+        ["unshare", "-n", sys.executable, str(caller), str(IVRS / "menu.yaml"), "2", str(tmp_path)],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "CALL_ESTABLISHED" in report["events"]
+    assert report["closed"] == "Connection reset by peer"  # baresip's words for a remote BYE
+    truths = sorted((tmp_path / "truth").glob("*.json"))
+    assert len(truths) == 1
+    truth = json.loads(truths[0].read_text())
+    assert [node["node"] for node in truth["nodes"]] == ["main", "support"]
+    assert [(key["digit"], key["action"]) for key in truth["keys"]] == [("2", "accepted")]
+    assert truth["end"]["by"] == "ivr"
