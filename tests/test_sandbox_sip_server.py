@@ -267,3 +267,19 @@ def test_baresip_presses_a_key_and_hears_the_ivr_hang_up(tmp_path: Path) -> None
     assert [node["node"] for node in truth["nodes"]] == ["main", "support"]
     assert [(key["digit"], key["action"]) for key in truth["keys"]] == [("2", "accepted")]
     assert truth["end"]["by"] == "ivr"
+
+
+@needs_sipp
+def test_a_line_that_rings_first_sends_180_then_200_when_it_picks_up(
+    serve: Any, tmp_path: Path
+) -> None:
+    server = serve("delayed.yaml")
+    sipp = Sipp("uac_wait.xml", server.port, tmp_path, {"BYE_TIMEOUT_MS": "10000"})
+    assert sipp.run() == 0, sipp.messages()[-3000:]
+    server.wait_for_calls(1)
+    messages = sipp.messages()
+    assert messages.index("180 Ringing") < messages.index("200 OK")
+    truth = _truth(server)
+    assert truth["answer"]["answered_s"] == 1.0
+    assert [node["node"] for node in truth["nodes"]] == ["main"]
+    assert truth["end"]["by"] == "ivr"
