@@ -107,7 +107,8 @@ class Server:
 
 @dataclass
 class Sipp:
-    """One SIPp call (`-m 1`) from a scenario in tests/data/sipserve with @NAMES@ filled in."""
+    """`calls` SIPp calls placed at once (default one) from a scenario in tests/data/sipserve,
+    its @NAMES@ filled in from `values`."""
 
     scenario: str
     server_port: int
@@ -115,6 +116,7 @@ class Sipp:
     values: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     media_port: int = field(default_factory=free_port)
+    calls: int = 1
 
     def start(self) -> subprocess.Popen[str]:
         text = (SCENARIOS / self.scenario).read_text()
@@ -127,7 +129,8 @@ class Sipp:
         return subprocess.Popen(
             ["sipp", "-sf", str(path), "-s", "ivr", f"127.0.0.1:{self.server_port}",
              "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
-             "-mp", str(self.media_port), "-m", "1", "-nostdin", "-timeout", "40s",
+             "-mp", str(self.media_port), "-m", str(self.calls), "-l", str(self.calls),
+             "-r", str(self.calls), "-nostdin", "-timeout", "40s",
              "-timeout_error", "-trace_err", "-error_file", str(self.folder / "sipp-errors.log"),
              "-trace_msg", "-message_file", str(self.folder / "sipp-messages.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=self.folder,

@@ -115,6 +115,23 @@ def test_a_key_sent_as_rfc4733_events_routes_the_call_and_the_ivr_is_heard(
     assert "keys 2" in "".join(server.stdout)
 
 
+@needs_sipp
+@pytest.mark.slow
+def test_calls_at_the_same_time_each_get_a_phone_system_of_their_own(
+    serve: Any, tmp_path: Path
+) -> None:
+    server = serve("menu.yaml")
+    values = {"DTMF_PCAP": str(SIPP_PCAPS / "dtmf_2833_1.pcap"), "BYE_TIMEOUT_MS": "15000"}
+    sipp = Sipp("uac_key.xml", server.port, tmp_path, values | {"PAUSE_MS": "1000"}, calls=3)
+    assert sipp.run() == 0, sipp.messages()[-3000:]
+    server.wait_for_calls(3)
+    truths = [json.loads(path.read_text()) for path in server.truths()]
+    assert len(truths) == 3
+    for truth in truths:
+        assert [node["node"] for node in truth["nodes"]] == ["main", "sales"]
+        assert [key["digit"] for key in truth["keys"]] == ["1"]
+
+
 def _mulaw_wav(path: Path, samples: Samples) -> None:
     """A μ-law WAV, which SIPp's rtp_stream sends as it is (payload type 0)."""
     codes = ulaw_encode(samples).tobytes()
