@@ -300,3 +300,17 @@ def test_a_line_that_rings_first_sends_180_then_200_when_it_picks_up(
     assert truth["answer"]["answered_s"] == 1.0
     assert [node["node"] for node in truth["nodes"]] == ["main"]
     assert truth["end"]["by"] == "ivr"
+
+
+@needs_sipp
+def test_seed_and_at_reach_each_call_as_shopper_run_gives_them(serve: Any, tmp_path: Path) -> None:
+    server = serve("hours.yaml", "--at", "2024-05-05T10:00", "--seed", "7")  # a Sunday
+    sipp = Sipp("uac_wait.xml", server.port, tmp_path, {"BYE_TIMEOUT_MS": "10000"})
+    assert sipp.run() == 0, sipp.messages()[-3000:]
+    server.wait_for_calls(1)
+    truth = _truth(server)
+    assert truth["seed"] == 7
+    assert truth["now"].startswith("2024-05-05T10:00")
+    assert [(node["node"], node["reason"]) for node in truth["nodes"]] == [
+        ("closed", "closed hours")
+    ]

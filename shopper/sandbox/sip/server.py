@@ -4,7 +4,8 @@ The IVR's sounds are rendered once, before the server listens, and shared by eve
 (each call gets its own `SandboxPhone`, seeded alike, so two calls that do the same thing
 hear the same thing). Each call's truth is written when it ends, as
 `DIR/NNNN-<Call-ID>.json` with `--truth DIR` (NNNN counts calls from 0001), the same JSON the
-in-process runner writes as `sandbox-truth.json`.
+in-process runner writes as `sandbox-truth.json`, complete or not at all (written beside and
+renamed, so whatever watches the folder never reads half a file).
 
 aiosipua 0.7.1 on Python 3.11 asserts that the UDP transport is an
 `asyncio.DatagramTransport`, which CPython's selector transport is not before 3.12; the
@@ -174,7 +175,9 @@ class SandboxSipServer:
             return None
         safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", call.invite.call_id)[:80]
         path = folder / f"{number:04d}-{safe_id}.json"
-        path.write_text(call.phone.truth.to_json() + "\n", encoding="utf-8")
+        partial = path.with_name(path.name + ".part")
+        partial.write_text(call.phone.truth.to_json(), encoding="utf-8")
+        partial.replace(path)
         return path
 
 
