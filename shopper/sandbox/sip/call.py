@@ -33,7 +33,7 @@ from shopper.sandbox.phone import SandboxPhone
 from shopper.sandbox.sip.inbound import CallerAudio
 from shopper.sandbox.sip.keys import KeyTones
 from shopper.sandbox.sip.media import CallMedia
-from shopper.sandbox.sip.pacing import FrameClock
+from shopper.sandbox.sip.pacing import FRAME_S, FrameClock
 from shopper.sandbox.truth import EndedBy
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class ServedCall:
             self._silent_frames = 0
             return False
         self._silent_frames += 1
-        return self._silent_frames * 0.02 >= NO_RTP_S
+        return self._silent_frames * FRAME_S >= NO_RTP_S
 
     def _ivr_hung_up(self) -> CallOutcome:
         reason = self.phone.truth.end.reason if self.phone.truth.end else "hung up"
@@ -187,11 +187,12 @@ class ServedCall:
 
     # --- the caller and the server end calls from outside ---------------------------------------
 
-    def caller_hung_up(self, how: str) -> None:
-        """BYE or CANCEL from the caller (aiosipua has already answered it)."""
+    def caller_ended(self, reason: str) -> None:
+        """The caller's side ended the call: its BYE or CANCEL (aiosipua has already answered
+        it), or it never ACKed the 200 OK."""
         if self._stop is None and self._state != "ended":
-            self.phone.disconnect("caller", f"caller sent {how}")
-            self._stop = ("caller", f"caller sent {how}")
+            self.phone.disconnect("caller", reason)
+            self._stop = ("caller", reason)
             self._set("ended")
 
     def caller_moved_media(self) -> None:

@@ -137,12 +137,12 @@ class SandboxSipServer:
     def _bye(self, invite: IncomingCall, request: SipRequest) -> None:
         call = self._calls.get(invite.call_id)
         if call is not None:
-            call.caller_hung_up("BYE")
+            call.caller_ended("caller sent BYE")
 
     def _cancel(self, request: SipRequest, addr: tuple[str, int]) -> None:
         call = self._calls.get(request.call_id or "")
         if call is not None:
-            call.caller_hung_up("CANCEL")
+            call.caller_ended("caller sent CANCEL")
 
     def _reinvite(self, invite: IncomingCall) -> None:
         call = self._calls.get(invite.call_id)
@@ -152,7 +152,7 @@ class SandboxSipServer:
     def _ack_timeout(self, invite: IncomingCall) -> None:
         call = self._calls.get(invite.call_id)
         if call is not None:
-            call.caller_hung_up("no ACK")
+            call.caller_ended("no ACK for the 200 OK")
 
     # --- one call ------------------------------------------------------------------------------
 
