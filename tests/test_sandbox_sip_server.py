@@ -256,14 +256,15 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
 
 
 def _can_unshare() -> bool:
-    if shutil.which("unshare") is None or shutil.which("baresip") is None:
+    if any(shutil.which(tool) is None for tool in ("unshare", "ip", "baresip", "ffmpeg")):
         return False
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     return probe.returncode == 0
 
 
 @pytest.mark.skipif(
-    not _can_unshare(), reason="needs baresip and a private network namespace (unshare -n, root)"
+    not _can_unshare(),
+    reason="needs baresip, ffmpeg, ip and a private network namespace (unshare -n, root)",
 )
 @pytest.mark.slow
 def test_baresip_presses_a_key_and_hears_the_ivr_hang_up(tmp_path: Path) -> None:
