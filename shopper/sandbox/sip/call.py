@@ -116,6 +116,10 @@ class ServedCall:
             self.invite.reject(488, "Not Acceptable Here")
             self.phone.disconnect("network", "no common codec")
             return self._outcome("network", f"488: {error}")
+        except (OSError, RuntimeError) as error:
+            self.invite.reject(503, "Service Unavailable")
+            self.phone.disconnect("network", "no RTP port")
+            return self._outcome("network", f"503: no RTP port for the call ({error})")
         clock = FrameClock()
         while self._stop is None:
             await clock.tick()
@@ -204,7 +208,8 @@ class ServedCall:
         self.invite.accept(self._media.answer)
 
     def shut_down(self) -> None:
-        """The server is stopping: end the call as a network taking the line down would."""
+        """The server is stopping (or failed this call): end it as a network taking the line
+        down would."""
         if self._stop is not None or self._state == "ended":
             return
         if self._state == "answered":

@@ -161,6 +161,7 @@ class SandboxSipServer:
             outcome = await call.run(self._address.host, self._ports)
         except Exception:
             logger.exception("call %d (%s) failed", number, call.invite.call_id)
+            call.shut_down()
             outcome = CallOutcome(call.state, "network", "server error", ())
         finally:
             self._calls.pop(call.invite.call_id, None)
