@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sip_peers import SIPP_PCAPS, LoopbackCapture, Server, Sipp
+from sipserve_peers import SIPP_PCAPS, LoopbackCapture, Server, Sipp
 from typer.testing import CliRunner
 
 from shopper.audio.dtmf import dtmf_sequence
