@@ -315,3 +315,14 @@ def test_seed_and_at_reach_each_call_as_shopper_run_gives_them(serve: Any, tmp_p
     assert [(node["node"], node["reason"]) for node in truth["nodes"]] == [
         ("closed", "closed hours")
     ]
+
+
+@needs_sipp
+def test_a_reinvite_is_answered_and_the_call_goes_on(serve: Any, tmp_path: Path) -> None:
+    server = serve("menu.yaml")
+    values = {"PAUSE_MS": "500", "DTMF_PCAP": str(SIPP_PCAPS / "dtmf_2833_1.pcap")}
+    sipp = Sipp("uac_reinvite.xml", server.port, tmp_path, values | {"BYE_TIMEOUT_MS": "15000"})
+    assert sipp.run() == 0, sipp.messages()[-3000:]  # the scenario waits for the re-INVITE's 200
+    server.wait_for_calls(1)
+    truth = _truth(server)
+    assert [node["node"] for node in truth["nodes"]] == ["main", "sales"]
