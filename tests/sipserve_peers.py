@@ -54,6 +54,7 @@ class Server:
         self.truth_dir = truth_dir
         self.stdout: list[str] = []
         self.stderr: list[str] = []
+        self._mark = 0
         env = dict(os.environ, PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "shopper", "sandbox", "serve", str(ivr),
@@ -79,12 +80,22 @@ class Server:
         for line in iter(stream.readline, ""):
             lines.append(line)
 
+    def begin(self) -> Server:
+        """Count calls (and truths) from here on: a server shared by several tests."""
+        self._mark = self._calls_logged()
+        return self
+
+    def _calls_logged(self) -> int:
+        return len([line for line in self.stdout if line.startswith("call ")])
+
     def truths(self) -> list[Path]:
-        return sorted(self.truth_dir.glob("*.json"))
+        """The truth files of the calls since `begin`, in call order."""
+        return sorted(self.truth_dir.glob("*.json"))[self._mark :]
 
     def wait_for_calls(self, count: int, timeout_s: float = 10.0) -> None:
+        """Until `count` calls since `begin` have ended (and their truths are written)."""
         deadline = time.monotonic() + timeout_s
-        while len([line for line in self.stdout if line.startswith("call ")]) < count:
+        while self._calls_logged() < self._mark + count:
             assert time.monotonic() < deadline, f"server logged {self.stdout}"
             time.sleep(0.05)
 

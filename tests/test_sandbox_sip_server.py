@@ -59,6 +59,14 @@ def serve(tmp_path: Path) -> Iterator[Any]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def menu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """tests/data/sipserve/menu.yaml served once for the tests that only call it."""
+    server = Server(IVRS / "menu.yaml", tmp_path_factory.mktemp("menu") / "truth")
+    yield server
+    server.stop()
+
+
 def _truth(server: Server) -> dict[str, Any]:
     files = server.truths()
     assert len(files) == 1, files
@@ -82,9 +90,9 @@ def _similarity(received: Samples, prompt: Samples) -> float:
 @needs_capture
 @pytest.mark.slow
 def test_a_key_sent_as_rfc4733_events_routes_the_call_and_the_ivr_is_heard(
-    serve: Any, tmp_path: Path
+    menu_server: Server, tmp_path: Path
 ) -> None:
-    server = serve("menu.yaml")
+    server = menu_server.begin()
     sipp = Sipp(
         "uac_key.xml",
         server.port,
@@ -118,9 +126,9 @@ def test_a_key_sent_as_rfc4733_events_routes_the_call_and_the_ivr_is_heard(
 @needs_sipp
 @pytest.mark.slow
 def test_calls_at_the_same_time_each_get_a_phone_system_of_their_own(
-    serve: Any, tmp_path: Path
+    menu_server: Server, tmp_path: Path
 ) -> None:
-    server = serve("menu.yaml")
+    server = menu_server.begin()
     values = {"DTMF_PCAP": str(SIPP_PCAPS / "dtmf_2833_1.pcap"), "BYE_TIMEOUT_MS": "15000"}
     sipp = Sipp("uac_key.xml", server.port, tmp_path, values | {"PAUSE_MS": "1000"}, calls=3)
     assert sipp.run() == 0, sipp.messages()[-3000:]
@@ -146,8 +154,8 @@ def _mulaw_wav(path: Path, samples: Samples) -> None:
 
 @needs_sipp
 @pytest.mark.slow
-def test_a_key_sent_in_band_routes_the_call(serve: Any, tmp_path: Path) -> None:
-    server = serve("menu.yaml")
+def test_a_key_sent_in_band_routes_the_call(menu_server: Server, tmp_path: Path) -> None:
+    server = menu_server.begin()
     quiet = np.zeros(TELEPHONY_RATE, dtype=np.int16)
     _mulaw_wav(tmp_path / "keys.wav", np.concatenate([quiet, dtmf_sequence("1", 0.12), quiet]))
     sipp = Sipp(
@@ -318,8 +326,8 @@ def test_seed_and_at_reach_each_call_as_shopper_run_gives_them(serve: Any, tmp_p
 
 
 @needs_sipp
-def test_a_reinvite_is_answered_and_the_call_goes_on(serve: Any, tmp_path: Path) -> None:
-    server = serve("menu.yaml")
+def test_a_reinvite_is_answered_and_the_call_goes_on(menu_server: Server, tmp_path: Path) -> None:
+    server = menu_server.begin()
     values = {"PAUSE_MS": "500", "DTMF_PCAP": str(SIPP_PCAPS / "dtmf_2833_1.pcap")}
     sipp = Sipp("uac_reinvite.xml", server.port, tmp_path, values | {"BYE_TIMEOUT_MS": "15000"})
     assert sipp.run() == 0, sipp.messages()[-3000:]  # the scenario waits for the re-INVITE's 200
