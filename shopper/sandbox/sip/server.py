@@ -177,8 +177,12 @@ class SandboxSipServer:
         safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", call.invite.call_id)[:80]
         path = folder / f"{number:04d}-{safe_id}.json"
         partial = path.with_name(path.name + ".part")
-        partial.write_text(call.phone.truth.to_json(), encoding="utf-8")
-        partial.replace(path)
+        try:
+            partial.write_text(call.phone.truth.to_json(), encoding="utf-8")
+            partial.replace(path)
+        except OSError as error:
+            logger.error("call %d: cannot write its truth to %s (%s)", number, path, error.strerror)
+            return None
         return path
 
 
