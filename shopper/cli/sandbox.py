@@ -21,6 +21,9 @@ from shopper.sandbox.render import SoundBank
 from shopper.sandbox.sip.address import ServeError, SipAddress, parse_sip_address
 from shopper.sandbox.sip.server import CallReport, SandboxSipServer, ServeSettings
 
+INTERRUPTED = 130
+"""Ctrl-C while the sounds render, before anything is served (128 + SIGINT)."""
+
 sandbox_app = typer.Typer(
     help="The simulated phone system on its own: serve it for any SIP phone to call.",
     no_args_is_help=True,
@@ -50,7 +53,11 @@ def serve(
         if truth is not None:
             _truth_folder(truth)
         typer.echo(f"rendering the sounds of {definition.name!r}...", err=True)
-        sounds = SoundBank(definition)
+        try:
+            sounds = SoundBank(definition)
+        except KeyboardInterrupt:
+            typer.echo("shopper: interrupted before serving", err=True)
+            raise typer.Exit(INTERRUPTED) from None
         settings = ServeSettings(seed=seed, at=at, truth_dir=truth)
         asyncio.run(_serve(SandboxSipServer(definition, sounds, address, settings, _log), address))
 
