@@ -12,6 +12,7 @@ from shopper.cli.doctor import doctor
 from shopper.cli.models import models_app
 from shopper.cli.mqtt import publish, tail
 from shopper.cli.run import run
+from shopper.cli.sandbox import sandbox_app
 
 app = typer.Typer(
     help="A mystery shopper for phone systems: call IVRs, listen, press keys, report.",
@@ -27,6 +28,7 @@ app.command()(tail)
 app.command()(doctor)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def _version(value: bool) -> None:
