@@ -186,6 +186,7 @@ def test_words_that_line_up_one_to_one_are_judged_one_by_one() -> None:
         "Press two four billing, press free.",
         "Press to for billing, press free.",
     ]
+    assert all("Press two for billing, press free." in group for group in groups)
 
 
 def test_words_whose_letters_line_up_across_a_break_stay_one_difference() -> None:
