@@ -106,15 +106,6 @@ result is retried with less padding. Real non-speech costs three calls instead o
 MERGE_GAP_S = 0.6
 """Stretches of speech closer than this are one utterance (the classifier already bridges
 pauses under 0.36 s; sentence pauses in prompts are a little longer)."""
-PRE_ROLL_S = 0.3
-"""Seconds of the call's audio before a stretch of speech that are read with it. The sound
-classifier marks speech where it is sure of it, and a word's weak onset (a fricative, a
-breath, an aspirated stop) rises above the line's floor before that: on the dev IVRs'
-recordings, sound rose 6 dB above the floor of the pause before a speech segment a median
-10-40 ms before the segment began with the flite voices, 90th percentile 60-170 ms, at most
-300 ms (docs/benchmarks.md). A reading that starts late loses the onset ("And you for
-calling" for "Thank you for calling"). Never read: audio of the stretch read before, and
-music or tones (`_read_from`)."""
 LABEL_DELAY_S = 0.7
 """Upper bound on how long the classifier takes to report that speech has resumed after
 silence (0.5 s look-ahead plus 0.1 s onset), used to end an utterance without waiting for the
@@ -991,10 +982,6 @@ class MoonshineStream:
         self._pending: Span | None = None
         self._cut_at: int | None = None
         """Where `cut` last ended an utterance: audio before it is never heard again."""
-        self._read_from = 0
-        """Where a pre-roll may start at the earliest: the end of the last stretch sent to be
-        read, or of the last music or tone heard (neither is the onset of the next words)."""
-        self._pre_roll = round(PRE_ROLL_S * TELEPHONY_RATE)
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
@@ -1117,8 +1104,6 @@ class MoonshineStream:
                 segment.kind != "silence" or segment.end - pending.end > self._merge_gap
             ):
                 self._flush()
-            if segment.kind not in ("speech", "silence"):
-                self._read_from = max(self._read_from, segment.end)
 
     def _after_cut(self, segment: Segment) -> Segment | None:
         """The part of a segment after the last cut: speech already returned by `cut` is not
@@ -1150,11 +1135,11 @@ class MoonshineStream:
 
     def _forget_heard_audio(self) -> None:
         """Keep only audio that may still be transcribed: the pending speech and the open
-        segment, whose kind is not known until it closes, each with its pre-roll."""
+        segment, whose kind is not known until it closes."""
         if self._pending is not None:
-            self._recording.forget_before(self._pending.start - self._pre_roll)
+            self._recording.forget_before(self._pending.start)
         elif self._closed_until is not None:
-            self._recording.forget_before(self._closed_until - self._pre_roll)
+            self._recording.forget_before(self._closed_until)
 
     async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
         """How well each candidate fits the utterance's audio (see `RecognizerStream.verify`).
@@ -1216,9 +1201,7 @@ class MoonshineStream:
         pending = self._pending
         self._pending = None
         if pending is not None:
-            lead = max(pending.start - self._pre_roll, self._read_from)
-            self._read_from = pending.end
-            speech = self._recording.slice(Span(min(lead, pending.start), pending.end))
+            speech = self._recording.slice(pending)
             self._decoding.append((pending, _preparer().submit(self._recall_or_read, speech)))
 
     def _ready(self) -> list[Utterance]:
