@@ -61,7 +61,9 @@ def renderings(
     the audio. `word_breaks=True` renders those too, to measure that taste.
 
     Each difference is judged on its own (shopper.text.decide), so words the recogniser got
-    wrong elsewhere in the phrase cannot make up for a wrong one. Variants of a difference:
+    wrong elsewhere in the phrase cannot make up for a wrong one; a stretch whose words line
+    up one to one is also judged word by word (`_word_by_word`), its whole rendering then
+    part of each word's alternatives. Variants of a difference:
     its numbers as words and as numerals; at an edge of the window, also widened by the heard
     word beyond it (a neighbour the recogniser made of the phrase's sounds is replaced too).
     Distinct texts, the plain rendering first.
@@ -141,9 +143,10 @@ def _word_by_word(
     Judged only as a whole, the costs of several words add up: "to"→"two" cost 2.9 nats and
     "four"→"for" 1.9 on one utterance (flite awb), together 4.4, so two right words the
     recogniser spelt as their homophones failed where each alone passes. Judged only word by
-    word, a right word beside a garbled neighbour pays for the odd pair it makes. A wrong
-    word fails both ways: alone at its own cost, and in the whole stretch at that cost plus
-    the others'. The words line up one to one when there are as many on each side and
+    word, a right word beside a garbled neighbour pays for the odd pair it makes. Word by
+    word adds a way to pass only when every word passes alone, so a stretch holding a wrong
+    word passes only if that word alone is within the margin ("three" for "to": -11.8).
+    The words line up one to one when there are as many on each side and
     pairing them in order costs no more letter edits than the whole stretch does
     ("clinked apartment" for `civiclink department` does not: its letters line up across
     the word break). Any other stretch (words split, joined, left out or added) stays
