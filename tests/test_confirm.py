@@ -53,6 +53,30 @@ async def test_a_garbled_phrase_is_decided_by_its_best_rendering() -> None:
     assert "Press 2 for billing." in judge.asked[0][1]
 
 
+def _word_costs(costs: dict[str, float]) -> Callable[[str], float]:
+    """A judge whose margin for a text is the sum of what each changed word costs, as the
+    model's are (flite awb, "Press to four billing": "two" -2.9, "for" -1.9, both -4.4)."""
+
+    heard = ["Press", "to", "four", "billing,", "press", "free."]
+
+    def margin(text: str) -> float:
+        pairs = zip(text.split(), heard, strict=True)
+        return sum(costs[word] for word, was in pairs if word != was)
+
+    return margin
+
+
+async def test_homophones_the_recogniser_chose_are_judged_word_by_word() -> None:
+    costs = {"two": -2.9, "for": -1.9, "2": -8.0, "three": -11.8, "3": -15.0}
+    judge = ScriptedJudge(_word_costs(costs))
+    heard = _final("Press to four billing, press free.")
+    found = await Confirmer(judge, [contains("press two for billing")]).confirm([heard])
+    assert found is not None and found[1].method == "audio" and found[1].margin == -2.9
+    wrong = Confirmer(judge, [contains("press three for billing")])
+    assert await wrong.confirm([heard]) is None
+    assert wrong.closest is not None and wrong.closest.margin == -11.8
+
+
 async def test_the_audio_rejects_below_the_margin_and_the_closest_is_kept() -> None:
     judge = ScriptedJudge(lambda text: ACCEPT_MARGIN_NATS - 4.0)
     confirmer = Confirmer(judge, [contains("press two")])

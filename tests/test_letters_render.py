@@ -178,3 +178,17 @@ def test_a_wrong_difference_is_not_outweighed_by_right_ones() -> None:
     assert found is not None
     decided = found.by_audio([[+6.0], [ACCEPT_MARGIN_NATS - 1.0, -20.0]])
     assert not decided.matched and decided.margin == ACCEPT_MARGIN_NATS - 1.0
+
+
+def test_words_that_line_up_one_to_one_are_judged_one_by_one() -> None:
+    groups = _grouped("press two for billing", "Press to four billing, press free.")
+    assert [group[0] for group in groups] == [
+        "Press two four billing, press free.",
+        "Press to for billing, press free.",
+    ]
+    assert all("Press two for billing, press free." in group for group in groups)
+
+
+def test_words_whose_letters_line_up_across_a_break_stay_one_difference() -> None:
+    (texts,) = _grouped("civiclink department", "a clinked apartment of")
+    assert texts[0] == "a civiclink department of"

@@ -61,7 +61,9 @@ def renderings(
     the audio. `word_breaks=True` renders those too, to measure that taste.
 
     Each difference is judged on its own (shopper.text.decide), so words the recogniser got
-    wrong elsewhere in the phrase cannot make up for a wrong one. Variants of a difference:
+    wrong elsewhere in the phrase cannot make up for a wrong one; a stretch whose words line
+    up one to one is also judged word by word (`_word_by_word`), its whole rendering then
+    part of each word's alternatives. Variants of a difference:
     its numbers as words and as numerals; at an edge of the window, also widened by the heard
     word beyond it (a neighbour the recogniser made of the phrase's sounds is replaced too).
     Distinct texts, the plain rendering first.
@@ -70,48 +72,109 @@ def renderings(
     spoken = tuple(normalize(phrase, mishearings).split())
     cased = _phrase_case(phrase, mishearings)
     alternatives: list[tuple[str, ...]] = []
-    for difference in _differences(written, spoken, window, word_breaks):
-        spans = [(difference.start, difference.end)]
-        if difference.start == window.start > 0:
-            spans.append((difference.start - 1, difference.end))
-        if difference.end == window.end < len(written):
-            spans.append((difference.start, difference.end + 1))
-        texts: list[str] = []
-        for start, end in spans:
-            for numerals, case in itertools.product((False, True), (cased, {})):
-                said = _replacement(
-                    written[start:end], difference.said, case, numerals, _starts(written, start)
-                )
-                texts.append(_spliced(written, start, end, said))
-        split = _split_as_heard(written[difference.start : difference.end], difference.said)
-        if split is not None:
-            texts.append(_spliced(written, difference.start, difference.end, split))
+    for stretch in _differences(written, spoken, window, word_breaks):
+        texts = [
+            text for difference in stretch for text in _rendered(written, window, difference, cased)
+        ]
         alternatives.append(tuple(dict.fromkeys(texts)))
     return tuple(alternatives)
 
 
+def _rendered(
+    written: Sequence[_Written],
+    window: LetterWindow,
+    difference: Difference,
+    cased: Mapping[str, str],
+) -> list[str]:
+    """Whole-utterance texts that say the phrase at one difference, the plain one first."""
+    spans = [(difference.start, difference.end)]
+    if difference.start == window.start > 0:
+        spans.append((difference.start - 1, difference.end))
+    if difference.end == window.end < len(written):
+        spans.append((difference.start, difference.end + 1))
+    texts: list[str] = []
+    for start, end in spans:
+        for numerals, case in itertools.product((False, True), (cased, {})):
+            said = _replacement(
+                written[start:end], difference.said, case, numerals, _starts(written, start)
+            )
+            texts.append(_spliced(written, start, end, said))
+    split = _split_as_heard(written[difference.start : difference.end], difference.said)
+    if split is not None:
+        texts.append(_spliced(written, difference.start, difference.end, split))
+    return texts
+
+
 def _differences(
     written: Sequence[_Written], spoken: Sequence[str], window: LetterWindow, word_breaks: bool
-) -> list[Difference]:
-    """The stretches of the window the phrase does not agree with, word by word, in order
-    (without those that differ only in word breaks, unless asked)."""
+) -> list[list[Difference]]:
+    """The stretches of the window the phrase does not agree with, in order (without those
+    that differ only in word breaks, unless asked), each as the differences any of which
+    may say it there (see `_word_by_word`)."""
     inside = written[window.start : window.end]
-    found: list[Difference] = []
+    found: list[list[Difference]] = []
     heard_at = said_at = 0
     for heard_end, said_end in [*_agreements(inside, spoken), (len(inside), len(spoken))]:
         heard_letters = "".join("".join(w.spoken) for w in inside[heard_at:heard_end])
         same_letters = heard_letters == "".join(spoken[said_at:said_end])
         if (heard_end > heard_at or said_end > said_at) and (word_breaks or not same_letters):
-            found.append(
+            found += _word_by_word(
                 Difference(
                     window.start + heard_at,
                     window.start + heard_end,
                     tuple(spoken[said_at:said_end]),
-                )
+                ),
+                written,
+                word_breaks,
             )
         if heard_end < len(inside):
             heard_at, said_at = heard_end + 1, said_end + len(inside[heard_end].spoken)
     return found
+
+
+def _word_by_word(
+    difference: Difference, written: Sequence[_Written], word_breaks: bool
+) -> list[list[Difference]]:
+    """A stretch where each heard word stands for one word of the phrase ("Press to four
+    billing" for `press two for billing`) is also judged word by word: one group per word
+    that differs, holding that word's substitution alone and the whole stretch's, so the
+    stretch passes when it does as a whole or when every word of it does on its own.
+
+    Judged only as a whole, the costs of several words add up: "to"→"two" cost 2.9 nats and
+    "four"→"for" 1.9 on one utterance (flite awb), together 4.4, so two right words the
+    recogniser spelt as their homophones failed where each alone passes. Judged only word by
+    word, a right word beside a garbled neighbour pays for the odd pair it makes. Word by
+    word adds a way to pass only when every word passes alone, so a stretch holding a wrong
+    word passes only if that word alone is within the margin ("three" for "to": -11.8).
+    The words line up one to one when there are as many on each side and
+    pairing them in order costs no more letter edits than the whole stretch does
+    ("clinked apartment" for `civiclink department` does not: its letters line up across
+    the word break). Any other stretch (words split, joined, left out or added) stays
+    whole."""
+    heard = written[difference.start : difference.end]
+    if len(heard) < 2 or len(heard) != len(difference.said):
+        return [[difference]]
+    if any(len(word.spoken) != 1 for word in heard):
+        return [[difference]]
+    pairs = [(word.spoken[0], said) for word, said in zip(heard, difference.said, strict=True)]
+    whole = _edits("".join(h for h, _ in pairs), "".join(s for _, s in pairs))
+    if sum(_edits(h, s) for h, s in pairs) > whole:
+        return [[difference]]
+    return [
+        [Difference(difference.start + index, difference.start + index + 1, (said,)), difference]
+        for index, (word, said) in enumerate(zip(heard, difference.said, strict=True))
+        if word_breaks or word.spoken[0] != said
+    ]
+
+
+def _edits(first: str, second: str) -> int:
+    """Letter edits (insertions, deletions, substitutions) from one word to another."""
+    row = list(range(len(second) + 1))
+    for i, letter in enumerate(first, 1):
+        diagonal, row[0] = row[0], i
+        for j, other in enumerate(second, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (letter != other))
+    return row[-1]
 
 
 def _split_as_heard(replaced: Sequence[_Written], said: Sequence[str]) -> list[str] | None:
