@@ -559,8 +559,15 @@ class MoonshineWorkerPool:
             for index in range(size)
         ]
         self._closed = False
+        self._running = 0
         for thread in self._threads:
             thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Jobs queued or being worked on: more than the workers means requests wait."""
+        with self._ready:
+            return len(self._jobs) + self._running
 
     @property
     def cpu_s(self) -> float:
@@ -622,6 +629,7 @@ class MoonshineWorkerPool:
             while True:
                 for position, job in enumerate(self._jobs):
                     if job.worker is None or job.worker == index:
+                        self._running += 1
                         return self._jobs.pop(position)
                 if self._closed:
                     return None
@@ -632,11 +640,16 @@ class MoonshineWorkerPool:
         self._load(worker)
         while (job := self._next_job(index)) is not None:
             if not job.future.set_running_or_notify_cancel():
+                with self._ready:
+                    self._running -= 1
                 continue
             try:
                 job.future.set_result(job.run(index, worker))
             except Exception as error:
                 job.future.set_exception(error)
+            finally:
+                with self._ready:
+                    self._running -= 1
             if worker.pid is None and not self._closed:
                 self._load(worker)
 
@@ -730,6 +743,21 @@ class MoonshineEngine:
     def worker_cpu_each_s(self) -> tuple[float, ...]:
         """`worker_cpu_s` worker by worker."""
         return tuple(worker.cpu_s for worker in self._pool.workers)
+
+    @property
+    def worker_pids(self) -> tuple[int, ...]:
+        """Process ids of the worker processes running now (benchmarks read their memory)."""
+        return tuple(pid for worker in self._pool.workers if (pid := worker.pid) is not None)
+
+    @property
+    def backlog(self) -> int:
+        """Chunks of speech queued for the workers or being read now."""
+        return self._pool.backlog
+
+    def start_workers(self) -> None:
+        """Load the model in every worker now (blocking), not on the first requests."""
+        for worker in self._pool.workers:
+            worker.start()
 
     def stream(self, phrases: Sequence[str] | None = None) -> MoonshineStream:
         """A new stream. `phrases` is accepted for the common interface but unused: Moonshine
