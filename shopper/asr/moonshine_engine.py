@@ -720,11 +720,23 @@ def quiet_cuts(samples: Samples, max_len: int, min_len: int) -> list[int]:
     return cuts
 
 
+Recalled = deque[tuple[Envelope, "PendingReading"]]
+"""Readings of recent speech with its envelope, to recognise replays by (the newest last)."""
+
+
 class MoonshineEngine:
     """The bundled Moonshine base English model; `stream()` hands out one stream per call."""
 
-    def __init__(self, pool: MoonshineWorkerPool | None = None) -> None:
+    def __init__(
+        self, pool: MoonshineWorkerPool | None = None, recall_across_calls: bool = False
+    ) -> None:
         self._pool = pool if pool is not None else shared_pool()
+        self._shared_recall: Recalled | None = (
+            deque(maxlen=REMEMBERED_READINGS) if recall_across_calls else None
+        )
+        """With `recall_across_calls`, every stream recognises replays of what any stream of
+        this engine transcribed: N concurrent calls to one phone system hear its prompts
+        once. Off by default, so that one call's text never depends on another's."""
         self.waited_cpu_s = 0.0
         """The caller's wait for text, in worker CPU seconds: for each utterance, how long
         its pieces keep the pool busy when each runs on a core of its own. It estimates what
@@ -762,7 +774,7 @@ class MoonshineEngine:
     def stream(self, phrases: Sequence[str] | None = None) -> MoonshineStream:
         """A new stream. `phrases` is accepted for the common interface but unused: Moonshine
         has no way to bias its decoder towards expected words."""
-        return MoonshineStream(self)
+        return MoonshineStream(self, self._shared_recall)
 
     def transcribe(self, samples: Samples, rate: int = TELEPHONY_RATE) -> str:
         """Text of one whole utterance (int16 at `rate`); see `read`. Blocks: for offline use
@@ -999,7 +1011,9 @@ class MoonshineStream:
     media time; `words` is empty because Moonshine gives no word timings.
     """
 
-    def __init__(self, engine: MoonshineEngine) -> None:
+    def __init__(self, engine: MoonshineEngine, recalled: Recalled | None = None) -> None:
+        """`recalled`: the readings to recognise replays by, when shared with other streams
+        (see `MoonshineEngine`); by default the stream keeps its own."""
         self._engine = engine
         self._classifier: SoundClassifier | None = None
         """Only when the caller gives no SoundContext: then the stream classifies itself."""
@@ -1013,9 +1027,10 @@ class MoonshineStream:
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
-        self._transcribed: deque[tuple[Envelope, PendingReading]] = deque(
-            maxlen=REMEMBERED_READINGS
+        self._transcribed: Recalled = (
+            recalled if recalled is not None else deque(maxlen=REMEMBERED_READINGS)
         )
+        """Only the preparing thread touches it, so streams may share one."""
         self._decoding: deque[tuple[Span, Future[PendingReading]]] = deque()
         """Stretches of speech sent to the workers, in media order, whose text is not out."""
         self._finals: OrderedDict[tuple[int, int, str], Reading] = OrderedDict()
