@@ -6,9 +6,11 @@ and as fast as the CPU allows — the far end cannot run ahead while shopper is 
 the session waits for each utterance's text at the frame that ended it. With a carrier in
 real time the frames queue in the carrier while a step runs, and the session never waits for
 speech to be decoded: the text arrives frames later, stamped with its media time, and the
-steps that need it wait for it (`decoding`) while frames keep being taken and recorded.
+steps that need it wait for it (`decoding`) while frames keep being taken and recorded, and
+silence counts only from when the text of what came before it was in (`silent_for_s`), so a
+slow recogniser delays decisions in media time rather than turning a wait into dead air.
 Hearing a frame costs the event loop about 0.3 ms of CPU on average: 0.03 ms for most
-frames, under 3 ms for each fifth, which completes an ear block (docs/benchmarks.md);
+frames, 2-3 ms for each fifth, which completes an ear block (docs/benchmarks.md);
 `shopper bench realtime` measures the lag of many calls at once.
 """
 
