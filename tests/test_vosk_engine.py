@@ -300,6 +300,20 @@ def test_decoding_runs_off_the_event_loop_and_hears_the_same(
     assert decoded_on and loop_thread not in decoded_on
 
 
+def test_a_decoding_error_reaches_the_caller(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error on a decoding thread is raised to the stream's caller, not lost there."""
+
+    class Failing(vosk.KaldiRecognizer):
+        def AcceptWaveform(self, data: bytes) -> bool:
+            raise RuntimeError("the recogniser failed")
+
+    monkeypatch.setattr(vosk_engine.vosk, "KaldiRecognizer", Failing)
+    stream = case.engine.stream()
+    stream.feed(next(split_frames(case.phrase_audio[0])))
+    with pytest.raises(RuntimeError, match="recogniser failed"):
+        asyncio.run(stream.finish())
+
+
 def test_frames_must_be_8khz_and_in_order(case: Case) -> None:
     stream = case.engine.stream()
     with pytest.raises(ValueError, match="Hz"):

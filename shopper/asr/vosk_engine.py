@@ -140,6 +140,8 @@ class _DecodeQueue:
         self._work: list[Callable[[], list[Utterance]]] = []
         self._draining: Future[None] | None = None
         self._out: list[Utterance] = []
+        self._failed: Exception | None = None
+        """What stopped the decoding: raised by the next `take`, so it is never lost."""
 
     def put(self, work: Callable[[], list[Utterance]]) -> None:
         with self._lock:
@@ -149,14 +151,17 @@ class _DecodeQueue:
 
     @property
     def busy(self) -> bool:
-        """Work queued or under way, or results not yet taken."""
+        """Work queued or under way, or results (or a failure) not yet taken."""
         with self._lock:
-            return self._draining is not None or bool(self._out)
+            return self._draining is not None or bool(self._out) or self._failed is not None
 
     def take(self) -> list[Utterance]:
-        """The results found so far, in order."""
+        """The results found so far, in order; raises what stopped the decoding."""
         with self._lock:
             out, self._out = self._out, []
+            failed, self._failed = self._failed, None
+        if failed is not None:
+            raise failed
         return out
 
     async def settle(self) -> list[Utterance]:
@@ -175,11 +180,12 @@ class _DecodeQueue:
                 work = self._work.pop(0)
             try:
                 found = work()
-            except Exception:
+            except Exception as error:
                 with self._lock:
                     self._work.clear()
                     self._draining = None
-                raise
+                    self._failed = error
+                return
             with self._lock:
                 self._out += found
 
