@@ -270,6 +270,37 @@ def test_a_replayed_announcement_is_transcribed_once(
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("across_calls", [False, True])
+def test_calls_share_replays_only_when_asked(
+    across_calls: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two calls hear one announcement, each on its own noisy line: by default each call
+    has it transcribed; with `recall_across_calls` the second recalls the first's reading."""
+    engine = MoonshineEngine(recall_across_calls=across_calls)
+    announcement = read_audio(PROMPTS_DIR / "queue-periodic-announce.wav").astype(np.float64)
+    music = phone_line(moh_files()[0])[: 3 * TELEPHONY_RATE]
+    calls: list[int] = []
+    submit = engine.submit
+
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
+        calls.append(len(samples))
+        return submit(samples, rate)
+
+    monkeypatch.setattr(engine, "submit", counting)
+    heard = []
+    for seed in (1, 2):
+        noise = np.random.default_rng(seed).normal(0.0, 30.0, len(announcement))
+        line = ulaw_round_trip(
+            np.clip(np.rint(announcement + noise), -32768, 32767).astype(np.int16)
+        )
+        heard += stream_all(engine, np.concatenate([music, line, music]), 0)
+    assert len(heard) == 2
+    assert "representative" in normalize(heard[0].text)
+    assert len(calls) == (1 if across_calls else 2)
+    if across_calls:
+        assert heard[1].text == heard[0].text
+
+
 def test_a_long_utterance_in_chunks_reads_the_same_on_any_number_of_workers() -> None:
     """The chunks' texts depend on the audio alone: one worker, or two that are reloaded
     after every chunk and finish in whatever order, join into the same text."""

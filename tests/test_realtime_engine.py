@@ -9,15 +9,18 @@ real-time call goes the same way as the virtual one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from shopper.asr.moonshine_engine import MoonshineEngine
-from shopper.asr.types import SpeechEngine
-from shopper.audio.frame import AudioFrame
+from shopper.asr.types import Fit, RecognizerStream, SpeechEngine, Utterance
+from shopper.audio.frame import TELEPHONY_RATE, AudioFrame
+from shopper.audio.segments import SoundContext, Span
 from shopper.carriers.options import DialOptions, SandboxOptions
 from shopper.engine.session import ListenSettings
+from shopper.engine.timeline import DeadAir
 from shopper.scripts.runner import open_call
 
 pytestmark = pytest.mark.slow  # a real-time call: about 20 s of wall time
@@ -76,3 +79,83 @@ async def test_real_time_hears_what_the_virtual_clock_hears(
     # speech; in real time frames keep coming while the workers decode.
     assert not virtual_waited
     assert realtime_waited
+
+
+class LateStream:
+    """A real recogniser whose finals reach the call `delay` samples after their end, as
+    from one running far behind on a loaded machine, and which says it is decoding until
+    then."""
+
+    def __init__(self, inner: RecognizerStream, delay: int) -> None:
+        self._inner = inner
+        self._delay = delay
+        self._held: list[Utterance] = []
+        self._fed_until = 0
+
+    def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
+        self._fed_until = frame.end
+        self._held += self._inner.feed(frame, sound)
+        ready = [u for u in self._held if frame.end >= u.end + self._delay]
+        self._held = [u for u in self._held if u not in ready]
+        return ready
+
+    @property
+    def decoding(self) -> bool:
+        return bool(self._held) or self._inner.decoding
+
+    async def settle(self) -> list[Utterance]:
+        self._held += await self._inner.settle()
+        return []
+
+    async def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
+        rest = await self._inner.finish(sound)
+        held, self._held = self._held, []
+        return held + rest
+
+    @property
+    def pending(self) -> Span | None:
+        return self._inner.pending
+
+    def cut(self, speech_since: int | None) -> list[Utterance]:
+        self._held += self._inner.cut(speech_since)
+        return []
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        return await self._inner.verify(utterance, candidates)
+
+
+class LateEngine:
+    def __init__(self, inner: SpeechEngine, delay_s: float) -> None:
+        self._inner = inner
+        self._delay = round(delay_s * TELEPHONY_RATE)
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    def stream(self, phrases: Sequence[str] | None = None) -> RecognizerStream:
+        return LateStream(self._inner.stream(phrases), self._delay)
+
+
+async def test_silence_before_the_text_is_in_is_not_dead_air(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """In real time the menu's text comes 8 s of media after the menu ended, while the
+    far end waits in silence for a key: the caller allows 5 s of dead air, but a silence
+    it could not yet answer is not the far end's dead air. The key goes out once the text
+    is in, and the call goes on as it would have."""
+    path = tmp_path / "ivr.yaml"
+    path.write_text(IVR)
+    options = DialOptions(sandbox=SandboxOptions(realtime=True))
+    late = LateEngine(engine, 8.0)
+    settings = ListenSettings(dead_air_s=5.0)
+    async with open_call(str(path), late, options=options, settings=settings) as caller:
+        await caller.expect("for billing press one", within_s=30.0)
+        silent_s = caller.session.silent_for_s
+        await caller.press("1", after_prompt=True)
+        await caller.expect_hangup(within_s=15.0)
+    texts = [u.text for u in caller.session.transcript]
+    assert len(texts) == 2, texts  # the menu, then the billing node the key led to
+    assert caller.session.call.ended_by == "remote"
+    assert silent_s < 5.0, "the silence counts from when the text came in"
+    assert not caller.session.timeline.of_type(DeadAir)

@@ -14,6 +14,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import vosk
 
 from shopper.asr import vosk_engine
 from shopper.asr.models import ModelError
@@ -270,6 +272,48 @@ def test_one_model_serves_concurrent_streams_like_sequential_ones(case: Case) ->
     assert concurrent == sequential
 
 
+def test_decoding_runs_off_the_event_loop_and_hears_the_same(
+    case: Case, heard: list[Utterance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fed from a running event loop, the recogniser decodes on other threads: `feed`
+    returns what earlier audio gave, `settle` the rest, and together they are what the
+    stream always heard, in the same order with the same media times."""
+    decoded_on: set[int] = set()
+
+    class Recording(vosk.KaldiRecognizer):
+        def AcceptWaveform(self, data: bytes) -> bool:
+            decoded_on.add(threading.get_ident())
+            return bool(super().AcceptWaveform(data))
+
+    monkeypatch.setattr(vosk_engine.vosk, "KaldiRecognizer", Recording)
+
+    async def listen() -> tuple[list[Utterance], int]:
+        stream = case.engine.stream()
+        got: list[Utterance] = []
+        for frame in split_frames(case.speech):
+            got += stream.feed(frame)
+        got += await stream.settle()
+        return got + await stream.finish(), threading.get_ident()
+
+    got, loop_thread = asyncio.run(listen())
+    assert got == heard
+    assert decoded_on and loop_thread not in decoded_on
+
+
+def test_a_decoding_error_reaches_the_caller(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error on a decoding thread is raised to the stream's caller, not lost there."""
+
+    class Failing(vosk.KaldiRecognizer):
+        def AcceptWaveform(self, data: bytes) -> bool:
+            raise RuntimeError("the recogniser failed")
+
+    monkeypatch.setattr(vosk_engine.vosk, "KaldiRecognizer", Failing)
+    stream = case.engine.stream()
+    stream.feed(next(split_frames(case.phrase_audio[0])))
+    with pytest.raises(RuntimeError, match="recogniser failed"):
+        asyncio.run(stream.finish())
+
+
 def test_frames_must_be_8khz_and_in_order(case: Case) -> None:
     stream = case.engine.stream()
     with pytest.raises(ValueError, match="Hz"):
@@ -352,6 +396,7 @@ def test_verify_of_audio_no_longer_kept_is_unavailable(
     start = 5 * TELEPHONY_RATE
     audio = case.phrase_audio[1]
     heard = [u for frame in split_frames(audio, start=start) for u in stream.feed(frame)]
+    heard += asyncio.run(stream.settle())
     final = [u for u in heard if u.final][-1]
     assert len(asyncio.run(stream.verify(final, case.phrases))) == len(case.phrases)
     later = start + len(audio)

@@ -559,8 +559,15 @@ class MoonshineWorkerPool:
             for index in range(size)
         ]
         self._closed = False
+        self._running = 0
         for thread in self._threads:
             thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Jobs queued or being worked on: more than the workers means requests wait."""
+        with self._ready:
+            return len(self._jobs) + self._running
 
     @property
     def cpu_s(self) -> float:
@@ -622,6 +629,7 @@ class MoonshineWorkerPool:
             while True:
                 for position, job in enumerate(self._jobs):
                     if job.worker is None or job.worker == index:
+                        self._running += 1
                         return self._jobs.pop(position)
                 if self._closed:
                     return None
@@ -632,11 +640,16 @@ class MoonshineWorkerPool:
         self._load(worker)
         while (job := self._next_job(index)) is not None:
             if not job.future.set_running_or_notify_cancel():
+                with self._ready:
+                    self._running -= 1
                 continue
             try:
                 job.future.set_result(job.run(index, worker))
             except Exception as error:
                 job.future.set_exception(error)
+            finally:
+                with self._ready:
+                    self._running -= 1
             if worker.pid is None and not self._closed:
                 self._load(worker)
 
@@ -707,11 +720,23 @@ def quiet_cuts(samples: Samples, max_len: int, min_len: int) -> list[int]:
     return cuts
 
 
+Recalled = deque[tuple[Envelope, "PendingReading"]]
+"""Readings of recent speech with its envelope, to recognise replays by (the newest last)."""
+
+
 class MoonshineEngine:
     """The bundled Moonshine base English model; `stream()` hands out one stream per call."""
 
-    def __init__(self, pool: MoonshineWorkerPool | None = None) -> None:
+    def __init__(
+        self, pool: MoonshineWorkerPool | None = None, recall_across_calls: bool = False
+    ) -> None:
         self._pool = pool if pool is not None else shared_pool()
+        self._shared_recall: Recalled | None = (
+            deque(maxlen=REMEMBERED_READINGS) if recall_across_calls else None
+        )
+        """With `recall_across_calls`, every stream recognises replays of what any stream of
+        this engine transcribed: N concurrent calls to one phone system hear its prompts
+        once. Off by default, so that one call's text never depends on another's."""
         self.waited_cpu_s = 0.0
         """The caller's wait for text, in worker CPU seconds: for each utterance, how long
         its pieces keep the pool busy when each runs on a core of its own. It estimates what
@@ -731,10 +756,25 @@ class MoonshineEngine:
         """`worker_cpu_s` worker by worker."""
         return tuple(worker.cpu_s for worker in self._pool.workers)
 
+    @property
+    def worker_pids(self) -> tuple[int, ...]:
+        """Process ids of the worker processes running now (benchmarks read their memory)."""
+        return tuple(pid for worker in self._pool.workers if (pid := worker.pid) is not None)
+
+    @property
+    def backlog(self) -> int:
+        """Chunks of speech queued for the workers or being read now."""
+        return self._pool.backlog
+
+    def start_workers(self) -> None:
+        """Load the model in every worker now (blocking), not on the first requests."""
+        for worker in self._pool.workers:
+            worker.start()
+
     def stream(self, phrases: Sequence[str] | None = None) -> MoonshineStream:
         """A new stream. `phrases` is accepted for the common interface but unused: Moonshine
         has no way to bias its decoder towards expected words."""
-        return MoonshineStream(self)
+        return MoonshineStream(self, self._shared_recall)
 
     def transcribe(self, samples: Samples, rate: int = TELEPHONY_RATE) -> str:
         """Text of one whole utterance (int16 at `rate`); see `read`. Blocks: for offline use
@@ -971,7 +1011,9 @@ class MoonshineStream:
     media time; `words` is empty because Moonshine gives no word timings.
     """
 
-    def __init__(self, engine: MoonshineEngine) -> None:
+    def __init__(self, engine: MoonshineEngine, recalled: Recalled | None = None) -> None:
+        """`recalled`: the readings to recognise replays by, when shared with other streams
+        (see `MoonshineEngine`); by default the stream keeps its own."""
         self._engine = engine
         self._classifier: SoundClassifier | None = None
         """Only when the caller gives no SoundContext: then the stream classifies itself."""
@@ -985,9 +1027,10 @@ class MoonshineStream:
         self._merge_gap = round(MERGE_GAP_S * TELEPHONY_RATE)
         self._label_delay = round(LABEL_DELAY_S * TELEPHONY_RATE)
         self._finished = False
-        self._transcribed: deque[tuple[Envelope, PendingReading]] = deque(
-            maxlen=REMEMBERED_READINGS
+        self._transcribed: Recalled = (
+            recalled if recalled is not None else deque(maxlen=REMEMBERED_READINGS)
         )
+        """Only the preparing thread touches it, so streams may share one."""
         self._decoding: deque[tuple[Span, Future[PendingReading]]] = deque()
         """Stretches of speech sent to the workers, in media order, whose text is not out."""
         self._finals: OrderedDict[tuple[int, int, str], Reading] = OrderedDict()

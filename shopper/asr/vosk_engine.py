@@ -6,19 +6,26 @@ stream began; they are turned back into sample indices of the call (media time) 
 `start` of the first frame fed.
 
 One loaded model serves many concurrent calls: Vosk's recognisers share the model read-only
-and release the GIL while decoding, so each call gets its own cheap recogniser.
+and release the GIL while decoding, so each call gets its own cheap recogniser. The decoding
+runs on a pool of threads (one per core), never on the caller's event loop: a stream hands
+each piece of audio to its own queue and returns what the recogniser has already found, and a
+caller on a virtual clock awaits the rest (`VoskStream.settle`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import math
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +124,80 @@ class VoskEngine:
         return " ".join(words)
 
 
+@functools.cache
+def _decoders() -> ThreadPoolExecutor:
+    """The threads every stream decodes on: one per core, as Vosk decodes with the GIL
+    released; a stream's own work runs in order, one piece at a time (`_DecodeQueue`)."""
+    return ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="vosk")
+
+
+class _DecodeQueue:
+    """One stream's decoding work, run in order on the shared threads; what it finds waits
+    in `out` for the stream to return it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._work: list[Callable[[], list[Utterance]]] = []
+        self._draining: Future[None] | None = None
+        self._out: list[Utterance] = []
+        self._failed: Exception | None = None
+        """What stopped the decoding: raised by the next `take`, so it is never lost."""
+
+    def put(self, work: Callable[[], list[Utterance]]) -> None:
+        with self._lock:
+            self._work.append(work)
+            if self._draining is None:
+                self._draining = _decoders().submit(self._drain)
+
+    @property
+    def busy(self) -> bool:
+        """Work queued or under way, or results (or a failure) not yet taken."""
+        with self._lock:
+            return self._draining is not None or bool(self._out) or self._failed is not None
+
+    def take(self) -> list[Utterance]:
+        """The results found so far, in order; raises what stopped the decoding."""
+        with self._lock:
+            out, self._out = self._out, []
+            failed, self._failed = self._failed, None
+        if failed is not None:
+            raise failed
+        return out
+
+    async def settle(self) -> list[Utterance]:
+        """Every result of the work queued so far, awaited without blocking the loop."""
+        while (draining := self._draining) is not None:
+            # Shielded: a cancelled wait must not cancel the work, which later work follows.
+            await asyncio.shield(asyncio.wrap_future(draining))
+        return self.take()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._work:
+                    self._draining = None
+                    return
+                work = self._work.pop(0)
+            try:
+                found = work()
+            except Exception as error:
+                with self._lock:
+                    self._work.clear()
+                    self._draining = None
+                    self._failed = error
+                return
+            with self._lock:
+                self._out += found
+
+
 class VoskStream:
     """One call's recogniser: frames in, partial and final utterances out, in media time.
 
     It keeps the last `KEPT_AUDIO_S` of audio, so `verify` can re-recognise a recent final.
-    Vosk decodes in this process, inside `feed`, as each frame arrives, so nothing is ever
-    left `decoding`; that work still runs on the caller's event loop (not yet moved off it).
+    Vosk decodes on the shared decoding threads (`_decoders`), not in `feed`: each frame's
+    audio joins the stream's queue, and `feed` returns the utterances already found, so
+    results come a frame or more after their audio, each stamped with its own media time,
+    and the stream says meanwhile that it is `decoding`.
     """
 
     def __init__(self, engine: VoskEngine, grammar: list[str] | None) -> None:
@@ -138,38 +213,49 @@ class VoskStream:
             )
         self._recognizer.SetWords(True)
         self._recognizer.SetPartialWords(True)
+        self._queue = _DecodeQueue()
         self._resampler: StreamResampler | None = None
         self._origin = 0
         self._next_start = 0
+        # Only the decoding thread touches what follows (and the recogniser and resampler).
         self._partial_due = 0
         self._last_partial = ""
         self._partial_span: Span | None = None
         self._finished = False
 
     def feed(self, frame: AudioFrame, sound: SoundContext | None = None) -> list[Utterance]:
-        """Vosk finds its own utterances in every frame; `sound` is not needed."""
+        """Vosk finds its own utterances in every frame; `sound` is not needed. Never waits
+        for the decoding: returns what was found in earlier frames' audio."""
         if self._finished:
             raise RuntimeError("feed() after finish(): start a new stream for new audio")
         samples = self._align(frame)
-        assert self._resampler is not None
-        return self._decode(self._resampler.process(samples))
+        resampler = self._resampler
+        assert resampler is not None
+        fed_until = self._next_start
+        self._queue.put(lambda: self._decode(resampler.process(samples), fed_until))
+        return self._queue.take()
 
     @property
     def decoding(self) -> bool:
-        return False
+        return self._queue.busy
 
     async def settle(self) -> list[Utterance]:
-        return []
+        return await self._queue.settle()
 
     async def finish(self, sound: SoundContext | None = None) -> list[Utterance]:
         if self._finished:
             return []
         self._finished = True
-        if self._resampler is None:
-            return []
-        heard = self._decode(self._resampler.flush(), partials=False)
-        heard += self._final(self._recognizer.FinalResult())
-        return heard
+        resampler = self._resampler
+        if resampler is not None:
+            fed_until = self._next_start
+
+            def last() -> list[Utterance]:
+                heard = self._decode(resampler.flush(), fed_until, partials=False)
+                return heard + self._final(self._recognizer.FinalResult(), fed_until)
+
+            self._queue.put(last)
+        return await self._queue.settle()
 
     @property
     def pending(self) -> Span | None:
@@ -177,10 +263,13 @@ class VoskStream:
         return self._partial_span
 
     def cut(self, speech_since: int | None) -> list[Utterance]:
-        """Vosk's final result for everything fed so far; it goes on listening afterwards."""
+        """Vosk's final result for everything fed so far, once decoded; it goes on listening
+        afterwards."""
         if self._finished or self._resampler is None:
             return []
-        return self._final(self._recognizer.FinalResult())
+        fed_until = self._next_start
+        self._queue.put(lambda: self._final(self._recognizer.FinalResult(), fed_until))
+        return self._queue.take()
 
     def _align(self, frame: AudioFrame) -> Samples:
         """Remember where the audio began; fill gaps between frames with silence.
@@ -269,36 +358,39 @@ class VoskStream:
             for candidate, phrase in zip(candidates, phrases, strict=True)
         ]
 
-    def _decode(self, samples: Samples, partials: bool = True) -> list[Utterance]:
+    def _decode(self, samples: Samples, fed_until: int, partials: bool = True) -> list[Utterance]:
+        """Decode audio that ends at media time `fed_until` (on a decoding thread)."""
         if len(samples) == 0:
             return []
         if self._recognizer.AcceptWaveform(samples.astype("<i2").tobytes()):
-            return self._final(self._recognizer.Result())
-        if not partials or self._next_start < self._partial_due:
+            return self._final(self._recognizer.Result(), fed_until)
+        if not partials or fed_until < self._partial_due:
             return []
-        self._partial_due = self._next_start + PARTIAL_INTERVAL
-        return self._partial(self._recognizer.PartialResult())
+        self._partial_due = fed_until + PARTIAL_INTERVAL
+        return self._partial(self._recognizer.PartialResult(), fed_until)
 
-    def _partial(self, raw: str) -> list[Utterance]:
+    def _partial(self, raw: str, fed_until: int) -> list[Utterance]:
         result = json.loads(raw)
         text = str(result.get("partial", ""))
         if not text or text == self._last_partial:
             return []
         self._last_partial = text
-        partial = self._utterance(text, result.get("partial_result", []), final=False)
+        partial = self._utterance(text, result.get("partial_result", []), False, fed_until)
         self._partial_span = Span(partial.start, partial.end)
         return [partial]
 
-    def _final(self, raw: str) -> list[Utterance]:
+    def _final(self, raw: str, fed_until: int) -> list[Utterance]:
         self._last_partial = ""
         self._partial_span = None
         result = json.loads(raw)
         text = str(result.get("text", ""))
         if not text:
             return []
-        return [self._utterance(text, result.get("result", []), final=True)]
+        return [self._utterance(text, result.get("result", []), True, fed_until)]
 
-    def _utterance(self, text: str, raw_words: list[dict[str, Any]], final: bool) -> Utterance:
+    def _utterance(
+        self, text: str, raw_words: list[dict[str, Any]], final: bool, fed_until: int
+    ) -> Utterance:
         words = tuple(
             Word(
                 start=self._media_time(float(word["start"])),
@@ -312,7 +404,7 @@ class VoskStream:
             start, end = words[0].start, words[-1].end
             confidence = sum(word.confidence for word in words) / len(words)
         else:
-            start = end = self._next_start
+            start = end = fed_until
             confidence = 0.0
         return Utterance(
             start=start, end=end, text=text, confidence=confidence, final=final, words=words

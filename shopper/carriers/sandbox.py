@@ -29,6 +29,7 @@ Who ends a call:
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -77,6 +78,9 @@ class SandboxCall:
         self._streaming = False
         self._rang = False
         self._answered = False
+        self.far_end_cpu_s = 0.0
+        """CPU seconds the simulated phone system spent computing its frames (a SIP carrier
+        would not add this cost to the tester's; benchmarks report it apart)."""
 
     @property
     def call_id(self) -> str:
@@ -122,7 +126,9 @@ class SandboxCall:
                 self._phone.disconnect("network", "maximum call length")
                 break
             near = self._next_near()
+            began = time.thread_time()
             far = self._phone.step(AudioFrame(near, position))
+            self.far_end_cpu_s += time.thread_time() - began
             if far is None:
                 self._finish("remote", self._phone.end_cause or "hangup")
                 break

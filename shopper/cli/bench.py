@@ -88,14 +88,21 @@ def bench_realtime(
     calls: list[int] = typer.Option(
         [1, 5, 10], "--calls", help="Concurrent calls (repeat for several runs, in order)."
     ),
+    recall_across_calls: bool = typer.Option(
+        False,
+        "--recall-across-calls",
+        help="Let every call recognise prompts another call already transcribed.",
+    ),
 ) -> None:
     """N concurrent Acme demo calls on the real-time sandbox: verdicts, how far behind real
-    time each call ended, frame lag and text latency."""
+    time each call ended, frame and loop lag, text latency, worker backlog, CPU and memory."""
+    from shopper.asr.moonshine_engine import MoonshineEngine
     from shopper.bench.realtime_bench import run_realtime_bench
 
     with one_line_errors():
         typer.echo("\n== Concurrent calls in real time (the Acme demo, sandbox --realtime)")
-        typer.echo(run_realtime_bench(calls).render())
+        engine = MoonshineEngine(recall_across_calls=recall_across_calls)
+        typer.echo(run_realtime_bench(calls, engine).render())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,9 +6,11 @@ and as fast as the CPU allows — the far end cannot run ahead while shopper is 
 the session waits for each utterance's text at the frame that ended it. With a carrier in
 real time the frames queue in the carrier while a step runs, and the session never waits for
 speech to be decoded: the text arrives frames later, stamped with its media time, and the
-steps that need it wait for it (`decoding`) while frames keep being taken and recorded.
+steps that need it wait for it (`decoding`) while frames keep being taken and recorded, and
+silence counts only from when the text of what came before it was in (`silent_for_s`), so a
+slow recogniser delays decisions in media time rather than turning a wait into dead air.
 Hearing a frame costs the event loop about 0.3 ms of CPU on average: 0.03 ms for most
-frames, under 3 ms for each fifth, which completes an ear block (docs/benchmarks.md);
+frames, 2-3 ms for each fifth, which completes an ear block (docs/benchmarks.md);
 `shopper bench realtime` measures the lag of many calls at once.
 """
 
@@ -133,6 +135,10 @@ class CallSession:
         self._ear = Ear(engine, phrases)
         self._frames: AsyncIterator[DuplexFrame] = call.frames().__aiter__()
         self._silence_since: int | None = None
+        self._text_due_at: int | None = None
+        """The start of the latest frame that came while the recogniser had not yet given
+        all it found in the audio before it (real time only): silence before the tester
+        knows what was said is not silence it could have answered."""
         self._dead_air_reported = False
         self._dead_air_limit_s = self.settings.dead_air_s
         """The limit the reported silence reached (the hold's allowance on hold)."""
@@ -158,6 +164,8 @@ class CallSession:
 
     async def _observe(self, frame: DuplexFrame) -> None:
         far = frame.far
+        if self._ear.decoding:  # never on a virtual clock, which settled the last frame
+            self._text_due_at = far.start
         self.now = far.end
         self.recording.far.append(far.samples)
         self.recording.near.append(frame.near)
@@ -291,9 +299,17 @@ class CallSession:
 
     @property
     def silent_for_s(self) -> float:
+        """How long the far end has been silent while the tester knew all it had said: in
+        real time, a silence after speech whose text is still being decoded counts from the
+        frame the text came in (the far end may be waiting for an answer to it), so a slow
+        recogniser delays decisions in media time instead of turning them into dead air.
+        On a virtual clock the text is in at the frame that ended the speech."""
         if self._silence_since is None:
             return 0.0
-        return (self.now - self._silence_since) / TELEPHONY_RATE
+        since = self._silence_since
+        if self._text_due_at is not None:
+            since = max(since, self._text_due_at)
+        return (self.now - since) / TELEPHONY_RATE
 
     def samples(self, seconds: float) -> int:
         return round(seconds * TELEPHONY_RATE)

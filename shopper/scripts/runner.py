@@ -44,6 +44,7 @@ from shopper.scripts.model import (
     WaitStep,
 )
 from shopper.text.match import Match
+from shopper.text.phrasebook.model import shipped_model
 
 
 @dataclass(slots=True)
@@ -194,6 +195,9 @@ class CallContext:
 
     async def _dial(self) -> Caller:
         try:
+            # The prompt-kind model (a 1 MB JSON, ~70 ms) loads off the event loop, not at
+            # the first hold announcement while other calls' frames wait.
+            await asyncio.to_thread(shipped_model)
             placed = await dial(self.target, self.carrier, self._options)
         except asyncio.CancelledError as cancelled:
             self._attach(Placed(UnplacedCall(self.carrier, None)))
