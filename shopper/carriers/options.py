@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,9 +33,18 @@ class SandboxOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class SipOptions:
+    """The SIP carrier's per-run options (its account and trunk are the config's `[sip]`)."""
+
+    trace: Path | None = None
+    """Append every SIP message of every call here (credentials masked)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DialOptions:
     max_duration_s: float = 1800.0
     """The call is hung up at this length, as a carrier's call-length limit would."""
     ring_timeout_s: float = 60.0
     """Nobody answering within this long ends the call as `no-answer`."""
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
+    sip: SipOptions = field(default_factory=SipOptions)
