@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from shopper.asr.types import SpeechEngine
-from shopper.carriers.options import DialOptions, SandboxOptions
+from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import Interrupts, interrupts
 from shopper.cli.mqtt import (
@@ -84,6 +84,13 @@ def run(
     ] = False,
     seed: Seed = 0,
     at: At = None,
+    sip_trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append every SIP message of the run's SIP calls to this file (credentials "
+            "masked), for a PBX administrator."
+        ),
+    ] = None,
     mqtt: MqttUrl = None,
     mqtt_ca: MqttCa = None,
     mqtt_cert: MqttCert = None,
@@ -124,7 +131,10 @@ def run(
         delivery = MqttDelivery(broker.settings(), mqtt_drain)
         speech = SpeechOptions(engine, vosk_model).select()
     output.console.print(f"engine: {speech.name}")
-    options = DialOptions(sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at))
+    options = DialOptions(
+        sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at),
+        sip=SipOptions(trace=sip_trace),
+    )
     results, folders, interrupted = asyncio.run(
         _call_all(loaded, speech, options, delivery, output)
     )

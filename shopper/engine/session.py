@@ -353,14 +353,17 @@ class CallSession:
             if tone.kind in TONE_FAILURES:
                 raise StepFailure("busy", f"{tone.kind} tone heard at {tone.start_s:.1f} s")
         if self.ended:
+            status = self.call.end_status
+            said = f" ({status.detail})" if status is not None else ""
             if self.call.end_cause == "busy":
-                raise StepFailure("busy", "the line was busy")
+                raise StepFailure("busy", f"the line was busy{said}")
             if self.call.end_cause == "no-answer":
-                raise StepFailure("no-answer", "nobody answered")
+                raise StepFailure("no-answer", f"nobody answered{said}")
             if self.call.end_cause in NOT_PLACED:
                 raise StepFailure(
                     NOT_PLACED[self.call.end_cause],
-                    f"the carrier could not place the call ({self.call.end_cause})",
+                    f"the carrier could not place the call ({self.call.end_cause})"
+                    + (f": {status.detail}" if status is not None else ""),
                 )
             if self.call.ended_by == "remote":
                 raise StepFailure(
