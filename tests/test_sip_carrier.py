@@ -23,6 +23,7 @@ from sip_peers import PROMPTS, Sipp, write_pcm_wav, write_ulaw_wav
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
+from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions, SipOptions
 from shopper.results.writer import result_schema
 from shopper.scripts.loader import load_script
@@ -162,3 +163,23 @@ def test_baresip_decodes_the_keys_shopper_sends_and_shopper_hears_its_key(
     assert summary["far_keys"] == ["7"]
     assert summary["signals"][:2] == ["Ringing", "Answered"]
     assert summary["loud_frames"] > 50  # the prompt was heard (2.4 s of speech)
+
+
+def test_a_re_invite_to_sendonly_and_back_is_hold_then_resume(tmp_path: Path) -> None:
+    """The far end puts the call on hold and takes it off (re-INVITEs): shopper answers both
+    (SIPp checks the 200 OKs) and the engine hears each at its media time."""
+    sipp = Sipp("uas_hold.xml", tmp_path)
+
+    async def listen() -> list[tuple[str, float]]:
+        placed = await dial(sipp.uri, "sip", DialOptions())
+        heard: list[tuple[str, float]] = []
+        async for frame in placed.call.frames():
+            heard += [(type(s).__name__, s.t / 8000) for s in frame.signals]
+        assert placed.call.ended_by == "remote"
+        return heard
+
+    heard = asyncio.run(listen())
+    assert sipp.finish() == 0, sipp.problems()
+    assert [name for name, _ in heard] == ["Answered", "FarEndHold", "FarEndResume"]
+    held, resumed = heard[1][1], heard[2][1]
+    assert 0.9 <= resumed - held <= 1.5  # SIPp waits 1 s between its two re-INVITEs
