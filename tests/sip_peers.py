@@ -64,11 +64,13 @@ class Sipp:
         self.scenario.write_text(text)
         self.port = free_udp_port()
         self.errors = workdir / f"{scenario}.errors.log"
+        self.messages = workdir / f"{scenario}.messages.log"
         self._process = subprocess.Popen(
             [
                 "sipp", "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
                 "-mi", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error",
                 "-trace_err", "-error_file", str(self.errors),
+                "-trace_msg", "-message_file", str(self.messages),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -99,4 +101,7 @@ class Sipp:
             return self._process.wait()
 
     def problems(self) -> str:
-        return self.errors.read_text() if self.errors.exists() else ""
+        """SIPp's error log and the tail of its message log, for an assertion's message."""
+        errors = self.errors.read_text() if self.errors.exists() else ""
+        messages = self.messages.read_text() if self.messages.exists() else ""
+        return f"{errors}\n{messages[-3000:]}"

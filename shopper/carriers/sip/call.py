@@ -47,6 +47,8 @@ from shopper.carriers.signals import (
     FarEndDigit,
     FarEndHold,
     FarEndResume,
+    MediaResumed,
+    MediaStopped,
     Ringing,
     Signal,
 )
@@ -66,6 +68,9 @@ BUSY = {486, 600}
 NO_ROUTE = {404, 410, 484, 604}
 NO_ANSWER = {408, 480}
 HELD = {"sendonly", "inactive"}
+NO_RTP_S = 1.0
+"""No packet for this long while the call is up is a stopped stream (packets come every
+20 ms; a far end that suppresses silence sends comfort noise at least every few hundred)."""
 
 
 class SipCall:
@@ -96,6 +101,8 @@ class SipCall:
         self._early = False
         self._answered = False
         self._held = False
+        self._answered_at = 0
+        self._media_stopped = False
         self._streaming = False
         self._torn_down = False
         self._stream: RtpStream
@@ -173,7 +180,8 @@ class SipCall:
                     break
                 far, near, t = await self._stream.next_frame()
                 end = t + len(far)
-                due = tuple(s for s in self._signals if s.t < end)
+                self._watch_media(end)
+                due = tuple(sorted((s for s in self._signals if s.t < end), key=_at))
                 self._signals = [s for s in self._signals if s.t >= end]
                 yield DuplexFrame(AudioFrame(far, t), near, due)
         finally:
@@ -211,9 +219,10 @@ class SipCall:
 
     def answered(self, media: MediaOffer | None) -> None:
         self._answered = True
+        self._answered_at = self._stream.now
         if media is not None:
             self._point_at(media)
-        self._signals.append(Answered(self._stream.now))
+        self._signals.append(Answered(self._answered_at))
 
     def rejected(self, code: int, reason: str, authenticated: bool) -> None:
         cause, detail = _rejection(code, reason, authenticated, self._settings)
@@ -230,6 +239,19 @@ class SipCall:
             self._held = held
             signal = FarEndHold if held else FarEndResume
             self._signals.append(signal(self._stream.now))
+
+    def _watch_media(self, now: int) -> None:
+        """Say when the far end's packets stop (and come back) while the call is up."""
+        if not self._answered or self._ended_by is not None:
+            return
+        last = self._stream.last_packet_at
+        since = max(last if last is not None else 0, self._answered_at)
+        if not self._media_stopped and now - since >= NO_RTP_S * TELEPHONY_RATE:
+            self._media_stopped = True
+            self._signals.append(MediaStopped(since))
+        elif self._media_stopped and last is not None and now - last < NO_RTP_S * TELEPHONY_RATE:
+            self._media_stopped = False
+            self._signals.append(MediaResumed(last))
 
     def _far_digit(self, key: str, at: int, duration: int) -> None:
         self._signals.append(FarEndDigit(at, digit=key, duration=duration))
@@ -289,6 +311,10 @@ class SipCall:
             self._stats = self._stream.stats(self._ended_at or self._stream.now)
             self._stream.close()
             await self._dialog.close()
+
+
+def _at(signal: Signal) -> int:
+    return signal.t
 
 
 def _rejection(

@@ -37,7 +37,7 @@ from shopper.carriers.sip.rtp import RtpPacket, TelephoneEvent, parse_event, par
 from shopper.carriers.sip.rtpstats import RtpStats
 
 FRAME_S = FRAME_SAMPLES / TELEPHONY_RATE
-DEPTH_S = 0.06
+DEPTH_S = 0.08
 """How long after its time a received frame is released: jitter up to this is absorbed."""
 EVENT_VOLUME = 10
 """RFC 4733 volume of our key events (-10 dBm0, a typical keypad level)."""
@@ -260,6 +260,10 @@ class RtpStream:
         index = self.jitter.next_frame
         due = self.start + (index + 1) * FRAME_S + DEPTH_S
         await asyncio.sleep(max(0.0, due - self._loop.time()))
+        # Once more round the loop before taking it: after a stall (a busy machine) the
+        # frames are late and due at once, and the packets waiting in the socket must be
+        # placed before their frames are taken, not counted as late.
+        await asyncio.sleep(0)
         far, _ = self.jitter.pop()
         near = self._near.pop(index, None)
         if near is None:

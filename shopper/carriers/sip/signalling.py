@@ -10,7 +10,9 @@ re-INVITE. This module adds what the call needs from it and works around its def
   one is ACKed here (retransmissions too);
 - its UDP protocol asserts `isinstance(transport, asyncio.DatagramTransport)`, false on
   CPython 3.11: the socket is opened here with a protocol that does not;
-- its Via always says UDP, so only UDP is offered (a TCP or TLS target is refused early).
+- its Via always says UDP, so only UDP is offered (a TCP or TLS target is refused early);
+- it does not retransmit an INVITE over UDP: an INVITE nothing has answered is sent again
+  after 0.5 s, then at doubling intervals up to 4 s (RFC 3261 Timer A), until a response.
 
 Every message in either direction goes to the trace, if one is kept. What the far end says
 reaches the call as `DialogListener` calls, each with the media time it arrived at.
@@ -39,6 +41,9 @@ from aiosipua import (
 from shopper.carriers.sip.trace import SipTrace
 
 log = logging.getLogger(__name__)
+T1_S = 0.5
+T2_S = 4.0
+"""RFC 3261's retransmission timers for a request over UDP."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,8 @@ class SipDialog:
         self._answered = False
         self._finished = False
         self._local_sdp = ""
+        self._responded: set[str] = set()
+        self._retransmitter: asyncio.Task[None] | None = None
         self.heard = False
         """Whether the far end has answered the INVITE at all (any response)."""
         self.settled = asyncio.Event()
@@ -153,6 +160,23 @@ class SipDialog:
         self._call = self._uac.send_invite(
             from_uri, to_uri, self._remote, parse_sdp(sdp), user_agent="shopper", auth=auth
         )
+        self._retransmitter = asyncio.get_running_loop().create_task(self._retransmit())
+
+    async def _retransmit(self) -> None:
+        """Send the current INVITE again until something answers it (Timer A)."""
+        interval = T1_S
+        while not self._finished and self._call is not None:
+            await asyncio.sleep(interval)
+            invite = self._call.invite
+            vias = invite.via
+            branch = vias[0].branch if vias else None
+            if self._finished or branch is None or branch in self._responded:
+                if self._answered or self._finished:
+                    return
+                interval = T1_S  # a retried INVITE (auth) starts its own timer
+                continue
+            self._transport.send(invite, self._remote)
+            interval = min(2 * interval, T2_S)
 
     @property
     def sip_call_id(self) -> str:
@@ -174,6 +198,8 @@ class SipDialog:
         return "CANCEL"
 
     async def close(self) -> None:
+        if self._retransmitter is not None:
+            self._retransmitter.cancel()
         await self._uas.stop()
 
     # --- what comes back ----------------------------------------------------------------------
@@ -186,6 +212,9 @@ class SipDialog:
                 self.settled.set()
             return
         self.heard = True
+        vias = response.via
+        if vias and vias[0].branch:
+            self._responded.add(vias[0].branch)
         code = response.status_code
         if code >= 300:
             self._ack(response, source)
