@@ -23,6 +23,7 @@ from sip_peers import PROMPTS, Sipp, write_pcm_wav, write_ulaw_wav
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
+from shopper.carriers.base import Call
 from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions, SipOptions
 from shopper.results.writer import result_schema
@@ -212,3 +213,46 @@ def test_a_re_invite_to_sendonly_and_back_is_hold_then_resume(tmp_path: Path) ->
     assert [name for name, _ in heard] == ["Answered", "FarEndHold", "FarEndResume"]
     held, resumed = heard[1][1], heard[2][1]
     assert 0.9 <= resumed - held <= 1.5  # SIPp waits 1 s between its two re-INVITEs
+
+
+def test_early_media_is_heard_before_a_404(tmp_path: Path) -> None:
+    """An announcement as early media (183 with SDP), then 404: the audio is heard before
+    any answer, on the call's media time, and the call ends unreachable with its SIP code."""
+    prompt = write_ulaw_wav(PROMPT, tmp_path / "prompt.wav")
+    sipp = Sipp("uas_early_media_404.xml", tmp_path, prompt=str(prompt))
+
+    async def listen() -> tuple[list[str], int, Call]:
+        placed = await dial(sipp.uri, "sip", DialOptions())
+        signals: list[str] = []
+        loud = 0
+        async for frame in placed.call.frames():
+            signals += [type(s).__name__ for s in frame.signals]
+            loud += int(abs(frame.far.samples).max() > 500)
+        return signals, loud, placed.call
+
+    signals, loud, call = asyncio.run(listen())
+    assert sipp.finish() == 0, sipp.problems()  # it got the ACK of its 404
+    assert signals[0] == "EarlyMedia" and "Answered" not in signals
+    assert loud > 50  # most of the 2.4 s prompt, at 20 ms a frame
+    assert (call.ended_by, call.end_cause) == ("remote", "no-route")
+    assert call.end_status is not None and call.end_status.code == 404
+
+
+@pytest.mark.slow  # a shopper run process: the speech engine loads
+def test_shopper_run_writes_the_sip_trace_and_the_status(tmp_path: Path) -> None:
+    sipp = Sipp("uas_reject.xml", tmp_path)
+    trace = tmp_path / "trace.txt"
+    run = subprocess.run(
+        [sys.executable, "-m", "shopper", "run", "--engine", "moonshine",
+         str(script(tmp_path, sipp.uri, '  - expect: "welcome"\n')),
+         "--out", str(tmp_path / "calls"), "--sip-trace", str(trace)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert sipp.finish() == 0, sipp.problems()
+    assert run.returncode == 1, run.stderr
+    assert "busy" in run.stdout
+    (result,) = (tmp_path / "calls").glob("*/result.json")
+    assert json.loads(result.read_text())["signalling"]["code"] == 486
+    text = trace.read_text()
+    assert text.count("----- ") == 4  # INVITE, 180, 486, ACK
+    assert "SIP/2.0 486 Busy Here" in text and "\nACK sip:ivr@127.0.0.1" in text

@@ -3,6 +3,8 @@ masking and target parsing. No sockets; the real peers are in test_sip_carrier.p
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,10 @@ from shopper.carriers.safety import UnsafeNumberError
 from shopper.carriers.sip.jitter import JitterBuffer
 from shopper.carriers.sip.rtp import RtpPacket, TelephoneEvent, parse_event, parse_rtp
 from shopper.carriers.sip.rtpstats import RtpStats
+from shopper.carriers.sip.settings import load_sip_settings
 from shopper.carriers.sip.target import SipTargetError, parse_sip_target
 from shopper.carriers.sip.trace import mask_secrets
+from shopper.config import ConfigError
 
 SSRC = 0x1234
 
@@ -180,3 +184,43 @@ def test_refused_targets(text: str, error: type[Exception]) -> None:
 def test_a_bare_number_needs_a_trunk() -> None:
     with pytest.raises(SipTargetError, match=r"\[sip\] domain"):
         parse_sip_target("+15550100000").uri(None)
+
+
+def test_settings_come_from_the_config_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[sip]\ndomain = "pbx.example.com"\nuser = "alice"\npassword = "from-file"\n'
+        'rtp_ports = "20000-20099"\ncodecs = ["PCMA", "PCMU"]\nproxy = "sbc.example.com"\n'
+    )
+    monkeypatch.setenv("SHOPPER_CONFIG", str(config))
+    monkeypatch.setenv("SHOPPER_SIP_PASSWORD", "from-env")
+    settings = load_sip_settings()
+    assert (settings.domain, settings.user, settings.password) == (
+        "pbx.example.com",
+        "alice",
+        "from-env",
+    )
+    assert settings.rtp_ports == (20000, 20099) and settings.codecs == ("PCMA", "PCMU")
+    assert settings.proxy == ("sbc.example.com", 5060)
+    assert "from-env" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('codecs = ["G729"]', "'G729' is not supported"),
+        ('rtp_ports = "20000"', "is not a port range"),
+        ('passwd = "x"', "has no key 'passwd'"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, message: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[sip]\n{line}\n")
+    monkeypatch.setenv("SHOPPER_CONFIG", str(config))
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_sip_settings()
+    assert str(config) in str(raised.value) and "\n" not in str(raised.value)
