@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 
 from aiosipua import SipDigestAuth
 
-from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
+from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, AudioFrame, Samples
 from shopper.carriers.base import (
     CarrierError,
     DialFailed,
@@ -175,7 +175,7 @@ class SipCall:
                 self._check_timers()
                 if self._ended_by == "tester" or (
                     self._ended_at is not None
-                    and self._stream.jitter.next_frame * 160 >= self._ended_at
+                    and self._stream.jitter.next_frame * FRAME_SAMPLES >= self._ended_at
                 ):
                     break
                 far, near, t = await self._stream.next_frame()

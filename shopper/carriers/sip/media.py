@@ -125,7 +125,8 @@ class RtpStream:
             self.local = (str(sockname[0]), int(sockname[1]))
             self._sender = self._loop.create_task(self._send_loop())
             return
-        raise CarrierError(f"no free RTP port on {address} in {ports[0]}-{ports[1]}")  # type: ignore[index]
+        wanted = f"ports {ports[0]}-{ports[1]}" if ports else "any port"
+        raise CarrierError(f"no free RTP port on {address} ({wanted})")
 
     def point_at(self, remote: tuple[str, int], codec: Codec, event_type: int | None) -> None:
         """Send to `remote` with `codec`; key events with payload type `event_type`."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,8 +38,9 @@ from aiosipua import (
     UdpSipTransport,
     parse_sdp,
 )
+from aiosipua.transport import MessageCallback
 
-from shopper.carriers.sip.trace import SipTrace
+from shopper.carriers.sip.trace import Direction, SipTrace
 
 log = logging.getLogger(__name__)
 T1_S = 0.5
@@ -113,7 +115,7 @@ class SipDialog:
         local_address: str,
         remote: tuple[str, int],
         trace: SipTrace | None,
-        media_time: Any,
+        media_time: Callable[[], float],
     ) -> None:
         self._listener = listener
         self._remote = remote
@@ -150,10 +152,6 @@ class SipDialog:
                 inner(message, source)
 
         self._transport.on_message = on_message
-
-    @property
-    def local(self) -> tuple[str, int]:
-        return self._transport.local_addr
 
     def invite(self, from_uri: str, to_uri: str, sdp: str, auth: SipDigestAuth | None) -> None:
         self._local_sdp = sdp
@@ -204,7 +202,9 @@ class SipDialog:
 
     # --- what comes back ----------------------------------------------------------------------
 
-    def _response(self, response: SipResponse, source: tuple[str, int], inner: Any) -> None:
+    def _response(
+        self, response: SipResponse, source: tuple[str, int], inner: MessageCallback
+    ) -> None:
         cseq = response.cseq
         if cseq is None or cseq.method.upper() != "INVITE":
             inner(response, source)
@@ -284,7 +284,7 @@ class SipDialog:
         self._trace_message("sent", destination, message)
 
     def _trace_message(
-        self, direction: Any, address: tuple[str, int], message: SipRequest | SipResponse
+        self, direction: Direction, address: tuple[str, int], message: SipRequest | SipResponse
     ) -> None:
         if self._trace is not None:
             self._trace.message(direction, address, message.serialize(), self._media_time())
