@@ -100,6 +100,11 @@ class Sipp:
             self._process.kill()
             return self._process.wait()
 
+    def stop(self) -> None:
+        """End SIPp before its scenario does (one that waits for what will not come)."""
+        self._process.terminate()
+        self._process.wait(10)
+
     def problems(self) -> str:
         """SIPp's error log and the tail of its message log, for an assertion's message."""
         errors = self.errors.read_text() if self.errors.exists() else ""

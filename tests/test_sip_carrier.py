@@ -256,3 +256,35 @@ def test_shopper_run_writes_the_sip_trace_and_the_status(tmp_path: Path) -> None
     text = trace.read_text()
     assert text.count("----- ") == 4  # INVITE, 180, 486, ACK
     assert "SIP/2.0 486 Busy Here" in text and "\nACK sip:ivr@127.0.0.1" in text
+
+
+@pytest.mark.parametrize(
+    ("password", "code", "named"),
+    [
+        ("wrong", 403, "rejected the credentials of user 'tester'"),
+        (None, 401, "asks for credentials and none are configured"),
+    ],
+)
+def test_rejected_or_missing_credentials_are_auth_failed_naming_the_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password: str | None, code: int, named: str
+) -> None:
+    monkeypatch.setenv("SHOPPER_SIP_USER", "tester")
+    if password is not None:
+        monkeypatch.setenv("SHOPPER_SIP_PASSWORD", password)
+    prompt = write_ulaw_wav(PROMPT, tmp_path / "prompt.wav")
+    sipp = Sipp("uas_auth_play.xml", tmp_path, prompt=str(prompt), hangup_ms="4000")
+
+    async def place() -> Call:
+        placed = await dial(sipp.uri, "sip", DialOptions())
+        async for _ in placed.call.frames():
+            pass
+        return placed.call
+
+    call = asyncio.run(place())
+    if password is None:
+        sipp.stop()  # it waits for an authenticated INVITE that cannot come
+    else:
+        assert sipp.finish() == 0, sipp.problems()  # the 403 was ACKed
+    assert call.end_cause == "auth-failed"
+    assert call.end_status is not None and call.end_status.code == code
+    assert named in call.end_status.detail
