@@ -288,3 +288,27 @@ def test_rejected_or_missing_credentials_are_auth_failed_naming_the_problem(
     assert call.end_cause == "auth-failed"
     assert call.end_status is not None and call.end_status.code == code
     assert named in call.end_status.detail
+
+
+def test_calls_go_through_the_outbound_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `[sip] proxy`, the INVITE for a host shopper cannot even resolve goes to the proxy
+    (SIPp here), with a loose Route to it; what the proxy answers ends the call."""
+    sipp = Sipp("uas_reject.xml", tmp_path)
+    monkeypatch.setenv("SHOPPER_SIP_PROXY", f"127.0.0.1:{sipp.port}")
+    trace = tmp_path / "trace.txt"
+
+    async def place() -> Call:
+        options = DialOptions(sip=SipOptions(trace=trace))
+        placed = await dial("sip:ivr@pbx.invalid", "sip", options)
+        async for _ in placed.call.frames():
+            pass
+        return placed.call
+
+    call = asyncio.run(place())
+    assert sipp.finish() == 0, sipp.problems()
+    assert call.end_cause == "busy"
+    text = trace.read_text()
+    assert "INVITE sip:ivr@pbx.invalid SIP/2.0" in text
+    assert f"Route: <sip:127.0.0.1:{sipp.port};lr>" in text

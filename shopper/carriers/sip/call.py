@@ -131,7 +131,7 @@ class SipCall:
         user = self._settings.user
         host = self._settings.domain or self._local_address
         auth = SipDigestAuth(user, self._settings.password) if self._settings.password else None
-        self._dialog.invite(f"sip:{user}@{host}", self._uri, sdp, auth)
+        self._dialog.invite(f"sip:{user}@{host}", self._uri, sdp, auth, self._settings.proxy)
 
     def _media_s(self) -> float:
         return self._stream.now / TELEPHONY_RATE

@@ -11,6 +11,8 @@ re-INVITE. This module adds what the call needs from it and works around its def
 - its UDP protocol asserts `isinstance(transport, asyncio.DatagramTransport)`, false on
   CPython 3.11: the socket is opened here with a protocol that does not;
 - its Via always says UDP, so only UDP is offered (a TCP or TLS target is refused early);
+- it drops extra headers when it rebuilds an INVITE to answer a challenge: the Route to the
+  outbound proxy is added to every INVITE as it goes out;
 - it does not retransmit an INVITE over UDP: an INVITE nothing has answered is sent again
   after 0.5 s, then at doubling intervals up to 4 s (RFC 3261 Timer A), until a response.
 
@@ -132,6 +134,7 @@ class SipDialog:
         self._answered = False
         self._finished = False
         self._local_sdp = ""
+        self._route: str | None = None
         self._responded: set[str] = set()
         self._retransmitter: asyncio.Task[None] | None = None
         self.heard = False
@@ -153,8 +156,17 @@ class SipDialog:
 
         self._transport.on_message = on_message
 
-    def invite(self, from_uri: str, to_uri: str, sdp: str, auth: SipDigestAuth | None) -> None:
+    def invite(
+        self,
+        from_uri: str,
+        to_uri: str,
+        sdp: str,
+        auth: SipDigestAuth | None,
+        proxy: tuple[str, int] | None,
+    ) -> None:
+        """Send the INVITE (to the outbound proxy, when there is one, with a loose Route)."""
         self._local_sdp = sdp
+        self._route = f"<sip:{proxy[0]}:{proxy[1]};lr>" if proxy is not None else None
         self._call = self._uac.send_invite(
             from_uri, to_uri, self._remote, parse_sdp(sdp), user_agent="shopper", auth=auth
         )
@@ -277,7 +289,12 @@ class SipDialog:
     # --- the trace ---------------------------------------------------------------------------
 
     def sent(self, message: SipRequest | SipResponse, destination: tuple[str, int]) -> None:
+        """Every message on its way out: INVITEs are remembered (for the ACK of a non-2xx
+        answer) and get the Route to the outbound proxy, which aiosipua drops when it
+        rebuilds an INVITE to answer a challenge; then the trace."""
         if isinstance(message, SipRequest) and message.method == "INVITE":
+            if self._route is not None and not message.headers.get("route"):
+                message.headers.append("Route", self._route)
             vias = message.via
             if vias and vias[0].branch:
                 self._invites[vias[0].branch] = message
