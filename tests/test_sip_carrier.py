@@ -106,11 +106,13 @@ def test_a_stream_that_stops_while_the_call_is_up_is_dead_air_with_no_rtp(
         "  - wait: 10s\n"
     )
     path = script(tmp_path, sipp.uri, steps)
-    path.write_text(path.read_text() + "settings: {dead_air: 3s}\n")
+    # The prompt asks the caller to hold, after which the hold's allowance applies: both 3 s.
+    path.write_text(path.read_text() + "settings: {dead_air: 3s, hold_dead_air: 3s}\n")
     record = asyncio.run(run_script(load_script(path), engine))
     sipp.finish()
     result = record.result
     jsonschema.validate(result, result_schema())
+    assert result["failure"] is not None, result["events"]
     assert result["failure"]["kind"] == "dead-air"
     assert "no RTP" in result["failure"]["message"]
     dead_air = [e for e in result["events"] if e["type"] == "dead-air"]

@@ -231,8 +231,8 @@ class DeadAir(Event):
     limit_s: float
     after_hold: bool = False
     cause: str | None = None
-    """"no RTP" when the far end's media stream had stopped (the carrier said so): the
-    silence is the network's. Written only when known."""
+    """Why, when known: "no RTP" when the far end's media stream had stopped (its carrier
+    said so), so the silence is the network's. Left out of the event when None."""
 
     def data(self) -> dict[str, Any]:
         data = {"limit_s": self.limit_s, "after_hold": self.after_hold}
