@@ -251,5 +251,6 @@ def _mqtt_fix(problem: str) -> str:
 def _carriers() -> list[Check]:
     return [
         Check("carrier: sandbox", Status.OK, "built in"),
-        Check("carriers: sip, twilio", Status.NOTE, "not available yet (the sandbox only)"),
+        Check("carrier: sip", Status.OK, "built in (docs/sip.md: the [sip] config table)"),
+        Check("carrier: twilio", Status.NOTE, "not available yet"),
     ]

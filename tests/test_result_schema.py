@@ -33,6 +33,7 @@ def busy_call() -> dict[str, Any]:
         "failure": {"kind": "busy", "step": 1, "message": "busy tone heard at 2.1 s"},
         "ended_by": "tester",
         "end_cause": "hangup",
+        "signalling": None,
         "metrics": {
             "answer_s": None,
             "first_prompt_s": None,
@@ -42,6 +43,7 @@ def busy_call() -> dict[str, Any]:
             "dtmf_sent": 0,
             "menus": 0,
             "dead_air_s": 0.0,
+            "rtp": None,
         },
         "human": {"detected": False, "at_s": None, "confidence": None, "evidence": None},
         "reached": None,
@@ -88,6 +90,29 @@ def test_schema_lists_exactly_the_documented_fields() -> None:
     schema = result_schema()
     assert tuple(schema["required"]) == RESULT_KEYS
     assert tuple(schema["properties"]) == RESULT_KEYS
+
+
+def test_a_sip_call_with_its_status_and_rtp_figures_is_valid(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    document = busy_call()
+    document["carrier"], document["end_cause"] = "sip", "busy"
+    document["signalling"] = {
+        "protocol": "sip",
+        "code": 486,
+        "reason": "Busy Here",
+        "detail": "SIP 486 Busy Here: the line is busy",
+    }
+    document["metrics"]["rtp"] = {
+        "packets": 120,
+        "lost": 3,
+        "loss_pct": 2.44,
+        "jitter_ms": 1.5,
+        "longest_gap_s": 0.06,
+    }
+    assert _errors(validator, document) == []
+    document["signalling"]["password"] = "secret"
+    assert _errors(validator, document) != []
 
 
 def test_a_failed_call_with_nulls_is_valid(validator: jsonschema.Draft202012Validator) -> None:

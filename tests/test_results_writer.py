@@ -180,6 +180,7 @@ def make_record(truth: bool = True) -> CallRecord:
         "failure": {"kind": "dead-air", "step": None, "message": "no sound for 0.5 s"},
         "ended_by": "remote",
         "end_cause": "hangup",
+        "signalling": None,
         "metrics": {
             "answer_s": 1.0,
             "first_prompt_s": _s(welcome[0] - rate),
@@ -189,6 +190,7 @@ def make_record(truth: bool = True) -> CallRecord:
             "dtmf_sent": 1,
             "menus": 1,
             "dead_air_s": 1.0,
+            "rtp": None,
         },
         "human": {
             "detected": True,

@@ -33,6 +33,55 @@ within the ring timeout, or one of the reasons the call could not be placed (Dia
 
 
 @dataclass(frozen=True, slots=True)
+class EndStatus:
+    """The carrier's own word on how the call ended, for the result and the failure message:
+    the signalling protocol's status (SIP 486 Busy Here) and what it means for this call."""
+
+    protocol: str
+    code: int
+    reason: str
+    detail: str
+    """In words, naming what to check: "the PBX rejected the credentials of user 'alice'"."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "code": self.code,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStats:
+    """How the far end's audio arrived over the network (RTP, RFC 3550), for the metrics."""
+
+    packets: int
+    """Audio and event packets received (duplicates not counted)."""
+    lost: int
+    """Packets the sequence numbers say were sent but never arrived, or arrived too late to
+    be played; their 20 ms were heard as silence."""
+    jitter_ms: float
+    """RFC 3550 interarrival jitter (its running estimate at the end of the call)."""
+    longest_gap_s: float
+    """Longest time between two packets, from the first packet to the last frame heard."""
+
+    @property
+    def loss_pct(self) -> float:
+        expected = self.packets + self.lost
+        return 100.0 * self.lost / expected if expected else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "packets": self.packets,
+            "lost": self.lost,
+            "loss_pct": round(self.loss_pct, 2),
+            "jitter_ms": round(self.jitter_ms, 2),
+            "longest_gap_s": round(self.longest_gap_s, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class DuplexFrame:
     """One 20 ms slice of the call: what the far end sent and what shopper sent meanwhile.
 
@@ -88,6 +137,16 @@ class Call(Protocol):
     @property
     def end_cause(self) -> EndCause | None: ...
 
+    @property
+    def end_status(self) -> EndStatus | None:
+        """The signalling's final status when it says more than the cause (SIP), else None."""
+        ...
+
+    @property
+    def media_stats(self) -> MediaStats | None:
+        """How the far end's audio arrived over the network (RTP carriers), else None."""
+        ...
+
     def frames(self) -> AsyncIterator[DuplexFrame]:
         """The call's audio and signalling, frame by frame in media time, until either side
         hangs up. Each frame's `near` is what went out on the wire in its 20 ms."""
@@ -138,7 +197,8 @@ class DialFailed(CarrierError):
     (shopper.engine.failures.NOT_PLACED). A refusal that comes once the call is placed (a
     SIP 404 after ringing) ends the placed call with that cause instead, at its media time."""
 
-    def __init__(self, cause: DialCause, detail: str) -> None:
+    def __init__(self, cause: DialCause, detail: str, status: EndStatus | None = None) -> None:
         super().__init__(detail)
         self.cause: DialCause = cause
         self.detail = detail
+        self.status = status

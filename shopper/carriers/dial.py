@@ -22,12 +22,14 @@ from shopper.carriers.base import (
     DialFailed,
     DuplexFrame,
     EndCause,
+    EndStatus,
     Placed,
     Sent,
 )
 from shopper.carriers.options import DialOptions
 from shopper.carriers.safety import check_dialable
 from shopper.carriers.sandbox import dial_sandbox_file
+from shopper.carriers.sip.call import dial_sip
 
 Dialler = Callable[[str, DialOptions], Awaitable[Placed]]
 
@@ -59,16 +61,19 @@ async def dial(target: str, carrier: str, options: DialOptions) -> Placed:
     try:
         return await entry.dial(target, options)
     except DialFailed as failed:
-        return Placed(UnplacedCall(carrier, failed.cause), failed=failed)
+        return Placed(UnplacedCall(carrier, failed.cause, failed.status), failed=failed)
 
 
 class UnplacedCall:
     """A call the carrier could not place: it ended at media time 0, before its first frame,
     with the cause the carrier gave (None: dialling was interrupted), and nobody hung it up."""
 
-    def __init__(self, carrier: str, cause: EndCause | None) -> None:
+    def __init__(
+        self, carrier: str, cause: EndCause | None, status: EndStatus | None = None
+    ) -> None:
         self._carrier = carrier
         self._cause = cause
+        self._status = status
         self._call_id = f"{carrier}-unplaced-{uuid.uuid4().hex[:12]}"
 
     @property
@@ -91,6 +96,14 @@ class UnplacedCall:
     def end_cause(self) -> EndCause | None:
         return self._cause
 
+    @property
+    def end_status(self) -> EndStatus | None:
+        return self._status
+
+    @property
+    def media_stats(self) -> None:
+        return None
+
     async def frames(self) -> AsyncIterator[DuplexFrame]:
         return
         yield
@@ -106,3 +119,5 @@ class UnplacedCall:
 
 
 register_carrier("sandbox", Carrier(dial=dial_sandbox_file, dials_numbers=False))
+register_carrier("sip", Carrier(dial=dial_sip, dials_numbers=False))
+"""SIP targets are URIs or numbers; the SIP carrier checks the numbers in them itself."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,6 +34,14 @@ class SandboxOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class SipOptions:
+    """The SIP carrier's per-run options (its account and trunk are the config's `[sip]`)."""
+
+    trace: Path | None = None
+    """Append every SIP message of every call here (credentials masked)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DialOptions:
     max_duration_s: float = 1800.0
     """The call is hung up at this length, as a carrier's call-length limit would."""
@@ -42,3 +51,4 @@ class DialOptions:
     """Calls at once and per second to one target (shopper.carriers.pacing); None: the config
     file's `[safety]` values, else 5 at once and 1 per second."""
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
+    sip: SipOptions = field(default_factory=SipOptions)

@@ -102,6 +102,14 @@ class SandboxCall:
     def end_cause(self) -> EndCause | None:
         return self._end_cause
 
+    @property
+    def end_status(self) -> None:
+        return None
+
+    @property
+    def media_stats(self) -> None:
+        return None
+
     async def frames(self) -> AsyncIterator[DuplexFrame]:
         if self._streaming:
             raise CarrierError("a sandbox call's frames can be read only once")

@@ -3,7 +3,8 @@
 Audio is not the only thing a phone network delivers: it also says when the far end starts
 ringing, when early media (audio before any answer: ringback, announcements, SIT) begins,
 when it answers, which keys the far end pressed (RFC 4733 events) and when it puts the call
-on hold or takes it off (a re-INVITE to sendonly/inactive, then back to sendrecv). A carrier
+on hold or takes it off (a re-INVITE to sendonly/inactive, then back to sendrecv), and when
+its media stream stops altogether (no RTP) and resumes. A carrier
 hands these to the session with the 20 ms frame they fall in (`DuplexFrame.signals`), so the
 engine hears them in media-time order with the audio. Media time starts when the call is
 placed, so ringing before an answer has a time too.
@@ -51,3 +52,15 @@ class FarEndHold(Signal):
 @dataclass(frozen=True, slots=True)
 class FarEndResume(Signal):
     """The far end took the call off hold (re-INVITE back to sendrecv)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStopped(Signal):
+    """The far end's media stream stopped while the call is up: no RTP packet since `t` (the
+    last one's arrival, or the answer when none came). Silence heard from then on is the
+    network's, not the far end's: dead air then says "no RTP"."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaResumed(Signal):
+    """Packets arrive again after MediaStopped (`t`: the first one's arrival)."""

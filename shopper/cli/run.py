@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.status import Status
 
 from shopper.asr.types import SpeechEngine
-from shopper.carriers.options import DialOptions, SandboxOptions
+from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions
 from shopper.carriers.pacing import configured_caps
 from shopper.cli.batch import run_at_most
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
@@ -90,6 +90,13 @@ def run(
     ] = False,
     seed: Seed = 0,
     at: At = None,
+    sip_trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append every SIP message of the run's SIP calls to this file (credentials "
+            "masked), for a PBX administrator."
+        ),
+    ] = None,
     mqtt: MqttUrl = None,
     mqtt_ca: MqttCa = None,
     mqtt_cert: MqttCert = None,
@@ -139,7 +146,11 @@ def run(
         caps = configured_caps()  # a bad [safety] table is an error before any call
         speech = SpeechOptions(engine, vosk_model).select()
     output.console.print(f"engine: {speech.name}")
-    options = DialOptions(caps=caps, sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at))
+    options = DialOptions(
+        caps=caps,
+        sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at),
+        sip=SipOptions(trace=sip_trace),
+    )
     results, folders, interrupted = asyncio.run(
         _call_all(loaded, speech, options, delivery, output, parallel)
     )

@@ -130,6 +130,8 @@ class CallSession:
         self.answered_at: int | None = None
         self.near_busy_until = 0
         """Media time until which shopper's own queued audio is playing."""
+        self.media_stopped_at: int | None = None
+        """Since when the far end's media stream has stopped (no RTP), as its carrier said."""
         self.on_frame: Callable[[AudioFrame], None] | None = None
         """Told of each far-end frame once it has been analysed (benchmarks time the lag)."""
         self._ear = Ear(engine, phrases)
@@ -210,6 +212,10 @@ class CallSession:
                 self.timeline.add(FarEndHold(t))
             case signals.FarEndResume(t=t):
                 self.timeline.add(FarEndResume(t))
+            case signals.MediaStopped(t=t):
+                self.media_stopped_at = t
+            case signals.MediaResumed():
+                self.media_stopped_at = None
 
     def _take(self, heard: Heard) -> None:
         for segment in heard.segments:
@@ -280,6 +286,7 @@ class CallSession:
                         self._silence_since,
                         limit_s=self._dead_air_limit_s,
                         after_hold=self._dead_air_after_hold,
+                        cause="no RTP" if self.media_stopped_at is not None else None,
                     )
                 )
 
@@ -369,14 +376,17 @@ class CallSession:
             if tone.kind in TONE_FAILURES:
                 raise StepFailure("busy", f"{tone.kind} tone heard at {tone.start_s:.1f} s")
         if self.ended:
+            status = self.call.end_status
+            said = f" ({status.detail})" if status is not None else ""
             if self.call.end_cause == "busy":
-                raise StepFailure("busy", "the line was busy")
+                raise StepFailure("busy", f"the line was busy{said}")
             if self.call.end_cause == "no-answer":
-                raise StepFailure("no-answer", "nobody answered")
+                raise StepFailure("no-answer", f"nobody answered{said}")
             if self.call.end_cause in NOT_PLACED:
                 raise StepFailure(
                     NOT_PLACED[self.call.end_cause],
-                    f"the carrier could not place the call ({self.call.end_cause})",
+                    f"the carrier could not place the call ({self.call.end_cause})"
+                    + (f": {status.detail}" if status is not None else ""),
                 )
             if self.call.ended_by == "remote":
                 raise StepFailure(
@@ -387,10 +397,16 @@ class CallSession:
             if self.voicemail.box is not None and self._recording_voicemail:
                 raise self.voicemail_failure(self.voicemail.box)
             after_hold = ", after the hold's music" if self._dead_air_after_hold else ""
+            stopped = self.media_stopped_at
+            no_rtp = (
+                f"; no RTP: the far end stopped sending audio at {stopped / TELEPHONY_RATE:.1f} s"
+                if stopped is not None
+                else ""
+            )
             raise StepFailure(
                 "dead-air",
                 f"no sound from the far end for {self._dead_air_limit_s:.0f} s "
-                f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s{after_hold})",
+                f"(from {(self._silence_since or 0) / TELEPHONY_RATE:.1f} s{after_hold}{no_rtp})",
             )
 
     @property

@@ -230,6 +230,13 @@ class DeadAir(Event):
     TYPE: ClassVar[str] = "dead-air"
     limit_s: float
     after_hold: bool = False
+    cause: str | None = None
+    """Why, when known: "no RTP" when the far end's media stream had stopped (its carrier
+    said so), so the silence is the network's. Left out of the event when None."""
+
+    def data(self) -> dict[str, Any]:
+        data = {"limit_s": self.limit_s, "after_hold": self.after_hold}
+        return data if self.cause is None else {**data, "cause": self.cause}
 
 
 @dataclass(frozen=True, slots=True)

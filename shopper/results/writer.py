@@ -43,6 +43,7 @@ RESULT_KEYS = (
     "failure",
     "ended_by",
     "end_cause",
+    "signalling",
     "metrics",
     "human",
     "reached",

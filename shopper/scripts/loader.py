@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from shopper.carriers.safety import UnsafeNumberError, check_dialable, looks_like_phone_number
+from shopper.carriers.sip.target import SipTargetError, parse_sip_target
 from shopper.errors import ShopperError
 from shopper.paths import PathError, resolve_reference
 from shopper.scripts.model import (
@@ -220,6 +221,8 @@ class _Builder(YamlChecker):
             self.check_number(written, at)
             self.fail(at, f'target {written} must be quoted: write target: "{written}"')
         text = self.text(value, at)
+        if carrier == "sip":
+            return self.sip_target(text, at)
         if carrier != "sandbox":
             if not looks_like_phone_number(text):
                 self.fail(
@@ -230,17 +233,25 @@ class _Builder(YamlChecker):
             self.check_number(text, at)
             self.fail(
                 ("carrier",),
-                f"carrier {carrier!r} is not available yet (only the sandbox carrier works "
-                "today: point target: at a sandbox IVR file and remove carrier:)",
+                f"carrier {carrier!r} is not available yet (the sandbox and sip carriers work "
+                "today)",
             )
         if looks_like_phone_number(text):
             self.check_number(text, at)
             self.fail(
                 at,
                 f"target {text!r} is a phone number, but the carrier is sandbox (point target: "
-                "at a sandbox IVR file; real numbers will need carrier: twilio or sip)",
+                "at a sandbox IVR file, or write carrier: sip to call it over SIP)",
             )
         return self.sandbox_file(text, at)
+
+    def sip_target(self, text: str, at: Where) -> str:
+        """A SIP URI or a number for the trunk, checked as the SIP carrier will read it."""
+        try:
+            parse_sip_target(text)
+        except (SipTargetError, UnsafeNumberError) as error:
+            self.fail(at, str(error))
+        return text.strip()
 
     def check_number(self, number: str, at: Where) -> None:
         try:

@@ -47,6 +47,7 @@ def call_metrics(session: CallSession, caller: Caller) -> dict[str, Any]:
         "dtmf_sent": sum(len(e.digits) for e in session.timeline.of_type(KeySent)),
         "menus": _menus(session),
         "dead_air_s": _s(dead_air) or 0.0,
+        "rtp": stats.to_json() if (stats := session.call.media_stats) is not None else None,
     }
 
 

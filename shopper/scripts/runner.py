@@ -468,6 +468,7 @@ def _result_document(
         "failure": failure.to_json() if failure is not None else None,
         "ended_by": call.ended_by,
         "end_cause": call.end_cause,
+        "signalling": call.end_status.to_json() if call.end_status is not None else None,
         "metrics": metrics,
         "human": {
             "detected": verdict is not None,

@@ -1,0 +1,339 @@
+"""The INVITE dialog of one call, through aiosipua 0.7.1 (the only module that imports it).
+
+aiosipua builds and parses the messages, answers digest challenges (401 and 407, MD5 and
+SHA-256, once), PRACKs reliable provisionals, ACKs 2xx, and answers in-dialog BYE and
+re-INVITE. This module adds what the call needs from it and works around its defects:
+
+- it sends no ACK for a non-2xx final response (401/407 challenges, 486, 487 after CANCEL),
+  which RFC 3261 §17.1.1.3 requires and without which a PBX retransmits the response until it
+  gives up: every INVITE sent is remembered by its branch, and each non-2xx final response to
+  one is ACKed here (retransmissions too);
+- its UDP protocol asserts `isinstance(transport, asyncio.DatagramTransport)`, false on
+  CPython 3.11: the socket is opened here with a protocol that does not;
+- its Via always says UDP, so only UDP is offered (a TCP or TLS target is refused early);
+- it drops extra headers when it rebuilds an INVITE to answer a challenge: the Route to the
+  outbound proxy is added to every INVITE as it goes out;
+- it does not retransmit an INVITE over UDP: an INVITE nothing has answered is sent again
+  after 0.5 s, then at doubling intervals up to 4 s (RFC 3261 Timer A), until a response.
+
+Every message in either direction goes to the trace, if one is kept. What the far end says
+reaches the call as `DialogListener` calls, each with the media time it arrived at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiosipua import (
+    IncomingCall,
+    OutgoingCall,
+    SipDigestAuth,
+    SipRequest,
+    SipResponse,
+    SipUAC,
+    SipUAS,
+    UdpSipTransport,
+    parse_sdp,
+)
+from aiosipua.transport import MessageCallback
+
+from shopper.carriers.sip.trace import Direction, SipTrace
+
+log = logging.getLogger(__name__)
+T1_S = 0.5
+T2_S = 4.0
+"""RFC 3261's retransmission timers for a request over UDP."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaOffer:
+    """Where and how the far end wants audio: from an SDP body."""
+
+    address: tuple[str, int]
+    payload_types: tuple[int, ...]
+    event_type: int | None
+    direction: str
+
+
+class DialogListener(Protocol):
+    def provisional(self, code: int, reason: str, media: MediaOffer | None) -> None: ...
+
+    def answered(self, media: MediaOffer | None) -> None: ...
+
+    def rejected(self, code: int, reason: str, authenticated: bool) -> None: ...
+
+    def remote_bye(self) -> None: ...
+
+    def reoffered(self, media: MediaOffer) -> None: ...
+
+
+def read_offer(body: str) -> MediaOffer | None:
+    """The audio stream an SDP body describes (None when there is none or it is malformed)."""
+    try:
+        sdp = parse_sdp(body)
+    except Exception:
+        return None
+    address = sdp.rtp_address
+    audio = sdp.audio
+    if address is None or audio is None:
+        return None
+    event = next(
+        (c.payload_type for c in audio.codecs if c.encoding_name.lower() == "telephone-event"),
+        None,
+    )
+    types = tuple(int(f) for f in audio.formats if f.isdigit())
+    return MediaOffer((address[0], int(address[1])), types, event, audio.direction)
+
+
+def offer_sdp(address: str, port: int, payload_types: tuple[int, ...], direction: str) -> str:
+    """Our SDP: G.711 in preference order, telephone-event 101 for keys (RFC 4733)."""
+    names = {0: "PCMU", 8: "PCMA"}
+    formats = " ".join(str(t) for t in (*payload_types, 101))
+    lines = [
+        "v=0",
+        f"o=shopper {port} {port} IN IP4 {address}",
+        "s=shopper",
+        f"c=IN IP4 {address}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {formats}",
+        *(f"a=rtpmap:{t} {names[t]}/8000" for t in payload_types),
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-16",
+        "a=ptime:20",
+        f"a={direction}",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+class SipDialog:
+    def __init__(
+        self,
+        listener: DialogListener,
+        local_address: str,
+        remote: tuple[str, int],
+        trace: SipTrace | None,
+        media_time: Callable[[], float],
+    ) -> None:
+        self._listener = listener
+        self._remote = remote
+        self._trace = trace
+        self._media_time = media_time
+        self._transport = _TracedUdpTransport(local_addr=(local_address, 0))
+        self._transport.observer = self
+        self._uac = SipUAC(self._transport)
+        self._uas = SipUAS(self._transport, uac=self._uac, user_agent="shopper")
+        self._uas.on_bye = self._on_bye
+        self._uas.on_reinvite = self._on_reinvite
+        self._invites: dict[str, SipRequest] = {}
+        self._call: OutgoingCall | None = None
+        self._answered = False
+        self._finished = False
+        self._local_sdp = ""
+        self._route: str | None = None
+        self._responded: set[str] = set()
+        self._retransmitter: asyncio.Task[None] | None = None
+        self.heard = False
+        """Whether the far end has answered the INVITE at all (any response)."""
+        self.settled = asyncio.Event()
+        """Set by the final response to the INVITE or the response to our BYE."""
+
+    async def start(self) -> None:
+        await self._uas.start()
+        inner = self._transport.on_message
+        assert inner is not None
+
+        def on_message(message: SipRequest | SipResponse, source: tuple[str, int]) -> None:
+            self._trace_message("received", source, message)
+            if isinstance(message, SipResponse):
+                self._response(message, source, inner)
+            else:
+                inner(message, source)
+
+        self._transport.on_message = on_message
+
+    def invite(
+        self,
+        from_uri: str,
+        to_uri: str,
+        sdp: str,
+        auth: SipDigestAuth | None,
+        proxy: tuple[str, int] | None,
+    ) -> None:
+        """Send the INVITE (to the outbound proxy, when there is one, with a loose Route)."""
+        self._local_sdp = sdp
+        self._route = f"<sip:{proxy[0]}:{proxy[1]};lr>" if proxy is not None else None
+        self._call = self._uac.send_invite(
+            from_uri, to_uri, self._remote, parse_sdp(sdp), user_agent="shopper", auth=auth
+        )
+        self._retransmitter = asyncio.get_running_loop().create_task(self._retransmit())
+
+    async def _retransmit(self) -> None:
+        """Send the current INVITE again until something answers it (Timer A)."""
+        interval = T1_S
+        while not self._finished and self._call is not None:
+            await asyncio.sleep(interval)
+            invite = self._call.invite
+            vias = invite.via
+            branch = vias[0].branch if vias else None
+            if self._finished or branch is None or branch in self._responded:
+                if self._answered or self._finished:
+                    return
+                interval = T1_S  # a retried INVITE (auth) starts its own timer
+                continue
+            self._transport.send(invite, self._remote)
+            interval = min(2 * interval, T2_S)
+
+    @property
+    def sip_call_id(self) -> str:
+        return self._call.call_id if self._call is not None else ""
+
+    def end(self) -> str | None:
+        """End the dialog from our side: BYE once answered, CANCEL before; the method sent
+        (none when nothing answered the INVITE: RFC 3261 forbids a CANCEL before a response)."""
+        call = self._call
+        if call is None or self._finished:
+            return None
+        self._finished = True
+        if not self.heard:
+            return None
+        if self._answered:
+            call.hangup(self._uac)
+            return "BYE"
+        call.cancel(self._uac)
+        return "CANCEL"
+
+    async def close(self) -> None:
+        if self._retransmitter is not None:
+            self._retransmitter.cancel()
+        await self._uas.stop()
+
+    # --- what comes back ----------------------------------------------------------------------
+
+    def _response(
+        self, response: SipResponse, source: tuple[str, int], inner: MessageCallback
+    ) -> None:
+        cseq = response.cseq
+        if cseq is None or cseq.method.upper() != "INVITE":
+            inner(response, source)
+            if cseq is not None and cseq.method.upper() == "BYE":
+                self.settled.set()
+            return
+        self.heard = True
+        vias = response.via
+        if vias and vias[0].branch:
+            self._responded.add(vias[0].branch)
+        code = response.status_code
+        if code >= 300:
+            self._ack(response, source)
+        call = self._call
+        attempts = call._auth_attempts if call is not None else 0
+        inner(response, source)
+        if code >= 200:
+            self.settled.set()
+        if call is None or self._finished:
+            return
+        media = read_offer(response.text) if response.body else None
+        if 100 < code < 200:
+            self._listener.provisional(code, response.reason_phrase, media)
+        elif code < 300 and not self._answered:
+            self._answered = True
+            self._listener.answered(media)
+        elif code >= 300 and call._auth_attempts == attempts and not self._answered:
+            self._finished = True
+            self._listener.rejected(code, response.reason_phrase, attempts > 0)
+
+    def _ack(self, response: SipResponse, source: tuple[str, int]) -> None:
+        """ACK a non-2xx final response in its INVITE's transaction (aiosipua does not)."""
+        vias = response.via
+        invite = self._invites.get(vias[0].branch or "") if vias else None
+        if invite is None:
+            return
+        ack = SipRequest(method="ACK", uri=invite.uri)
+        for name in ("Via", "From", "Call-ID"):
+            value = invite.headers.get_first(name)
+            if value is not None:
+                ack.headers.set_single(name, value)
+        to = response.headers.get_first("To")
+        if to is not None:
+            ack.headers.set_single("To", to)
+        cseq = invite.cseq
+        ack.headers.set_single("CSeq", f"{cseq.seq if cseq else 1} ACK")
+        ack.headers.set_single("Max-Forwards", "70")
+        for route in invite.headers.get("route"):
+            ack.headers.append("Route", route)
+        self._transport.send(ack, self._remote)
+
+    def _on_bye(self, call: IncomingCall, request: SipRequest) -> None:
+        if request.call_id == self.sip_call_id and not self._finished:
+            self._finished = True
+            self._listener.remote_bye()
+
+    def _on_reinvite(self, call: IncomingCall) -> None:
+        """A re-INVITE (hold, resume, a new media address): answer with our SDP, the
+        direction mirrored as RFC 3264 says, and tell the call."""
+        media = read_offer(call.invite.text) if call.invite.body else None
+        direction = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+        ours = self._local_sdp
+        if media is not None:
+            mirrored = direction.get(media.direction, "sendrecv")
+            ours = ours.replace("a=sendrecv", f"a={mirrored}")
+        call.accept(parse_sdp(ours))
+        if media is not None:
+            self._listener.reoffered(media)
+
+    # --- the trace ---------------------------------------------------------------------------
+
+    def sent(self, message: SipRequest | SipResponse, destination: tuple[str, int]) -> None:
+        """Every message on its way out: INVITEs are remembered (for the ACK of a non-2xx
+        answer) and get the Route to the outbound proxy, which aiosipua drops when it
+        rebuilds an INVITE to answer a challenge; then the trace."""
+        if isinstance(message, SipRequest) and message.method == "INVITE":
+            if self._route is not None and not message.headers.get("route"):
+                message.headers.append("Route", self._route)
+            vias = message.via
+            if vias and vias[0].branch:
+                self._invites[vias[0].branch] = message
+        self._trace_message("sent", destination, message)
+
+    def _trace_message(
+        self, direction: Direction, address: tuple[str, int], message: SipRequest | SipResponse
+    ) -> None:
+        if self._trace is not None:
+            self._trace.message(direction, address, message.serialize(), self._media_time())
+
+
+class _TracedUdpTransport(UdpSipTransport):
+    """aiosipua's UDP transport, opened without its 3.11 assertion and reporting each
+    message it sends."""
+
+    observer: SipDialog | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Datagrams(self), local_addr=self.local_addr, family=socket.AF_INET
+        )
+        self._udp_transport = transport
+        sockname = transport.get_extra_info("sockname")
+        self.local_addr = (str(sockname[0]), int(sockname[1]))
+
+    def send(self, message: SipRequest | SipResponse, addr: tuple[str, int]) -> None:
+        if self.observer is not None:
+            self.observer.sent(message, addr)
+        super().send(message, addr)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, owner: _TracedUdpTransport) -> None:
+        self._owner = owner
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self._owner._dispatch(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("SIP socket error: %s", exc)
