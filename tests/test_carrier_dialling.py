@@ -181,7 +181,10 @@ def test_ringing_answer_and_wire_times_reach_the_timeline(
 def test_a_call_interrupted_while_dialling_is_an_error_with_its_evidence(
     engine: SpeechEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    dialling = asyncio.Event()
+
     async def never_answers(target: str, options: DialOptions) -> Placed:
+        dialling.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -194,8 +197,10 @@ def test_a_call_interrupted_while_dialling_is_an_error_with_its_evidence(
     )
 
     async def interrupt() -> CallInterrupted:
+        # Interrupted once the carrier is dialling: not before (the call may wait for its
+        # target's turn after another test's dial, or a loaded machine may be slow to start it).
         task = asyncio.create_task(run_script(script, engine))
-        await asyncio.sleep(0.05)
+        await dialling.wait()
         task.cancel("SIGINT")
         with pytest.raises(CallInterrupted) as raised:
             await task
