@@ -11,6 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +29,12 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from typer.testing import CliRunner
 
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.g711 import ulaw_decode, ulaw_encode
+from shopper.cli.main import app
 from shopper.sandbox.loader import load_ivr
 from shopper.sandbox.render import SoundBank, render_sound
 from shopper.sandbox.twilio.server import EmulatorSettings, ServedIvr, TwilioEmulator
@@ -37,6 +45,7 @@ ACCOUNT = "AC" + "0" * 31 + "1"
 TOKEN = "test-auth-token-not-a-secret"
 MENU = "+15550100001"
 BUSY = "+15550100002"
+NO_ANSWER = "+15550100003"
 CALLER = "+15550109999"
 
 pytestmark = [
@@ -56,6 +65,7 @@ class MediaServer:
     bad_signatures: list[str] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     socket: asyncio.Future[web.WebSocketResponse] | None = None
+    twiml: str = "<Response/>"
     completed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def status(self, request: web.Request) -> web.Response:
@@ -67,6 +77,14 @@ class MediaServer:
         if form["CallStatus"] in ("completed", "busy", "no-answer", "failed", "canceled"):
             self.completed.set()
         return web.Response()
+
+    async def serve_twiml(self, request: web.Request) -> web.Response:
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        if not RequestValidator(TOKEN).validate(
+            f"{self.base}/twiml", form, request.headers["X-Twilio-Signature"]
+        ):
+            self.bad_signatures.append("TwiML request")
+        return web.Response(text=self.twiml, content_type="application/xml")
 
     async def media(self, request: web.Request) -> web.WebSocketResponse:
         url = self.base.replace("http://", "ws://") + "/media"
@@ -92,6 +110,7 @@ async def media_server() -> AsyncIterator[MediaServer]:
     app = web.Application()
     app.router.add_post("/status", server.status)
     app.router.add_get("/media", server.media)
+    app.router.add_post("/twiml", server.serve_twiml)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -104,7 +123,11 @@ async def media_server() -> AsyncIterator[MediaServer]:
 @pytest.fixture
 async def emulator(tmp_path: Path) -> AsyncIterator[tuple[TwilioEmulator, str]]:
     ivrs = {}
-    for number, name in ((MENU, "twilioemu/menu.yaml"), (BUSY, "sipserve/busy.yaml")):
+    for number, name in (
+        (MENU, "twilioemu/menu.yaml"),
+        (BUSY, "sipserve/busy.yaml"),
+        (NO_ANSWER, "sipserve/ringing.yaml"),
+    ):
         definition = load_ivr(DATA / name)
         ivrs[number] = ServedIvr(definition, SoundBank(definition))
     settings = EmulatorSettings(truth_dir=tmp_path, caller_ids=frozenset({CALLER}))
@@ -229,21 +252,65 @@ async def test_a_streamed_call_hears_the_ivr_routes_an_in_band_key_and_hangs_up(
     assert len(media) == pytest.approx(talked_s * 50, abs=3)
 
 
-async def test_a_busy_line_is_reported_busy_with_sip_486(
-    emulator: tuple[TwilioEmulator, str], media_server: MediaServer
+async def test_keys_sent_by_a_call_update_with_play_digits_route_the_ivr(
+    emulator: tuple[TwilioEmulator, str], media_server: MediaServer, tmp_path: Path
+) -> None:
+    """The `dtmf: twiml` path: a one-way `<Start><Stream>` from TwiML fetched from a Url,
+    then `<Play digits>` in a call update; the stream goes on through the update."""
+    _, base_url = emulator
+    client = _client(base_url)
+    stream_url = media_server.base.replace("http://", "ws://") + "/media"
+    media_server.twiml = (
+        f'<Response><Start><Stream url="{stream_url}"/></Start><Pause length="30"/></Response>'
+    )
+    call = await client.calls.create_async(
+        to=MENU, from_=CALLER, url=f"{media_server.base}/twiml",
+        status_callback=f"{media_server.base}/status",
+    )  # fmt: skip
+    assert media_server.socket is not None
+    await asyncio.wait_for(media_server.socket, 10)
+    await _wait_for(lambda: len(media_server.heard()) >= 1.0 * TELEPHONY_RATE, 10)
+    await client.calls(call.sid).update_async(
+        twiml='<Response><Play digits="w1"/><Pause length="30"/></Response>'
+    )
+    await asyncio.sleep(1.5)
+    await client.calls(call.sid).update_async(status="completed")
+    await asyncio.wait_for(media_server.completed.wait(), 10)
+    await client.http_client.close()
+
+    truth = _truth(tmp_path)
+    assert [node["node"] for node in truth["nodes"]] == ["main", "sales"]
+    assert [(key["digit"], key["action"]) for key in truth["keys"]] == [("1", "accepted")]
+    assert media_server.bad_signatures == []
+    events = [message["event"] for message in media_server.messages]
+    assert events.count("start") == 1 and events[-1] == "stop"
+    talked_s = truth["end"]["at_s"] - truth["answer"]["answered_s"]
+    assert events.count("media") == pytest.approx(talked_s * 50, abs=3)
+
+
+@pytest.mark.parametrize(
+    ("to", "status", "sip_response_code"),
+    [(BUSY, "busy", "486"), (NO_ANSWER, "no-answer", "487"), ("+15550100404", "failed", "404")],
+)
+async def test_lines_that_do_not_answer_end_as_twilio_reports_them(
+    emulator: tuple[TwilioEmulator, str],
+    media_server: MediaServer,
+    to: str,
+    status: str,
+    sip_response_code: str,
 ) -> None:
     _, base_url = emulator
     client = _client(base_url)
     call = await client.calls.create_async(
-        to=BUSY, from_=CALLER, twiml="<Response><Pause length='5'/></Response>",
-        status_callback=f"{media_server.base}/status",
+        to=to, from_=CALLER, twiml="<Response><Pause length='5'/></Response>",
+        status_callback=f"{media_server.base}/status", timeout=1,
     )  # fmt: skip
     await asyncio.wait_for(media_server.completed.wait(), 10)
     fetched = await client.calls(call.sid).fetch_async()
     await client.http_client.close()
-    assert fetched.status == "busy"
+    assert fetched.status == status
     assert [(c["CallStatus"], c.get("SipResponseCode")) for c in media_server.callbacks] == [
-        ("busy", "486")
+        (status, sip_response_code)
     ]
     assert media_server.bad_signatures == []
 
@@ -268,3 +335,53 @@ async def test_requests_twilio_refuses_get_its_error_codes(
     await client.http_client.close()
     assert (raised.value.code, raised.value.status) == (code, status)
     assert running.calls == {}
+
+
+def test_the_command_serves_calls_until_sigterm_and_never_prints_the_token(
+    tmp_path: Path,
+) -> None:
+    command = [
+        sys.executable, "-m", "shopper", "sandbox", "twilio",
+        "--number", f"{BUSY}={DATA / 'sipserve' / 'busy.yaml'}",
+        "--listen", "127.0.0.1:0", "--truth", str(tmp_path / "truth"),
+    ]  # fmt: skip
+    environment = os.environ | {"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN}
+    server = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stderr is not None
+        lines = []
+        while not (lines and "Twilio emulator at" in lines[-1]):
+            line = server.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        base_url = re.search(r"http://\S+", lines[-1]).group(0)  # type: ignore[union-attr]
+        client = Client(ACCOUNT, TOKEN)
+        client.api.base_url = base_url
+        call = client.calls.create(to=BUSY, from_=CALLER, twiml="<Response/>")
+        for _ in range(100):
+            if client.calls(call.sid).fetch().status == "busy":
+                break
+            time.sleep(0.05)
+        assert client.calls(call.sid).fetch().status == "busy"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=20)
+    assert server.returncode == 0, err
+    assert f"{call.sid} to {BUSY}: busy" in out
+    assert len(list((tmp_path / "truth").glob("*.json"))) == 1
+    assert TOKEN not in out + err + "".join(lines)
+
+
+def test_a_bad_number_mapping_is_one_line() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["sandbox", "twilio", "--number", "5550100=ivr.yaml", "--listen", "127.0.0.1:0",
+         "--account-sid", ACCOUNT, "--auth-token", TOKEN],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "shopper: --number '5550100=ivr.yaml': '5550100' is not an E.164 number "
+        "(+, country code, digits)"
+    ]
