@@ -351,7 +351,7 @@ def test_the_command_serves_calls_until_sigterm_and_never_prints_the_token(
     )
     try:
         assert server.stderr is not None
-        lines = []
+        lines: list[str] = []
         while not (lines and "Twilio emulator at" in lines[-1]):
             line = server.stderr.readline()
             assert line, "".join(lines)
