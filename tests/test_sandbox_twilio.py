@@ -164,6 +164,27 @@ def _similarity(received: Samples, prompt: Samples) -> float:
     return float(np.max(dots / norms))
 
 
+async def _send_audio(socket: web.WebSocketResponse, sid: str, samples: Samples, mark: str) -> None:
+    """Audio as shopper's media server sends it (20 ms μ-law `media` messages), then a mark."""
+    for offset in range(0, len(samples), 160):
+        payload = base64.b64encode(ulaw_encode(samples[offset : offset + 160]).tobytes()).decode()
+        media = {"event": "media", "streamSid": sid, "media": {"payload": payload}}
+        await socket.send_str(json.dumps(media))
+    await socket.send_str(json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": mark}}))
+
+
+def _mark_index(server: MediaServer, name: str) -> int | None:
+    for index, message in enumerate(server.messages):
+        if message["event"] == "mark" and message["mark"]["name"] == name:
+            return index
+    return None
+
+
+def _media_between(server: MediaServer, first: int, last: int | None) -> int:
+    """How many 20 ms frames of the IVR the emulator sent between two messages."""
+    return sum(message["event"] == "media" for message in server.messages[first:last])
+
+
 async def _wait_for(condition: Any, seconds: float) -> None:
     for _ in range(int(seconds / 0.05)):
         if condition():
@@ -197,17 +218,20 @@ async def test_a_streamed_call_hears_the_ivr_routes_an_in_band_key_and_hangs_up(
     # 1.5 s of the prompt, then the key 2 in-band (μ-law, as shopper sends it) and a mark.
     await _wait_for(lambda: len(media_server.heard()) >= 1.5 * TELEPHONY_RATE, 10)
     prompt_heard = media_server.heard()
-    keys = np.concatenate([dtmf_sequence("2", 0.1), np.zeros(800, dtype=np.int16)])
     sid = media_server.messages[1]["streamSid"]
-    for offset in range(0, len(keys), 160):
-        payload = base64.b64encode(ulaw_encode(keys[offset : offset + 160]).tobytes()).decode()
-        await socket.send_str(
-            json.dumps({"event": "media", "streamSid": sid, "media": {"payload": payload}})
-        )
-    await socket.send_str(
-        json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": "key-2"}})
-    )
-    await _wait_for(lambda: any(m["event"] == "mark" for m in media_server.messages), 5)
+    keys = np.concatenate([dtmf_sequence("2", 0.1), np.zeros(800, dtype=np.int16)])
+    sent_at = len(media_server.messages)
+    await _send_audio(socket, sid, keys, "key-2")
+    await _wait_for(lambda: _mark_index(media_server, "key-2") is not None, 5)
+    # The mark comes back once the 0.2 s queued before it has been played: 10 frames later.
+    assert _media_between(media_server, sent_at, _mark_index(media_server, "key-2")) >= 9
+
+    # `clear` drops 3 s of queued audio and gives back its mark at once.
+    sent_at = len(media_server.messages)
+    await _send_audio(socket, sid, np.zeros(3 * TELEPHONY_RATE, dtype=np.int16), "dropped")
+    await socket.send_str(json.dumps({"event": "clear", "streamSid": sid}))
+    await _wait_for(lambda: _mark_index(media_server, "dropped") is not None, 5)
+    assert _media_between(media_server, sent_at, _mark_index(media_server, "dropped")) < 50
     await asyncio.sleep(1.0)
     fetched = await client.calls(call.sid).fetch_async()
     assert fetched.status == "in-progress"
@@ -227,7 +251,8 @@ async def test_a_streamed_call_hears_the_ivr_routes_an_in_band_key_and_hangs_up(
     assert all(len(base64.b64decode(m["media"]["payload"])) == 160 for m in media)
     sequence = [int(message["sequenceNumber"]) for message in media_server.messages[1:]]
     assert sequence == list(range(1, len(sequence) + 1))
-    assert [m["mark"]["name"] for m in media_server.messages if m["event"] == "mark"] == ["key-2"]
+    marks = [m["mark"]["name"] for m in media_server.messages if m["event"] == "mark"]
+    assert marks == ["key-2", "dropped"]
     definition = load_ivr(DATA / "twilioemu" / "menu.yaml")
     main_prompt = definition.nodes["main"].sound
     other_prompt = definition.nodes["support"].sound
