@@ -120,16 +120,24 @@ async def media_server() -> AsyncIterator[MediaServer]:
     await runner.cleanup()
 
 
-@pytest.fixture
-async def emulator(tmp_path: Path) -> AsyncIterator[tuple[TwilioEmulator, str]]:
-    ivrs = {}
+@pytest.fixture(scope="module")
+def ivrs() -> dict[str, ServedIvr]:
+    """The numbers' IVRs, their sounds rendered once for the module."""
+    served = {}
     for number, name in (
         (MENU, "twilioemu/menu.yaml"),
         (BUSY, "sipserve/busy.yaml"),
         (NO_ANSWER, "sipserve/ringing.yaml"),
     ):
         definition = load_ivr(DATA / name)
-        ivrs[number] = ServedIvr(definition, SoundBank(definition))
+        served[number] = ServedIvr(definition, SoundBank(definition))
+    return served
+
+
+@pytest.fixture
+async def emulator(
+    ivrs: dict[str, ServedIvr], tmp_path: Path
+) -> AsyncIterator[tuple[TwilioEmulator, str]]:
     settings = EmulatorSettings(truth_dir=tmp_path, caller_ids=frozenset({CALLER}))
     emulator = TwilioEmulator(
         ivrs, Credentials(ACCOUNT, TOKEN, {"SK" + "1" * 32: "key-secret"}), settings
@@ -281,7 +289,8 @@ async def test_keys_sent_by_a_call_update_with_play_digits_route_the_ivr(
     emulator: tuple[TwilioEmulator, str], media_server: MediaServer, tmp_path: Path
 ) -> None:
     """The `dtmf: twiml` path: a one-way `<Start><Stream>` from TwiML fetched from a Url,
-    then `<Play digits>` in a call update; the stream goes on through the update."""
+    then `<Play digits>` in a call update; the stream goes on through the update until the
+    IVR hangs up."""
     _, base_url = emulator
     client = _client(base_url)
     stream_url = media_server.base.replace("http://", "ws://") + "/media"
@@ -298,12 +307,13 @@ async def test_keys_sent_by_a_call_update_with_play_digits_route_the_ivr(
     await client.calls(call.sid).update_async(
         twiml='<Response><Play digits="w1"/><Pause length="30"/></Response>'
     )
-    await asyncio.sleep(1.5)
-    await client.calls(call.sid).update_async(status="completed")
-    await asyncio.wait_for(media_server.completed.wait(), 10)
+    await asyncio.wait_for(media_server.completed.wait(), 10)  # "Sales. Goodbye." and hang up
+    fetched = await client.calls(call.sid).fetch_async()
     await client.http_client.close()
+    assert fetched.status == "completed"
 
     truth = _truth(tmp_path)
+    assert truth["end"]["by"] == "ivr"
     assert [node["node"] for node in truth["nodes"]] == ["main", "sales"]
     assert [(key["digit"], key["action"]) for key in truth["keys"]] == [("1", "accepted")]
     assert media_server.bad_signatures == []
