@@ -115,7 +115,7 @@ async def media_server() -> AsyncIterator[MediaServer]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    server.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     yield server
     await runner.cleanup()
 

@@ -68,8 +68,9 @@ DIGIT_GAP_S = 0.1
 """`<Play digits>`: each key a 100 ms tone then 100 ms quiet (Twilio does not document its
 timing; these are the usual DTMF dialler figures, well above the 40 ms minimum of Q.24)."""
 
-TwimlSource = Callable[[], Awaitable[list[Verb]]]
-"""Gives the TwiML to run: parsed inline TwiML, or a fetch of the call's Url."""
+TwimlSource = Callable[[dict[str, str]], Awaitable[list[Verb]]]
+"""Gives the TwiML to run, given the call's fields: parsed inline TwiML, or a fetch of the
+call's Url (which sends those fields)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +303,7 @@ class EmulatedCall:
         """Run TwiML; at its end (or `<Hangup>`) the call hangs up, as Twilio's does."""
         self._playout.clear()
         try:
-            verbs = await twiml()
+            verbs = await twiml(self.fields())
         except TwimlError as error:  # an unreachable Url or bad TwiML: Twilio hangs up too
             logger.warning("call %s: no TwiML to run (%s); hanging up", self.sid, error)
             self.end("caller", "no TwiML", "completed")

@@ -12,7 +12,6 @@ than POST are not emulated.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -108,12 +107,10 @@ async def _create(request: web.Request) -> web.Response:
         timeout_s=min(_number(form, "Timeout", DEFAULT_TIMEOUT_S), MAX_TIMEOUT_S),
         time_limit_s=_number(form, "TimeLimit", DEFAULT_TIME_LIMIT_S),
     )  # fmt: skip
-    holder: list[EmulatedCall] = []
-    twiml = _twiml_source(emulator, form, lambda: holder[0].fields())
+    twiml = _twiml_source(emulator, form)
     if twiml is None:
         raise RestError(21200, "A 'Url', 'Twiml' or 'ApplicationSid' parameter is required")
     call = emulator.place(request_fields, twiml)
-    holder.append(call)
     return web.json_response(call.resource(), status=201)
 
 
@@ -137,7 +134,7 @@ async def _update(request: web.Request) -> web.Response:
     elif status:
         raise RestError(21218, f"Invalid Status {status!r}: use completed or canceled")
     else:
-        twiml = _twiml_source(emulator, form, call.fields)
+        twiml = _twiml_source(emulator, form)
         if twiml is None:
             raise RestError(21200, "Give 'Status', 'Twiml' or 'Url' to update a call")
         call.redirect(twiml)
@@ -151,11 +148,7 @@ def _call(request: web.Request) -> EmulatedCall:
     return call
 
 
-def _twiml_source(
-    emulator: TwilioEmulator,
-    form: Form,
-    fields: Callable[[], dict[str, str]],
-) -> TwimlSource | None:
+def _twiml_source(emulator: TwilioEmulator, form: Form) -> TwimlSource | None:
     inline = _text(form, "Twiml")
     if inline:
         try:
@@ -164,7 +157,7 @@ def _twiml_source(
             raise RestError(12100, f"Document parse failure: {error}") from None
     url = _url(form, "Url", 21205)
     if url:
-        return emulator.fetched(fields, url)
+        return emulator.fetched(url)
     return None
 
 

@@ -110,8 +110,7 @@ class TwilioEmulator:
             await self._session.close()
             raise EmulatorError(_bind_problem(host, port, error)) from None
         self._runner = runner
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[attr-defined]
-        bound: int = sockets[0].getsockname()[1] if sockets else port
+        bound: int = runner.addresses[0][1]
         return bound
 
     async def stop(self) -> None:
@@ -155,17 +154,16 @@ class TwilioEmulator:
         return call
 
     def inline(self, twiml: list[Verb]) -> TwimlSource:
-        async def verbs() -> list[Verb]:
+        async def verbs(_fields: dict[str, str]) -> list[Verb]:
             return twiml
 
         return verbs
 
-    def fetched(self, call_fields: Callable[[], dict[str, str]], url: str) -> TwimlSource:
+    def fetched(self, url: str) -> TwimlSource:
         """TwiML fetched from `url` when it is needed: a signed POST of the call's fields."""
 
-        async def verbs() -> list[Verb]:
+        async def verbs(fields: dict[str, str]) -> list[Verb]:
             assert self._session is not None
-            fields = call_fields()
             headers = {SIGNATURE_HEADER: self.credentials.sign(url, fields)}
             timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
             try:

@@ -29,7 +29,6 @@ class Stream:
     url: str
     bidirectional: bool
     parameters: dict[str, str] = field(default_factory=dict)
-    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +92,7 @@ def _stream(element: ET.Element, bidirectional: bool) -> Stream:
         for child in element
         if child.tag == "Parameter" and child.get("name")
     }
-    return Stream(url, bidirectional, parameters, element.get("name"))
+    return Stream(url, bidirectional, parameters)
 
 
 def _digits(digits: str) -> str:
