@@ -350,6 +350,44 @@ async def test_lines_that_do_not_answer_end_as_twilio_reports_them(
     assert media_server.bad_signatures == []
 
 
+async def test_a_ringing_call_hung_up_through_the_api_is_canceled(
+    emulator: tuple[TwilioEmulator, str], media_server: MediaServer, tmp_path: Path
+) -> None:
+    _, base_url = emulator
+    client = _client(base_url)
+    call = await client.calls.create_async(
+        to=NO_ANSWER, from_=CALLER, twiml="<Response><Pause length='5'/></Response>",
+        status_callback=f"{media_server.base}/status",
+        status_callback_event=["ringing", "completed"],
+    )  # fmt: skip
+    await _wait_for(lambda: len(media_server.callbacks) == 1, 5)
+    await client.calls(call.sid).update_async(status="completed")
+    await asyncio.wait_for(media_server.completed.wait(), 10)
+    await client.http_client.close()
+    assert [c["CallStatus"] for c in media_server.callbacks] == ["ringing", "canceled"]
+    truth = _truth(tmp_path)
+    assert truth["answer"]["answered_s"] is None and truth["end"]["by"] == "caller"
+
+
+async def test_the_time_limit_ends_an_answered_call(
+    emulator: tuple[TwilioEmulator, str], media_server: MediaServer, tmp_path: Path
+) -> None:
+    _, base_url = emulator
+    client = _client(base_url)
+    await client.calls.create_async(
+        to=MENU, from_=CALLER, twiml="<Response><Pause length='30'/></Response>",
+        status_callback=f"{media_server.base}/status", time_limit=1,
+    )  # fmt: skip
+    await asyncio.wait_for(media_server.completed.wait(), 10)
+    await client.http_client.close()
+    truth = _truth(tmp_path)
+    assert (truth["end"]["by"], truth["end"]["reason"]) == ("caller", "time limit")
+    assert truth["end"]["at_s"] - truth["answer"]["answered_s"] == pytest.approx(1.0, abs=0.03)
+    assert [(c["CallStatus"], c["CallDuration"]) for c in media_server.callbacks] == [
+        ("completed", "1")
+    ]
+
+
 @pytest.mark.parametrize(
     ("user", "password", "to", "caller", "code", "status"),
     [
