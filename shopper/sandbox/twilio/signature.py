@@ -36,9 +36,9 @@ class Credentials:
             return False
         user, password = pair
         if user == self.account_sid:
-            return hmac.compare_digest(password, self.auth_token)
+            return hmac.compare_digest(password.encode(), self.auth_token.encode())
         secret = self.api_keys.get(user)
-        return secret is not None and hmac.compare_digest(password, secret)
+        return secret is not None and hmac.compare_digest(password.encode(), secret.encode())
 
     def sign(self, url: str, params: Mapping[str, str]) -> str:
         """`X-Twilio-Signature` for a request to `url` with form fields `params`."""
