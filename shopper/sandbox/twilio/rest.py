@@ -21,6 +21,7 @@ from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
 from shopper.sandbox.twilio.call import FINAL, CallRequest, EmulatedCall, TwimlSource
+from shopper.sandbox.twilio.signature import shown
 from shopper.sandbox.twilio.twiml import TwimlError, parse_twiml
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def _text(form: Form, name: str) -> str:
 def _url(form: Form, name: str, code: int) -> str:
     url = _text(form, name)
     if url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
-        raise RestError(code, f"{name} is not a valid URL: {url}")
+        raise RestError(code, f"{name} is not a valid URL: {shown(url)}")
     return url
 
 

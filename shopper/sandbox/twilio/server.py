@@ -26,7 +26,7 @@ from shopper.sandbox.render import SoundBank
 from shopper.sandbox.truthfile import write_truth
 from shopper.sandbox.twilio.call import CallRequest, CallStatus, EmulatedCall, TwimlSource
 from shopper.sandbox.twilio.rest import rest_app
-from shopper.sandbox.twilio.signature import SIGNATURE_HEADER, Credentials
+from shopper.sandbox.twilio.signature import SIGNATURE_HEADER, Credentials, shown
 from shopper.sandbox.twilio.stream import new_sid
 from shopper.sandbox.twilio.twiml import TwimlError, Verb, parse_twiml
 
@@ -171,10 +171,10 @@ class TwilioEmulator:
                     url, data=fields, headers=headers, timeout=timeout
                 ) as response:
                     if response.status >= 400:
-                        raise TwimlError(f"{url} answered HTTP {response.status}")
+                        raise TwimlError(f"{shown(url)} answered HTTP {response.status}")
                     return parse_twiml(await response.text())
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
-                raise TwimlError(f"cannot fetch TwiML from {url} ({error})") from None
+                raise TwimlError(f"cannot fetch TwiML from {shown(url)} ({error})") from None
 
         return verbs
 

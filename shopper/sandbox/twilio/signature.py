@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from twilio.request_validator import RequestValidator
+from yarl import URL
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -55,3 +56,15 @@ def _basic_pair(authorization: str | None) -> tuple[str, str] | None:
         return None
     user, colon, password = decoded.partition(":")
     return (user, password) if colon else None
+
+
+def shown(url: str) -> str:
+    """`url` for messages and logs: without the user and password a URL may carry (Twilio
+    accepts `https://user:pass@host/...` for webhooks)."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return "<unreadable URL>"
+    if parsed.user is None and parsed.password is None:
+        return url
+    return str(parsed.with_user(None))

@@ -29,7 +29,7 @@ import aiohttp
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.g711 import ulaw_decode, ulaw_encode
 from shopper.sandbox.twilio.playout import Mark, Playout
-from shopper.sandbox.twilio.signature import SIGNATURE_HEADER, Credentials
+from shopper.sandbox.twilio.signature import SIGNATURE_HEADER, Credentials, shown
 from shopper.sandbox.twilio.twiml import Stream
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class MediaStream:
         try:
             socket = await session.ws_connect(stream.url, headers=headers, heartbeat=None)
         except (aiohttp.ClientError, OSError) as error:
-            raise StreamError(f"cannot open the stream to {stream.url} ({error})") from None
+            raise StreamError(f"cannot open the stream to {shown(stream.url)} ({error})") from None
         return cls(stream, socket, credentials.account_sid, call_sid, start_position)
 
     def begin(self, playout: Playout | None) -> None:
