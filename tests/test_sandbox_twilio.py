@@ -104,6 +104,10 @@ class MediaServer:
         return ulaw_decode(b"".join(base64.b64decode(payload) for payload in payloads))
 
 
+async def _refuse(request: web.Request) -> web.Response:
+    return web.Response(status=403)
+
+
 @pytest.fixture
 async def media_server() -> AsyncIterator[MediaServer]:
     server = MediaServer(socket=asyncio.get_running_loop().create_future())
@@ -111,6 +115,7 @@ async def media_server() -> AsyncIterator[MediaServer]:
     app.router.add_post("/status", server.status)
     app.router.add_get("/media", server.media)
     app.router.add_post("/twiml", server.serve_twiml)
+    app.router.add_get("/refuse", _refuse)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -386,6 +391,23 @@ async def test_the_time_limit_ends_an_answered_call(
     assert [(c["CallStatus"], c["CallDuration"]) for c in media_server.callbacks] == [
         ("completed", "1")
     ]
+
+
+async def test_a_stream_whose_server_refuses_the_handshake_is_skipped_as_on_twilio(
+    emulator: tuple[TwilioEmulator, str], media_server: MediaServer, tmp_path: Path
+) -> None:
+    _, base_url = emulator
+    client = _client(base_url)
+    refused = media_server.base.replace("http://", "ws://") + "/refuse"
+    await client.calls.create_async(
+        to=MENU, from_=CALLER, status_callback=f"{media_server.base}/status",
+        twiml=f'<Response><Connect><Stream url="{refused}"/></Connect></Response>',
+    )  # fmt: skip
+    await asyncio.wait_for(media_server.completed.wait(), 10)
+    await client.http_client.close()
+    truth = _truth(tmp_path)
+    assert (truth["end"]["by"], truth["end"]["reason"]) == ("caller", "end of TwiML")
+    assert media_server.callbacks[-1]["CallStatus"] == "completed"
 
 
 @pytest.mark.parametrize(
