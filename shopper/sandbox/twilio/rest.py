@@ -133,7 +133,7 @@ async def _update(request: web.Request) -> web.Response:
         if call.status != "in-progress":
             call.end("caller", "REST update Status=canceled", "canceled")
     elif status:
-        raise RestError(21218, f"Invalid Status {status!r}: use completed or canceled")
+        raise RestError(21200, f"Invalid Status {status!r}: use completed or canceled")
     else:
         twiml = _twiml_source(emulator, form)
         if twiml is None:
