@@ -3,6 +3,9 @@
 `shopper sandbox serve IVR.yaml --sip 127.0.0.1:5080` answers SIP calls with the IVR the file
 defines, each call a fresh phone system in real time, until Ctrl-C or SIGTERM; then it ends
 the calls in progress with BYE and exits 0 (docs/sandbox.md, "Serving it over SIP").
+`shopper sandbox twilio --number +15550100001=IVR.yaml --listen 127.0.0.1:8088` emulates
+Twilio's Calls API and Media Streams in front of sandbox IVRs (docs/sandbox.md, "A Twilio
+emulator").
 """
 
 from __future__ import annotations
@@ -17,15 +20,24 @@ import typer
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
 from shopper.cli.options import At, Seed
 from shopper.sandbox.loader import load_ivr
+from shopper.sandbox.model import IvrDefinition
 from shopper.sandbox.render import SoundBank
 from shopper.sandbox.sip.address import ServeError, SipAddress, parse_sip_address
 from shopper.sandbox.sip.server import CallReport, SandboxSipServer, ServeSettings
+from shopper.sandbox.twilio.server import CallReport as TwilioCallReport
+from shopper.sandbox.twilio.server import (
+    EmulatorSettings,
+    ServedIvr,
+    TwilioEmulator,
+)
+from shopper.sandbox.twilio.settings import parse_api_key, parse_listen, parse_number
+from shopper.sandbox.twilio.signature import Credentials
 
 INTERRUPTED = 130
 """Ctrl-C while the sounds render, before anything is served (128 + SIGINT)."""
 
 sandbox_app = typer.Typer(
-    help="The simulated phone system on its own: serve it for any SIP phone to call.",
+    help="The simulated phone system on its own: serve it over SIP or behind a Twilio emulator.",
     no_args_is_help=True,
 )
 
@@ -89,3 +101,87 @@ def _truth_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ServeError(f"--truth {folder}: cannot create the folder ({error.strerror})") from None
+
+
+@sandbox_app.command()
+def twilio(
+    number: Annotated[
+        list[str],
+        typer.Option(help="NUMBER=IVR.yaml: calls to NUMBER (E.164) reach that sandbox IVR."),
+    ],
+    listen: Annotated[
+        str, typer.Option(help="Serve Twilio's REST API at HOST:PORT, e.g. 127.0.0.1:8088.")
+    ],
+    account_sid: Annotated[
+        str, typer.Option(envvar="TWILIO_ACCOUNT_SID", help="The account SID clients use.")
+    ],
+    auth_token: Annotated[
+        str,
+        typer.Option(
+            envvar="TWILIO_AUTH_TOKEN",
+            show_default=False,
+            help="The account's auth token (also signs callbacks); prefer the environment.",
+        ),
+    ],
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(help="SID:SECRET of an API key that may act for the account (repeatable)."),
+    ] = None,
+    caller_id: Annotated[
+        list[str] | None,
+        typer.Option(help="A number allowed as From (repeatable); default: any E.164 number."),
+    ] = None,
+    seed: Seed = 0,
+    at: At = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Write each call's truth (sandbox-truth.json) into this folder."),
+    ] = None,
+) -> None:
+    """Emulate Twilio's Calls API and Media Streams, calls reaching sandbox IVRs, until stopped."""
+    with one_line_errors():
+        host, port = parse_listen(listen)
+        paths = dict(parse_number(text) for text in number)
+        definitions = {served: load_ivr(path) for served, path in paths.items()}
+        print_ivr_warnings(list(paths.values()))
+        if truth is not None:
+            _truth_folder(truth)
+        credentials = Credentials(
+            account_sid, auth_token, dict(parse_api_key(text) for text in api_key or [])
+        )
+        settings = EmulatorSettings(seed, at, truth, frozenset(caller_id or []))
+        try:
+            ivrs = {
+                served: ServedIvr(definition, _rendered(definition))
+                for served, definition in definitions.items()
+            }
+        except KeyboardInterrupt:
+            typer.echo("shopper: interrupted before serving", err=True)
+            raise typer.Exit(INTERRUPTED) from None
+        emulator = TwilioEmulator(ivrs, credentials, settings, _log_twilio)
+        asyncio.run(_emulate(emulator, host, port))
+
+
+def _rendered(definition: IvrDefinition) -> SoundBank:
+    typer.echo(f"rendering the sounds of {definition.name!r}...", err=True)
+    return SoundBank(definition)
+
+
+async def _emulate(emulator: TwilioEmulator, host: str, port: int) -> None:
+    bound = await emulator.start(host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    typer.echo(f"Twilio emulator at http://{host}:{bound} ; Ctrl-C to stop", err=True)
+    try:
+        await stop.wait()
+    finally:
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signal_number)
+        typer.echo("stopping: ending the calls in progress", err=True)
+        await emulator.stop()
+
+
+def _log_twilio(report: TwilioCallReport) -> None:
+    typer.echo(report.line())

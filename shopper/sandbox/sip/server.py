@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from shopper.sandbox.render import SoundBank
 from shopper.sandbox.sip.address import ServeError, SipAddress
 from shopper.sandbox.sip.call import CallOutcome, ServedCall
 from shopper.sandbox.sip.media import RTP_PORTS
+from shopper.sandbox.truthfile import write_truth
 
 logger = logging.getLogger(__name__)
 
@@ -174,16 +174,7 @@ class SandboxSipServer:
         folder = self._settings.truth_dir
         if folder is None:
             return None
-        safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", call.invite.call_id)[:80]
-        path = folder / f"{number:04d}-{safe_id}.json"
-        partial = path.with_name(path.name + ".part")
-        try:
-            partial.write_text(call.phone.truth.to_json(), encoding="utf-8")
-            partial.replace(path)
-        except OSError as error:
-            logger.error("call %d: cannot write its truth to %s (%s)", number, path, error.strerror)
-            return None
-        return path
+        return write_truth(folder, number, call.invite.call_id, call.phone.truth)
 
 
 class _QuietUdpProtocol(_UdpProtocol):
