@@ -165,7 +165,7 @@ async def _call_all(
                 if discovery is not None:
                     discovery.announce(script_id(script), script.name)
                 with one_line_errors(), output.console.status(f"calling: {script.name}"):
-                    record = await _call(script, speech, options, feed, stop)
+                    record = await _call(script, speech, options, feed, stop, output.out)
                 if feed is not None:
                     feed.finish(record)
                 folder = _call_folder(record, output.out)
@@ -180,11 +180,14 @@ async def _call_all(
 
 
 def _call_folder(record: CallRecord, out: Path | None) -> Path:
+    started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
+    return _folder(str(record.result["call_id"]), started, out)
+
+
+def _folder(call_id: str, started: datetime, out: Path | None) -> Path:
     """`--out DIR/<call id>`, else `recordings/<date>/<call id>`."""
-    call_id = str(record.result["call_id"])
     if out is not None:
         return out / call_id
-    started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
     return default_call_dir(Path("recordings"), started.astimezone(UTC), call_id)
 
 
@@ -194,10 +197,18 @@ async def _call(
     options: DialOptions,
     feed: CallFeed | None,
     stop: Interrupts,
+    out: Path | None,
 ) -> CallRecord:
-    """One script's call as a task a signal can cancel; an interrupted call's record too."""
+    """One script's call as a task a signal can cancel; an interrupted call's record too.
+    Its recording streams into its folder as the call goes."""
     task = asyncio.create_task(
-        run_script(script, speech, options, on_call=feed.attach if feed else None)
+        run_script(
+            script,
+            speech,
+            options,
+            on_call=feed.attach if feed else None,
+            folder=lambda call_id, started: _folder(call_id, started, out),
+        )
     )
     stop.current = task
     try:
