@@ -57,6 +57,9 @@ class GrowingWav:
         """Samples per channel on disk (the header counts them)."""
         self._pending: list[Samples] = []
         self._pending_samples = 0
+        self._broken: AudioFileError | None = None
+        """The write that failed (a full disk): later audio is dropped, so the call can still
+        hang up, and the file is refused wherever it is relied on."""
         fd = _open(path)
         self._fd = fd
         self._closer = weakref.finalize(self, os.close, fd)
@@ -83,6 +86,8 @@ class GrowingWav:
             raise ValueError(
                 f"samples of shape {samples.shape}; the file has {self.channels} channels"
             )
+        if self._broken is not None:
+            return
         self._pending.append(samples.astype("<i2", copy=False))
         self._pending_samples += len(samples)
         if self._pending_samples >= FLUSH_SAMPLES:
@@ -90,28 +95,40 @@ class GrowingWav:
 
     def flush(self) -> None:
         """Write what was appended and count it in the header."""
+        if self._broken is not None:
+            raise self._broken
         if not self._pending:
             return
         data = b"".join(chunk.tobytes() for chunk in self._pending)
-        if self._data_bytes(self._written) + len(data) > MAX_DATA_BYTES:
-            raise AudioFileError(
-                f"{self._name}: a WAV file cannot hold more than {MAX_DATA_BYTES} bytes of "
-                "audio (shorten the call: settings: max_duration)"
-            )
-        self._write(data, HEADER_BYTES + self._data_bytes(self._written))
-        self._written += self._pending_samples
-        self._pending, self._pending_samples = [], 0
-        self._write(self._header(), 0)
+        self._pending, pending_samples, self._pending_samples = [], self._pending_samples, 0
+        try:
+            if self._data_bytes(self._written) + len(data) > MAX_DATA_BYTES:
+                raise AudioFileError(
+                    f"{self._name}: a WAV file cannot hold more than {MAX_DATA_BYTES} bytes "
+                    "of audio (shorten the call: settings: max_duration)"
+                )
+            self._write(data, HEADER_BYTES + self._data_bytes(self._written))
+            self._written += pending_samples
+            self._write(self._header(), 0)
+        except AudioFileError as error:
+            self._broken = error
+            raise
 
     def read(self, start: int, end: int) -> Samples:
-        """Samples `start` to `end` (clipped to what was appended), shape (n, channels)."""
-        self.flush()
-        start, end = max(0, start), min(end, self._written)
-        if end <= start:
+        """Samples `start` to `end` (clipped to what was appended), shape (n, channels): from
+        the file, and from memory for what is not written yet."""
+        start, end = max(0, start), min(end, self.samples)
+        parts: list[Samples] = []
+        if start < min(end, self._written):
+            wanted = self._data_bytes(min(end, self._written) - start)
+            data = _read_exactly(self._open_fd, wanted, HEADER_BYTES + self._data_bytes(start))
+            parts.append(np.frombuffer(data, dtype="<i2").reshape(-1, self.channels))
+        if end > self._written and self._pending:
+            pending = np.concatenate(self._pending)
+            parts.append(pending[max(start, self._written) - self._written : end - self._written])
+        if not parts:
             return np.zeros((0, self.channels), dtype=np.int16)
-        wanted = self._data_bytes(end - start)
-        data = _read_exactly(self._open_fd, wanted, HEADER_BYTES + self._data_bytes(start))
-        return np.frombuffer(data, dtype="<i2").astype(np.int16).reshape(-1, self.channels)
+        return np.concatenate(parts).astype(np.int16)
 
     def sync(self) -> None:
         """Write what was appended and force the file to the disk (before it is relied on)."""
