@@ -5,6 +5,7 @@ read, holding both channels of everything heard up to the last half second."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
@@ -13,14 +14,18 @@ import subprocess
 import sys
 import wave
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 
+from shopper.asr.types import SpeechEngine
 from shopper.audio.dtmf import detect_dtmf
 from shopper.audio.files import AudioFileError
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.wav_stream import FLUSH_SAMPLES, GrowingWav
+from shopper.carriers.base import CarrierError
+from shopper.scripts.runner import open_call
 
 
 def stereo(samples: int, seed: int = 0) -> Samples:
@@ -88,6 +93,7 @@ def test_a_closed_recording_refuses_to_be_read(tmp_path: Path) -> None:
 CHILD = """
 import asyncio, sys, time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -201,3 +207,26 @@ def test_a_failed_write_fails_once_naming_the_file_and_the_call_can_go_on(
     assert streamed.read(0, 2 * written).shape == (written, 2)
     with pytest.raises(AudioFileError, match="No space left"):
         streamed.sync()
+
+
+class UnusedEngine:
+    """A call that is never placed never listens: any use of its engine is a failure."""
+
+    name = "unused"
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the engine's {name} was used")
+
+
+def test_a_call_never_placed_leaves_no_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "calls" / "never"
+    engine = cast(SpeechEngine, UnusedEngine())
+    context = open_call("x", engine, carrier="pigeon", folder=lambda *_: folder)
+
+    async def dial() -> None:
+        async with context:
+            pass
+
+    with pytest.raises(CarrierError, match="pigeon"):
+        asyncio.run(dial())
+    assert not folder.exists() and (tmp_path / "calls").is_dir()

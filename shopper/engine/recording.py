@@ -10,6 +10,7 @@ crawled prompt's envelope) is read back from the file by range.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,6 +49,16 @@ class Recording:
         self._far.append(far)
         if len(self._far) >= 2 * RECENT_FRAMES:
             del self._far[:-RECENT_FRAMES]
+
+    def discard(self) -> None:
+        """Remove the file of a call that was never placed (a bad target, an unknown carrier),
+        and its folder when that leaves it empty: such a call leaves no evidence behind."""
+        path = self.file.path
+        self.file.close()
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                path.parent.rmdir()
 
     def far_between(self, start: int, end: int) -> Samples:
         """The far end's samples from `start` to `end` (media time), read back from the file."""

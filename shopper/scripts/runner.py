@@ -174,16 +174,15 @@ class CallContext:
 
     async def __aenter__(self) -> Caller:
         # Before dialling: a recording that cannot be written stops the call from being placed.
-        recording = Recording(
-            None
-            if self._folder is None
-            else recording_path(self._folder(self.call_id, self.started_at))
-        )
+        recording = self._new_recording()
         try:
             placed = await dial(self.target, self.carrier, self._options)
         except asyncio.CancelledError as cancelled:
             self._attach(Placed(UnplacedCall(self.carrier, None)), recording)
             self.failure = Failure("error", None, f"{_reason(cancelled)} while dialling")
+            raise
+        except BaseException:
+            recording.discard()
             raise
         self._attach(placed, recording)
         if placed.failed is not None:
@@ -193,6 +192,12 @@ class CallContext:
             self.failure = Failure(kind, None, message)
             raise CallNotPlaced(kind, message)
         return self.caller
+
+    def _new_recording(self) -> Recording:
+        """The call's recording, streamed into its folder when it has one."""
+        if self._folder is None:
+            return Recording(None)
+        return Recording(recording_path(self._folder(self.call_id, self.started_at)))
 
     def _attach(self, placed: Placed, recording: Recording) -> None:
         self._session = CallSession(placed.call, self._engine, self._settings, recording=recording)
