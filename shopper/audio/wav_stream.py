@@ -88,7 +88,7 @@ class GrowingWav:
             )
         if self._broken is not None:
             return
-        self._pending.append(samples.astype("<i2", copy=False))
+        self._pending.append(samples.astype("<i2"))  # a copy: the caller may reuse its array
         self._pending_samples += len(samples)
         if self._pending_samples >= FLUSH_SAMPLES:
             self.flush()
