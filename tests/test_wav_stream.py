@@ -6,12 +6,14 @@ read, holding both channels of everything heard up to the last half second."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import wave
 from pathlib import Path
 from typing import cast
@@ -136,6 +138,12 @@ nodes:
 """
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL the child and its speech worker (the process group the test started)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_a_call_killed_mid_call_leaves_a_readable_recording_of_both_channels(
     tmp_path: Path,
@@ -154,11 +162,14 @@ def test_a_call_killed_mid_call_leaves_a_readable_recording_of_both_channels(
         start_new_session=True,  # the speech worker too is killed with the group
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
+    stuck = threading.Timer(300, kill_group, (process.pid,))  # never hang
+    stuck.start()
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        stuck.cancel()
+        kill_group(process.pid)
         _, stderr = process.communicate(timeout=60)
     assert line, stderr
     now, key_start, key_end = (int(value) for value in line.split())
