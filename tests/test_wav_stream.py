@@ -27,6 +27,7 @@ from shopper.audio.files import AudioFileError
 from shopper.audio.frame import TELEPHONY_RATE, Samples
 from shopper.audio.wav_stream import FLUSH_SAMPLES, GrowingWav
 from shopper.carriers.base import CarrierError
+from shopper.engine.recording import RECENT_FRAMES, Recording
 from shopper.scripts.runner import open_call
 
 
@@ -241,3 +242,16 @@ def test_a_call_never_placed_leaves_no_folder(tmp_path: Path) -> None:
     with pytest.raises(CarrierError, match="pigeon"):
         asyncio.run(dial())
     assert not folder.exists() and (tmp_path / "calls").is_dir()
+
+
+def test_the_session_keeps_only_recent_far_frames_and_reads_older_audio_back() -> None:
+    recording = Recording(None)
+    frames = [np.full(160, index, dtype=np.int16) for index in range(3 * RECENT_FRAMES)]
+    for index, far in enumerate(frames):
+        recording.add(far, np.full(150, -index, dtype=np.int16))  # a short tester frame
+        assert RECENT_FRAMES <= len(recording.far) < 2 * RECENT_FRAMES or index < RECENT_FRAMES
+        assert recording.far[-1] is far
+    assert np.array_equal(recording.far_between(150, 330), np.repeat([0, 1, 2], [10, 160, 10]))
+    both = recording.file.read(0, 160)
+    assert np.array_equal(both[:, 1], np.zeros(160)), "the tester's frame 0, padded with 0"
+    assert np.array_equal(recording.file.read(160, 320)[:, 1], np.repeat([-1, 0], [150, 10]))
