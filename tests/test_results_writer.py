@@ -19,6 +19,7 @@ from shopper.asr.types import Utterance, Word
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.wav_stream import GrowingWav
 from shopper.bench.corpus import prompt_files
 from shopper.engine.human import HumanEvidence
 from shopper.engine.timeline import (
@@ -263,7 +264,7 @@ def make_record(truth: bool = True) -> CallRecord:
     # The runner builds the document in its own order; the writer puts it in the documented one.
     shuffled = dict(reversed(list(result.items())))
     truth_doc = {"ivr": "Acme", "agent_first_spoke_s": _s(person[0])} if truth else None
-    return CallRecord(shuffled, recording, transcript, timeline, truth_doc)
+    return CallRecord(shuffled, GrowingWav.of(recording), transcript, timeline, truth_doc)
 
 
 @pytest.fixture(scope="module")
@@ -306,9 +307,9 @@ def test_recording_reads_back_stereo_sample_for_sample(call_dir: Path, record: C
     with wave.open(str(call_dir / "recording.wav"), "rb") as wav:
         assert wav.getnchannels() == 2
         assert wav.getframerate() == TELEPHONY_RATE
-        assert wav.getnframes() == len(record.recording)
+        assert wav.getnframes() == record.recording.samples
         data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
-    assert np.array_equal(data, record.recording)
+    assert np.array_equal(data, record.recording.read(0, record.recording.samples))
     assert np.any(data[:, 1])  # the tester's keys and voice are on the right channel
 
 
@@ -461,7 +462,8 @@ def test_a_failed_write_leaves_the_previous_result_whole(tmp_path: Path) -> None
 
 def test_mono_recording_is_refused_with_the_path(tmp_path: Path) -> None:
     good = make_record(truth=False)
-    mono = CallRecord(good.result, good.recording[:, 0], good.transcript, good.timeline)
+    left = good.recording.read(0, good.recording.samples)[:, :1]
+    mono = CallRecord(good.result, GrowingWav.of(left), good.transcript, good.timeline)
     with pytest.raises(ResultWriteError, match=r"recording\.wav.*stereo"):
         write_call(mono, tmp_path)
 
@@ -519,3 +521,22 @@ def test_report_shows_every_string_of_the_result_as_text_and_none_as_markup() ->
     assert [text for text in poisoned if not shown_whole(text, parts)] == []
     assert shown_whole(f"{HOSTILE}: yes", parts) and shown_whole(f"{HOSTILE}=1", parts)
     assert shown_whole("truth" + HOSTILE, parts)
+
+
+def test_a_recording_streamed_into_the_folder_is_kept_in_place(tmp_path: Path) -> None:
+    """A call that streamed its recording into its own folder leaves it there: the writer
+    forces it to disk and copies nothing (no temporary left either)."""
+    copied = make_record(truth=False)
+    audio = copied.recording.read(0, copied.recording.samples)
+    streamed = GrowingWav.of(audio, path=tmp_path / "recording.wav")
+    inode = (tmp_path / "recording.wav").stat().st_ino
+    write_call(CallRecord(copied.result, streamed, copied.transcript, copied.timeline), tmp_path)
+    assert (tmp_path / "recording.wav").stat().st_ino == inode
+    assert {p.name for p in tmp_path.iterdir()} == ALL_FILES - {"sandbox-truth.json"}
+    assert np.array_equal(read_channels_stereo(tmp_path / "recording.wav"), audio)
+
+
+def read_channels_stereo(path: Path) -> Samples:
+    with wave.open(str(path), "rb") as wav:
+        raw = wav.readframes(wav.getnframes())
+    return np.frombuffer(raw, dtype="<i2").reshape(-1, 2)

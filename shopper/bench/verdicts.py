@@ -193,8 +193,9 @@ def _run_case(
 ) -> ScriptRun:
     case = ivr.scripts[index]
     options = DialOptions(sandbox=SandboxOptions(voice=ivr_voice(ivr.definition, voice)))
-    record = asyncio.run(run_script(case.script, speech, options))
-    write_call(record, out / ivr.name / case.path.stem)
+    folder = out / ivr.name / case.path.stem
+    record = asyncio.run(run_script(case.script, speech, options, folder=lambda *_: folder))
+    write_call(record, folder)
     result, truth = record.result, record.truth or {}
     metrics = result["metrics"]
     run = ScriptRun(

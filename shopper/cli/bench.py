@@ -83,6 +83,22 @@ def bench_call(
         typer.echo(run_call_bench(script or BENCH_SCRIPT, seed=seed).render())
 
 
+@bench_app.command("memory")
+def bench_memory(
+    script: Path | None = typer.Argument(
+        None, help="Call script to measure (default: scripts/bench/hold-20m.yaml)."
+    ),
+    seed: int = typer.Option(0, help="Seed of the simulated phone system."),
+) -> None:
+    """Resident memory of the main process over a long call on hold, and its recording's
+    size on disk."""
+    from shopper.bench.memory_bench import MEMORY_SCRIPT, run_memory_bench
+
+    with one_line_errors():
+        typer.echo("\n== Memory over a long hold, virtual clock (the call's audio streams to disk)")
+        typer.echo(run_memory_bench(script or MEMORY_SCRIPT, seed=seed).render())
+
+
 @bench_app.command("realtime")
 def bench_realtime(
     calls: list[int] = typer.Option(

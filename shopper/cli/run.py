@@ -193,7 +193,7 @@ async def _call_all(
                 if discovery is not None:
                     discovery.announce(script_id(script), script.name)
                 with one_line_errors(), calling.of(script.name):
-                    record = await _call(script, speech, options, feed)
+                    record = await _call(script, speech, options, feed, output.out)
                 if feed is not None:
                     feed.finish(record)
                 folder = _call_folder(record, output.out)
@@ -235,21 +235,35 @@ class CallingStatus:
 
 
 def _call_folder(record: CallRecord, out: Path | None) -> Path:
+    started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
+    return _folder(str(record.result["call_id"]), started, out)
+
+
+def _folder(call_id: str, started: datetime, out: Path | None) -> Path:
     """`--out DIR/<call id>`, else `recordings/<date>/<call id>`."""
-    call_id = str(record.result["call_id"])
     if out is not None:
         return out / call_id
-    started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
     return default_call_dir(Path("recordings"), started.astimezone(UTC), call_id)
 
 
 async def _call(
-    script: CallScript, speech: SpeechEngine, options: DialOptions, feed: CallFeed | None
+    script: CallScript,
+    speech: SpeechEngine,
+    options: DialOptions,
+    feed: CallFeed | None,
+    out: Path | None,
 ) -> CallRecord:
     """One script's call; an interrupted call's record too. Stopped before it was dialled
-    (waiting for its target's turn), it ends cancelled: there is no call to keep."""
+    (waiting for its target's turn), it ends cancelled: there is no call to keep. Its
+    recording streams into its folder as the call goes."""
     try:
-        return await run_script(script, speech, options, on_call=feed.attach if feed else None)
+        return await run_script(
+            script,
+            speech,
+            options,
+            on_call=feed.attach if feed else None,
+            folder=lambda call_id, started: _folder(call_id, started, out),
+        )
     except CallInterrupted as interrupted:
         return interrupted.record
 

@@ -276,7 +276,14 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
         max_duration_s=job.max_call_s,
         sandbox=SandboxOptions(seed=job.seed, at=job.now, voice=job.voice),
     )
-    context = open_call(job.target, engine, name="crawl", options=options, settings=settings)
+    context = open_call(
+        job.target,
+        engine,
+        name="crawl",
+        options=options,
+        settings=settings,
+        folder=lambda call_id, _: job.out_dir / "calls" / call_id,
+    )
     served: _Served
     folder = Path("calls") / context.call_id
     try:

@@ -17,7 +17,7 @@ frames, 2-3 ms for each fifth, which completes an ear block (docs/benchmarks.md)
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from shopper.carriers.base import Call, DuplexFrame, Sent
 from shopper.engine.ear import Ear, Heard
 from shopper.engine.failures import NOT_PLACED, StepFailure
 from shopper.engine.hold import HoldTracker
+from shopper.engine.recording import Recording
 from shopper.engine.runs import Run, RunTracker
 from shopper.engine.timeline import (
     Answered,
@@ -75,36 +76,6 @@ class ListenSettings:
     """Silences at least this long count towards the dead_air_s metric."""
 
 
-@dataclass(slots=True)
-class Recording:
-    """Both directions of the call, sample-aligned: far end and shopper."""
-
-    far: list[Samples] = field(default_factory=list)
-    near: list[Samples] = field(default_factory=list)
-
-    def stereo(self) -> Samples:
-        """Shape (n, 2): far end left, tester right."""
-        if not self.far:
-            return np.zeros((0, 2), dtype=np.int16)
-        return np.stack([np.concatenate(self.far), np.concatenate(self.near)], axis=1)
-
-    def far_between(self, start: int, end: int) -> Samples:
-        """The far end's samples from `start` to `end`, for a stretch near the end of the call
-        (only the frames it overlaps are joined)."""
-        frames: list[Samples] = []
-        frame_end = sum(len(frame) for frame in self.far)
-        for frame in reversed(self.far):
-            frame_start = frame_end - len(frame)
-            if frame_end <= start:
-                break
-            if frame_start < end:
-                frames.append(frame[max(0, start - frame_start) : end - frame_start])
-            frame_end = frame_start
-        if not frames:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate(frames[::-1])
-
-
 class CallSession:
     def __init__(
         self,
@@ -112,12 +83,15 @@ class CallSession:
         engine: SpeechEngine,
         settings: ListenSettings | None = None,
         phrases: Sequence[str] | None = None,
+        recording: Recording | None = None,
     ) -> None:
+        """`recording`: where the call's audio is streamed as it is heard (by default an
+        anonymous temporary file; shopper.engine.recording)."""
         self.call = call
         self.engine_name = engine.name
         self.settings = settings or ListenSettings()
         self.timeline = Timeline()
-        self.recording = Recording()
+        self.recording = recording or Recording(None)
         self.transcript: list[Utterance] = []
         self.partial: Utterance | None = None
         self.segments: list[Segment] = []
@@ -169,8 +143,7 @@ class CallSession:
         if self._ear.decoding:  # never on a virtual clock, which settled the last frame
             self._text_due_at = far.start
         self.now = far.end
-        self.recording.far.append(far.samples)
-        self.recording.near.append(frame.near)
+        self.recording.add(far.samples, frame.near)
         for signal in frame.signals:
             self._signalled(signal)
         heard = self._ear.hear(far)

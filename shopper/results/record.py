@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopper.asr.types import Utterance
-from shopper.audio.frame import Samples
+from shopper.audio.wav_stream import GrowingWav
 from shopper.engine.timeline import Timeline
 
 RESULT_SCHEMA = "shopper.result/1"
@@ -20,8 +20,9 @@ RESULT_SCHEMA = "shopper.result/1"
 class CallRecord:
     result: dict[str, Any]
     """The result document (schema shopper.result/1)."""
-    recording: Samples
-    """Stereo, shape (n, 2), 8 kHz: far end left, tester right."""
+    recording: GrowingWav
+    """Stereo, 8 kHz: far end left, tester right; streamed to disk as the call went (the
+    call's folder's recording.wav, or an anonymous file the writer copies into place)."""
     transcript: list[Utterance]
     timeline: Timeline
     truth: dict[str, Any] | None = None

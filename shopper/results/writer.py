@@ -1,8 +1,10 @@
 """Putting one call's result and evidence on disk, one folder per call.
 
-Every file is written to a temporary name in the same folder and renamed into place, so a
-crash or a full disk never leaves a half-written file under a real name. result.json goes
-last: a folder that has one has all the evidence it points to.
+The recording is streamed into the folder while the call goes (`recording_path`): a crash
+leaves a readable recording.wav of what was heard (shopper.audio.wav_stream), and at the end
+it is only forced to disk. Every other file is written to a temporary name in the same folder
+and renamed into place, so a crash or a full disk never leaves a half-written file under a
+real name. result.json goes last: a folder that has one has all the evidence it points to.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from shopper.audio.files import AudioFileError, write_wav
+from shopper.audio.files import AudioFileError
+from shopper.audio.wav_stream import GrowingWav
 from shopper.errors import ShopperError
 from shopper.results.html_report import render_report
 from shopper.results.record import CallRecord
@@ -67,10 +70,7 @@ class ResultWriteError(ShopperError):
 
 def write_call(record: CallRecord, out_dir: Path) -> Path:
     """Write the call's folder (created if needed) and return the path of its result.json."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ResultWriteError(f"{out_dir}: cannot create folder ({_reason(error)})") from None
+    _make_folder(out_dir)
     _write_recording(out_dir / RECORDING_FILE, record)
     write_json_atomic(out_dir / TRANSCRIPT_JSON_FILE, transcript_json(record.transcript))
     write_text_atomic(out_dir / TRANSCRIPT_VTT_FILE, webvtt(record.transcript))
@@ -82,6 +82,20 @@ def write_call(record: CallRecord, out_dir: Path) -> Path:
     result_path = out_dir / RESULT_FILE
     write_json_atomic(result_path, ordered_result(record.result))
     return result_path
+
+
+def recording_path(out_dir: Path) -> Path:
+    """Where a call whose evidence goes to `out_dir` streams its recording (the folder is
+    created now, before the call)."""
+    _make_folder(out_dir)
+    return out_dir / RECORDING_FILE
+
+
+def _make_folder(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ResultWriteError(f"{out_dir}: cannot create folder ({_reason(error)})") from None
 
 
 def default_call_dir(root: Path, started_at: datetime, call_id: str) -> Path:
@@ -135,15 +149,27 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _write_recording(path: Path, record: CallRecord) -> None:
-    samples = record.recording
-    if samples.ndim != 2 or samples.shape[1] != 2:
+    """Force the recording streamed at `path` to disk; one streamed elsewhere (or to an
+    anonymous file) is copied under a temporary name and renamed into place."""
+    recording = record.recording
+    if recording.channels != 2:
         raise ResultWriteError(
-            f"{path}: the recording must be stereo (n, 2), not shape {samples.shape}"
+            f"{path}: the recording must be stereo (far end, tester), not "
+            f"{recording.channels} channel(s)"
         )
+    try:
+        if recording.is_at(path):
+            recording.sync()
+            return
+        _copy_recording(recording, path)
+    except AudioFileError as error:
+        raise ResultWriteError(str(error)) from None
+
+
+def _copy_recording(recording: GrowingWav, path: Path) -> None:
     temp = _temp_beside(path)
     try:
-        write_wav(temp, samples)
-        _fsync(temp)
+        recording.copy_to(temp)
         os.replace(temp, path)
     except AudioFileError as error:
         _discard(temp)
@@ -151,12 +177,6 @@ def _write_recording(path: Path, record: CallRecord) -> None:
     except OSError as error:
         _discard(temp)
         raise ResultWriteError(f"{path}: cannot write ({_reason(error)})") from None
-
-
-def _fsync(path: Path) -> None:
-    """Flush to disk before the rename, so a power cut cannot leave an empty file named right."""
-    with open(path, "rb") as file:
-        os.fsync(file.fileno())
 
 
 def _temp_beside(path: Path) -> Path:

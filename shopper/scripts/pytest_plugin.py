@@ -219,6 +219,7 @@ class CallFactory:
                 carrier=carrier,
                 options=options,
                 settings=settings,
+                folder=lambda call_id, _: self._out_root / call_id,
             )
         except ShopperError as error:
             pytest.fail(f"shopper: {error}", pytrace=False)

@@ -24,10 +24,12 @@ from shopper.carriers.options import DialOptions
 from shopper.carriers.pacing import Slot, configured_caps, wait_for_turn
 from shopper.engine.caller import Caller
 from shopper.engine.failures import NOT_PLACED, FailureKind, StepFailure
+from shopper.engine.recording import Recording
 from shopper.engine.session import CallSession, ListenSettings
 from shopper.engine.timeline import StepFinished
 from shopper.errors import ShopperError
 from shopper.results.record import RESULT_SCHEMA, CallRecord
+from shopper.results.writer import recording_path
 from shopper.scripts.metrics import call_metrics
 from shopper.scripts.model import (
     CallScript,
@@ -114,6 +116,9 @@ class CallNotPlaced(StepFailure):
 
 
 OnPlaced = Callable[["CallContext"], None]
+CallFolder = Callable[[str, datetime], Path]
+"""The folder a call's evidence goes to, from its call id and start time: its recording is
+streamed there while the call goes, so a crash leaves what was heard."""
 
 
 class CallContext:
@@ -133,6 +138,7 @@ class CallContext:
         options: DialOptions,
         settings: ListenSettings,
         on_placed: OnPlaced | None = None,
+        folder: CallFolder | None = None,
     ) -> None:
         self.name = plan.name
         self.target = plan.target
@@ -147,6 +153,7 @@ class CallContext:
         self._options = options
         self._settings = settings
         self._on_placed = on_placed
+        self._folder = folder
         self._session: CallSession | None = None
         self._caller: Caller | None = None
         self._answer_key: AnswerKey | None = None
@@ -188,22 +195,27 @@ class CallContext:
         self.started_at = datetime.now(UTC)
         self.dialled = True
         try:
-            return await self._dial()
+            # Before dialling: a recording that cannot be written stops the call from being
+            # placed.
+            return await self._dial(self._new_recording())
         except BaseException:
             self._slot.release()
             raise
 
-    async def _dial(self) -> Caller:
+    async def _dial(self, recording: Recording) -> Caller:
         try:
             # The prompt-kind model (a 1 MB JSON, ~70 ms) loads off the event loop, not at
             # the first hold announcement while other calls' frames wait.
             await asyncio.to_thread(shipped_model)
             placed = await dial(self.target, self.carrier, self._options)
         except asyncio.CancelledError as cancelled:
-            self._attach(Placed(UnplacedCall(self.carrier, None)))
+            self._attach(Placed(UnplacedCall(self.carrier, None)), recording)
             self.failure = Failure("error", None, f"{_reason(cancelled)} while dialling")
             raise
-        self._attach(placed)
+        except BaseException:
+            recording.discard()
+            raise
+        self._attach(placed, recording)
         if placed.failed is not None:
             await self.session.hangup()
             kind = NOT_PLACED[placed.failed.cause]
@@ -212,8 +224,14 @@ class CallContext:
             raise CallNotPlaced(kind, message)
         return self.caller
 
-    def _attach(self, placed: Placed) -> None:
-        self._session = CallSession(placed.call, self._engine, self._settings)
+    def _new_recording(self) -> Recording:
+        """The call's recording, streamed into its folder when it has one."""
+        if self._folder is None:
+            return Recording(None)
+        return Recording(recording_path(self._folder(self.call_id, self.started_at)))
+
+    def _attach(self, placed: Placed, recording: Recording) -> None:
+        self._session = CallSession(placed.call, self._engine, self._settings, recording=recording)
         self._caller = Caller(self._session)
         self._answer_key = placed.answer_key
         if self._on_placed is not None:
@@ -246,7 +264,7 @@ class CallContext:
                 failure = Failure("assertion", None, _broken_limit(broken))
         return CallRecord(
             result=_result_document(self, failure, metrics, assertions),
-            recording=self.session.recording.stereo(),
+            recording=self.session.recording.file,
             transcript=list(self.session.transcript),
             timeline=self.session.timeline,
             truth=self._answer_key.to_dict() if self._answer_key is not None else None,
@@ -261,11 +279,15 @@ def open_call(
     carrier: str = "sandbox",
     options: DialOptions | None = None,
     settings: ListenSettings | None = None,
+    folder: CallFolder | None = None,
 ) -> CallContext:
     """A call to place from Python (pytest suites): `async with open_call(...) as call: ...`
-    dials on entering."""
+    dials on entering. With `folder`, the recording streams there (else to an anonymous
+    temporary file, copied wherever the record is written)."""
     plan = CallPlan(name=name, target=target, carrier=carrier)
-    return CallContext(plan, engine, options or DialOptions(), settings or ListenSettings())
+    return CallContext(
+        plan, engine, options or DialOptions(), settings or ListenSettings(), folder=folder
+    )
 
 
 async def run_script(
@@ -273,11 +295,12 @@ async def run_script(
     engine: SpeechEngine,
     options: DialOptions | None = None,
     on_call: Callable[[CallContext], None] | None = None,
+    folder: CallFolder | None = None,
 ) -> CallRecord:
     """Perform every step of the script on one call and return its record.
 
     `on_call` sees the call as soon as it is placed, before any step: the moment to subscribe
-    to its timeline (live MQTT events).
+    to its timeline (live MQTT events). `folder`: where its recording streams (open_call).
     """
     options = options or DialOptions()
     if script.sandbox_at is not None:
@@ -290,6 +313,7 @@ async def run_script(
         replace(options, max_duration_s=script.max_duration_s),
         _listen_settings(script),
         on_placed=on_call,
+        folder=folder,
     )
     context.steps = [StepReport(i + 1, step.label) for i, step in enumerate(script.steps)]
     try:
