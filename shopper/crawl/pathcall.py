@@ -912,7 +912,9 @@ def _stopped(
     """How the listening stops while the call is up and not on hold: a beep after a request
     for a message, a menu waiting for a key, dead air, or the call's length budget."""
     tone = listening.tone
-    if _beep_after_message(session, listening.start, heard):
+    if _beep_after_message(session, listening.start, heard) or (
+        heard and _recording_box(session, listening.start)
+    ):
         return _Outcome("voicemail", _greeting_apart(heard), tone=tone)
     if _menu_waits(session, finals, listening.pieces):
         return _Outcome("menu", heard, tone=tone)
@@ -1178,6 +1180,15 @@ def _beep_after_message(session: CallSession, start: int, heard: list[HeardPromp
     )
 
 
+def _recording_box(session: CallSession, since: int) -> bool:
+    """Whether the engine heard a voicemail box since `since`: a single-tone beep after
+    speech, then the quiet of a recording (shopper.engine.voicemail). That is physical
+    evidence and needs no wording: a greeting the classifier does not take for a request for
+    a message ("say the prescription number ... after the tone") is still a box."""
+    box = session.voicemail.box
+    return box is not None and box.beep.start >= since
+
+
 def _voicemail_after_hold(session: CallSession, began: int) -> list[HeardPrompt]:
     """What a hold ended in when it was a voicemail ("I'm sorry, ... please leave your message
     after the tone", then a beep): the hold's failure (the silence of the recording afterwards)
@@ -1196,7 +1207,9 @@ def _voicemail_after_hold(session: CallSession, began: int) -> list[HeardPrompt]
         round(said[-1].end / TELEPHONY_RATE, 3),
         None,
     )
-    if not words(text) or not _beep_after_message(session, began, [spoken]):
+    if not words(text):
+        return []
+    if not _beep_after_message(session, began, [spoken]) and not _recording_box(session, began):
         return []
     return _greeting_apart([spoken])[-2:]
 
