@@ -107,3 +107,21 @@ def test_cut_residue_reads_a_key_word_either_way() -> None:
     heard = words("Press to four, billing, press, start, stop or move service.")
     assert cut_words(heard, prompt, 8) == 5
     assert cut_words(words("Press to stop service"), "press nine for help", 4) == 1, "not 'nine'"
+
+
+def test_a_title_heard_in_other_words_is_no_missing_greeting() -> None:
+    """CareBridge awb: the pharmacy menu's title was heard "Foot, prescription, reef hills"
+    the first time and "Port prescription refills" later; word for word the later hearing
+    lacked the head, and the menu was split into a greeting and a menu. Letter for letter the
+    head is there: the recogniser cut the same sounds into other words."""
+    first = (
+        "Foot, prescription, reef hills, Press one to refill out prescription. Press two to "
+        "check on the refill you already requested. Press nine to return to the main menu."
+    )
+    later = (
+        "Port prescription refills. Press one to refill out prescription. Press two to check "
+        "on the refill you already requested. Press nine to return to the main menu."
+    )
+    assert tail_start(first, later) is None
+    message = "To pay a bill, visit our web site. " + later.split(". ", 1)[1]
+    assert tail_start(first, message) is not None, "another message before the rest still is"

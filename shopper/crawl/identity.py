@@ -157,10 +157,28 @@ def tail_start(prompt: str, heard: str) -> tuple[int, int] | None:
         if word_similarity(said[at:], got[-size:]) < TAIL_SIMILARITY:
             continue
         before = got[: len(got) - size]
-        if before and word_similarity(said[:at], before) >= SAME_PROMPT_SIMILARITY:
+        if before and _alike_head(said[:at], before):
             return None
         return at, len(got) - size
     return None
+
+
+def _alike_head(head: list[str], before: list[str]) -> bool:
+    """Whether the words before the rest are the prompt's head heard again: alike word for
+    word, or letter for letter, since the recogniser cuts the same sounds into other words on
+    each hearing ("reef hills" / "refills", "Care Bridge" / "CareBridge")."""
+    return max(word_similarity(head, before), letter_similarity(head, before)) >= (
+        SAME_PROMPT_SIMILARITY
+    )
+
+
+def letter_similarity(first: list[str], second: list[str]) -> float:
+    """1 - letter edit distance / longer length, the words run together without spaces."""
+    a, b = "".join(first), "".join(second)
+    longest = max(len(a), len(b))
+    if longest == 0:
+        return 1.0
+    return 1.0 - word_edit_distance(list(a), list(b)) / longest
 
 
 def split_words(text: str, count: int) -> tuple[str, str]:
