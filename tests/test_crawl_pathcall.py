@@ -368,3 +368,15 @@ def test_an_offer_cut_before_its_key_is_an_offer_with_the_next_utterance() -> No
     assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [wish]
     hold.periods = [SimpleNamespace(start=0, end=round(50.0 * TELEPHONY_RATE))]
     assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [], "not said on hold"
+
+
+def test_what_follows_a_key_is_heard_after_the_key() -> None:
+    """espeak-ng CareBridge: the recogniser ran the menu's last words before the key and the
+    queue's greeting after it into one utterance (7.3-13.4 s, key at 10.9 s). The queue's
+    span began at 7.3 s, most of it the menu's recording: nothing heard after a key began
+    before it."""
+    said = heard(7.3, 13.4, "Just can you or cancel an appointment? please hold while we try.")
+    piece = Piece(said.text, 0, 0)
+    pressed = round(10.9 * TELEPHONY_RATE)
+    assert [(p.start_s, p.end_s) for p in _heard([piece], [said], pressed)] == [(10.9, 13.4)]
+    assert [p.start_s for p in _heard([piece], [said])] == [7.3]

@@ -790,6 +790,8 @@ class _Listening:
     """The prompt the key interrupted (its leftover words begin what is heard next)."""
     waiting_at: str | None
     """The menu left to time out (no key pressed), whose re-prompts are not new prompts."""
+    key_at: int = 0
+    """When the last key was sent (0 before any): nothing heard after it began before it."""
     seen: int = -1
     """Utterances cut into prompts so far."""
     pieces: list[Piece] = field(default_factory=list)
@@ -808,6 +810,7 @@ async def _observe(
         menu_heard,
         last.prompt if last is not None else "",
         last.node if last is not None and last.key == NO_INPUT else None,
+        _last_key_at(session) if session.timeline.of_type(KeySent) else 0,
     )
     while True:
         finals = session.finals_since(listening.start)
@@ -816,7 +819,7 @@ async def _observe(
             if stopped is not None:
                 return stopped
         listening.tone = listening.tone or _tone(session)
-        heard = _heard(listening.pieces, finals)
+        heard = _heard(listening.pieces, finals, listening.key_at)
         if session.ended:
             return _ended_by_far_end(session, listening, heard)
         if session.hold.state == "hold":
@@ -872,7 +875,7 @@ def _prompts_so_far(
     if stop is None:
         return None
     ending, kept, repeat_of = stop
-    return _Outcome(ending, _heard(kept, finals), repeat_of, tone=listening.tone)
+    return _Outcome(ending, _heard(kept, finals, listening.key_at), repeat_of, tone=listening.tone)
 
 
 def _ended_by_far_end(
@@ -1143,14 +1146,18 @@ def _before_first_round(way_in: list[Piece], cycle: list[Piece]) -> list[Piece]:
     return [*way_in[:index], *kept]
 
 
-def _heard(pieces: list[Piece], finals: list[Utterance]) -> list[HeardPrompt]:
+def _heard(pieces: list[Piece], finals: list[Utterance], since: int = 0) -> list[HeardPrompt]:
     """The pieces as prompts with their spans: a piece that begins or ends inside an
     utterance is placed there by its share of the utterance's words, so that its evidence
-    (audio identity, where it was heard) is its own recording and not its neighbour's."""
+    (audio identity, where it was heard) is its own recording and not its neighbour's. None
+    begins before `since`, the key the listening followed: the recogniser may run the
+    interrupted prompt's last words and the next prompt into one utterance, and whatever
+    words of it were left over, what the key led to played after the key."""
     prompts = []
     for piece in pieces:
         first, last = finals[piece.first], finals[piece.last]
         start = first.start + piece.start_share * (first.end - first.start)
+        start = min(max(start, since), last.end)
         end = last.start + piece.end_share * (last.end - last.start)
         prompts.append(
             HeardPrompt(
