@@ -1196,12 +1196,27 @@ def _recording_box(session: CallSession, since: int) -> bool:
     return box is not None and box.beep.start >= since
 
 
+def _box_greeting(session: CallSession, since: int) -> list[Utterance]:
+    """The utterance heard last before the beep of a box the engine recognised since `since`
+    (none without a box): its greeting, which hold words ("our nurses are with patients")
+    can make the hold tracker take for an announcement."""
+    box = session.voicemail.box
+    if box is None or box.beep.start < since:
+        return []
+    before = [
+        u for u in session.finals_since(since) if u.end <= box.beep.start + TELEPHONY_RATE // 2
+    ]
+    return before[-1:]
+
+
 def _voicemail_after_hold(session: CallSession, began: int) -> list[HeardPrompt]:
     """What a hold ended in when it was a voicemail ("I'm sorry, ... please leave your message
     after the tone", then a beep): the hold's failure (the silence of the recording afterwards)
     is then a voicemail, not a drop. The speech after the last hold announcement, without the
-    cut announcement's leftover words, cut before the greeting; empty when there was no beep."""
-    announcements = session.hold.announcements
+    cut announcement's leftover words, cut before the greeting; empty when there was no beep.
+    The greeting of a box the engine recognised is no announcement, whatever its words."""
+    greeting = _box_greeting(session, began)
+    announcements = [a for a in session.hold.announcements if a not in greeting]
     said = [u for u in session.finals_since(began) if u not in announcements]
     if not said:
         return []
