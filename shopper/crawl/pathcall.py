@@ -1157,8 +1157,8 @@ def _heard(pieces: list[Piece], finals: list[Utterance], since: int = 0) -> list
     for piece in pieces:
         first, last = finals[piece.first], finals[piece.last]
         start = first.start + piece.start_share * (first.end - first.start)
-        start = min(max(start, since), last.end)
         end = last.start + piece.end_share * (last.end - last.start)
+        start = min(max(start, since), end)
         prompts.append(
             HeardPrompt(
                 piece.text,
