@@ -1,14 +1,20 @@
 """Recognising a known prompt in what Moonshine heard on Acme Bank calls (real transcripts)."""
 
+from pathlib import Path
+
+from shopper.crawl.explorer import CrawlSettings, _apart, _Crawl
 from shopper.crawl.identity import (
     cut_words,
     find_opening,
+    replay_start,
     same_prompt,
     split_words,
     tail_start,
     words,
 )
+from shopper.crawl.map import CrawlMap, MapNode
 from shopper.crawl.options import parse_options
+from shopper.crawl.pathcall import HeardPrompt, PathResult
 
 BILLING_FIRST = (
     "For the billing and payment. To heal your balance, dress one. To make a payment, press to."
@@ -107,3 +113,43 @@ def test_cut_residue_reads_a_key_word_either_way() -> None:
     heard = words("Press to four, billing, press, start, stop or move service.")
     assert cut_words(heard, prompt, 8) == 5
     assert cut_words(words("Press to stop service"), "press nine for help", 4) == 1, "not 'nine'"
+
+
+PHARMACY_FIRST = (
+    "Foot, prescription, reef hills, Press one to refill out prescription. Press two to "
+    "check on the refill you already requested. Press nine to return to the main menu."
+)
+PHARMACY_LATER = (
+    "Port prescription refills. Press one to refill out prescription. Press two to check "
+    "on the refill you already requested. Press nine to return to the main menu."
+)
+
+
+def test_a_title_heard_in_other_words_is_no_missing_greeting() -> None:
+    """CareBridge awb: the pharmacy menu's title was heard "Foot, prescription, reef hills"
+    the first time and "Port prescription refills" later; word for word the later hearing
+    lacked the head, and the menu was split into a greeting and a menu. Letter for letter the
+    head is there: the recogniser cut the same sounds into other words."""
+    assert tail_start(PHARMACY_FIRST, PHARMACY_LATER) is None
+    message = "To pay a bill, visit our web site. " + PHARMACY_LATER.split(". ", 1)[1]
+    assert tail_start(PHARMACY_FIRST, message) is not None, "another message before the rest"
+
+
+def test_a_menu_replayed_whole_after_a_message_begins_at_its_head() -> None:
+    """CareBridge awb: a message, then the pharmacy menu from its title, heard in other words:
+    the menu begins at the title (word 10), it is not a menu without its head."""
+    heard = "Refills are usually ready within two business days. Thank you. " + PHARMACY_LATER
+    assert tail_start(PHARMACY_FIRST, heard) is None
+    assert replay_start(PHARMACY_FIRST, heard) == 10
+    assert replay_start(PHARMACY_FIRST, PHARMACY_LATER) is None, "the menu alone is just known"
+
+
+def test_the_explorer_keeps_a_replayed_menu_whole() -> None:
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    state.map.nodes.append(MapNode("pharmacy", PHARMACY_FIRST, "menu", ["2"]))
+    message = "Refills are usually ready within two business days. Thank you."
+    heard = HeardPrompt(f"{message} {PHARMACY_LATER}", 22.0, 36.0, None)
+    result = PathResult("call", "moonshine", "calls/call", 38.0, "known", [heard])
+    prompts, _ = _apart(state, result)
+    assert [(p.text, p.known) for p in prompts] == [(message, None), (PHARMACY_LATER, "pharmacy")]
+    assert [n.prompt for n in state.map.nodes] == [PHARMACY_FIRST], "the menu is not split"

@@ -32,6 +32,7 @@ from shopper.crawl.pathcall import (
     _reach,
     _replayed,
     _stop_on_known_or_repeat,
+    _voicemail_after_hold,
     _without_cut,
     _without_rest,
 )
@@ -368,3 +369,31 @@ def test_an_offer_cut_before_its_key_is_an_offer_with_the_next_utterance() -> No
     assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [wish]
     hold.periods = [SimpleNamespace(start=0, end=round(50.0 * TELEPHONY_RATE))]
     assert _offers(on_hold, 0, round(70.0 * TELEPHONY_RATE)) == [], "not said on hold"
+
+
+def test_what_follows_a_key_is_heard_after_the_key() -> None:
+    """espeak-ng CareBridge: the recogniser ran the menu's last words before the key and the
+    queue's greeting after it into one utterance (7.3-13.4 s, key at 10.9 s). The queue's
+    span began at 7.3 s, most of it the menu's recording: nothing heard after a key began
+    before it."""
+    said = heard(7.3, 13.4, "Just can you or cancel an appointment? please hold while we try.")
+    piece = Piece(said.text, 0, 0)
+    pressed = round(10.9 * TELEPHONY_RATE)
+    assert [(p.start_s, p.end_s) for p in _heard([piece], [said], pressed)] == [(10.9, 13.4)]
+    assert [p.start_s for p in _heard([piece], [said])] == [7.3]
+
+
+def test_a_box_after_a_hold_keeps_a_greeting_taken_for_an_announcement() -> None:
+    """espeak-ng CareBridge: the nurse box's greeting ("All the moderners in are with
+    patience. Leave my message...") was taken for a hold announcement, so nothing was left
+    as the greeting and the box the engine recognised by its beep became a drop."""
+    said = heard(58.5, 63.4, "All the moderners in are with patience. Leave my message.")
+    box = SimpleNamespace(beep=SimpleNamespace(start=round(63.7 * TELEPHONY_RATE)))
+    session = SimpleNamespace(
+        hold=SimpleNamespace(announcements=[said]),
+        finals_since=lambda t: [said],
+        voicemail=SimpleNamespace(box=box),
+        segments=[],
+    )
+    greeting = _voicemail_after_hold(cast(CallSession, session), round(13.4 * TELEPHONY_RATE))
+    assert [(g.text, g.start_s) for g in greeting] == [(said.text, 58.5)]

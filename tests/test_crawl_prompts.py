@@ -135,3 +135,17 @@ def test_a_long_circle_is_split_as_when_every_start_was_tried() -> None:
         prompts._known_opening = original
     assert prompts.split_prompts(utterances[:48], known) == reference
     assert bounded[-1].last == len(utterances) - 1
+
+
+def test_a_known_notice_does_not_take_in_the_menu_played_after_it() -> None:
+    """TelNova awb: a wrong key's notice the classifier does not know ("Please choose one of
+    the auctions listed.") is a known node once heard; the next time, the menu replayed after
+    it was taken in sentence by sentence as more of the notice, became a menu, and the crawl
+    explored keys at it. A known prompt heard in full takes in no more sentences."""
+    notice = "Please choose one of the auctions listed."
+    heard = [notice, MAIN]
+    pieces = split_prompts(heard, [("main", MAIN), ("notice", notice)])
+    assert [(p.text, p.known) for p in pieces] == [(notice, "notice"), (MAIN, "main")]
+    longer = "Please choose one of the auctions listed. Or press 0 for an agent."
+    pieces = split_prompts([notice, "Or press zero for an agent."], [("notice", longer)])
+    assert [p.known for p in pieces] == ["notice"], "the rest of a known prompt stays in it"

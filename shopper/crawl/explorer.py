@@ -30,7 +30,14 @@ from shopper.crawl.audio_identity import (
     played_on,
     same_recording,
 )
-from shopper.crawl.identity import same_prompt, similarity, split_words, tail_start, words
+from shopper.crawl.identity import (
+    replay_start,
+    same_prompt,
+    similarity,
+    split_words,
+    tail_start,
+    words,
+)
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
 from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
@@ -576,26 +583,37 @@ def _apart(state: _Crawl, result: PathResult) -> tuple[list[HeardPrompt], list[i
     kept: list[HeardPrompt] = []
     origins: list[int] = []
     for index, heard in enumerate(result.prompts):
-        tail = None if _known_by_words(state, heard) is not None else _menu_tail(state, heard)
-        if tail is None:
-            kept.append(heard)
-            origins.append(index)
-            continue
+        begins = None if _known_by_words(state, heard) is not None else _menu_in(state, heard)
+        pieces = [heard] if begins is None else _cut_before(heard, *begins)
+        kept += pieces
+        origins += [index] * len(pieces)
+    return kept, origins
+
+
+def _menu_in(state: _Crawl, heard: HeardPrompt) -> tuple[int, str] | None:
+    """(word of `heard` where a known menu begins, the menu) when `heard` ends with it: the
+    rest of a menu without its first sentences (which are then a greeting of their own: the
+    menu node is split), or the whole menu again after other speech."""
+    tail = _menu_tail(state, heard)
+    if tail is not None:
         menu, said_at, heard_at = tail
         _split_menu(state, menu, said_at)
-        before, rest = split_words(heard.text, heard_at)
-        if not words(before):
-            kept.append(replace(heard, known=menu.id))
-            origins.append(index)
-            continue
-        share = heard_at / len(words(heard.text))
-        middle = round(heard.start_s + share * (heard.end_s - heard.start_s), 3)
-        kept += [
-            HeardPrompt(before, heard.start_s, middle, None),
-            HeardPrompt(rest, middle, heard.end_s, menu.id),
-        ]
-        origins += [index, index]
-    return kept, origins
+        return heard_at, menu.id
+    replay = _menu_replay(state, heard)
+    return None if replay is None else (replay[1], replay[0].id)
+
+
+def _cut_before(heard: HeardPrompt, at: int, menu: str) -> list[HeardPrompt]:
+    """`heard` cut before its word `at`, where the known menu begins; time shared by words."""
+    before, rest = split_words(heard.text, at)
+    if not words(before):
+        return [replace(heard, known=menu)]
+    share = at / len(words(heard.text))
+    middle = round(heard.start_s + share * (heard.end_s - heard.start_s), 3)
+    return [
+        HeardPrompt(before, heard.start_s, middle, None),
+        HeardPrompt(rest, middle, heard.end_s, menu),
+    ]
 
 
 def _menu_tail(state: _Crawl, heard: HeardPrompt) -> tuple[MapNode, int, int] | None:
@@ -603,6 +621,18 @@ def _menu_tail(state: _Crawl, heard: HeardPrompt) -> tuple[MapNode, int, int] | 
         tail = tail_start(menu.prompt, heard.text) if menu.kind == "menu" else None
         if tail is not None:
             return menu, *tail
+    return None
+
+
+def _menu_replay(state: _Crawl, heard: HeardPrompt) -> tuple[MapNode, int] | None:
+    """A known menu played again from its start after other speech, its first sentences in
+    other words (identity.replay_start): the speech before is a prompt of its own, the rest
+    the menu, which stays whole (CareBridge awb: "Refills are usually ready ... Thank you."
+    then the pharmacy menu, its title heard in other words, split the menu in two)."""
+    for menu in state.map.nodes:
+        start = replay_start(menu.prompt, heard.text) if menu.kind == "menu" else None
+        if start is not None:
+            return menu, start
     return None
 
 

@@ -10,6 +10,7 @@ lets a crawl press a known menu's key before the menu has finished talking.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from shopper.crawl.options import KEY_WORDS
 from shopper.text.normalize import normalize
@@ -141,11 +142,37 @@ def _same_word(heard: str, said: str) -> bool:
 def tail_start(prompt: str, heard: str) -> tuple[int, int] | None:
     """Where `heard` ends with the rest of `prompt` without its first sentences: (words of
     `prompt` before that rest, words of `heard` before it), the longest such rest; None when
-    `heard` does not end so, or is the whole prompt.
+    `heard` does not end so, or is the whole prompt (its first sentences heard again, in any
+    words, right before the rest: see replay_start).
 
     Hearing only the rest of a known prompt means one of two things: the key pressed in it
     was ignored and the prompt played on, or the prompt is two recordings (a greeting, then a
     menu) and the phone system came back to the second one alone, perhaps after a message."""
+    rest = _rest(prompt, heard)
+    if rest is None or rest.head_at is not None:
+        return None
+    return rest.said_at, rest.heard_at
+
+
+def replay_start(prompt: str, heard: str) -> int | None:
+    """Word index in `heard` where the whole of `prompt` begins again after other speech (a
+    message, then the menu replayed from its start, its first sentences heard in other
+    words: "Thank you. Prescription refills, press one..." for "Foot, prescription, reef
+    hills, press one..."); None when `heard` does not end with it or begins with it."""
+    rest = _rest(prompt, heard)
+    if rest is None or not rest.head_at:
+        return None
+    return rest.head_at
+
+
+class _Rest(NamedTuple):
+    said_at: int
+    heard_at: int
+    head_at: int | None
+    """Where the prompt's first sentences begin again right before the rest; None if absent."""
+
+
+def _rest(prompt: str, heard: str) -> _Rest | None:
     said, got = words(prompt), words(heard)
     starts = [0]
     for sentence in SENTENCE.findall(prompt)[:-1]:
@@ -157,10 +184,33 @@ def tail_start(prompt: str, heard: str) -> tuple[int, int] | None:
         if word_similarity(said[at:], got[-size:]) < TAIL_SIMILARITY:
             continue
         before = got[: len(got) - size]
-        if before and word_similarity(said[:at], before) >= SAME_PROMPT_SIMILARITY:
-            return None
-        return at, len(got) - size
+        return _Rest(at, len(before), _head_again(said[:at], before))
     return None
+
+
+def _head_again(head: list[str], before: list[str]) -> int | None:
+    """Where the words before the rest end with the prompt's head heard again (the best
+    alike ending of half to twice its length), or None."""
+    endings = range(max(0, len(before) - 2 * len(head)), len(before) - len(head) // 2 + 1)
+    alike = [(_head_likeness(head, before[start:]), start) for start in endings]
+    best = max(alike, default=(0.0, 0))
+    return best[1] if best[0] >= SAME_PROMPT_SIMILARITY else None
+
+
+def _head_likeness(head: list[str], before: list[str]) -> float:
+    """How alike the words before the rest are to the prompt's head: word for word, or
+    letter for letter, since the recogniser cuts the same sounds into other words on each
+    hearing ("reef hills" / "refills", "Care Bridge" / "CareBridge")."""
+    return max(word_similarity(head, before), letter_similarity(head, before))
+
+
+def letter_similarity(first: list[str], second: list[str]) -> float:
+    """1 - letter edit distance / longer length, the words run together without spaces."""
+    a, b = "".join(first), "".join(second)
+    longest = max(len(a), len(b))
+    if longest == 0:
+        return 1.0
+    return 1.0 - word_edit_distance(list(a), list(b)) / longest
 
 
 def split_words(text: str, count: int) -> tuple[str, str]:

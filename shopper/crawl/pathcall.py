@@ -797,6 +797,8 @@ class _Listening:
     """The prompt the key interrupted (its leftover words begin what is heard next)."""
     waiting_at: str | None
     """The menu left to time out (no key pressed), whose re-prompts are not new prompts."""
+    key_at: int = 0
+    """When the last key was sent (0 before any): nothing heard after it began before it."""
     seen: int = -1
     """Utterances cut into prompts so far."""
     pieces: list[Piece] = field(default_factory=list)
@@ -815,6 +817,7 @@ async def _observe(
         menu_heard,
         last.prompt if last is not None else "",
         last.node if last is not None and last.key == NO_INPUT else None,
+        _last_key_at(session) if session.timeline.of_type(KeySent) else 0,
     )
     while True:
         finals = session.finals_since(listening.start)
@@ -823,7 +826,7 @@ async def _observe(
             if stopped is not None:
                 return stopped
         listening.tone = listening.tone or _tone(session)
-        heard = _heard(listening.pieces, finals)
+        heard = _heard(listening.pieces, finals, listening.key_at)
         if session.ended:
             return _ended_by_far_end(session, listening, heard)
         if session.hold.state == "hold":
@@ -879,7 +882,7 @@ def _prompts_so_far(
     if stop is None:
         return None
     ending, kept, repeat_of = stop
-    return _Outcome(ending, _heard(kept, finals), repeat_of, tone=listening.tone)
+    return _Outcome(ending, _heard(kept, finals, listening.key_at), repeat_of, tone=listening.tone)
 
 
 def _ended_by_far_end(
@@ -919,7 +922,9 @@ def _stopped(
     """How the listening stops while the call is up and not on hold: a beep after a request
     for a message, a menu waiting for a key, dead air, or the call's length budget."""
     tone = listening.tone
-    if _beep_after_message(session, listening.start, heard):
+    if _beep_after_message(session, listening.start, heard) or (
+        heard and _recording_box(session, listening.start)
+    ):
         return _Outcome("voicemail", _greeting_apart(heard), tone=tone)
     if _menu_waits(session, finals, listening.pieces):
         return _Outcome("menu", heard, tone=tone)
@@ -1148,15 +1153,19 @@ def _before_first_round(way_in: list[Piece], cycle: list[Piece]) -> list[Piece]:
     return [*way_in[:index], *kept]
 
 
-def _heard(pieces: list[Piece], finals: list[Utterance]) -> list[HeardPrompt]:
+def _heard(pieces: list[Piece], finals: list[Utterance], since: int = 0) -> list[HeardPrompt]:
     """The pieces as prompts with their spans: a piece that begins or ends inside an
     utterance is placed there by its share of the utterance's words, so that its evidence
-    (audio identity, where it was heard) is its own recording and not its neighbour's."""
+    (audio identity, where it was heard) is its own recording and not its neighbour's. None
+    begins before `since`, the key the listening followed: the recogniser may run the
+    interrupted prompt's last words and the next prompt into one utterance, and whatever
+    words of it were left over, what the key led to played after the key."""
     prompts = []
     for piece in pieces:
         first, last = finals[piece.first], finals[piece.last]
         start = first.start + piece.start_share * (first.end - first.start)
         end = last.start + piece.end_share * (last.end - last.start)
+        start = min(max(start, since), end)
         prompts.append(
             HeardPrompt(
                 piece.text,
@@ -1185,12 +1194,36 @@ def _beep_after_message(session: CallSession, start: int, heard: list[HeardPromp
     )
 
 
+def _recording_box(session: CallSession, since: int) -> bool:
+    """Whether the engine heard a voicemail box since `since`: a single-tone beep after
+    speech, then the quiet of a recording (shopper.engine.voicemail). That is physical
+    evidence and needs no wording: a greeting the classifier does not take for a request for
+    a message ("say the prescription number ... after the tone") is still a box."""
+    box = session.voicemail.box
+    return box is not None and box.beep.start >= since
+
+
+def _box_greeting(session: CallSession, since: int) -> list[Utterance]:
+    """The utterance heard last before the beep of a box the engine recognised since `since`
+    (none without a box): its greeting, which hold words ("our nurses are with patients")
+    can make the hold tracker take for an announcement."""
+    box = session.voicemail.box
+    if box is None or box.beep.start < since:
+        return []
+    before = [
+        u for u in session.finals_since(since) if u.end <= box.beep.start + TELEPHONY_RATE // 2
+    ]
+    return before[-1:]
+
+
 def _voicemail_after_hold(session: CallSession, began: int) -> list[HeardPrompt]:
     """What a hold ended in when it was a voicemail ("I'm sorry, ... please leave your message
     after the tone", then a beep): the hold's failure (the silence of the recording afterwards)
     is then a voicemail, not a drop. The speech after the last hold announcement, without the
-    cut announcement's leftover words, cut before the greeting; empty when there was no beep."""
-    announcements = session.hold.announcements
+    cut announcement's leftover words, cut before the greeting; empty when there was no beep.
+    The greeting of a box the engine recognised is no announcement, whatever its words."""
+    greeting = _box_greeting(session, began)
+    announcements = [a for a in session.hold.announcements if a not in greeting]
     said = [u for u in session.finals_since(began) if u not in announcements]
     if not said:
         return []
@@ -1203,7 +1236,9 @@ def _voicemail_after_hold(session: CallSession, began: int) -> list[HeardPrompt]
         round(said[-1].end / TELEPHONY_RATE, 3),
         None,
     )
-    if not words(text) or not _beep_after_message(session, began, [spoken]):
+    if not words(text):
+        return []
+    if not _beep_after_message(session, began, [spoken]) and not _recording_box(session, began):
         return []
     return _greeting_apart([spoken])[-2:]
 

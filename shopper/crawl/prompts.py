@@ -73,7 +73,7 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             pieces.append(_piece(known_part, node))
             after_notice = False
             continue
-        if pieces and pieces[-1].known is not None and not current and not after_notice:
+        if not current and not after_notice and _rest_of_known(pieces, sentence, known):
             last = pieces[-1]
             text = f"{last.text} {sentence.text}"
             pieces[-1] = Piece(
@@ -103,6 +103,23 @@ def _sentences(utterances: Sequence[str]) -> list[_Sentence]:
             found.append(_Sentence(index, sentence.strip(), before / total, end))
             before += count
     return found
+
+
+def _rest_of_known(
+    pieces: list[Piece], sentence: _Sentence, known: Sequence[tuple[str, str]]
+) -> bool:
+    """Whether a sentence goes on the known prompt the last piece opened: only while it
+    brings the piece closer to that prompt's words. A known prompt heard in full takes in no
+    more: a wrong key's notice the classifier does not know, once a node, otherwise took in
+    the menu replayed after it sentence by sentence (each too short to show the menu's
+    opening), and the notice became a menu with keys of its own."""
+    last = pieces[-1] if pieces else None
+    prompt = next((text for node, text in known if last and node == last.known), None)
+    if last is None or prompt is None:
+        return False
+    said, heard = words(prompt), words(last.text)
+    with_it = word_edit_distance(said, heard + words(sentence.text))
+    return with_it <= word_edit_distance(said, heard)
 
 
 def _said_again(sentence: str, current: list[_Sentence]) -> bool:
