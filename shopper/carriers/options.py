@@ -33,6 +33,18 @@ class SandboxOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class TwilioGiven:
+    """The Twilio settings given on the command line (None: the environment and the config
+    file decide; shopper.carriers.twilio.settings). Secrets have no option."""
+
+    from_number: str | None = None
+    public_url: str | None = None
+    listen: str | None = None
+    api_url: str | None = None
+    dtmf: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DialOptions:
     max_duration_s: float = 1800.0
     """The call is hung up at this length, as a carrier's call-length limit would."""
@@ -42,3 +54,4 @@ class DialOptions:
     """Calls at once and per second to one target (shopper.carriers.pacing); None: the config
     file's `[safety]` values, else 5 at once and 1 per second."""
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
+    twilio: TwilioGiven = field(default_factory=TwilioGiven)
