@@ -53,7 +53,9 @@ def engine() -> SpeechEngine:
 def test_an_unknown_carrier_is_a_one_line_error_naming_the_known_ones() -> None:
     with pytest.raises(CarrierError) as raised:
         asyncio.run(dial("ivr.yaml", "pigeon", DialOptions()))
-    assert str(raised.value) == "unknown carrier 'pigeon': the carriers available are sandbox"
+    assert str(raised.value) == (
+        "unknown carrier 'pigeon': the carriers available are sandbox, twilio"
+    )
 
 
 def test_the_sandbox_imports_no_carrier_and_the_engine_no_sandbox() -> None:

@@ -9,6 +9,7 @@ message is scrubbed of the token and secret anyway.
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 
@@ -105,10 +106,34 @@ class CallState:
     duration: str | None = None
 
 
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """twilio's async client with the credentials in an Authorization header: the client
+    passes aiohttp's `auth=`, which aiohttp deprecates (to be removed in aiohttp 4)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> object:
+        headers = dict(headers or {})
+        if auth is not None:
+            login = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {login}"
+        return await super().request(
+            method, url, params, data, headers, None, timeout, allow_redirects
+        )
+
+
 class TwilioRest:
     def __init__(self, settings: TwilioSettings) -> None:
         self._settings = settings
-        self._http = AsyncTwilioHttpClient()
+        self._http = _HttpClient()
         username, password = settings.rest_login
         self._client = Client(
             username, password, account_sid=settings.account_sid, http_client=self._http
@@ -170,9 +195,7 @@ class TwilioRest:
             said = scrub(str(error.msg or "").strip().rstrip("."), self._settings.secrets)
             if hint is not None:
                 cause, action = hint
-                return TwilioCallError(
-                    cause, f"Twilio error{code} ({said}): {action}", error.code
-                )
+                return TwilioCallError(cause, f"Twilio error{code} ({said}): {action}", error.code)
             status = error.status
             return TwilioCallError(
                 "auth-failed" if status in (401, 403) else "failed",

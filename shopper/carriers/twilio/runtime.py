@@ -32,14 +32,21 @@ class TwilioRuntime:
 
 _RUNTIMES: dict[asyncio.AbstractEventLoop, TwilioRuntime] = {}
 _CLOSERS: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+_STARTING: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 _SWEPT: set[str] = set()
 """Accounts whose leftovers this process has already hung up."""
 
 
 async def twilio_runtime(given: TwilioGiven) -> TwilioRuntime:
-    """This loop's runtime, started on first use; settings must not change within a run."""
+    """This loop's runtime, started on first use; settings must not change within a run.
+    Concurrent first calls wait for one start."""
     settings = twilio_settings(given)
     loop = asyncio.get_running_loop()
+    async with _STARTING.setdefault(loop, asyncio.Lock()):
+        return await _runtime(loop, settings)
+
+
+async def _runtime(loop: asyncio.AbstractEventLoop, settings: TwilioSettings) -> TwilioRuntime:
     runtime = _RUNTIMES.get(loop)
     if runtime is not None:
         if runtime.settings != settings:
@@ -73,6 +80,7 @@ async def _close_at_end(loop: asyncio.AbstractEventLoop, runtime: TwilioRuntime)
     finally:
         _RUNTIMES.pop(loop, None)
         _CLOSERS.pop(loop, None)
+        _STARTING.pop(loop, None)
         await runtime.server.close()
         await runtime.rest.close()
 
