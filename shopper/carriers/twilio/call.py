@@ -68,6 +68,8 @@ RING_GRACE_S = 15.0
 SETTLE_S = 3.0
 """How long hanging up waits for Twilio's `completed` callback (and its price)."""
 PRICE_TRIES = 3
+NOT_IN_PROGRESS = 21220
+"""Twilio's answer to hanging up a call that has already ended."""
 BUSY_SIP = {486, 600}
 NO_ROUTE_SIP = {404, 410, 484, 604}
 REFUSED_SIP = {403, 603}
@@ -428,16 +430,22 @@ class TwilioCall:
         try:
             if sid is None:
                 return
+            if self._ended_by == "remote":
+                await self._wait_final()  # the far end hung up: `completed` is on its way
             if not self._final.is_set():
                 try:
                     self._take_final(await self._runtime.rest.hang_up(sid))
                 except TwilioCallError as error:
-                    log.warning("could not hang up Twilio call %s: %s", sid, error.message)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._final.wait(), SETTLE_S)
+                    if error.code != NOT_IN_PROGRESS:
+                        log.warning("could not hang up Twilio call %s: %s", sid, error.message)
+                await self._wait_final()
             await self._fetch_price(sid)
         finally:
             self._runtime.server.unregister(self._token)
+
+    async def _wait_final(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._final.wait(), SETTLE_S)
 
     def _take_final(self, state: CallState) -> None:
         if state.status in TERMINAL:

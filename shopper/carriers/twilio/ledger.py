@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 from shopper.publish.outbox import state_dir
 
 LEDGER_FILE = "twilio-calls.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class CallLedger:
             return {}
         except (ValueError, TypeError, KeyError):
             # A damaged ledger must not stop calls; its calls are visible in Twilio's console.
+            log.warning("%s is damaged: its calls are no longer tracked", self.path)
             return {}
 
     def _write(self, entries: dict[str, LedgerEntry]) -> None:
