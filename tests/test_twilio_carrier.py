@@ -16,9 +16,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import aiohttp
+import jsonschema
 import numpy as np
 import pytest
 
+from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, Samples
 from shopper.audio.g711 import ulaw_round_trip
@@ -32,7 +34,10 @@ from shopper.carriers.twilio.ledger import CallLedger, LedgerEntry
 from shopper.carriers.twilio.runtime import close_twilio
 from shopper.carriers.twilio.settings import TwilioSettingsError, twilio_settings
 from shopper.carriers.twilio.signature import sign
+from shopper.results.writer import result_schema, write_call
 from shopper.sandbox.sounds import PROMPTS_DIR
+from shopper.scripts.loader import load_script
+from shopper.scripts.runner import run_script
 from tests.twilio_fake import FakeTwilio, Scenario, received_audio, stream_of
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -358,3 +363,40 @@ def test_a_call_without_a_public_url_is_refused_saying_why(
     monkeypatch.setenv("TWILIO_API_KEY", "SK" + "0" * 32)
     with pytest.raises(TwilioSettingsError, match="TWILIO_API_SECRET"):
         twilio_settings()
+
+
+async def test_a_script_through_twilio_writes_a_valid_result_without_secrets(
+    fake: FakeTwilio, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The runner end to end with the real speech engine: what the carrier hears is
+    transcribed, the call is hung up through REST, and no file of its evidence holds the
+    auth token or the call's routing token."""
+    caplog.set_level(logging.DEBUG)
+    fake.scenarios["+15550100020"] = Scenario(
+        audio=np.concatenate([prompt("hello-world"), np.zeros(4000, dtype=np.int16)]),
+        hang_up_after_audio=False,
+    )
+    script = tmp_path / "hello.yaml"
+    script.write_text(
+        'name: hello\ncarrier: twilio\ntarget: "+15550100020"\n'
+        "steps:\n  - expect: hello world\n  - hangup: true\n",
+        encoding="utf-8",
+    )
+    record = await run_script(load_script(script), MoonshineEngine())
+    result = record.result
+    jsonschema.validate(result, result_schema())
+    assert result["outcome"] == "passed", result["failure"]
+    assert (result["carrier"], result["ended_by"]) == ("twilio", "tester")
+    report = result["carrier_call"]
+    assert (report["status"], report["price"]) == ("completed", 0.013)
+    fake_call = fake.calls[report["call_sid"]]
+    assert fake_call.updates == [{"Status": "completed"}]
+    folder = tmp_path / "call"
+    write_call(record, folder)
+    secrets_ = (fake.auth_token.encode(), stream_of(fake_call.twiml)[1].encode())
+    for path in folder.iterdir():
+        for secret in secrets_:
+            assert secret not in path.read_bytes(), path.name
+    for record_ in caplog.records:
+        for secret in secrets_:
+            assert secret.decode() not in record_.getMessage()
