@@ -379,6 +379,8 @@ async def test_a_script_through_twilio_writes_a_valid_result_without_secrets(
     script = tmp_path / "hello.yaml"
     script.write_text(
         'name: hello\ncarrier: twilio\ntarget: "+15550100020"\n'
+        # A loaded machine may take a while to decode: no dead-air verdict meanwhile.
+        "settings: {dead_air: 60s}\n"
         "steps:\n  - expect: hello world\n  - hangup: true\n",
         encoding="utf-8",
     )
