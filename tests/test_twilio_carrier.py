@@ -358,7 +358,7 @@ def test_a_call_without_a_public_url_is_refused_saying_why(
         twilio_settings()
     monkeypatch.setenv("SHOPPER_TWILIO_PUBLIC_URL", "https://tunnel.example.com/")
     settings = twilio_settings()
-    assert settings.public_ws_url == "wss://tunnel.example.com"
+    assert settings.public_url == "https://tunnel.example.com"
     assert "s3cret-token" not in repr(settings)
     monkeypatch.setenv("TWILIO_API_KEY", "SK" + "0" * 32)
     with pytest.raises(TwilioSettingsError, match="TWILIO_API_SECRET"):

@@ -92,13 +92,6 @@ class TwilioSettings:
         """Every secret value, for scrubbing text that might echo one."""
         return tuple(s for s in (self.auth_token, self.api_secret) if s)
 
-    @property
-    def public_ws_url(self) -> str:
-        """The stream endpoint's public URL: wss:// (ws:// towards a local emulator)."""
-        parts = urlsplit(self.public_url)
-        scheme = "wss" if parts.scheme == "https" else "ws"
-        return f"{scheme}://{parts.netloc}{parts.path}"
-
 
 def twilio_settings(given: TwilioGiven | None = None) -> TwilioSettings:
     """The settings from `given` (the command line), the environment and the config file;
