@@ -37,7 +37,7 @@ from shopper.carriers.twilio.signature import sign
 from shopper.results.writer import result_schema, write_call
 from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.scripts.loader import load_script
-from shopper.scripts.runner import run_script
+from shopper.scripts.runner import CallInterrupted, run_script
 from tests.twilio_fake import FakeTwilio, Scenario, received_audio, stream_of
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -402,3 +402,27 @@ async def test_a_script_through_twilio_writes_a_valid_result_without_secrets(
     for record_ in caplog.records:
         for secret in secrets_:
             assert secret.decode() not in record_.getMessage()
+
+
+async def test_ctrl_c_during_a_script_hangs_up_through_rest_and_keeps_the_record(
+    fake: FakeTwilio, tmp_path: Path
+) -> None:
+    fake.scenarios["+15550100021"] = Scenario(
+        audio=np.zeros(30 * TELEPHONY_RATE, dtype=np.int16), hang_up_after_audio=False
+    )
+    script = tmp_path / "wait.yaml"
+    script.write_text(
+        'name: wait\ncarrier: twilio\ntarget: "+15550100021"\nsteps:\n  - wait: 30s\n',
+        encoding="utf-8",
+    )
+    task = asyncio.create_task(run_script(load_script(script), MoonshineEngine()))
+    while not any(call.received or call.status == "in-progress" for call in fake.calls.values()):
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    task.cancel()  # what shopper run does on Ctrl-C
+    with pytest.raises(CallInterrupted) as interrupted:
+        await task
+    result = interrupted.value.record.result
+    assert (result["outcome"], result["ended_by"]) == ("error", "tester")
+    fake_call = fake.calls[result["carrier_call"]["call_sid"]]
+    assert fake_call.updates == [{"Status": "completed"}]
