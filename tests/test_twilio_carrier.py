@@ -27,7 +27,7 @@ from shopper.audio.g711 import ulaw_round_trip
 from shopper.carriers.base import CarrierError
 from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions
-from shopper.carriers.signals import Answered, Ringing, Signal
+from shopper.carriers.signals import Answered, FarEndDigit, Ringing, Signal
 from shopper.carriers.twilio import runtime
 from shopper.carriers.twilio.call import TwilioCall
 from shopper.carriers.twilio.ledger import CallLedger, LedgerEntry
@@ -177,6 +177,19 @@ async def test_marks_stamp_what_was_sent_when_it_was_played(fake: FakeTwilio) ->
     recorded = np.concatenate(near)
     start, end = sent[0]
     assert np.array_equal(recorded[start:end], keys)
+
+
+async def test_far_end_keys_become_signals_where_they_were_heard(fake: FakeTwilio) -> None:
+    audio = whole_frames(prompt("hello-world"))
+    fake.scenarios["+15550100014"] = Scenario(audio=audio, far_digits={40: "7"})
+    call = await place("+15550100014")
+    far, _, signals = await hear(call)
+    digits = [s for s in signals if isinstance(s, FarEndDigit)]
+    assert [d.digit for d in digits] == ["7"]
+    at = find(far, ulaw_round_trip(audio))
+    assert at is not None
+    # Stamped where the stream was when the message came: after frame 39, before frame 42.
+    assert at + 39 * FRAME_SAMPLES <= digits[0].t <= at + 42 * FRAME_SAMPLES
 
 
 async def test_busy_ends_the_call_busy_with_the_sip_code(fake: FakeTwilio) -> None:

@@ -45,6 +45,8 @@ class Scenario:
     """Extra delay before a mark is echoed, past the end of the audio queued before it."""
     stream_delay_s: float = 0.0
     """Wait this long after answering before opening the stream."""
+    far_digits: dict[int, str] = field(default_factory=dict)
+    """Keys the far end presses, by the frame index their `dtmf` message follows."""
 
 
 @dataclass
@@ -279,6 +281,9 @@ class FakeTwilio:
             await asyncio.sleep(max(0.0, started + index * FRAME_S - loop.time()))
             if hangup.is_set():
                 return
+            if index in scenario.far_digits:
+                dtmf = {"track": "inbound_track", "digit": scenario.far_digits[index]}
+                await socket.send_json({"event": "dtmf", "streamSid": stream_sid, "dtmf": dtmf})
             if index in skipped:
                 continue
             chunk = scenario.audio[index * FRAME_SAMPLES : (index + 1) * FRAME_SAMPLES]
