@@ -34,6 +34,8 @@ TOKEN_PARAMETER = "token"
 STATUS_PATH = "/twilio/status/"
 STREAM_PATH = "/twilio/stream"
 POLICY_VIOLATION = 1008
+FORBIDDEN = 403
+NOT_FOUND = 404
 
 
 class CallEndpoint(Protocol):
@@ -107,10 +109,10 @@ class TwilioServer:
         params = {key: str(value) for key, value in form.items()}
         url = self.public_url + _after_prefix(request.path_qs, self._prefix)
         if not self._checker.valid(url, params, request.headers.get(SIGNATURE_HEADER)):
-            return self._reject("status callback", request, "bad or missing signature")
+            return self._reject("status callback", request, FORBIDDEN, "bad or missing signature")
         call = self._calls.get(request.match_info["token"])
         if call is None:
-            return self._reject("status callback", request, "no call of this process has it")
+            return self._reject("status callback", request, NOT_FOUND, "its token names no call")
         call.status(params)
         return web.Response(status=204)
 
@@ -119,7 +121,7 @@ class TwilioServer:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         url = self._public_ws + _after_prefix(request.path_qs, self._prefix)
         if not self._checker.valid(url, {}, request.headers.get(SIGNATURE_HEADER)):
-            return self._reject("media stream", request, "bad or missing signature")
+            return self._reject("media stream", request, FORBIDDEN, "bad or missing signature")
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         call: CallEndpoint | None = None
@@ -166,10 +168,10 @@ class TwilioServer:
         call.stream_message(data)
         return call
 
-    def _reject(self, what: str, request: web.Request, why: str) -> web.Response:
+    def _reject(self, what: str, request: web.Request, status: int, why: str) -> web.Response:
         self.rejected += 1
         log.warning("Twilio %s from %s refused: %s", what, request.remote, why)
-        return web.Response(status=403 if "signature" in why else 404)
+        return web.Response(status=status)
 
 
 def _sender(socket: web.WebSocketResponse) -> SendJson:
