@@ -60,8 +60,6 @@ class TwilioServer:
         self._calls: dict[str, CallEndpoint] = {}
         self._runner: web.AppRunner | None = None
         self.port = listen[1]
-        self.rejected = 0
-        """Requests refused for a missing or wrong signature, or an unknown call."""
 
     def status_url(self, token: str) -> str:
         return f"{self.public_url}{STATUS_PATH}{token}"
@@ -135,7 +133,6 @@ class TwilioServer:
                 if call is None:
                     call = self._route(data, socket)
                     if call is None and data.get("event") == "start":
-                        self.rejected += 1
                         log.warning("Twilio media stream refused: its token names no call")
                         await socket.close(code=POLICY_VIOLATION, message=b"unknown call")
                         break
@@ -169,7 +166,6 @@ class TwilioServer:
         return call
 
     def _reject(self, what: str, request: web.Request, status: int, why: str) -> web.Response:
-        self.rejected += 1
         log.warning("Twilio %s from %s refused: %s", what, request.remote, why)
         return web.Response(status=status)
 
