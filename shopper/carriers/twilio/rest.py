@@ -10,7 +10,6 @@ message is scrubbed of the token and secret anyway.
 from __future__ import annotations
 
 import base64
-import logging
 from dataclasses import dataclass
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -20,7 +19,6 @@ from twilio.rest import Client
 from shopper.carriers.base import DialCause
 from shopper.carriers.twilio.settings import TwilioSettings, scrub
 
-log = logging.getLogger(__name__)
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 MAX_TIMEOUT_S = 600
