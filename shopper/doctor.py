@@ -252,5 +252,9 @@ def _carriers() -> list[Check]:
     return [
         Check("carrier: sandbox", Status.OK, "built in"),
         Check("carrier: sip", Status.OK, "built in (docs/sip.md: the [sip] config table)"),
-        Check("carrier: twilio", Status.NOTE, "not available yet"),
+        Check(
+            "carrier: twilio",
+            Status.OK,
+            "built in (docs/twilio.md: TWILIO_* credentials, a public URL for its callbacks)",
+        ),
     ]

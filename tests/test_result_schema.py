@@ -78,6 +78,16 @@ def busy_call() -> dict[str, Any]:
             {"t_s": 4.6, "type": "step", "index": 1, "step": "expect", "outcome": "failed"},
             {"t_s": 4.6, "type": "ended", "by": "tester", "cause": "hangup"},
         ],
+        "carrier_call": {
+            "call_sid": "CA0123456789abcdef0123456789abcdef",
+            "status": "completed",
+            "error_code": None,
+            "sip_response_code": None,
+            "price": 0.013,
+            "price_unit": "USD",
+            "duration_s": 5,
+            "detail": None,
+        },
         "recording": "recording.wav",
     }
 

@@ -259,6 +259,7 @@ def make_record(truth: bool = True) -> CallRecord:
             for u in transcript
         ],
         "events": timeline.to_json(),
+        "carrier_call": None,
         "recording": "recording.wav",
     }
     # The runner builds the document in its own order; the writer puts it in the documented one.

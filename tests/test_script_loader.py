@@ -216,11 +216,12 @@ def test_a_broken_target_ivr_is_reported_in_the_ivr_file(folder: Path) -> None:
         load_script(path)
 
 
-def test_other_carriers_are_not_available_yet(folder: Path) -> None:
-    message = load_error(
+def test_a_twilio_script_keeps_its_number(folder: Path) -> None:
+    path = write(
         folder, 'name: x\ntarget: "+1 555 010 0000"\ncarrier: twilio\nsteps: [{hangup: true}]\n'
     )
-    assert message.startswith("3: carrier 'twilio' is not available yet")
+    script = load_script(path)
+    assert (script.carrier, script.target) == ("twilio", "+1 555 010 0000")
 
 
 def test_unknown_carrier_suggests_the_closest(folder: Path) -> None:

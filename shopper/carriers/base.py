@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from shopper.audio.frame import AudioFrame, Samples
 from shopper.carriers.signals import Signal
@@ -165,6 +165,44 @@ class Call(Protocol):
     async def hangup(self) -> None:
         """End the call through the carrier; safe to call more than once."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierCallReport:
+    """What a telephony provider says about a call it carried (Twilio's Call resource), for
+    the result's `carrier_call`: its id there, final status, error and SIP codes, price."""
+
+    call_sid: str | None
+    status: str | None
+    error_code: int | None
+    sip_response_code: int | None
+    price: float | None
+    """What the call cost, when the provider has said (it prices calls after they end)."""
+    price_unit: str | None
+    duration_s: int | None
+    """The provider's billed duration (whole seconds from answer), not media time."""
+    detail: str | None
+    """Why the call ended, in words, when the provider says more than the end cause."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_sid": self.call_sid,
+            "status": self.status,
+            "error_code": self.error_code,
+            "sip_response_code": self.sip_response_code,
+            "price": self.price,
+            "price_unit": self.price_unit,
+            "duration_s": self.duration_s,
+            "detail": self.detail,
+        }
+
+
+@runtime_checkable
+class ReportsCarrierCall(Protocol):
+    """A call whose provider keeps its own record of it (Twilio), beside the Call protocol."""
+
+    @property
+    def carrier_report(self) -> CarrierCallReport: ...
 
 
 class AnswerKey(Protocol):

@@ -121,3 +121,14 @@ class UnplacedCall:
 register_carrier("sandbox", Carrier(dial=dial_sandbox_file, dials_numbers=False))
 register_carrier("sip", Carrier(dial=dial_sip, dials_numbers=False))
 """SIP targets are URIs or numbers; the SIP carrier checks the numbers in them itself."""
+
+
+async def _dial_twilio(target: str, options: DialOptions) -> Placed:
+    """Twilio's dialler, imported on first use: its client and server load only when a
+    script calls through Twilio."""
+    from shopper.carriers.twilio.call import dial_twilio
+
+    return await dial_twilio(target, options)
+
+
+register_carrier("twilio", Carrier(dial=_dial_twilio, dials_numbers=True))

@@ -42,6 +42,18 @@ class SipOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class TwilioGiven:
+    """The Twilio settings given on the command line (None: the environment and the config
+    file decide; shopper.carriers.twilio.settings). Secrets have no option."""
+
+    from_number: str | None = None
+    public_url: str | None = None
+    listen: str | None = None
+    api_url: str | None = None
+    dtmf: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DialOptions:
     max_duration_s: float = 1800.0
     """The call is hung up at this length, as a carrier's call-length limit would."""
@@ -52,3 +64,4 @@ class DialOptions:
     file's `[safety]` values, else 5 at once and 1 per second."""
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
     sip: SipOptions = field(default_factory=SipOptions)
+    twilio: TwilioGiven = field(default_factory=TwilioGiven)

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.status import Status
 
 from shopper.asr.types import SpeechEngine
-from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions
+from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
 from shopper.carriers.pacing import configured_caps
+from shopper.carriers.twilio.settings import twilio_settings
 from shopper.cli.batch import run_at_most
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import interrupts
@@ -40,6 +41,7 @@ from shopper.cli.mqtt import (
     warn,
 )
 from shopper.cli.options import At, Engine, Seed, SpeechOptions, VoskModel
+from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
 from shopper.publish.feed import CallFeed
 from shopper.publish.homeassistant import Discovery
 from shopper.publish.publisher import publishing
@@ -97,6 +99,11 @@ def run(
             "masked), for a PBX administrator."
         ),
     ] = None,
+    twilio_from: TwilioFrom = None,
+    public_url: PublicUrl = None,
+    listen: Listen = None,
+    twilio_api_url: TwilioApiUrl = None,
+    twilio_dtmf: TwilioDtmf = None,
     mqtt: MqttUrl = None,
     mqtt_ca: MqttCa = None,
     mqtt_cert: MqttCert = None,
@@ -144,12 +151,16 @@ def run(
         print_ivr_warnings(Path(s.target) for s in loaded if s.carrier == "sandbox")
         delivery = MqttDelivery(broker.settings(), mqtt_drain)
         caps = configured_caps()  # a bad [safety] table is an error before any call
+        twilio = TwilioGiven(twilio_from, public_url, listen, twilio_api_url, twilio_dtmf)
+        if any(script.carrier == "twilio" for script in loaded):
+            twilio_settings(twilio)  # missing credentials or public URL: before any call
         speech = SpeechOptions(engine, vosk_model).select()
     output.console.print(f"engine: {speech.name}")
     options = DialOptions(
         caps=caps,
         sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at),
         sip=SipOptions(trace=sip_trace),
+        twilio=twilio,
     )
     results, folders, interrupted = asyncio.run(
         _call_all(loaded, speech, options, delivery, output, parallel)

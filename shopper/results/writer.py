@@ -57,6 +57,7 @@ RESULT_KEYS = (
     "assertions",
     "transcript",
     "events",
+    "carrier_call",
     "recording",
 )
 """The documented order of result.json, so diffs between two calls' results line up."""

@@ -18,7 +18,7 @@ from typing import Any
 from shopper import __version__
 from shopper.asr.types import SpeechEngine
 from shopper.audio.frame import TELEPHONY_RATE
-from shopper.carriers.base import AnswerKey, Placed
+from shopper.carriers.base import AnswerKey, Placed, ReportsCarrierCall
 from shopper.carriers.dial import UnplacedCall, dial
 from shopper.carriers.options import DialOptions
 from shopper.carriers.pacing import Slot, configured_caps, wait_for_turn
@@ -519,6 +519,9 @@ def _result_document(
             for u in session.transcript
         ],
         "events": session.timeline.to_json(),
+        "carrier_call": call.carrier_report.to_json()
+        if isinstance(call, ReportsCarrierCall)
+        else None,
         "recording": "recording.wav",
     }
 
