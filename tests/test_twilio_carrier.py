@@ -19,6 +19,7 @@ import aiohttp
 import jsonschema
 import numpy as np
 import pytest
+from twilio_fake import FakeTwilio, Scenario, received_audio, stream_of
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.audio.dtmf import dtmf_sequence
@@ -38,7 +39,6 @@ from shopper.results.writer import result_schema, write_call
 from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import CallInterrupted, run_script
-from tests.twilio_fake import FakeTwilio, Scenario, received_audio, stream_of
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 OPTIONS = DialOptions(ring_timeout_s=20, max_duration_s=60)
