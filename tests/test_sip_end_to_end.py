@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from lossy_relay import RelayProcess
 from sipserve_peers import REPO, Server
 
 from shopper.asr.moonshine_engine import MoonshineEngine
@@ -162,3 +163,36 @@ def test_a_failing_phone_system_over_sip_fails_with_its_kind(
         server.stop()
     assert result["outcome"] == "failed"
     assert result["failure"]["kind"] == kind, (result["failure"], result["events"])
+
+
+@pytest.mark.slow  # a real-time call of about 10 s
+def test_the_verdict_holds_at_2_percent_loss_and_40_ms_jitter(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """The menu call through a relay that loses 2 % of the RTP packets each way and delays
+    each by 0-80 ms (40 ms ± 40 ms, reordering them): the key still routes the call, the
+    prompt is still understood, and the loss shows in the result's RTP figures."""
+    server = Server(IVRS / "menu.yaml", tmp_path / "truth")
+    relay = RelayProcess(server.port, loss=0.02, jitter_s=0.04)
+    try:
+        script = sip_script(
+            tmp_path,
+            "lossy",
+            relay.sip_port,
+            'steps:\n  - wait: 1.5s\n  - press: "1"\n  - expect_hangup: {within: 15s}\n',
+        )
+        result = call(load_script(script), engine)
+        server.wait_for_calls(1)
+    finally:
+        relay.stop()
+        server.stop()
+    truth = only_truth(server)
+    assert relay.counts.dropped > 0 and relay.counts.forwarded > 300
+    assert [k["digit"] for k in truth["keys"]] == ["1"]
+    assert [n["node"] for n in truth["nodes"]] == ["main", "sales"]
+    assert result["outcome"] == "passed", result["failure"]
+    heard = " ".join(u["text"] for u in result["transcript"]).lower()
+    assert "sales" in heard or "sails" in heard, heard
+    rtp = result["metrics"]["rtp"]
+    assert rtp["lost"] > 0 and rtp["loss_pct"] < 6, rtp
+    assert rtp["jitter_ms"] > 5, rtp
