@@ -121,6 +121,22 @@ def bench_realtime(
         typer.echo(run_realtime_bench(calls, engine).render())
 
 
+@bench_app.command("load")
+def bench_load(
+    calls: list[int] = typer.Option(
+        [1, 10], "--calls", help="Concurrent calls (repeat for several runs, in order)."
+    ),
+) -> None:
+    """N concurrent Acme demo calls over SIP/RTP on loopback against `shopper sandbox serve`:
+    verdicts, time-to-human error, frame lag, CPU (the server's apart) and memory."""
+    from shopper.asr.moonshine_engine import MoonshineEngine
+    from shopper.bench.load_bench import run_load_bench
+
+    with one_line_errors():
+        typer.echo("\n== Concurrent calls over SIP (the Acme demo, shopper sandbox serve)")
+        typer.echo(run_load_bench(calls, MoonshineEngine()).render())
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerdictsChoice:
     """What `bench verdicts` runs: the halves, the IVR folders (empty: all), the voices the

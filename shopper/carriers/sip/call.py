@@ -143,6 +143,12 @@ class SipCall:
         return self._call_id
 
     @property
+    def sip_call_id(self) -> str:
+        """The dialog's SIP Call-ID, by which the far end knows the call (its logs, a
+        served sandbox's truth file)."""
+        return self._dialog.sip_call_id
+
+    @property
     def carrier(self) -> str:
         return "sip"
 

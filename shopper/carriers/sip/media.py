@@ -107,6 +107,9 @@ class RtpStream:
         self._sender: asyncio.Task[None] | None = None
         self.last_packet_at: int | None = None
         """Media time the last packet arrived at (None: none yet)."""
+        self.sending = True
+        """False: frames are paced as usual but none goes on the wire (a served line that
+        rings sends no media until it answers or opens early media)."""
 
     # --- setting up -------------------------------------------------------------------------
 
@@ -116,7 +119,9 @@ class RtpStream:
         for port in candidates:
             try:
                 transport, _ = await self._loop.create_datagram_endpoint(
-                    lambda: _Receiver(self), local_addr=(address, port), family=socket.AF_INET
+                    lambda: _Receiver(self),
+                    local_addr=(address, port),
+                    family=socket.AF_INET6 if ":" in address else socket.AF_INET,
                 )
             except OSError:
                 continue
@@ -213,7 +218,7 @@ class RtpStream:
             self._send(self._event_type, timestamp, event.to_bytes(), item.index == 0)
 
     def _send(self, payload_type: int, timestamp: int, payload: bytes, marker: bool) -> None:
-        if self._transport is None or self._remote is None:
+        if self._transport is None or self._remote is None or not self.sending:
             return
         packet = RtpPacket(payload_type, self._sequence, timestamp, self._ssrc, payload, marker)
         self._sequence = (self._sequence + 1) & 0xFFFF

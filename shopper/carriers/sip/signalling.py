@@ -237,8 +237,10 @@ class SipDialog:
             self.settled.set()
         if call is None or self._finished:
             return
+        if code == 100:
+            return  # Trying: the next hop has the INVITE; it says nothing about the call
         media = read_offer(response.text) if response.body else None
-        if 100 < code < 200:
+        if code < 200:
             self._listener.provisional(code, response.reason_phrase, media)
         elif code < 300 and not self._answered:
             self._answered = True

@@ -15,7 +15,9 @@ media clock, whether or not anyone hears it yet. Its signalling maps onto SIP li
 - the IVR hanging up after answering sends BYE; the caller's BYE or CANCEL ends the phone.
 
 The caller's audio (RTP) is the phone's input from the answer on, with RFC 4733 key events
-regenerated as tones (shopper.sandbox.sip.keys); in-band tones pass through as they are.
+regenerated as tones (shopper.sandbox.sip.keys); in-band tones pass through as they are. The
+call's RTP stream is its clock (shopper.sandbox.sip.media): one frame each time the stream
+releases the caller's next 20 ms.
 """
 
 from __future__ import annotations
@@ -24,16 +26,15 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-import aiortp
+import numpy as np
 from aiosipua import IncomingCall, SdpNegotiationError, serialize_sdp
 
-from shopper.audio.frame import AudioFrame
+from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
+from shopper.carriers.base import CarrierError
 from shopper.sandbox.model import Tone
 from shopper.sandbox.phone import SandboxPhone
-from shopper.sandbox.sip.inbound import CallerAudio
 from shopper.sandbox.sip.keys import KeyTones
 from shopper.sandbox.sip.media import CallMedia
-from shopper.sandbox.sip.pacing import FRAME_S, FrameClock
 from shopper.sandbox.truth import EndedBy
 
 logger = logging.getLogger(__name__)
@@ -75,30 +76,28 @@ class ServedCall:
         self._state: CallState = "ringing"
         self._reached: CallState = "ringing"
         self._media: CallMedia | None = None
-        self._caller = CallerAudio()
         self._keys = KeyTones()
         self._stop: tuple[EndedBy, str] | None = None
         self._intercept: tuple[int, str] | None = None
-        self._silent_frames = 0
-        self._heard_packets = 0
+        self._answered_at = 0
         self._rang = False
 
     @property
     def state(self) -> CallState:
         return self._state
 
-    async def run(self, local_ip: str, ports: aiortp.PortAllocator) -> CallOutcome:
+    async def run(self, local_ip: str) -> CallOutcome:
         """The whole call, from the INVITE to its last message; the phone's truth is complete
         when this returns."""
         try:
-            return await self._run(local_ip, ports)
+            return await self._run(local_ip)
         finally:
             if not self.phone.ended:
                 self.phone.disconnect("network", "server error")
             if self._media is not None:
-                await self._media.close()
+                self._media.close()
 
-    async def _run(self, local_ip: str, ports: aiortp.PortAllocator) -> CallOutcome:
+    async def _run(self, local_ip: str) -> CallOutcome:
         if self.phone.definition.answer.mode == "busy":
             self.invite.reject(486, "Busy Here")
             self.phone.disconnect("ivr", "busy", "busy")
@@ -109,32 +108,28 @@ class ServedCall:
             self.phone.disconnect("network", "no SDP offer")
             return self._outcome("network", "no SDP offer in the INVITE: 488")
         try:
-            self._media = await CallMedia.open(
-                offer, local_ip, ports, self._caller.arrived, self._keys.event
-            )
+            self._media = await CallMedia.open(offer, local_ip, self._keys.event)
         except SdpNegotiationError as error:
             self.invite.reject(488, "Not Acceptable Here")
             self.phone.disconnect("network", "no common codec")
             return self._outcome("network", f"488: {error}")
-        except (OSError, RuntimeError) as error:
+        except CarrierError as error:
             self.invite.reject(503, "Service Unavailable")
             self.phone.disconnect("network", "no RTP port")
             return self._outcome("network", f"503: no RTP port for the call ({error})")
-        clock = FrameClock()
         while self._stop is None:
-            await clock.tick()
+            caller, position = await self._media.next_frame()
             if self._stop is not None:
                 break
-            ended = self._step(self._media)
+            ended = self._step(self._media, caller, position)
             if ended is not None:
                 return ended
         by, reason = self._stop
         return self._outcome(by, reason)
 
-    def _step(self, media: CallMedia) -> CallOutcome | None:
+    def _step(self, media: CallMedia, heard: Samples, position: int) -> CallOutcome | None:
         """One frame: the caller's 20 ms in, the phone's 20 ms out, and what it signals."""
-        position = self.phone.position
-        caller = self._keys.over(self._caller.take())
+        caller = self._keys.over(heard) if self._state == "answered" else np.zeros_like(heard)
         far = self.phone.step(AudioFrame(caller, position))
         if far is None:
             return self._ivr_hung_up()
@@ -144,8 +139,8 @@ class ServedCall:
         if self._state == "ringing" and self.phone.answered_at is not None:
             self._pick_up(media)
         if self._state in ("early", "answered"):
-            media.send(far, position)
-        if self._state == "answered" and self._no_rtp():
+            media.send(far)
+        if self._state == "answered" and self._no_rtp(media, position):
             self.invite.hangup()
             self.phone.disconnect("network", "no RTP from the caller")
             self._set("ended")
@@ -161,18 +156,18 @@ class ServedCall:
             if response is not None:
                 self._intercept = response
                 _session_progress(self.invite, media)
+                media.start_sending()
                 self._set("early")
                 return
         self.invite.accept(media.answer)
+        media.start_sending()
+        self._answered_at = self.phone.position
         self._set("answered")
 
-    def _no_rtp(self) -> bool:
-        if self._caller.packets != self._heard_packets:
-            self._heard_packets = self._caller.packets
-            self._silent_frames = 0
-            return False
-        self._silent_frames += 1
-        return self._silent_frames * FRAME_S >= NO_RTP_S
+    def _no_rtp(self, media: CallMedia, now: int) -> bool:
+        last = media.last_packet_at
+        since = max(last if last is not None else 0, self._answered_at)
+        return now - since >= NO_RTP_S * TELEPHONY_RATE
 
     def _ivr_hung_up(self) -> CallOutcome:
         reason = self.phone.truth.end.reason if self.phone.truth.end else "hung up"

@@ -4,9 +4,9 @@ The simulated phone system, like many real IVRs, hears keys only in-band, throug
 DTMF receiver. A media gateway that receives RFC 4733 events and regenerates the tones does
 what this module does: each event becomes a tone of the event's duration (kept between
 `MIN_TONE_S` and `MAX_TONE_S`, so a truncated or runaway event still makes one clean press)
-followed by `GAP_S` of quiet, and replaces the caller's audio while it sounds. aiortp reports
-an event when it ends, so the tone starts then: the IVR hears the key one press-length after
-the caller began it. Events that are not DTMF keys (flash, 16) are ignored.
+followed by `GAP_S` of quiet, and replaces the caller's audio while it sounds. The RTP stream
+reports an event when it ends, so the tone starts then: the IVR hears the key one press-length
+after the caller began it. Events that are not DTMF keys (flash, 16) are ignored.
 """
 
 from __future__ import annotations

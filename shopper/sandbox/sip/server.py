@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiortp
 from aiosipua import IncomingCall, SipRequest, SipUAS, UdpSipTransport
 from aiosipua.transport import _UdpProtocol
 
@@ -32,7 +31,6 @@ from shopper.sandbox.phone import SandboxPhone
 from shopper.sandbox.render import SoundBank
 from shopper.sandbox.sip.address import ServeError, SipAddress
 from shopper.sandbox.sip.call import CallOutcome, ServedCall
-from shopper.sandbox.sip.media import RTP_PORTS
 from shopper.sandbox.truthfile import write_truth
 
 logger = logging.getLogger(__name__)
@@ -85,7 +83,6 @@ class SandboxSipServer:
         self._settings = settings
         self._on_report = on_report
         self._uas: SipUAS | None = None
-        self._ports = aiortp.PortAllocator(RTP_PORTS)
         self._calls: dict[str, ServedCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._count = 0
@@ -158,7 +155,7 @@ class SandboxSipServer:
 
     async def _serve(self, number: int, call: ServedCall) -> None:
         try:
-            outcome = await call.run(self._address.host, self._ports)
+            outcome = await call.run(self._address.host)
         except Exception:
             logger.exception("call %d (%s) failed", number, call.invite.call_id)
             call.shut_down()

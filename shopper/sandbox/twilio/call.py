@@ -36,10 +36,10 @@ import numpy as np
 
 from shopper.audio.dtmf import dtmf_tone
 from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, AudioFrame
+from shopper.sandbox.frameclock import FrameClock
 from shopper.sandbox.model import Tone
 from shopper.sandbox.phone import SandboxPhone
 from shopper.sandbox.sip.call import SIT_RESPONSES
-from shopper.sandbox.sip.pacing import FrameClock
 from shopper.sandbox.truth import EndedBy
 from shopper.sandbox.twilio.callbacks import StatusCallbacks
 from shopper.sandbox.twilio.playout import Mark, Playout

@@ -1,6 +1,7 @@
-"""The served call's media clock: one 20 ms frame at a time, in step with real time.
+"""A served call's media clock (the Twilio emulator's streams): a 20 ms frame at a time, in
+step with real time.
 
-RTP peers expect a packet every 20 ms; the phone system computes a frame only when the clock
+Media streams carry a frame every 20 ms; the phone system computes a frame only when the clock
 asks for it. A tick that comes late (the event loop was busy) is made up at once, so media
 time keeps up with the wall clock; after a stall longer than `MAX_LAG_S` the clock re-anchors
 instead of bursting a backlog of packets no jitter buffer would keep, and media time then runs

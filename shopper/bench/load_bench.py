@@ -1,0 +1,282 @@
+"""Many calls at once over real SIP/RTP: N copies of the Acme demo, dialled through the SIP
+carrier on loopback against `shopper sandbox serve` (a process of its own), in real time.
+
+This is `shopper bench realtime` with a real network path in place of the in-process
+sandbox, and it measures the same way (shopper.bench.realtime_bench's clocks, probe and
+quantiles): per N, the verdicts right (passed, time to human within `HUMAN_TOLERANCE_S` of
+the server's truth for that call), frame lag (wall time a frame's analysis ended minus the
+moment it was due: the call placed plus the frame's media end), text latency, loop lag,
+worker backlog, the tester's CPU per call (this process and its speech workers) and its
+resident memory; the server's CPU per call and peak memory are given apart, as the far end's
+cost that a real PBX would carry. Each call is paired with its truth by its SIP Call-ID (the
+server names truth files by it). The calls are dialled with explicit caps (`UNCAPPED`): the
+served sandbox needs no protection from the per-target pacing of a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from shopper.asr.types import SpeechEngine
+from shopper.bench.call_bench import _truth_time_to_human_s
+from shopper.bench.realtime_bench import (
+    DEMO_SCRIPT,
+    HUMAN_TOLERANCE_S,
+    SAMPLE_S,
+    UNCAPPED,
+    RealtimeReport,
+    RealtimeRow,
+    _CallClock,
+    _Probe,
+    _quantiles,
+    _resident_bytes,
+    _total_resident,
+    _Workers,
+)
+from shopper.carriers.options import DialOptions
+from shopper.carriers.sip.call import SipCall
+from shopper.errors import ShopperError
+from shopper.scripts.loader import load_script
+from shopper.scripts.model import CallScript
+from shopper.scripts.runner import CallContext, run_script
+
+IVR = DEMO_SCRIPT.parent / "ivr.yaml"
+SERVER_START_S = 120.0
+"""How long the server may take to render the IVR's sounds and listen."""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+class ServedSandbox:
+    """`shopper sandbox serve IVR --sip 127.0.0.1:PORT --truth DIR` as a child process."""
+
+    def __init__(self, ivr: Path, truth_dir: Path, at: str | None) -> None:
+        self.port = _free_udp_port()
+        self.truth_dir = truth_dir
+        command = [sys.executable, "-m", "shopper", "sandbox", "serve", str(ivr),
+                   "--sip", f"127.0.0.1:{self.port}", "--truth", str(truth_dir)]  # fmt: skip
+        if at is not None:
+            command += ["--at", at]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + SERVER_START_S
+        assert self.process.stderr is not None
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if "listening on" in line:
+                return
+            if not line and self.process.poll() is not None:
+                break
+        self.stop()
+        raise ShopperError(f"shopper sandbox serve did not start on port {self.port}")
+
+    @property
+    def uri(self) -> str:
+        return f"sip:ivr@127.0.0.1:{self.port}"
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU time the server has used (user and system)."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / _TICK
+
+    @property
+    def resident_bytes(self) -> int:
+        return _resident_bytes(self.process.pid)
+
+    def truth(self, sip_call_id: str) -> dict[str, Any] | None:
+        """The truth of the call with this Call-ID (named as the server names it)."""
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", sip_call_id)[:80]
+        for path in self.truth_dir.glob(f"*-{safe}.json"):
+            loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return loaded
+        return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRow:
+    tester: RealtimeRow
+    """far_end_cpu_per_call_s is the server's CPU per call."""
+    human_error_max_s: float | None
+    """The largest |time to human - the truth's| over the calls that measured one."""
+    server_peak_mb: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    engine: str
+    rows: tuple[LoadRow, ...]
+
+    def render(self) -> str:
+        text = RealtimeReport(self.engine, tuple(row.tester for row in self.rows)).render()
+        lines = text.splitlines()
+        out = [lines[0] + "; over SIP/RTP on loopback to shopper sandbox serve"]
+        rows = iter(self.rows)
+        for line in lines[1:]:
+            out.append(line.replace("far end", "server"))
+            if line.startswith("N="):
+                row = next(rows)
+                error = row.human_error_max_s
+                out.append(
+                    "  time to human, largest error vs the server's truth s: "
+                    + ("-" if error is None else f"{error:.2f}")
+                )
+            if line.startswith("  resident memory MB:"):
+                out.append(f"  server resident memory MB: peak {row.server_peak_mb:.0f}")
+        return "\n".join(out)
+
+
+async def _one_call(
+    engine: SpeechEngine, script: CallScript
+) -> tuple[_CallClock, dict[str, Any], str | None]:
+    clock = _CallClock()
+    sip_ids: list[str] = []
+
+    def placed(context: CallContext) -> None:
+        clock.watch(context)
+        call = context.session.call
+        if isinstance(call, SipCall):
+            sip_ids.append(call.sip_call_id)
+
+    began = time.perf_counter()
+    record = await run_script(script, engine, DialOptions(caps=UNCAPPED), on_call=placed)
+    result = dict(record.result)
+    result["wall_s"] = time.perf_counter() - began
+    return clock, result, sip_ids[0] if sip_ids else None
+
+
+def _human_error_s(result: dict[str, Any], truth: dict[str, Any] | None) -> float | None:
+    true_s = _truth_time_to_human_s(truth or {})
+    measured = result["metrics"]["time_to_human_s"]
+    if true_s is None or measured is None:
+        return None
+    return abs(float(measured) - true_s)
+
+
+def _verdict(result: dict[str, Any], truth: dict[str, Any] | None, number: int) -> str | None:
+    """What was wrong (None: right)."""
+    if result["outcome"] != "passed":
+        failure = result["failure"] or {}
+        return f"call {number}: {failure.get('kind', result['outcome'])}: {failure.get('message')}"
+    error = _human_error_s(result, truth)
+    if error is None:
+        return f"call {number}: no time to human (or no truth)"
+    if error > HUMAN_TOLERANCE_S:
+        return f"call {number}: time to human off by {error:.1f} s"
+    return None
+
+
+async def _server_peak(server: ServedSandbox, peak: list[int]) -> None:
+    while True:
+        peak[0] = max(peak[0], server.resident_bytes)
+        await asyncio.sleep(SAMPLE_S)
+
+
+async def _concurrent(engine: SpeechEngine, calls: int, server: ServedSandbox) -> LoadRow:
+    workers = _Workers(engine)
+    await asyncio.to_thread(workers.start)
+    script = await asyncio.to_thread(load_script, DEMO_SCRIPT)
+    script = replace(script, carrier="sip", target=server.uri)
+    load_before = os.getloadavg()[0]
+    resident_before = _total_resident(workers)
+    cpu_before = time.process_time()
+    worker_cpu_before = workers.cpu_s
+    server_cpu_before = server.cpu_s
+    probe = _Probe(workers, peak_resident=resident_before)
+    server_peak = [server.resident_bytes]
+    watchers = [
+        asyncio.create_task(probe.run()),
+        asyncio.create_task(_server_peak(server, server_peak)),
+    ]
+    try:
+        outcomes = await asyncio.gather(*(_one_call(engine, script) for _ in range(calls)))
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+    await asyncio.sleep(1.0)  # the server writes each truth as its call ends
+    worker_cpu = workers.cpu_s - worker_cpu_before
+    cpu = time.process_time() - cpu_before + worker_cpu
+    clocks = [clock for clock, _, _ in outcomes]
+    truths = [server.truth(sip_id) if sip_id else None for _, _, sip_id in outcomes]
+    results = [result for _, result, _ in outcomes]
+    wrong = [
+        _verdict(result, truth, number)
+        for number, (result, truth) in enumerate(zip(results, truths, strict=True), 1)
+    ]
+    errors = [
+        e
+        for e in (_human_error_s(r, t) for r, t in zip(results, truths, strict=True))
+        if e is not None
+    ]
+    mb = 2.0**20
+    tester = RealtimeRow(
+        calls=calls,
+        right=sum(w is None for w in wrong),
+        behind_s=tuple(r["wall_s"] - float(r["metrics"]["duration_s"]) for _, r, _ in outcomes),
+        frame_lag_s=_quantiles([lag for clock in clocks for lag in clock.frame_lags]),
+        text_latency_s=_quantiles([lag for clock in clocks for lag in clock.text_latencies]),
+        loop_lag_s=_quantiles(probe.loop_lags),
+        backlog=_quantiles([float(b) for b in probe.backlogs]) if probe.backlogs else None,
+        cpu_per_call_s=cpu / calls,
+        worker_cpu_per_call_s=worker_cpu / calls,
+        far_end_cpu_per_call_s=(server.cpu_s - server_cpu_before) / calls,
+        resident_peak_mb=probe.peak_resident / mb,
+        resident_per_call_mb=max(0, probe.peak_resident - resident_before) / mb / calls,
+        load_before=load_before,
+        load_after=os.getloadavg()[0],
+        wrong=tuple(w for w in wrong if w is not None),
+    )
+    return LoadRow(tester, max(errors) if errors else None, server_peak[0] / mb)
+
+
+def run_load_bench(counts: list[int], engine: SpeechEngine | None = None) -> LoadReport:
+    """For each N in `counts` (in order), N Acme demo calls at once over SIP to one served
+    sandbox (the script's `at:` given to the server)."""
+    if engine is None:
+        from shopper.asr.moonshine_engine import MoonshineEngine
+
+        engine = MoonshineEngine()
+    at = load_script(DEMO_SCRIPT).sandbox_at
+    with tempfile.TemporaryDirectory(prefix="shopper-load-") as folder:
+        server = ServedSandbox(IVR, Path(folder), at.isoformat() if at is not None else None)
+        try:
+            rows = tuple(asyncio.run(_concurrent(engine, calls, server)) for calls in counts)
+        finally:
+            server.stop()
+    return LoadReport(engine.name, rows)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
