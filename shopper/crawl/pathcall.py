@@ -703,8 +703,7 @@ def _offer_words(session: CallSession, offer: Utterance, final: bool = True) -> 
     after = next((u for u in session.transcript if u.start >= offer.end), None)
     if after is not None:
         return f"{offer.text} {after.text}" if after.start - offer.end < quiet else offer.text
-    still_hearing = session.partial is not None and bool(session.partial.text)
-    if final or (session.now - offer.end >= quiet and not still_hearing):
+    if final or (session.now - offer.end >= quiet and not session.speech_unfinished):
         return offer.text
     return None
 
@@ -937,9 +936,17 @@ def _stopped(
 
 
 def _menu_waits(session: CallSession, finals: list[Utterance], pieces: list[Piece]) -> bool:
-    """A prompt that offers keys was followed by as much quiet as ends a prompt."""
+    """A prompt that offers keys was followed by as much quiet as ends a prompt, once all that
+    was said before the quiet is recognised: the sound runs can fall quiet inside the last
+    sentence, and the recogniser returns an utterance a while after it ends (on a virtual
+    clock it holds speech until the pause after it is longer than the pauses inside
+    sentences; in real time a loaded recogniser runs seconds behind), so until then the
+    last sentence, and the key it offers, is not heard yet. The quiet is media time from the
+    end of that speech, however late its text came."""
     run = session.runs.run
     if not finals or not pieces or run is None or run.kind != "silence":
+        return False
+    if session.speech_unfinished:
         return False
     quiet = session.samples(session.settings.prompt_end_silence_s)
     if session.now - max(run.since, finals[-1].end) < quiet:
