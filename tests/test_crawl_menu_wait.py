@@ -1,7 +1,8 @@
 """A menu waits for a key only once all that was said before the quiet after it is
 recognised: the crawl never takes a menu as waiting from the sound alone while the text of
-its last sentence is still to come (before, "For anything else, press 3" was lost, the menu
-judged waiting by 1.8 s of quiet after it while its text was not in yet).
+its last sentence is still to come (before, "For anything else, press 2" was lost here, the
+menu judged waiting by 1.8 s of quiet after it while its text was not in yet; CareBridge awb
+lost "To speak with a nurse, press 3" so, the sound runs quiet inside that sentence).
 
 The recogniser here is the real one, its finals reaching the call 3 s of media after their
 speech ended (as from a recogniser running behind): more than the quiet that ends a prompt.
