@@ -238,6 +238,7 @@ def _listening(now_s: float, said: list[Utterance], hearing: str = "") -> CallSe
         now=round(now_s * TELEPHONY_RATE),
         transcript=said,
         partial=partial,
+        speech_unfinished=partial is not None,
         settings=SimpleNamespace(prompt_end_silence_s=1.8),
         samples=lambda seconds: round(seconds * TELEPHONY_RATE),
         finals_since=lambda t: [u for u in said if u.end > t],

@@ -703,8 +703,7 @@ def _offer_words(session: CallSession, offer: Utterance, final: bool = True) -> 
     after = next((u for u in session.transcript if u.start >= offer.end), None)
     if after is not None:
         return f"{offer.text} {after.text}" if after.start - offer.end < quiet else offer.text
-    still_hearing = session.partial is not None and bool(session.partial.text)
-    if final or (session.now - offer.end >= quiet and not still_hearing):
+    if final or (session.now - offer.end >= quiet and not session.speech_unfinished):
         return offer.text
     return None
 
@@ -920,13 +919,21 @@ def _stopped(
     heard: list[HeardPrompt],
 ) -> _Outcome | None:
     """How the listening stops while the call is up and not on hold: a beep after a request
-    for a message, a menu waiting for a key, dead air, or the call's length budget."""
+    for a message, a menu waiting for a key, dead air, or the call's length budget. What was
+    said is judged (a box, a menu) only once all of it is recognised: the recogniser returns
+    an utterance a while after it ends (on a virtual clock it holds speech until the pause
+    after it is longer than the pauses inside sentences; in real time a loaded recogniser
+    runs seconds behind), so until then the last sentence, a menu's last key or the rest of
+    a box's greeting, is not heard yet. Quiet is media time from the end of the speech,
+    however late its text came; dead air counts from when the text was in (`silent_for_s`)."""
     tone = listening.tone
-    if _beep_after_message(session, listening.start, heard) or (
-        heard and _recording_box(session, listening.start)
+    said_all = not session.speech_unfinished
+    if said_all and (
+        _beep_after_message(session, listening.start, heard)
+        or (heard and _recording_box(session, listening.start))
     ):
         return _Outcome("voicemail", _greeting_apart(heard), tone=tone)
-    if _menu_waits(session, finals, listening.pieces):
+    if said_all and _menu_waits(session, finals, listening.pieces):
         return _Outcome("menu", heard, tone=tone)
     if session.silent_for_s >= job.dead_air_s:
         detail = f"{job.dead_air_s:g} s of silence"
@@ -937,7 +944,9 @@ def _stopped(
 
 
 def _menu_waits(session: CallSession, finals: list[Utterance], pieces: list[Piece]) -> bool:
-    """A prompt that offers keys was followed by as much quiet as ends a prompt."""
+    """A prompt that offers keys was followed by as much quiet as ends a prompt (asked once
+    all that was said is recognised: the sound runs can fall quiet inside the last sentence
+    while its text is still to come)."""
     run = session.runs.run
     if not finals or not pieces or run is None or run.kind != "silence":
         return False
