@@ -5,7 +5,9 @@ compared with the emulator's truth files and its REST answers, never with the IV
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import re
 import secrets
@@ -14,18 +16,23 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from twilio.rest import Client
 
+from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions
 from shopper.carriers.twilio import runtime
 from shopper.carriers.twilio.call import TwilioCall
+from shopper.carriers.twilio.ledger import LEDGER_FILE, CallLedger
 from shopper.carriers.twilio.runtime import close_twilio
+from shopper.results.writer import write_call
+from shopper.scripts.loader import load_script
+from shopper.scripts.runner import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -209,3 +216,96 @@ async def test_a_line_nobody_answers_ends_no_answer_at_the_ring_timeout(
         assert rest_client(lines).calls(sid).fetch().status == "no-answer"
     finally:
         await close_twilio()
+
+
+@pytest.mark.slow
+async def test_acme_billing_through_twilio_reaches_a_human_timed_as_the_truth_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Acme billing script, its target turned into a number that `shopper sandbox serve
+    --twilio` answers with the Acme IVR: time to human and hold within 1 s of the emulator's
+    truth (~75 s in real time), and no secret in the evidence or the log."""
+    caplog.set_level(logging.DEBUG)
+    acme = ROOT / "scripts" / "acme"
+    script = load_script(acme / "billing-human.yaml")
+    assert script.sandbox_at is not None  # the bank is open then: the emulator's clock too
+    at = script.sandbox_at.isoformat()
+    arguments = ["serve", str(acme / "ivr.yaml"), "--twilio", "127.0.0.1:0", "--at", at]
+    emulator = start_emulator(arguments, tmp_path / "truth")
+    try:
+        for name, value in point_shopper_at(emulator, tmp_path / "state").items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(runtime, "_SWEPT", set())
+        over_twilio = replace(script, carrier="twilio", target="+15550100100", sandbox_at=None)
+        record = await run_script(over_twilio, MoonshineEngine())
+        await close_twilio()
+    finally:
+        printed = emulator.stop()
+    result = record.result
+    assert result["outcome"] == "passed", result["failure"]
+    truth = emulator.truth(result["carrier_call"]["call_sid"])
+    answered = truth["answer"]["answered_s"]
+    assert result["metrics"]["answer_s"] == pytest.approx(answered, abs=0.5)
+    expected_human = truth["agent_first_spoke_s"] - answered
+    assert result["metrics"]["time_to_human_s"] == pytest.approx(expected_human, abs=1.0)
+    true_hold = sum(hold["end_s"] - hold["start_s"] for hold in truth["holds"])
+    assert result["metrics"]["hold_s"] == pytest.approx(true_hold, abs=1.0)
+    write_call(record, tmp_path / "call")
+    for path in (tmp_path / "call").iterdir():
+        assert TOKEN.encode() not in path.read_bytes(), path.name
+    for line in caplog.records:
+        assert TOKEN not in line.getMessage()
+    assert TOKEN not in printed
+
+
+@pytest.mark.slow
+async def test_a_call_left_up_by_a_killed_shopper_is_hung_up_by_the_next_start(
+    lines: Emulator, shopper_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL of `shopper run` (and its speech workers) mid-call leaves the call up at the
+    emulator; the next process that places a Twilio call hangs it up through the REST API.
+    With `dtmf = twiml` the call is parked on `<Pause>`, which outlives the stream's WebSocket
+    (a `<Connect><Stream>` call ends by itself when the killed process's socket closes, as on
+    Twilio: its TwiML runs to its end)."""
+    script = tmp_path / "hold.yaml"
+    script.write_text(
+        f'name: on hold\ncarrier: twilio\ntarget: "{HOLD}"\nsteps:\n  - wait: 100s\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "shopper", "run", str(script), "--out", str(tmp_path)]
+    crashed = subprocess.Popen(
+        command,
+        env=os.environ | shopper_env | {"SHOPPER_TWILIO_DTMF": "twiml"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ledger = Path(shopper_env["SHOPPER_STATE_DIR"]) / LEDGER_FILE
+    client = rest_client(lines)
+    try:
+        sid = await in_progress_call(ledger, client)
+    finally:
+        os.killpg(crashed.pid, signal.SIGKILL)
+        crashed.wait()  # reaped: its pid is no longer a running process
+    await asyncio.sleep(1.0)
+    assert client.calls(sid).fetch().status == "in-progress"  # left up by the crash
+    try:
+        placed = await dial(BUSY, "twilio", OPTIONS)  # a new start: it sweeps first
+        assert isinstance(placed.call, TwilioCall), placed.failed
+        async for _ in placed.call.frames():
+            pass
+    finally:
+        await close_twilio()
+    assert client.calls(sid).fetch().status == "completed"
+    assert lines.truth(sid)["end"]["reason"] == "REST update Status=completed"
+    assert CallLedger(ledger).entries() == []
+
+
+async def in_progress_call(ledger: Path, client: Client) -> str:
+    """The SID of the call in the ledger once the emulator says it has been answered."""
+    for _ in range(600):
+        sids = [entry.call_sid for entry in CallLedger(ledger).entries()]
+        if sids and client.calls(sids[0]).fetch().status == "in-progress":
+            return sids[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError("the call never came up")
