@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from twilio.rest import Client
+from typer.testing import CliRunner
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.carriers.dial import dial
@@ -30,6 +31,7 @@ from shopper.carriers.twilio import runtime
 from shopper.carriers.twilio.call import TwilioCall
 from shopper.carriers.twilio.ledger import LEDGER_FILE, CallLedger
 from shopper.carriers.twilio.runtime import close_twilio
+from shopper.cli.main import app
 from shopper.results.writer import write_call
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
@@ -309,3 +311,27 @@ async def in_progress_call(ledger: Path, client: Client) -> str:
             return sids[0]
         await asyncio.sleep(0.1)
     raise AssertionError("the call never came up")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "said"),
+    [
+        (["--twilio", "127.0.0.1:0"], {}, "serves one account: set TWILIO_ACCOUNT_SID"),
+        ([], {"TWILIO_ACCOUNT_SID": ACCOUNT}, "give --sip HOST:PORT (SIP over UDP) or --twilio"),
+        (["--twilio", "127.0.0.1:0", "--sip", "127.0.0.1:5080"], {}, "not both"),
+        (["--twilio", "localhost"], {}, "--twilio 'localhost': give HOST:PORT"),
+    ],
+)
+def test_serve_says_in_one_line_what_twilio_serving_needs(
+    arguments: list[str],
+    environment: dict[str, str],
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    ivr = str(LINES[MENU])
+    result = CliRunner().invoke(app, ["sandbox", "serve", ivr, *arguments], env=environment)
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("shopper: ") and said in line
