@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,21 +19,30 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import pytest
 from twilio.rest import Client
 from typer.testing import CliRunner
 
 from shopper.asr.moonshine_engine import MoonshineEngine
+from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.audio.resample import resample
 from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions
+from shopper.carriers.signals import Answered
 from shopper.carriers.twilio import runtime
 from shopper.carriers.twilio.call import TwilioCall
 from shopper.carriers.twilio.ledger import LEDGER_FILE, CallLedger
 from shopper.carriers.twilio.runtime import close_twilio
 from shopper.cli.main import app
 from shopper.results.writer import write_call
+from shopper.sandbox.loader import load_ivr
+from shopper.sandbox.render import SoundBank
+from shopper.sandbox.twilio.playout import Playout
+from shopper.sandbox.twilio.server import EmulatorSettings, ServedIvr, TwilioEmulator
+from shopper.sandbox.twilio.signature import Credentials
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
@@ -50,6 +60,8 @@ LINES = {
     HOLD: DATA / "twilioe2e" / "hold.yaml",
 }
 OPTIONS = DialOptions(ring_timeout_s=4, max_duration_s=60)
+MULTIMON_RATE = 22050
+"""multimon-ng reads raw 16-bit audio at this rate only."""
 
 
 @dataclass
@@ -335,3 +347,52 @@ def test_serve_says_in_one_line_what_twilio_serving_needs(
     assert result.exit_code == 2
     (line,) = result.output.strip().splitlines()
     assert line.startswith("shopper: ") and said in line
+
+
+async def test_another_dtmf_decoder_hears_the_keys_shopper_sent_through_the_emulator(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The in-band keys shopper sends on the stream, as the emulator's IVR heard them (after
+    μ-law both ways), decoded by Debian's multimon-ng rather than shopper's own detector."""
+    assert shutil.which("multimon-ng"), "multimon-ng is missing: run .ci/setup"
+    heard: list[Samples] = []
+    take = Playout.take
+
+    def listening(playout: Playout) -> Samples:
+        frame = take(playout)
+        heard.append(frame)
+        return frame
+
+    monkeypatch.setattr(Playout, "take", listening)
+    definition = load_ivr(LINES[HOLD])
+    served = {HOLD: ServedIvr(definition, SoundBank(definition))}
+    emulator = TwilioEmulator(served, Credentials(ACCOUNT, TOKEN, {}), EmulatorSettings())
+    port = await emulator.start("127.0.0.1", 0)
+    running = Emulator(cast(Any, None), f"http://127.0.0.1:{port}", tmp_path, [])
+    for name, value in point_shopper_at(running, tmp_path / "state").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(runtime, "_SWEPT", set())
+    keys = "2580#*"
+    try:
+        placed = await dial(HOLD, "twilio", OPTIONS)
+        assert isinstance(placed.call, TwilioCall), placed.failed
+        call = placed.call
+        played_by: int | None = None
+        async for frame in call.frames():
+            if any(isinstance(signal_, Answered) for signal_ in frame.signals):
+                sent = await call.send_dtmf(keys)
+                played_by = sent.end + TELEPHONY_RATE // 2  # and the playout's lag
+            if played_by is not None and frame.far.start >= played_by:
+                await call.hangup()
+    finally:
+        await close_twilio()
+        await emulator.stop()
+    wide = resample(np.concatenate(heard), TELEPHONY_RATE, MULTIMON_RATE)
+    decoded = subprocess.run(
+        ["multimon-ng", "-q", "-c", "-a", "DTMF", "-t", "raw", "-"],
+        input=wide.astype("<i2").tobytes(),
+        capture_output=True,
+        check=True,
+    )
+    digits = re.findall(r"^DTMF: (\S)$", decoded.stdout.decode(), re.MULTILINE)
+    assert "".join(digits) == keys
