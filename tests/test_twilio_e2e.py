@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,14 +107,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def point_shopper_at(emulator: Emulator, state: Path) -> dict[str, str]:
-    """The environment that sends shopper's Twilio calls to `emulator`."""
+def point_shopper_at(base_url: str, state: Path) -> dict[str, str]:
+    """The environment that sends shopper's Twilio calls to the emulator at `base_url`."""
     port = free_port()
     return {
         "TWILIO_ACCOUNT_SID": ACCOUNT,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "SHOPPER_TWILIO_FROM": "+15550109999",
-        "SHOPPER_TWILIO_API_URL": emulator.base_url,
+        "SHOPPER_TWILIO_API_URL": base_url,
         "SHOPPER_TWILIO_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "SHOPPER_TWILIO_LISTEN": f"127.0.0.1:{port}",
         "SHOPPER_STATE_DIR": str(state),
@@ -137,7 +137,7 @@ def lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 def shopper_env(
     lines: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[dict[str, str]]:
-    environment = point_shopper_at(lines, tmp_path / "state")
+    environment = point_shopper_at(lines.base_url, tmp_path / "state")
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(runtime, "_SWEPT", set())
@@ -188,7 +188,7 @@ def test_concurrent_calls_each_hear_and_key_their_own_line_and_failures_get_thei
         )
         paths.append(str(path))
     out = tmp_path / "out"
-    environment = os.environ | point_shopper_at(lines, tmp_path / "state")
+    environment = os.environ | point_shopper_at(lines.base_url, tmp_path / "state")
     command = [sys.executable, "-m", "shopper", "run", *paths, "--parallel", "5"]
     command += ["--out", str(out), "--json"]
     run = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=240)
@@ -247,7 +247,7 @@ async def test_acme_billing_through_twilio_reaches_a_human_timed_as_the_truth_sa
     arguments = ["serve", str(acme / "ivr.yaml"), "--twilio", "127.0.0.1:0", "--at", at]
     emulator = start_emulator(arguments, tmp_path / "truth")
     try:
-        for name, value in point_shopper_at(emulator, tmp_path / "state").items():
+        for name, value in point_shopper_at(emulator.base_url, tmp_path / "state").items():
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(runtime, "_SWEPT", set())
         over_twilio = replace(script, carrier="twilio", target="+15550100100", sandbox_at=None)
@@ -263,6 +263,12 @@ async def test_acme_billing_through_twilio_reaches_a_human_timed_as_the_truth_sa
     expected_human = truth["agent_first_spoke_s"] - answered
     assert result["metrics"]["time_to_human_s"] == pytest.approx(expected_human, abs=1.0)
     true_hold = sum(hold["end_s"] - hold["start_s"] for hold in truth["holds"])
+    metrics = result["metrics"]
+    print(  # the figures behind the assertions, for `pytest -s`
+        f"Acme over Twilio: answer {metrics['answer_s']} s (truth {answered}), time to human "
+        f"{metrics['time_to_human_s']} s (truth {expected_human:.2f}), hold "
+        f"{metrics['hold_s']} s (truth {true_hold:.2f})"
+    )
     assert result["metrics"]["hold_s"] == pytest.approx(true_hold, abs=1.0)
     write_call(record, tmp_path / "call")
     for path in (tmp_path / "call").iterdir():
@@ -368,8 +374,8 @@ async def test_another_dtmf_decoder_hears_the_keys_shopper_sent_through_the_emul
     served = {HOLD: ServedIvr(definition, SoundBank(definition))}
     emulator = TwilioEmulator(served, Credentials(ACCOUNT, TOKEN, {}), EmulatorSettings())
     port = await emulator.start("127.0.0.1", 0)
-    running = Emulator(cast(Any, None), f"http://127.0.0.1:{port}", tmp_path, [])
-    for name, value in point_shopper_at(running, tmp_path / "state").items():
+    base_url = f"http://127.0.0.1:{port}"
+    for name, value in point_shopper_at(base_url, tmp_path / "state").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(runtime, "_SWEPT", set())
     keys = "2580#*"
