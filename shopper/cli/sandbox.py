@@ -45,6 +45,20 @@ sandbox_app = typer.Typer(
 )
 
 
+AccountSid = Annotated[
+    str | None,
+    typer.Option(envvar="TWILIO_ACCOUNT_SID", help="The account SID clients use (Twilio)."),
+]
+AuthToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TWILIO_AUTH_TOKEN",
+        show_default=False,
+        help="The account's auth token (also signs callbacks); prefer the environment.",
+    ),
+]
+
+
 @sandbox_app.command()
 def serve(
     ivr: Annotated[Path, typer.Argument(help="The sandbox IVR file (.yaml) to serve.")],
@@ -130,20 +144,6 @@ def _truth_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ServeError(f"--truth {folder}: cannot create the folder ({error.strerror})") from None
-
-
-AccountSid = Annotated[
-    str | None,
-    typer.Option(envvar="TWILIO_ACCOUNT_SID", help="The account SID clients use (Twilio)."),
-]
-AuthToken = Annotated[
-    str | None,
-    typer.Option(
-        envvar="TWILIO_AUTH_TOKEN",
-        show_default=False,
-        help="The account's auth token (also signs callbacks); prefer the environment.",
-    ),
-]
 
 
 @sandbox_app.command()
