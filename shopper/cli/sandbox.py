@@ -3,9 +3,10 @@
 `shopper sandbox serve IVR.yaml --sip 127.0.0.1:5080` answers SIP calls with the IVR the file
 defines, each call a fresh phone system in real time, until Ctrl-C or SIGTERM; then it ends
 the calls in progress with BYE and exits 0 (docs/sandbox.md, "Serving it over SIP").
-`shopper sandbox twilio --number +15550100001=IVR.yaml --listen 127.0.0.1:8088` emulates
-Twilio's Calls API and Media Streams in front of sandbox IVRs (docs/sandbox.md, "A Twilio
-emulator").
+`shopper sandbox serve IVR.yaml --twilio 127.0.0.1:8088` puts the IVR behind an emulator of
+Twilio's Calls API and Media Streams, answering calls to any number; `shopper sandbox twilio
+--number +15550100001=IVR.yaml ... --listen 127.0.0.1:8088` is the same emulator with a
+different IVR per number, API keys and caller IDs (docs/sandbox.md, "A Twilio emulator").
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from shopper.sandbox.model import IvrDefinition
 from shopper.sandbox.render import SoundBank
 from shopper.sandbox.sip.address import ServeError, SipAddress, parse_sip_address
 from shopper.sandbox.sip.server import CallReport, SandboxSipServer, ServeSettings
-from shopper.sandbox.twilio.server import CallReport as TwilioCallReport
 from shopper.sandbox.twilio.server import (
+    ANY_NUMBER,
+    EmulatorError,
     EmulatorSettings,
     ServedIvr,
     TwilioEmulator,
 )
+from shopper.sandbox.twilio.server import CallReport as TwilioCallReport
 from shopper.sandbox.twilio.settings import parse_api_key, parse_listen, parse_number
 from shopper.sandbox.twilio.signature import Credentials
 
@@ -42,14 +45,38 @@ sandbox_app = typer.Typer(
 )
 
 
+AccountSid = Annotated[
+    str | None,
+    typer.Option(envvar="TWILIO_ACCOUNT_SID", help="The account SID clients use (Twilio)."),
+]
+AuthToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TWILIO_AUTH_TOKEN",
+        show_default=False,
+        help="The account's auth token (also signs callbacks); prefer the environment.",
+    ),
+]
+
+
 @sandbox_app.command()
 def serve(
     ivr: Annotated[Path, typer.Argument(help="The sandbox IVR file (.yaml) to serve.")],
     *,
     sip: Annotated[
-        str,
+        str | None,
         typer.Option(help="Listen for SIP over UDP at HOST:PORT, e.g. 127.0.0.1:5080."),
-    ],
+    ] = None,
+    twilio: Annotated[
+        str | None,
+        typer.Option(
+            help="Emulate Twilio's REST API and Media Streams at HOST:PORT, e.g. 127.0.0.1:8088 "
+            "(calls to any number reach the IVR; credentials from TWILIO_ACCOUNT_SID and "
+            "TWILIO_AUTH_TOKEN)."
+        ),
+    ] = None,
+    account_sid: AccountSid = None,
+    auth_token: AuthToken = None,
     seed: Seed = 0,
     at: At = None,
     truth: Annotated[
@@ -57,8 +84,24 @@ def serve(
         typer.Option(help="Write each call's truth (sandbox-truth.json) into this folder."),
     ] = None,
 ) -> None:
-    """Answer SIP calls with the simulated phone system IVR, each in real time, until stopped."""
+    """Answer SIP calls (--sip) or Twilio API calls (--twilio) with the simulated phone system
+    IVR, each in real time, until stopped."""
+    if twilio is not None:
+        with one_line_errors():
+            if sip is not None:
+                raise ServeError("give --sip or --twilio, not both (run two servers for both)")
+            host, port = parse_listen(twilio, "--twilio")
+        _serve_twilio(
+            {ANY_NUMBER: ivr},
+            host,
+            port,
+            _credentials(account_sid, auth_token, None),
+            EmulatorSettings(seed, at, truth),
+        )
+        return
     with one_line_errors():
+        if sip is None:
+            raise ServeError("give --sip HOST:PORT (SIP over UDP) or --twilio HOST:PORT (Twilio)")
         address = parse_sip_address(sip)
         definition = load_ivr(ivr)
         print_ivr_warnings([ivr])
@@ -112,17 +155,8 @@ def twilio(
     listen: Annotated[
         str, typer.Option(help="Serve Twilio's REST API at HOST:PORT, e.g. 127.0.0.1:8088.")
     ],
-    account_sid: Annotated[
-        str, typer.Option(envvar="TWILIO_ACCOUNT_SID", help="The account SID clients use.")
-    ],
-    auth_token: Annotated[
-        str,
-        typer.Option(
-            envvar="TWILIO_AUTH_TOKEN",
-            show_default=False,
-            help="The account's auth token (also signs callbacks); prefer the environment.",
-        ),
-    ],
+    account_sid: AccountSid = None,
+    auth_token: AuthToken = None,
     api_key: Annotated[
         list[str] | None,
         typer.Option(help="SID:SECRET of an API key that may act for the account (repeatable)."),
@@ -138,18 +172,47 @@ def twilio(
         typer.Option(help="Write each call's truth (sandbox-truth.json) into this folder."),
     ] = None,
 ) -> None:
-    """Emulate Twilio's Calls API and Media Streams, calls reaching sandbox IVRs, until stopped."""
+    """Emulate Twilio's Calls API and Media Streams, each number reaching its own sandbox IVR."""
     with one_line_errors():
         host, port = parse_listen(listen)
         paths = dict(parse_number(text) for text in number)
+    _serve_twilio(
+        paths,
+        host,
+        port,
+        _credentials(account_sid, auth_token, api_key),
+        EmulatorSettings(seed, at, truth, frozenset(caller_id or [])),
+    )
+
+
+def _credentials(
+    account_sid: str | None, auth_token: str | None, api_keys: list[str] | None
+) -> Credentials:
+    with one_line_errors():
+        if not account_sid or not auth_token:
+            missing = "TWILIO_ACCOUNT_SID" if not account_sid else "TWILIO_AUTH_TOKEN"
+            raise EmulatorError(
+                f"the Twilio emulator serves one account: set {missing} (or --"
+                f"{'account-sid' if not account_sid else 'auth-token'}); any values do, "
+                "as long as the caller uses the same"
+            )
+        keys = dict(parse_api_key(text) for text in api_keys or [])
+    return Credentials(account_sid, auth_token, keys)
+
+
+def _serve_twilio(
+    paths: dict[str, Path],
+    host: str,
+    port: int,
+    credentials: Credentials,
+    settings: EmulatorSettings,
+) -> None:
+    """The emulator for `paths` (number, or ANY_NUMBER, to IVR file) until Ctrl-C/SIGTERM."""
+    with one_line_errors():
         definitions = {served: load_ivr(path) for served, path in paths.items()}
         print_ivr_warnings(list(paths.values()))
-        if truth is not None:
-            _truth_folder(truth)
-        credentials = Credentials(
-            account_sid, auth_token, dict(parse_api_key(text) for text in api_key or [])
-        )
-        settings = EmulatorSettings(seed, at, truth, frozenset(caller_id or []))
+        if settings.truth_dir is not None:
+            _truth_folder(settings.truth_dir)
         try:
             ivrs = {
                 served: ServedIvr(definition, _rendered(definition))

@@ -1,6 +1,7 @@
 """The emulator: the numbers it serves, its HTTP server, its calls, and each call's truth.
 
-Each number maps to a sandbox IVR whose sounds are rendered once, before the server listens;
+Each number maps to a sandbox IVR whose sounds are rendered once, before the server listens
+(`ANY_NUMBER` maps every valid number no other entry names: `shopper sandbox serve --twilio`);
 each call to it gets a fresh `SandboxPhone` (seeded alike, so two calls that do the same thing
 hear the same thing). A call's truth is written when the call ends, as
 `DIR/NNNN-<CallSid>.json` with `--truth DIR` (shopper.sandbox.truthfile).
@@ -32,6 +33,8 @@ from shopper.sandbox.twilio.twiml import TwimlError, Verb, parse_twiml
 
 logger = logging.getLogger(__name__)
 
+ANY_NUMBER = "*"
+"""The `numbers` key of the IVR that answers calls to any number not mapped on its own."""
 FETCH_TIMEOUT_S = 15.0
 """Twilio waits 15 s for a TwiML document before giving up (its default webhook timeout)."""
 
@@ -129,7 +132,7 @@ class TwilioEmulator:
     def place(self, request: CallRequest, twiml: TwimlSource) -> EmulatedCall:
         """Dial `request.to` now; the call runs in a task of its own."""
         assert self._session is not None, "start() the emulator first"
-        served = self.numbers.get(request.to)
+        served = self.numbers.get(request.to, self.numbers.get(ANY_NUMBER))
         phone = None
         if served is not None:
             moment = self.settings.at if self.settings.at is not None else datetime.now(UTC)
@@ -196,7 +199,7 @@ class TwilioEmulator:
 
 
 def _bind_problem(host: str, port: int, error: OSError) -> str:
-    where = f"--listen {host}:{port}"
+    where = f"{host}:{port}"
     if error.errno == errno.EADDRINUSE:
         return f"{where}: port {port} is already in use (stop what listens there or pick another)"
     if error.errno == errno.EADDRNOTAVAIL:

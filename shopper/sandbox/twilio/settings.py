@@ -9,17 +9,17 @@ from shopper.sandbox.twilio.rest import E164
 from shopper.sandbox.twilio.server import EmulatorError
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """`127.0.0.1:8088` (port 0: any free port)."""
+def parse_listen(text: str, option: str = "--listen") -> tuple[str, int]:
+    """`127.0.0.1:8088` (port 0: any free port), given as `option`."""
     host, separator, port_text = text.rpartition(":")
     if not separator or not host:
-        raise EmulatorError(f"--listen {text!r}: give HOST:PORT, e.g. --listen 127.0.0.1:8088")
+        raise EmulatorError(f"{option} {text!r}: give HOST:PORT, e.g. {option} 127.0.0.1:8088")
     try:
         port = int(port_text)
     except ValueError:
-        raise EmulatorError(f"--listen {text!r}: port {port_text!r} is not a number") from None
+        raise EmulatorError(f"{option} {text!r}: port {port_text!r} is not a number") from None
     if not 0 <= port <= 65535:
-        raise EmulatorError(f"--listen {text!r}: port {port} is out of range (0-65535)")
+        raise EmulatorError(f"{option} {text!r}: port {port} is out of range (0-65535)")
     return host.removeprefix("[").removesuffix("]"), port
 
 
