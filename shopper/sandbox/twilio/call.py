@@ -2,7 +2,7 @@
 completed, busy, no-answer, failed or canceled.
 
 Media time 0 is the moment the emulator dials the sandbox IVR; its phone system runs from then
-on, one 20 ms frame per tick of the real-time media clock (shopper.sandbox.sip.pacing). How the
+on, one 20 ms frame per tick of the real-time media clock (shopper.sandbox.frameclock). How the
 IVR's signalling becomes Twilio's statuses:
 
 - a busy line (`answer: {busy: true}`): `busy`, SIP response 486, at once;
