@@ -23,7 +23,21 @@ from mosquitto import Mosquitto
 _SESSION_DIR = "shopper_test_session_dir"
 
 
+LIVE_TWILIO = (
+    "SHOPPER_TWILIO_TEST_NUMBER",
+    "SHOPPER_TWILIO_FROM",
+    "SHOPPER_TWILIO_PUBLIC_URL",
+    "SHOPPER_TWILIO_LISTEN",
+    "SHOPPER_TWILIO_API_URL",
+)
+"""What the opt-in live Twilio test needs besides Twilio's own TWILIO_* credentials: kept aside
+before the isolation below removes them (tests/test_twilio_live.py)."""
+_LIVE_TWILIO_KEY = "shopper_live_twilio"
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    live = {name: os.environ[name] for name in LIVE_TWILIO if os.environ.get(name)}
+    setattr(config, _LIVE_TWILIO_KEY, live)
     for name in [name for name in os.environ if name.startswith("SHOPPER_")]:
         if not name.startswith("SHOPPER_TEST_"):
             del os.environ[name]
@@ -46,3 +60,10 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     server = Mosquitto(tmp_path / "broker")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def live_twilio(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The developer's live Twilio settings (LIVE_TWILIO) as they were before isolation."""
+    live: dict[str, str] = getattr(request.config, _LIVE_TWILIO_KEY, {})
+    return live
