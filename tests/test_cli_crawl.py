@@ -75,7 +75,11 @@ def test_bad_policy_and_previous_map_are_one_line_and_exit_2(tmp_path: Path) -> 
     [
         ("911", "is an emergency number"),
         ("+1 900 555 0100", "is a premium-rate number"),
-        ("+1 555 010 0000", "crawl calls sandbox IVR files only today"),
+        ("+1 555 010 0000", "write the number as a SIP URI (sip:+1 555 010 0000@"),
+        ("sip:911@pbx.example.com", "is an emergency number"),
+        ("sip:+19005550100@pbx.example.com", "is a premium-rate number"),
+        ("sips:ivr@pbx.example.com", "sips: (SIP over TLS) is not supported yet"),
+        ("sip:ivr@pbx.example.com;transport=tcp", "transport=tcp is not supported yet"),
         ("/tmp", "is a folder"),
         ("nowhere.yaml", "file not found"),
     ],
@@ -84,6 +88,13 @@ def test_targets_that_cannot_be_crawled_are_one_line(target: str, says: str) -> 
     run = shopper_crawl(target)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and says in run.stderr and "Traceback" not in run.stderr
+
+
+def test_at_is_refused_for_a_sip_target_which_keeps_its_own_clock() -> None:
+    run = shopper_crawl("sip:ivr@127.0.0.1:5080", "--at", "2024-05-06T10:00")
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "--at 2024-05-06T10:00" in run.stderr
+    assert "give --at to the server" in run.stderr
 
 
 def test_crawl_grades_with_the_policy_and_compares_with_the_last_crawl(

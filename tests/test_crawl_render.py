@@ -151,6 +151,7 @@ def test_mqtt_payload_and_topic(tmp_path: Path) -> None:
     json.dumps(payload)
     assert crawl_target_id("scripts/acme/ivr.yaml") == "acme-ivr"
     assert crawl_target_id("+1 (555) 010-0000") == "tel-15550100000"
+    assert crawl_target_id("sip:IVR@10.0.0.5:5080") == "sip-ivr-10-0-0-5-5080"
 
 
 def test_distinctive_phrase_skips_words_other_prompts_share() -> None:

@@ -13,7 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from shopper.carriers.options import SipOptions
 from shopper.carriers.safety import check_dialable, looks_like_phone_number
+from shopper.carriers.sip.target import parse_sip_target
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import interrupts
 from shopper.cli.mqtt import (
@@ -61,7 +63,13 @@ class CrawlOutput:
 
 
 def crawl_command(
-    target: Annotated[str, typer.Argument(help="What to call: a sandbox IVR file today.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="What to call: a sandbox IVR file, or a SIP URI (sip:USER@HOST:PORT), called "
+            "in real time."
+        ),
+    ],
     *,
     out: Annotated[
         Path | None,
@@ -87,6 +95,13 @@ def crawl_command(
     vosk_model: VoskModel = None,
     seed: Seed = 0,
     at: At = None,
+    sip_trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append every SIP message of the crawl's calls to this file (credentials "
+            "masked), for a PBX administrator."
+        ),
+    ] = None,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -125,7 +140,7 @@ def crawl_command(
     )
     with one_line_errors():
         _check_keys(try_keys)
-        _check_target(target)
+        carrier = _check_target(target, at)
         output = _output(target, out, previous, policy, console)
         delivery = MqttDelivery(broker.settings(), mqtt_drain)
         speech = SpeechOptions(engine, vosk_model).select()
@@ -143,6 +158,8 @@ def crawl_command(
         vosk_model=vosk_model,
         seed=seed,
         now=at,
+        carrier=carrier,
+        sip=SipOptions(trace=sip_trace),
     )
     with one_line_errors():
         crawl_map, outcome, interrupted = asyncio.run(_explore(settings, console, output))
@@ -236,13 +253,23 @@ def _progress(attempt: Attempt, result: PathResult, new: list[str]) -> str:
     return f"  {where}: {result.ending} after {result.duration_s:.1f} s; {found}"
 
 
-def _check_target(target: str) -> None:
-    """Refuse a target that cannot be crawled before any speech worker starts, with the same
-    safety words as `shopper run` for numbers."""
+def _check_target(target: str, at: datetime | None) -> str:
+    """The carrier that calls `target`: "sip" for a SIP URI, "sandbox" for an IVR file. A
+    target that cannot be crawled is refused before any speech worker starts, with the same
+    safety words as `shopper run` for numbers (a SIP URI's number included)."""
+    if target.strip().lower().startswith(("sip:", "sips:")):
+        parse_sip_target(target)
+        if at is not None:
+            raise CrawlInputError(
+                f"--at {at:%Y-%m-%dT%H:%M}: sets the simulated phone system's clock, and "
+                f"{target} keeps its own (for `shopper sandbox serve`, give --at to the server)"
+            )
+        return "sip"
     if looks_like_phone_number(target):
         check_dialable(target)
         raise CrawlInputError(
-            f"{target}: crawl calls sandbox IVR files only today (SIP and Twilio come later)"
+            f"{target}: crawl does not dial numbers yet; write the number as a SIP URI "
+            f"(sip:{target.strip()}@pbx.example.com) to crawl it through your SIP trunk"
         )
     path = Path(target)
     if path.is_dir():
@@ -250,10 +277,16 @@ def _check_target(target: str) -> None:
     if not path.is_file():
         raise CrawlInputError(f"{target}: file not found (check the path)")
     print_ivr_warnings([path])
+    return "sandbox"
 
 
 def _default_out(target: str) -> Path:
-    slug = re.sub(r"[^a-z0-9]+", "-", Path(target).stem.lower() + "-" + Path(target).parent.name)
+    name = (
+        target
+        if target.strip().lower().startswith("sip:")
+        else Path(target).stem + "-" + Path(target).parent.name
+    )
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower())
     return Path("recordings") / "crawls" / datetime.now(UTC).strftime("%Y-%m-%d") / slug.strip("-")
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopper.asr.selection import EngineChoice
+from shopper.carriers.options import SipOptions
 from shopper.crawl.audio_identity import (
     PLAYED_ON_S,
     WORTH_HEARING_SIMILARITY,
@@ -115,6 +116,10 @@ class CrawlSettings:
     now: datetime | None = None
     voice: Voice | None = None
     """Sandbox only: the voice the phone system speaks in instead of its file's (SandboxOptions)."""
+    carrier: str = "sandbox"
+    """The carrier that places the calls (see PathJob.carrier)."""
+    sip: SipOptions = field(default_factory=SipOptions)
+    """SIP only: the carrier's per-run options (a trace file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +186,8 @@ class _Crawl:
             follow_ups=tuple(plan for _, plan in follow_ups),
             continue_until_s=max(0.0, min(budgets.max_call_s, left_s)),
             voice=self.settings.voice,
+            carrier=self.settings.carrier,
+            sip=self.settings.sip,
         )
 
 

@@ -90,9 +90,12 @@ def write_crawl_outputs(
 
 def crawl_target_id(target: str) -> str:
     """A stable slug naming the crawled phone system in MQTT topics: the digits of a number
-    ("tel-15550100000"), or the IVR file's folder and name ("acme-ivr")."""
+    ("tel-15550100000"), the SIP URI ("sip-ivr-10-0-0-5-5080"), or the IVR file's folder and
+    name ("acme-ivr")."""
     if looks_like_phone_number(target):
         return "tel-" + "".join(char for char in target if char.isdigit())
+    if target.strip().lower().startswith("sip:"):
+        return _SLUG.sub("-", target.strip().lower()).strip("-")
     path = Path(target)
     parts = [path.parent.name, path.stem] if path.parent.name else [path.stem]
     slug = _SLUG.sub("-", "-".join(parts).lower()).strip("-")

@@ -27,7 +27,7 @@ from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.common_stretch import shares_recording
 from shopper.audio.fingerprint import Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE
-from shopper.carriers.options import DialOptions, SandboxOptions
+from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions
 from shopper.crawl.identity import (
     CUT_RESIDUE_WORDS,
     MIN_COMPARED_WORDS,
@@ -181,6 +181,12 @@ class PathJob:
     remaining budgets when the call was placed; 0 serves none."""
     voice: Voice | None = None
     """Sandbox only: the voice the phone system speaks in instead of its file's (SandboxOptions)."""
+    carrier: str = "sandbox"
+    """The carrier that places the call (shopper.carriers.dial): "sandbox" for an IVR file,
+    "sip" for a SIP URI, which is called in real time (the call's media time is then the
+    wall clock's, and there is no answer key)."""
+    sip: SipOptions = field(default_factory=SipOptions)
+    """SIP only: the carrier's per-run options (a trace file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,11 +281,13 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
     options = DialOptions(
         max_duration_s=job.max_call_s,
         sandbox=SandboxOptions(seed=job.seed, at=job.now, voice=job.voice),
+        sip=job.sip,
     )
     context = open_call(
         job.target,
         engine,
         name="crawl",
+        carrier=job.carrier,
         options=options,
         settings=settings,
         folder=lambda call_id, _: job.out_dir / "calls" / call_id,

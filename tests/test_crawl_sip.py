@@ -1,0 +1,98 @@
+"""`shopper crawl sip:...` mapping `shopper sandbox serve` over real SIP/RTP on loopback, in
+real time: the map the crawl draws from what it heard is compared with the server's own
+account of each call (its truth files: the keys it received and the nodes it visited).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sipserve_peers import REPO, SCENARIOS, Server
+
+
+def crawl(target: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`shopper crawl` as a user runs it: one line, only the keys the menus offer."""
+    return subprocess.run(
+        [sys.executable, "-m", "shopper", "crawl", target, "--engine", "moonshine",
+         "--lines", "1", "--try-keys", "", "--out", str(out), *extra],
+        capture_output=True, text=True, timeout=400, check=False, cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )  # fmt: skip
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def ends_by_key(server: Server) -> dict[str, set[str]]:
+    """The keys the server received on its calls, each with the last nodes it visited on
+    the calls where that was the only key."""
+    ends: dict[str, set[str]] = {}
+    for path in server.truths():
+        truth = read_json(path)
+        keys = "".join(k["digit"] for k in truth["keys"])
+        ends.setdefault(keys, set()).add(truth["nodes"][-1]["node"])
+    return ends
+
+
+@pytest.mark.slow  # a crawl process (the speech engine loads) and 4 real-time calls, ~1 min
+def test_a_crawl_over_sip_maps_the_menu_and_both_places_the_server_went_to(
+    tmp_path: Path,
+) -> None:
+    server = Server(SCENARIOS / "crawl.yaml", tmp_path / "truth")
+    try:
+        out, trace = tmp_path / "crawl", tmp_path / "sip-trace.txt"
+        run = crawl(f"sip:ivr@127.0.0.1:{server.port}", out, "--sip-trace", str(trace))
+        crawl_map = read_json(out / "map.json")
+        server.wait_for_calls(crawl_map["calls"])
+    finally:
+        server.stop()
+    said = run.stdout + run.stderr
+    assert run.returncode in (0, 1), said  # passed or failed the policy; 2 is an error
+    assert crawl_map["complete"], said
+    assert len(server.truths()) == crawl_map["calls"], said
+    # The server routed the crawl's keys to both of its places...
+    ends = ends_by_key(server)
+    assert (ends["1"], ends["2"]) == ({"sales"}, {"support"}), ends
+    # ...and the map has the menu, with the two keys leading to two places of their own.
+    nodes = {node["id"]: node for node in crawl_map["nodes"]}
+    (menu,) = [node for node in nodes.values() if node["kind"] == "menu"]
+    leads = {option["key"]: option["to"] for option in menu["options"]}
+    assert {"1", "2"} <= leads.keys(), menu
+    assert leads["1"] != leads["2"], menu
+    for key in ("1", "2"):
+        place = nodes[leads[key]]
+        assert place["path"] == [key], place
+        assert place["kind"] != "menu", place
+    # The progress of each path as it ended, and the calls' evidence without the sandbox's
+    # answer key (a SIP call has none), and the SIP messages for a PBX administrator.
+    assert f"{menu['id']} key 1:" in run.stdout, said
+    assert list(out.glob("calls/*/result.json")), said
+    assert not list(out.glob("calls/*/sandbox-truth.json"))
+    assert trace.read_text(encoding="utf-8").count("INVITE sip:ivr@127.0.0.1") >= crawl_map["calls"]
+
+
+@pytest.mark.slow  # a crawl process and one real-time call
+def test_a_crawl_over_sip_stops_at_its_call_seconds_budget(tmp_path: Path) -> None:
+    server = Server(SCENARIOS / "crawl.yaml", tmp_path / "truth")
+    try:
+        out = tmp_path / "crawl"
+        run = crawl(f"sip:ivr@127.0.0.1:{server.port}", out, "--max-call-seconds", "1")
+        crawl_map = read_json(out / "map.json")
+        server.wait_for_calls(crawl_map["calls"])
+    finally:
+        server.stop()
+    said = run.stdout + run.stderr
+    # The first call is placed (the budget is not spent yet), then nothing more: the keys
+    # of the menu it found are left unexplored for the budget.
+    assert crawl_map["calls"] == len(server.truths()) == 1, said
+    assert crawl_map["call_seconds"] > 1, said
+    reasons = {item["reason"] for item in crawl_map["unexplored"]}
+    assert reasons == {"max call seconds (1 s) reached"}, crawl_map["unexplored"]
