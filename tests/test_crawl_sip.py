@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from sipserve_peers import REPO, SCENARIOS, Server
 
+pytestmark = pytest.mark.realtime  # wall-clock bound: CI runs these beside the others
+
 
 def crawl(target: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """`shopper crawl` as a user runs it: one line, only the keys the menus offer."""

@@ -27,6 +27,8 @@ from shopper.cli.main import app
 from shopper.sandbox.loader import load_ivr
 from shopper.sandbox.render import render_sound
 
+pytestmark = pytest.mark.realtime  # wall-clock bound: CI runs these beside the others
+
 IVRS = Path(__file__).resolve().parent / "data" / "sipserve"
 
 needs_sipp = pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) missing")

@@ -49,6 +49,7 @@ NO_ANSWER = "+15550100003"
 CALLER = "+15550109999"
 
 pytestmark = [
+    pytest.mark.realtime,  # wall-clock bound: CI runs these beside the others
     # twilio 9.13's AsyncTwilioHttpClient passes aiohttp.BasicAuth as `auth`, both deprecated
     # in aiohttp 3.14.
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),

@@ -33,9 +33,12 @@ from shopper.scripts.runner import CallInterrupted, run_script
 PROMPT = PROMPTS / "pls-hold-while-try.wav"
 """'Please hold while we try to connect you', 2.4 s."""
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is not installed"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is not installed"
+    ),
+    pytest.mark.realtime,  # wall-clock bound: CI runs these beside the others
+]
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,8 @@ from shopper.scripts.loader import load_script
 from shopper.scripts.model import CallScript
 from shopper.scripts.runner import run_script
 
+pytestmark = pytest.mark.realtime  # wall-clock bound: CI runs these beside the others
+
 IVRS = Path(__file__).resolve().parent / "data" / "sipserve"
 ACME = REPO / "scripts" / "acme"
 ACME_MONDAY_MORNING = "2024-05-06T10:00"

@@ -40,6 +40,8 @@ from shopper.sandbox.sounds import PROMPTS_DIR
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import CallInterrupted, run_script
 
+pytestmark = pytest.mark.realtime  # wall-clock bound: CI runs these beside the others
+
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 OPTIONS = DialOptions(ring_timeout_s=20, max_duration_s=60)
 

@@ -46,6 +46,8 @@ from shopper.sandbox.twilio.signature import Credentials
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
+pytestmark = pytest.mark.realtime  # wall-clock bound: CI runs these beside the others
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 ACCOUNT = "AC" + "0123456789abcdef" * 2
