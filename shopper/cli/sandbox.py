@@ -119,18 +119,27 @@ def serve(
 
 async def _serve(server: SandboxSipServer, address: SipAddress) -> None:
     await server.start()
+    try:
+        await _until_signal(f"listening on sip:{address} (UDP); Ctrl-C to stop")
+    finally:
+        await server.stop()
+
+
+async def _until_signal(banner: str) -> None:
+    """Say `banner`, then wait for Ctrl-C or SIGTERM: a server's life. Either way it returns
+    (saying so), so the caller ends the calls in progress rather than the signal cutting
+    them off."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
-    typer.echo(f"listening on sip:{address} (UDP); Ctrl-C to stop", err=True)
+    typer.echo(banner, err=True)
     try:
         await stop.wait()
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
         typer.echo("stopping: ending the calls in progress", err=True)
-        await server.stop()
 
 
 def _log(report: CallReport) -> None:
@@ -232,17 +241,9 @@ def _rendered(definition: IvrDefinition) -> SoundBank:
 
 async def _emulate(emulator: TwilioEmulator, host: str, port: int) -> None:
     bound = await emulator.start(host, port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    typer.echo(f"Twilio emulator at http://{host}:{bound} ; Ctrl-C to stop", err=True)
     try:
-        await stop.wait()
+        await _until_signal(f"Twilio emulator at http://{host}:{bound} ; Ctrl-C to stop")
     finally:
-        for signal_number in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signal_number)
-        typer.echo("stopping: ending the calls in progress", err=True)
         await emulator.stop()
 
 
