@@ -1,0 +1,1 @@
+"""Scheduled synthetic monitoring: checks on a cadence, alert rules, history, the dashboard."""
