@@ -61,6 +61,8 @@ RESULT_KEYS = (
     "recording",
 )
 """The documented order of result.json, so diffs between two calls' results line up."""
+OPTIONAL_RESULT_KEYS = ("run_id",)
+"""Documented keys only some results carry (after the others): a monitor run's id."""
 
 SAFE_CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -112,7 +114,7 @@ def default_call_dir(root: Path, started_at: datetime, call_id: str) -> Path:
 
 def ordered_result(result: dict[str, Any]) -> dict[str, Any]:
     """The documented keys first, in order; anything else after them rather than lost."""
-    ordered = {key: result[key] for key in RESULT_KEYS if key in result}
+    ordered = {key: result[key] for key in RESULT_KEYS + OPTIONAL_RESULT_KEYS if key in result}
     ordered.update({key: value for key, value in result.items() if key not in ordered})
     return ordered
 
