@@ -14,6 +14,10 @@ no state, so a restarted monitor and several monitor processes compute the same 
   the time line with zoneinfo. A wall time fires at most once (in the repeated hour, its
   first occurrence); a wall time the spring change skips fires at the same offset as before
   the change, i.e. an hour later on the clock, unless that instant already fired.
+
+Cron's weekday numbers are cron's (0 and 7 Sunday, 1 Monday), not APScheduler's; an
+expression that restricts both the day of the month and the weekday is refused (cron fires
+when either matches, APScheduler only when both do).
 """
 
 from __future__ import annotations
@@ -69,11 +73,29 @@ class FixedInterval(FireTimes):
 
 
 class WallClockCron(FireTimes):
-    """A five-field cron expression on the wall clock of `zone` (see the module's notes)."""
+    """A five-field cron expression on the wall clock of `zone` (see the module's notes).
+
+    Raises ValueError for an expression that is not five valid fields."""
 
     def __init__(self, expression: str, zone: ZoneInfo) -> None:
+        fields = expression.split()
+        if len(fields) != 5:
+            raise ValueError(f"{len(fields)} fields, not 5")
+        minute, hour, day, month, weekday = fields
+        if day != "*" and weekday != "*":
+            raise ValueError(
+                "both a day of the month and a weekday: cron means either, shopper's "
+                "scheduler would need both (write two checks)"
+            )
         # UTC has no DST: APScheduler matches the fields on wall times without surprises.
-        self._fields = CronTrigger.from_crontab(expression, timezone=UTC)
+        self._fields = CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=weekday_names(weekday),
+            timezone=UTC,
+        )
         self._zone = zone
 
     def next_after(self, moment: datetime) -> datetime | None:
@@ -88,6 +110,38 @@ class WallClockCron(FireTimes):
             instant = wall.replace(tzinfo=self._zone).astimezone(UTC)
             if instant > after:
                 return instant
+
+
+CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Cron's weekday numbers 0-7 (0 and 7: Sunday) as names. APScheduler 3's CronTrigger
+numbers weekdays from Monday = 0, and its `from_crontab` passes cron's numbers through
+unchanged, so "1-5" meant Tuesday to Saturday there; names mean the same day to both."""
+
+
+def weekday_names(field: str) -> str:
+    """A cron weekday field with its numbers written as names (names and `*` kept)."""
+    if field == "*" or any(char.isalpha() for char in field):
+        return field
+    days: list[str] = []
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        if step and (not step.isdigit() or int(step) == 0):
+            raise ValueError(f"weekday step {step!r} is not a whole number of 1 or more")
+        if span == "*":
+            first, last = 0, 6
+        else:
+            start, _, end = span.partition("-")
+            first, last = _weekday(start), _weekday(end or (start if not step else "6"))
+        if last < first:
+            raise ValueError(f"weekdays {span!r} run backwards (write {last}-{first}?)")
+        days += CRON_WEEKDAYS[first : last + 1 : int(step) if step else 1]
+    return ",".join(dict.fromkeys(days))
+
+
+def _weekday(text: str) -> int:
+    if not text.isdigit() or int(text) > 7:
+        raise ValueError(f"weekday {text!r} is not 0-7 (0 and 7: Sunday) nor a name like mon")
+    return int(text)
 
 
 def fire_times(cadence: Cadence, zone: ZoneInfo) -> FireTimes:
