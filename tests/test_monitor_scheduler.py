@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shopper.carriers.options import DialOptions
 from shopper.errors import ShopperError
 from shopper.monitor.calendar import closed_reason
-from shopper.monitor.checks import ScheduledRun
-from shopper.monitor.dispatch import DispatchResult
+from shopper.monitor.checks import CheckContext, ScheduledRun
+from shopper.monitor.dispatch import CallHere, DispatchResult
 from shopper.monitor.history import History, opened_history
 from shopper.monitor.records import RunRecord, SkippedRun
 from shopper.monitor.scheduler import Monitor
@@ -261,3 +262,28 @@ async def test_the_real_clock_fires_on_the_grid_with_the_scheduled_time(
     assert all(run.run_id == f"fast@{run.scheduled_at:%Y-%m-%dT%H:%M:%SZ}" for run in runs)
     skipped = history.skips("fast")[0]
     assert skipped.reason == "overlap" and skipped.scheduled_at > runs[0].scheduled_at
+
+
+async def test_a_call_here_waits_for_its_jitter_and_a_script_gone_is_an_error_run(
+    tmp_path: Path,
+) -> None:
+    """The jitter is waited on the injected clock; a script deleted since the schedule was
+    loaded makes the run an `error` with the loader's message, and the monitor goes on."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    gone = CheckSpec(name="gone", script=tmp_path / "gone.yaml", cadence=Every(300), jitter_s=30.0)
+    context = CheckContext(
+        speech=None,  # type: ignore[arg-type]  # never reached: the script does not load
+        options=DialOptions(),
+        out=tmp_path / "out",
+        sleep=sleep,
+        clock=lambda: MONDAY_9AM,
+    )
+    run = ScheduledRun(check=gone, scheduled_at=MONDAY_9AM)
+    record = await CallHere(context, 1)(run)
+    assert waits == [pytest.approx(run.jitter_s)] and 0 < run.jitter_s < 30
+    assert record.outcome == "error" and record.attempts == 0
+    assert "gone.yaml" in (record.failure_message or "")
