@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from test_interrupts import session_processes
 
+from shopper.carriers.pacing import TargetCaps
+from shopper.cli.monitor import schedule_caps
 from shopper.monitor.history import opened_history
+from shopper.monitor.spec import Lines
 
 ROOT = Path(__file__).parent.parent
 SHIPPED = ROOT / "scripts" / "acme" / "monitor.yaml"
@@ -111,3 +114,11 @@ def test_sigterm_hangs_up_the_call_in_progress_and_keeps_it(tmp_path: Path) -> N
     assert len(overlaps) >= 2 and "(overlap)" in stdout
     time.sleep(1)
     assert session_processes(process.pid) == []
+
+
+def test_the_schedule_may_dial_more_gently_than_the_safety_caps_never_harder() -> None:
+    configured = TargetCaps(at_once=2, per_second=0.5)
+    gentle = schedule_caps(Lines(max_parallel=4, per_target=1, cps=0.2), configured)
+    assert (gentle.at_once, gentle.per_second) == (1, 0.2)
+    greedy = schedule_caps(Lines(max_parallel=4, per_target=9, cps=10.0), configured)
+    assert (greedy.at_once, greedy.per_second) == (2, 0.5)

@@ -176,6 +176,7 @@ def monitor_run(
         twilio=twilio,
     )
     state = state_dir_option or state_dir()
+    out = out.resolve()  # the history names evidence folders wherever it is read from
     exit_code = asyncio.run(_monitor(loaded, speech, options, delivery, out, state, console))
     typer.echo("shopper: stopped; the calls in progress were hung up and kept", err=True)
     raise typer.Exit(exit_code)

@@ -95,12 +95,22 @@ class CheckContext:
 
 @dataclass(frozen=True, slots=True)
 class _Attempt:
-    result: dict[str, Any]
+    record: CallRecord
     folder: Path
+    feed: CallFeed | None
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return self.record.result
 
     @property
     def passed(self) -> bool:
         return bool(self.result["outcome"] == "passed")
+
+    def publish(self) -> None:
+        """The attempt's result, retained on the script's results topic."""
+        if self.feed is not None:
+            self.feed.finish(self.record)
 
 
 async def run_check(run: ScheduledRun, context: CheckContext) -> RunRecord:
@@ -135,12 +145,15 @@ async def run_check(run: ScheduledRun, context: CheckContext) -> RunRecord:
         if attempt.passed or attempts > run.check.retries.count:
             break
         await context.sleep(run.check.retries.after_s)
+    attempt.publish()
     return _record(run, attempt, attempts, started, context.clock())
 
 
 async def _place(script: CallScript, run: ScheduledRun, context: CheckContext) -> _Attempt:
-    """One attempt: the call as `shopper run` places it (live events and the result on
-    MQTT), tagged with the run id, written into its folder."""
+    """One attempt: the call as `shopper run` places it (its live events on MQTT), tagged
+    with the run id, written into its folder. Only the run's last attempt publishes its
+    result, so a consumer sees one result per run id; an interrupted call publishes its own,
+    as `shopper run` does."""
     publisher = context.publisher
     feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
 
@@ -158,24 +171,14 @@ async def _place(script: CallScript, run: ScheduledRun, context: CheckContext) -
         )
     except CallInterrupted as stopped:
         interrupted, record = stopped, stopped.record
-    folder = _keep(record, run, feed, folder_of)
-    if interrupted is not None:
-        raise asyncio.CancelledError(str(interrupted))
-    return _Attempt(record.result, folder)
-
-
-def _keep(
-    record: CallRecord,
-    run: ScheduledRun,
-    feed: CallFeed | None,
-    folder_of: Callable[[str, datetime], Path],
-) -> Path:
     record.result["run_id"] = run.run_id
     folder = folder_of(str(record.result["call_id"]), run.scheduled_at)
     write_call(record, folder)
-    if feed is not None:
-        feed.finish(record)
-    return folder
+    attempt = _Attempt(record, folder, feed)
+    if interrupted is not None:
+        attempt.publish()
+        raise asyncio.CancelledError(str(interrupted))
+    return attempt
 
 
 def _record(
