@@ -287,3 +287,20 @@ async def test_a_call_here_waits_for_its_jitter_and_a_script_gone_is_an_error_ru
     assert waits == [pytest.approx(run.jitter_s)] and 0 < run.jitter_s < 30
     assert record.outcome == "error" and record.attempts == 0
     assert "gone.yaml" in (record.failure_message or "")
+
+
+async def test_a_fire_that_fails_unexpectedly_is_reported_and_frees_its_check(
+    history: History,
+) -> None:
+    async def buggy(run: ScheduledRun) -> DispatchResult:
+        raise RuntimeError("bug in a dispatch")
+
+    warnings: list[str] = []
+    line = check()
+    monitor = Monitor(schedule(line), history, buggy, warn=warnings.append)
+    monitor.start_fire(line, MONDAY_9AM - timedelta(minutes=5), MONDAY_9AM)  # coalesced
+    async with asyncio.timeout(5):
+        while not warnings:
+            await asyncio.sleep(0.01)
+    assert "bug in a dispatch" in warnings[0] and monitor.running == frozenset()
+    assert history.runs("line") == [] and history.skips("line") == []

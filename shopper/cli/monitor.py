@@ -215,7 +215,7 @@ async def _monitor(
                 warn=warn,
             )
             console.print(
-                f"monitoring {len(schedule.checks)} checks of {schedule.path}; "
+                f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}); "
                 f"history in {history.path}"
             )
             with interrupts() as stop:
