@@ -132,8 +132,13 @@ async def test_runs_are_called_recorded_published_and_fail_when_the_person_is_go
             assert bad.failure_kind == result_of(bad)["failure"]["kind"]
             assert bad.failure_kind in {"dropped", "no-human"}, bad
             assert waits == [30.0]  # the retry waited `after` once
-            folders = sorted(p.name for p in (tmp_path / "out" / "quick").iterdir())
-            assert len(folders) == 3 and bad.call_id in folders
+            folders = {p.name for p in (tmp_path / "out" / "quick").iterdir()}
+            assert folders == {good.call_id, bad.call_id}  # one folder per run
+            assert bad.evidence is not None
+            (retried,) = (Path(bad.evidence) / "retried").iterdir()
+            first_try = json.loads((retried / "result.json").read_text())
+            assert first_try["run_id"] == bad.run_id and first_try["outcome"] == "failed"
+            assert (retried / "report.html").is_file() and (retried / "recording.wav").is_file()
             assert observer.told[-1] == (bad.run_id, True)
             assert publisher is not None and await publisher.drain(30) == 0
 

@@ -4,7 +4,8 @@ while it fails, its evidence written and published, and its outcome as a `RunRec
 A run's retries count once: the record carries the last attempt (its outcome, failure and
 call folder) and how many attempts it took, so a call that failed once and passed on the
 retry is a passed run, and an outage is one failed run per scheduled time, not one per
-attempt. Every attempt keeps its own call folder, like any call `shopper run` places.
+attempt. Every attempt is written like any call `shopper run` places; the earlier ones end
+up inside the last one's folder, under `retried/`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from shopper.publish.feed import CallFeed
 from shopper.publish.publisher import Publisher
 from shopper.publish.topics import script_id
 from shopper.results.record import CallRecord
-from shopper.results.writer import write_call
+from shopper.results.writer import ResultWriteError, write_call
 from shopper.scripts.loader import load_script
 from shopper.scripts.model import CallScript
 from shopper.scripts.runner import CallInterrupted, run_script
@@ -138,15 +139,34 @@ async def run_check(run: ScheduledRun, context: CheckContext) -> RunRecord:
             failure_kind="error",
             failure_message=str(error),
         )
-    attempts = 0
+    earlier: list[Path] = []
     while True:
-        attempts += 1
         attempt = await _place(script, run, context)
-        if attempt.passed or attempts > run.check.retries.count:
+        if attempt.passed or len(earlier) == run.check.retries.count:
             break
+        earlier.append(attempt.folder)
         await context.sleep(run.check.retries.after_s)
     attempt.publish()
-    return _record(run, attempt, attempts, started, context.clock())
+    _keep_inside(earlier, attempt.folder)
+    return _record(run, attempt, len(earlier) + 1, started, context.clock())
+
+
+RETRIED_FOLDER = "retried"
+
+
+def _keep_inside(earlier: list[Path], last: Path) -> None:
+    """Move the earlier attempts' call folders into the last one's `retried/`, so the run's
+    evidence is one folder (the one the history names): deleting it deletes them all, and
+    the failures a retry hid stay beside the verdict."""
+    for folder in earlier:
+        target = last / RETRIED_FOLDER / folder.name
+        try:
+            target.parent.mkdir(exist_ok=True)
+            folder.rename(target)
+        except OSError as error:
+            raise ResultWriteError(
+                f"{folder}: cannot move it into {target.parent} ({error.strerror})"
+            ) from None
 
 
 async def _place(script: CallScript, run: ScheduledRun, context: CheckContext) -> _Attempt:
