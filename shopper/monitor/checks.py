@@ -83,7 +83,7 @@ class CheckContext:
     """What placing a check's call needs besides the check: the speech engine, how to dial
     (caps included), where evidence goes, and the MQTT publisher (None: not publishing).
 
-    Each attempt's call folder is `out/<check>/<call id>`. `sleep` and `clock` are
+    A run's call folder is `out/<check>/<call id>` (retries inside it). `sleep` and `clock` are
     injectable so tests drive retries without waiting."""
 
     speech: SpeechEngine
