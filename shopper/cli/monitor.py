@@ -46,7 +46,7 @@ from shopper.monitor.checks import CheckContext, ScheduledRun
 from shopper.monitor.dispatch import CallHere
 from shopper.monitor.history import HISTORY_FILE, History, opened_history
 from shopper.monitor.observers import RunObserver
-from shopper.monitor.records import RunRecord, SkippedRun
+from shopper.monitor.records import RunRecord, SkippedRun, SkipReason
 from shopper.monitor.schedule import load_schedule
 from shopper.monitor.scheduler import Monitor
 from shopper.monitor.spec import CheckSpec, Cron, Every, Lines, Schedule
@@ -237,12 +237,16 @@ def observers(setup: MonitorSetup) -> list[RunObserver]:
 
 
 class ConsoleObserver:
-    """One line per run and per skipped fire, for the person watching the terminal."""
+    """One line per run, and per change of why fires are skipped: a night outside active
+    hours is one line when it starts, not one per fire."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self._skipping: dict[str, str] = {}
+        """Per check, the reason of the skips shown since its last run."""
 
     async def run_ended(self, run: RunRecord) -> None:
+        self._skipping.pop(run.check, None)
         colour = {"passed": "green", "failed": "red"}.get(run.outcome, "yellow")
         human = "-" if run.time_to_human_s is None else f"{run.time_to_human_s:.1f} s"
         hold = "-" if run.hold_s is None else f"{run.hold_s:.1f} s"
@@ -256,10 +260,21 @@ class ConsoleObserver:
         self.console.print(line)
 
     async def run_skipped(self, skip: SkippedRun) -> None:
+        if self._skipping.get(skip.check) == skip.reason:
+            return
+        self._skipping[skip.check] = skip.reason
         self.console.print(
-            f"[dim]skipped {skip.check} at {skip.scheduled_at:%Y-%m-%dT%H:%M:%SZ} "
-            f"({skip.reason})[/]"
+            f"[dim]skipping {skip.check} from {skip.scheduled_at:%Y-%m-%dT%H:%M:%SZ}: "
+            f"{SKIP_WORDS[skip.reason]}[/]"
         )
+
+
+SKIP_WORDS: dict[SkipReason, str] = {
+    "overlap": "its previous run is still going (overlap)",
+    "inactive": "outside its active hours (inactive)",
+    "maintenance": "in a maintenance window (maintenance)",
+    "queued": "a run of it already waits in the queue (queued)",
+}
 
 
 # -- --dry-run ----------------------------------------------------------------------------
