@@ -8,6 +8,7 @@ so the everyday command stays one word long.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,6 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from shopper.asr.types import SpeechEngine
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
 from shopper.carriers.pacing import TargetCaps, configured_caps
 from shopper.carriers.twilio.settings import twilio_settings
@@ -43,7 +43,7 @@ from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, Twil
 from shopper.monitor.cadence import cadence_of
 from shopper.monitor.calendar import closed_reason
 from shopper.monitor.checks import CheckContext, ScheduledRun
-from shopper.monitor.dispatch import CallHere
+from shopper.monitor.dispatch import CallHere, Dispatch
 from shopper.monitor.history import HISTORY_FILE, History, opened_history
 from shopper.monitor.observers import RunObserver
 from shopper.monitor.records import RunRecord, SkippedRun, SkipReason
@@ -177,7 +177,13 @@ def monitor_run(
     )
     state = state_dir_option or state_dir()
     out = out.resolve()  # the history names evidence folders wherever it is read from
-    exit_code = asyncio.run(_monitor(loaded, speech, options, delivery, out, state, console))
+
+    def call_here(publisher: Publisher | None) -> Dispatch:
+        context = CheckContext(speech=speech, options=options, out=out, publisher=publisher)
+        return CallHere(context, loaded.lines.max_parallel)
+
+    places = Places(schedule=loaded, out=out, state=state, console=console, delivery=delivery)
+    exit_code = asyncio.run(_monitor(places, call_here))
     typer.echo("shopper: stopped; the calls in progress were hung up and kept", err=True)
     raise typer.Exit(exit_code)
 
@@ -191,28 +197,37 @@ def schedule_caps(lines: Lines, configured: TargetCaps) -> TargetCaps:
     )
 
 
-async def _monitor(
-    schedule: Schedule,
-    speech: SpeechEngine,
-    options: DialOptions,
-    delivery: MqttDelivery,
-    out: Path,
-    state: Path,
-    console: Console,
-) -> int:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Places:
+    """Where a monitor keeps things: the schedule it runs, call folders, state, the console
+    and the MQTT delivery."""
+
+    schedule: Schedule
+    out: Path
+    state: Path
+    console: Console
+    delivery: MqttDelivery
+
+
+DispatchFor = Callable[[Publisher | None], Dispatch]
+"""What fires do, made once the MQTT publisher is open (None: not publishing): calls placed
+here (`CallHere`), or runs enqueued for a fleet."""
+
+
+async def _monitor(places: Places, dispatch_for: DispatchFor) -> int:
     """The monitor until a signal stops it; returns the signal's exit code."""
+    schedule, console, state = places.schedule, places.console, places.state
     with opened_history(state / HISTORY_FILE) as history:
-        async with publishing(delivery.settings, warn, state / OUTBOX_FILE) as publisher:
-            context = CheckContext(speech=speech, options=options, out=out, publisher=publisher)
+        async with publishing(places.delivery.settings, warn, state / OUTBOX_FILE) as publisher:
             setup = MonitorSetup(
-                schedule=schedule, history=history, out=out, publisher=publisher, console=console
+                schedule=schedule,
+                history=history,
+                out=places.out,
+                publisher=publisher,
+                console=console,
             )
             monitor = Monitor(
-                schedule,
-                history,
-                CallHere(context, schedule.lines.max_parallel),
-                observers(setup),
-                warn=warn,
+                schedule, history, dispatch_for(publisher), observers(setup), warn=warn
             )
             console.print(
                 f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}); "
@@ -226,7 +241,7 @@ async def _monitor(
                 if not task.cancelled():
                     task.result()  # an error that is not a signal: raised as it is
             if publisher is not None:
-                await publisher.drain_and_report(delivery.drain_s)
+                await publisher.drain_and_report(places.delivery.drain_s)
     return stop.exit_code or 1
 
 
