@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from shopper.monitor.alert_message import alert_topic
 from shopper.monitor.alerts import (
     AlertChange,
     evaluate,
@@ -236,3 +237,9 @@ def test_evaluating_the_same_history_again_changes_nothing() -> None:
             state = change.state if change is not None else state
         assert state is not None
         assert judge(THREE_OF_FIVE, runs, state) is None
+
+
+def test_a_check_name_is_one_topic_level() -> None:
+    assert alert_topic("support-line") == "alerts/support-line"
+    assert alert_topic("EU/billing #2") == "alerts/EU-billing-2"
+    assert alert_topic("+") == "alerts/check"

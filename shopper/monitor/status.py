@@ -95,4 +95,4 @@ def _alert(state: AlertState | None) -> str:
 
 def _span(window: timedelta) -> str:
     hours = window.total_seconds() / 3600
-    return f"{hours / 24:g} d" if hours >= 24 and hours % 24 == 0 else f"{hours:g} h"
+    return f"{hours / 24:g} d" if hours >= 48 and hours % 24 == 0 else f"{hours:g} h"
