@@ -18,7 +18,7 @@ from aiohttp import web
 from monitor_runs import EVERY, T0, Clock, check_spec, run_record
 from mosquitto import Collector, Mosquitto, free_port
 
-from shopper.monitor.alert_observer import AlertObserver
+from shopper.monitor.alert_observer import AlertObserver, alerting
 from shopper.monitor.history import History, opened_history
 from shopper.monitor.records import RunOutcome
 from shopper.monitor.webhooks import Backoff, Webhooks
@@ -204,22 +204,30 @@ async def test_webhooks_are_retried_until_accepted_and_never_show_their_token(
 ) -> None:
     flaky, refusing, broken = Hook(failures=2), Hook(failures=99, status=404), Hook(failures=99)
     urls = (await serve(flaky), await serve(refusing), await serve(broken))
-    warnings: list[str] = []
+    lines: list[str] = []
     clock = Clock(T0)
-    async with Webhooks(warnings.append, QUICK) as hooks:
-        with opened_history(tmp_path / "monitor.sqlite3") as history:
-            observer = AlertObserver(
-                [check_spec(webhooks=urls)], history, webhooks=hooks, clock=clock
-            )
+    with opened_history(tmp_path / "monitor.sqlite3") as history:
+        async with alerting(
+            [check_spec(webhooks=urls)],
+            history,
+            publisher=None,
+            announce=lines.append,
+            clock=clock,
+            backoff=QUICK,
+        ) as observer:
             for n in range(2):
                 await finish(history, observer, n, "failed")
-            await hooks.wait()
+            assert observer.webhooks is not None
+            await observer.webhooks.wait()
+    [announced] = [line for line in lines if line.startswith("alert: ")]
+    assert announced.startswith("alert: support-line is FAILING")
+    warnings = [line for line in lines if line.startswith("webhook ")]
     assert flaky.calls == 3 and refusing.calls == 1 and broken.calls == QUICK.attempts
     [payload] = flaky.received
     jsonschema.validate(payload, SCHEMA)
     assert payload["text"].startswith("support-line is FAILING: 2 runs in a row failed")
     assert payload["runs"][0]["report"] == "/srv/monitor/out/call-0/report.html"
-    assert len(warnings) == 2
+    assert len(warnings) == 2 and len(lines) == 3
     refused = next(w for w in warnings if "404" in w)
     port = urls[1].split(":")[2].split("/")[0]
     assert refused == (

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import math
+import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 from monitor_runs import T0, Clock, check_spec, run_record
 from prometheus_client.parser import text_string_to_metric_families
 
 from shopper.monitor.alert_observer import AlertObserver
 from shopper.monitor.history import opened_history
-from shopper.monitor.metrics import MetricsObserver, MonitorMetrics, serving_metrics
+from shopper.monitor.metrics import (
+    MetricsObserver,
+    MetricsPortError,
+    MonitorMetrics,
+    metrics_observer,
+    serving_metrics,
+)
 from shopper.monitor.records import SkippedRun
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -90,11 +98,10 @@ async def test_a_restarted_monitor_shows_the_last_run_and_alert_from_its_history
             run = run_record(n, "failed" if n else "passed")
             history.add_run(run)
             await alerts.run_ended(run)
-    metrics = MonitorMetrics()
     with opened_history(path) as history:
-        MetricsObserver(history, metrics).load(["support-line", "quiet-line"])
-    async with serving_metrics(metrics.registry, 0, "127.0.0.1") as port:
-        samples = await scrape(port)
+        checks = ["support-line", "quiet-line"]
+        async with metrics_observer(history, checks, 0, "127.0.0.1") as (_, port):
+            samples = await scrape(port)
     assert at(samples, "shopper_monitor_alert_failing", check="support-line") == 1
     assert at(samples, "shopper_monitor_alert_failing", check="quiet-line") == 0
     last = "shopper_monitor_last_outcome"
@@ -103,3 +110,16 @@ async def test_a_restarted_monitor_shows_the_last_run_and_alert_from_its_history
         "shopper_monitor_runs_total",
         (("check", "support-line"), ("outcome", "failed")),
     ) not in (samples)
+
+
+async def test_a_port_in_use_is_one_line_naming_the_option() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MetricsPortError) as error:
+            async with serving_metrics(MonitorMetrics().registry, port, "127.0.0.1"):
+                pass
+    assert str(error.value) == (
+        f"--metrics-port {port}: cannot listen on it (address already in use); choose another port"
+    )

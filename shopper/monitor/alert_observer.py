@@ -9,8 +9,9 @@ after a restart (at least once, like everything on MQTT) rather than never.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from shopper.monitor.alert_message import alert_payload, alert_topic
@@ -18,7 +19,7 @@ from shopper.monitor.alerts import AlertChange, evaluate, history_needed, remind
 from shopper.monitor.history import History
 from shopper.monitor.records import RunRecord, SkippedRun
 from shopper.monitor.spec import CheckSpec
-from shopper.monitor.webhooks import Webhooks
+from shopper.monitor.webhooks import Backoff, Webhooks
 from shopper.publish.outbox import Warn
 from shopper.publish.publisher import Publisher
 
@@ -103,3 +104,27 @@ class AlertObserver:
             if run.run_id in wanted:
                 found[run.run_id] = run
         return found
+
+
+@contextlib.asynccontextmanager
+async def alerting(
+    checks: Iterable[CheckSpec],
+    history: History,
+    *,
+    publisher: Publisher | None,
+    announce: Warn,
+    clock: Clock = utc_now,
+    backoff: Backoff | None = None,
+) -> AsyncIterator[AlertObserver]:
+    """The monitor's AlertObserver with its webhook sender: `announce` gets each change's
+    line and each webhook problem; leaving the block gives POSTs still being retried up to
+    10 s (Webhooks)."""
+    async with Webhooks(announce, backoff) as webhooks:
+        yield AlertObserver(
+            checks,
+            history,
+            publisher=publisher,
+            webhooks=webhooks,
+            announce=announce,
+            clock=clock,
+        )

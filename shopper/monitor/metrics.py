@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from shopper.errors import ShopperError
 from shopper.monitor.history import History
 from shopper.monitor.records import AlertState, RunRecord, SkippedRun
 
@@ -145,6 +147,10 @@ class MetricsObserver:
         self.metrics.record_skip(skip)
 
 
+class MetricsPortError(ShopperError):
+    """The metrics port cannot be listened on (taken, privileged, or not a port)."""
+
+
 @contextlib.asynccontextmanager
 async def serving_metrics(
     registry: CollectorRegistry, port: int, host: str = "0.0.0.0"
@@ -155,9 +161,28 @@ async def serving_metrics(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except (OSError, OverflowError) as error:
+            errno = error.errno if isinstance(error, OSError) else None
+            reason = os.strerror(errno).lower() if errno else str(error)
+            raise MetricsPortError(
+                f"--metrics-port {port}: cannot listen on it ({reason}); choose another port"
+            ) from None
         bound: int = runner.addresses[0][1]
         yield bound
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def metrics_observer(
+    history: History, checks: Iterable[str], port: int, host: str = "0.0.0.0"
+) -> AsyncIterator[tuple[MetricsObserver, int]]:
+    """The monitor's metrics in one step: filled from the history, served on `port` while
+    the block runs, kept current by the observer it yields with the port it listens on
+    (register the observer after the AlertObserver)."""
+    observer = MetricsObserver(history, MonitorMetrics())
+    observer.load(checks)
+    async with serving_metrics(observer.metrics.registry, port, host) as bound:
+        yield observer, bound
