@@ -154,11 +154,24 @@ def test_p95_time_to_human_over_the_window() -> None:
     assert not exactly.holds  # at the limit is within it
 
 
-def test_a_run_that_reached_no_person_breaches_a_time_to_human_slo() -> None:
-    runs = [run(0), run(1, "failed")]
+def test_runs_that_reached_no_person_are_left_to_the_failure_rule_and_the_share() -> None:
+    """One failed call must not breach a p95 (and so bypass `failures`/`of_last`)."""
+    runs = [run(0, tth=60.0), run(1, "failed")]
     finding = slo_rule(TTH_SLO, runs, after(runs))
-    assert finding.holds and finding.evidence == ("line@1",)
-    assert "is no person reached" in finding.reason
+    assert not finding.holds and "is 60 s (limit 180 s, 1 runs)" in finding.reason
+    assert judge(THREE_OF_FIVE, runs, slos=[TTH_SLO]) is None
+    nobody = [run(0, "failed"), run(1, "error")]
+    assert not slo_rule(TTH_SLO, nobody, after(nobody)).holds
+
+
+def test_with_a_time_slo_beside_it_the_count_rule_still_decides_failures() -> None:
+    """The shipped example's pairing: 3 of 5 failures raise, 2 passes clear, within the hour."""
+    rule = THREE_OF_FIVE
+    assert judge(rule, history("PF"), slos=[TTH_SLO]) is None
+    raised = judge(rule, history("PFFF"), slos=[TTH_SLO])
+    assert raised is not None and raised.state.reason.startswith("3 of the last 4 runs failed")
+    cleared = judge(rule, history("PFFFPP"), raised.state, [TTH_SLO])
+    assert cleared is not None and cleared.kind == "recovered"
 
 
 def test_runs_outside_the_window_and_an_empty_window_breach_nothing() -> None:

@@ -107,32 +107,34 @@ def in_window(runs: Sequence[RunRecord], window_s: float, now: datetime) -> list
 def slo_rule(slo: SloRule, runs: Sequence[RunRecord], now: datetime) -> Finding:
     """Whether `slo` is breached by the runs scheduled within its window before `now`.
 
-    An empty window breaches nothing. For time to human a run that reached no person counts
-    as longer than any limit (the caller did not reach one within it); for hold, runs that
-    measured no hold (a call that was never judged) are left out."""
+    The two p95s are over the runs that measured their figure: time to human over the runs
+    that reached a person, hold over the runs that were judged. Runs that reached nobody are
+    the failure rule's and the `reached_human` share's to count; counting them here as
+    "infinitely slow" would let one failed call breach the p95 of any window under 20 runs
+    and bypass `failures`/`of_last`. A window without a measured figure breaches nothing."""
     window = in_window(runs, slo.window_s, now)
     span = _duration(slo.window_s)
     if slo.metric == "reached_human":
         return _share_rule(slo, window, span)
-    if slo.metric == "time_to_human":
-        values = [_time_to_human(run) for run in window]
-        label = "time to human"
-    else:
-        measured = [run for run in window if run.hold_s is not None]
-        values = [run.hold_s for run in measured if run.hold_s is not None]
-        window, label = measured, "hold"
-    if not values or slo.p95_max is None:
+    label = "time to human" if slo.metric == "time_to_human" else "hold"
+    measured = [(run, value) for run in window if (value := _figure(slo, run)) is not None]
+    if not measured or slo.p95_max is None:
         return Finding(False, f"no {label} measured in the last {span}")
-    p95 = nearest_rank(values, SLO_QUANTILE)
-    over = tuple(
-        run.run_id for run, value in zip(window, values, strict=True) if value > slo.p95_max
-    )
-    shown = "no person reached" if math.isinf(p95) else f"{p95:.0f} s"
+    p95 = nearest_rank([value for _, value in measured], SLO_QUANTILE)
+    breached = p95 > slo.p95_max
     reason = (
-        f"p95 {label} over the last {span} is {shown} "
-        f"(limit {slo.p95_max:.0f} s, {len(values)} runs)"
+        f"p95 {label} over the last {span} is {p95:.0f} s "
+        f"(limit {slo.p95_max:.0f} s, {len(measured)} runs)"
     )
-    return Finding(p95 > slo.p95_max, reason, over if p95 > slo.p95_max else ())
+    over = tuple(run.run_id for run, value in measured if value > slo.p95_max)
+    return Finding(breached, reason, over if breached else ())
+
+
+def _figure(slo: SloRule, run: RunRecord) -> float | None:
+    """The run's value for a p95 SLO; None when the run did not measure it."""
+    if slo.metric == "time_to_human":
+        return run.time_to_human_s if run.reached_human else None
+    return run.hold_s
 
 
 def _share_rule(slo: SloRule, window: Sequence[RunRecord], span: str) -> Finding:
@@ -147,12 +149,6 @@ def _share_rule(slo: SloRule, window: Sequence[RunRecord], span: str) -> Finding
     )
     missed = tuple(run.run_id for run in window if not run.reached_human)
     return Finding(breached, reason, missed if breached else ())
-
-
-def _time_to_human(run: RunRecord) -> float:
-    if not run.reached_human or run.time_to_human_s is None:
-        return math.inf
-    return run.time_to_human_s
 
 
 def _duration(seconds: float) -> str:
