@@ -67,7 +67,7 @@ def failure_rule(rule: AlertRule, runs: Sequence[RunRecord]) -> Finding:
     failed = [run for run in window if is_failure(run)]
     if len(failed) < rule.failures:
         return Finding(False, f"{len(failed)} of the last {len(window)} runs failed")
-    if rule.failures == rule.of_last:
+    if len(failed) == len(window):
         what = f"{len(failed)} runs in a row failed"
     else:
         what = f"{len(failed)} of the last {len(window)} runs failed"
