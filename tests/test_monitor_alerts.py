@@ -90,6 +90,8 @@ def test_n_of_the_last_m_counts_scattered_failures_and_errors() -> None:
     # the oldest failure has left the last five: two remain
     assert judge(THREE_OF_FIVE, history("FPEPPF")) is None
     assert failure_rule(THREE_OF_FIVE, history("FF")).holds is False
+    early = judge(THREE_OF_FIVE, history("FFF"))  # before five runs exist
+    assert early is not None and early.state.reason.startswith("3 runs in a row failed")
 
 
 def test_recovery_needs_n_passes_in_a_row_since_it_started_failing() -> None:
