@@ -131,6 +131,13 @@ def test_a_retried_run_counts_once_and_a_run_id_seen_twice_is_its_later_record()
     assert judge(AlertRule(failures=2, of_last=2), fleet_retry) is None
 
 
+def test_the_reason_is_one_line_whatever_the_failure_message() -> None:
+    runs = [replace(run(0, "error"), failure_message="cannot write out/x:\n  disk full")]
+    change = judge(AlertRule(failures=1, of_last=1), runs)
+    assert change is not None
+    assert change.state.reason == "1 run failed (latest: cannot write out/x: disk full)"
+
+
 def test_nearest_rank_quantiles() -> None:
     values = [float(n) for n in range(1, 21)]
     assert nearest_rank(values, 0.95) == 19.0

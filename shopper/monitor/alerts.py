@@ -67,12 +67,14 @@ def failure_rule(rule: AlertRule, runs: Sequence[RunRecord]) -> Finding:
     failed = [run for run in window if is_failure(run)]
     if len(failed) < rule.failures:
         return Finding(False, f"{len(failed)} of the last {len(window)} runs failed")
-    if len(failed) == len(window):
+    if len(failed) == 1:
+        what = "1 run failed"
+    elif len(failed) == len(window):
         what = f"{len(failed)} runs in a row failed"
     else:
         what = f"{len(failed)} of the last {len(window)} runs failed"
     latest = failed[-1]
-    detail = latest.failure_message or latest.failure_kind or latest.outcome
+    detail = " ".join((latest.failure_message or latest.failure_kind or latest.outcome).split())
     return Finding(True, f"{what} (latest: {detail})", tuple(run.run_id for run in failed))
 
 
