@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from shopper.monitor.alert_message import alert_topic
+import pytest
+
+from shopper.monitor.alert_message import alert_topic, report_link
 from shopper.monitor.alerts import (
     AlertChange,
     evaluate,
@@ -265,3 +268,12 @@ def test_a_check_name_is_one_topic_level() -> None:
     assert alert_topic("support-line") == "alerts/support-line"
     assert alert_topic("EU/billing #2") == "alerts/EU-billing-2"
     assert alert_topic("+") == "alerts/check"
+
+
+def test_evidence_links_are_absolute_report_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = replace(run(0), evidence="monitor-out/call-0")
+    assert report_link(relative) == str(tmp_path / "monitor-out" / "call-0" / "report.html")
+    assert report_link(replace(run(0), evidence=None)) is None

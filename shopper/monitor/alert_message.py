@@ -29,8 +29,9 @@ def alert_topic(check: str) -> str:
 
 
 def report_link(run: RunRecord) -> str | None:
-    """The run's evidence a person opens: its call folder's report.html."""
-    return None if run.evidence is None else str(Path(run.evidence) / REPORT_FILE)
+    """The run's evidence a person opens: its call folder's report.html, as an absolute path
+    (a folder under a relative `--out` means nothing to whoever reads the alert elsewhere)."""
+    return None if run.evidence is None else str(Path(run.evidence).absolute() / REPORT_FILE)
 
 
 def alert_payload(change: AlertChange, runs: Mapping[str, RunRecord]) -> dict[str, Any]:
