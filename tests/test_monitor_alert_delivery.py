@@ -217,8 +217,7 @@ async def test_webhooks_are_retried_until_accepted_and_never_show_their_token(
         ) as observer:
             for n in range(2):
                 await finish(history, observer, n, "failed")
-            assert observer.webhooks is not None
-            await observer.webhooks.wait()
+        # leaving `alerting` waited for the POSTs being retried
     [announced] = [line for line in lines if line.startswith("alert: ")]
     assert announced.startswith("alert: support-line is FAILING")
     warnings = [line for line in lines if line.startswith("webhook ")]
@@ -249,3 +248,14 @@ async def test_an_unreachable_webhook_is_retried_then_reported_without_its_url(
     assert warning.startswith("webhook https://127.0.0.1:")
     assert warning.endswith("/…: not delivered after 4 attempts (cannot connect)")
     assert "sEcReT" not in warning and "pw" not in warning
+
+
+async def test_leaving_gives_up_posts_still_being_retried_with_one_line(serve: Any) -> None:
+    broken = Hook(failures=99)
+    url = await serve(broken)
+    warnings: list[str] = []
+    patient = Backoff(attempts=99, first_s=0.2, max_s=0.2, jitter_s=0.0)
+    async with Webhooks(warnings.append, patient, drain_s=0.1) as hooks:
+        hooks.post([url], {"text": "x"})
+    assert warnings == ["webhooks: gave up 1 alert POST still being retried"]
+    assert 1 <= broken.calls < 99

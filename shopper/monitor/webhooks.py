@@ -90,7 +90,8 @@ class Webhooks:
             for task in late:
                 task.cancel()
             if late:
-                self._warn(f"webhooks: gave up {len(late)} alert POSTs still being retried")
+                posts = "POST" if len(late) == 1 else "POSTs"
+                self._warn(f"webhooks: gave up {len(late)} alert {posts} still being retried")
             await asyncio.gather(*late, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
@@ -102,11 +103,6 @@ class Webhooks:
             task = asyncio.create_task(self.deliver(url, payload), name="webhook")
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
-
-    async def wait(self) -> None:
-        """Until every POST started so far succeeded or was given up."""
-        while self._pending:
-            await asyncio.gather(*set(self._pending), return_exceptions=True)
 
     async def deliver(self, url: str, payload: dict[str, Any]) -> bool:
         """POST with retries; True when the server accepted it. Never raises."""
