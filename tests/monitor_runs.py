@@ -1,0 +1,62 @@
+"""Synthetic runs and a hand-moved clock for the monitor's alert, metrics and status tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from shopper.monitor.records import RunOutcome, RunRecord
+from shopper.monitor.spec import AlertRule, CheckSpec, Every
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+EVERY = timedelta(minutes=5)
+
+
+class Clock:
+    """The observers' clock, moved by the test: no test waits through real minutes."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def check_spec(
+    name: str = "support-line", rule: AlertRule | None = None, webhooks: tuple[str, ...] = ()
+) -> CheckSpec:
+    return CheckSpec(
+        name=name,
+        script=Path("scripts/acme/billing-human.yaml"),
+        cadence=Every(EVERY.total_seconds()),
+        alert=rule or AlertRule(failures=2, of_last=2, recover_after=1, renotify_s=3600.0),
+        webhooks=webhooks,
+    )
+
+
+def run_record(
+    n: int,
+    outcome: RunOutcome,
+    check: str = "support-line",
+    tth: float = 42.0,
+    hold: float | None = 20.0,
+) -> RunRecord:
+    """The n-th scheduled run of `check`, 5 minutes apart from T0; passed runs reach a person."""
+    at = T0 + n * EVERY
+    passed = outcome == "passed"
+    return RunRecord(
+        run_id=f"{check}@{at.isoformat()}",
+        check=check,
+        scheduled_at=at,
+        started_at=at + timedelta(seconds=1),
+        ended_at=at + timedelta(seconds=80),
+        outcome=outcome,
+        attempts=1,
+        failure_kind=None if passed else "step",
+        failure_message=None if passed else "no person answered within 180 s",
+        reached_human=passed,
+        time_to_human_s=tth if passed else None,
+        hold_s=hold,
+        call_id=f"call-{n}",
+        evidence=f"/srv/monitor/out/call-{n}",
+    )
