@@ -8,7 +8,8 @@ so the everyday command stays one word long.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from shopper.carriers.pacing import TargetCaps, configured_caps
 from shopper.carriers.twilio.settings import twilio_settings
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import interrupts
+from shopper.cli.monitor_status import status
 from shopper.cli.mqtt import (
     MqttCa,
     MqttCert,
@@ -40,11 +42,13 @@ from shopper.cli.mqtt import (
 )
 from shopper.cli.options import Engine, Seed, SpeechOptions, VoskModel
 from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
+from shopper.monitor.alert_observer import alerting
 from shopper.monitor.cadence import cadence_of
 from shopper.monitor.calendar import closed_reason
 from shopper.monitor.checks import CheckContext, ScheduledRun
 from shopper.monitor.dispatch import CallHere, Dispatch
 from shopper.monitor.history import HISTORY_FILE, History, opened_history
+from shopper.monitor.metrics import metrics_observer
 from shopper.monitor.observers import RunObserver
 from shopper.monitor.records import RunRecord, SkippedRun, SkipReason
 from shopper.monitor.schedule import load_schedule
@@ -76,6 +80,9 @@ monitor_app = typer.Typer(
 )
 
 
+monitor_app.command("status")(status)
+
+
 @monitor_app.callback()
 def monitor_group() -> None:
     """Scheduled synthetic monitoring: `shopper monitor SCHEDULE.yaml` runs the schedule's
@@ -91,6 +98,7 @@ class MonitorSetup:
     out: Path
     publisher: Publisher | None
     console: Console
+    metrics_port: int | None
 
 
 @monitor_app.command(RUN_COMMAND)
@@ -116,6 +124,14 @@ def monitor_run(
         ),
     ] = False,
     count: Annotated[int, typer.Option(min=1, help="Runs per check that --dry-run shows.")] = 5,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics on this port (all interfaces; 0: any free port).",
+        ),
+    ] = None,
     engine: Engine = "auto",
     vosk_model: VoskModel = None,
     realtime: Annotated[
@@ -182,7 +198,14 @@ def monitor_run(
         context = CheckContext(speech=speech, options=options, out=out, publisher=publisher)
         return CallHere(context, loaded.lines.max_parallel)
 
-    places = Places(schedule=loaded, out=out, state=state, console=console, delivery=delivery)
+    places = Places(
+        schedule=loaded,
+        out=out,
+        state=state,
+        console=console,
+        delivery=delivery,
+        metrics_port=metrics_port,
+    )
     exit_code = asyncio.run(_monitor(places, call_here))
     typer.echo("shopper: stopped; the calls in progress were hung up and kept", err=True)
     raise typer.Exit(exit_code)
@@ -199,14 +222,15 @@ def schedule_caps(lines: Lines, configured: TargetCaps) -> TargetCaps:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Places:
-    """Where a monitor keeps things: the schedule it runs, call folders, state, the console
-    and the MQTT delivery."""
+    """Where a monitor keeps things: the schedule it runs, call folders, state, the console,
+    the MQTT delivery and the metrics port."""
 
     schedule: Schedule
     out: Path
     state: Path
     console: Console
     delivery: MqttDelivery
+    metrics_port: int | None = None
 
 
 DispatchFor = Callable[[Publisher | None], Dispatch]
@@ -225,30 +249,50 @@ async def _monitor(places: Places, dispatch_for: DispatchFor) -> int:
                 out=places.out,
                 publisher=publisher,
                 console=console,
+                metrics_port=places.metrics_port,
             )
-            monitor = Monitor(
-                schedule, history, dispatch_for(publisher), observers(setup), warn=warn
-            )
-            console.print(
-                f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}); "
-                f"history in {history.path}"
-            )
-            with interrupts() as stop:
-                task = asyncio.create_task(monitor.run())
-                monitor.on_fire = stop.cancels
-                stop.cancels(task)
-                await asyncio.wait([task])
-                if not task.cancelled():
-                    task.result()  # an error that is not a signal: raised as it is
+            async with observing(setup) as heard_by:
+                monitor = Monitor(schedule, history, dispatch_for(publisher), heard_by, warn=warn)
+                console.print(
+                    f"monitoring {', '.join(c.name for c in schedule.checks)} "
+                    f"({schedule.path}); history in {history.path}"
+                )
+                with interrupts() as stop:
+                    task = asyncio.create_task(monitor.run())
+                    monitor.on_fire = stop.cancels
+                    stop.cancels(task)
+                    await asyncio.wait([task])
+                    if not task.cancelled():
+                        task.result()  # an error that is not a signal: raised as it is
             if publisher is not None:
                 await publisher.drain_and_report(places.delivery.drain_s)
     return stop.exit_code or 1
 
 
-def observers(setup: MonitorSetup) -> list[RunObserver]:
+@asynccontextmanager
+async def observing(setup: MonitorSetup) -> AsyncIterator[list[RunObserver]]:
     """What hears of each run and skip, in this order, after it is in the history: alert
-    rules first, so that what shows runs (the dashboard, the console) sees their state."""
-    return [ConsoleObserver(setup.console)]
+    rules first, so that what shows runs (metrics, the dashboard, the console) sees their
+    state. The alert sender and the metrics server live as long as the block."""
+    async with AsyncExitStack() as stack:
+        alerts = await stack.enter_async_context(
+            alerting(
+                setup.schedule.checks,
+                setup.history,
+                publisher=setup.publisher,
+                announce=warn,
+            )
+        )
+        heard_by: list[RunObserver] = [alerts]
+        if setup.metrics_port is not None:
+            names = [check.name for check in setup.schedule.checks]
+            metrics, port = await stack.enter_async_context(
+                metrics_observer(setup.history, names, setup.metrics_port)
+            )
+            setup.console.print(f"metrics on http://0.0.0.0:{port}/metrics")
+            heard_by.append(metrics)
+        heard_by.append(ConsoleObserver(setup.console))
+        yield heard_by
 
 
 class ConsoleObserver:
