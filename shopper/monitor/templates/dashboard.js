@@ -167,9 +167,9 @@
       open.textContent = check.href[index] ? "click to open the call's report" : "no evidence kept";
       tip.append(open);
       tip.hidden = false;
-      var left = u.valToPos(check.t[index], "x") + u.bbox.left / devicePixelRatio;
-      var room = u.over.clientWidth + u.bbox.left / devicePixelRatio;
-      tip.style.left = Math.min(left + 12, room - tip.offsetWidth) + "px";
+      var left = u.valToPos(check.t[index], "x") + 12;
+      if (left + tip.offsetWidth > u.over.clientWidth) left -= tip.offsetWidth + 24;
+      tip.style.left = Math.max(left, 0) + "px";
       tip.style.top = (u.cursor.top + 14) + "px";
     };
   }
@@ -196,7 +196,7 @@
       height: HEIGHT,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), zone); },
       legend: {show: false},
-      cursor: {drag: {x: true, y: false}, points: {size: 8}},
+      cursor: {y: false, drag: {x: true, y: false}, points: {size: 8}},
       scales: {
         x: {time: true},
         s: {range: function (u, min, max) {
