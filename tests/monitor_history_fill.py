@@ -96,7 +96,7 @@ def _run(check: SyntheticCheck, at: datetime, spawn: random.Random, out_dir: Pat
     in_outage = check.outage is not None and check.outage[0] <= at < check.outage[1]
     draw = spawn.random()
     if in_outage:
-        outcome, kind, time_to_human = "failed", "no-human", None
+        outcome, kind, time_to_human, hold = "failed", "no-human", None, 590.0
         message = "no person answered within 10 min (hold music until the call was ended)"
     elif draw < check.error_share:
         outcome, kind, time_to_human, hold = "error", "carrier", None, 0.0

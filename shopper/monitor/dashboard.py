@@ -72,6 +72,8 @@ class AlertView:
 @dataclass(frozen=True, slots=True)
 class CheckView:
     name: str
+    series: int
+    """Which entry of the chart data is this check's."""
     anchor: str
     alert: AlertView
     runs: int
@@ -116,6 +118,8 @@ def render_dashboard(
         alerts = history.alerts(check)
         views.append(_check_view(check, index, runs, alerts, out_dir, timezone, moment))
         series.append(_chart_series(check, index, runs, alerts, out_dir, moment))
+    # failing checks first: they are what the reader came for
+    views.sort(key=lambda view: (view.alert.status != "failing", view.name))
     return load_template("shopper.monitor", TEMPLATE).render(
         dashboard=Dashboard(
             title="shopper monitor",
@@ -201,6 +205,7 @@ def _check_view(
     failures = [run for run in runs if run.outcome != "passed"][-RECENT_FAILURES:]
     return CheckView(
         name=check,
+        series=index,
         anchor=f"check-{index}",
         alert=_alert_view(alerts[-1] if alerts else None, timezone),
         runs=len(runs),
