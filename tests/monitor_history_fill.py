@@ -107,7 +107,7 @@ def _run(check: SyntheticCheck, at: datetime, spawn: random.Random, out_dir: Pat
         hold = time_to_human - 18
         message = f"time_to_human {time_to_human:.1f} s is over its limit of 180 s"
     call_id = f"{at.strftime('%Y%m%dT%H%M%SZ')}-{check.name}-{spawn.getrandbits(24):06x}"
-    folder = out_dir / at.strftime("%Y-%m-%d") / call_id
+    folder = out_dir / check.name / call_id
     return RunRecord(
         run_id=f"{check.name}@{at.isoformat()}",
         check=check.name,

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from shopper.html_templates import load_template
-from shopper.monitor.history import History
+from shopper.monitor.history import History, opened_history
 from shopper.monitor.records import AlertState, RunOutcome, RunRecord, SkippedRun
 from shopper.results.writer import write_text_atomic
 
@@ -153,9 +153,10 @@ def write_dashboard(
 class DashboardObserver:
     """Rebuilds `out_dir/dashboard.html` after each run (a RunObserver).
 
-    The history is read on the event loop (its queries are small and the connection belongs
-    to the loop's thread); rendering and writing, which grow with weeks of runs, happen in a
-    worker thread so calls in progress are not held up."""
+    Reading weeks of runs and rendering them takes a noticeable fraction of a second, so it
+    all happens in a worker thread, through a connection of its own to the history file (the
+    monitor's connection belongs to the event loop's thread; WAL lets both read at once), and
+    calls in progress are not held up."""
 
     def __init__(
         self,
@@ -165,7 +166,7 @@ class DashboardObserver:
         timezone: ZoneInfo = UTC_ZONE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._history = history
+        self._history_path = history.path
         self._out_dir = out_dir
         self._timezone = timezone
         self._now = now
@@ -178,17 +179,11 @@ class DashboardObserver:
 
     async def refresh(self) -> Path:
         """Rebuild the page now (also worth calling at start-up, before the first run)."""
-        page = render_dashboard(
-            self._history, self._out_dir, timezone=self._timezone, now=self._now()
-        )
-        path = self._out_dir / DASHBOARD_FILE
-        await asyncio.to_thread(_write, path, page)
-        return path
+        return await asyncio.to_thread(self._rebuild, self._now())
 
-
-def _write(path: Path, page: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, page)
+    def _rebuild(self, now: datetime) -> Path:
+        with opened_history(self._history_path) as history:
+            return write_dashboard(history, self._out_dir, timezone=self._timezone, now=now)
 
 
 def _check_view(
@@ -279,9 +274,13 @@ def _href(run: RunRecord, out_dir: Path) -> str:
     paths; the link stays relative so the output folder can be moved."""
     if not run.evidence:
         return ""
-    report = Path(run.evidence).absolute() / REPORT_FILE
-    relative = os.path.relpath(report, out_dir.absolute())
-    return quote(Path(relative).as_posix())
+    page_folder = os.path.abspath(out_dir)
+    folder = os.path.abspath(run.evidence)
+    if folder.startswith(page_folder + os.sep):
+        relative = folder[len(page_folder) + 1 :]  # the usual case, without relpath's cost
+    else:
+        relative = os.path.relpath(folder, page_folder)
+    return quote(Path(relative, REPORT_FILE).as_posix())
 
 
 # --- figures and text ---------------------------------------------------------------------

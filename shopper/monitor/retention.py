@@ -9,12 +9,13 @@ the output folder and the call folder, never the output folder itself. Inside a 
 `shutil.rmtree` removes symbolic links without following them. Rows go first and folders
 after (`History.forget_before`), so a crash in between leaves orphan folders, never rows
 pointing at deleted evidence. A folder refused or that fails to delete is reported and left.
+The folders above a call folder (a check's, a day's) stay even when emptied: a call being
+written there at that moment must not lose the folder it is creating.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -106,7 +107,6 @@ def _delete_call_folder(folder: Path, out_dir: Path) -> str | None:
         shutil.rmtree(path)
     except OSError as error:
         return f"could not delete it: {error.strerror or error}"
-    _remove_if_empty(path.parent, root)
     return None
 
 
@@ -119,14 +119,6 @@ def _inside(folder: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]] | None:
             parts = target.relative_to(root).parts
             return (root, parts) if parts else None
     return None
-
-
-def _remove_if_empty(folder: Path, root: Path) -> None:
-    """A day's folder whose last call was deleted goes too; the output folder never does."""
-    if folder == root or not folder.is_relative_to(root) or folder.is_symlink():
-        return
-    with contextlib.suppress(OSError):  # not empty: other calls of that day are kept
-        folder.rmdir()
 
 
 class RetentionObserver:
