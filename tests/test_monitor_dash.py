@@ -255,3 +255,33 @@ def _rendered_dom(page: Path, tmp_path: Path) -> str:
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
     return done.stdout
+
+
+CLICK_LAST_MARK = """<script>
+setTimeout(function () {
+  var over = document.querySelector('.chart .u-over');
+  var box = over.getBoundingClientRect();
+  var at = {clientX: box.right - 4, clientY: box.bottom - 8, bubbles: true};
+  over.dispatchEvent(new MouseEvent('mouseenter', at));
+  over.dispatchEvent(new MouseEvent('mousemove', at));
+  over.dispatchEvent(new MouseEvent('mousedown', at));
+  over.dispatchEvent(new MouseEvent('mouseup', at));
+  over.dispatchEvent(new MouseEvent('click', at));
+}, 200);
+</script>
+</body>"""
+
+
+def test_clicking_a_mark_in_chromium_opens_that_runs_report(tmp_path: Path) -> None:
+    """A person's click on the newest mark of the first chart, as the browser delivers it:
+    the page navigates to that run's report.html (the dumped DOM is the report's)."""
+    out = tmp_path / "out"
+    with opened_history(tmp_path / "monitor.sqlite3") as history:
+        runs = _filled(history, out)
+        page = write_dashboard(history, out, timezone=CHICAGO, now=NOW)
+    clicked = out / "clicked.html"
+    clicked.write_text(page.read_text().replace("</body>", CLICK_LAST_MARK))
+    first_check = sorted(check.name for check in CHECKS)[0]
+    newest = [run for run in runs if run.check == first_check][-1]
+    dom = _rendered_dom(clicked, tmp_path)
+    assert f"<title>{newest.run_id}</title>" in dom

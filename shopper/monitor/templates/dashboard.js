@@ -174,13 +174,11 @@
     };
   }
 
+  // uPlot swallows the click that ends a drag (a zoom), so a click here is a click on a run.
   function openOnClick(u, check) {
-    var downAt = null;
-    u.over.addEventListener("mousedown", function (event) { downAt = event.clientX; });
-    u.over.addEventListener("click", function (event) {
-      var dragged = downAt != null && Math.abs(event.clientX - downAt) > 3;
+    u.over.addEventListener("click", function () {
       var index = u.cursor.idx;
-      if (!dragged && index != null && check.href[index]) window.location.href = check.href[index];
+      if (index != null && check.href[index]) window.location.href = check.href[index];
     });
   }
 
