@@ -70,7 +70,8 @@
     });
     last = Math.max(last, data.now);
     if (!(first < last)) first = last - 3600;
-    return {first: first, last: last};
+    // a little room before the oldest run, so its mark is not cut in half by the axis
+    return {first: first - Math.max((last - first) * 0.005, 60), last: last};
   }
   var whole = span();
 
