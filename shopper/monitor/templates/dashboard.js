@@ -223,9 +223,9 @@
       series: [
         {},
         {label: "time to human", scale: "s", stroke: TTH, width: 1.6, gaps: gaps,
-          points: {size: 4, fill: TTH}},
+          points: {size: 6, fill: TTH}},
         {label: "hold", scale: "s", stroke: HOLD, width: 1.2, dash: [6, 4], gaps: gaps,
-          points: {size: 3, fill: HOLD}},
+          points: {size: 5, fill: HOLD}},
         mark("passed", COLOURS.passed),
         mark("failed", COLOURS.failed),
         mark("error", COLOURS.error)
