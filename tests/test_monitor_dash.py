@@ -237,10 +237,18 @@ def _error_box(dom: str) -> str:
     return match.group(1)
 
 
+def _browser() -> str:
+    """Debian's chromium, or the Chromium/Chrome a machine has instead (.ci/setup)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if found := shutil.which(name):
+            return found
+    raise AssertionError("no Chromium or Chrome on PATH: run bash .ci/setup")
+
+
 def _rendered_dom(page: Path, tmp_path: Path) -> str:
     profile = tmp_path / f"chromium-profile-{page.parent.name}"
     command = [
-        "chromium",
+        _browser(),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",

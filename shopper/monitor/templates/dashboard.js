@@ -140,10 +140,19 @@
     };
   }
 
+  // The run under the pointer: the nearest one, unless the nearest is far off (the pointer
+  // in a night's gap means no run, not the next morning's first).
+  var REACH = 24; // CSS pixels
+  function runAt(u, check) {
+    var index = u.cursor.idx;
+    if (index == null || u.cursor.left < 0) return null;
+    return Math.abs(u.valToPos(check.t[index], "x") - u.cursor.left) <= REACH ? index : null;
+  }
+
   function tooltip(check, tip) {
     return function (u) {
-      var index = u.cursor.idx;
-      if (index == null || u.cursor.left < 0) { tip.hidden = true; return; }
+      var index = runAt(u, check);
+      if (index == null) { tip.hidden = true; return; }
       var outcome = OUTCOMES[check.outcome[index]];
       tip.textContent = "";
       var head = document.createElement("div");
@@ -178,7 +187,7 @@
   // uPlot swallows the click that ends a drag (a zoom), so a click here is a click on a run.
   function openOnClick(u, check) {
     u.over.addEventListener("click", function () {
-      var index = u.cursor.idx;
+      var index = runAt(u, check);
       if (index != null && check.href[index]) window.location.href = check.href[index];
     });
   }
