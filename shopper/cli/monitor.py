@@ -46,11 +46,13 @@ from shopper.monitor.alert_observer import alerting
 from shopper.monitor.cadence import cadence_of
 from shopper.monitor.calendar import closed_reason
 from shopper.monitor.checks import CheckContext, ScheduledRun
+from shopper.monitor.dashboard import DashboardObserver
 from shopper.monitor.dispatch import CallHere, Dispatch
 from shopper.monitor.history import HISTORY_FILE, History, opened_history
 from shopper.monitor.metrics import metrics_observer
 from shopper.monitor.observers import RunObserver
 from shopper.monitor.records import RunRecord, SkippedRun, SkipReason
+from shopper.monitor.retention import RetentionObserver
 from shopper.monitor.schedule import load_schedule
 from shopper.monitor.scheduler import Monitor
 from shopper.monitor.spec import CheckSpec, Cron, Every, Lines, Schedule
@@ -273,7 +275,8 @@ async def _monitor(places: Places, dispatch_for: DispatchFor) -> int:
 async def observing(setup: MonitorSetup) -> AsyncIterator[list[RunObserver]]:
     """What hears of each run and skip, in this order, after it is in the history: alert
     rules first, so that what shows runs (metrics, the dashboard, the console) sees their
-    state. The alert sender and the metrics server live as long as the block."""
+    state; retention before the dashboard, so the page never links to deleted evidence.
+    The alert sender and the metrics server live as long as the block."""
     async with AsyncExitStack() as stack:
         alerts = await stack.enter_async_context(
             alerting(
@@ -291,7 +294,14 @@ async def observing(setup: MonitorSetup) -> AsyncIterator[list[RunObserver]]:
             )
             setup.console.print(f"metrics on http://0.0.0.0:{port}/metrics")
             heard_by.append(metrics)
-        heard_by.append(ConsoleObserver(setup.console))
+        dashboard = DashboardObserver(setup.history, setup.out, timezone=setup.schedule.timezone)
+        heard_by += [
+            RetentionObserver(setup.history, setup.out, setup.schedule.keep_days),
+            dashboard,
+            ConsoleObserver(setup.console),
+        ]
+        page = await dashboard.refresh()  # there from the start, not only after a run
+        setup.console.print(f"dashboard: {page}")
         yield heard_by
 
 

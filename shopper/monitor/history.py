@@ -232,7 +232,9 @@ def _text(moment: datetime) -> str:
 
 
 def _time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """The text `_text` wrote; fromisoformat reads it ~50x faster than strptime, which counts
+    when the dashboard reads weeks of runs."""
+    return datetime.fromisoformat(text)
 
 
 def _run(row: tuple[object, ...]) -> RunRecord:
