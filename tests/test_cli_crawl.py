@@ -90,6 +90,18 @@ def test_targets_that_cannot_be_crawled_are_one_line(target: str, says: str) -> 
     assert run.stderr.count("\n") == 1 and says in run.stderr and "Traceback" not in run.stderr
 
 
+def test_a_twilio_crawl_that_could_not_speak_to_a_person_is_one_line(tmp_path: Path) -> None:
+    twilio = {
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "SHOPPER_TWILIO_FROM": "+15550109999",
+        "SHOPPER_TWILIO_PUBLIC_URL": "https://tunnel.example.com",
+    }
+    run = shopper_crawl("+15550100100", "--twilio-dtmf", "twiml", env=os.environ | twilio)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "crawl with --twilio-dtmf inband" in run.stderr
+
+
 def test_at_is_refused_for_a_sip_target_which_keeps_its_own_clock() -> None:
     run = shopper_crawl("sip:ivr@127.0.0.1:5080", "--at", "2024-05-06T10:00")
     assert run.returncode == 2

@@ -275,13 +275,19 @@ def _check_target(target: str, at: datetime | None, twilio: TwilioGiven) -> str:
         check_dialable(target)
         _no_clock(target, at)
         try:
-            twilio_settings(twilio)
+            settings = twilio_settings(twilio)
         except TwilioSettingsError as error:
             raise CrawlInputError(
                 f"{target}: a number is crawled through Twilio, and {error} (or write it as a "
                 f"SIP URI, sip:{target.strip()}@pbx.example.com, to crawl it through your SIP "
                 "trunk)"
             ) from None
+        if settings.dtmf == "twiml":
+            raise CrawlInputError(
+                f"{target}: a crawl speaks to the people it reaches (a probe, a courtesy "
+                "message), which a call with Twilio dtmf = twiml cannot: crawl with "
+                "--twilio-dtmf inband"
+            )
         return "twilio"
     path = Path(target)
     if path.is_dir():
