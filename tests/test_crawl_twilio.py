@@ -66,6 +66,12 @@ def ends_by_key(truths: list[dict[str, Any]]) -> dict[str, set[str]]:
     return ends
 
 
+def dial_gaps(truths: list[dict[str, Any]]) -> list[float]:
+    """Seconds between one call's dial and the next, by the emulator's clock."""
+    starts = sorted(datetime.fromisoformat(truth["now"]) for truth in truths)
+    return [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+
+
 def overlapped(truths: list[dict[str, Any]]) -> bool:
     """Whether two of the calls were up at the same time (wall clock, by the emulator)."""
     spans = sorted(
@@ -97,6 +103,9 @@ def test_a_crawl_through_twilio_maps_the_menu_with_two_lines_behind_one_public_u
     truths = [json.loads(path.read_text()) for path in emulator.truth_dir.glob("*.json")]
     assert len(truths) == crawl_map["calls"] >= 3, said
     assert overlapped(truths), "the two lines never had a call up at once"
+    # One process, so one pacing for the number: dials at most once a second (the default),
+    # lines or not (a REST round trip moves the emulator's stamp by a few tens of ms).
+    assert min(dial_gaps(truths)) > 0.9, dial_gaps(truths)
     # The emulator routed the crawl's keys to both of its places...
     ends = ends_by_key(truths)
     assert (ends["1"], ends["2"]) == ({"sales"}, {"support"}), ends
