@@ -76,6 +76,7 @@ def test_bad_policy_and_previous_map_are_one_line_and_exit_2(tmp_path: Path) -> 
         ("911", "is an emergency number"),
         ("+1 900 555 0100", "is a premium-rate number"),
         ("+1 555 010 0000", "crawled through Twilio, and a Twilio call needs account_sid"),
+        ("(415) 555-0100", "is not in international form"),
         ("sip:911@pbx.example.com", "is an emergency number"),
         ("sip:+19005550100@pbx.example.com", "is a premium-rate number"),
         ("sips:ivr@pbx.example.com", "sips: (SIP over TLS) is not supported yet"),
