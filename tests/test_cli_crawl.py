@@ -75,7 +75,8 @@ def test_bad_policy_and_previous_map_are_one_line_and_exit_2(tmp_path: Path) -> 
     [
         ("911", "is an emergency number"),
         ("+1 900 555 0100", "is a premium-rate number"),
-        ("+1 555 010 0000", "write the number as a SIP URI (sip:+1 555 010 0000@"),
+        ("+1 555 010 0000", "crawled through Twilio, and a Twilio call needs account_sid"),
+        ("(415) 555-0100", "is not in international form"),
         ("sip:911@pbx.example.com", "is an emergency number"),
         ("sip:+19005550100@pbx.example.com", "is a premium-rate number"),
         ("sips:ivr@pbx.example.com", "sips: (SIP over TLS) is not supported yet"),
@@ -88,6 +89,18 @@ def test_targets_that_cannot_be_crawled_are_one_line(target: str, says: str) -> 
     run = shopper_crawl(target)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and says in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_twilio_crawl_that_could_not_speak_to_a_person_is_one_line(tmp_path: Path) -> None:
+    twilio = {
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "SHOPPER_TWILIO_FROM": "+15550109999",
+        "SHOPPER_TWILIO_PUBLIC_URL": "https://tunnel.example.com",
+    }
+    run = shopper_crawl("+15550100100", "--twilio-dtmf", "twiml", env=os.environ | twilio)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "crawl with --twilio-dtmf inband" in run.stderr
 
 
 def test_at_is_refused_for_a_sip_target_which_keeps_its_own_clock() -> None:

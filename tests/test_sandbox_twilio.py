@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import os
 import re
 import signal
@@ -37,6 +38,7 @@ from shopper.audio.g711 import ulaw_decode, ulaw_encode
 from shopper.cli.main import app
 from shopper.sandbox.loader import load_ivr
 from shopper.sandbox.render import SoundBank, render_sound
+from shopper.sandbox.twilio.pricing import DEFAULT_RATE
 from shopper.sandbox.twilio.server import EmulatorSettings, ServedIvr, TwilioEmulator
 from shopper.sandbox.twilio.signature import Credentials
 
@@ -317,6 +319,10 @@ async def test_keys_sent_by_a_call_update_with_play_digits_route_the_ivr(
     fetched = await client.calls(call.sid).fetch_async()
     await client.http_client.close()
     assert fetched.status == "completed"
+    # Billed per started minute from answer, at the emulator's made-up rate, as Twilio reports
+    # a charge: negative, five decimals, with its currency.
+    minutes = max(1, math.ceil(int(fetched.duration) / 60))
+    assert (fetched.price, fetched.price_unit) == (f"{-DEFAULT_RATE * minutes:.5f}", "USD")
 
     truth = _truth(tmp_path)
     assert truth["end"]["by"] == "ivr"
@@ -349,7 +355,7 @@ async def test_lines_that_do_not_answer_end_as_twilio_reports_them(
     await asyncio.wait_for(media_server.completed.wait(), 10)
     fetched = await client.calls(call.sid).fetch_async()
     await client.http_client.close()
-    assert fetched.status == status
+    assert (fetched.status, fetched.price) == (status, None)  # never answered: not billed
     assert [(c["CallStatus"], c.get("SipResponseCode")) for c in media_server.callbacks] == [
         (status, sip_response_code)
     ]
@@ -480,4 +486,16 @@ def test_a_bad_number_mapping_is_one_line() -> None:
     assert result.output.strip().splitlines() == [
         "shopper: --number '5550100=ivr.yaml': '5550100' is not an E.164 number "
         "(+, country code, digits)"
+    ]
+
+
+def test_a_price_per_minute_that_is_not_a_price_is_one_line() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["sandbox", "twilio", "--number", f"{MENU}=ivr.yaml", "--listen", "127.0.0.1:0",
+         "--price-per-minute", "-1", "--account-sid", ACCOUNT, "--auth-token", TOKEN],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "shopper: --price-per-minute '-1': give a number from 0 to 100"
     ]

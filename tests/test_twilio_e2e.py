@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -62,6 +63,8 @@ LINES = {
     HOLD: DATA / "twilioe2e" / "hold.yaml",
 }
 OPTIONS = DialOptions(ring_timeout_s=4, max_duration_s=60)
+RATE = 0.025
+"""The emulator's price per started minute here: not its default, so the option is seen."""
 MULTIMON_RATE = 22050
 """multimon-ng reads raw 16-bit audio at this rate only."""
 
@@ -126,7 +129,7 @@ def point_shopper_at(base_url: str, state: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """One emulator serving a line of each kind."""
-    arguments = ["twilio", "--listen", "127.0.0.1:0"]
+    arguments = ["twilio", "--listen", "127.0.0.1:0", "--price-per-minute", str(RATE)]
     for number, path in LINES.items():
         arguments += ["--number", f"{number}={path}"]
     emulator = start_emulator(arguments, tmp_path_factory.mktemp("truth"))
@@ -212,6 +215,11 @@ def test_concurrent_calls_each_hear_and_key_their_own_line_and_failures_get_thei
     statuses = {name: r["carrier_call"]["status"] for name, r in results.items()}
     assert statuses["busy"] == "busy"
     assert statuses["unserved"] == "failed"
+    for name in ("sales", "hello"):  # answered: billed per started minute, as Twilio does
+        report = results[name]["carrier_call"]
+        minutes = max(1, math.ceil(report["duration_s"] / 60))
+        assert (report["price"], report["price_unit"]) == (pytest.approx(RATE * minutes), "USD")
+    assert results["busy"]["carrier_call"]["price"] is None  # never answered: not billed
     assert TOKEN not in run.stdout + run.stderr
     for path in out.rglob("*"):
         if path.is_file():

@@ -13,9 +13,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from shopper.carriers.options import SipOptions
+from shopper.carriers.options import SipOptions, TwilioGiven
 from shopper.carriers.safety import check_dialable, looks_like_phone_number
 from shopper.carriers.sip.target import parse_sip_target
+from shopper.carriers.twilio.settings import TwilioSettingsError, twilio_settings
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import interrupts
 from shopper.cli.mqtt import (
@@ -34,6 +35,7 @@ from shopper.cli.mqtt import (
     warn,
 )
 from shopper.cli.options import At, Engine, Seed, SpeechOptions, VoskModel
+from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
 from shopper.crawl.explorer import Attempt, Budgets, CrawlSettings, explore
 from shopper.crawl.map import CrawlMap
 from shopper.crawl.outputs import CrawlVerdict, crawl_payload, crawl_target_id, write_crawl_outputs
@@ -66,8 +68,8 @@ def crawl_command(
     target: Annotated[
         str,
         typer.Argument(
-            help="What to call: a sandbox IVR file, or a SIP URI (sip:USER@HOST:PORT), called "
-            "in real time."
+            help="What to call: a sandbox IVR file; a SIP URI (sip:USER@HOST:PORT) or a phone "
+            "number (+E.164, through Twilio), called in real time."
         ),
     ],
     *,
@@ -102,6 +104,11 @@ def crawl_command(
             "masked), for a PBX administrator."
         ),
     ] = None,
+    twilio_from: TwilioFrom = None,
+    public_url: PublicUrl = None,
+    listen: Listen = None,
+    twilio_api_url: TwilioApiUrl = None,
+    twilio_dtmf: TwilioDtmf = None,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -138,9 +145,10 @@ def crawl_command(
         qos=mqtt_qos,
         keepalive=mqtt_keepalive,
     )
+    twilio = TwilioGiven(twilio_from, public_url, listen, twilio_api_url, twilio_dtmf)
     with one_line_errors():
         _check_keys(try_keys)
-        carrier = _check_target(target, at)
+        carrier = _check_target(target, at, twilio)
         output = _output(target, out, previous, policy, console)
         delivery = MqttDelivery(broker.settings(), mqtt_drain)
         speech = SpeechOptions(engine, vosk_model).select()
@@ -160,6 +168,7 @@ def crawl_command(
         now=at,
         carrier=carrier,
         sip=SipOptions(trace=sip_trace),
+        twilio=twilio,
     )
     with one_line_errors():
         crawl_map, outcome, interrupted = asyncio.run(_explore(settings, console, output))
@@ -253,24 +262,33 @@ def _progress(attempt: Attempt, result: PathResult, new: list[str]) -> str:
     return f"  {where}: {result.ending} after {result.duration_s:.1f} s; {found}"
 
 
-def _check_target(target: str, at: datetime | None) -> str:
-    """The carrier that calls `target`: "sip" for a SIP URI, "sandbox" for an IVR file. A
-    target that cannot be crawled is refused before any speech worker starts, with the same
-    safety words as `shopper run` for numbers (a SIP URI's number included)."""
+def _check_target(target: str, at: datetime | None, twilio: TwilioGiven) -> str:
+    """The carrier that calls `target`: "sip" for a SIP URI, "twilio" for a phone number,
+    "sandbox" for an IVR file. A target that cannot be crawled is refused before any speech
+    worker starts, with the same safety words as `shopper run` for numbers (a SIP URI's
+    number included), and so are missing Twilio settings."""
     if target.strip().lower().startswith(("sip:", "sips:")):
         parse_sip_target(target)
-        if at is not None:
-            raise CrawlInputError(
-                f"--at {at:%Y-%m-%dT%H:%M}: sets the simulated phone system's clock, and "
-                f"{target} keeps its own (for `shopper sandbox serve`, give --at to the server)"
-            )
+        _no_clock(target, at)
         return "sip"
     if looks_like_phone_number(target):
         check_dialable(target)
-        raise CrawlInputError(
-            f"{target}: crawl does not dial numbers yet; write the number as a SIP URI "
-            f"(sip:{target.strip()}@pbx.example.com) to crawl it through your SIP trunk"
-        )
+        _no_clock(target, at)
+        try:
+            settings = twilio_settings(twilio)
+        except TwilioSettingsError as error:
+            raise CrawlInputError(
+                f"{target}: a number is crawled through Twilio, and {error} (or write it as a "
+                f"SIP URI, sip:{target.strip()}@pbx.example.com, to crawl it through your SIP "
+                "trunk)"
+            ) from None
+        if settings.dtmf == "twiml":
+            raise CrawlInputError(
+                f"{target}: a crawl speaks to the people it reaches (a probe, a courtesy "
+                "message), which a call with Twilio dtmf = twiml cannot: crawl with "
+                "--twilio-dtmf inband"
+            )
+        return "twilio"
     path = Path(target)
     if path.is_dir():
         raise CrawlInputError(f"{target}: is a folder; give a sandbox IVR file (.yaml)")
@@ -280,10 +298,19 @@ def _check_target(target: str, at: datetime | None) -> str:
     return "sandbox"
 
 
+def _no_clock(target: str, at: datetime | None) -> None:
+    """`--at` sets the sandbox's clock; a phone system called in real time keeps its own."""
+    if at is not None:
+        raise CrawlInputError(
+            f"--at {at:%Y-%m-%dT%H:%M}: sets the simulated phone system's clock, and "
+            f"{target} keeps its own (for `shopper sandbox serve`, give --at to the server)"
+        )
+
+
 def _default_out(target: str) -> Path:
     name = (
         target
-        if target.strip().lower().startswith("sip:")
+        if target.strip().lower().startswith("sip:") or looks_like_phone_number(target)
         else Path(target).stem + "-" + Path(target).parent.name
     )
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower())

@@ -25,6 +25,7 @@ from shopper.sandbox.model import IvrDefinition
 from shopper.sandbox.render import SoundBank
 from shopper.sandbox.sip.address import ServeError, SipAddress, parse_sip_address
 from shopper.sandbox.sip.server import CallReport, SandboxSipServer, ServeSettings
+from shopper.sandbox.twilio.pricing import DEFAULT_RATE, parse_rate
 from shopper.sandbox.twilio.server import (
     ANY_NUMBER,
     EmulatorError,
@@ -57,6 +58,13 @@ AuthToken = Annotated[
         help="The account's auth token (also signs callbacks); prefer the environment.",
     ),
 ]
+PricePerMinute = Annotated[
+    str,
+    typer.Option(
+        help="Twilio emulator: USD per started minute of an answered call, reported as the "
+        "call's price (made up; not Twilio's rate)."
+    ),
+]
 
 
 @sandbox_app.command()
@@ -83,6 +91,7 @@ def serve(
         Path | None,
         typer.Option(help="Write each call's truth (sandbox-truth.json) into this folder."),
     ] = None,
+    price_per_minute: PricePerMinute = str(DEFAULT_RATE),
 ) -> None:
     """Answer SIP calls (--sip) or Twilio API calls (--twilio) with the simulated phone system
     IVR, each in real time, until stopped."""
@@ -91,12 +100,13 @@ def serve(
             if sip is not None:
                 raise ServeError("give --sip or --twilio, not both (run two servers for both)")
             host, port = parse_listen(twilio, "--twilio")
+            rate = parse_rate(price_per_minute)
         _serve_twilio(
             {ANY_NUMBER: ivr},
             host,
             port,
             _credentials(account_sid, auth_token, None),
-            EmulatorSettings(seed, at, truth),
+            EmulatorSettings(seed, at, truth, price_per_minute=rate),
         )
         return
     with one_line_errors():
@@ -180,17 +190,19 @@ def twilio(
         Path | None,
         typer.Option(help="Write each call's truth (sandbox-truth.json) into this folder."),
     ] = None,
+    price_per_minute: PricePerMinute = str(DEFAULT_RATE),
 ) -> None:
     """Emulate Twilio's Calls API and Media Streams, each number reaching its own sandbox IVR."""
     with one_line_errors():
         host, port = parse_listen(listen)
         paths = dict(parse_number(text) for text in number)
+        rate = parse_rate(price_per_minute)
     _serve_twilio(
         paths,
         host,
         port,
         _credentials(account_sid, auth_token, api_key),
-        EmulatorSettings(seed, at, truth, frozenset(caller_id or [])),
+        EmulatorSettings(seed, at, truth, frozenset(caller_id or []), rate),
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopper.asr.selection import EngineChoice
-from shopper.carriers.options import SipOptions
+from shopper.carriers.options import SipOptions, TwilioGiven
 from shopper.crawl.audio_identity import (
     PLAYED_ON_S,
     WORTH_HEARING_SIMILARITY,
@@ -52,6 +52,7 @@ from shopper.crawl.pathcall import (
     RouteStep,
 )
 from shopper.crawl.planning import CostModel, claim, entries, share_of
+from shopper.crawl.shared_lines import SharedLines
 from shopper.text.phrasebook import is_closed_message
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ class CrawlSettings:
     """The carrier that places the calls (see PathJob.carrier)."""
     sip: SipOptions = field(default_factory=SipOptions)
     """SIP only: the carrier's per-run options (a trace file)."""
+    twilio: TwilioGiven = field(default_factory=TwilioGiven)
+    """Twilio only: the settings given on the command line (the rest: environment, config)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,7 @@ class _Crawl:
             voice=self.settings.voice,
             carrier=self.settings.carrier,
             sip=self.settings.sip,
+            twilio=self.settings.twilio,
         )
 
 
@@ -213,7 +217,7 @@ async def explore(settings: CrawlSettings, progress: Progress | None = None) -> 
     )
     state.pending.append(Attempt(None, ""))
     running: _Running = {}
-    with Lines(settings.lines, settings.engine, settings.vosk_model) as lines:
+    with _lines(settings) as lines:
         try:
             await _explore_all(state, lines, running, progress)
         except asyncio.CancelledError as cancelled:
@@ -225,8 +229,16 @@ async def explore(settings: CrawlSettings, progress: Progress | None = None) -> 
     return state.map
 
 
+def _lines(settings: CrawlSettings) -> Lines | SharedLines:
+    """Where the calls run: Twilio calls all in shopper's own process, behind its one server
+    and public URL (shopper.crawl.shared_lines); the others each in a process of its own."""
+    if settings.carrier == "twilio":
+        return SharedLines(settings.engine, settings.vosk_model)
+    return Lines(settings.lines, settings.engine, settings.vosk_model)
+
+
 async def _explore_all(
-    state: _Crawl, lines: Lines, running: _Running, progress: Progress | None
+    state: _Crawl, lines: Lines | SharedLines, running: _Running, progress: Progress | None
 ) -> None:
     """Keep every line busy until nothing is left to try or a budget is spent."""
     settings, budgets = state.settings, state.settings.budgets
@@ -253,7 +265,11 @@ async def _explore_all(
 
 
 async def _stop(
-    state: _Crawl, lines: Lines, running: _Running, progress: Progress | None, reason: str
+    state: _Crawl,
+    lines: Lines | SharedLines,
+    running: _Running,
+    progress: Progress | None,
+    reason: str,
 ) -> None:
     """Hang up the calls in progress and wait for each line to let go of its call: a call
     that ended meanwhile is learned, one hung up (or whose line failed: the map of the calls

@@ -27,7 +27,7 @@ from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.common_stretch import shares_recording
 from shopper.audio.fingerprint import Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE
-from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions
+from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
 from shopper.crawl.identity import (
     CUT_RESIDUE_WORDS,
     MIN_COMPARED_WORDS,
@@ -182,11 +182,13 @@ class PathJob:
     voice: Voice | None = None
     """Sandbox only: the voice the phone system speaks in instead of its file's (SandboxOptions)."""
     carrier: str = "sandbox"
-    """The carrier that places the call (shopper.carriers.dial): "sandbox" for an IVR file,
-    "sip" for a SIP URI, which is called in real time (the call's media time is then the
-    wall clock's, and there is no answer key)."""
+    """The carrier that places the call (shopper.carriers.dial): "sandbox" for an IVR file;
+    "sip" for a SIP URI and "twilio" for a phone number, both called in real time (the call's
+    media time is then the wall clock's, and there is no answer key)."""
     sip: SipOptions = field(default_factory=SipOptions)
     """SIP only: the carrier's per-run options (a trace file)."""
+    twilio: TwilioGiven = field(default_factory=TwilioGiven)
+    """Twilio only: the settings given on the command line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +284,7 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
         max_duration_s=job.max_call_s,
         sandbox=SandboxOptions(seed=job.seed, at=job.now, voice=job.voice),
         sip=job.sip,
+        twilio=job.twilio,
     )
     context = open_call(
         job.target,

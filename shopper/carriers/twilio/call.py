@@ -466,7 +466,8 @@ class TwilioCall:
 
     async def _fetch_price(self, sid: str) -> None:
         """Twilio prices a call shortly after it ends; a price not there after a few tries
-        stays unknown (null in the result)."""
+        stays unknown (null in the result). Only `completed` calls are billed: any other end
+        has no price to wait for."""
         for attempt in range(PRICE_TRIES):
             if attempt:
                 await asyncio.sleep(attempt)
@@ -479,6 +480,8 @@ class TwilioCall:
                 self._duration_s = _int(state.duration) or self._duration_s
             if state.price is not None:
                 self._price, self._price_unit = state.price, state.price_unit
+                return
+            if state.status in TERMINAL and state.status != "completed":
                 return
 
 

@@ -28,6 +28,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ from shopper.sandbox.sip.call import SIT_RESPONSES
 from shopper.sandbox.truth import EndedBy
 from shopper.sandbox.twilio.callbacks import StatusCallbacks
 from shopper.sandbox.twilio.playout import Mark, Playout
+from shopper.sandbox.twilio.pricing import DEFAULT_RATE, PRICE_UNIT, call_price
 from shopper.sandbox.twilio.signature import Credentials
 from shopper.sandbox.twilio.stream import MediaStream, StreamError
 from shopper.sandbox.twilio.twiml import (
@@ -97,6 +99,7 @@ class EmulatedCall:
         session: aiohttp.ClientSession,
         credentials: Credentials,
         on_end: Callable[[EmulatedCall], None] = lambda call: None,
+        per_minute: Decimal = DEFAULT_RATE,
     ) -> None:
         self.sid = sid
         self.request = request
@@ -108,6 +111,7 @@ class EmulatedCall:
         self.start_time: datetime | None = None
         self.end_time: datetime | None = None
         self.duration_s: int | None = None
+        self._per_minute = per_minute
         self._twiml = twiml
         self._on_end = on_end
         self._session = session
@@ -169,8 +173,8 @@ class EmulatedCall:
             "start_time": _rfc2822(self.start_time),
             "end_time": _rfc2822(self.end_time),
             "duration": None if self.duration_s is None else str(self.duration_s),
-            "price": None,
-            "price_unit": "USD",
+            "price": call_price(self.status, self.duration_s, self._per_minute),
+            "price_unit": PRICE_UNIT,
             "answered_by": None,
             "caller_name": None,
             "forwarded_from": None,

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -26,6 +27,7 @@ from shopper.sandbox.phone import SandboxPhone
 from shopper.sandbox.render import SoundBank
 from shopper.sandbox.truthfile import write_truth
 from shopper.sandbox.twilio.call import CallRequest, CallStatus, EmulatedCall, TwimlSource
+from shopper.sandbox.twilio.pricing import DEFAULT_RATE
 from shopper.sandbox.twilio.rest import rest_app
 from shopper.sandbox.twilio.signature import SIGNATURE_HEADER, Credentials, shown
 from shopper.sandbox.twilio.stream import new_sid
@@ -53,13 +55,16 @@ class ServedIvr:
 
 @dataclass(frozen=True, slots=True)
 class EmulatorSettings:
-    """`--seed`, `--at` (None: each call's own moment), `--truth` and `--caller-id`."""
+    """`--seed`, `--at` (None: each call's own moment), `--truth`, `--caller-id` and
+    `--price-per-minute`."""
 
     seed: int = 0
     at: datetime | None = None
     truth_dir: Path | None = None
     caller_ids: frozenset[str] = field(default_factory=frozenset)
     """Numbers allowed as `From`; empty: any E.164 number."""
+    price_per_minute: Decimal = DEFAULT_RATE
+    """What an answered call costs per started minute (made up: shopper.sandbox.twilio.pricing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,7 @@ class TwilioEmulator:
             self._session,
             self.credentials,
             lambda ended: self._ended(number, ended),
+            self.settings.price_per_minute,
         )
         self.calls[call.sid] = call
         task = asyncio.get_running_loop().create_task(self._run(number, call))
