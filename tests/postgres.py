@@ -88,32 +88,19 @@ class Postgres:
             raise RuntimeError(f"{argv[0]} failed: {done.stderr.decode()[-2000:]}")
 
     def start(self) -> None:
+        server = [
+            str(BIN / "postgres"),
+            "-D", str(self.data),
+            "-p", str(self.port),
+            "-k", str(self.folder),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", "fsync=off",
+            "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off",
+        ]  # fmt: skip
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
-                self._command(
-                    [
-                        str(BIN / "postgres"),
-                        "-D",
-                        str(self.data),
-                        "-p",
-                        str(self.port),
-                        "-k",
-                        str(self.folder),
-                        "-c",
-                        "listen_addresses=127.0.0.1",
-                        "-c",
-                        "fsync=off",
-                        "-c",
-                        "synchronous_commit=off",
-                        "-c",
-                        "full_page_writes=off",
-                        "-c",
-                        "max_connections=100",
-                    ]
-                ),  # fmt: skip
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.folder,
+                self._command(server), stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
             )
         # setpriv execs the server, so this PID is the postmaster's.
         deadline = time.monotonic() + START_TIMEOUT_S
