@@ -1,0 +1,316 @@
+"""The fleet's queue on a real PostgreSQL, without calls: several monitor processes enqueue
+each scheduled run once (no leader), a check has at most one waiting run, silent workers'
+runs are put back, results are followed into each monitor's history and reported once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shopper.monitor.checks import ScheduledRun
+from shopper.monitor.fleet import ledger
+from shopper.monitor.fleet.enqueue import enqueue_run
+from shopper.monitor.fleet.monitor import FleetResults, enqueueing
+from shopper.monitor.fleet.queue import QueueError, connect, fleet_app, prepare
+from shopper.monitor.fleet.runs import FleetRun
+from shopper.monitor.history import opened_history
+from shopper.monitor.records import RunRecord, SkippedRun
+from shopper.monitor.spec import CheckSpec, Every
+
+HARNESS = Path(__file__).parent / "fleet_monitor.py"
+LINE = """
+name: {name}
+start: main
+nodes:
+  main:
+    play: "asterisk:pls-hold-while-try"
+    silence: 1s
+"""
+SCRIPT = """
+name: {name}
+target: {ivr}
+steps:
+  - expect_hangup: {{within: 20s}}
+"""
+
+
+def write_lines(folder: Path, checks: dict[str, str]) -> None:
+    """Sandbox lines and a script per check: {check: line name}."""
+    for line in set(checks.values()):
+        (folder / f"{line}.yaml").write_text(LINE.format(name=line))
+    for check, line in checks.items():
+        (folder / f"{check}.yaml").write_text(SCRIPT.format(name=check, ivr=f"{line}.yaml"))
+
+
+def write_schedule(folder: Path, checks: dict[str, str], every: str) -> Path:
+    write_lines(folder, checks)
+    body = "".join(
+        f"  {check}:\n    script: {check}.yaml\n    every: {every}\n" for check in checks
+    )
+    schedule = folder / "schedule.yaml"
+    schedule.write_text(f"timezone: UTC\nchecks:\n{body}")
+    return schedule
+
+
+async def _rows(dsn: str, query: str) -> list[tuple[object, ...]]:
+    connection = await connect(dsn)
+    try:
+        return list(await (await connection.execute(query)).fetchall())  # type: ignore[arg-type]
+    finally:
+        await connection.close()
+
+
+def _record(run: FleetRun, outcome: str = "passed") -> RunRecord:
+    return RunRecord(
+        run_id=run.run_id,
+        check=run.check,
+        scheduled_at=run.scheduled_at,
+        started_at=run.scheduled_at + timedelta(seconds=1),
+        ended_at=run.scheduled_at + timedelta(seconds=30),
+        outcome=outcome,  # type: ignore[arg-type]
+        attempts=1,
+    )
+
+
+def test_three_monitor_processes_enqueue_each_run_once(postgres_dsn: str, tmp_path: Path) -> None:
+    """Three real monitors (the scheduler, every 1 s) fire the same runs; no worker takes
+    them, so after each check's first run the later ones are skipped as `queued`. Every run
+    is claimed by exactly one monitor, each check has one job, and every monitor saw (and
+    recorded as skipped) every later run: all three fired each run, one enqueued it."""
+    checks = {"alpha": "line-a", "beta": "line-a", "gamma": "line-b"}
+    schedule = write_schedule(tmp_path, checks, "1s")
+    asyncio.run(prepare(postgres_dsn))  # so the monitors do not wait on each other's setup
+    monitors = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(HARNESS),
+                postgres_dsn,
+                str(schedule),
+                str(tmp_path / f"m{n}.db"),
+                "6",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    logs = [monitor.communicate(timeout=60)[1] for monitor in monitors]
+    assert [monitor.returncode for monitor in monitors] == [0, 0, 0], logs
+
+    claims = Counter(
+        match.group(1) for log in logs for match in re.finditer(r"(\S+@\S+) claimed by", log)
+    )
+    runs = asyncio.run(
+        _rows(postgres_dsn, "SELECT run_id, check_name, state FROM shopper_fleet_runs")
+    )
+    assert len(runs) >= 3 * len(checks), "each check should fire several times in 6 s"
+    assert claims == Counter({str(run_id): 1 for run_id, _, _ in runs})
+    jobs = asyncio.run(
+        _rows(postgres_dsn, "SELECT args->>'check', args->>'run_id' FROM procrastinate_jobs")
+    )
+    assert sorted(check for check, _ in jobs) == sorted(checks)
+    queued = {str(run_id) for run_id, _, state in runs if state == "queued"}
+    assert {str(run_id) for _, run_id in jobs} == queued
+
+    skipped = {str(run_id) for run_id, _, state in runs if state == "skipped"}
+    for n in range(3):
+        with opened_history(tmp_path / f"m{n}.db") as history:
+            seen = {
+                f"{skip.check}@{skip.scheduled_at:%Y-%m-%dT%H:%M:%SZ}"
+                for check in checks
+                for skip in history.skips(check)
+                if skip.reason == "queued"
+            }
+        # A monitor starting a moment later than the others misses their first fires.
+        assert len(skipped - seen) <= len(checks), (n, sorted(skipped - seen))
+        assert seen <= skipped
+
+
+async def test_a_run_claimed_once_however_late_the_monitor(postgres_dsn: str) -> None:
+    """procrastinate's own periodic key forgets older times at each new defer; the run's
+    row does not, so a monitor a whole period behind cannot enqueue an old run again."""
+    await prepare(postgres_dsn)
+    app = fleet_app(postgres_dsn)
+    connection = await connect(postgres_dsn)
+    t0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    try:
+        runs = [
+            FleetRun(
+                run_id=f"check-{n}@{t0 + timedelta(minutes=n):%Y-%m-%dT%H:%M:%SZ}",
+                check=f"check-{n}",
+                scheduled_at=t0 + timedelta(minutes=n),
+                line=f"sandbox:line-{n}",
+                schedule="schedule.yaml",
+            )
+            for n in range(3)
+        ]
+        first = [await enqueue_run(app, connection, run, "fast") for run in runs]
+        late = [await enqueue_run(app, connection, run, "late") for run in reversed(runs)]
+        assert first == ["enqueued"] * 3
+        assert late == ["already"] * 3
+        jobs = await (
+            await connection.execute("SELECT count(*) FROM procrastinate_jobs")
+        ).fetchone()
+        assert jobs == (3,)
+    finally:
+        await connection.close()
+
+
+async def test_a_check_has_one_waiting_run_and_the_skip_is_kept(postgres_dsn: str) -> None:
+    await prepare(postgres_dsn)
+    app = fleet_app(postgres_dsn)
+    connection = await connect(postgres_dsn)
+    t0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    try:
+        outcomes = []
+        for n in range(2):
+            at = t0 + timedelta(minutes=5 * n)
+            run = FleetRun(
+                run_id=f"support@{at:%Y-%m-%dT%H:%M:%SZ}",
+                check="support",
+                scheduled_at=at,
+                line="sandbox:acme",
+                schedule="schedule.yaml",
+            )
+            outcomes.append(await enqueue_run(app, connection, run, "one"))
+            outcomes.append(await enqueue_run(app, connection, run, "two"))
+        assert outcomes == ["enqueued", "already", "queued", "queued"]
+        states = await (
+            await connection.execute("SELECT state FROM shopper_fleet_runs ORDER BY scheduled_at")
+        ).fetchall()
+        assert states == [("queued",), ("skipped",)]
+    finally:
+        await connection.close()
+
+
+async def test_enqueueing_dispatch_hands_over_or_skips(postgres_dsn: str, tmp_path: Path) -> None:
+    write_lines(tmp_path, {"support": "acme"})
+    check = CheckSpec(name="support", script=tmp_path / "support.yaml", cadence=Every(300))
+    at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    async with enqueueing(postgres_dsn, tmp_path / "schedule.yaml") as dispatch:
+        assert await dispatch(ScheduledRun(check=check, scheduled_at=at)) is None
+        later = await dispatch(ScheduledRun(check=check, scheduled_at=at + timedelta(minutes=5)))
+    assert later == SkippedRun(
+        check="support", scheduled_at=at + timedelta(minutes=5), reason="queued"
+    )
+    rows = await _rows(
+        postgres_dsn, "SELECT args->>'line', args->>'run_id' FROM procrastinate_jobs"
+    )
+    assert rows == [(f"sandbox:{tmp_path / 'acme.yaml'}", "support@2026-12-07T09:00:00Z")]
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    async def run_ended(self, run: RunRecord) -> None:
+        self.ended.append(run.run_id)
+
+    async def run_skipped(self, skip: SkippedRun) -> None:
+        raise AssertionError("the follower reports results only")
+
+
+async def test_results_reach_every_history_and_one_reporter(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    """Two monitors follow the results: both histories get every run; only the one holding
+    the reporter lock tells its observers; when it goes, the other takes over from the last
+    result reported, not from the start."""
+    await prepare(postgres_dsn)
+    app = fleet_app(postgres_dsn)
+    writer = await connect(postgres_dsn)
+    t0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    runs = [
+        FleetRun(
+            run_id=f"support@{t0 + timedelta(minutes=5 * n):%Y-%m-%dT%H:%M:%SZ}",
+            check="support",
+            scheduled_at=t0 + timedelta(minutes=5 * n),
+            line=f"sandbox:line-{n}",
+            schedule="s.yaml",
+        )
+        for n in range(4)
+    ]
+
+    async def finish(run: FleetRun) -> None:
+        await enqueue_run(app, writer, run, "m")
+        attempt = await ledger.start_attempt(writer, run.run_id, "w1", run.line)
+        await ledger.save_result(writer, attempt, _record(run))
+
+    seen_a, seen_b = Seen(), Seen()
+    with (
+        opened_history(tmp_path / "a.db") as history_a,
+        opened_history(tmp_path / "b.db") as history_b,
+    ):
+        a = FleetResults(postgres_dsn, history_a, [seen_a])
+        b = FleetResults(postgres_dsn, history_b, [seen_b])
+        connection_a, connection_b = await connect(postgres_dsn), await connect(postgres_dsn)
+        for run in runs[:2]:
+            await finish(run)
+        await a.catch_up(connection_a)
+        await b.catch_up(connection_b)
+        assert (a.reporting, b.reporting) == (True, False)
+        await connection_a.close()  # monitor a dies: its lock goes with its session
+        await finish(runs[2])
+        await b.catch_up(connection_b)
+        await finish(runs[3])
+        await b.catch_up(connection_b)
+        await connection_b.close()
+        assert [run.run_id for run in history_a.runs("support")] == [r.run_id for r in runs[:2]]
+        assert [run.run_id for run in history_b.runs("support")] == [r.run_id for r in runs]
+    await writer.close()
+    assert seen_a.ended == [r.run_id for r in runs[:2]]
+    assert seen_b.ended == [r.run_id for r in runs[2:]]
+
+
+async def test_silent_workers_runs_are_put_back_once(postgres_dsn: str) -> None:
+    """A job held by a worker whose heartbeat stopped goes back to `todo` exactly once; a
+    job of a live worker stays where it is."""
+    from shopper.monitor.fleet.worker import _RETRY_STALLED
+
+    await prepare(postgres_dsn)
+    app = fleet_app(postgres_dsn)
+    async with app.open_async():
+        manager = app.job_manager
+        dead, live = await manager.register_worker(), await manager.register_worker()
+        connection = await connect(postgres_dsn)
+        try:
+            for n, line in enumerate(("a", "b")):
+                at = datetime(2026, 12, 7, 9, n, tzinfo=UTC)
+                run = FleetRun(
+                    run_id=f"c{n}@{at:%Y-%m-%dT%H:%M:%SZ}", check=f"c{n}", scheduled_at=at,
+                    line=line, schedule="s.yaml",
+                )  # fmt: skip
+                await enqueue_run(app, connection, run, "m")
+            first = await manager.fetch_job(queues=None, worker_id=dead)
+            second = await manager.fetch_job(queues=None, worker_id=live)
+            assert first is not None and second is not None
+            await connection.execute(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
+                "WHERE id = %s",
+                (dead,),
+            )
+            params = {"queue": "shopper-calls", "stalled": 30.0}
+            assert (await connection.execute(_RETRY_STALLED, params)).rowcount == 1
+            assert (await connection.execute(_RETRY_STALLED, params)).rowcount == 0
+            statuses = await (
+                await connection.execute("SELECT id, status FROM procrastinate_jobs ORDER BY id")
+            ).fetchall()
+            assert statuses == [(first.id, "todo"), (second.id, "doing")]
+        finally:
+            await connection.close()
+
+
+async def test_an_unreachable_queue_is_one_line_naming_it_without_password() -> None:
+    with pytest.raises(QueueError) as error:
+        await connect("postgresql://shopper:s3cret@127.0.0.1:1/fleet")
+    message = str(error.value)
+    assert "postgresql://127.0.0.1:1/fleet" in message and "s3cret" not in message
+    assert "\n" not in message
