@@ -13,6 +13,7 @@ from shopper.cli.models import models_app
 from shopper.cli.mqtt import publish, tail
 from shopper.cli.run import run
 from shopper.cli.sandbox import sandbox_app
+from shopper.cli.worker import worker
 
 app = typer.Typer(
     help="A mystery shopper for phone systems: call IVRs, listen, press keys, report.",
@@ -29,6 +30,7 @@ app.command()(doctor)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
+app.command()(worker)
 
 
 def _version(value: bool) -> None:

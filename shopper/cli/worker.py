@@ -56,9 +56,9 @@ def worker(
     lines: Annotated[
         int, typer.Option(min=1, help="Calls at once on this worker (one per target line).")
     ] = 1,
-    out: Annotated[
-        Path, typer.Option(help="Write each call into OUT/<check>/<call id>.")
-    ] = Path("monitor-out"),
+    out: Annotated[Path, typer.Option(help="Write each call into OUT/<check>/<call id>.")] = Path(
+        "monitor-out"
+    ),
     name: Annotated[
         str, typer.Option(help="This worker's name in the fleet's tables (default host-pid).")
     ] = "",
