@@ -20,7 +20,21 @@ from pathlib import Path
 
 from mosquitto import free_port
 
-BIN = Path(os.environ.get("SHOPPER_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _server_bin() -> Path:
+    """Debian's newest installed server version (15 on bookworm, others on Ubuntu), or the
+    folder in SHOPPER_TEST_PG_BIN."""
+    given = os.environ.get("SHOPPER_TEST_PG_BIN")
+    if given:
+        return Path(given)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+    )
+    return versions[-1].parent if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _server_bin()
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 
