@@ -72,9 +72,7 @@ def safe_dsn(dsn: str) -> str:
 
 def fleet_app(dsn: str, max_connections: int = 4) -> procrastinate.App:
     """The procrastinate app on the fleet's database (opened with `async with app.open_async()`)."""
-    connector = procrastinate.PsycopgConnector(
-        conninfo=dsn, min_size=1, max_size=max_connections, kwargs={"autocommit": True}
-    )
+    connector = procrastinate.PsycopgConnector(conninfo=dsn, min_size=1, max_size=max_connections)
     return procrastinate.App(connector=connector)
 
 

@@ -132,7 +132,7 @@ class FleetWorker:
                         stalled_worker_timeout=settings.stalled_after_s,
                         shutdown_graceful_timeout=settings.shutdown_grace_s,
                         fetch_job_polling_interval=min(5.0, settings.heartbeat_s),
-                        delete_jobs="successful",
+                        delete_jobs="never",
                     )
                 )
                 watching = asyncio.create_task(self._put_back_stalled())
