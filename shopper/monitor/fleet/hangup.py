@@ -94,4 +94,4 @@ async def _hang_up_twilio(leg: Leg) -> str:
         return f"could not hang up Twilio call {leg.carrier_id}: {error}"
     finally:
         await rest.close()
-    return f"Twilio call {leg.carrier_id} hung up through the REST API (status {state.status})"
+    return f"Twilio call {leg.carrier_id} hung up through the REST API (it was {state.status})"
