@@ -10,6 +10,7 @@ from shopper.cli.bench import bench_app
 from shopper.cli.crawl import crawl_command
 from shopper.cli.doctor import doctor
 from shopper.cli.models import models_app
+from shopper.cli.monitor import monitor_app
 from shopper.cli.mqtt import publish, tail
 from shopper.cli.run import run
 from shopper.cli.sandbox import sandbox_app
@@ -30,6 +31,7 @@ app.command()(doctor)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(monitor_app, name="monitor")
 app.command()(worker)
 
 

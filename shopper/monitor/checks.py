@@ -4,7 +4,8 @@ while it fails, its evidence written and published, and its outcome as a `RunRec
 A run's retries count once: the record carries the last attempt (its outcome, failure and
 call folder) and how many attempts it took, so a call that failed once and passed on the
 retry is a passed run, and an outage is one failed run per scheduled time, not one per
-attempt. Every attempt keeps its own call folder, like any call `shopper run` places.
+attempt. Every attempt is written like any call `shopper run` places; the earlier ones end
+up inside the last one's folder, under `retried/`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from shopper.publish.feed import CallFeed
 from shopper.publish.publisher import Publisher
 from shopper.publish.topics import script_id
 from shopper.results.record import CallRecord
-from shopper.results.writer import write_call
+from shopper.results.writer import ResultWriteError, write_call
 from shopper.scripts.loader import load_script
 from shopper.scripts.model import CallScript
 from shopper.scripts.runner import CallContext, CallInterrupted, run_script
@@ -82,7 +83,7 @@ class CheckContext:
     """What placing a check's call needs besides the check: the speech engine, how to dial
     (caps included), where evidence goes, and the MQTT publisher (None: not publishing).
 
-    Each attempt's call folder is `out/<check>/<call id>`. `sleep` and `clock` are
+    A run's call folder is `out/<check>/<call id>` (retries inside it). `sleep` and `clock` are
     injectable so tests drive retries without waiting."""
 
     speech: SpeechEngine
@@ -98,12 +99,22 @@ class CheckContext:
 
 @dataclass(frozen=True, slots=True)
 class _Attempt:
-    result: dict[str, Any]
+    record: CallRecord
     folder: Path
+    feed: CallFeed | None
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return self.record.result
 
     @property
     def passed(self) -> bool:
         return bool(self.result["outcome"] == "passed")
+
+    def publish(self) -> None:
+        """The attempt's result, retained on the script's results topic."""
+        if self.feed is not None:
+            self.feed.finish(self.record)
 
 
 async def run_check(run: ScheduledRun, context: CheckContext) -> RunRecord:
@@ -131,19 +142,41 @@ async def run_check(run: ScheduledRun, context: CheckContext) -> RunRecord:
             failure_kind="error",
             failure_message=str(error),
         )
-    attempts = 0
+    earlier: list[Path] = []
     while True:
-        attempts += 1
         attempt = await _place(script, run, context)
-        if attempt.passed or attempts > run.check.retries.count:
+        if attempt.passed or len(earlier) == run.check.retries.count:
             break
+        earlier.append(attempt.folder)
         await context.sleep(run.check.retries.after_s)
-    return _record(run, attempt, attempts, started, context.clock())
+    attempt.publish()
+    _keep_inside(earlier, attempt.folder)
+    return _record(run, attempt, len(earlier) + 1, started, context.clock())
+
+
+RETRIED_FOLDER = "retried"
+
+
+def _keep_inside(earlier: list[Path], last: Path) -> None:
+    """Move the earlier attempts' call folders into the last one's `retried/`, so the run's
+    evidence is one folder (the one the history names): deleting it deletes them all, and
+    the failures a retry hid stay beside the verdict."""
+    for folder in earlier:
+        target = last / RETRIED_FOLDER / folder.name
+        try:
+            target.parent.mkdir(exist_ok=True)
+            folder.rename(target)
+        except OSError as error:
+            raise ResultWriteError(
+                f"{folder}: cannot move it into {target.parent} ({error.strerror})"
+            ) from None
 
 
 async def _place(script: CallScript, run: ScheduledRun, context: CheckContext) -> _Attempt:
-    """One attempt: the call as `shopper run` places it (live events and the result on
-    MQTT), tagged with the run id, written into its folder."""
+    """One attempt: the call as `shopper run` places it (its live events on MQTT), tagged
+    with the run id, written into its folder. Only the run's last attempt publishes its
+    result, so a consumer sees one result per run id; an interrupted call publishes its own,
+    as `shopper run` does."""
     publisher = context.publisher
     feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
 
@@ -162,24 +195,14 @@ async def _place(script: CallScript, run: ScheduledRun, context: CheckContext) -
         )
     except CallInterrupted as stopped:
         interrupted, record = stopped, stopped.record
-    folder = _keep(record, run, feed, folder_of)
-    if interrupted is not None:
-        raise asyncio.CancelledError(str(interrupted))
-    return _Attempt(record.result, folder)
-
-
-def _keep(
-    record: CallRecord,
-    run: ScheduledRun,
-    feed: CallFeed | None,
-    folder_of: Callable[[str, datetime], Path],
-) -> Path:
     record.result["run_id"] = run.run_id
     folder = folder_of(str(record.result["call_id"]), run.scheduled_at)
     write_call(record, folder)
-    if feed is not None:
-        feed.finish(record)
-    return folder
+    attempt = _Attempt(record, folder, feed)
+    if interrupted is not None:
+        attempt.publish()
+        raise asyncio.CancelledError(str(interrupted))
+    return attempt
 
 
 def _record(

@@ -131,9 +131,16 @@ class Monitor:
         """APScheduler's job function: fire the latest of the job's due times as a task."""
         task = asyncio.get_running_loop().create_task(self.fire(check, run_times[-1]))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._fire_ended)
         if self.on_fire is not None:
             self.on_fire(task)
+
+    def _fire_ended(self, task: asyncio.Task[None]) -> None:
+        """Forget the fire; say what went wrong if it failed (a bug, not a failed call: those
+        are runs), so the monitor goes on with the next fires instead of dying silently."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._warn(f"a scheduled run failed unexpectedly: {error!r}")
 
     def scheduler(self) -> AsyncIOScheduler:
         """An APScheduler with one job per check, not started."""
