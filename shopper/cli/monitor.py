@@ -44,6 +44,8 @@ from shopper.monitor.cadence import cadence_of
 from shopper.monitor.calendar import closed_reason
 from shopper.monitor.checks import CheckContext, ScheduledRun
 from shopper.monitor.dispatch import CallHere
+from shopper.monitor.fleet.monitor import FleetResults, enqueueing, monitor_fleet
+from shopper.monitor.fleet.queue import safe_dsn
 from shopper.monitor.history import HISTORY_FILE, History, opened_history
 from shopper.monitor.observers import RunObserver
 from shopper.monitor.records import RunRecord, SkippedRun, SkipReason
@@ -116,6 +118,13 @@ def monitor_run(
         ),
     ] = False,
     count: Annotated[int, typer.Option(min=1, help="Runs per check that --dry-run shows.")] = 5,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            help="Enqueue each run in this PostgreSQL database for `shopper worker`s instead "
+            "of calling (postgresql://user@host/db; docs/monitor.md, Running a fleet).",
+        ),
+    ] = None,
     engine: Engine = "auto",
     vosk_model: VoskModel = None,
     realtime: Annotated[
@@ -159,6 +168,14 @@ def monitor_run(
         qos=mqtt_qos,
         keepalive=mqtt_keepalive,
     )
+    if queue is not None:
+        with one_line_errors():
+            delivery = MqttDelivery(broker.settings(), mqtt_drain)
+            state = state_dir_option or state_dir()
+            fleet = _monitor_fleet(loaded, schedule, queue, delivery, out.resolve(), state, console)
+            exit_code = asyncio.run(fleet)
+        typer.echo("shopper: stopped; the runs already enqueued stay in the queue", err=True)
+        raise typer.Exit(exit_code)
     with one_line_errors():
         scripts = [load_script(check.script) for check in loaded.checks]
         print_ivr_warnings(Path(s.target) for s in scripts if s.carrier == "sandbox")
@@ -225,6 +242,43 @@ async def _monitor(
                 await asyncio.wait([task])
                 if not task.cancelled():
                     task.result()  # an error that is not a signal: raised as it is
+            if publisher is not None:
+                await publisher.drain_and_report(delivery.drain_s)
+    return stop.exit_code or 1
+
+
+async def _monitor_fleet(
+    schedule: Schedule,
+    given: Path,
+    queue: str,
+    delivery: MqttDelivery,
+    out: Path,
+    state: Path,
+    console: Console,
+) -> int:
+    """The monitor of a fleet until a signal stops it: each fire is enqueued (the job names
+    the schedule file as given, for workers to read it from their own folder), and the
+    fleet's results come back into the history and, from the reporting monitor, to the
+    observers."""
+    with opened_history(state / HISTORY_FILE) as history:
+        async with publishing(delivery.settings, warn, state / OUTBOX_FILE) as publisher:
+            setup = MonitorSetup(
+                schedule=schedule, history=history, out=out, publisher=publisher, console=console
+            )
+            reporting = observers(setup)
+            async with enqueueing(queue, given) as dispatch:
+                monitor = Monitor(schedule, history, dispatch, reporting, warn=warn)
+                results = FleetResults(queue, history, reporting, warn=warn)
+                console.print(
+                    f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "
+                    f"for the workers of {safe_dsn(queue)}; history in {history.path}"
+                )
+                with interrupts() as stop:
+                    task = asyncio.create_task(monitor_fleet(monitor, results))
+                    stop.cancels(task)
+                    await asyncio.wait([task])
+                    if not task.cancelled():
+                        task.result()
             if publisher is not None:
                 await publisher.drain_and_report(delivery.drain_s)
     return stop.exit_code or 1
