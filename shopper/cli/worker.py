@@ -38,6 +38,7 @@ from shopper.cli.options import Engine, Seed, SpeechOptions, VoskModel
 from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
 from shopper.monitor.checks import CheckContext
 from shopper.monitor.fleet.calls import CheckCalls
+from shopper.monitor.fleet.queue import prepare
 from shopper.monitor.fleet.worker import FleetWorker, WorkerSettings
 from shopper.monitor.schedule import load_schedule
 from shopper.publish.publisher import publishing
@@ -132,6 +133,7 @@ def worker(
             stalled_after_s=stalled_after,
             shutdown_grace_s=grace,
         ).checked()
+        asyncio.run(prepare(settings.dsn))  # an unreachable queue: said before anything loads
         mqtt_settings = broker.settings()
         options = DialOptions(
             caps=configured_caps(),
