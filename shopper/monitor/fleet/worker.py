@@ -111,6 +111,7 @@ class FleetWorker:
             min_size=1,
             max_size=2 * settings.lines + 2,
             open=False,
+            check=AsyncConnectionPool.check_connection,
         )
 
     async def serve(self, stop: asyncio.Event) -> None:
@@ -149,10 +150,23 @@ class FleetWorker:
             await self._pool.close()
 
     async def _put_back_stalled(self) -> None:
+        """Every heartbeat, put back the runs of workers silent for `stalled_after_s`, but only
+        once this worker has itself been connected that long: after a database outage every
+        heartbeat is old, and live workers must first have had the time to send a new one."""
+        clock = asyncio.get_running_loop().time
+        connected_since = clock()
+        server_started: object = None
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
             try:
                 async with self._pool.connection() as connection:
+                    started = await connection.execute("SELECT pg_postmaster_start_time()")
+                    row = await started.fetchone()
+                    if row is None or row[0] != server_started:  # first look, or a restart
+                        server_started = None if row is None else row[0]
+                        connected_since = clock()
+                    if clock() - connected_since < self.settings.stalled_after_s:
+                        continue
                     back = await connection.execute(
                         _RETRY_STALLED,
                         {"queue": QUEUE, "stalled": self.settings.stalled_after_s},
@@ -161,6 +175,7 @@ class FleetWorker:
                         log.warning("put back %d run(s) of silent workers", back.rowcount)
             except psycopg.Error as error:
                 log.warning("could not look for silent workers' runs: %s", error)
+                connected_since = clock()
 
     async def _job(self, _context: JobContext, /, **args: Any) -> None:
         run = FleetRun.from_job(args)

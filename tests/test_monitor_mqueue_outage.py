@@ -1,0 +1,110 @@
+"""A PostgreSQL restart while a worker is mid-call: every heartbeat in the database is old
+when it comes back, yet the live worker's run is not taken for a dead worker's and put back
+(it would be called twice, on the same line); the call ends and its result is saved once.
+
+The workers here are in-process `FleetWorker`s whose call is a stand-in that waits (no
+speech, no sandbox): what is tested is the queue's side."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from postgres import Postgres
+
+from shopper.monitor.fleet import ledger
+from shopper.monitor.fleet.enqueue import enqueue_run
+from shopper.monitor.fleet.hangup import Leg
+from shopper.monitor.fleet.queue import connect, fleet_app, prepare
+from shopper.monitor.fleet.runs import FleetRun
+from shopper.monitor.fleet.worker import FleetWorker, WorkerSettings
+from shopper.monitor.records import RunRecord
+
+HEARTBEAT_S = 0.5
+STALLED_S = 2.0
+
+
+class HeldCall:
+    """A call that lasts until released; counts how often it was placed (by any worker)."""
+
+    def __init__(self) -> None:
+        self.placed = 0
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, run: FleetRun, placed: Callable[[Leg], None]) -> RunRecord:
+        self.placed += 1
+        placed(Leg(carrier="sandbox", call_id=f"call-{self.placed}"))
+        self.started.set()
+        await self.release.wait()
+        now = datetime.now(UTC)
+        return RunRecord(
+            run_id=run.run_id,
+            check=run.check,
+            scheduled_at=run.scheduled_at,
+            started_at=now,
+            ended_at=now,
+            outcome="passed",
+            attempts=1,
+        )
+
+
+async def _job_statuses(dsn: str) -> list[str]:
+    connection = await connect(dsn)
+    try:
+        rows = await (await connection.execute("SELECT status FROM procrastinate_jobs")).fetchall()
+        return [str(row[0]) for row in rows]
+    finally:
+        await connection.close()
+
+
+async def test_a_database_restart_does_not_put_back_a_live_workers_run(
+    postgres_server: Postgres, postgres_dsn: str, tmp_path: Path
+) -> None:
+    await prepare(postgres_dsn)
+    call = HeldCall()
+    settings = WorkerSettings(
+        dsn=postgres_dsn, lines=1, heartbeat_s=HEARTBEAT_S, stalled_after_s=STALLED_S
+    )
+    # Two workers share the stand-in call, which counts every placement: one of them takes
+    # the run, the other would take it again were it put back.
+    stop = asyncio.Event()
+    serving = [asyncio.create_task(FleetWorker(settings, call).serve(stop)) for _ in range(2)]
+    at = datetime.now(UTC).replace(microsecond=0)
+    run = FleetRun(
+        run_id=f"support@{at:%Y-%m-%dT%H:%M:%SZ}",
+        check="support",
+        scheduled_at=at,
+        line="sandbox:acme",
+        schedule="schedule.yaml",
+    )
+    connection = await connect(postgres_dsn)
+    try:
+        await enqueue_run(fleet_app(postgres_dsn), connection, run, "monitor")
+    finally:
+        await connection.close()
+    await asyncio.wait_for(call.started.wait(), 30)
+    await asyncio.sleep(STALLED_S + 2 * HEARTBEAT_S)  # both workers look for silent ones
+
+    await asyncio.to_thread(postgres_server.stop)
+    await asyncio.sleep(STALLED_S + 1)  # every heartbeat is now older than STALLED_S
+    await asyncio.to_thread(postgres_server.start)
+    await asyncio.sleep(3 * STALLED_S)  # time for a wrong put-back, and for its retry
+    assert await _job_statuses(postgres_dsn) == ["doing"]
+
+    call.release.set()
+    async with asyncio.timeout(30):
+        while await _job_statuses(postgres_dsn) != ["succeeded"]:
+            await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.gather(*serving)
+    connection = await connect(postgres_dsn)
+    try:
+        attempts = await ledger.attempts(connection)
+        assert await ledger.has_result(connection, run.run_id)
+    finally:
+        await connection.close()
+    assert call.placed == 1
+    assert [(a.attempt, a.ended_at is not None) for a in attempts] == [(1, True)]
