@@ -1,6 +1,7 @@
-"""A PostgreSQL restart while a worker is mid-call: every heartbeat in the database is old
-when it comes back, yet the live worker's run is not taken for a dead worker's and put back
-(it would be called twice, on the same line); the call ends and its result is saved once.
+"""A worker's run across interruptions that are not its death: a PostgreSQL restart while it
+is mid-call (every heartbeat in the database is old when it comes back, yet the live worker's
+run is not taken for a dead worker's and put back, to be called twice on the same line), and
+the worker being stopped (its call hung up after the grace time, its run given back).
 
 The workers here are in-process `FleetWorker`s whose call is a stand-in that waits (no
 speech, no sandbox): what is tested is the queue's side."""
@@ -108,3 +109,43 @@ async def test_a_database_restart_does_not_put_back_a_live_workers_run(
         await connection.close()
     assert call.placed == 1
     assert [(a.attempt, a.ended_at is not None) for a in attempts] == [(1, True)]
+
+
+async def test_a_stopping_worker_hangs_up_after_its_grace_and_gives_the_run_back(
+    postgres_dsn: str,
+) -> None:
+    """SIGTERM's path: no new run is taken, the call in progress gets `shutdown_grace_s`,
+    then it is cancelled (run_check hangs it up) and its run goes back in the queue, its
+    attempt noted as stopped, so the next worker neither hangs it up again nor loses it."""
+    await prepare(postgres_dsn)
+    call = HeldCall()
+    settings = WorkerSettings(
+        dsn=postgres_dsn,
+        lines=1,
+        heartbeat_s=HEARTBEAT_S,
+        stalled_after_s=STALLED_S,
+        shutdown_grace_s=0.5,
+    )
+    stop = asyncio.Event()
+    serving = asyncio.create_task(FleetWorker(settings, call).serve(stop))
+    at = datetime.now(UTC).replace(microsecond=0)
+    run = FleetRun(
+        run_id=f"support@{at:%Y-%m-%dT%H:%M:%SZ}",
+        check="support",
+        scheduled_at=at,
+        line="sandbox:acme",
+        schedule="schedule.yaml",
+    )
+    connection = await connect(postgres_dsn)
+    try:
+        await enqueue_run(fleet_app(postgres_dsn), connection, run, "monitor")
+        await asyncio.wait_for(call.started.wait(), 30)
+        stop.set()
+        await asyncio.wait_for(serving, 30)
+        assert await _job_statuses(postgres_dsn) == ["todo"]
+        [attempt] = await ledger.attempts(connection)
+        assert attempt.hung_up_at is not None and attempt.ended_at is None
+        assert not await ledger.unfinished_attempts(connection, run.run_id)
+        assert not await ledger.has_result(connection, run.run_id)
+    finally:
+        await connection.close()
