@@ -213,7 +213,10 @@ async def test_enqueueing_dispatch_hands_over_or_skips(postgres_dsn: str, tmp_pa
 
 
 class Seen:
-    def __init__(self) -> None:
+    """An observer that keeps the run ids it hears of; `notifies` like an alert observer."""
+
+    def __init__(self, notifies: bool = False) -> None:
+        self.notifies = notifies
         self.ended: list[str] = []
 
     async def run_ended(self, run: RunRecord) -> None:
@@ -226,9 +229,10 @@ class Seen:
 async def test_results_reach_every_history_and_one_reporter(
     postgres_dsn: str, tmp_path: Path
 ) -> None:
-    """Two monitors follow the results: both histories get every run; only the one holding
-    the reporter lock tells its observers; when it goes, the other takes over from the last
-    result reported, not from the start."""
+    """Two monitors follow the results: both histories get every run, and both monitors'
+    views hear of each result that came in while they followed; only the monitor holding the
+    reporter lock tells its notifying observers, and when it goes the other takes over from
+    the last result reported, not from the start."""
     await prepare(postgres_dsn)
     app = fleet_app(postgres_dsn)
     writer = await connect(postgres_dsn)
@@ -249,16 +253,18 @@ async def test_results_reach_every_history_and_one_reporter(
         attempt = await ledger.start_attempt(writer, run.run_id, "w1", run.line)
         await ledger.save_result(writer, attempt, _record(run))
 
-    seen_a, seen_b = Seen(), Seen()
+    alerts_a, alerts_b, view_a, view_b = Seen(True), Seen(True), Seen(), Seen()
     with (
         opened_history(tmp_path / "a.db") as history_a,
         opened_history(tmp_path / "b.db") as history_b,
     ):
-        a = FleetResults(postgres_dsn, history_a, [seen_a])
-        b = FleetResults(postgres_dsn, history_b, [seen_b])
+        a = FleetResults(postgres_dsn, history_a, [alerts_a, view_a])
+        b = FleetResults(postgres_dsn, history_b, [alerts_b, view_b])
         connection_a, connection_b = await connect(postgres_dsn), await connect(postgres_dsn)
-        for run in runs[:2]:
-            await finish(run)
+        await finish(runs[0])  # before either monitor follows
+        await a.catch_up(connection_a)
+        await b.catch_up(connection_b)
+        await finish(runs[1])
         await a.catch_up(connection_a)
         await b.catch_up(connection_b)
         assert (a.reporting, b.reporting) == (True, False)
@@ -271,8 +277,10 @@ async def test_results_reach_every_history_and_one_reporter(
         assert [run.run_id for run in history_a.runs("support")] == [r.run_id for r in runs[:2]]
         assert [run.run_id for run in history_b.runs("support")] == [r.run_id for r in runs]
     await writer.close()
-    assert seen_a.ended == [r.run_id for r in runs[:2]]
-    assert seen_b.ended == [r.run_id for r in runs[2:]]
+    assert alerts_a.ended == [r.run_id for r in runs[:2]]
+    assert alerts_b.ended == [r.run_id for r in runs[2:]]
+    assert view_a.ended == [runs[1].run_id]
+    assert view_b.ended == [r.run_id for r in runs[1:]]
 
 
 async def test_silent_workers_runs_are_put_back_once(postgres_dsn: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from postgres import Postgres
 
 from shopper.monitor.fleet import ledger
@@ -22,6 +23,8 @@ from shopper.monitor.fleet.queue import connect, fleet_app, prepare
 from shopper.monitor.fleet.runs import FleetRun
 from shopper.monitor.fleet.worker import FleetWorker, WorkerSettings
 from shopper.monitor.records import RunRecord
+
+pytestmark = pytest.mark.realtime  # mostly waiting on the clock: CI runs it beside the others
 
 HEARTBEAT_S = 0.5
 STALLED_S = 2.0

@@ -5,9 +5,11 @@
 another monitor did), and returns at once. `FleetResults` then follows the fleet's results
 table: every monitor copies every result into its own SQLite history (so each one's `status`
 and dashboard see the whole fleet), and one monitor at a time, the one holding a PostgreSQL
-advisory lock, reports each new result to the observers (alerts, metrics, dashboard), so a
-fleet with three monitors notifies once. When that monitor dies its session ends, the lock
-is free, and another monitor takes over from the last result reported (a shared cursor).
+advisory lock, tells the observers that notify (alerts over MQTT and webhooks) of each new
+result, so a fleet with three monitors alerts once; the views (metrics, dashboard, console)
+of every monitor hear of every result. When the reporting monitor dies its session ends, the
+lock is free, and another monitor takes over from the last result reported (a shared
+cursor).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from shopper.monitor.fleet.queue import connect, fleet_app, prepare, safe_dsn
 from shopper.monitor.fleet.runs import FleetRun
 from shopper.monitor.history import History
 from shopper.monitor.observers import RunObserver
-from shopper.monitor.records import SkippedRun
+from shopper.monitor.records import RunRecord, SkippedRun
 from shopper.monitor.scheduler import Monitor
 from shopper.monitor.spec import CheckSpec
 from shopper.scripts.loader import load_script
@@ -96,9 +98,21 @@ class EnqueueRuns:
         return None
 
 
+def notifies(observer: RunObserver) -> bool:
+    """Whether an observer sends notifications (alerts over MQTT and webhooks): in a fleet
+    those go out from one monitor, not from each. Such an observer says so with a true
+    `notifies` attribute; the others (metrics, the dashboard, the console) are views of each
+    monitor's own history and hear of every result in every monitor."""
+    return bool(getattr(observer, "notifies", False))
+
+
 class FleetResults:
-    """Copies the fleet's results into `history`; reports them to `observers` while this
-    monitor holds the reporter lock."""
+    """Copies the fleet's results into `history` and tells the observers.
+
+    Views (every observer that does not `notify`) hear of each result that comes in while
+    this monitor follows (the backlog found at its start is copied without them: they read
+    the history). Notifying observers hear of each result after the fleet's shared cursor,
+    only while this monitor holds the reporter lock."""
 
     def __init__(
         self,
@@ -115,6 +129,8 @@ class FleetResults:
         self._warn = warn
         self._copied = 0
         """The last result (fleet sequence) copied into the history."""
+        self._following = False
+        """Past the backlog found at start: new results are news to the views."""
         self.reporting = False
 
     async def follow(self) -> None:
@@ -137,9 +153,8 @@ class FleetResults:
             await connection.close()
 
     async def catch_up(self, connection: ledger.Connection) -> None:
-        """Copy every new result; report those after the shared cursor if this monitor
-        holds (or now takes) the reporter lock. The lock is the connection's own session
-        lock: it goes when the connection does."""
+        """Copy every new result and tell the observers it is news to. The reporter lock is
+        the connection's own session lock: it goes when the connection does."""
         if not self.reporting:
             taken = await connection.execute("SELECT pg_try_advisory_lock(%s)", (_REPORTER_LOCK,))
             row = await taken.fetchone()
@@ -149,16 +164,21 @@ class FleetResults:
             for result in results:
                 self._history.add_run(result.record)
                 self._copied = result.seq
-                if reported is not None and result.seq > reported:
-                    await self._report(result)
+                to_report = reported is not None and result.seq > reported
+                await self._tell(
+                    result.record,
+                    [o for o in self._observers if (to_report if notifies(o) else self._following)],
+                )
+                if to_report:
                     await _advance(connection, result.seq)
+        self._following = True
 
-    async def _report(self, result: ledger.Result) -> None:
-        for observer in self._observers:
+    async def _tell(self, run: RunRecord, observers: Sequence[RunObserver]) -> None:
+        for observer in observers:
             try:
-                await observer.run_ended(result.record)
+                await observer.run_ended(run)
             except Exception as error:  # one broken observer must not stop the monitoring
-                self._warn(f"{type(observer).__name__} failed on {result.record.run_id}: {error!r}")
+                self._warn(f"{type(observer).__name__} failed on {run.run_id}: {error!r}")
 
 
 async def _cursor(connection: ledger.Connection) -> int:
