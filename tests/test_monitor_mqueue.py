@@ -268,6 +268,12 @@ async def test_results_reach_every_history_and_one_reporter(
         await a.catch_up(connection_a)
         await b.catch_up(connection_b)
         assert (a.reporting, b.reporting) == (True, False)
+        # b's own failed enqueue reaches its views, not its alerts while a reports
+        failed = _record(runs[0], "error")
+        for observer in b.for_fires([alerts_b, view_b]):
+            await observer.run_ended(failed)
+        assert (alerts_b.ended, view_b.ended) == ([], [runs[1].run_id, failed.run_id])
+        view_b.ended.clear()
         await connection_a.close()  # monitor a dies: its lock goes with its session
         await finish(runs[2])
         await b.catch_up(connection_b)
@@ -280,7 +286,7 @@ async def test_results_reach_every_history_and_one_reporter(
     assert alerts_a.ended == [r.run_id for r in runs[:2]]
     assert alerts_b.ended == [r.run_id for r in runs[2:]]
     assert view_a.ended == [runs[1].run_id]
-    assert view_b.ended == [r.run_id for r in runs[1:]]
+    assert view_b.ended == [r.run_id for r in runs[2:]]
 
 
 async def test_silent_workers_runs_are_put_back_once(postgres_dsn: str) -> None:

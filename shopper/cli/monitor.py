@@ -267,8 +267,10 @@ async def _monitor_fleet(
             )
             reporting = observers(setup)
             async with enqueueing(queue, given) as dispatch:
-                monitor = Monitor(schedule, history, dispatch, reporting, warn=warn)
                 results = FleetResults(queue, history, reporting, warn=warn)
+                monitor = Monitor(
+                    schedule, history, dispatch, results.for_fires(reporting), warn=warn
+                )
                 console.print(
                     f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "
                     f"for the workers of {safe_dsn(queue)}; history in {history.path}"

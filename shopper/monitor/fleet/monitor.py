@@ -173,12 +173,34 @@ class FleetResults:
                     await _advance(connection, result.seq)
         self._following = True
 
+    def for_fires(self, observers: Sequence[RunObserver]) -> list[RunObserver]:
+        """The observers as this monitor's scheduler should tell them of its own fires that
+        placed no job (a `queued` skip, a run it could not enqueue): views always, the ones
+        that notify only while this monitor reports (so alert reminders go out once)."""
+        return [_WhileReporting(o, self) if notifies(o) else o for o in observers]
+
     async def _tell(self, run: RunRecord, observers: Sequence[RunObserver]) -> None:
         for observer in observers:
             try:
                 await observer.run_ended(run)
             except Exception as error:  # one broken observer must not stop the monitoring
                 self._warn(f"{type(observer).__name__} failed on {run.run_id}: {error!r}")
+
+
+class _WhileReporting:
+    """A notifying observer, told only while its monitor holds the reporter lock."""
+
+    def __init__(self, observer: RunObserver, results: FleetResults) -> None:
+        self._observer = observer
+        self._results = results
+
+    async def run_ended(self, run: RunRecord) -> None:
+        if self._results.reporting:
+            await self._observer.run_ended(run)
+
+    async def run_skipped(self, skip: SkippedRun) -> None:
+        if self._results.reporting:
+            await self._observer.run_skipped(skip)
 
 
 async def _cursor(connection: ledger.Connection) -> int:
