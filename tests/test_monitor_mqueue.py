@@ -99,6 +99,7 @@ async def drain(dsn: str, running: Callable[[], bool]) -> int:
     return taken
 
 
+@pytest.mark.realtime  # mostly waiting on the clock: CI runs it beside the others
 def test_three_monitor_processes_enqueue_each_run_once(postgres_dsn: str, tmp_path: Path) -> None:
     """Three real monitors (the scheduler firing every 1 s, the fleet's dispatch) fire the
     same runs while a stand-in worker empties the queue as fast as it fills: every run id has
