@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+import typer
 from test_interrupts import session_processes
+from typer.testing import CliRunner
 
 from shopper.carriers.pacing import TargetCaps
-from shopper.cli.monitor import schedule_caps
+from shopper.cli.monitor import RUN_COMMAND, ScheduleOrCommand, schedule_caps
 from shopper.monitor.history import opened_history
 from shopper.monitor.spec import Lines
 
@@ -122,3 +124,23 @@ def test_the_schedule_may_dial_more_gently_than_the_safety_caps_never_harder() -
     assert (gentle.at_once, gentle.per_second) == (1, 0.2)
     greedy = schedule_caps(Lines(max_parallel=4, per_target=9, cps=10.0), configured)
     assert (greedy.at_once, greedy.per_second) == (2, 0.5)
+
+
+def test_the_group_routes_sub_commands_by_name_and_anything_else_to_run() -> None:
+    """How `shopper monitor status` (and any later sub-command) coexists with
+    `shopper monitor SCHEDULE.yaml`: a throwaway group of the same class."""
+    group = typer.Typer(cls=ScheduleOrCommand)
+    called: list[str] = []
+
+    @group.command(RUN_COMMAND)
+    def run(schedule: str, dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+        called.append(f"run {schedule} {dry_run}")
+
+    @group.command("status")
+    def status() -> None:
+        called.append("status")
+
+    runner = CliRunner()
+    for args in (["a.yaml"], ["--dry-run", "a.yaml"], ["run", "a.yaml"], ["status"]):
+        assert runner.invoke(group, args).exit_code == 0
+    assert called == ["run a.yaml False", "run a.yaml True", "run a.yaml False", "status"]

@@ -8,6 +8,7 @@ so the everyday command stays one word long.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,6 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from shopper.asr.types import SpeechEngine
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
 from shopper.carriers.pacing import TargetCaps, configured_caps
 from shopper.carriers.twilio.settings import twilio_settings
@@ -43,7 +43,7 @@ from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, Twil
 from shopper.monitor.cadence import cadence_of
 from shopper.monitor.calendar import closed_reason
 from shopper.monitor.checks import CheckContext, ScheduledRun
-from shopper.monitor.dispatch import CallHere
+from shopper.monitor.dispatch import CallHere, Dispatch
 from shopper.monitor.fleet.monitor import FleetResults, enqueueing, monitor_fleet
 from shopper.monitor.fleet.queue import safe_dsn
 from shopper.monitor.history import HISTORY_FILE, History, opened_history
@@ -170,10 +170,14 @@ def monitor_run(
     )
     if queue is not None:
         with one_line_errors():
-            delivery = MqttDelivery(broker.settings(), mqtt_drain)
-            state = state_dir_option or state_dir()
-            fleet = _monitor_fleet(loaded, schedule, queue, delivery, out.resolve(), state, console)
-            exit_code = asyncio.run(fleet)
+            places = Places(
+                schedule=loaded,
+                out=out.resolve(),
+                state=state_dir_option or state_dir(),
+                console=console,
+                delivery=MqttDelivery(broker.settings(), mqtt_drain),
+            )
+            exit_code = asyncio.run(_monitor_fleet(places, queue, schedule))
         typer.echo("shopper: stopped; the runs already enqueued stay in the queue", err=True)
         raise typer.Exit(exit_code)
     with one_line_errors():
@@ -194,7 +198,13 @@ def monitor_run(
     )
     state = state_dir_option or state_dir()
     out = out.resolve()  # the history names evidence folders wherever it is read from
-    exit_code = asyncio.run(_monitor(loaded, speech, options, delivery, out, state, console))
+
+    def call_here(publisher: Publisher | None) -> Dispatch:
+        context = CheckContext(speech=speech, options=options, out=out, publisher=publisher)
+        return CallHere(context, loaded.lines.max_parallel)
+
+    places = Places(schedule=loaded, out=out, state=state, console=console, delivery=delivery)
+    exit_code = asyncio.run(_monitor(places, call_here))
     typer.echo("shopper: stopped; the calls in progress were hung up and kept", err=True)
     raise typer.Exit(exit_code)
 
@@ -208,28 +218,37 @@ def schedule_caps(lines: Lines, configured: TargetCaps) -> TargetCaps:
     )
 
 
-async def _monitor(
-    schedule: Schedule,
-    speech: SpeechEngine,
-    options: DialOptions,
-    delivery: MqttDelivery,
-    out: Path,
-    state: Path,
-    console: Console,
-) -> int:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Places:
+    """Where a monitor keeps things: the schedule it runs, call folders, state, the console
+    and the MQTT delivery."""
+
+    schedule: Schedule
+    out: Path
+    state: Path
+    console: Console
+    delivery: MqttDelivery
+
+
+DispatchFor = Callable[[Publisher | None], Dispatch]
+"""What fires do, made once the MQTT publisher is open (None: not publishing): calls placed
+here (`CallHere`), or runs enqueued for a fleet."""
+
+
+async def _monitor(places: Places, dispatch_for: DispatchFor) -> int:
     """The monitor until a signal stops it; returns the signal's exit code."""
+    schedule, console, state = places.schedule, places.console, places.state
     with opened_history(state / HISTORY_FILE) as history:
-        async with publishing(delivery.settings, warn, state / OUTBOX_FILE) as publisher:
-            context = CheckContext(speech=speech, options=options, out=out, publisher=publisher)
+        async with publishing(places.delivery.settings, warn, state / OUTBOX_FILE) as publisher:
             setup = MonitorSetup(
-                schedule=schedule, history=history, out=out, publisher=publisher, console=console
+                schedule=schedule,
+                history=history,
+                out=places.out,
+                publisher=publisher,
+                console=console,
             )
             monitor = Monitor(
-                schedule,
-                history,
-                CallHere(context, schedule.lines.max_parallel),
-                observers(setup),
-                warn=warn,
+                schedule, history, dispatch_for(publisher), observers(setup), warn=warn
             )
             console.print(
                 f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}); "
@@ -243,34 +262,29 @@ async def _monitor(
                 if not task.cancelled():
                     task.result()  # an error that is not a signal: raised as it is
             if publisher is not None:
-                await publisher.drain_and_report(delivery.drain_s)
+                await publisher.drain_and_report(places.delivery.drain_s)
     return stop.exit_code or 1
 
 
-async def _monitor_fleet(
-    schedule: Schedule,
-    given: Path,
-    queue: str,
-    delivery: MqttDelivery,
-    out: Path,
-    state: Path,
-    console: Console,
-) -> int:
+async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
     """The monitor of a fleet until a signal stops it: each fire is enqueued (the job names
     the schedule file as given, for workers to read it from their own folder), and the
-    fleet's results come back into the history and, from the reporting monitor, to the
-    observers."""
+    fleet's results come back into the history and to the observers (those that notify:
+    from the reporting monitor only; shopper.monitor.fleet.monitor)."""
+    schedule, console, state = places.schedule, places.console, places.state
     with opened_history(state / HISTORY_FILE) as history:
-        async with publishing(delivery.settings, warn, state / OUTBOX_FILE) as publisher:
+        async with publishing(places.delivery.settings, warn, state / OUTBOX_FILE) as publisher:
             setup = MonitorSetup(
-                schedule=schedule, history=history, out=out, publisher=publisher, console=console
+                schedule=schedule,
+                history=history,
+                out=places.out,
+                publisher=publisher,
+                console=console,
             )
-            reporting = observers(setup)
+            told = observers(setup)
             async with enqueueing(queue, given) as dispatch:
-                results = FleetResults(queue, history, reporting, warn=warn)
-                monitor = Monitor(
-                    schedule, history, dispatch, results.for_fires(reporting), warn=warn
-                )
+                results = FleetResults(queue, history, told, warn=warn)
+                monitor = Monitor(schedule, history, dispatch, results.for_fires(told), warn=warn)
                 console.print(
                     f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "
                     f"for the workers of {safe_dsn(queue)}; history in {history.path}"
@@ -282,7 +296,7 @@ async def _monitor_fleet(
                     if not task.cancelled():
                         task.result()
             if publisher is not None:
-                await publisher.drain_and_report(delivery.drain_s)
+                await publisher.drain_and_report(places.delivery.drain_s)
     return stop.exit_code or 1
 
 
