@@ -334,3 +334,55 @@ async def test_an_unreachable_queue_is_one_line_naming_it_without_password() -> 
     message = str(error.value)
     assert "postgresql://127.0.0.1:1/fleet" in message and "s3cret" not in message
     assert "\n" not in message
+
+
+async def test_the_reporting_monitor_forgets_old_fleet_runs(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    """keep_days applies to the fleet's tables too: runs that are over and older go, with
+    their attempts and finished jobs; a run still waiting in the queue stays, whatever its
+    age, and so does every newer run."""
+    await prepare(postgres_dsn)
+    app = fleet_app(postgres_dsn)
+    connection = await connect(postgres_dsn)
+    now = datetime.now(UTC).replace(microsecond=0)
+    old, recent, waiting = (
+        FleetRun(
+            run_id=f"{check}@{at:%Y-%m-%dT%H:%M:%SZ}",
+            check=check,
+            scheduled_at=at,
+            line=f"sandbox:{check}",
+            schedule="s.yaml",
+        )
+        for check, at in (
+            ("old", now - timedelta(days=40)),
+            ("recent", now - timedelta(days=2)),
+            ("waiting", now - timedelta(days=40)),
+        )
+    )
+    try:
+        async with app.open_async():
+            worker = await app.job_manager.register_worker()
+            for run in (old, recent):
+                await enqueue_run(app, connection, run, "m", due_at=run.scheduled_at)
+                job = await app.job_manager.fetch_job(queues=None, worker_id=worker)
+                assert job is not None
+                attempt = await ledger.start_attempt(connection, run.run_id, "w", run.line)
+                await ledger.save_result(connection, attempt, _record(run))
+                await app.job_manager.finish_job(job, Status.SUCCEEDED, delete_job=False)
+            await enqueue_run(app, connection, waiting, "m", due_at=waiting.scheduled_at)
+        with opened_history(tmp_path / "h.db") as history:
+            results = FleetResults(postgres_dsn, history, [], keep_days=30)
+            await results.catch_up(connection)
+            assert [r.run_id for r in history.runs("old")] == [old.run_id]  # copied first
+        rows = await (
+            await connection.execute("SELECT run_id FROM shopper_fleet_runs ORDER BY run_id")
+        ).fetchall()
+        jobs = await (
+            await connection.execute("SELECT args->>'check' FROM procrastinate_jobs ORDER BY 1")
+        ).fetchall()
+        assert [row[0] for row in rows] == [recent.run_id, waiting.run_id]
+        assert [row[0] for row in jobs] == ["recent", "waiting"]
+        assert [a.run_id for a in await ledger.attempts(connection)] == [recent.run_id]
+    finally:
+        await connection.close()

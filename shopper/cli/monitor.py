@@ -283,7 +283,9 @@ async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
             )
             told = observers(setup)
             async with enqueueing(queue, given) as dispatch:
-                results = FleetResults(queue, history, told, warn=warn)
+                results = FleetResults(
+                    queue, history, told, warn=warn, keep_days=schedule.keep_days
+                )
                 monitor = Monitor(schedule, history, dispatch, results.for_fires(told), warn=warn)
                 console.print(
                     f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "

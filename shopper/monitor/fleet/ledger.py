@@ -150,3 +150,22 @@ async def results_after(connection: Connection, seq: int, limit: int = 500) -> l
         )
     ).fetchall()
     return [Result(seq=int(row[0]), record=record_from_json(row[1])) for row in rows]
+
+
+async def forget_before(connection: Connection, cutoff: datetime) -> int:
+    """Delete the fleet's records of runs scheduled before `cutoff` that are over (ended or
+    skipped; their attempts go with them) and procrastinate's finished jobs due before it;
+    returns how many runs were forgotten. Each monitor's history keeps its own copy and
+    retention (keep_days) of the same runs."""
+    async with connection.transaction():
+        forgotten = await connection.execute(
+            "DELETE FROM shopper_fleet_runs WHERE scheduled_at < %s "
+            "AND state IN ('ended', 'skipped')",
+            (cutoff,),
+        )
+        await connection.execute(
+            "DELETE FROM procrastinate_jobs WHERE scheduled_at < %s "
+            "AND status IN ('succeeded', 'failed', 'cancelled', 'aborted')",
+            (cutoff,),
+        )
+    return forgotten.rowcount

@@ -20,6 +20,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import procrastinate
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 _REPORTER_LOCK = 7_160_514_002
 """pg_try_advisory_lock key of the monitor that reports results to the observers."""
 _CURSOR = "observers"
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def line_of(check: CheckSpec) -> str:
@@ -121,8 +123,11 @@ class FleetResults:
         observers: Sequence[RunObserver],
         poll_s: float = 2.0,
         warn: Callable[[str], None] = log.warning,
+        keep_days: float | None = None,
     ) -> None:
         self._dsn = dsn
+        self._keep = None if keep_days is None else timedelta(days=keep_days)
+        self._pruned_at: datetime | None = None
         self._history = history
         self._observers = list(observers)
         self._poll_s = poll_s
@@ -172,6 +177,19 @@ class FleetResults:
                 if to_report:
                     await _advance(connection, result.seq)
         self._following = True
+        if self.reporting:
+            await self._prune(connection)
+
+    async def _prune(self, connection: ledger.Connection) -> None:
+        """The reporting monitor applies the schedule's keep_days to the fleet's tables,
+        at most once an hour."""
+        now = datetime.now(UTC)
+        if self._keep is None or (self._pruned_at and now - self._pruned_at < PRUNE_EVERY):
+            return
+        self._pruned_at = now
+        forgotten = await ledger.forget_before(connection, now - self._keep)
+        if forgotten:
+            log.info("forgot %d fleet run(s) older than %s", forgotten, self._keep)
 
     def for_fires(self, observers: Sequence[RunObserver]) -> list[RunObserver]:
         """The observers as this monitor's scheduler should tell them of its own fires that
