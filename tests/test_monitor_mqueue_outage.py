@@ -152,3 +152,59 @@ async def test_a_stopping_worker_hangs_up_after_its_grace_and_gives_the_run_back
         assert not await ledger.has_result(connection, run.run_id)
     finally:
         await connection.close()
+
+
+async def test_a_dead_workers_leg_is_hung_up_before_its_run_is_called_again(
+    postgres_dsn: str,
+) -> None:
+    """A worker died holding a run whose Twilio call it had placed: the worker that takes
+    the run back hangs that leg up first, notes it, and only then places its own call."""
+    await prepare(postgres_dsn)
+    app = fleet_app(postgres_dsn)
+    at = datetime.now(UTC).replace(microsecond=0)
+    run = FleetRun(
+        run_id=f"support@{at:%Y-%m-%dT%H:%M:%SZ}",
+        check="support",
+        scheduled_at=at,
+        line="twilio:+15550100001",
+        schedule="schedule.yaml",
+    )
+    leftover = Leg(carrier="twilio", call_id="call-0", carrier_id="CA" + "7" * 32)
+    connection = await connect(postgres_dsn)
+    try:
+        async with app.open_async():  # the worker that dies, as the database saw it
+            dead = await app.job_manager.register_worker()
+            await enqueue_run(app, connection, run, "monitor")
+            assert await app.job_manager.fetch_job(queues=None, worker_id=dead) is not None
+        attempt = await ledger.start_attempt(connection, run.run_id, "dead", run.line)
+        await ledger.save_leg(connection, run.run_id, attempt, leftover)
+        await connection.execute(
+            "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'"
+        )
+        order: list[str] = []
+        call = HeldCall()
+        call.release.set()
+
+        async def hang_up(leg: Leg) -> str:
+            assert call.placed == 0, "hung up after the new call was placed"
+            order.append(f"hang up {leg.carrier_id}")
+            return "hung up (stand-in)"
+
+        settings = WorkerSettings(
+            dsn=postgres_dsn, lines=1, heartbeat_s=HEARTBEAT_S, stalled_after_s=STALLED_S
+        )
+        stop = asyncio.Event()
+        serving = asyncio.create_task(FleetWorker(settings, call, hang_up).serve(stop))
+        async with asyncio.timeout(30):
+            while not await ledger.has_result(connection, run.run_id):
+                await asyncio.sleep(0.1)
+        stop.set()
+        await serving
+        attempts = await ledger.attempts(connection)
+    finally:
+        await connection.close()
+    assert order == [f"hang up {leftover.carrier_id}"] and call.placed == 1
+    assert [(a.worker, a.hang_up_note, a.ended_at is not None) for a in attempts] == [
+        ("dead", "hung up (stand-in)", False),
+        (settings.checked().name, None, True),
+    ]

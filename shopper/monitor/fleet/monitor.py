@@ -72,20 +72,18 @@ class EnqueueRuns:
         pool: AsyncConnectionPool,
         schedule: str,
         name: str,
-        line: Callable[[CheckSpec], str] = line_of,
     ) -> None:
         self._app = app
         self._pool = pool
         self._schedule = schedule
         self._name = name
-        self._line = line
 
     async def __call__(self, run: ScheduledRun) -> DispatchResult:
         fleet_run = FleetRun(
             run_id=run.run_id,
             check=run.check.name,
             scheduled_at=run.scheduled_at,
-            line=self._line(run.check),
+            line=line_of(run.check),
             schedule=self._schedule,
         )
         try:

@@ -133,7 +133,7 @@ class FleetWorker:
                         stalled_worker_timeout=settings.stalled_after_s,
                         shutdown_graceful_timeout=settings.shutdown_grace_s,
                         fetch_job_polling_interval=min(5.0, settings.heartbeat_s),
-                        delete_jobs="never",
+                        delete_jobs="never",  # the reporting monitor prunes (keep_days)
                     )
                 )
                 watching = asyncio.create_task(self._put_back_stalled())
