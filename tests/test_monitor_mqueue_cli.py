@@ -70,3 +70,11 @@ def _skipped(state: Path) -> bool:
             any(skip.reason == "queued" for skip in history.skips(check))
             for check in ("alpha", "beta")
         )
+
+
+def test_the_shopper_command_loads_no_postgresql_client_until_a_fleet_needs_it() -> None:
+    """psycopg needs the system's libpq: `shopper run` and a one-machine monitor must work
+    on a machine without it."""
+    check = "import sys, shopper.cli.main; assert 'psycopg' not in sys.modules, 'loaded'"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

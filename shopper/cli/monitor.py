@@ -44,8 +44,6 @@ from shopper.monitor.cadence import cadence_of
 from shopper.monitor.calendar import closed_reason
 from shopper.monitor.checks import CheckContext, ScheduledRun
 from shopper.monitor.dispatch import CallHere, Dispatch
-from shopper.monitor.fleet.monitor import FleetResults, enqueueing, monitor_fleet
-from shopper.monitor.fleet.queue import safe_dsn
 from shopper.monitor.history import HISTORY_FILE, History, opened_history
 from shopper.monitor.observers import RunObserver
 from shopper.monitor.records import RunRecord, SkippedRun, SkipReason
@@ -271,6 +269,10 @@ async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
     the schedule file as given, for workers to read it from their own folder), and the
     fleet's results come back into the history and to the observers (those that notify:
     from the reporting monitor only; shopper.monitor.fleet.monitor)."""
+    # The fleet's modules load psycopg, which needs libpq: only a fleet's monitor does.
+    from shopper.monitor.fleet.monitor import FleetResults, enqueueing, monitor_fleet
+    from shopper.monitor.fleet.queue import safe_dsn
+
     schedule, console, state = places.schedule, places.console, places.state
     with opened_history(state / HISTORY_FILE) as history:
         async with publishing(places.delivery.settings, warn, state / OUTBOX_FILE) as publisher:

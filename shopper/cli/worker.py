@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -37,12 +37,12 @@ from shopper.cli.mqtt import (
 from shopper.cli.options import Engine, Seed, SpeechOptions, VoskModel
 from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
 from shopper.monitor.checks import CheckContext
-from shopper.monitor.fleet.calls import CheckCalls
-from shopper.monitor.fleet.queue import prepare
-from shopper.monitor.fleet.worker import FleetWorker, WorkerSettings
 from shopper.monitor.schedule import load_schedule
 from shopper.publish.publisher import publishing
 from shopper.publish.settings import MqttSettings
+
+if TYPE_CHECKING:
+    from shopper.monitor.fleet.worker import WorkerSettings
 
 
 def worker(
@@ -112,6 +112,10 @@ def worker(
     mqtt_drain: MqttDrain = 10.0,
 ) -> None:
     """Take runs from the fleet's queue and call them until SIGTERM or Ctrl-C."""
+    # The fleet's modules load psycopg, which needs libpq: only the fleet's commands do.
+    from shopper.monitor.fleet.queue import prepare
+    from shopper.monitor.fleet.worker import WorkerSettings
+
     logging.basicConfig(level=logging.WARNING, format="shopper worker: %(message)s")
     broker = MqttOptions(
         url=mqtt,
@@ -155,6 +159,9 @@ async def _serve(
 ) -> None:
     """Serve until a signal: the first SIGTERM/Ctrl-C stops taking runs and lets the calls
     in progress finish within the grace time; what is left in the outbox is then drained."""
+    from shopper.monitor.fleet.calls import CheckCalls
+    from shopper.monitor.fleet.worker import FleetWorker
+
     async with publishing(mqtt_settings, warn) as publisher:
         context = CheckContext(speech=speech, options=options, out=out, publisher=publisher)
         fleet = FleetWorker(settings, CheckCalls(context, load_schedule))
