@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import procrastinate.worker
 import pytest
 from postgres import Postgres
 
@@ -27,7 +28,7 @@ from shopper.monitor.records import RunRecord
 pytestmark = pytest.mark.realtime  # mostly waiting on the clock: CI runs it beside the others
 
 HEARTBEAT_S = 0.5
-STALLED_S = 2.0
+STALLED_S = 3.0  # six heartbeats: room for a loaded machine
 
 
 class HeldCall:
@@ -208,3 +209,52 @@ async def test_a_dead_workers_leg_is_hung_up_before_its_run_is_called_again(
         ("dead", "hung up (stand-in)", False),
         (settings.checked().name, None, True),
     ]
+
+
+async def test_a_worker_whose_procrastinate_heartbeat_failed_keeps_its_runs(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """procrastinate's heartbeat task ends at its first database error. Made to fail at
+    once here (in both workers): the call in progress is not taken for a dead worker's and
+    placed again (the fleet's own heartbeat goes on), and the workers take further runs."""
+
+    async def failing_heartbeat(self: object) -> None:
+        await asyncio.sleep(HEARTBEAT_S)
+        raise procrastinate.exceptions.ConnectorException("heartbeat failed (stand-in)")
+
+    monkeypatch.setattr(procrastinate.worker.Worker, "_update_heartbeat", failing_heartbeat)
+    await prepare(postgres_dsn)
+    call = HeldCall()
+    settings = WorkerSettings(
+        dsn=postgres_dsn, lines=1, heartbeat_s=HEARTBEAT_S, stalled_after_s=STALLED_S
+    )
+    stop = asyncio.Event()
+    serving = [asyncio.create_task(FleetWorker(settings, call).serve(stop)) for _ in range(2)]
+    app = fleet_app(postgres_dsn)
+    at = datetime.now(UTC).replace(microsecond=0)
+    runs = [
+        FleetRun(
+            run_id=f"{check}@{at:%Y-%m-%dT%H:%M:%SZ}",
+            check=check,
+            scheduled_at=at,
+            line="sandbox:acme",
+            schedule="schedule.yaml",
+        )
+        for check in ("first", "second")
+    ]
+    connection = await connect(postgres_dsn)
+    try:
+        await enqueue_run(app, connection, runs[0], "monitor")
+        await asyncio.wait_for(call.started.wait(), 30)
+        await asyncio.sleep(3 * STALLED_S)  # procrastinate's heartbeats have long stopped
+        assert await _job_statuses(postgres_dsn) == ["doing"]
+        call.release.set()
+        await enqueue_run(app, connection, runs[1], "monitor")
+        async with asyncio.timeout(30):
+            while not all([await ledger.has_result(connection, r.run_id) for r in runs]):
+                await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.gather(*serving)
+    finally:
+        await connection.close()
+    assert call.placed == 2  # each run once

@@ -28,6 +28,7 @@ import psycopg
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from procrastinate.worker import Worker
 from psycopg_pool import AsyncConnectionPool
 
 from shopper.errors import ShopperError
@@ -121,33 +122,72 @@ class FleetWorker:
         app = fleet_app(settings.dsn, max_connections=settings.lines + 3)
         app.task(name=TASK, queue=QUEUE, pass_context=True, retry=_RetryWhenStopped())(self._job)
         await self._pool.open()
+        watching = asyncio.create_task(self._put_back_stalled())
         try:
             async with app.open_async():
-                working = asyncio.create_task(
-                    app.run_worker_async(
-                        queues=[QUEUE],
-                        name=settings.name,
-                        concurrency=settings.lines,
-                        install_signal_handlers=False,
-                        update_heartbeat_interval=settings.heartbeat_s,
-                        stalled_worker_timeout=settings.stalled_after_s,
-                        shutdown_graceful_timeout=settings.shutdown_grace_s,
-                        fetch_job_polling_interval=min(5.0, settings.heartbeat_s),
-                        delete_jobs="never",  # the reporting monitor prunes (keep_days)
-                    )
-                )
-                watching = asyncio.create_task(self._put_back_stalled())
-                stopping = asyncio.create_task(stop.wait())
-                await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                watching.cancel()
-                stopping.cancel()
-                if not working.done():
-                    working.cancel()
-                await asyncio.gather(working, watching, return_exceptions=True)
-                if working.done() and not working.cancelled() and working.exception():
-                    raise ShopperError(f"the worker stopped: {working.exception()}")
+                while not stop.is_set():
+                    await self._take_runs(app, stop)
         finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
             await self._pool.close()
+
+    async def _take_runs(self, app: procrastinate.App, stop: asyncio.Event) -> None:
+        """One procrastinate worker, until `stop` or until it stops by itself.
+
+        procrastinate's heartbeat task ends at its first database error (a restart of
+        PostgreSQL): the worker goes on taking jobs but looks dead, and its calls would be
+        placed again by others. This worker's own heartbeat (`_keep_alive`) goes on through
+        such errors. Should procrastinate's worker stop by itself after a database error, a
+        new one takes runs."""
+        settings = self.settings
+        worker = Worker(
+            app=app,
+            queues=[QUEUE],
+            name=settings.name,
+            concurrency=settings.lines,
+            install_signal_handlers=False,
+            update_heartbeat_interval=settings.heartbeat_s,
+            stalled_worker_timeout=settings.stalled_after_s,
+            shutdown_graceful_timeout=settings.shutdown_grace_s,
+            fetch_job_polling_interval=min(5.0, settings.heartbeat_s),
+            delete_jobs="never",  # the reporting monitor prunes (keep_days)
+        )
+        working = asyncio.create_task(worker.run())  # type: ignore[no-untyped-call]
+        beating = asyncio.create_task(self._keep_alive(worker))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not working.done():
+                working.cancel()  # a graceful shutdown (shutdown_grace_s for the calls)
+            await asyncio.gather(working, return_exceptions=True)
+        finally:
+            beating.cancel()
+            stopping.cancel()
+        error = None if working.cancelled() else working.exception()
+        if error is not None and not isinstance(
+            error, procrastinate.exceptions.ConnectorException | psycopg.Error
+        ):
+            raise ShopperError(f"the worker stopped: {error!r}")
+        if not stop.is_set():
+            log.warning("taking runs again after losing the database (%s)", error)
+            await asyncio.sleep(settings.heartbeat_s)
+
+    async def _keep_alive(self, worker: Worker) -> None:
+        """The worker's heartbeat, kept up through database errors (procrastinate's own
+        ends at the first), for as long as the worker runs."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            if worker.worker_id is None:
+                continue
+            try:
+                async with self._pool.connection() as connection:
+                    await connection.execute(
+                        "UPDATE procrastinate_workers SET last_heartbeat = now() WHERE id = %s",
+                        (worker.worker_id,),
+                    )
+            except psycopg.Error as error:
+                log.debug("heartbeat: %s", error)
 
     async def _put_back_stalled(self) -> None:
         """Every heartbeat, put back the runs of workers silent for `stalled_after_s`, but only
