@@ -12,13 +12,16 @@ writing the developer's real one. Variables named `SHOPPER_TEST_*` are the tests
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from mosquitto import Mosquitto
+from postgres import Postgres, available
 
 _SESSION_DIR = "shopper_test_session_dir"
 
@@ -67,3 +70,24 @@ def live_twilio(request: pytest.FixtureRequest) -> dict[str, str]:
     """The developer's live Twilio settings (LIVE_TWILIO) as they were before isolation."""
     live: dict[str, str] = getattr(request.config, _LIVE_TWILIO_KEY, {})
     return live
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[Postgres]:
+    """Debian's PostgreSQL in a temp folder on a free port (tests/postgres.py), one per test
+    module; stopped by PID at the module's end."""
+    if not available():
+        pytest.skip("PostgreSQL's server is not installed here (CI installs Debian's postgresql)")
+    server = Postgres()
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: Postgres) -> str:
+    """A fresh, empty database of its own for each test on the module's server."""
+    name = f"test_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    return postgres_server.dsn.rsplit("/", 1)[0] + "/" + name

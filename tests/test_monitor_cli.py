@@ -144,3 +144,36 @@ def test_the_group_routes_sub_commands_by_name_and_anything_else_to_run() -> Non
     for args in (["a.yaml"], ["--dry-run", "a.yaml"], ["run", "a.yaml"], ["status"]):
         assert runner.invoke(group, args).exit_code == 0
     assert called == ["run a.yaml False", "run a.yaml True", "run a.yaml False", "status"]
+
+
+async def test_the_monitor_hears_alerts_first_and_only_they_notify_in_a_fleet(
+    tmp_path: Path,
+) -> None:
+    """The order the observers hear a run in (alerts before the views, retention before the
+    page), and which of them a fleet lets only its reporting monitor run: the alerts."""
+    from rich.console import Console
+
+    from shopper.cli.monitor import MonitorSetup, observing
+    from shopper.monitor.fleet.monitor import notifies
+    from shopper.monitor.schedule import load_schedule
+
+    with opened_history(tmp_path / "monitor.sqlite3") as history:
+        setup = MonitorSetup(
+            schedule=load_schedule(SHIPPED),
+            history=history,
+            out=tmp_path / "out",
+            publisher=None,
+            console=Console(quiet=True),
+            metrics_port=0,
+        )
+        async with observing(setup) as heard_by:
+            names = [type(observer).__name__ for observer in heard_by]
+            assert names == [
+                "AlertObserver",
+                "MetricsObserver",
+                "RetentionObserver",
+                "DashboardObserver",
+                "ConsoleObserver",
+            ]
+            assert [notifies(observer) for observer in heard_by] == [True] + [False] * 4
+        assert (tmp_path / "out" / "dashboard.html").is_file()  # drawn before any run

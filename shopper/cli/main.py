@@ -14,6 +14,7 @@ from shopper.cli.monitor import monitor_app
 from shopper.cli.mqtt import publish, tail
 from shopper.cli.run import run
 from shopper.cli.sandbox import sandbox_app
+from shopper.cli.worker import worker
 
 app = typer.Typer(
     help="A mystery shopper for phone systems: call IVRs, listen, press keys, report.",
@@ -31,6 +32,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(monitor_app, name="monitor")
+app.command()(worker)
 
 
 def _version(value: bool) -> None:

@@ -134,6 +134,13 @@ def monitor_run(
             help="Serve Prometheus metrics on this port (all interfaces; 0: any free port).",
         ),
     ] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            help="Enqueue each run in this PostgreSQL database for `shopper worker`s instead "
+            "of calling (postgresql://user@host/db; docs/monitor.md, Running a fleet).",
+        ),
+    ] = None,
     engine: Engine = "auto",
     vosk_model: VoskModel = None,
     realtime: Annotated[
@@ -177,6 +184,18 @@ def monitor_run(
         qos=mqtt_qos,
         keepalive=mqtt_keepalive,
     )
+    if queue is not None:
+        with one_line_errors():
+            places = Places(
+                schedule=loaded,
+                out=out.resolve(),
+                state=state_dir_option or state_dir(),
+                console=console,
+                delivery=MqttDelivery(broker.settings(), mqtt_drain),
+            )
+            exit_code = asyncio.run(_monitor_fleet(places, queue, schedule))
+        typer.echo("shopper: stopped; the runs already enqueued stay in the queue", err=True)
+        raise typer.Exit(exit_code)
     with one_line_errors():
         scripts = [load_script(check.script) for check in loaded.checks]
         print_ivr_warnings(Path(s.target) for s in scripts if s.carrier == "sandbox")
@@ -266,6 +285,46 @@ async def _monitor(places: Places, dispatch_for: DispatchFor) -> int:
                     await asyncio.wait([task])
                     if not task.cancelled():
                         task.result()  # an error that is not a signal: raised as it is
+            if publisher is not None:
+                await publisher.drain_and_report(places.delivery.drain_s)
+    return stop.exit_code or 1
+
+
+async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
+    """The monitor of a fleet until a signal stops it: each fire is enqueued (the job names
+    the schedule file as given, for workers to read it from their own folder), and the
+    fleet's results come back into the history and to the observers (those that notify:
+    from the reporting monitor only; shopper.monitor.fleet.monitor)."""
+    # The fleet's modules load psycopg, which needs libpq: only a fleet's monitor does.
+    from shopper.monitor.fleet.monitor import FleetResults, enqueueing, monitor_fleet
+    from shopper.monitor.fleet.queue import safe_dsn
+
+    schedule, console, state = places.schedule, places.console, places.state
+    with opened_history(state / HISTORY_FILE) as history:
+        async with publishing(places.delivery.settings, warn, state / OUTBOX_FILE) as publisher:
+            setup = MonitorSetup(
+                schedule=schedule,
+                history=history,
+                out=places.out,
+                publisher=publisher,
+                console=console,
+                metrics_port=places.metrics_port,
+            )
+            async with observing(setup) as told, enqueueing(queue, given) as dispatch:
+                results = FleetResults(
+                    queue, history, told, warn=warn, keep_days=schedule.keep_days
+                )
+                monitor = Monitor(schedule, history, dispatch, results.for_fires(told), warn=warn)
+                console.print(
+                    f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "
+                    f"for the workers of {safe_dsn(queue)}; history in {history.path}"
+                )
+                with interrupts() as stop:
+                    task = asyncio.create_task(monitor_fleet(monitor, results))
+                    stop.cancels(task)
+                    await asyncio.wait([task])
+                    if not task.cancelled():
+                        task.result()
             if publisher is not None:
                 await publisher.drain_and_report(places.delivery.drain_s)
     return stop.exit_code or 1

@@ -38,6 +38,10 @@ class AlertObserver:
     `publisher` None: MQTT is off (changes are still saved and sent to webhooks); `webhooks`
     None: no POSTs. `announce` gets each change's one-line text (the monitor's console)."""
 
+    notifies = True
+    """It sends notifications: in a fleet only the reporting monitor's AlertObserver hears of
+    runs (shopper.monitor.fleet.monitor.notifies), so each change goes out once."""
+
     def __init__(
         self,
         checks: Iterable[CheckSpec],

@@ -30,7 +30,7 @@ from shopper.results.record import CallRecord
 from shopper.results.writer import ResultWriteError, write_call
 from shopper.scripts.loader import load_script
 from shopper.scripts.model import CallScript
-from shopper.scripts.runner import CallInterrupted, run_script
+from shopper.scripts.runner import CallContext, CallInterrupted, run_script
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], datetime]
@@ -92,6 +92,9 @@ class CheckContext:
     publisher: Publisher | None = None
     sleep: Sleep = asyncio.sleep
     clock: Clock = utc_now
+    on_call: Callable[[CallContext], None] | None = None
+    """Sees each attempt's call as soon as it is placed (a fleet worker records its carrier
+    leg, to hang it up should the worker die mid-call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +183,15 @@ async def _place(script: CallScript, run: ScheduledRun, context: CheckContext) -
     def folder_of(call_id: str, _started: datetime) -> Path:
         return context.out / run.check.name / call_id
 
+    def placed(call: CallContext) -> None:
+        for watcher in (feed.attach if feed is not None else None, context.on_call):
+            if watcher is not None:
+                watcher(call)
+
     interrupted: CallInterrupted | None = None
     try:
         record = await run_script(
-            script,
-            context.speech,
-            context.options,
-            on_call=feed.attach if feed is not None else None,
-            folder=folder_of,
+            script, context.speech, context.options, on_call=placed, folder=folder_of
         )
     except CallInterrupted as stopped:
         interrupted, record = stopped, stopped.record
