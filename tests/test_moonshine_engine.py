@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,13 @@ from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
+    Job,
     MoonshineEngine,
     MoonshineWorker,
     MoonshineWorkerPool,
     NativeModel,
     PendingReading,
+    fair_pick,
     load_model,
     quiet_cuts,
 )
@@ -395,3 +398,21 @@ def test_a_long_token_has_a_two_byte_length_and_a_cut_file_is_an_error(tmp_path:
 
 def test_decoding_stops_at_thirteen_tokens_a_second() -> None:
     assert [max_tokens(n) for n in (0, 1, 16000, 16001, 48000)] == [0, 1, 13, 14, 39]
+
+
+def queued(*jobs: tuple[int, int | None]) -> list[Job]:
+    """Jobs (owner, pinned worker) in the order queued; what they run does not matter here."""
+    return [Job(lambda _index, _worker: None, Future(), worker, owner) for owner, worker in jobs]
+
+
+def test_the_workers_are_shared_between_calls() -> None:
+    """A free worker takes the oldest job of a call with the fewest jobs being read: call 1's
+    three-chunk announcement does not keep call 2's prompt waiting for both workers; a lone
+    call's chunks go in the order sent, and a score pinned to another worker is left."""
+    announcement_then_prompt = queued((1, None), (1, None), (1, None), (2, None))
+    assert fair_pick(announcement_then_prompt, 0, {}) == 0
+    assert fair_pick(announcement_then_prompt[1:], 1, {1: 1}) == 2
+    assert fair_pick(announcement_then_prompt[1:3], 1, {1: 1, 2: 1}) == 0
+    assert fair_pick(queued((1, None), (1, None)), 1, {1: 1}) == 0
+    assert fair_pick(queued((2, 0), (1, None)), 1, {}) == 1
+    assert fair_pick(queued((2, 0)), 1, {}) is None
