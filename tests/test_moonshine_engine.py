@@ -17,6 +17,7 @@ from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
+    WORKER_NICENESS,
     Job,
     MoonshineEngine,
     MoonshineWorker,
@@ -344,6 +345,9 @@ def test_a_closed_pool_leaves_no_worker_process_or_thread() -> None:
         worker.start()  # waits for a worker still loading its model in the background
     pids = [worker.pid for worker in pool.workers]
     assert all(pid is not None for pid in pids)
+    # The calls' real-time work goes first when the cores are short (WORKER_NICENESS).
+    niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
+    assert [os.getpriority(os.PRIO_PROCESS, pid or 0) for pid in pids] == [niceness] * 2
     pool.close()
     assert [worker.pid for worker in pool.workers] == [None, None]
     for pid in pids:

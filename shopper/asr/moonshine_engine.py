@@ -112,6 +112,14 @@ silence (0.5 s look-ahead plus 0.1 s onset), used to end an utterance without wa
 silence after it to close."""
 SPEECH_WORKERS = 2
 """Worker processes: one per core of the 2-core machines shopper is benchmarked on."""
+WORKER_NICENESS = 5
+"""How much lower than shopper's own the workers' CPU priority is (Unix niceness, added).
+When the cores are short, the real-time work of the calls (taking RTP on time, the ear,
+sending keys and speech on time) goes first and the reading of speech waits: a late text
+delays a decision in media time, which the session allows for, while late media corrupts
+what is heard (packets dropped, keys late) for every call at once. At niceness 5 a worker
+gets about a quarter of a core that a process of niceness 0 also wants; on idle cores it
+runs at full speed, and what it reads never depends on when."""
 WORKER_MEMORY_BUDGET_MB = 1500.0
 """Peak memory past which the worker process is replaced (see `MoonshineWorker`)."""
 UNKNOWN_CONFIDENCE = 0.5
@@ -278,6 +286,8 @@ def serve_worker() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _end_with_parent()
+    with contextlib.suppress(OSError, AttributeError):  # no niceness on this platform
+        os.nice(WORKER_NICENESS)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     try:
