@@ -261,9 +261,9 @@ def test_a_replayed_announcement_is_transcribed_once(
     calls: list[int] = []
     submit = engine.submit
 
-    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE, owner: int = 0) -> PendingReading:
         calls.append(len(samples))
-        return submit(samples, rate)
+        return submit(samples, rate, owner)
 
     monkeypatch.setattr(engine, "submit", counting)
     hold = np.concatenate([music, announcement, music, announcement, music])
@@ -286,9 +286,9 @@ def test_calls_share_replays_only_when_asked(
     calls: list[int] = []
     submit = engine.submit
 
-    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE, owner: int = 0) -> PendingReading:
         calls.append(len(samples))
-        return submit(samples, rate)
+        return submit(samples, rate, owner)
 
     monkeypatch.setattr(engine, "submit", counting)
     heard = []
