@@ -412,7 +412,8 @@ def queued(*jobs: tuple[int, int | None]) -> list[Job]:
 def test_the_workers_are_shared_between_calls() -> None:
     """A free worker takes the oldest job of a call with the fewest jobs being read: call 1's
     three-chunk announcement does not keep call 2's prompt waiting for both workers; a lone
-    call's chunks go in the order sent, and a score pinned to another worker is left."""
+    call's chunks go in the order sent, a score pinned to another worker is left, and a
+    score goes before readings."""
     announcement_then_prompt = queued((1, None), (1, None), (1, None), (2, None))
     assert fair_pick(announcement_then_prompt, 0, {}) == 0
     assert fair_pick(announcement_then_prompt[1:], 1, {1: 1}) == 2
@@ -420,3 +421,7 @@ def test_the_workers_are_shared_between_calls() -> None:
     assert fair_pick(queued((1, None), (1, None)), 1, {1: 1}) == 0
     assert fair_pick(queued((2, 0), (1, None)), 1, {}) == 1
     assert fair_pick(queued((2, 0)), 1, {}) is None
+    scoring = queued((1, None), (2, None), (1, 0))
+    scoring[2].urgent = True  # a score: its call waits for it without taking audio
+    assert fair_pick(scoring, 0, {}) == 2
+    assert fair_pick(scoring, 1, {}) == 0

@@ -541,12 +541,14 @@ class ChunkText:
 class Job:
     """Work for one worker: `run` gives the future's result; `worker` pins it to the worker
     of that index (its kept encoder outputs), None lets any worker take it. `owner` is the
-    stream (call) it is for, so that the workers share themselves between calls."""
+    stream (call) it is for, so that the workers share themselves between calls. `urgent`
+    jobs go before the others: a call waits for them without taking its audio."""
 
     run: Callable[[int, MoonshineWorker], Any]
     future: Future[Any]
     worker: int | None = None
     owner: int = 0
+    urgent: bool = False
 
 
 _keys = itertools.count(NO_KEY + 1)
@@ -562,11 +564,14 @@ class MoonshineWorkerPool:
     does not change its text: every worker runs the same model on the same audio. Score
     requests go to the worker that read the chunk, which keeps its encoder output.
 
-    The queue is shared fairly between calls (`_next_job`): a free worker takes the oldest
+    The queue is shared fairly between calls (`fair_pick`): a free worker takes the oldest
     job of a call that has the fewest jobs being worked on, so one call's long hold
     announcement (several chunks) cannot hold every worker while another call's short menu
-    prompt, which its next key press waits for, queues behind it. A lone call's jobs run
-    in the order sent, as before; what a job gives never depends on when it runs.
+    prompt, which its next key press waits for, queues behind it. Scoring (`score`) goes
+    first: it is one decoder pass, and the call that asked stops taking its audio until the
+    answer is in (a step deciding whether a prompt matched), while a reading is waited for
+    in media time. A lone call's readings run in the order sent, as before; what a job
+    gives never depends on when it runs.
     """
 
     def __init__(
@@ -642,7 +647,7 @@ class MoonshineWorkerPool:
                     self.score_cpu_s += worker.cpu_s - cpu_before
 
         worker = chunk.worker if chunk.worker < len(self.workers) else None
-        return self._put(Job(run, Future(), worker, owner))
+        return self._put(Job(run, Future(), worker, owner, urgent=True))
 
     def close(self) -> None:
         """Finish the queued jobs, then stop every thread and worker process."""
@@ -713,14 +718,20 @@ class MoonshineWorkerPool:
 
 
 def fair_pick(jobs: Sequence[Job], worker: int, running_for: dict[int, int]) -> int | None:
-    """Where in `jobs` (oldest first) the job is that `worker` takes next: of the jobs it may
-    take, the oldest of an owner with the fewest jobs being worked on (`running_for`, by
-    owner); None when it may take none."""
+    """Where in `jobs` (oldest first) the job is that `worker` takes next: the oldest urgent
+    job it may take, else of the jobs it may take the oldest of an owner with the fewest
+    jobs being worked on (`running_for`, by owner); None when it may take none."""
+    allowed = [
+        (position, job)
+        for position, job in enumerate(jobs)
+        if job.worker is None or job.worker == worker
+    ]
+    for position, job in allowed:
+        if job.urgent:
+            return position
     chosen: int | None = None
     fewest = 0
-    for position, job in enumerate(jobs):
-        if job.worker is not None and job.worker != worker:
-            continue
+    for position, job in allowed:
         running = running_for.get(job.owner, 0)
         if chosen is None or running < fewest:
             chosen, fewest = position, running
