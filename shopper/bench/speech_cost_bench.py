@@ -141,9 +141,9 @@ class SpeechCostReport:
 
 def run_speech_cost_bench(script: Path = DEMO_SCRIPT, seed: int = 0) -> SpeechCostReport:
     """One call of `script` on the virtual clock, its speech cost measured and attributed."""
+    loaded = load_script(script)
     engine = CostedEngine()
     engine.start_workers()
-    loaded = load_script(script)
     worker_before = engine.worker_cpu_s
     score_before = engine.score_cpu_s
     cpu_before = time.process_time()
@@ -159,7 +159,7 @@ def run_speech_cost_bench(script: Path = DEMO_SCRIPT, seed: int = 0) -> SpeechCo
         worker_cpu_s=engine.worker_cpu_s - worker_before,
         score_cpu_s=engine.score_cpu_s - score_before,
         roles=_by_role(engine.sent, sounds),
-        overlap_s=_overlap_s([sent.span for sent in engine.sent]),
+        overlap_s=read_twice_s([sent.span for sent in engine.sent]),
     )
 
 
@@ -170,7 +170,7 @@ def _by_role(sent: list[_Sent], sounds: list[dict[str, Any]]) -> tuple[RoleCost,
         pending = item.prepared.result()
         reading = pending.result()
         row = rows.setdefault(
-            _role(item.span, sounds),
+            sound_role(item.span, sounds),
             {"stretches": 0, "recalled": 0, "audio": 0.0, "empty": 0, "first": 0.0, "retry": 0.0},
         )
         row["stretches"] += 1
@@ -198,7 +198,7 @@ def _by_role(sent: list[_Sent], sounds: list[dict[str, Any]]) -> tuple[RoleCost,
     )
 
 
-def _role(span: Span, sounds: list[dict[str, Any]]) -> str:
+def sound_role(span: Span, sounds: list[dict[str, Any]]) -> str:
     """The role of the truth's sound that overlaps the span most (NO_SOUND: none does)."""
     start, end = span.start / TELEPHONY_RATE, span.end / TELEPHONY_RATE
     best, most = NO_SOUND, 0.0
@@ -209,7 +209,7 @@ def _role(span: Span, sounds: list[dict[str, Any]]) -> str:
     return best
 
 
-def _overlap_s(spans: list[Span]) -> float:
+def read_twice_s(spans: list[Span]) -> float:
     ordered = sorted(spans, key=lambda span: span.start)
     overlap = 0
     reached = None
