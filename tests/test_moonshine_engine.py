@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,14 @@ from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
+    WORKER_NICENESS,
+    Job,
     MoonshineEngine,
     MoonshineWorker,
     MoonshineWorkerPool,
     NativeModel,
     PendingReading,
+    fair_pick,
     load_model,
     quiet_cuts,
 )
@@ -257,9 +261,9 @@ def test_a_replayed_announcement_is_transcribed_once(
     calls: list[int] = []
     submit = engine.submit
 
-    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE, owner: int = 0) -> PendingReading:
         calls.append(len(samples))
-        return submit(samples, rate)
+        return submit(samples, rate, owner)
 
     monkeypatch.setattr(engine, "submit", counting)
     hold = np.concatenate([music, announcement, music, announcement, music])
@@ -282,9 +286,9 @@ def test_calls_share_replays_only_when_asked(
     calls: list[int] = []
     submit = engine.submit
 
-    def counting(samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
+    def counting(samples: Samples, rate: int = TELEPHONY_RATE, owner: int = 0) -> PendingReading:
         calls.append(len(samples))
-        return submit(samples, rate)
+        return submit(samples, rate, owner)
 
     monkeypatch.setattr(engine, "submit", counting)
     heard = []
@@ -341,6 +345,9 @@ def test_a_closed_pool_leaves_no_worker_process_or_thread() -> None:
         worker.start()  # waits for a worker still loading its model in the background
     pids = [worker.pid for worker in pool.workers]
     assert all(pid is not None for pid in pids)
+    # The calls' real-time work goes first when the cores are short (WORKER_NICENESS).
+    niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
+    assert [os.getpriority(os.PRIO_PROCESS, pid or 0) for pid in pids] == [niceness] * 2
     pool.close()
     assert [worker.pid for worker in pool.workers] == [None, None]
     for pid in pids:
@@ -395,3 +402,26 @@ def test_a_long_token_has_a_two_byte_length_and_a_cut_file_is_an_error(tmp_path:
 
 def test_decoding_stops_at_thirteen_tokens_a_second() -> None:
     assert [max_tokens(n) for n in (0, 1, 16000, 16001, 48000)] == [0, 1, 13, 14, 39]
+
+
+def queued(*jobs: tuple[int, int | None]) -> list[Job]:
+    """Jobs (owner, pinned worker) in the order queued; what they run does not matter here."""
+    return [Job(lambda _index, _worker: None, Future(), worker, owner) for owner, worker in jobs]
+
+
+def test_the_workers_are_shared_between_calls() -> None:
+    """A free worker takes the oldest job of a call with the fewest jobs being read: call 1's
+    three-chunk announcement does not keep call 2's prompt waiting for both workers; a lone
+    call's chunks go in the order sent, a score pinned to another worker is left, and a
+    score goes before readings."""
+    announcement_then_prompt = queued((1, None), (1, None), (1, None), (2, None))
+    assert fair_pick(announcement_then_prompt, 0, {}) == 0
+    assert fair_pick(announcement_then_prompt[1:], 1, {1: 1}) == 2
+    assert fair_pick(announcement_then_prompt[1:3], 1, {1: 1, 2: 1}) == 0
+    assert fair_pick(queued((1, None), (1, None)), 1, {1: 1}) == 0
+    assert fair_pick(queued((2, 0), (1, None)), 1, {}) == 1
+    assert fair_pick(queued((2, 0)), 1, {}) is None
+    scoring = queued((1, None), (2, None), (1, 0))
+    scoring[2].urgent = True  # a score: its call waits for it without taking audio
+    assert fair_pick(scoring, 0, {}) == 2
+    assert fair_pick(scoring, 1, {}) == 0

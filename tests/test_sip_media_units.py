@@ -224,3 +224,29 @@ def test_bad_settings_are_one_line_errors(
     with pytest.raises(ConfigError, match=message) as raised:
         load_sip_settings()
     assert str(config) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_burst_after_a_stall_keeps_its_places() -> None:
+    """A sender (or receiver) that stalls 0.6 s on a busy machine delivers the packets of
+    the stall all at once: those whose frames are not yet played go where their timestamps
+    say, and the stream after them stays where it was (before, the burst re-anchored the
+    stream and moved the rest of the audio by the stall)."""
+    buffer = JitterBuffer()
+    for index in range(100):
+        push(buffer, index, 40 if 10 <= index < 40 else index)
+    assert drain(buffer, 100) == list(range(100))
+
+
+def test_lateness_that_lasts_re_anchors_the_stream() -> None:
+    """A stream whose timestamps stay a second behind their arrival (a clock that jumped
+    back) is placed where it arrives once that has lasted RESYNC of arrival time: some
+    packets are lost, then the stream plays again instead of being late for ever."""
+    buffer = JitterBuffer()
+    for index in range(10):
+        push(buffer, index, index)
+    placed = [push(buffer, index, index + 50) for index in range(10, 60)]
+    assert drain(buffer, 10) == list(range(10))
+    assert placed[:25] == ["placed"] * 25  # within RESYNC of arrival: its timestamp's place
+    heard = drain(buffer, 100)
+    assert heard[:25] == list(range(10, 35))
+    assert heard[-10:] == list(range(50, 60))

@@ -112,6 +112,14 @@ silence (0.5 s look-ahead plus 0.1 s onset), used to end an utterance without wa
 silence after it to close."""
 SPEECH_WORKERS = 2
 """Worker processes: one per core of the 2-core machines shopper is benchmarked on."""
+WORKER_NICENESS = 5
+"""How much lower than shopper's own the workers' CPU priority is (Unix niceness, added).
+When the cores are short, the real-time work of the calls (taking RTP on time, the ear,
+sending keys and speech on time) goes first and the reading of speech waits: a late text
+delays a decision in media time, which the session allows for, while late media corrupts
+what is heard (packets dropped, keys late) for every call at once. At niceness 5 a worker
+gets about a quarter of a core that a process of niceness 0 also wants; on idle cores it
+runs at full speed, and what it reads never depends on when."""
 WORKER_MEMORY_BUDGET_MB = 1500.0
 """Peak memory past which the worker process is replaced (see `MoonshineWorker`)."""
 UNKNOWN_CONFIDENCE = 0.5
@@ -278,6 +286,8 @@ def serve_worker() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _end_with_parent()
+    with contextlib.suppress(OSError, AttributeError):  # no niceness on this platform
+        os.nice(WORKER_NICENESS)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     try:
@@ -522,19 +532,28 @@ class ChunkText:
     padding: tuple[float, float] = (0.0, 0.0)
     tokens: tuple[int, ...] = ()
     log_probs: tuple[float, ...] = ()
+    tries_cpu_s: tuple[float, ...] = ()
+    """Worker CPU seconds of each padding tried (`PADDINGS_S`), the first read and then
+    the retries of an empty one: what reading non-speech costs (`shopper bench speech`)."""
 
 
 @dataclass(slots=True)
-class _Job:
+class Job:
     """Work for one worker: `run` gives the future's result; `worker` pins it to the worker
-    of that index (its kept encoder outputs), None lets any worker take it."""
+    of that index (its kept encoder outputs), None lets any worker take it. `owner` is the
+    stream (call) it is for, so that the workers share themselves between calls. `urgent`
+    jobs go before the others: a call waits for them without taking its audio."""
 
     run: Callable[[int, MoonshineWorker], Any]
     future: Future[Any]
     worker: int | None = None
+    owner: int = 0
+    urgent: bool = False
 
 
 _keys = itertools.count(NO_KEY + 1)
+_streams = itertools.count(1)
+"""Names of streams, as owners of the pool's jobs (0: work for no stream in particular)."""
 
 
 class MoonshineWorkerPool:
@@ -544,6 +563,15 @@ class MoonshineWorkerPool:
     retired for memory, so neither wait falls on a request. Which worker transcribes a chunk
     does not change its text: every worker runs the same model on the same audio. Score
     requests go to the worker that read the chunk, which keeps its encoder output.
+
+    The queue is shared fairly between calls (`fair_pick`): a free worker takes the oldest
+    job of a call that has the fewest jobs being worked on, so one call's long hold
+    announcement (several chunks) cannot hold every worker while another call's short menu
+    prompt, which its next key press waits for, queues behind it. Scoring (`score`) goes
+    first: it is one decoder pass, and the call that asked stops taking its audio until the
+    answer is in (a step deciding whether a prompt matched), while a reading is waited for
+    in media time. A lone call's readings run in the order sent, as before; what a job
+    gives never depends on when it runs.
     """
 
     def __init__(
@@ -552,7 +580,7 @@ class MoonshineWorkerPool:
         if size < 1:
             raise ValueError(f"a worker pool needs at least one worker, not {size}")
         self.workers = [MoonshineWorker(memory_budget_mb) for _ in range(size)]
-        self._jobs: list[_Job] = []
+        self._jobs: list[Job] = []
         self._ready = threading.Condition()
         self._threads = [
             threading.Thread(target=self._serve, args=(index,), daemon=True, name="moonshine")
@@ -560,6 +588,10 @@ class MoonshineWorkerPool:
         ]
         self._closed = False
         self._running = 0
+        self._running_for: dict[int, int] = {}
+        """Jobs being worked on now, by owner."""
+        self.score_cpu_s = 0.0
+        """Worker CPU seconds spent scoring candidates (`score`) so far."""
         for thread in self._threads:
             thread.start()
 
@@ -574,33 +606,48 @@ class MoonshineWorkerPool:
         """CPU seconds of every worker process so far (loading included)."""
         return sum(worker.cpu_s for worker in self.workers)
 
-    def submit(self, audio: NDArray[np.float32]) -> Future[ChunkText]:
+    def submit(self, audio: NDArray[np.float32], owner: int = 0) -> Future[ChunkText]:
         """The reading of one chunk of 16 kHz float audio, padded as `PADDINGS_S` says, when
-        ready; the worker keeps its encoder output under the reading's `key`."""
+        ready; the worker keeps its encoder output under the reading's `key`. `owner` names
+        the call it is for (see the class docstring)."""
         key = next(_keys)
 
         def run(index: int, worker: MoonshineWorker) -> ChunkText:
-            cpu_before = worker.cpu_s
-            reading, padding = _read_padded(worker, audio, key)
-            cpu_s = worker.cpu_s - cpu_before
+            reading, padding, tries = _read_padded(worker, audio, key)
             return ChunkText(
-                reading.text, cpu_s, key, index, padding, reading.tokens, reading.log_probs
+                reading.text,
+                sum(tries),
+                key,
+                index,
+                padding,
+                reading.tokens,
+                reading.log_probs,
+                tries,
             )
 
-        return self._put(_Job(run, Future()))
+        return self._put(Job(run, Future(), owner=owner))
 
     def score(
-        self, chunk: ChunkText, audio: NDArray[np.float32], candidates: Sequence[Sequence[int]]
+        self,
+        chunk: ChunkText,
+        audio: NDArray[np.float32],
+        candidates: Sequence[Sequence[int]],
+        owner: int = 0,
     ) -> Future[list[float]]:
         """Log-likelihood of each candidate's tokens given the chunk (`audio` is the chunk's
         unpadded 16 kHz audio, re-encoded only if its worker no longer keeps it)."""
         padded = _padded(audio, chunk.padding)
 
         def run(index: int, worker: MoonshineWorker) -> list[float]:
-            return worker.score(padded, chunk.key, candidates)
+            cpu_before = worker.cpu_s
+            try:
+                return worker.score(padded, chunk.key, candidates)
+            finally:
+                with self._ready:
+                    self.score_cpu_s += worker.cpu_s - cpu_before
 
         worker = chunk.worker if chunk.worker < len(self.workers) else None
-        return self._put(_Job(run, Future(), worker))
+        return self._put(Job(run, Future(), worker, owner, urgent=True))
 
     def close(self) -> None:
         """Finish the queued jobs, then stop every thread and worker process."""
@@ -614,7 +661,7 @@ class MoonshineWorkerPool:
         for worker in self.workers:
             worker.close()
 
-    def _put(self, job: _Job) -> Future[Any]:
+    def _put(self, job: Job) -> Future[Any]:
         with self._ready:
             if self._closed:
                 raise RuntimeError("the Moonshine worker pool is closed")
@@ -622,34 +669,44 @@ class MoonshineWorkerPool:
             self._ready.notify_all()
         return job.future
 
-    def _next_job(self, index: int) -> _Job | None:
-        """The oldest job this worker may take; None once the pool is closed and no such job
-        is left."""
+    def _next_job(self, index: int) -> Job | None:
+        """The job this worker takes next: of those it may take, the oldest of an owner with
+        the fewest jobs being worked on now. None once the pool is closed and no such job is
+        left."""
         with self._ready:
             while True:
-                for position, job in enumerate(self._jobs):
-                    if job.worker is None or job.worker == index:
-                        self._running += 1
-                        return self._jobs.pop(position)
+                chosen = fair_pick(self._jobs, index, self._running_for)
+                if chosen is not None:
+                    job = self._jobs.pop(chosen)
+                    self._running += 1
+                    self._running_for[job.owner] = self._running_for.get(job.owner, 0) + 1
+                    return job
                 if self._closed:
                     return None
                 self._ready.wait()
+
+    def _job_ended(self, job: Job) -> None:
+        with self._ready:
+            self._running -= 1
+            left = self._running_for[job.owner] - 1
+            if left:
+                self._running_for[job.owner] = left
+            else:
+                del self._running_for[job.owner]
 
     def _serve(self, index: int) -> None:
         worker = self.workers[index]
         self._load(worker)
         while (job := self._next_job(index)) is not None:
             if not job.future.set_running_or_notify_cancel():
-                with self._ready:
-                    self._running -= 1
+                self._job_ended(job)
                 continue
             try:
                 job.future.set_result(job.run(index, worker))
             except Exception as error:
                 job.future.set_exception(error)
             finally:
-                with self._ready:
-                    self._running -= 1
+                self._job_ended(job)
             if worker.pid is None and not self._closed:
                 self._load(worker)
 
@@ -658,6 +715,29 @@ class MoonshineWorkerPool:
         """A worker that cannot load here fails again, with its message, on its next request."""
         with contextlib.suppress(ShopperError):
             worker.start()
+
+
+def fair_pick(jobs: Sequence[Job], worker: int, running_for: dict[int, int]) -> int | None:
+    """Where in `jobs` (oldest first) the job is that `worker` takes next: the oldest urgent
+    job it may take, else of the jobs it may take the oldest of an owner with the fewest
+    jobs being worked on (`running_for`, by owner); None when it may take none."""
+    allowed = [
+        (position, job)
+        for position, job in enumerate(jobs)
+        if job.worker is None or job.worker == worker
+    ]
+    for position, job in allowed:
+        if job.urgent:
+            return position
+    chosen: int | None = None
+    fewest = 0
+    for position, job in allowed:
+        running = running_for.get(job.owner, 0)
+        if chosen is None or running < fewest:
+            chosen, fewest = position, running
+        if running == 0:
+            break
+    return chosen
 
 
 @functools.cache
@@ -683,16 +763,20 @@ def _padded(audio: NDArray[np.float32], padding: tuple[float, float]) -> NDArray
 
 def _read_padded(
     worker: MoonshineWorker, audio: NDArray[np.float32], key: int
-) -> tuple[WorkerReading, tuple[float, float]]:
+) -> tuple[WorkerReading, tuple[float, float], tuple[float, ...]]:
     """Try the paddings in turn until one gives text (see `PADDINGS_S`); the padding that
-    did is returned with the reading (the worker keeps that padding's encoder output)."""
+    did is returned with the reading (the worker keeps that padding's encoder output), and
+    the worker CPU seconds of each try."""
     reading = WorkerReading("")
     padding = PADDINGS_S[-1]
+    tries: list[float] = []
     for padding in PADDINGS_S:
+        cpu_before = worker.cpu_s
         reading = worker.read(_padded(audio, padding), key)
+        tries.append(worker.cpu_s - cpu_before)
         if reading.text:
             break
-    return reading, padding
+    return reading, padding, tuple(tries)
 
 
 @functools.cache
@@ -752,6 +836,11 @@ class MoonshineEngine:
         return self._pool.cpu_s
 
     @property
+    def score_cpu_s(self) -> float:
+        """Of `worker_cpu_s`, the seconds spent scoring candidates (`verify`)."""
+        return self._pool.score_cpu_s
+
+    @property
     def worker_cpu_each_s(self) -> tuple[float, ...]:
         """`worker_cpu_s` worker by worker."""
         return tuple(worker.cpu_s for worker in self._pool.workers)
@@ -786,9 +875,12 @@ class MoonshineEngine:
         then `PendingReading.result`. Blocks: for offline use, never on a call's event loop."""
         return self.submit(samples, rate).result()
 
-    def submit(self, samples: Samples, rate: int = TELEPHONY_RATE) -> PendingReading:
+    def submit(
+        self, samples: Samples, rate: int = TELEPHONY_RATE, owner: int = 0
+    ) -> PendingReading:
         """Start reading one whole utterance (int16 at `rate`) on the worker pool; returns at
-        once.
+        once. `owner` names the call it is for: the workers are shared fairly between calls
+        (see `MoonshineWorkerPool`).
 
         An utterance longer than `MAX_CHUNK_S` is cut at its quietest points (`quiet_cuts`);
         the chunks are transcribed at the same time on the pool's workers and their texts
@@ -798,20 +890,23 @@ class MoonshineEngine:
         min_len = round(MIN_CHUNK_S * rate)
         cuts = quiet_cuts(samples, max_len, min_len)
         chunks = [chunk for chunk in np.split(samples, cuts) if len(chunk)]
-        futures = [self._pool.submit(_model_audio(chunk, rate)) for chunk in chunks]
+        futures = [self._pool.submit(_model_audio(chunk, rate), owner) for chunk in chunks]
         return PendingReading(self, chunks, rate, futures)
 
     def count_wait(self, chunks: Sequence[ChunkText]) -> None:
         """Count one utterance's wait for text (see `waited_cpu_s`)."""
         self.waited_cpu_s += _makespan([chunk.cpu_s for chunk in chunks], len(self._pool.workers))
 
-    def score(self, chunk: ChunkReading, texts: Sequence[str]) -> Future[list[float]]:
+    def score(
+        self, chunk: ChunkReading, texts: Sequence[str], owner: int = 0
+    ) -> Future[list[float]]:
         """Margin (nats) of each text against the chunk's own reading: its log-likelihood
         given the chunk's audio minus that of the greedy reading's tokens."""
         tokenizer = _tokenizer()
         candidates = [tokenizer.encode(text) for text in texts]
         hypothesis = sum(chunk.text.log_probs)
-        scored = self._pool.score(chunk.text, _model_audio(chunk.samples, chunk.rate), candidates)
+        audio = _model_audio(chunk.samples, chunk.rate)
+        scored = self._pool.score(chunk.text, audio, candidates, owner)
         margins: Future[list[float]] = Future()
 
         def done(future: Future[list[float]]) -> None:
@@ -1015,6 +1110,8 @@ class MoonshineStream:
         """`recalled`: the readings to recognise replays by, when shared with other streams
         (see `MoonshineEngine`); by default the stream keeps its own."""
         self._engine = engine
+        self._owner = next(_streams)
+        """This stream's name for the worker pool, which shares its workers between calls."""
         self._classifier: SoundClassifier | None = None
         """Only when the caller gives no SoundContext: then the stream classifies itself."""
         self._current: SoundKind | None = None
@@ -1206,7 +1303,9 @@ class MoonshineStream:
                 if text not in wanted.setdefault(index, []):
                     wanted[index].append(text)
         futures = {
-            index: asyncio.wrap_future(self._engine.score(reading.chunks[index], texts))
+            index: asyncio.wrap_future(
+                self._engine.score(reading.chunks[index], texts, self._owner)
+            )
             for index, texts in wanted.items()
         }
         results = dict(zip(futures, await asyncio.gather(*futures.values()), strict=True))
@@ -1232,7 +1331,7 @@ class MoonshineStream:
         for earlier, reading in self._transcribed:
             if same_recording(heard, earlier):
                 return reading
-        reading = self._engine.submit(speech)
+        reading = self._engine.submit(speech, owner=self._owner)
         if heard.frames >= MIN_FRAMES:
             self._transcribed.append((heard, reading))
         return reading

@@ -128,6 +128,12 @@ class LoadRow:
     human_error_max_s: float | None
     """The largest |time to human - the truth's| over the calls that measured one."""
     server_peak_mb: float
+    call_minutes: float
+    """Media time of the average call, in minutes: CPU per call-minute is CPU per call over
+    it, a cost that does not depend on how loaded the machine was."""
+
+    def per_minute(self, cpu_per_call_s: float) -> float:
+        return cpu_per_call_s / self.call_minutes if self.call_minutes > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,14 @@ class LoadReport:
                 out.append(
                     "  time to human, largest error vs the server's truth s: "
                     + ("-" if error is None else f"{error:.2f}")
+                )
+            if line.startswith("  CPU per call s:"):
+                tester = row.tester
+                main = tester.cpu_per_call_s - tester.worker_cpu_per_call_s
+                out.append(
+                    f"  CPU per call-minute s: main process {row.per_minute(main):.2f}, "
+                    f"speech workers {row.per_minute(tester.worker_cpu_per_call_s):.2f}, "
+                    f"server {row.per_minute(tester.far_end_cpu_per_call_s):.2f}"
                 )
             if line.startswith("  resident memory MB:"):
                 out.append(f"  server resident memory MB: peak {row.server_peak_mb:.0f}")
@@ -256,7 +270,8 @@ async def _concurrent(engine: SpeechEngine, calls: int, server: ServedSandbox) -
         load_after=os.getloadavg()[0],
         wrong=tuple(w for w in wrong if w is not None),
     )
-    return LoadRow(tester, max(errors) if errors else None, server_peak[0] / mb)
+    minutes = sum(float(r["metrics"]["duration_s"]) for r in results) / 60.0 / calls
+    return LoadRow(tester, max(errors) if errors else None, server_peak[0] / mb, minutes)
 
 
 def run_load_bench(counts: list[int], engine: SpeechEngine | None = None) -> LoadReport:

@@ -126,6 +126,11 @@ def bench_load(
     calls: list[int] = typer.Option(
         [1, 10], "--calls", help="Concurrent calls (repeat for several runs, in order)."
     ),
+    recall_across_calls: bool = typer.Option(
+        False,
+        "--recall-across-calls",
+        help="Let every call recognise prompts another call already transcribed.",
+    ),
 ) -> None:
     """N concurrent Acme demo calls over SIP/RTP on loopback against `shopper sandbox serve`:
     verdicts, time-to-human error, frame lag, CPU (the server's apart) and memory."""
@@ -134,7 +139,25 @@ def bench_load(
 
     with one_line_errors():
         typer.echo("\n== Concurrent calls over SIP (the Acme demo, shopper sandbox serve)")
-        typer.echo(run_load_bench(calls, MoonshineEngine()).render())
+        engine = MoonshineEngine(recall_across_calls=recall_across_calls)
+        typer.echo(run_load_bench(calls, engine).render())
+
+
+@bench_app.command("speech")
+def bench_speech(
+    script: Path | None = typer.Argument(
+        None, help="Call script to run (default: the Acme demo, scripts/acme/billing-human.yaml)."
+    ),
+    seed: int = typer.Option(0, help="Seed of the simulated phone system."),
+) -> None:
+    """Speech-worker CPU seconds per call-minute of one call on the virtual clock, and the
+    sound it was spent on (prompts, hold music, announcements, silence; retries, scoring)."""
+    from shopper.bench.realtime_bench import DEMO_SCRIPT
+    from shopper.bench.speech_cost_bench import run_speech_cost_bench
+
+    with one_line_errors():
+        typer.echo("\n== What speech recognition costs per call-minute (virtual clock)")
+        typer.echo(run_speech_cost_bench(script or DEMO_SCRIPT, seed).render())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

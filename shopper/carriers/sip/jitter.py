@@ -5,7 +5,13 @@ frame per 20 ms of media time. Each packet's place is its RTP timestamp, anchore
 stream to the media time it arrived at (a new SSRC, or a timestamp that jumps by more than
 `RESYNC` from where arrival puts it, re-anchors): so reordering is undone, duplicates (same
 SSRC and sequence number) are dropped, and a frame nobody filled is silence, which keeps
-media time true across losses. Frames are taken in order (`pop`); the caller releases each
+media time true across losses. A burst of packets that all arrive late together (a sender or
+a receiver that stalled for a moment on a busy machine, a network that queued them) keeps
+its timestamps' places: only lateness that lasts `RESYNC` of arrival time (a timestamp that
+jumped back, a sender's clock running slow) re-anchors. Re-anchoring on such a burst moved
+the rest of the stream by the stall and wrote speech over speech: ten calls at once on a
+loaded machine heard their menus garbled ("for card services, press 2" as "a fresh breast,
+too"). Frames are taken in order (`pop`); the caller releases each
 a little after its time (the buffer's depth) so that jittered packets are in by then, and a
 packet whose place has already been taken is late: dropped, and counted as lost.
 """
@@ -42,6 +48,9 @@ class JitterBuffer:
         self._anchor: _Anchor | None = None
         self._seen: set[tuple[int, int]] = set()
         self._seen_order: deque[tuple[int, int]] = deque()
+        self._late_since: int | None = None
+        """Arrival (media time) of the first of the packets that have kept arriving more
+        than RESYNC late; None while packets arrive in time."""
         self.next_frame = 0
         """Index of the next frame `pop` returns (frame k covers samples 160k..160k+160)."""
 
@@ -60,12 +69,21 @@ class JitterBuffer:
 
     def position(self, ssrc: int, timestamp: int, expected: int) -> int:
         """Media time of `timestamp` in stream `ssrc`, re-anchoring it at `expected` when it is
-        a new stream or lands more than RESYNC away."""
+        a new stream, lands more than RESYNC ahead of its arrival, or has kept landing more
+        than RESYNC behind it for RESYNC of arrival time (see the module docstring)."""
         anchor = self._anchor
         if anchor is not None and anchor.ssrc == ssrc:
             position = anchor.position + _signed32(timestamp - anchor.timestamp)
-            if abs(position - expected) <= RESYNC:
+            late_by = expected - position
+            if -RESYNC <= late_by <= RESYNC:
+                self._late_since = None
                 return position
+            if late_by > RESYNC:
+                if self._late_since is None:
+                    self._late_since = expected
+                if expected - self._late_since < RESYNC:
+                    return position
+        self._late_since = None
         grid = max(0, expected // FRAME_SAMPLES * FRAME_SAMPLES)
         self._anchor = _Anchor(ssrc, timestamp, grid)
         return grid
