@@ -57,7 +57,7 @@ def statuses(history: History, now: datetime, window: timedelta) -> list[CheckSt
 def status_table(rows: list[CheckStatus], window: timedelta) -> Table:
     span = _span(window)
     table = Table(title=f"shopper monitor: the last {span}", title_justify="left")
-    table.add_column("check")
+    table.add_column("check", overflow="fold")  # a long name folds, never cut to "…"
     table.add_column("last run (UTC)")
     table.add_column(f"uptime ({span})", justify="right")
     table.add_column("p50 to human", justify="right")
