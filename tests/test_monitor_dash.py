@@ -157,10 +157,11 @@ def test_a_check_without_evidence_or_runs_still_shows(tmp_path: Path) -> None:
     with opened_history(tmp_path / "monitor.sqlite3") as history:
         history.add_run(bare)
         history.save_alert(AlertState(check="quiet", status="ok", since=at, reason="started"))
-        page = render_dashboard(history, tmp_path / "out", now=NOW)
+        page = render_dashboard(history, tmp_path / "out", now=NOW, scheduled=["night-line"])
     charts = {chart["name"]: chart for chart in _chart_data(page)["checks"]}  # type: ignore[attr-defined]
     assert charts["bare"]["href"] == [None]
     assert charts["quiet"]["t"] == []
+    assert charts["night-line"]["t"] == []  # scheduled, not run yet: shown, not missing
     assert "No runs of this check are kept yet." in page
     assert "no route" in page
 

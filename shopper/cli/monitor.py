@@ -353,7 +353,12 @@ async def observing(setup: MonitorSetup) -> AsyncIterator[list[RunObserver]]:
             )
             setup.console.print(f"metrics on http://0.0.0.0:{port}/metrics")
             heard_by.append(metrics)
-        dashboard = DashboardObserver(setup.history, setup.out, timezone=setup.schedule.timezone)
+        dashboard = DashboardObserver(
+            setup.history,
+            setup.out,
+            timezone=setup.schedule.timezone,
+            scheduled=[check.name for check in setup.schedule.checks],
+        )
         heard_by += [
             RetentionObserver(setup.history, setup.out, setup.schedule.keep_days),
             dashboard,

@@ -103,14 +103,21 @@ class Dashboard:
 
 
 def render_dashboard(
-    history: History, out_dir: Path, *, timezone: ZoneInfo = UTC_ZONE, now: datetime | None = None
+    history: History,
+    out_dir: Path,
+    *,
+    timezone: ZoneInfo = UTC_ZONE,
+    now: datetime | None = None,
+    scheduled: Sequence[str] = (),
 ) -> str:
-    """The whole page, from every run and alert state in `history`.
+    """The whole page, from every run and alert state in `history`, with a section for each
+    `scheduled` check too (one that has not run yet: outside its hours, say, shows as such
+    rather than missing).
 
     `out_dir` is where the page will be written: each run's evidence folder is linked relative
     to it. Times are shown in `timezone` (the schedule's, so they read like its active hours)."""
     moment = now or datetime.now(UTC)
-    checks = history.checks()
+    checks = sorted(set(history.checks()) | set(scheduled))
     views = []
     series = []
     for index, check in enumerate(checks):
@@ -139,11 +146,16 @@ def render_dashboard(
 
 
 def write_dashboard(
-    history: History, out_dir: Path, *, timezone: ZoneInfo = UTC_ZONE, now: datetime | None = None
+    history: History,
+    out_dir: Path,
+    *,
+    timezone: ZoneInfo = UTC_ZONE,
+    now: datetime | None = None,
+    scheduled: Sequence[str] = (),
 ) -> Path:
     """Render and write `out_dir/dashboard.html` atomically (a browser reloading it never
     reads half a page)."""
-    page = render_dashboard(history, out_dir, timezone=timezone, now=now)
+    page = render_dashboard(history, out_dir, timezone=timezone, now=now, scheduled=scheduled)
     path = out_dir / DASHBOARD_FILE
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, page)
@@ -165,11 +177,13 @@ class DashboardObserver:
         *,
         timezone: ZoneInfo = UTC_ZONE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scheduled: Sequence[str] = (),
     ) -> None:
         self._history_path = history.path
         self._out_dir = out_dir
         self._timezone = timezone
         self._now = now
+        self._scheduled = tuple(scheduled)
 
     async def run_ended(self, run: RunRecord) -> None:
         await self.refresh()
@@ -183,7 +197,9 @@ class DashboardObserver:
 
     def _rebuild(self, now: datetime) -> Path:
         with opened_history(self._history_path) as history:
-            return write_dashboard(history, self._out_dir, timezone=self._timezone, now=now)
+            return write_dashboard(
+                history, self._out_dir, timezone=self._timezone, now=now, scheduled=self._scheduled
+            )
 
 
 def _check_view(
