@@ -10,11 +10,14 @@ arrived, so the ACK of a 401 or 486 and the CANCEL of an unanswered call are che
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import jsonschema
@@ -23,7 +26,8 @@ from sip_peers import PROMPTS, Sipp, write_pcm_wav, write_ulaw_wav
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
-from shopper.carriers.base import Call
+from shopper.audio.frame import FRAME_SAMPLES
+from shopper.carriers.base import Call, Sent
 from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions, SipOptions
 from shopper.results.writer import result_schema
@@ -317,3 +321,46 @@ def test_calls_go_through_the_outbound_proxy(
     text = trace.read_text()
     assert "INVITE sip:ivr@pbx.invalid SIP/2.0" in text
     assert f"Route: <sip:127.0.0.1:{sipp.port};lr>" in text
+
+
+def test_keys_go_as_sip_info_when_the_pbx_wants_them_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SHOPPER_SIP_DTMF=info` against a PBX that offers no telephone-event: each key is one
+    INFO with an application/dtmf-relay body, sent when its frame goes out (SIPp receives
+    them a tone and a gap apart), and the recording's tester channel still holds its tone."""
+    monkeypatch.setenv("SHOPPER_SIP_DTMF", "info")
+    sipp = Sipp("uas_info_keys.xml", tmp_path)
+
+    async def press() -> tuple[Sent, float]:
+        placed = await dial(sipp.uri, "sip", DialOptions())
+        call = placed.call
+        sent: Sent | None = None
+        loud_near = 0
+        async for frame in call.frames():
+            if sent is None and any(type(s).__name__ == "Answered" for s in frame.signals):
+                sent = await call.send_dtmf("12#", 0.1, 0.1)
+            elif sent is not None and frame.far.start >= sent.end + 4000:
+                await call.hangup()
+            if sent is not None and sent.start <= frame.far.start < sent.end:
+                loud_near += int(abs(frame.near).max() > 1000)
+        assert sent is not None, "the call was never answered"
+        return sent, loud_near * FRAME_SAMPLES / sent.samples
+
+    sent, tone_fraction = asyncio.run(press())
+    assert sipp.finish() == 0, sipp.problems()  # three INFOs with the content type, then BYE
+    log = sipp.messages.read_text()
+    bodies = re.findall(r"^INFO .*?\r?\n\r?\n(Signal=.*?Duration=\d+)", log, re.M | re.S)
+    assert [b.split() for b in bodies] == [
+        ["Signal=1", "Duration=100"],
+        ["Signal=2", "Duration=100"],
+        ["Signal=#", "Duration=100"],
+    ]
+    assert (sent.end - sent.start) == 3 * 1600  # three keys of 100 ms tone and 100 ms gap
+    arrived = [
+        datetime.fromisoformat(stamp).timestamp()
+        for stamp in re.findall(r"^-+ (\S+ \S+)\n.*received.*\n\nINFO ", log, re.M)
+    ]
+    apart = [b - a for a, b in itertools.pairwise(arrived)]
+    assert len(apart) == 2 and all(0.1 < gap < 0.3 for gap in apart), apart  # 0.2 s each
+    assert 0.4 <= tone_fraction <= 0.6  # the tones on the tester channel, half of the time

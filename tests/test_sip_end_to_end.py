@@ -23,6 +23,9 @@ from sipserve_peers import REPO, Server
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
+from shopper.audio.frame import TELEPHONY_RATE
+from shopper.carriers.base import Sent
+from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions
 from shopper.results.writer import result_schema
 from shopper.scripts.loader import load_script
@@ -201,3 +204,35 @@ def test_the_verdict_holds_at_2_percent_loss_and_40_ms_jitter(
     # too, hence the margin.
     assert rtp["lost"] > 0 and rtp["loss_pct"] < 10, rtp
     assert rtp["jitter_ms"] > 5, rtp
+
+
+def test_in_band_keys_are_decoded_by_the_served_ivr_and_route_the_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SHOPPER_SIP_DTMF=inband`: the key is only tones in the audio (no telephone-event goes
+    out), and the served phone system's own tone detector hears it where shopper says it
+    sent it, and routes by it."""
+    monkeypatch.setenv("SHOPPER_SIP_DTMF", "inband")
+    server = Server(IVRS / "menu.yaml", tmp_path / "truth")
+
+    async def press() -> tuple[Sent, str | None]:
+        placed = await dial(f"sip:ivr@127.0.0.1:{server.port}", "sip", DialOptions())
+        call = placed.call
+        sent: Sent | None = None
+        async for frame in call.frames():
+            if sent is None and frame.far.start >= 1.5 * TELEPHONY_RATE:  # the menu speaks
+                sent = await call.send_dtmf("1", 0.1, 0.1)
+        assert sent is not None
+        return sent, call.ended_by
+
+    try:
+        sent, ended_by = asyncio.run(press())
+        server.wait_for_calls(1)
+    finally:
+        server.stop()
+    truth = only_truth(server)
+    assert ended_by == "remote"
+    assert [k["digit"] for k in truth["keys"]] == ["1"]
+    assert [n["node"] for n in truth["nodes"]] == ["main", "sales"]
+    # Heard where it was sent, give or take the detector's and the jitter buffer's delays.
+    assert abs(truth["keys"][0]["start_s"] - sent.start / TELEPHONY_RATE) < 0.3

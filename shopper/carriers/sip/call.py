@@ -113,7 +113,7 @@ class SipCall:
     async def place(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        self._stream = RtpStream(start, self._far_digit)
+        self._stream = RtpStream(start, self._far_digit, self._settings.dtmf, self._key_out)
         await self._stream.open(self._local_address, self._settings.rtp_ports)
         self._dialog = SipDialog(
             self, self._local_address, self._remote, self._trace, self._media_s
@@ -258,6 +258,9 @@ class SipCall:
         elif self._media_stopped and last is not None and now - last < NO_RTP_S * TELEPHONY_RATE:
             self._media_stopped = False
             self._signals.append(MediaResumed(last))
+
+    def _key_out(self, key: str, duration: int) -> None:
+        self._dialog.send_key(key, round(duration * 1000 / TELEPHONY_RATE))
 
     def _far_digit(self, key: str, at: int, duration: int) -> None:
         self._signals.append(FarEndDigit(at, digit=key, duration=duration))

@@ -6,9 +6,12 @@ point it at the far end's address and codec once signalling says them, and read 
 Media time starts at `start` (the event loop's clock when the call was placed). Outgoing
 frame k goes on the wire at start + k·20 ms: queued audio or key events in order, silence
 when nothing is queued, so what `queue_audio` and `queue_keys` return is where their first
-and last samples really go out. Keys are RFC 4733 telephone-events (one event per key,
-updated every 20 ms, its end sent three times); the tones they stand for are kept as the
-near side's audio so that the recording shows them. Incoming frame k is released at
+and last samples really go out. Keys go out as `keys` says (shopper.carriers.sip.keys): RFC
+4733 telephone-events (one event per key, updated every 20 ms, its end sent three times),
+the tones themselves in the audio (in-band), or handed to `on_key_out` in the frame the key
+starts in, for the signalling to send (SIP INFO) while the audio carries silence. Whichever
+way, the tones the keys stand for are kept as the near side's audio so that the recording
+shows them. Incoming frame k is released at
 start + (k+1)·20 ms + DEPTH: what the jitter buffer holds for it, silence if nothing came.
 Incoming telephone-events are reported once each, when their end arrives. Media comes back
 from wherever the far end really sends it from (symmetric RTP): the first packet's source
@@ -33,6 +36,7 @@ from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, Samples
 from shopper.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from shopper.carriers.base import CarrierError, MediaStats, Sent
 from shopper.carriers.sip.jitter import JitterBuffer
+from shopper.carriers.sip.keys import DtmfMethod
 from shopper.carriers.sip.rtp import RtpPacket, TelephoneEvent, parse_event, parse_rtp
 from shopper.carriers.sip.rtpstats import RtpStats
 
@@ -44,6 +48,8 @@ EVENT_VOLUME = 10
 END_REPEATS = 3
 DigitHandler = Callable[[str, int, int], None]
 """(key, media time of its start, duration in samples)."""
+KeyOutHandler = Callable[[str, int], None]
+"""(key, duration in samples): a key to send outside the RTP stream, now."""
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +89,20 @@ _Out = _AudioOut | _EventOut
 
 
 class RtpStream:
-    def __init__(self, start: float, on_digit: DigitHandler | None = None) -> None:
+    def __init__(
+        self,
+        start: float,
+        on_digit: DigitHandler | None = None,
+        keys: DtmfMethod = "rfc4733",
+        on_key_out: KeyOutHandler | None = None,
+    ) -> None:
+        if keys == "info" and on_key_out is None:
+            raise ValueError("keys sent outside RTP need on_key_out")
         self._loop = asyncio.get_running_loop()
         self.start = start
         self._on_digit = on_digit
+        self._keys = keys
+        self._on_key_out = on_key_out
         self._transport: asyncio.DatagramTransport | None = None
         self.local: tuple[str, int] = ("0.0.0.0", 0)
         self._remote: tuple[str, int] | None = None
@@ -201,8 +217,16 @@ class RtpStream:
         timestamp = self._timestamp_base + index * FRAME_SAMPLES
         if isinstance(item, _EventOut):
             self._near[index] = item.near
-            self._send_event(item)
-            return
+            if self._keys == "rfc4733":
+                self._send_event(item)
+                return
+            if self._keys == "inband":
+                tones = self._codec.encode(item.near)
+                self._send(self._codec.payload_type, timestamp, tones, False)
+                return
+            if item.index == 0 and self._on_key_out is not None:
+                self._on_key_out(item.key, item.frames * FRAME_SAMPLES)
+            item = None
         samples = item.samples if item is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
         if item is not None and np.any(samples):
             self._near[index] = samples

@@ -9,13 +9,14 @@ password = "..."                # or SHOPPER_SIP_PASSWORD in the environment (pr
 local_address = "192.0.2.10"    # address to bind and advertise (default: the route to the PBX)
 rtp_ports = "20000-20999"       # RTP port range (default: any free port)
 codecs = ["PCMU", "PCMA"]       # offered in this order
+dtmf = "rfc4733"                # how keys are sent: rfc4733 (default), inband or info
 ```
 
 Every key has an environment variable (`SHOPPER_SIP_DOMAIN`, `SHOPPER_SIP_PROXY`,
 `SHOPPER_SIP_USER`, `SHOPPER_SIP_PASSWORD`, `SHOPPER_SIP_LOCAL_ADDRESS`,
-`SHOPPER_SIP_RTP_PORTS`, `SHOPPER_SIP_CODECS` as "PCMA,PCMU") that wins over the file. The
-password is kept in a field that never prints (`repr=False`) and is never traced or written
-to a result.
+`SHOPPER_SIP_RTP_PORTS`, `SHOPPER_SIP_CODECS` as "PCMA,PCMU", `SHOPPER_SIP_DTMF`) that wins
+over the file. The password is kept in a field that never prints (`repr=False`) and is never
+traced or written to a result.
 """
 
 from __future__ import annotations
@@ -25,13 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shopper.carriers.sip.keys import DTMF_METHODS, DtmfMethod
 from shopper.config import ConfigError, config_table
 
 TABLE = "sip"
 ENV_PREFIX = "SHOPPER_SIP_"
 CODECS = {"PCMU": 0, "PCMA": 8}
 """The G.711 codecs shopper speaks, by their static RTP payload types."""
-KEYS = ("domain", "proxy", "user", "password", "local_address", "rtp_ports", "codecs")
+KEYS = (
+    "domain",
+    "proxy",
+    "user",
+    "password",
+    "local_address",
+    "rtp_ports",
+    "codecs",
+    "dtmf",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,7 @@ class SipSettings:
     local_address: str | None = None
     rtp_ports: tuple[int, int] | None = None
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
+    dtmf: DtmfMethod = "rfc4733"
 
 
 def load_sip_settings() -> SipSettings:
@@ -65,6 +77,7 @@ def load_sip_settings() -> SipSettings:
         local_address=where.text("local_address"),
         rtp_ports=where.port_range("rtp_ports"),
         codecs=where.codecs(),
+        dtmf=where.dtmf(),
     )
 
 
@@ -118,3 +131,12 @@ class _Where:
         if unknown:
             raise self.fail("codecs", f"{unknown[0]!r} is not supported (PCMU, PCMA)")
         return names
+
+    def dtmf(self) -> DtmfMethod:
+        text = self.text("dtmf")
+        if text is None:
+            return SipSettings().dtmf
+        for method in DTMF_METHODS:
+            if text.lower() == method:
+                return method
+        raise self.fail("dtmf", f"{text!r} is not a way to send keys ({', '.join(DTMF_METHODS)})")

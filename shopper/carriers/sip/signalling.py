@@ -42,6 +42,7 @@ from aiosipua import (
 )
 from aiosipua.transport import MessageCallback
 
+from shopper.carriers.sip.keys import DTMF_RELAY, dtmf_relay_body
 from shopper.carriers.sip.trace import Direction, SipTrace
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,18 @@ class SipDialog:
                 continue
             self._transport.send(invite, self._remote)
             interval = min(2 * interval, T2_S)
+
+    def send_key(self, key: str, duration_ms: int) -> bool:
+        """Send `key` as a SIP INFO (application/dtmf-relay) in the answered dialog; False
+        when there is none to send it in (not answered yet, or ended): the key is lost, as
+        it would be on a phone."""
+        call = self._call
+        if call is None or not self._answered or self._finished:
+            log.warning("key %r not sent as SIP INFO: the call is not answered", key)
+            return False
+        body = dtmf_relay_body(key, duration_ms)
+        self._uac.send_info(call.dialog, body, DTMF_RELAY, call.remote_addr)
+        return True
 
     @property
     def sip_call_id(self) -> str:
