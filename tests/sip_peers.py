@@ -54,9 +54,10 @@ def write_pcm_wav(prompt: Path, out: Path, pad_s: float) -> Path:
 
 
 class Sipp:
-    """One SIPp UAS running a scenario for one call on 127.0.0.1:port."""
+    """One SIPp UAS running a scenario for `calls` SIP calls (Call-IDs; one unless a
+    registration is its own) on 127.0.0.1:port."""
 
-    def __init__(self, scenario: str, workdir: Path, **values: str) -> None:
+    def __init__(self, scenario: str, workdir: Path, calls: int = 1, **values: str) -> None:
         text = (SCENARIOS / scenario).read_text()
         for name, value in values.items():  # SIPp does not expand -key values in attributes
             text = text.replace(f"[{name}]", value)
@@ -68,7 +69,8 @@ class Sipp:
         self._process = subprocess.Popen(
             [
                 "sipp", "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
-                "-mi", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error",
+                "-mi", "127.0.0.1", "-m", str(calls), "-nostdin",
+                "-timeout", "30s", "-timeout_error",
                 "-trace_err", "-error_file", str(self.errors),
                 "-trace_msg", "-message_file", str(self.messages),
             ],

@@ -364,3 +364,55 @@ def test_keys_go_as_sip_info_when_the_pbx_wants_them_so(
     apart = [b - a for a, b in itertools.pairwise(arrived)]
     assert len(apart) == 2 and all(0.1 < gap < 0.3 for gap in apart), apart  # 0.2 s each
     assert 0.4 <= tone_fraction <= 0.6  # the tones on the tester channel, half of the time
+
+
+def test_a_registered_call_registers_refreshes_and_unregisters(
+    tmp_path: Path, account: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SHOPPER_SIP_REGISTER=true` against SIPp as PBX and registrar: the REGISTER answers
+    its 401 with a digest SIPp checks, comes before the INVITE, is refreshed before the 2 s
+    the registrar granted run out, and is removed (Expires: 0) after the BYE; the trace
+    masks the credentials."""
+    monkeypatch.setenv("SHOPPER_SIP_REGISTER", "true")
+    sipp = Sipp("uas_registrar.xml", tmp_path, calls=2)
+    trace = tmp_path / "trace.txt"
+
+    async def call_for_3_s() -> Call:
+        placed = await dial(sipp.uri, "sip", DialOptions(sip=SipOptions(trace=trace)))
+        async for frame in placed.call.frames():
+            if frame.far.start >= 3 * 8000:
+                await placed.call.hangup()
+        return placed.call
+
+    call = asyncio.run(call_for_3_s())
+    assert sipp.finish() == 0, sipp.problems()  # every REGISTER authenticated, in order
+    assert (call.ended_by, call.end_cause) == ("tester", "hangup")
+    log = sipp.messages.read_text()
+    received = re.findall(r"received.*\n\n(\w+) sip:", log)
+    assert (
+        received
+        == ["REGISTER"] * 2 + ["INVITE", "ACK"] + ["REGISTER"] * 2 + ["BYE"] + ["REGISTER"] * 2
+    ), received
+    expires = re.findall(r"^Expires: (\d+)", log, re.M)
+    assert expires[-2:] == ["0", "0"]  # the last REGISTER and its 200 OK: the binding is gone
+    text = trace.read_text()
+    assert text.count("REGISTER sip:127.0.0.1") == 6 and "response=********" in text
+    assert "secret" not in text
+
+
+def test_a_registration_refused_is_auth_failed_before_any_invite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPPER_SIP_REGISTER", "true")
+    monkeypatch.setenv("SHOPPER_SIP_USER", "tester")
+    monkeypatch.setenv("SHOPPER_SIP_PASSWORD", "wrong-one")
+    sipp = Sipp("uas_registrar.xml", tmp_path, calls=2)
+    placed = asyncio.run(dial(sipp.uri, "sip", DialOptions()))
+    sipp.stop()  # its call half waits for an INVITE that must not come
+    refused = placed.failed
+    assert refused is not None and refused.cause == "auth-failed"
+    assert placed.call.end_cause == "auth-failed"
+    assert refused.status is not None and refused.status.code == 403
+    assert "rejected the credentials of user 'tester'" in refused.detail
+    assert "wrong-one" not in refused.detail
+    assert "INVITE sip:" not in sipp.messages.read_text()

@@ -193,7 +193,7 @@ def test_settings_come_from_the_config_and_the_environment_wins(
     config.write_text(
         '[sip]\ndomain = "pbx.example.com"\nuser = "alice"\npassword = "from-file"\n'
         'rtp_ports = "20000-20099"\ncodecs = ["PCMA", "PCMU"]\nproxy = "sbc.example.com"\n'
-        'dtmf = "inband"\n'
+        'dtmf = "inband"\nregister = true\n'
     )
     monkeypatch.setenv("SHOPPER_CONFIG", str(config))
     monkeypatch.setenv("SHOPPER_SIP_PASSWORD", "from-env")
@@ -205,7 +205,7 @@ def test_settings_come_from_the_config_and_the_environment_wins(
     )
     assert settings.rtp_ports == (20000, 20099) and settings.codecs == ("PCMA", "PCMU")
     assert settings.proxy == ("sbc.example.com", 5060)
-    assert settings.dtmf == "inband"
+    assert settings.dtmf == "inband" and settings.register
     assert "from-env" not in repr(settings)
     monkeypatch.setenv("SHOPPER_SIP_DTMF", "INFO")
     assert load_sip_settings().dtmf == "info"
@@ -218,6 +218,7 @@ def test_settings_come_from_the_config_and_the_environment_wins(
         ('rtp_ports = "20000"', "is not a port range"),
         ('passwd = "x"', "has no key 'passwd'"),
         ('dtmf = "sip-info"', "'sip-info' is not a way to send keys"),
+        ('register = "sometimes"', "'sometimes' is not true or false"),
     ],
 )
 def test_bad_settings_are_one_line_errors(

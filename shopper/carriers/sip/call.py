@@ -53,6 +53,7 @@ from shopper.carriers.signals import (
     Signal,
 )
 from shopper.carriers.sip.media import CODECS_BY_TYPE, RtpStream
+from shopper.carriers.sip.registration import SipRegistration
 from shopper.carriers.sip.settings import CODECS, SipSettings, load_sip_settings
 from shopper.carriers.sip.signalling import MediaOffer, SipDialog, offer_sdp
 from shopper.carriers.sip.target import parse_sip_target
@@ -81,8 +82,11 @@ class SipCall:
         remote: tuple[str, int],
         local_address: str,
         options: DialOptions,
+        domain: str,
     ) -> None:
         self._settings = settings
+        self._domain = domain
+        """The domain the user registers in (the trunk's, else the target's host)."""
         self._uri = request_uri
         self._remote = remote
         self._local_address = local_address
@@ -107,6 +111,7 @@ class SipCall:
         self._torn_down = False
         self._stream: RtpStream
         self._dialog: SipDialog
+        self._registration: SipRegistration | None = None
 
     # --- placing ------------------------------------------------------------------------------
 
@@ -125,6 +130,8 @@ class SipCall:
             raise CarrierError(
                 f"cannot open a SIP socket on {self._local_address}: {error}"
             ) from None
+        if self._settings.register:
+            await self._register()
         self._stream.start = loop.time()
         types = tuple(CODECS[name] for name in self._settings.codecs)
         sdp = offer_sdp(self._local_address, self._stream.local[1], types, "sendrecv")
@@ -132,6 +139,19 @@ class SipCall:
         host = self._settings.domain or self._local_address
         auth = SipDigestAuth(user, self._settings.password) if self._settings.password else None
         self._dialog.invite(f"sip:{user}@{host}", self._uri, sdp, auth, self._settings.proxy)
+
+    async def _register(self) -> None:
+        """REGISTER this call's socket before the INVITE; a refusal ends the dial."""
+        settings = self._settings
+        self._registration = SipRegistration(
+            self._dialog, settings.user, self._domain, settings.password
+        )
+        try:
+            await self._registration.register()
+        except DialFailed:
+            self._stream.close()
+            await self._dialog.close()
+            raise
 
     def _media_s(self) -> float:
         return self._stream.now / TELEPHONY_RATE
@@ -316,6 +336,8 @@ class SipCall:
             if self._dialog.end() is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._dialog.settled.wait()), SETTLE_S)
+            if self._registration is not None:
+                await self._registration.unregister()
         finally:
             self._stats = self._stream.stats(self._ended_at or self._stream.now)
             self._stream.close()
@@ -365,9 +387,11 @@ async def dial_sip(target: str, options: DialOptions) -> Placed:
     host, port = settings.proxy or (parsed.host or settings.domain or "", parsed.port or 5060)
     remote = await _resolve(host, port)
     local = settings.local_address or _route_to(remote[0])
-    call = SipCall(settings, uri, remote, local, options)
+    call = SipCall(settings, uri, remote, local, options, settings.domain or parsed.host or host)
     try:
         await call.place()
+    except DialFailed:
+        raise
     except CarrierError as error:
         raise DialFailed("failed", str(error)) from None
     return Placed(call)

@@ -10,13 +10,14 @@ local_address = "192.0.2.10"    # address to bind and advertise (default: the ro
 rtp_ports = "20000-20999"       # RTP port range (default: any free port)
 codecs = ["PCMU", "PCMA"]       # offered in this order
 dtmf = "rfc4733"                # how keys are sent: rfc4733 (default), inband or info
+register = false                # REGISTER (user, password) before each call, remove it after
 ```
 
 Every key has an environment variable (`SHOPPER_SIP_DOMAIN`, `SHOPPER_SIP_PROXY`,
 `SHOPPER_SIP_USER`, `SHOPPER_SIP_PASSWORD`, `SHOPPER_SIP_LOCAL_ADDRESS`,
-`SHOPPER_SIP_RTP_PORTS`, `SHOPPER_SIP_CODECS` as "PCMA,PCMU", `SHOPPER_SIP_DTMF`) that wins
-over the file. The password is kept in a field that never prints (`repr=False`) and is never
-traced or written to a result.
+`SHOPPER_SIP_RTP_PORTS`, `SHOPPER_SIP_CODECS` as "PCMA,PCMU", `SHOPPER_SIP_DTMF`,
+`SHOPPER_SIP_REGISTER` as true/false) that wins over the file. The password is kept in a
+field that never prints (`repr=False`) and is never traced or written to a result.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ KEYS = (
     "rtp_ports",
     "codecs",
     "dtmf",
+    "register",
 )
 
 
@@ -55,6 +57,7 @@ class SipSettings:
     rtp_ports: tuple[int, int] | None = None
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     dtmf: DtmfMethod = "rfc4733"
+    register: bool = False
 
 
 def load_sip_settings() -> SipSettings:
@@ -78,6 +81,7 @@ def load_sip_settings() -> SipSettings:
         rtp_ports=where.port_range("rtp_ports"),
         codecs=where.codecs(),
         dtmf=where.dtmf(),
+        register=where.flag("register"),
     )
 
 
@@ -140,3 +144,12 @@ class _Where:
             if text.lower() == method:
                 return method
         raise self.fail("dtmf", f"{text!r} is not a way to send keys ({', '.join(DTMF_METHODS)})")
+
+    def flag(self, key: str) -> bool:
+        value = self.values.get(key, False)
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1", "false", "no", "0"):
+            return text in ("true", "yes", "1")
+        raise self.fail(key, f"{value!r} is not true or false")

@@ -1,4 +1,5 @@
-"""The INVITE dialog of one call, through aiosipua 0.7.1 (the only module that imports it).
+"""The INVITE dialog of one call, through aiosipua 0.7.1 (only this module and `registration`,
+which registers through this dialog's socket, import it).
 
 aiosipua builds and parses the messages, answers digest challenges (401 and 407, MD5 and
 SHA-256, once), PRACKs reliable provisionals, ACKs 2xx, and answers in-dialog BYE and
@@ -200,6 +201,17 @@ class SipDialog:
         body = dtmf_relay_body(key, duration_ms)
         self._uac.send_info(call.dialog, body, DTMF_RELAY, call.remote_addr)
         return True
+
+    @property
+    def uac(self) -> SipUAC:
+        """aiosipua's client side of this call's socket (shopper.carriers.sip.registration
+        registers through it)."""
+        return self._uac
+
+    @property
+    def remote(self) -> tuple[str, int]:
+        """Where every request goes: the outbound proxy, else the target's host."""
+        return self._remote
 
     @property
     def sip_call_id(self) -> str:
