@@ -148,7 +148,7 @@ class SipCall:
         )
         try:
             await self._registration.register()
-        except DialFailed:
+        except BaseException:  # refused, timed out or interrupted: nothing is left open
             self._stream.close()
             await self._dialog.close()
             raise
@@ -328,7 +328,8 @@ class SipCall:
 
     async def _teardown(self) -> None:
         """End the dialog from our side if it is still up (BYE or CANCEL), wait briefly for
-        the far end to confirm, and close the sockets; once."""
+        the far end to confirm, remove the registration if there is one, and close the
+        sockets; once."""
         if self._torn_down:
             return
         self._torn_down = True
