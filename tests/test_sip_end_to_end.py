@@ -193,10 +193,11 @@ def test_the_verdict_holds_at_2_percent_loss_and_40_ms_jitter(
         relay.stop()
         server.stop()
     truth = only_truth(server)
-    assert relay.counts.dropped > 0 and relay.counts.forwarded > 300
+    assert result["outcome"] == "passed", (result["failure"], relay.counts, truth["nodes"])
     assert [k["digit"] for k in truth["keys"]] == ["1"]
     assert [n["node"] for n in truth["nodes"]] == ["main", "sales"]
-    assert result["outcome"] == "passed", result["failure"]
+    # the whole call went through the relay (~6 s of 50 packets a second each way)
+    assert relay.counts.dropped > 0 and relay.counts.forwarded > 300, (relay.counts, result)
     heard = " ".join(u["text"] for u in result["transcript"]).lower()
     assert "sales" in heard or "sails" in heard, heard
     rtp = result["metrics"]["rtp"]
