@@ -82,6 +82,7 @@ def test_help_lists_the_sub_commands() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.realtime  # a real-time call held until the signal: beside the others in CI
 def test_sigterm_hangs_up_the_call_in_progress_and_keeps_it(tmp_path: Path) -> None:
     (tmp_path / "ivr.yaml").write_text(LONG_HOLD)
     (tmp_path / "hang-on.yaml").write_text(HANG_ON)

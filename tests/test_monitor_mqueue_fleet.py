@@ -26,7 +26,7 @@ from shopper.monitor.fleet.enqueue import enqueue_run
 from shopper.monitor.fleet.queue import connect, fleet_app, prepare
 from shopper.monitor.fleet.runs import FleetRun
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]  # real-time calls: beside the others
 
 LINE = """
 name: {name}
