@@ -102,6 +102,23 @@ def _sentence_options(words: list[str]) -> list[HeardOption]:
     return options
 
 
+def names_unread_key(text: str) -> bool:
+    """Whether a sentence of `text` has a key verb ("press", "select", "enter") followed by a
+    word that is no key ("press tar" for "press star", "Select ign" for "Select nine"): the
+    prompt offers a key the recogniser garbled, so it is a menu to read by the audio
+    (shopper.crawl.keys_by_audio), not a message. A verb ending its sentence counts too (the
+    key swallowed)."""
+    for sentence in SENTENCE_END.split(text):
+        said = normalize(sentence).split()
+        for at, word in enumerate(said):
+            if word not in PRESS_WORDS:
+                continue
+            key_at = at + 2 if at + 1 < len(said) and said[at + 1] == "the" else at + 1
+            if key_at >= len(said) or said[key_at] not in KEY_WORDS:
+                return True
+    return False
+
+
 def _in_number(words: list[str], key_at: int) -> bool:
     return key_at + 1 < len(words) and words[key_at + 1] in NUMBER_GOES_ON
 

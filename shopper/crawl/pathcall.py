@@ -41,7 +41,7 @@ from shopper.crawl.identity import (
     words,
 )
 from shopper.crawl.keys_by_audio import read_keys
-from shopper.crawl.options import KEY_WORDS, parse_options
+from shopper.crawl.options import KEY_WORDS, names_unread_key, parse_options
 from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import KeyIgnored, StepFailure
@@ -834,6 +834,8 @@ async def _observe(
         if len(finals) != listening.seen:
             stopped = _prompts_so_far(session, job, listening, finals)
             if stopped is not None:
+                if stopped.ending == "menu":
+                    await _keys_by_audio(session, stopped, listening.pieces, finals)
                 return stopped
         listening.tone = listening.tone or _tone(session)
         heard = _heard(listening.pieces, finals, listening.key_at)
@@ -883,8 +885,8 @@ def _prompts_so_far(
         texts, reprompts = _without_rest(finals, listening.start, quiet, listening.cut_prompt)
     pieces = split_prompts(texts, job.known)
     if waiting_at is not None:
-        playing = _reprompts(pieces, waiting_at)
-        pieces, reprompts = pieces[playing:], reprompts + playing
+        playing, replays = _reprompts(pieces, waiting_at)
+        pieces, reprompts = pieces[playing:], reprompts + replays
         if reprompts > MAX_REPROMPTS and not pieces:
             return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
     listening.pieces = pieces
@@ -892,7 +894,27 @@ def _prompts_so_far(
     if stop is None:
         return None
     ending, kept, repeat_of = stop
+    if ending == "repeating" and _waited_for_key(kept, pieces, finals, quiet):
+        listening.pieces = kept
+        return _Outcome("menu", _heard(kept, finals, listening.key_at), tone=listening.tone)
     return _Outcome(ending, _heard(kept, finals, listening.key_at), repeat_of, tone=listening.tone)
+
+
+def _waited_for_key(
+    kept: list[Piece], pieces: list[Piece], finals: list[Utterance], quiet: int
+) -> bool:
+    """Whether a prompt heard again right after itself, with nothing pressed and a prompt's
+    end of quiet between, was a menu waiting for a key that timed out and re-prompted: a
+    menu whose every key the recogniser garbled past reading ("Dial 1" heard "I'll want")
+    is still a menu, by what it does. Departments of a circular transfer hand over to the
+    next without waiting for the caller, and a prompt repeated after others is a circle."""
+    position = next((i for i, piece in enumerate(pieces) if kept and piece is kept[-1]), None)
+    if position is None or position + 1 >= len(pieces):
+        return False
+    last, again = pieces[position], pieces[position + 1]
+    if again.first <= last.last or not same_prompt(last.text, again.text):
+        return False
+    return finals[again.first].start - finals[last.last].end >= quiet
 
 
 def _ended_by_far_end(
@@ -964,16 +986,24 @@ def _menu_waits(session: CallSession, finals: list[Utterance], pieces: list[Piec
     quiet = session.samples(session.settings.prompt_end_silence_s)
     if session.now - max(run.since, finals[-1].end) < quiet:
         return False
-    return any(option.key for option in parse_options(pieces[-1].text))
+    text = pieces[-1].text
+    return any(option.key for option in parse_options(text)) or names_unread_key(text)
 
 
-def _reprompts(pieces: list[Piece], menu: str) -> int:
+def _reprompts(pieces: list[Piece], menu: str) -> tuple[int, int]:
     """How many leading pieces are the menu re-prompting while it waits for a key (the one
-    still being heard, whose turn is not over)."""
-    count = 0
-    while count < len(pieces) and pieces[count].known == menu:
-        count += 1
-    return count
+    still being heard, whose turn is not over), and how many of those are the menu itself.
+    A new piece before a hearing of the menu is its no-input notice, whatever its words: a
+    phone system that comes back to the menu the caller is silent in has only re-prompted
+    ("I'm still waiting for your choice." is no wording the classifier knows; taken for a
+    place, it ended the call's listening at the menu heard again, before the menu gave up)."""
+    playing = replays = 0
+    for index, piece in enumerate(pieces):
+        if piece.known == menu:
+            playing, replays = index + 1, replays + 1
+        elif piece.known is not None:
+            break
+    return playing, replays
 
 
 def _said_before(session: CallSession, menu_heard: MenuHeard, pressed: int) -> int:
