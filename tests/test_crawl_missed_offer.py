@@ -58,3 +58,29 @@ def test_a_person_after_a_hold_that_offered_a_callback_has_no_callback_finding()
     person = next(node for node in state.map.nodes if node.kind == "human")
     assert person.hold_s == 75.0 and person.callback_offered is True
     assert not [f for f in find_problems(state.map) if f.kind == "no-callback-offer"]
+
+
+def _probed(key: str, heard: list[HeardPrompt]) -> CrawlMap:
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    menu = _menu()
+    state.map.nodes.append(menu)
+    state.routes[menu.id] = ()
+    _learn(
+        state, Attempt(menu.id, key), PathResult("c", "moonshine", "calls/c", 30.0, "known", heard)
+    )
+    return state.map
+
+
+def test_new_words_between_a_probe_key_and_the_menu_again_are_its_wrong_key_notice() -> None:
+    """espeak-ng Meadowvale: "Hmm, that number does not belong to any of the choices", heard
+    "Hmm, at number 10, let me launch any unnotices", then the menu again: after a probe key
+    the menu did not offer, the words are its notice, not a place; after a digit missing
+    from the run of offered ones (a "press two" the recogniser may have missed) they stay a
+    message, as a key that tells the caller something and returns does."""
+    notice = HeardPrompt("Hmm, at number 10, let me launch any unnotices.", 20.0, 23.0, None)
+    again = HeardPrompt("press 1 for billing, press 3 for sales", 23.5, 28.0, "main-menu")
+    probed = _probed("0", [notice, again])
+    assert [n.id for n in probed.nodes] == ["main-menu"]
+    assert next(o.to for o in probed.nodes[0].options if o.key == "0") == "main-menu"
+    skipped = _probed("2", [notice, again])
+    assert [n.kind for n in skipped.nodes] == ["menu", "message"]

@@ -69,6 +69,7 @@ AMBIGUOUS_FUSED_LETTERS = 2
 """A rest this short may be the key ("Presto") or the verb's own ending with the key the next
 word ("Pressed to" for "press two", "Dialed nine"): both readings are scored."""
 _LETTERS = re.compile(r"[^a-z]")
+_SENTENCE_END = re.compile(r"[.!?;]$")
 
 Verify = Callable[[Utterance, Sequence[str]], Awaitable[list[Fit]]]
 
@@ -108,11 +109,11 @@ def key_places(text: str) -> list[KeyPlace]:
 def _split_key_end(tokens: list[str], end: int) -> int | None:
     """The end of a reading whose key the recogniser heard as two words ("enter the aero" for
     "enter zero", "press near over" for "press zero"): one more word replaced, when the word
-    after the verb is no key and another word follows in the utterance."""
-    heard = _LETTERS.sub("", tokens[end - 1].lower()) if end - 1 < len(tokens) else ""
-    if end >= len(tokens) or heard in HEARD_KEYS or _after_verb(tokens[end - 1]) is not None:
+    after the verb is no key and another word follows it in the same sentence."""
+    last = tokens[end - 1]
+    if end >= len(tokens) or _SENTENCE_END.search(last) or _after_verb(last) is not None:
         return None
-    return end + 1
+    return None if _LETTERS.sub("", last.lower()) in HEARD_KEYS else end + 1
 
 
 def candidates(text: str, place: KeyPlace) -> list[str]:

@@ -23,8 +23,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from shopper.asr.types import SpeechEngine, Utterance
+from shopper.audio.callprogress import FULL_SCALE
 from shopper.audio.common_stretch import shares_recording
+from shopper.audio.features import QUIET_DB
 from shopper.audio.fingerprint import Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
@@ -64,6 +68,7 @@ Ending = Literal[
     "hold-limit",
     "hold-voicemail",
     "hangup",
+    "cut-off",
     "dead-air",
     "tone",
     "voicemail",
@@ -73,6 +78,14 @@ Ending = Literal[
 ]
 PLEA = re.compile(r"\bplease\b", re.IGNORECASE)
 """Where a request starts when the recogniser gave no sentence ends: grammar, not topic."""
+CUT_OFF_S = 0.1
+CUT_OFF_CONTEXT_S = 2.0
+CUT_OFF_DROP_DB = 20.0
+"""A far end's last 0.1 s before it hung up, at most this far below the loudest 0.1 s of the
+2 s before, was speech cut off (see _sounding_at_end). Measured: the last 0.1 s of 303
+recorded Asterisk prompts of a second or more is 22-65 dB below their loudest (median 38);
+flite awb and espeak-ng sentences ending a sandbox call, 25-56 dB; two sentences cut by a
+sandbox drop, 2.7 and 15.2 dB (docs/crawl.md, Limits)."""
 STEP_LIMIT_S = 60.0
 """Longest a route step may wait for its known menu before the call is given up as lost."""
 QUIET_BEFORE_LOST_S = 8.0
@@ -450,7 +463,9 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
         human=None if human is None else human.greeting,
         human_at_s=None if human is None else round(human.at / TELEPHONY_RATE, 3),
         callback_offered=bool(offers) if outcome.held else None,
-        callback_offer=_offer_text(outcome, session, offers),
+        callback_offer=_offer_text(
+            outcome, session, _keys_offered_on_hold(session, leg.start, end)
+        ),
         after_hold=outcome.after_hold,
         tone=outcome.tone,
         detail=outcome.detail,
@@ -661,13 +676,27 @@ def _offers(session: CallSession, since: int, until: int) -> list[Utterance]:
         return found
     quiet = session.samples(session.settings.prompt_end_silence_s)
     said = [u for u in session.transcript if since <= u.end <= until]
-    return [
+    paired = [
         first
         for first, then in pairwise(said)
         if then.start - first.end < quiet
         and _on_hold(session, first)
         and is_callback_offer(f"{first.text} {then.text}")
     ][:1]
+    return paired
+
+
+def _keys_offered_on_hold(session: CallSession, since: int, until: int) -> list[Utterance]:
+    """The callback offers (_offers), else the first utterance on hold that names a key: a
+    hold that says a key offers a way out of it, whatever the words around the key ("Prefer
+    not to hang on? Key in 5 now, and a coordinator will ring you back" is no phrasing the
+    classifier learned), and the crawl explores that key like a menu's. Only the classifier's
+    offers make `callback_offered` (a hold may name a key for something else)."""
+    offers = _offers(session, since, until)
+    if offers:
+        return offers
+    said = [u for u in session.transcript if since <= u.end <= until and _on_hold(session, u)]
+    return [u for u in said if any(option.key for option in parse_options(u.text))][:1]
 
 
 def _on_hold(session: CallSession, said: Utterance) -> bool:
@@ -693,7 +722,7 @@ async def _offer_read(session: CallSession, since: int) -> str | None:
     _offer_words), its key phrases read by the audio (shopper.crawl.keys_by_audio): the key
     after "press" is the word a recogniser gets wrong most ("Just press five" heard "Just
     press I'm"), and a queue's offer is explored like a menu's key."""
-    offer = next(iter(_offers(session, since, session.now)), None)
+    offer = next(iter(_keys_offered_on_hold(session, since, session.now)), None)
     if offer is None:
         return None
     said = [offer]
@@ -912,9 +941,10 @@ def _waited_for_key(
     if position is None or position + 1 >= len(pieces):
         return False
     last, again = pieces[position], pieces[position + 1]
-    if again.first <= last.last or not same_prompt(last.text, again.text):
+    if not same_prompt(last.text, again.text):
         return False
-    return finals[again.first].start - finals[last.last].end >= quiet
+    heard = finals[last.first : again.first + 1]
+    return any(later.start - earlier.end >= quiet for earlier, later in pairwise(heard))
 
 
 def _ended_by_far_end(
@@ -924,7 +954,33 @@ def _ended_by_far_end(
     detail = f"ended by {session.call.ended_by}"
     if not heard and not tone:
         heard = _last_notice(session.finals_since(listening.start))
+    if heard and not tone and session.call.ended_by == "remote" and _sounding_at_end(session):
+        return _Outcome("cut-off", heard, detail=f"{detail} while it still spoke")
     return _Outcome("tone" if tone else "hangup", heard, tone=tone, detail=detail)
+
+
+def _sounding_at_end(session: CallSession) -> bool:
+    """Whether the far end still spoke in its last CUT_OFF_S before the line went dead: its
+    level above the silence floor and within CUT_OFF_DROP_DB of the loudest CUT_OFF_S of the
+    CUT_OFF_CONTEXT_S before. A phone system that ends a call hangs up after its last
+    prompt's own fall to quiet (a recording's or a synthesised sentence's last syllable
+    fading out), while a line that drops cuts the speech off mid-word."""
+    recent = session.recording.far
+    window = session.samples(CUT_OFF_S)
+    if not recent:
+        return False
+    context = np.concatenate(list(recent))[-session.samples(CUT_OFF_CONTEXT_S) :]
+    if len(context) < 2 * window:
+        return False
+    tail = _level_db(context[-window:])
+    step = window // 2
+    loudest = max(_level_db(context[i : i + window]) for i in range(0, len(context) - window, step))
+    return tail >= QUIET_DB and tail >= loudest - CUT_OFF_DROP_DB
+
+
+def _level_db(samples: np.ndarray) -> float:
+    level = float(np.sqrt(np.mean((samples.astype(np.float64) / FULL_SCALE) ** 2)))
+    return 20.0 * float(np.log10(max(level, 1e-9)))
 
 
 def _last_notice(finals: list[Utterance]) -> list[HeardPrompt]:
