@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from shopper.crawl.explorer import Attempt, CrawlSettings, _Crawl, _learn, _missed_offer, _skipped
+from shopper.crawl.explorer import (
+    Attempt,
+    CrawlSettings,
+    _Crawl,
+    _learn,
+    _missed_offer,
+    _offer,
+    _skipped,
+)
 from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap, MapNode, Option
 from shopper.crawl.pathcall import NO_INPUT, HeardPrompt, PathResult
@@ -84,3 +92,25 @@ def test_new_words_between_a_probe_key_and_the_menu_again_are_its_wrong_key_noti
     assert next(o.to for o in probed.nodes[0].options if o.key == "0") == "main-menu"
     skipped = _probed("2", [notice, again])
     assert [n.kind for n in skipped.nodes] == ["menu", "message"]
+
+
+def test_a_menu_with_no_readable_key_is_tried_1_then_each_next_digit_while_it_leads_on() -> None:
+    """espeak-ng Meadowvale's refills menu, "Dial 1 ... Dial 2 ..." heard "I'll want ... I'll
+    do": a menu by what it does, with no key word left. Digits are tried as menus number
+    them, the next only once the one before led somewhere; a queue's keys are its offers."""
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    refills = MapNode("reveal", "Reveal. I'll want to reveal. I'll do if your doctor.", "menu", [])
+    state.map.nodes.append(refills)
+    state.routes[refills.id] = ()
+    _offer(state, refills)
+    assert [a.key for a in state.pending][:1] == ["1"]
+    box = HeardPrompt("After the signal, record your prescription number.", 30.0, 34.0, None)
+    _learn(state, Attempt("reveal", "1"), PathResult("c", "moonshine", "c", 40.0, "hangup", [box]))
+    assert [o.key for o in refills.options if o.offered] == ["1"]
+    assert "2" in [a.key for a in state.pending]
+    queue = MapNode("queue", "Please hold.", "queue", [], [Option("1", "call back", None)])
+    state.map.nodes.append(queue)
+    state.routes[queue.id] = ()
+    bye = HeardPrompt("We will call you back. Goodbye.", 50.0, 52.0, None)
+    _learn(state, Attempt("queue", "1"), PathResult("d", "moonshine", "d", 60.0, "hangup", [bye]))
+    assert [o.key for o in queue.options] == ["1"], "no digit run at a queue"

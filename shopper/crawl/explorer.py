@@ -845,7 +845,9 @@ def _next_unheard(state: _Crawl, menu: MapNode, key: str) -> None:
     them: 1 first (see _offer), then each next digit while the one before led somewhere other
     than the menu itself, which makes it an offered key. espeak-ng's "Dial 1 ... Dial 2" was
     heard "I'll want ... I'll do": no word of either key was left."""
-    if any(heard.key for heard in parse_options(menu.prompt)) or key not in _RUN_DIGITS:
+    if menu.kind != "menu" or key not in _RUN_DIGITS:
+        return  # a queue's keys are what its hold offers
+    if any(heard.key for heard in parse_options(menu.prompt)):
         return
     for option in menu.options:
         if option.key == key:
