@@ -39,6 +39,7 @@ from shopper.crawl.pathcall import (
     _stop_on_known_or_repeat,
     _voicemail_after_hold,
     _waited_for_key,
+    _with_last_notice,
     _without_cut,
     _without_rest,
 )
@@ -483,3 +484,17 @@ def test_a_key_named_on_hold_is_explored_whatever_the_words_around_it() -> None:
     assert _keys_offered_on_hold(on_hold, 0, until) == [offer]
     hold.periods = [SimpleNamespace(start=0, end=round(30.0 * TELEPHONY_RATE))]
     assert _keys_offered_on_hold(on_hold, 0, until) == [], "not said on hold"
+
+
+def test_a_hang_up_after_a_prompt_and_a_notice_ends_on_the_notice() -> None:
+    """Swiftlane: the menu gave up with "Since we did not receive a choice, this call will
+    now end.", a sentence the classifier takes for a notice, after the unworded notice heard
+    as a prompt: the call ended on it, not on the prompt before."""
+    still = HeardPrompt("I'm still waiting for your choice.", 71.7, 73.9, None)
+    finals = [
+        heard(71.7, 73.9, still.text),
+        heard(74.3, 78.0, "Since we did not receive a choice, this call will now end."),
+    ]
+    ended = _with_last_notice([still], finals)
+    assert [p.text for p in ended] == [still.text, finals[1].text]
+    assert _with_last_notice([still], finals[:1]) == [still]

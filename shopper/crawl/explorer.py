@@ -382,8 +382,9 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         return
     if parent is not None and attempt.key == NO_INPUT and not _moves_on(parent, result):
         return
-    if parent is not None and _probe_retried(state, parent, attempt.key, result):
-        result = replace(result, prompts=result.prompts[-1:])
+    menu_again = _probe_retried(state, parent, attempt.key, result) if parent else None
+    if menu_again is not None:
+        result = replace(result, prompts=menu_again)
     place = _place(state, parent, attempt.key)
     chain, origins = _chain(state, place, result)
     last = chain[-1] if chain else None
@@ -398,21 +399,30 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         _next_unheard(state, parent, attempt.key)
 
 
-def _probe_retried(state: _Crawl, menu: MapNode, key: str, result: PathResult) -> bool:
-    """Whether a probe key the menu did not offer (--try-keys) brought new words and then the
-    menu again: those words are the menu's wrong-key notice, whatever they say ("Hmm, that
+def _probe_retried(
+    state: _Crawl, menu: MapNode, key: str, result: PathResult
+) -> list[HeardPrompt] | None:
+    """The menu heard again, when a probe key the menu did not offer (--try-keys, or a digit
+    tried at a menu with no readable key) brought new words and then the menu: those words
+    are the menu's wrong-key notice, whatever they say ("Hmm, that
     number does not belong to any of the choices", heard "Hmm, at number 10, let me launch
     any unnotices", is no wording the classifier knows), not a place of their own. Digits
     missing from a run of offered ones are not probes: a "press two" the recogniser missed
     may well lead to a message and back."""
     offered = any(option.key == key and option.offered for option in menu.options)
-    probe = key in list(state.settings.try_keys)  # one key each: "" is in every string
-    if offered or not probe or len(result.prompts) < 2:
-        return False
-    *before, last = result.prompts
+    probe = key in list(state.settings.try_keys) or _unreadable(menu)  # "" is in every string
+    prompts, _ = _apart(state, result)
+    if offered or not probe or key == NO_INPUT or len(prompts) < 2:
+        return None
+    *before, last = prompts
     if any(_known_by_words(state, heard) is not None for heard in before):
-        return False
-    return _known_node(state, last, result) is menu
+        return None
+    return [last] if _known_node(state, last, result) is menu else None
+
+
+def _unreadable(menu: MapNode) -> bool:
+    """A menu none of whose keys could be read (see _next_unheard)."""
+    return menu.kind == "menu" and not any(heard.key for heard in parse_options(menu.prompt))
 
 
 def _not_reproduced(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
@@ -845,10 +855,8 @@ def _next_unheard(state: _Crawl, menu: MapNode, key: str) -> None:
     them: 1 first (see _offer), then each next digit while the one before led somewhere other
     than the menu itself, which makes it an offered key. espeak-ng's "Dial 1 ... Dial 2" was
     heard "I'll want ... I'll do": no word of either key was left."""
-    if menu.kind != "menu" or key not in _RUN_DIGITS:
+    if not _unreadable(menu) or key not in _RUN_DIGITS:
         return  # a queue's keys are what its hold offers
-    if any(heard.key for heard in parse_options(menu.prompt)):
-        return
     for option in menu.options:
         if option.key == key:
             option.offered = True

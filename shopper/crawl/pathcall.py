@@ -952,8 +952,8 @@ def _ended_by_far_end(
 ) -> _Outcome:
     tone = listening.tone
     detail = f"ended by {session.call.ended_by}"
-    if not heard and not tone:
-        heard = _last_notice(session.finals_since(listening.start))
+    if not tone:
+        heard = _with_last_notice(heard, session.finals_since(listening.start))
     if heard and not tone and session.call.ended_by == "remote" and _sounding_at_end(session):
         return _Outcome("cut-off", heard, detail=f"{detail} while it still spoke")
     return _Outcome("tone" if tone else "hangup", heard, tone=tone, detail=detail)
@@ -981,6 +981,17 @@ def _sounding_at_end(session: CallSession) -> bool:
 def _level_db(samples: np.ndarray) -> float:
     level = float(np.sqrt(np.mean((samples.astype(np.float64) / FULL_SCALE) ** 2)))
     return 20.0 * float(np.log10(max(level, 1e-9)))
+
+
+def _with_last_notice(heard: list[HeardPrompt], finals: list[Utterance]) -> list[HeardPrompt]:
+    """What a call the far end hung up heard, with the notice sentences it ended on after
+    the last prompt (see _last_notice): Swiftlane's "Since we did not receive a choice, this
+    call will now end", which the classifier takes for a notice, is the message the menu gave
+    up with, heard after "I'm still waiting for your choice."."""
+    notice = _last_notice(finals)
+    if notice and (not heard or notice[0].start_s >= heard[-1].end_s):
+        return [*heard, *notice]
+    return heard
 
 
 def _last_notice(finals: list[Utterance]) -> list[HeardPrompt]:
