@@ -15,6 +15,7 @@ import pytest
 
 from shopper.bench.verdicts import VOICES, VerdictsReport, ivr_voice
 from shopper.bench.verdicts_design import (
+    FRESH,
     HALVES,
     PASS,
     CrawlDesign,
@@ -58,8 +59,9 @@ def test_each_half_has_six_ivrs_and_twenty_scripts_that_load(half: str) -> None:
 
 
 def test_the_halves_share_no_phone_system() -> None:
-    names = [{ivr.definition.name for ivr in load_half(half)} for half in HALVES]
+    names = [{ivr.definition.name for ivr in load_half(half)} for half in (*HALVES, FRESH)]
     assert not names[0] & names[1]
+    assert not (names[0] | names[1]) & names[2]
 
 
 def copy_sample(tmp_path: Path) -> Path:
@@ -276,7 +278,7 @@ def designed_map(ivr: VerdictIvr) -> CrawlMap:
     return CrawlMap(target=str(ivr.ivr), started_at="2024-05-07T10:00:00Z", nodes=ordered)
 
 
-@pytest.mark.parametrize("half", HALVES)
+@pytest.mark.parametrize("half", (*HALVES, FRESH))
 def test_expected_findings_are_the_rules_applied_to_the_designed_map(half: str) -> None:
     for ivr in load_half(half):
         produced = find_problems(designed_map(ivr))

@@ -99,3 +99,19 @@ def test_a_verb_with_a_short_ending_is_read_both_ways() -> None:
     assert reading.text == "Press two to stop service." and verify.asked == [24]
     assert reading.keys == (("2", -1.0),), "the same key in both readings is no rival"
     assert key_places("Dial nine for help") == [KeyPlace(0, 2)], "no ending, one reading"
+
+
+def test_every_verb_the_parser_reads_is_checked_and_a_key_heard_as_two_words_too() -> None:
+    """espeak-ng Meadowvale: "Select 9" heard 'Select "ign', "enter 0" heard "enter the aero":
+    a verb the option parser knows is a place, and a key word that is no key is also read as
+    two words replaced (24 candidates), never across a sentence's end."""
+    assert key_places('Select "ign to hear the menu".') == [KeyPlace(0, 2, 3)]
+    heard = "To talk to a pharmacist, enter the aero."
+    assert key_places(heard) == [KeyPlace(5, 7, 8)]
+    verify = Margins({"To talk to a pharmacist, enter zero.": -1.0})
+    reading = asyncio.run(read_keys(verify, _said(heard)))
+    assert verify.asked == [24] and reading.keys == (("0", -1.0),)
+    assert reading.text == "To talk to a pharmacist, enter zero."
+    assert key_places("For billing, press I. For sales") == [KeyPlace(2, 4)]
+    assert key_places("For billing, press two for sales") == [KeyPlace(2, 4)]
+    assert key_places("To talk to a pharmacist, enter") == [KeyPlace(5, 6)], "the key swallowed"

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from shopper.crawl.explorer import Attempt, CrawlSettings, _Crawl, _learn, _missed_offer, _skipped
+from shopper.crawl.explorer import (
+    Attempt,
+    CrawlSettings,
+    _Crawl,
+    _learn,
+    _missed_offer,
+    _offer,
+    _skipped,
+)
 from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap, MapNode, Option
 from shopper.crawl.pathcall import NO_INPUT, HeardPrompt, PathResult
@@ -58,3 +66,51 @@ def test_a_person_after_a_hold_that_offered_a_callback_has_no_callback_finding()
     person = next(node for node in state.map.nodes if node.kind == "human")
     assert person.hold_s == 75.0 and person.callback_offered is True
     assert not [f for f in find_problems(state.map) if f.kind == "no-callback-offer"]
+
+
+def _probed(key: str, heard: list[HeardPrompt]) -> CrawlMap:
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    menu = _menu()
+    state.map.nodes.append(menu)
+    state.routes[menu.id] = ()
+    _learn(
+        state, Attempt(menu.id, key), PathResult("c", "moonshine", "calls/c", 30.0, "known", heard)
+    )
+    return state.map
+
+
+def test_new_words_between_a_probe_key_and_the_menu_again_are_its_wrong_key_notice() -> None:
+    """espeak-ng Meadowvale: "Hmm, that number does not belong to any of the choices", heard
+    "Hmm, at number 10, let me launch any unnotices", then the menu again: after a probe key
+    the menu did not offer, the words are its notice, not a place; after a digit missing
+    from the run of offered ones (a "press two" the recogniser may have missed) they stay a
+    message, as a key that tells the caller something and returns does."""
+    notice = HeardPrompt("Hmm, at number 10, let me launch any unnotices.", 20.0, 23.0, None)
+    again = HeardPrompt("press 1 for billing, press 3 for sales", 23.5, 28.0, "main-menu")
+    probed = _probed("0", [notice, again])
+    assert [n.id for n in probed.nodes] == ["main-menu"]
+    assert next(o.to for o in probed.nodes[0].options if o.key == "0") == "main-menu"
+    skipped = _probed("2", [notice, again])
+    assert [n.kind for n in skipped.nodes] == ["menu", "message"]
+
+
+def test_a_menu_with_no_readable_key_is_tried_1_then_each_next_digit_while_it_leads_on() -> None:
+    """espeak-ng Meadowvale's refills menu, "Dial 1 ... Dial 2 ..." heard "I'll want ... I'll
+    do": a menu by what it does, with no key word left. Digits are tried as menus number
+    them, the next only once the one before led somewhere; a queue's keys are its offers."""
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    refills = MapNode("reveal", "Reveal. I'll want to reveal. I'll do if your doctor.", "menu", [])
+    state.map.nodes.append(refills)
+    state.routes[refills.id] = ()
+    _offer(state, refills)
+    assert [a.key for a in state.pending][:1] == ["1"]
+    box = HeardPrompt("After the signal, record your prescription number.", 30.0, 34.0, None)
+    _learn(state, Attempt("reveal", "1"), PathResult("c", "moonshine", "c", 40.0, "hangup", [box]))
+    assert [o.key for o in refills.options if o.offered] == ["1"]
+    assert "2" in [a.key for a in state.pending]
+    queue = MapNode("queue", "Please hold.", "queue", [], [Option("1", "call back", None)])
+    state.map.nodes.append(queue)
+    state.routes[queue.id] = ()
+    bye = HeardPrompt("We will call you back. Goodbye.", 50.0, 52.0, None)
+    _learn(state, Attempt("queue", "1"), PathResult("d", "moonshine", "d", 60.0, "hangup", [bye]))
+    assert [o.key for o in queue.options] == ["1"], "no digit run at a queue"

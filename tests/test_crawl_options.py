@@ -2,7 +2,7 @@
 
 import pytest
 
-from shopper.crawl.options import HeardOption, parse_options
+from shopper.crawl.options import HeardOption, names_unread_key, parse_options
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,23 @@ def test_a_number_to_dial_is_no_key() -> None:
         "1",
         "2",
     ]
+
+
+def test_key_in_and_touch_introduce_keys() -> None:
+    """Verbs the development IVRs never used (scripts/verdicts/fresh): "key in 5" on a hold's
+    callback offer, "touch 2"; "choose" stays out ("choose one of the options listed")."""
+    offer = "Prefer not to hang on. Key in 5 now, and the coordinator will ring you back."
+    assert [o.key for o in parse_options(offer)] == ["5"]
+    assert [o.key for o in parse_options("Touch 2 for sales.")] == ["2"]
+    assert parse_options("Please choose one of the options listed.") == []
+
+
+def test_a_key_verb_before_a_garbled_key_names_an_unread_key() -> None:
+    """espeak-ng Meadowvale: "press star" heard "press tar", "Select 9" heard "Select ign": the
+    prompt is a menu whose key the audio must read, not a message."""
+    assert names_unread_key('To go back to the Choices, press "tar".')
+    assert names_unread_key('Select "ign to hear the first menu again".')
+    assert names_unread_key("To talk to a pharmacist, enter")
+    assert not names_unread_key("For billing, press 1. To go back, press the star key.")
+    assert not names_unread_key("If this is an emergency, hang up and dial 9 1 1.")
+    assert not names_unread_key("Please choose one of the options listed. Goodbye.")

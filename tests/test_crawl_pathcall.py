@@ -9,6 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
+import numpy as np
+
 from shopper.asr.types import Fit, Utterance
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.crawl.pathcall import (
@@ -20,6 +22,7 @@ from shopper.crawl.pathcall import (
     _greeting_apart,
     _heard,
     _ignored,
+    _keys_offered_on_hold,
     _last_notice,
     _Leg,
     _not_taken,
@@ -31,8 +34,12 @@ from shopper.crawl.pathcall import (
     _press,
     _reach,
     _replayed,
+    _reprompts,
+    _sounding_at_end,
     _stop_on_known_or_repeat,
     _voicemail_after_hold,
+    _waited_for_key,
+    _with_last_notice,
     _without_cut,
     _without_rest,
 )
@@ -325,7 +332,7 @@ def test_a_callback_offer_key_is_read_by_the_audio() -> None:
         return [Fit(text, scores.get(text, -20.0)) for text in texts]
 
     session = _listening(70.0, [offer, key])
-    held = SimpleNamespace(callback_offers=[offer])
+    held = SimpleNamespace(callback_offers=[offer], periods=[])
     listened = SimpleNamespace(**vars(session), hold=held, verify=verify)
     on_hold = cast(CallSession, listened)
     read = asyncio.run(_offer_read(on_hold, round(60.0 * TELEPHONY_RATE)))
@@ -398,3 +405,96 @@ def test_a_box_after_a_hold_keeps_a_greeting_taken_for_an_announcement() -> None
     )
     greeting = _voicemail_after_hold(cast(CallSession, session), round(13.4 * TELEPHONY_RATE))
     assert [(g.text, g.start_s) for g in greeting] == [(said.text, 58.5)]
+
+
+def test_a_new_piece_before_the_menu_heard_again_is_its_no_input_notice() -> None:
+    """Swiftlane (scripts/verdicts/fresh): "I'm still waiting for your choice." is no notice
+    the classifier knows; it came before the menu each time, so it is the menu re-prompting,
+    and the call listens on to what the menu does in the end."""
+    pieces = [
+        Piece("I'm still waiting for your choice.", 0, 0),
+        Piece("You have reached the Swiftlane Parcels customer line.", 1, 1, "main"),
+        Piece("I'm still waiting for your choice.", 2, 2),
+        Piece("You have reached the Swiftlane Parcels customer line.", 3, 3, "main"),
+        Piece("I'm still waiting for your choice. This call will now end.", 4, 4),
+    ]
+    assert _reprompts(pieces, "main") == (4, 2)
+    assert _reprompts(pieces[:1], "main") == (0, 0), "not yet followed by the menu"
+    elsewhere = [pieces[0], Piece("Billing.", 1, 1, "billing"), pieces[1]]
+    assert _reprompts(elsewhere, "main") == (0, 0), "another known prompt came first"
+
+
+REFILLS = (
+    "Reveal. I'll want to reveal using your prescription number. I'll do if your doctor still "
+    "needs to approve the reveal."
+)
+
+
+def test_a_prompt_played_again_after_a_prompts_end_of_quiet_waited_for_a_key() -> None:
+    """espeak-ng Meadowvale: "Dial 1 ... Dial 2 ..." heard without a key word; the prompt
+    played again 6.3 s after it ended, as a menu re-prompts, so it is a menu. A circular
+    transfer's departments hand over without waiting."""
+    finals = [heard(21.9, 29.5, REFILLS), heard(35.9, 43.5, REFILLS)]
+    pieces = split_prompts([u.text for u in finals], [])
+    stop = _stop_on_known_or_repeat(pieces, frozenset())
+    assert stop is not None and stop[0] == "repeating"
+    assert _waited_for_key(stop[1], pieces, finals, QUIET)
+    at_once = [heard(21.9, 29.5, REFILLS), heard(29.7, 37.3, REFILLS)]
+    assert not _waited_for_key(stop[1], pieces, at_once, QUIET)
+    circle = [_piece("Depot desk. Putting you through.", 0), _piece("Support here.", 1)]
+    again = [*circle, _piece("Depot desk. Putting you through.", 2)]
+    assert not _waited_for_key(circle, again, [*finals, finals[-1]], QUIET)
+
+
+def _far_end(*parts: tuple[float, float]) -> CallSession:
+    """A session whose far end's last frames are (seconds, dBFS) parts of noise, in order."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for seconds, dbfs in parts:
+        amplitude = 32767.0 * 10.0 ** (dbfs / 20.0)
+        noise = rng.standard_normal(round(seconds * TELEPHONY_RATE)) * amplitude
+        frames.extend(np.array_split(noise.astype(np.int16), max(1, round(seconds / 0.02))))
+    session = SimpleNamespace(
+        recording=SimpleNamespace(far=frames), samples=lambda s: round(s * TELEPHONY_RATE)
+    )
+    return cast(CallSession, session)
+
+
+def test_a_line_that_goes_dead_mid_sentence_is_told_from_a_hang_up_after_a_prompt() -> None:
+    """Swiftlane's business line drops 4 s into its sentence: the far end's last 0.1 s was
+    speech (15 dB below its loudest in espeak-ng); a goodbye ends in its own fall to quiet
+    (25 dB or more below in flite awb and espeak-ng, 22 dB in the Asterisk prompts)."""
+    assert _sounding_at_end(_far_end((2.0, -20.0), (0.1, -32.0)))
+    assert not _sounding_at_end(_far_end((2.0, -20.0), (0.1, -46.0)))
+    assert not _sounding_at_end(_far_end((1.7, -20.0), (0.35, -70.0)))
+    assert not _sounding_at_end(_far_end((2.0, -70.0))), "a quiet line dropping is silence"
+
+
+def test_a_key_named_on_hold_is_explored_whatever_the_words_around_it() -> None:
+    """Meadowvale's vaccination hold: "Prefer not to hang on? Key in 5 now, and a coordinator
+    will ring you back later today." is no offer to the classifier; it names a key on hold,
+    so the crawl explores the key."""
+    offer = heard(34.9, 40.0, "Prefer not to hang on. Key in 5 now, and the coordinator will.")
+    music = heard(20.0, 21.0, "Thank you for waiting.")
+    session = _listening(45.0, [music, offer])
+    hold = SimpleNamespace(callback_offers=[], periods=[SimpleNamespace(start=0, end=None)])
+    on_hold = cast(CallSession, SimpleNamespace(**vars(session), hold=hold))
+    until = round(45.0 * TELEPHONY_RATE)
+    assert _offers(on_hold, 0, until) == [], "the classifier heard no offer"
+    assert _keys_offered_on_hold(on_hold, 0, until) == [offer]
+    hold.periods = [SimpleNamespace(start=0, end=round(30.0 * TELEPHONY_RATE))]
+    assert _keys_offered_on_hold(on_hold, 0, until) == [], "not said on hold"
+
+
+def test_a_hang_up_after_a_prompt_and_a_notice_ends_on_the_notice() -> None:
+    """Swiftlane: the menu gave up with "Since we did not receive a choice, this call will
+    now end.", a sentence the classifier takes for a notice, after the unworded notice heard
+    as a prompt: the call ended on it, not on the prompt before."""
+    still = HeardPrompt("I'm still waiting for your choice.", 71.7, 73.9, None)
+    finals = [
+        heard(71.7, 73.9, still.text),
+        heard(74.3, 78.0, "Since we did not receive a choice, this call will now end."),
+    ]
+    ended = _with_last_notice([still], finals)
+    assert [p.text for p in ended] == [still.text, finals[1].text]
+    assert _with_last_notice([still], finals[:1]) == [still]

@@ -24,6 +24,10 @@ from shopper.yamlfile import PathPart, YamlFile, YamlFileError, load_yaml
 
 VERDICTS_DIR = Path(__file__).resolve().parents[2] / "scripts" / "verdicts"
 HALVES = ("dev", "heldout")
+"""The bench's two halves (`--half both`)."""
+FRESH = "fresh"
+"""IVRs written later to find what the crawler was tuned to (scripts/verdicts/fresh/README.md):
+development material once scored, kept out of `--half both`."""
 PASS = "pass"
 FAILURE_KINDS = (*(kind for kind in get_args(FailureKind) if kind != "error"), "voicemail")
 """What a script's right answer may be besides `pass`: the failure kinds of docs/scripts.md,
@@ -101,10 +105,11 @@ class VerdictIvr:
 
 
 def load_half(half: str, root: Path = VERDICTS_DIR) -> list[VerdictIvr]:
-    """Every IVR of one half (dev or heldout), in folder order."""
+    """Every IVR of one half (dev, heldout or fresh), in folder order."""
     folder = root / half
-    if half not in HALVES or not folder.is_dir():
-        raise VerdictsError(f"no verdicts half {half!r} in {root} (use one of {', '.join(HALVES)})")
+    if half not in (*HALVES, FRESH) or not folder.is_dir():
+        names = ", ".join((*HALVES, FRESH))
+        raise VerdictsError(f"no verdicts half {half!r} in {root} (use one of {names})")
     return [load_verdict_ivr(path) for path in sorted(folder.iterdir()) if path.is_dir()]
 
 

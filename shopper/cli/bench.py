@@ -177,7 +177,7 @@ class VerdictsChoice:
 def bench_verdicts(
     *,
     half: Annotated[
-        str, typer.Option(help="dev, heldout or both (score heldout only at the end).")
+        str, typer.Option(help="dev, heldout, both or fresh (score heldout only at the end).")
     ] = "dev",
     voice: Annotated[
         list[str] | None,

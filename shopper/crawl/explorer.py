@@ -84,6 +84,7 @@ HOLD_ENDS: dict[str, NodeKind] = {
 """What a queue leads to, by how its hold ended."""
 CALL_ENDS: dict[str, frozenset[NodeKind]] = {
     "hangup": frozenset({"closed", "message"}),
+    "cut-off": frozenset({"dropped"}),
     "dead-air": frozenset({"dropped"}),
     "tone": frozenset({"tone"}),
     "voicemail": frozenset({"voicemail"}),
@@ -381,6 +382,9 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         return
     if parent is not None and attempt.key == NO_INPUT and not _moves_on(parent, result):
         return
+    menu_again = _probe_retried(state, parent, attempt.key, result) if parent else None
+    if menu_again is not None:
+        result = replace(result, prompts=menu_again)
     place = _place(state, parent, attempt.key)
     chain, origins = _chain(state, place, result)
     last = chain[-1] if chain else None
@@ -392,6 +396,33 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         _offer(state, last)
     if parent is not None and chain and chain[0] is not parent:
         _missed_offer(parent, attempt.key)
+        _next_unheard(state, parent, attempt.key)
+
+
+def _probe_retried(
+    state: _Crawl, menu: MapNode, key: str, result: PathResult
+) -> list[HeardPrompt] | None:
+    """The menu heard again, when a probe key the menu did not offer (--try-keys, or a digit
+    tried at a menu with no readable key) brought new words and then the menu: those words
+    are the menu's wrong-key notice, whatever they say ("Hmm, that
+    number does not belong to any of the choices", heard "Hmm, at number 10, let me launch
+    any unnotices", is no wording the classifier knows), not a place of their own. Digits
+    missing from a run of offered ones are not probes: a "press two" the recogniser missed
+    may well lead to a message and back."""
+    offered = any(option.key == key and option.offered for option in menu.options)
+    probe = key in list(state.settings.try_keys) or _unreadable(menu)  # "" is in every string
+    prompts, _ = _apart(state, result)
+    if offered or not probe or key == NO_INPUT or len(prompts) < 2:
+        return None
+    *before, last = prompts
+    if any(_known_by_words(state, heard) is not None for heard in before):
+        return None
+    return [last] if _known_node(state, last, result) is menu else None
+
+
+def _unreadable(menu: MapNode) -> bool:
+    """A menu none of whose keys could be read (see _next_unheard)."""
+    return menu.kind == "menu" and not any(heard.key for heard in parse_options(menu.prompt))
 
 
 def _not_reproduced(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
@@ -468,6 +499,7 @@ LAST_KINDS: dict[str, NodeKind] = {
     "known": "message",
     "repeating": "message",
     "menu": "menu",
+    "cut-off": "dropped",
     "dead-air": "dropped",
     "tone": "tone",
     "voicemail": "voicemail",
@@ -795,6 +827,8 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
     keys = list(offered) + [
         k for k in [*_skipped(offered), *state.settings.try_keys] if k not in offered
     ]
+    if not offered:
+        keys.insert(0, _RUN_DIGITS[0])
     for key in keys:
         if any(option.key == key for option in menu.options):
             continue
@@ -813,6 +847,23 @@ def _missed_offer(menu: MapNode, key: str) -> None:
     for option in menu.options:
         if option.key == key and key in _skipped(offered):
             option.offered = True
+
+
+def _next_unheard(state: _Crawl, menu: MapNode, key: str) -> None:
+    """At a menu none of whose keys could be read (a menu by what it does: it waited and
+    re-prompted, or named a key the audio could not confirm), keys are tried as menus number
+    them: 1 first (see _offer), then each next digit while the one before led somewhere other
+    than the menu itself, which makes it an offered key. espeak-ng's "Dial 1 ... Dial 2" was
+    heard "I'll want ... I'll do": no word of either key was left."""
+    if not _unreadable(menu) or key not in _RUN_DIGITS:
+        return  # a queue's keys are what its hold offers
+    for option in menu.options:
+        if option.key == key:
+            option.offered = True
+    following = str(int(key) + 1)
+    if following in _RUN_DIGITS and all(option.key != following for option in menu.options):
+        menu.options.append(Option(following, None, None, offered=False))
+        _try(state, menu, following)
 
 
 def _offer_callback(state: _Crawl, queue: MapNode, offer: str) -> None:

@@ -22,9 +22,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
+from shopper.crawl.options import KEY_WORDS
 
-KEY_PHRASE_WORDS = ("press", "dial", "enter")
-"""The verbs that introduce a key, as the model writes them."""
+KEY_PHRASE_WORDS = ("press", "dial", "enter", "select", "push")
+"""The verbs that introduce a key, as the model writes them: those the option parser reads
+(shopper.crawl.options.PRESS_WORDS, less its mishearings of "press"), so an option whose verb
+the parser knows never misses the audio check ("Select nine" heard "Select ign")."""
 KEY_NAMES = {
     "0": "zero",
     "1": "one",
@@ -41,6 +44,8 @@ KEY_NAMES = {
 }
 """The 12 phone keys, written the way the model writes them after "press" (digits as
 words: "Press 3" scored 6.9 nats below "Press three" where the model wrote the word)."""
+HEARD_KEYS = frozenset(KEY_WORDS)
+"""Words heard after a verb that already name a key (shopper.crawl.options)."""
 ACCEPT_MARGIN = -3.0
 """Nats against the model's own reading from which the best key is taken: no wrong phrase of
 210 reached it in the research note's synthetic menus."""
@@ -64,6 +69,7 @@ AMBIGUOUS_FUSED_LETTERS = 2
 """A rest this short may be the key ("Presto") or the verb's own ending with the key the next
 word ("Pressed to" for "press two", "Dialed nine"): both readings are scored."""
 _LETTERS = re.compile(r"[^a-z]")
+_SENTENCE_END = re.compile(r"[.!?;]$")
 
 Verify = Callable[[Utterance, Sequence[str]], Awaitable[list[Fit]]]
 
@@ -92,14 +98,22 @@ def key_places(text: str) -> list[KeyPlace]:
             index += 1
             continue
         fused = rest >= MIN_FUSED_LETTERS
-        if not fused and index + 1 >= len(tokens):
-            break
-        end = index + 1 if fused else index + 2
+        end = index + 1 if fused else min(index + 2, len(tokens))
         after = tokens[index + 1] if index + 1 < len(tokens) else ""
         either = rest == AMBIGUOUS_FUSED_LETTERS and bool(after) and _after_verb(after) is None
-        places.append(KeyPlace(index, end, index + 2 if either else None))
+        places.append(KeyPlace(index, end, index + 2 if either else _split_key_end(tokens, end)))
         index = end
     return places
+
+
+def _split_key_end(tokens: list[str], end: int) -> int | None:
+    """The end of a reading whose key the recogniser heard as two words ("enter the aero" for
+    "enter zero", "press near over" for "press zero"): one more word replaced, when the word
+    after the verb is no key and another word follows it in the same sentence."""
+    last = tokens[end - 1]
+    if end >= len(tokens) or _SENTENCE_END.search(last) or _after_verb(last) is not None:
+        return None
+    return None if _LETTERS.sub("", last.lower()) in HEARD_KEYS else end + 1
 
 
 def candidates(text: str, place: KeyPlace) -> list[str]:

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from shopper.text.normalize import normalize
 
-PRESS_WORDS = frozenset({"press", "dress", "breast", "fresh", "dial", "enter", "push", "select"})
+PRESS_WORDS = frozenset(
+    {"press", "dress", "breast", "fresh", "dial", "enter", "push", "select", "touch"}
+)
 """Words that introduce a key; "dress", "breast" and "fresh" are how Moonshine hears a
-synthetic "press"."""
+synthetic "press". "key in" introduces one too (see _verbs)."""
 KEY_WORDS = {
     "zero": "0",
     "oh": "0",
@@ -79,8 +81,17 @@ def parse_options(text: str) -> list[HeardOption]:
     return unique
 
 
+def _verbs(words: list[str]) -> list[int]:
+    """Where a key verb is: a press word, or the "in" of "key in" (as in "key in 5")."""
+    return [
+        i
+        for i, word in enumerate(words)
+        if word in PRESS_WORDS or (word == "in" and i > 0 and words[i - 1] == "key")
+    ]
+
+
 def _sentence_options(words: list[str]) -> list[HeardOption]:
-    presses = [i for i, word in enumerate(words) if word in PRESS_WORDS]
+    presses = _verbs(words)
     options: list[HeardOption] = []
     consumed = 0
     for n, at in enumerate(presses):
@@ -100,6 +111,21 @@ def _sentence_options(words: list[str]) -> list[HeardOption]:
             consumed = next_press
         options.append(HeardOption(key, label))
     return options
+
+
+def names_unread_key(text: str) -> bool:
+    """Whether a sentence of `text` has a key verb ("press", "select", "enter") followed by a
+    word that is no key ("press tar" for "press star", "Select ign" for "Select nine"): the
+    prompt offers a key the recogniser garbled, so it is a menu to read by the audio
+    (shopper.crawl.keys_by_audio), not a message. A verb ending its sentence counts too (the
+    key swallowed)."""
+    for sentence in SENTENCE_END.split(text):
+        said = normalize(sentence).split()
+        for at in _verbs(said):
+            key_at = at + 2 if at + 1 < len(said) and said[at + 1] == "the" else at + 1
+            if key_at >= len(said) or said[key_at] not in KEY_WORDS:
+                return True
+    return False
 
 
 def _in_number(words: list[str], key_at: int) -> bool:

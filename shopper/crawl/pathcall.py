@@ -23,8 +23,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from shopper.asr.types import SpeechEngine, Utterance
+from shopper.audio.callprogress import FULL_SCALE
 from shopper.audio.common_stretch import shares_recording
+from shopper.audio.features import QUIET_DB
 from shopper.audio.fingerprint import Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
@@ -41,7 +45,7 @@ from shopper.crawl.identity import (
     words,
 )
 from shopper.crawl.keys_by_audio import read_keys
-from shopper.crawl.options import KEY_WORDS, parse_options
+from shopper.crawl.options import KEY_WORDS, names_unread_key, parse_options
 from shopper.crawl.prompts import Piece, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import KeyIgnored, StepFailure
@@ -64,6 +68,7 @@ Ending = Literal[
     "hold-limit",
     "hold-voicemail",
     "hangup",
+    "cut-off",
     "dead-air",
     "tone",
     "voicemail",
@@ -73,6 +78,14 @@ Ending = Literal[
 ]
 PLEA = re.compile(r"\bplease\b", re.IGNORECASE)
 """Where a request starts when the recogniser gave no sentence ends: grammar, not topic."""
+CUT_OFF_S = 0.1
+CUT_OFF_CONTEXT_S = 2.0
+CUT_OFF_DROP_DB = 20.0
+"""A far end's last 0.1 s before it hung up, at most this far below the loudest 0.1 s of the
+2 s before, was speech cut off (see _sounding_at_end). Measured: the last 0.1 s of 303
+recorded Asterisk prompts of a second or more is 22-65 dB below their loudest (median 38);
+flite awb and espeak-ng sentences ending a sandbox call, 25-56 dB; two sentences cut by a
+sandbox drop, 2.7 and 15.2 dB (docs/crawl.md, Limits)."""
 STEP_LIMIT_S = 60.0
 """Longest a route step may wait for its known menu before the call is given up as lost."""
 QUIET_BEFORE_LOST_S = 8.0
@@ -450,7 +463,9 @@ def _leg_result(leg: _Leg, context: CallContext, folder: str) -> PathResult:
         human=None if human is None else human.greeting,
         human_at_s=None if human is None else round(human.at / TELEPHONY_RATE, 3),
         callback_offered=bool(offers) if outcome.held else None,
-        callback_offer=_offer_text(outcome, session, offers),
+        callback_offer=_offer_text(
+            outcome, session, _keys_offered_on_hold(session, leg.start, end)
+        ),
         after_hold=outcome.after_hold,
         tone=outcome.tone,
         detail=outcome.detail,
@@ -661,13 +676,27 @@ def _offers(session: CallSession, since: int, until: int) -> list[Utterance]:
         return found
     quiet = session.samples(session.settings.prompt_end_silence_s)
     said = [u for u in session.transcript if since <= u.end <= until]
-    return [
+    paired = [
         first
         for first, then in pairwise(said)
         if then.start - first.end < quiet
         and _on_hold(session, first)
         and is_callback_offer(f"{first.text} {then.text}")
     ][:1]
+    return paired
+
+
+def _keys_offered_on_hold(session: CallSession, since: int, until: int) -> list[Utterance]:
+    """The callback offers (_offers), else the first utterance on hold that names a key: a
+    hold that says a key offers a way out of it, whatever the words around the key ("Prefer
+    not to hang on? Key in 5 now, and a coordinator will ring you back" is no phrasing the
+    classifier learned), and the crawl explores that key like a menu's. Only the classifier's
+    offers make `callback_offered` (a hold may name a key for something else)."""
+    offers = _offers(session, since, until)
+    if offers:
+        return offers
+    said = [u for u in session.transcript if since <= u.end <= until and _on_hold(session, u)]
+    return [u for u in said if any(option.key for option in parse_options(u.text))][:1]
 
 
 def _on_hold(session: CallSession, said: Utterance) -> bool:
@@ -693,7 +722,7 @@ async def _offer_read(session: CallSession, since: int) -> str | None:
     _offer_words), its key phrases read by the audio (shopper.crawl.keys_by_audio): the key
     after "press" is the word a recogniser gets wrong most ("Just press five" heard "Just
     press I'm"), and a queue's offer is explored like a menu's key."""
-    offer = next(iter(_offers(session, since, session.now)), None)
+    offer = next(iter(_keys_offered_on_hold(session, since, session.now)), None)
     if offer is None:
         return None
     said = [offer]
@@ -834,6 +863,8 @@ async def _observe(
         if len(finals) != listening.seen:
             stopped = _prompts_so_far(session, job, listening, finals)
             if stopped is not None:
+                if stopped.ending == "menu":
+                    await _keys_by_audio(session, stopped, listening.pieces, finals)
                 return stopped
         listening.tone = listening.tone or _tone(session)
         heard = _heard(listening.pieces, finals, listening.key_at)
@@ -883,8 +914,8 @@ def _prompts_so_far(
         texts, reprompts = _without_rest(finals, listening.start, quiet, listening.cut_prompt)
     pieces = split_prompts(texts, job.known)
     if waiting_at is not None:
-        playing = _reprompts(pieces, waiting_at)
-        pieces, reprompts = pieces[playing:], reprompts + playing
+        playing, replays = _reprompts(pieces, waiting_at)
+        pieces, reprompts = pieces[playing:], reprompts + replays
         if reprompts > MAX_REPROMPTS and not pieces:
             return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
     listening.pieces = pieces
@@ -892,7 +923,28 @@ def _prompts_so_far(
     if stop is None:
         return None
     ending, kept, repeat_of = stop
+    if ending == "repeating" and _waited_for_key(kept, pieces, finals, quiet):
+        listening.pieces = kept
+        return _Outcome("menu", _heard(kept, finals, listening.key_at), tone=listening.tone)
     return _Outcome(ending, _heard(kept, finals, listening.key_at), repeat_of, tone=listening.tone)
+
+
+def _waited_for_key(
+    kept: list[Piece], pieces: list[Piece], finals: list[Utterance], quiet: int
+) -> bool:
+    """Whether a prompt heard again right after itself, with nothing pressed and a prompt's
+    end of quiet between, was a menu waiting for a key that timed out and re-prompted: a
+    menu whose every key the recogniser garbled past reading ("Dial 1" heard "I'll want")
+    is still a menu, by what it does. Departments of a circular transfer hand over to the
+    next without waiting for the caller, and a prompt repeated after others is a circle."""
+    position = next((i for i, piece in enumerate(pieces) if kept and piece is kept[-1]), None)
+    if position is None or position + 1 >= len(pieces):
+        return False
+    last, again = pieces[position], pieces[position + 1]
+    if not same_prompt(last.text, again.text):
+        return False
+    heard = finals[last.first : again.first + 1]
+    return any(later.start - earlier.end >= quiet for earlier, later in pairwise(heard))
 
 
 def _ended_by_far_end(
@@ -900,9 +952,46 @@ def _ended_by_far_end(
 ) -> _Outcome:
     tone = listening.tone
     detail = f"ended by {session.call.ended_by}"
-    if not heard and not tone:
-        heard = _last_notice(session.finals_since(listening.start))
+    if not tone:
+        heard = _with_last_notice(heard, session.finals_since(listening.start))
+    if heard and not tone and session.call.ended_by == "remote" and _sounding_at_end(session):
+        return _Outcome("cut-off", heard, detail=f"{detail} while it still spoke")
     return _Outcome("tone" if tone else "hangup", heard, tone=tone, detail=detail)
+
+
+def _sounding_at_end(session: CallSession) -> bool:
+    """Whether the far end still spoke in its last CUT_OFF_S before the line went dead: its
+    level above the silence floor and within CUT_OFF_DROP_DB of the loudest CUT_OFF_S of the
+    CUT_OFF_CONTEXT_S before. A phone system that ends a call hangs up after its last
+    prompt's own fall to quiet (a recording's or a synthesised sentence's last syllable
+    fading out), while a line that drops cuts the speech off mid-word."""
+    recent = session.recording.far
+    window = session.samples(CUT_OFF_S)
+    if not recent:
+        return False
+    context = np.concatenate(list(recent))[-session.samples(CUT_OFF_CONTEXT_S) :]
+    if len(context) < 2 * window:
+        return False
+    tail = _level_db(context[-window:])
+    step = window // 2
+    loudest = max(_level_db(context[i : i + window]) for i in range(0, len(context) - window, step))
+    return tail >= QUIET_DB and tail >= loudest - CUT_OFF_DROP_DB
+
+
+def _level_db(samples: np.ndarray) -> float:
+    level = float(np.sqrt(np.mean((samples.astype(np.float64) / FULL_SCALE) ** 2)))
+    return 20.0 * float(np.log10(max(level, 1e-9)))
+
+
+def _with_last_notice(heard: list[HeardPrompt], finals: list[Utterance]) -> list[HeardPrompt]:
+    """What a call the far end hung up heard, with the notice sentences it ended on after
+    the last prompt (see _last_notice): Swiftlane's "Since we did not receive a choice, this
+    call will now end", which the classifier takes for a notice, is the message the menu gave
+    up with, heard after "I'm still waiting for your choice."."""
+    notice = _last_notice(finals)
+    if notice and (not heard or notice[0].start_s >= heard[-1].end_s):
+        return [*heard, *notice]
+    return heard
 
 
 def _last_notice(finals: list[Utterance]) -> list[HeardPrompt]:
@@ -964,16 +1053,24 @@ def _menu_waits(session: CallSession, finals: list[Utterance], pieces: list[Piec
     quiet = session.samples(session.settings.prompt_end_silence_s)
     if session.now - max(run.since, finals[-1].end) < quiet:
         return False
-    return any(option.key for option in parse_options(pieces[-1].text))
+    text = pieces[-1].text
+    return any(option.key for option in parse_options(text)) or names_unread_key(text)
 
 
-def _reprompts(pieces: list[Piece], menu: str) -> int:
+def _reprompts(pieces: list[Piece], menu: str) -> tuple[int, int]:
     """How many leading pieces are the menu re-prompting while it waits for a key (the one
-    still being heard, whose turn is not over)."""
-    count = 0
-    while count < len(pieces) and pieces[count].known == menu:
-        count += 1
-    return count
+    still being heard, whose turn is not over), and how many of those are the menu itself.
+    A new piece before a hearing of the menu is its no-input notice, whatever its words: a
+    phone system that comes back to the menu the caller is silent in has only re-prompted
+    ("I'm still waiting for your choice." is no wording the classifier knows; taken for a
+    place, it ended the call's listening at the menu heard again, before the menu gave up)."""
+    playing = replays = 0
+    for index, piece in enumerate(pieces):
+        if piece.known == menu:
+            playing, replays = index + 1, replays + 1
+        elif piece.known is not None:
+            break
+    return playing, replays
 
 
 def _said_before(session: CallSession, menu_heard: MenuHeard, pressed: int) -> int:
