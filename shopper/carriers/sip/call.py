@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiosipua import SipDigestAuth
 
@@ -52,6 +52,7 @@ from shopper.carriers.signals import (
     Ringing,
     Signal,
 )
+from shopper.carriers.sip.bye import AnsweredDialog
 from shopper.carriers.sip.media import CODECS_BY_TYPE, RtpStream
 from shopper.carriers.sip.registration import SipRegistration
 from shopper.carriers.sip.settings import CODECS, SipSettings, load_sip_settings
@@ -167,6 +168,11 @@ class SipCall:
         """The dialog's SIP Call-ID, by which the far end knows the call (its logs, a
         served sandbox's truth file)."""
         return self._dialog.sip_call_id
+
+    def watch_answered_dialog(self, watcher: Callable[[AnsweredDialog], None]) -> None:
+        """Have `watcher` told, once the call is answered, what hanging it up from another
+        process takes (a fleet worker records it for the worker that may take its run back)."""
+        self._dialog.watch_answered_dialog(watcher)
 
     @property
     def carrier(self) -> str:

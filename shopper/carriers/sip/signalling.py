@@ -1,5 +1,6 @@
-"""The INVITE dialog of one call, through aiosipua 0.7.1 (only this module and `registration`,
-which registers through this dialog's socket, import it).
+"""The INVITE dialog of one call, through aiosipua 0.7.1 (only this module, `registration`,
+which registers through this dialog's socket, and `bye`, which ends an answered dialog from
+another process, import it).
 
 aiosipua builds and parses the messages, answers digest challenges (401 and 407, MD5 and
 SHA-256, once), PRACKs reliable provisionals, ACKs 2xx, and answers in-dialog BYE and
@@ -17,7 +18,10 @@ re-INVITE. This module adds what the call needs from it and works around its def
 - it does not retransmit an INVITE over UDP: an INVITE nothing has answered is sent again
   after 0.5 s, then at doubling intervals up to 4 s (RFC 3261 Timer A), until a response.
 
-Every message in either direction goes to the trace, if one is kept. What the far end says
+Once the call is answered, what a BYE from another process needs (shopper.carriers.sip.bye:
+aiosipua keeps neither the 200's Contact nor its Record-Route) goes to a watcher, again
+after each INFO (its CSeq). Every message in either direction goes to the trace, if one is
+kept. What the far end says
 reaches the call as `DialogListener` calls, each with the media time it arrived at.
 """
 
@@ -27,7 +31,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aiosipua import (
@@ -43,6 +47,7 @@ from aiosipua import (
 )
 from aiosipua.transport import MessageCallback
 
+from shopper.carriers.sip.bye import AnsweredDialog, answered_dialog
 from shopper.carriers.sip.keys import DTMF_RELAY, dtmf_relay_body
 from shopper.carriers.sip.trace import Direction, SipTrace
 
@@ -139,6 +144,8 @@ class SipDialog:
         self._route: str | None = None
         self._responded: set[str] = set()
         self._retransmitter: asyncio.Task[None] | None = None
+        self._answered_dialog: AnsweredDialog | None = None
+        self._on_answered_dialog: Callable[[AnsweredDialog], None] | None = None
         self.heard = False
         """Whether the far end has answered the INVITE at all (any response)."""
         self.settled = asyncio.Event()
@@ -200,7 +207,23 @@ class SipDialog:
             return False
         body = dtmf_relay_body(key, duration_ms)
         self._uac.send_info(call.dialog, body, DTMF_RELAY, call.remote_addr)
+        if self._answered_dialog is not None:  # the INFO used a CSeq: a later BYE needs more
+            self._report_dialog(
+                replace(self._answered_dialog, next_cseq=call.dialog.local_cseq + 1)
+            )
         return True
+
+    def watch_answered_dialog(self, watcher: Callable[[AnsweredDialog], None]) -> None:
+        """Tell `watcher` what a BYE from another process needs (shopper.carriers.sip.bye),
+        when the call is answered (at once if it is already) and whenever that changes."""
+        self._on_answered_dialog = watcher
+        if self._answered_dialog is not None:
+            watcher(self._answered_dialog)
+
+    def _report_dialog(self, dialog: AnsweredDialog) -> None:
+        self._answered_dialog = dialog
+        if self._on_answered_dialog is not None:
+            self._on_answered_dialog(dialog)
 
     @property
     def uac(self) -> SipUAC:
@@ -269,6 +292,7 @@ class SipDialog:
             self._listener.provisional(code, response.reason_phrase, media)
         elif code < 300 and not self._answered:
             self._answered = True
+            self._report_dialog(answered_dialog(call.dialog, response, self._remote))
             self._listener.answered(media)
         elif code >= 300 and call._auth_attempts == attempts and not self._answered:
             self._finished = True

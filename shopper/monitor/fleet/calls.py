@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shopper.errors import ShopperError
 from shopper.monitor.checks import CheckContext, ScheduledRun, run_check
-from shopper.monitor.fleet.hangup import Leg, leg_of
+from shopper.monitor.fleet.hangup import Leg, follow_legs
 from shopper.monitor.fleet.runs import FleetRun
 from shopper.monitor.records import RunRecord
 from shopper.monitor.spec import CheckSpec, Schedule
@@ -50,7 +50,7 @@ class CheckCalls:
             )
 
         def on_call(call: CallContext) -> None:
-            placed(leg_of(call.session.call))
+            follow_legs(call.session.call, placed)
 
         context = replace(self._context, on_call=on_call)
         return await run_check(ScheduledRun(check=check, scheduled_at=run.scheduled_at), context)

@@ -9,18 +9,23 @@ unfinished attempts before it dials again, so the line does not carry two calls.
 
 - Twilio: the Call SID is recorded; the leg is ended through Twilio's REST API (status
   `completed`) with the retrying worker's own Twilio credentials (same account).
-- SIP: the dialog's Call-ID and tags are recorded, but a BYE has to come from the dialog's
-  own transport (its Contact and CSeq); shopper does not send it from another process, so
-  the leg lasts until the PBX's session timer or RTP timeout ends it (the note says so).
+- SIP: the Call-ID is recorded when the INVITE goes out, and once the call is answered
+  what an in-dialog BYE needs (shopper.carriers.sip.bye: tags, URIs, the 200's Contact and
+  route set, the next CSeq, the next hop; no credentials). The retrying worker sends that
+  BYE from a socket of its own, answering a digest challenge with its own `[sip]` trunk
+  credentials; a 481 means the far end had ended it already. A call not answered when its
+  worker died has nothing recorded to BYE: its INVITE ends at the far end's ring timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shopper.carriers.base import Call, ReportsCarrierCall
+from shopper.carriers.sip.bye import AnsweredDialog
+from shopper.config import ConfigError
 from shopper.errors import ShopperError
 
 
@@ -33,17 +38,28 @@ class Leg:
     """shopper's call id (the evidence folder's name)."""
     carrier_id: str | None = None
     """The carrier's own id: Twilio's Call SID, the SIP dialog's Call-ID."""
+    sip_dialog: AnsweredDialog | None = None
+    """An answered SIP call's dialog, as a BYE from another process needs it."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"carrier": self.carrier, "call_id": self.call_id, "carrier_id": self.carrier_id}
+        document: dict[str, Any] = {
+            "carrier": self.carrier,
+            "call_id": self.call_id,
+            "carrier_id": self.carrier_id,
+        }
+        if self.sip_dialog is not None:
+            document["sip_dialog"] = self.sip_dialog.to_json()
+        return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Leg:
         carrier_id = document.get("carrier_id")
+        dialog = document.get("sip_dialog")
         return cls(
             carrier=str(document["carrier"]),
             call_id=str(document["call_id"]),
             carrier_id=None if carrier_id is None else str(carrier_id),
+            sip_dialog=None if dialog is None else AnsweredDialog.from_json(dialog),
         )
 
 
@@ -59,6 +75,16 @@ def leg_of(call: Call) -> Leg:
     return Leg(carrier=call.carrier, call_id=call.call_id, carrier_id=carrier_id)
 
 
+def follow_legs(call: Call, placed: Callable[[Leg], None]) -> None:
+    """Report the leg of a call just placed, and again, with its dialog, whenever a SIP call's
+    answered dialog is known or changes (each report replaces the one before)."""
+    leg = leg_of(call)
+    placed(leg)
+    watch = getattr(call, "watch_answered_dialog", None)
+    if callable(watch):
+        watch(lambda dialog: placed(replace(leg, sip_dialog=dialog)))
+
+
 HangUp = Callable[[Leg], Awaitable[str]]
 """Ends a leftover leg if it may still be up; returns what was done, for the attempt's note."""
 
@@ -70,11 +96,7 @@ async def hang_up_leftover(leg: Leg) -> str:
     if leg.carrier == "twilio":
         return await _hang_up_twilio(leg)
     if leg.carrier == "sip":
-        return (
-            f"SIP dialog {leg.carrier_id or '(no Call-ID yet)'} may stay up until the PBX's "
-            "session timer or RTP timeout ends it: a BYE can only come from the dead worker's "
-            "own SIP transport"
-        )
+        return await _hang_up_sip(leg)
     return f"no way to hang up a leftover {leg.carrier} call"
 
 
@@ -95,3 +117,32 @@ async def _hang_up_twilio(leg: Leg) -> str:
     finally:
         await rest.close()
     return f"Twilio call {leg.carrier_id} hung up through the REST API (it was {state.status})"
+
+
+async def _hang_up_sip(leg: Leg) -> str:
+    dialog = leg.sip_dialog
+    if dialog is None:
+        return (
+            f"SIP call {leg.carrier_id or '(no Call-ID yet)'} was not answered when its worker "
+            "died: no dialog to BYE (its INVITE ends at the far end's ring timeout)"
+        )
+    from shopper.carriers.sip.bye import ALREADY_GONE, send_bye
+    from shopper.carriers.sip.settings import load_sip_settings
+
+    try:
+        settings = load_sip_settings()
+    except ConfigError as error:
+        return f"could not hang up SIP dialog {dialog.call_id}: {error}"
+    try:
+        outcome = await send_bye(dialog, settings)
+    except OSError as error:
+        return f"could not hang up SIP dialog {dialog.call_id}: {error}"
+    where = f"{dialog.remote[0]}:{dialog.remote[1]}"
+    if outcome.code is None:
+        return f"BYE for SIP dialog {dialog.call_id} to {where}: {outcome.reason}"
+    status = f"{outcome.code} {outcome.reason}".rstrip()
+    if outcome.code == ALREADY_GONE:
+        return f"SIP dialog {dialog.call_id} was already gone ({status} to the BYE)"
+    if outcome.ended:
+        return f"SIP dialog {dialog.call_id} hung up with a BYE to {where} ({status})"
+    return f"BYE for SIP dialog {dialog.call_id} refused by {where}: {status}"

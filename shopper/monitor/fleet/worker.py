@@ -233,7 +233,9 @@ class FleetWorker:
         saving: list[asyncio.Task[None]] = []
 
         def placed(leg: Leg) -> None:
-            saving.append(asyncio.create_task(self._save_leg(run.run_id, attempt, leg)))
+            # A leg is reported again once a SIP call is answered: saved in order, the last wins.
+            after = saving[-1] if saving else None
+            saving.append(asyncio.create_task(self._save_leg(run.run_id, attempt, leg, after)))
 
         try:
             record = await self._run_call(run, placed)
@@ -247,6 +249,10 @@ class FleetWorker:
         async with self._pool.connection() as connection:
             await ledger.save_result(connection, attempt, record)
 
-    async def _save_leg(self, run_id: str, attempt: int, leg: Leg) -> None:
+    async def _save_leg(
+        self, run_id: str, attempt: int, leg: Leg, after: asyncio.Task[None] | None
+    ) -> None:
+        if after is not None:
+            await asyncio.gather(after, return_exceptions=True)
         async with self._pool.connection() as connection:
             await ledger.save_leg(connection, run_id, attempt, leg)

@@ -1,0 +1,101 @@
+"""A fleet worker killed in the middle of a SIP call: the worker that takes its run back hangs
+the call up with a BYE from a socket of its own. A first process places the call to a real
+SIPp UAS, reports its leg as a fleet worker does (again once answered, with the dialog) and
+is SIGKILLed; the hang-up hook then runs in this process from the recorded leg (through its
+JSON, as the fleet's ledger keeps it). SIPp's exit status is the verdict: its scenario fails
+unless a BYE with the dialog's route set comes, is challenged, and comes again with the
+trunk's digest."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from sip_peers import Sipp
+
+from shopper.monitor.fleet.hangup import Leg, hang_up_leftover
+
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is not installed"
+    ),
+    pytest.mark.realtime,
+]
+
+WORKER = """
+import asyncio, json, sys
+from shopper.carriers.dial import dial
+from shopper.carriers.options import DialOptions
+from shopper.monitor.fleet.hangup import follow_legs
+
+async def main() -> None:
+    placed = await dial(sys.argv[1], "sip", DialOptions())
+    follow_legs(placed.call, lambda leg: print(json.dumps(leg.to_json()), flush=True))
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+"""A worker's call, reduced to what matters here: dial, report the legs, stay up."""
+
+
+async def answered_leg_of_a_killed_worker(uri: str) -> Leg:
+    """Place a call from another process, read its legs until the answered one, SIGKILL it."""
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WORKER, uri, stdout=asyncio.subprocess.PIPE
+    )
+    assert worker.stdout is not None
+    legs: list[Leg] = []
+    try:
+        async with asyncio.timeout(20):
+            while not legs or legs[-1].sip_dialog is None:
+                line = await worker.stdout.readline()
+                assert line, "the worker ended before its call was answered"
+                legs.append(Leg.from_json(json.loads(line)))
+    finally:
+        worker.kill()
+        await worker.wait()
+    assert worker.returncode == -signal.SIGKILL
+    assert legs[0].sip_dialog is None and legs[0].carrier_id  # placed: the Call-ID only
+    return legs[-1]
+
+
+async def test_a_killed_workers_sip_call_is_hung_up_from_another_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sipp = Sipp("uas_answer_await_bye.xml", tmp_path, bye_ms="20000")
+    try:
+        leg = await answered_leg_of_a_killed_worker(sipp.uri)
+        dialog = leg.sip_dialog
+        assert dialog is not None
+        assert dialog.call_id == leg.carrier_id
+        assert dialog.remote_target.startswith("sip:pbx@127.0.0.1")  # the 200's Contact
+        assert dialog.route_set == (f"<sip:127.0.0.1:{sipp.port};lr>",)
+        assert "secret" not in json.dumps(leg.to_json())
+        # The worker taking the run back has the trunk's credentials in its environment.
+        monkeypatch.setenv("SHOPPER_SIP_USER", "tester")
+        monkeypatch.setenv("SHOPPER_SIP_PASSWORD", "secret")
+
+        note = await hang_up_leftover(Leg.from_json(json.loads(json.dumps(leg.to_json()))))
+    finally:
+        status = await asyncio.to_thread(sipp.finish)
+    assert status == 0, f"{note}\n{sipp.problems()}"
+    assert note.startswith(f"SIP dialog {dialog.call_id} hung up with a BYE"), note
+    assert note.endswith("(200 OK)"), note
+
+
+async def test_a_dialog_the_far_end_no_longer_has_is_noted_as_already_gone(
+    tmp_path: Path,
+) -> None:
+    sipp = Sipp("uas_answer_forget.xml", tmp_path)
+    try:
+        leg = await answered_leg_of_a_killed_worker(sipp.uri)
+        note = await hang_up_leftover(leg)
+    finally:
+        status = await asyncio.to_thread(sipp.finish)
+    assert status == 0, f"{note}\n{sipp.problems()}"
+    assert note.endswith("was already gone (481 Call/Transaction Does Not Exist to the BYE)")
