@@ -85,7 +85,7 @@ class AnsweredDialog:
 def answered_dialog(dialog: Dialog, ok: SipResponse, remote: tuple[str, int]) -> AnsweredDialog:
     """The dialog as the 200 to its INVITE confirms it: aiosipua keeps only the tags, so the
     remote target (Contact) and the route set (Record-Route, reversed) are read here."""
-    contacts = ok.contact
+    contacts = [contact.uri for contact in ok.contact if contact.uri.host]
     to = ok.to_addr
     return AnsweredDialog(
         call_id=dialog.call_id,
@@ -93,7 +93,7 @@ def answered_dialog(dialog: Dialog, ok: SipResponse, remote: tuple[str, int]) ->
         remote_tag=(to.tag if to is not None and to.tag else dialog.remote_tag),
         local_uri=dialog.local_uri,
         remote_uri=dialog.remote_uri,
-        remote_target=stringify_uri(contacts[0].uri) if contacts else dialog.remote_uri,
+        remote_target=stringify_uri(contacts[0]) if contacts else dialog.remote_uri,
         route_set=tuple(reversed(ok.headers.get("record-route"))),
         next_cseq=dialog.local_cseq + 1,
         remote=remote,
@@ -138,14 +138,13 @@ async def send_bye(dialog: AnsweredDialog, settings: SipSettings) -> ByeOutcome:
             state=DialogState.CONFIRMED,
         )
         bye = state.create_request("BYE", via_host=str(host), via_port=int(port))
-        async with asyncio.timeout(TIMER_F_S):
-            answer = await _transaction(transport, bye, dialog.remote, responses)
-            if answer.status_code in (401, 407) and auth is not None:
-                challenge = answer_challenge(auth, answer, answer.status_code, "BYE", bye.uri)
-                if challenge is not None:
-                    bye = state.create_request("BYE", via_host=str(host), via_port=int(port))
-                    bye.headers.set_single(*challenge)
-                    answer = await _transaction(transport, bye, dialog.remote, responses)
+        answer = await _transaction(transport, bye, dialog.remote, responses)
+        if answer.status_code in (401, 407) and auth is not None:
+            challenge = answer_challenge(auth, answer, answer.status_code, "BYE", bye.uri)
+            if challenge is not None:
+                bye = state.create_request("BYE", via_host=str(host), via_port=int(port))
+                bye.headers.set_single(*challenge)
+                answer = await _transaction(transport, bye, dialog.remote, responses)
         return ByeOutcome(answer.status_code, answer.reason_phrase)
     except TimeoutError:
         return ByeOutcome(None, f"no final response within {TIMER_F_S:g} s")
@@ -159,24 +158,26 @@ async def _transaction(
     remote: tuple[str, int],
     responses: asyncio.Queue[SipResponse],
 ) -> SipResponse:
-    """Send `request` until a final response to it (matched by its Via branch) comes."""
+    """Send `request` until a final response to it (matched by its Via branch) comes;
+    TimeoutError after Timer F."""
     branch = request.via[0].branch
     data = bytes(request)
     interval = T1_S
     transport.sendto(data, remote)
-    while True:
-        try:
-            async with asyncio.timeout(interval):
-                while True:
-                    response = await responses.get()
-                    vias = response.via
-                    if vias and vias[0].branch == branch:
-                        if response.status_code >= 200:
-                            return response
-                        interval = T2_S  # a provisional: retransmit every T2 from now on
-        except TimeoutError:
-            transport.sendto(data, remote)
-            interval = min(2 * interval, T2_S)
+    async with asyncio.timeout(TIMER_F_S):
+        while True:
+            try:
+                async with asyncio.timeout(interval):
+                    while True:
+                        response = await responses.get()
+                        vias = response.via
+                        if vias and vias[0].branch == branch:
+                            if response.status_code >= 200:
+                                return response
+                            interval = T2_S  # after a provisional: every T2 (Timer E)
+            except TimeoutError:
+                transport.sendto(data, remote)
+                interval = min(2 * interval, T2_S)
 
 
 class _Responses(asyncio.DatagramProtocol):
