@@ -8,7 +8,7 @@ so the everyday command stays one word long.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +23,7 @@ from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, Tw
 from shopper.carriers.pacing import TargetCaps, configured_caps
 from shopper.carriers.twilio.settings import twilio_settings
 from shopper.cli.errors import one_line_errors, print_ivr_warnings
-from shopper.cli.interrupts import interrupts
+from shopper.cli.interrupts import Interrupts, interrupts
 from shopper.cli.monitor_status import status
 from shopper.cli.mqtt import (
     MqttCa,
@@ -261,33 +261,21 @@ here (`CallHere`), or runs enqueued for a fleet."""
 
 async def _monitor(places: Places, dispatch_for: DispatchFor) -> int:
     """The monitor until a signal stops it; returns the signal's exit code."""
-    schedule, console, state = places.schedule, places.console, places.state
-    with opened_history(state / HISTORY_FILE) as history:
-        async with publishing(places.delivery.settings, warn, state / OUTBOX_FILE) as publisher:
-            setup = MonitorSetup(
-                schedule=schedule,
-                history=history,
-                out=places.out,
-                publisher=publisher,
-                console=console,
-                metrics_port=places.metrics_port,
-            )
-            async with observing(setup) as heard_by:
-                monitor = Monitor(schedule, history, dispatch_for(publisher), heard_by, warn=warn)
-                console.print(
-                    f"monitoring {', '.join(c.name for c in schedule.checks)} "
-                    f"({schedule.path}); history in {history.path}"
-                )
-                with interrupts() as stop:
-                    task = asyncio.create_task(monitor.run())
-                    monitor.on_fire = stop.cancels
-                    stop.cancels(task)
-                    await asyncio.wait([task])
-                    if not task.cancelled():
-                        task.result()  # an error that is not a signal: raised as it is
-            if publisher is not None:
-                await publisher.drain_and_report(places.delivery.drain_s)
-    return stop.exit_code or 1
+    schedule = places.schedule
+    async with _monitoring(places) as (setup, heard_by):
+        monitor = Monitor(
+            schedule, setup.history, dispatch_for(setup.publisher), heard_by, warn=warn
+        )
+        places.console.print(
+            f"monitoring {', '.join(c.name for c in schedule.checks)} "
+            f"({schedule.path}); history in {setup.history.path}"
+        )
+
+        def start(stop: Interrupts) -> Coroutine[Any, Any, None]:
+            monitor.on_fire = stop.cancels
+            return monitor.run()
+
+        return await _until_signal(start)
 
 
 async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
@@ -299,34 +287,48 @@ async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
     from shopper.monitor.fleet.monitor import FleetResults, enqueueing, monitor_fleet
     from shopper.monitor.fleet.queue import safe_dsn
 
-    schedule, console, state = places.schedule, places.console, places.state
-    with opened_history(state / HISTORY_FILE) as history:
-        async with publishing(places.delivery.settings, warn, state / OUTBOX_FILE) as publisher:
+    schedule = places.schedule
+    async with _monitoring(places) as (setup, told), enqueueing(queue, given) as dispatch:
+        history = setup.history
+        results = FleetResults(queue, history, told, warn=warn, keep_days=schedule.keep_days)
+        monitor = Monitor(schedule, history, dispatch, results.for_fires(told), warn=warn)
+        places.console.print(
+            f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "
+            f"for the workers of {safe_dsn(queue)}; history in {history.path}"
+        )
+        return await _until_signal(lambda _: monitor_fleet(monitor, results))
+
+
+@asynccontextmanager
+async def _monitoring(places: Places) -> AsyncIterator[tuple[MonitorSetup, list[RunObserver]]]:
+    """What every monitor runs with: its history, the MQTT publisher and the observers; the
+    outbox is drained on the way out, after the observers' last word."""
+    with opened_history(places.state / HISTORY_FILE) as history:
+        outbox = places.state / OUTBOX_FILE
+        async with publishing(places.delivery.settings, warn, outbox) as publisher:
             setup = MonitorSetup(
-                schedule=schedule,
+                schedule=places.schedule,
                 history=history,
                 out=places.out,
                 publisher=publisher,
-                console=console,
+                console=places.console,
                 metrics_port=places.metrics_port,
             )
-            async with observing(setup) as told, enqueueing(queue, given) as dispatch:
-                results = FleetResults(
-                    queue, history, told, warn=warn, keep_days=schedule.keep_days
-                )
-                monitor = Monitor(schedule, history, dispatch, results.for_fires(told), warn=warn)
-                console.print(
-                    f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "
-                    f"for the workers of {safe_dsn(queue)}; history in {history.path}"
-                )
-                with interrupts() as stop:
-                    task = asyncio.create_task(monitor_fleet(monitor, results))
-                    stop.cancels(task)
-                    await asyncio.wait([task])
-                    if not task.cancelled():
-                        task.result()
+            async with observing(setup) as heard_by:
+                yield setup, heard_by
             if publisher is not None:
                 await publisher.drain_and_report(places.delivery.drain_s)
+
+
+async def _until_signal(start: Callable[[Interrupts], Coroutine[Any, Any, None]]) -> int:
+    """Run what `start` returns until Ctrl-C or SIGTERM cancels it; returns the signal's
+    exit code. An error that is not a signal is raised as it is."""
+    with interrupts() as stop:
+        task = asyncio.create_task(start(stop))
+        stop.cancels(task)
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.result()
     return stop.exit_code or 1
 
 
