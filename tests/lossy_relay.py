@@ -38,6 +38,7 @@ _LENGTH = re.compile(rb"(?im)^(Content-Length|l):[ \t]*\d+")
 class RelayCounts:
     forwarded: int = 0
     dropped: int = 0
+    dropped_toward_caller: int = 0
     sip: list[str] = field(default_factory=list)
 
 
@@ -58,12 +59,17 @@ class LossyRelay:
     """Start with `start()` (binds and returns at once), stop with `stop()`; `sip_port` is
     the port to dial."""
 
-    def __init__(self, server: tuple[str, int], loss: float, jitter_s: float, seed: int = 1):
+    def __init__(self, server: tuple[str, int], loss: float, jitter_s: float, seed: int = 3):
         self.server = server
         self.loss = loss
         self.jitter_s = jitter_s
         self.counts = RelayCounts()
-        self._random = random.Random(seed)
+        # One stream of chance per direction: which packets of a direction are lost then
+        # depends only on their order in that direction, never on how the two directions
+        # happened to interleave (one shared stream once gave every loss of a call to the
+        # caller's packets, and the caller measured none).
+        self._toward_caller_random = random.Random(seed)
+        self._toward_server_random = random.Random(seed + 1)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._caller_sip: tuple[str, int] | None = None
@@ -92,11 +98,15 @@ class LossyRelay:
         self._sip = await bind(self._sip_datagram)
         # Faces the server: the server is told the caller's media is here.
         self._toward_server = await bind(
-            lambda data, _: self._rtp(data, self._caller_rtp, self._toward_caller)
+            lambda data, _: self._rtp(
+                data, self._caller_rtp, self._toward_caller, self._toward_caller_random
+            )
         )
         # Faces the caller: the caller is told the server's media is here.
         self._toward_caller = await bind(
-            lambda data, _: self._rtp(data, self._server_rtp, self._toward_server)
+            lambda data, _: self._rtp(
+                data, self._server_rtp, self._toward_server, self._toward_server_random
+            )
         )
         self.sip_port = self._port(self._sip)
 
@@ -133,14 +143,18 @@ class LossyRelay:
         head = _LENGTH.sub(b"Content-Length: %d" % len(body), head, count=1)
         return head + separator + body
 
-    def _rtp(self, data: bytes, to: tuple[str, int] | None, out: _Socket) -> None:
+    def _rtp(
+        self, data: bytes, to: tuple[str, int] | None, out: _Socket, chance: random.Random
+    ) -> None:
         if to is None or out.transport is None:
             return
-        if self._random.random() < self.loss:
+        if chance.random() < self.loss:
             self.counts.dropped += 1
+            if out is self._toward_caller:
+                self.counts.dropped_toward_caller += 1
             return
         self.counts.forwarded += 1
-        delay = self._random.uniform(0.0, 2 * self.jitter_s)
+        delay = chance.uniform(0.0, 2 * self.jitter_s)
         transport = out.transport
         self._loop.call_later(delay, transport.sendto, data, to)
 
