@@ -124,6 +124,9 @@ def _inside(folder: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]] | None:
 class RetentionObserver:
     """Applies retention after runs, at most once every `every_s` (a RunObserver).
 
+    `out_dir` None: runs are forgotten and no folder is deleted (a fleet's monitor: the call
+    folders are its workers', each deletes those it wrote; shopper.monitor.fleet.evidence).
+
     Put it before the DashboardObserver, so the page is drawn without forgotten runs. The
     history is changed on the event loop (its connection belongs to the loop's thread); the
     folders are deleted in a worker thread."""
@@ -131,7 +134,7 @@ class RetentionObserver:
     def __init__(
         self,
         history: History,
-        out_dir: Path,
+        out_dir: Path | None,
         keep_days: float,
         *,
         every_s: float = CHECK_EVERY_S,
@@ -157,6 +160,8 @@ class RetentionObserver:
         self._last = now
         cutoff = cutoff_for(self._keep_days, now)
         runs = self._history.forget_before(cutoff)
+        if self._out_dir is None:
+            return Retained(cutoff, len(runs), (), ())
         return await asyncio.to_thread(delete_evidence, runs, self._out_dir, cutoff)
 
     async def _when_due(self) -> None:
