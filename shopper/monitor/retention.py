@@ -76,20 +76,21 @@ def delete_evidence(runs: Sequence[RunRecord], out_dir: Path, cutoff: datetime) 
         if not run.evidence:
             continue
         folder = Path(run.evidence)
-        reason = _delete_call_folder(folder, out_dir)
+        reason = delete_call_folder(folder, out_dir)
         if reason is None:
             deleted.append(folder)
-        elif reason != _GONE:
+        elif reason != ALREADY_GONE:
             log.warning("retention: left %s in place: %s", folder, reason)
             refused.append(Refused(folder, reason))
     return Retained(cutoff, len(runs), tuple(deleted), tuple(refused))
 
 
-_GONE = "already gone"
+ALREADY_GONE = "already gone"
 
 
-def _delete_call_folder(folder: Path, out_dir: Path) -> str | None:
-    """None when deleted; otherwise why not."""
+def delete_call_folder(folder: Path, out_dir: Path) -> str | None:
+    """Delete one call folder below `out_dir`, safely (the module's rules): None when
+    deleted; otherwise why not (`ALREADY_GONE` when there was nothing to delete)."""
     inside = _inside(folder, out_dir)
     if inside is None:
         return f"not inside the output folder {out_dir}"
@@ -100,7 +101,7 @@ def _delete_call_folder(folder: Path, out_dir: Path) -> str | None:
         if path.is_symlink():
             return f"{path} is a symbolic link"
         if not path.exists():
-            return _GONE
+            return ALREADY_GONE
     if not path.is_dir():
         return "not a folder"
     try:
