@@ -59,7 +59,7 @@ class CheckCalls:
 
         def on_call(call: CallContext) -> None:
             if self._evidence is not None:
-                folder = call_folder(self._context.out, check.name, call.session.call.call_id)
+                folder = call_folder(self._context.out, check.name, call.call_id)
                 at = self._context.clock()
                 self._evidence.placed(folder.absolute(), run.run_id, at, schedule.keep_days)
             follow_legs(call.session.call, placed)
