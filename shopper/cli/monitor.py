@@ -302,19 +302,22 @@ async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
     from shopper.monitor.fleet.queue import safe_dsn
 
     schedule = places.schedule
-    shared: list[FleetAlertStates] = []
+    shared: FleetAlertStates | None = None
 
     def alert_states(history: History) -> AlertStates:
-        shared.append(FleetAlertStates(history, monitor_name()))
-        return shared[0]
+        """The fleet's shared alert states, kept in this monitor's history as they change."""
+        nonlocal shared
+        shared = FleetAlertStates(history, monitor_name())
+        return shared
 
     async with (
         _monitoring(places, alert_states, fleet=True) as (setup, told),
         enqueueing(queue, given) as dispatch,
     ):
         history = setup.history
+        assert shared is not None  # made with the observers
         results = FleetResults(
-            queue, history, told, warn=warn, keep_days=schedule.keep_days, alerts=shared[0]
+            queue, history, told, warn=warn, keep_days=schedule.keep_days, alerts=shared
         )
         monitor = Monitor(schedule, history, dispatch, results.for_fires(told), warn=warn)
         places.console.print(
