@@ -160,10 +160,6 @@ class Webhooks:
         for url in urls:
             self._outbox.put(url, body, 0, False)
 
-    def __len__(self) -> int:
-        """POSTs not yet delivered (or given up), in the outbox."""
-        return 0 if self._outbox is None else len(self._outbox)
-
     async def _send(self) -> None:
         """Start a delivery for every entry of the outbox not yet being tried: at start (what
         an earlier monitor left) and whenever one is put or one ends."""

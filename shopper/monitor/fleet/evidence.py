@@ -130,7 +130,7 @@ class EvidenceLedger:
         self._db.executemany("DELETE FROM folders WHERE folder = ?", [(str(f),) for f in folders])
 
     def folders(self) -> list[Written]:
-        """Every row, oldest first (for `shopper worker` tests and inspection)."""
+        """Every row, oldest first (what is left to delete, for inspection)."""
         rows = self._db.execute(
             "SELECT folder, run_id, owner, ended FROM folders ORDER BY placed_at"
         ).fetchall()
