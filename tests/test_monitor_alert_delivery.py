@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -212,6 +213,7 @@ async def test_webhooks_are_retried_until_accepted_and_never_show_their_token(
             history,
             publisher=None,
             announce=lines.append,
+            webhook_outbox=tmp_path / "webhooks.sqlite3",
             clock=clock,
             backoff=QUICK,
         ) as observer:
@@ -242,20 +244,104 @@ async def test_an_unreachable_webhook_is_retried_then_reported_without_its_url(
 ) -> None:
     warnings: list[str] = []
     url = f"https://user:pw@127.0.0.1:{free_port()}/hook?token=sEcReT"
-    async with Webhooks(warnings.append, QUICK) as hooks:
-        assert not await hooks.deliver(url, {"text": "x"})
+    async with Webhooks(tmp_path / "webhooks.sqlite3", warnings.append, QUICK) as hooks:
+        assert not await hooks.deliver(url, b'{"text": "x"}')
     [warning] = warnings
     assert warning.startswith("webhook https://127.0.0.1:")
     assert warning.endswith("/…: not delivered after 4 attempts (cannot connect)")
     assert "sEcReT" not in warning and "pw" not in warning
 
 
-async def test_leaving_gives_up_posts_still_being_retried_with_one_line(serve: Any) -> None:
+async def test_leaving_keeps_posts_still_being_retried_with_one_line(
+    serve: Any, tmp_path: Path
+) -> None:
     broken = Hook(failures=99)
     url = await serve(broken)
     warnings: list[str] = []
+    path = tmp_path / "webhooks.sqlite3"
     patient = Backoff(attempts=99, first_s=0.2, max_s=0.2, jitter_s=0.0)
-    async with Webhooks(warnings.append, patient, drain_s=0.1) as hooks:
+    async with Webhooks(path, warnings.append, patient, drain_s=0.1) as hooks:
         hooks.post([url], {"text": "x"})
-    assert warnings == ["webhooks: gave up 1 alert POST still being retried"]
+    assert warnings == [
+        f"webhooks: 1 alert POST waits in {path}, still being retried; "
+        "the monitor's next start sends them"
+    ]
     assert 1 <= broken.calls < 99
+
+
+HARNESS = Path(__file__).parent / "webhook_monitor.py"
+
+
+class Receiver:
+    """A webhook receiver that keeps the `id` of every POST and accepts from its
+    `accept_from`-th one on (before that: 503)."""
+
+    def __init__(self) -> None:
+        self.accept_from = 10**9
+        self.ids: list[str] = []
+        self.accepted: list[dict[str, Any]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        self.ids.append(payload["id"])
+        if len(self.ids) < self.accept_from:
+            return web.Response(status=503)
+        self.accepted.append(payload)
+        return web.Response(text="ok")
+
+
+async def _monitor(state: Path, url: str, seconds: float) -> asyncio.subprocess.Process:
+    """The harness judging two failed runs (which raise the alert), started and ready."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(HARNESS), str(state), url, "2", str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    async with asyncio.timeout(60):
+        while (line := await process.stdout.readline()) != b"ready\n":
+            assert line, "the harness ended before it was ready"
+    return process
+
+
+async def test_a_pending_webhook_survives_a_killed_monitor_and_goes_out_once(
+    tmp_path: Path,
+) -> None:
+    """A receiver failing while the monitor is killed (SIGKILL) mid-retry: the POST waits in
+    the state dir, the next monitor sends it (with backoff) until the receiver accepts it,
+    once, with the same id, and a third monitor sends nothing again."""
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook/{token}", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook/sEcReT"
+    try:
+        first = await _monitor(tmp_path, url, 60)
+        async with asyncio.timeout(30):
+            while len(receiver.ids) < 3:  # tried and retried, refused each time
+                await asyncio.sleep(0.05)
+        first.kill()
+        await first.wait()
+        assert receiver.accepted == []
+        tried = len(receiver.ids)
+        receiver.accept_from = tried + 3  # two more refusals after the restart, then accepted
+
+        second = await _monitor(tmp_path, url, 60)
+        async with asyncio.timeout(30):
+            while not receiver.accepted:
+                await asyncio.sleep(0.05)
+        second.terminate()
+        await second.wait()
+        third = await _monitor(tmp_path, url, 1.0)
+        assert await third.wait() == 0
+    finally:
+        await runner.cleanup()
+    [payload] = receiver.accepted
+    jsonschema.validate(payload, SCHEMA)
+    assert (payload["change"], payload["status"]) == ("raised", "failing")
+    assert len(receiver.ids) == tried + 3, "the restarted monitor retried until accepted, once"
+    assert set(receiver.ids) == {payload["id"]}, "every POST was the first monitor's document"
+    outbox = Outbox(tmp_path / "webhooks.sqlite3", warn=lambda _: None)
+    assert len(outbox) == 0
+    outbox.close()

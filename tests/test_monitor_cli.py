@@ -163,6 +163,7 @@ async def test_the_monitor_hears_alerts_first_and_only_they_notify_in_a_fleet(
             schedule=load_schedule(SHIPPED),
             history=history,
             out=tmp_path / "out",
+            state=tmp_path / "state",
             publisher=None,
             console=Console(quiet=True),
             metrics_port=0,

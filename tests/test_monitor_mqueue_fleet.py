@@ -23,6 +23,7 @@ import pytest
 from shopper.monitor.checks import run_id_of
 from shopper.monitor.fleet import ledger
 from shopper.monitor.fleet.enqueue import enqueue_run
+from shopper.monitor.fleet.evidence import EVIDENCE_FILE, EvidenceLedger, WorkerRetention
 from shopper.monitor.fleet.queue import connect, fleet_app, prepare
 from shopper.monitor.fleet.runs import FleetRun
 
@@ -222,3 +223,17 @@ def test_a_worker_killed_mid_call_loses_no_run_and_duplicates_none(
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, (line, spans)
     assert killed_at - min(a.started_at for a in attempts) < timedelta(minutes=2)
+
+    # Each worker entered every call folder it wrote in its ledger as the call was placed;
+    # the killed worker's cut call is there too, never ended. Once keep_days have passed,
+    # retention deletes them all: the dead worker's too, since its process is gone.
+    evidence = EvidenceLedger(Path(os.environ["SHOPPER_STATE_DIR"]) / EVIDENCE_FILE)
+    rows = [row for row in evidence.folders() if row.folder.is_relative_to(out)]
+    results = {path.parent for path in out.glob("*/*/result.json")}
+    assert results <= {row.folder for row in rows if row.ended}
+    assert cut_run in {row.run_id for row in rows if not row.ended}
+    later = datetime.now(UTC) + timedelta(days=31)  # the schedule keeps the default 30 days
+    asyncio.run(WorkerRetention(evidence, out, now=lambda: later).apply())
+    assert not [row for row in evidence.folders() if row.folder.is_relative_to(out)]
+    assert list(out.glob("*/*")) == []
+    evidence.close()

@@ -43,6 +43,7 @@ from shopper.cli.mqtt import (
 from shopper.cli.options import Engine, Seed, SpeechOptions, VoskModel
 from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
 from shopper.monitor.alert_observer import alerting
+from shopper.monitor.alert_states import AlertStates
 from shopper.monitor.cadence import cadence_of
 from shopper.monitor.calendar import closed_reason
 from shopper.monitor.checks import CheckContext, ScheduledRun
@@ -56,6 +57,7 @@ from shopper.monitor.retention import RetentionObserver
 from shopper.monitor.schedule import load_schedule
 from shopper.monitor.scheduler import Monitor
 from shopper.monitor.spec import CheckSpec, Cron, Every, Lines, Schedule
+from shopper.monitor.webhooks import WEBHOOK_OUTBOX_FILE
 from shopper.publish.outbox import OUTBOX_FILE, state_dir
 from shopper.publish.publisher import Publisher, publishing
 from shopper.scripts.loader import load_script
@@ -98,9 +100,15 @@ class MonitorSetup:
     schedule: Schedule
     history: History
     out: Path
+    state: Path
     publisher: Publisher | None
     console: Console
     metrics_port: int | None
+    alert_states: AlertStates | None = None
+    """Where alert states are kept (None: the history; a fleet shares them in PostgreSQL)."""
+    deletes_evidence: bool = True
+    """Retention deletes the call folders of forgotten runs (not in a fleet's monitor: its
+    runs' folders are the workers', who delete those they wrote)."""
 
 
 @monitor_app.command(RUN_COMMAND)
@@ -284,13 +292,33 @@ async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
     fleet's results come back into the history and to the observers (those that notify:
     from the reporting monitor only; shopper.monitor.fleet.monitor)."""
     # The fleet's modules load psycopg, which needs libpq: only a fleet's monitor does.
-    from shopper.monitor.fleet.monitor import FleetResults, enqueueing, monitor_fleet
+    from shopper.monitor.fleet.alerts import FleetAlertStates
+    from shopper.monitor.fleet.monitor import (
+        FleetResults,
+        enqueueing,
+        monitor_fleet,
+        monitor_name,
+    )
     from shopper.monitor.fleet.queue import safe_dsn
 
     schedule = places.schedule
-    async with _monitoring(places) as (setup, told), enqueueing(queue, given) as dispatch:
+    shared: FleetAlertStates | None = None
+
+    def alert_states(history: History) -> AlertStates:
+        """The fleet's shared alert states, kept in this monitor's history as they change."""
+        nonlocal shared
+        shared = FleetAlertStates(history, monitor_name())
+        return shared
+
+    async with (
+        _monitoring(places, alert_states, fleet=True) as (setup, told),
+        enqueueing(queue, given) as dispatch,
+    ):
         history = setup.history
-        results = FleetResults(queue, history, told, warn=warn, keep_days=schedule.keep_days)
+        assert shared is not None  # made with the observers
+        results = FleetResults(
+            queue, history, told, warn=warn, keep_days=schedule.keep_days, alerts=shared
+        )
         monitor = Monitor(schedule, history, dispatch, results.for_fires(told), warn=warn)
         places.console.print(
             f"monitoring {', '.join(c.name for c in schedule.checks)} ({schedule.path}) "
@@ -300,9 +328,16 @@ async def _monitor_fleet(places: Places, queue: str, given: Path) -> int:
 
 
 @asynccontextmanager
-async def _monitoring(places: Places) -> AsyncIterator[tuple[MonitorSetup, list[RunObserver]]]:
+async def _monitoring(
+    places: Places,
+    alert_states: Callable[[History], AlertStates | None] = lambda _: None,
+    *,
+    fleet: bool = False,
+) -> AsyncIterator[tuple[MonitorSetup, list[RunObserver]]]:
     """What every monitor runs with: its history, the MQTT publisher and the observers; the
-    outbox is drained on the way out, after the observers' last word."""
+    outbox is drained on the way out, after the observers' last word. A fleet's monitor
+    keeps its alert states where `alert_states` says and deletes no call folder (the
+    workers delete those they wrote)."""
     with opened_history(places.state / HISTORY_FILE) as history:
         outbox = places.state / OUTBOX_FILE
         async with publishing(places.delivery.settings, warn, outbox) as publisher:
@@ -310,9 +345,12 @@ async def _monitoring(places: Places) -> AsyncIterator[tuple[MonitorSetup, list[
                 schedule=places.schedule,
                 history=history,
                 out=places.out,
+                state=places.state,
                 publisher=publisher,
                 console=places.console,
                 metrics_port=places.metrics_port,
+                alert_states=alert_states(history),
+                deletes_evidence=not fleet,
             )
             async with observing(setup) as heard_by:
                 yield setup, heard_by
@@ -345,6 +383,8 @@ async def observing(setup: MonitorSetup) -> AsyncIterator[list[RunObserver]]:
                 setup.history,
                 publisher=setup.publisher,
                 announce=warn,
+                webhook_outbox=setup.state / WEBHOOK_OUTBOX_FILE,
+                states=setup.alert_states,
             )
         )
         heard_by: list[RunObserver] = [alerts]
@@ -362,7 +402,11 @@ async def observing(setup: MonitorSetup) -> AsyncIterator[list[RunObserver]]:
             scheduled=[check.name for check in setup.schedule.checks],
         )
         heard_by += [
-            RetentionObserver(setup.history, setup.out, setup.schedule.keep_days),
+            RetentionObserver(
+                setup.history,
+                setup.out if setup.deletes_evidence else None,
+                setup.schedule.keep_days,
+            ),
             dashboard,
             ConsoleObserver(setup.console),
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,6 +39,7 @@ from shopper.cli.options import Engine, Seed, SpeechOptions, VoskModel
 from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
 from shopper.monitor.checks import CheckContext
 from shopper.monitor.schedule import load_schedule
+from shopper.publish.outbox import OUTBOX_FILE, state_dir
 from shopper.publish.publisher import publishing
 from shopper.publish.settings import MqttSettings
 
@@ -58,8 +60,18 @@ def worker(
         int, typer.Option(min=1, help="Calls at once on this worker (one per target line).")
     ] = 1,
     out: Annotated[Path, typer.Option(help="Write each call into OUT/<check>/<call id>.")] = Path(
-        "monitor-out"
+        "recordings/monitor"
     ),
+    state_dir_option: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            envvar="SHOPPER_STATE_DIR",
+            help="Folder of the MQTT outbox and of the ledger of call folders this worker "
+            "wrote, which it deletes after the schedule's keep_days (default: the user's state "
+            "folder).",
+        ),
+    ] = None,
     name: Annotated[
         str, typer.Option(help="This worker's name in the fleet's tables (default host-pid).")
     ] = "",
@@ -146,34 +158,53 @@ def worker(
             twilio=TwilioGiven(twilio_from, public_url, listen, twilio_api_url, twilio_dtmf),
         )
         speech = SpeechOptions(engine, vosk_model).select()
-        asyncio.run(_serve(settings, speech, options, out, mqtt_settings, mqtt_drain))
+        places = WorkerPlaces(out=out.resolve(), state=state_dir_option or state_dir())
+        asyncio.run(_serve(settings, speech, options, places, mqtt_settings, mqtt_drain))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlaces:
+    out: Path
+    """Absolute: the ledger and the fleet's history name call folders by it."""
+    state: Path
 
 
 async def _serve(
     settings: WorkerSettings,
     speech: SpeechEngine,
     options: DialOptions,
-    out: Path,
+    places: WorkerPlaces,
     mqtt_settings: MqttSettings | None,
     drain_s: float,
 ) -> None:
     """Serve until a signal: the first SIGTERM/Ctrl-C stops taking runs and lets the calls
-    in progress finish within the grace time; what is left in the outbox is then drained."""
+    in progress finish within the grace time; what is left in the outbox is then drained.
+    Meanwhile the call folders this worker wrote are deleted after the schedule's keep_days
+    (hourly)."""
     from shopper.monitor.fleet.calls import CheckCalls
+    from shopper.monitor.fleet.evidence import EVIDENCE_FILE, EvidenceLedger, WorkerRetention
     from shopper.monitor.fleet.worker import FleetWorker
 
-    async with publishing(mqtt_settings, warn) as publisher:
-        context = CheckContext(speech=speech, options=options, out=out, publisher=publisher)
-        fleet = FleetWorker(settings, CheckCalls(context, load_schedule))
+    ledger = EvidenceLedger(places.state / EVIDENCE_FILE)
+    outbox = places.state / OUTBOX_FILE
+    async with publishing(mqtt_settings, warn, outbox) as publisher:
+        context = CheckContext(speech=speech, options=options, out=places.out, publisher=publisher)
+        fleet = FleetWorker(settings, CheckCalls(context, load_schedule, ledger))
+        retention = asyncio.create_task(WorkerRetention(ledger, places.out).keep_applying())
         stop = asyncio.Event()
-        with interrupts() as signals:
-            # A stand-in the first signal cancels: its end is the worker's cue to stop.
-            cue = asyncio.create_task(asyncio.Event().wait())
-            cue.add_done_callback(lambda _: stop.set())
-            signals.cancels(cue)
-            try:
-                await fleet.serve(stop)
-            finally:
-                cue.cancel()
+        try:
+            with interrupts() as signals:
+                # A stand-in the first signal cancels: its end is the worker's cue to stop.
+                cue = asyncio.create_task(asyncio.Event().wait())
+                cue.add_done_callback(lambda _: stop.set())
+                signals.cancels(cue)
+                try:
+                    await fleet.serve(stop)
+                finally:
+                    cue.cancel()
+        finally:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
+            ledger.close()
         if publisher is not None:
             await publisher.drain_and_report(drain_s)

@@ -117,6 +117,11 @@ class _Attempt:
             self.feed.finish(self.record)
 
 
+def call_folder(out: Path, check: str, call_id: str) -> Path:
+    """Where a check's call is written: `out/<check>/<call id>`."""
+    return out / check / call_id
+
+
 async def run_check(run: ScheduledRun, context: CheckContext) -> RunRecord:
     """Place the run's call, re-try it (`retries`) while it does not pass, and return the run.
 
@@ -181,7 +186,7 @@ async def _place(script: CallScript, run: ScheduledRun, context: CheckContext) -
     feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
 
     def folder_of(call_id: str, _started: datetime) -> Path:
-        return context.out / run.check.name / call_id
+        return call_folder(context.out, run.check.name, call_id)
 
     def placed(call: CallContext) -> None:
         for watcher in (feed.attach if feed is not None else None, context.on_call):

@@ -172,6 +172,21 @@ class History:
             ),
         )
 
+    def save_alert_once(self, state: AlertState) -> bool:
+        """`save_alert` unless the same state (check, status, since, notification) is on
+        record already: every monitor of a fleet copies the shared states in, and again after
+        a restart. False when it was there."""
+        notified = None if state.notified_at is None else _text(state.notified_at)
+        found = self._db.execute(
+            "SELECT 1 FROM alerts WHERE check_name = ? AND status = ? AND since = ? "
+            "AND notified_at IS ?",
+            (state.check, state.status, _text(state.since), notified),
+        ).fetchone()
+        if found is not None:
+            return False
+        self.save_alert(state)
+        return True
+
     def alert(self, check: str) -> AlertState | None:
         """The check's current alert state; None before its first."""
         row = self._db.execute(

@@ -76,20 +76,21 @@ def delete_evidence(runs: Sequence[RunRecord], out_dir: Path, cutoff: datetime) 
         if not run.evidence:
             continue
         folder = Path(run.evidence)
-        reason = _delete_call_folder(folder, out_dir)
+        reason = delete_call_folder(folder, out_dir)
         if reason is None:
             deleted.append(folder)
-        elif reason != _GONE:
+        elif reason != ALREADY_GONE:
             log.warning("retention: left %s in place: %s", folder, reason)
             refused.append(Refused(folder, reason))
     return Retained(cutoff, len(runs), tuple(deleted), tuple(refused))
 
 
-_GONE = "already gone"
+ALREADY_GONE = "already gone"
 
 
-def _delete_call_folder(folder: Path, out_dir: Path) -> str | None:
-    """None when deleted; otherwise why not."""
+def delete_call_folder(folder: Path, out_dir: Path) -> str | None:
+    """Delete one call folder below `out_dir`, safely (the module's rules): None when
+    deleted; otherwise why not (`ALREADY_GONE` when there was nothing to delete)."""
     inside = _inside(folder, out_dir)
     if inside is None:
         return f"not inside the output folder {out_dir}"
@@ -100,7 +101,7 @@ def _delete_call_folder(folder: Path, out_dir: Path) -> str | None:
         if path.is_symlink():
             return f"{path} is a symbolic link"
         if not path.exists():
-            return _GONE
+            return ALREADY_GONE
     if not path.is_dir():
         return "not a folder"
     try:
@@ -124,6 +125,9 @@ def _inside(folder: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]] | None:
 class RetentionObserver:
     """Applies retention after runs, at most once every `every_s` (a RunObserver).
 
+    `out_dir` None: runs are forgotten and no folder is deleted (a fleet's monitor: the call
+    folders are its workers', each deletes those it wrote; shopper.monitor.fleet.evidence).
+
     Put it before the DashboardObserver, so the page is drawn without forgotten runs. The
     history is changed on the event loop (its connection belongs to the loop's thread); the
     folders are deleted in a worker thread."""
@@ -131,7 +135,7 @@ class RetentionObserver:
     def __init__(
         self,
         history: History,
-        out_dir: Path,
+        out_dir: Path | None,
         keep_days: float,
         *,
         every_s: float = CHECK_EVERY_S,
@@ -157,6 +161,8 @@ class RetentionObserver:
         self._last = now
         cutoff = cutoff_for(self._keep_days, now)
         runs = self._history.forget_before(cutoff)
+        if self._out_dir is None:
+            return Retained(cutoff, len(runs), (), ())
         return await asyncio.to_thread(delete_evidence, runs, self._out_dir, cutoff)
 
     async def _when_due(self) -> None:

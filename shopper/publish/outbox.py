@@ -69,10 +69,26 @@ class Limits:
 
 
 class Outbox:
-    """One SQLite file shared by every shopper process of the user (run, publish --drain)."""
+    """One SQLite file shared by every shopper process of the user (run, publish --drain).
 
-    def __init__(self, path: Path, limits: Limits | None = None, warn: Warn | None = None):
+    `name` and `receiver` word its warnings (the MQTT outbox and the broker by default) and
+    `shown` the topic in them: the monitor's webhook outbox (shopper.monitor.webhooks) keeps a
+    URL, which may hold a token, as each entry's topic."""
+
+    def __init__(
+        self,
+        path: Path,
+        limits: Limits | None = None,
+        warn: Warn | None = None,
+        *,
+        name: str = "MQTT outbox",
+        receiver: str = "the broker",
+        shown: Callable[[str], str] = str,
+    ):
         self.path = path
+        self.name = name
+        self.receiver = receiver
+        self._shown = shown
         self.limits = limits or Limits()
         self._warn = warn or _log.warning
         self._refused = 0
@@ -92,7 +108,7 @@ class Outbox:
     def close(self) -> None:
         if self._refused:
             self._warn(
-                f"MQTT outbox {self.path} was full: {self._refused} entries were not kept "
+                f"{self.name} {self.path} was full: {self._refused} entries were not kept "
                 f"(limits {self.limits.max_entries} entries, {self.limits.max_bytes} bytes)"
             )
             self._refused = 0
@@ -109,8 +125,8 @@ class Outbox:
             if count >= self.limits.max_entries or size + len(payload) > self.limits.max_bytes:
                 if self._refused == 0:
                     self._warn(
-                        f"MQTT outbox {self.path} is full ({count} entries, {size} bytes): "
-                        "new entries are not kept until the broker takes the waiting ones"
+                        f"{self.name} {self.path} is full ({count} entries, {size} bytes): "
+                        f"new entries are not kept until {self.receiver} takes the waiting ones"
                     )
                 self._refused += 1
                 return False
@@ -120,7 +136,9 @@ class Outbox:
             )
             self._count, self._bytes = count + 1, size + len(payload)
         except sqlite3.Error as error:
-            self._warn(f"MQTT outbox {self.path}: cannot store an entry for {topic} ({error})")
+            self._warn(
+                f"{self.name} {self.path}: cannot store an entry for {self._shown(topic)} ({error})"
+            )
             return False
         for callback in self._on_put:
             callback()
@@ -150,11 +168,11 @@ class Outbox:
         try:
             dropped = self._db.execute("DELETE FROM outbox WHERE created < ?", (cutoff,)).rowcount
         except sqlite3.Error as error:
-            self._warn(f"MQTT outbox {self.path}: cannot drop expired entries ({error})")
+            self._warn(f"{self.name} {self.path}: cannot drop expired entries ({error})")
             return 0
         if dropped:
             self._warn(
-                f"MQTT outbox {self.path}: dropped {dropped} entries older than "
-                f"{self.limits.max_age_s / 3600:g} h that the broker never took"
+                f"{self.name} {self.path}: dropped {dropped} entries older than "
+                f"{self.limits.max_age_s / 3600:g} h that {self.receiver} never took"
             )
         return dropped

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shopper.errors import ShopperError
-from shopper.monitor.checks import CheckContext, ScheduledRun, run_check
+from shopper.monitor.checks import CheckContext, ScheduledRun, call_folder, run_check
+from shopper.monitor.fleet.evidence import EvidenceLedger
 from shopper.monitor.fleet.hangup import Leg, follow_legs
 from shopper.monitor.fleet.runs import FleetRun
 from shopper.monitor.records import RunRecord
@@ -26,15 +27,22 @@ LoadSchedule = Callable[[Path], Schedule]
 
 
 class CheckCalls:
-    """A worker's `RunCall`: finds the run's check and calls it with `context`."""
+    """A worker's `RunCall`: finds the run's check and calls it with `context`.
 
-    def __init__(self, context: CheckContext, load: LoadSchedule) -> None:
+    With `evidence`, each call folder is entered in the worker's ledger as its call is placed
+    (to expire the schedule's `keep_days` later) and marked ended with its run, for the
+    worker's retention (shopper.monitor.fleet.evidence)."""
+
+    def __init__(
+        self, context: CheckContext, load: LoadSchedule, evidence: EvidenceLedger | None = None
+    ) -> None:
         self._context = context
         self._load = load
+        self._evidence = evidence
 
     async def __call__(self, run: FleetRun, placed: Callable[[Leg], None]) -> RunRecord:
         try:
-            check = self._check(run)
+            schedule, check = self._check(run)
         except ShopperError as error:
             now = datetime.now(UTC)
             return RunRecord(
@@ -50,16 +58,26 @@ class CheckCalls:
             )
 
         def on_call(call: CallContext) -> None:
+            if self._evidence is not None:
+                folder = call_folder(self._context.out, check.name, call.call_id)
+                at = self._context.clock()
+                self._evidence.placed(folder.absolute(), run.run_id, at, schedule.keep_days)
             follow_legs(call.session.call, placed)
 
         context = replace(self._context, on_call=on_call)
-        return await run_check(ScheduledRun(check=check, scheduled_at=run.scheduled_at), context)
+        try:
+            return await run_check(
+                ScheduledRun(check=check, scheduled_at=run.scheduled_at), context
+            )
+        finally:
+            if self._evidence is not None:
+                self._evidence.ended(run.run_id)
 
-    def _check(self, run: FleetRun) -> CheckSpec:
+    def _check(self, run: FleetRun) -> tuple[Schedule, CheckSpec]:
         schedule = self._load(Path(run.schedule))
         for check in schedule.checks:
             if check.name == run.check:
-                return check
+                return schedule, check
         raise ShopperError(
             f"{run.schedule}: no check named {run.check!r} any more (run {run.run_id}); "
             "workers and monitors must read the same schedule file"

@@ -6,7 +6,8 @@ another monitor did), and returns at once. `FleetResults` then follows the fleet
 table: every monitor copies every result into its own SQLite history (so each one's `status`
 and dashboard see the whole fleet), and one monitor at a time, the one holding a PostgreSQL
 advisory lock, tells the observers that notify (alerts over MQTT and webhooks) of each new
-result, so a fleet with three monitors alerts once; the views (metrics, dashboard, console)
+result, so a fleet with three monitors alerts once, judged against alert states the monitors
+share in PostgreSQL (shopper.monitor.fleet.alerts); the views (metrics, dashboard, console)
 of every monitor hear of every result. When the reporting monitor dies its session ends, the
 lock is free, and another monitor takes over from the last result reported (a shared
 cursor).
@@ -31,8 +32,9 @@ from shopper.errors import ShopperError
 from shopper.monitor.checks import ScheduledRun
 from shopper.monitor.dispatch import DispatchResult
 from shopper.monitor.fleet import ledger
+from shopper.monitor.fleet.alerts import FleetAlertStates, copy_states
 from shopper.monitor.fleet.enqueue import enqueue_run
-from shopper.monitor.fleet.queue import connect, fleet_app, prepare, safe_dsn
+from shopper.monitor.fleet.queue import REPORTER_LOCK, connect, fleet_app, prepare, safe_dsn
 from shopper.monitor.fleet.runs import FleetRun
 from shopper.monitor.history import History
 from shopper.monitor.observers import RunObserver
@@ -43,8 +45,6 @@ from shopper.scripts.loader import load_script
 
 log = logging.getLogger(__name__)
 
-_REPORTER_LOCK = 7_160_514_002
-"""pg_try_advisory_lock key of the monitor that reports results to the observers."""
 _CURSOR = "observers"
 PRUNE_EVERY = timedelta(hours=1)
 
@@ -122,8 +122,12 @@ class FleetResults:
         poll_s: float = 2.0,
         warn: Callable[[str], None] = log.warning,
         keep_days: float | None = None,
+        alerts: FleetAlertStates | None = None,
     ) -> None:
         self._dsn = dsn
+        self._alerts = alerts
+        self._states_copied = 0
+        """The last of the fleet's alert states (seq) copied into the history."""
         self._keep = None if keep_days is None else timedelta(days=keep_days)
         self._pruned_at: datetime | None = None
         self._history = history
@@ -144,6 +148,8 @@ class FleetResults:
             except (psycopg.Error, ShopperError) as error:
                 self._warn(f"lost the queue database {safe_dsn(self._dsn)}: {error}")
                 self.reporting = False
+                if self._alerts is not None:
+                    self._alerts.use(None)
                 await asyncio.sleep(self._poll_s)
 
     async def _follow_once(self) -> None:
@@ -158,10 +164,13 @@ class FleetResults:
     async def catch_up(self, connection: ledger.Connection) -> None:
         """Copy every new result and tell the observers it is news to. The reporter lock is
         the connection's own session lock: it goes when the connection does."""
+        self._states_copied = await copy_states(connection, self._history, self._states_copied)
         if not self.reporting:
-            taken = await connection.execute("SELECT pg_try_advisory_lock(%s)", (_REPORTER_LOCK,))
+            taken = await connection.execute("SELECT pg_try_advisory_lock(%s)", (REPORTER_LOCK,))
             row = await taken.fetchone()
             self.reporting = bool(row and row[0])
+            if self.reporting:
+                await self._take_over(connection)
         reported = await _cursor(connection) if self.reporting else None
         while results := await ledger.results_after(connection, self._copied):
             for result in results:
@@ -177,6 +186,20 @@ class FleetResults:
         self._following = True
         if self.reporting:
             await self._prune(connection)
+
+    async def _take_over(self, connection: ledger.Connection) -> None:
+        """Now the reporter: the shared alert states go through this connection (the one
+        holding the lock), and changes a dead reporter claimed but never announced go out."""
+        if self._alerts is None:
+            return
+        self._alerts.use(connection)
+        for observer in self._observers:
+            resume = getattr(observer, "resume", None)
+            if notifies(observer) and callable(resume):
+                try:
+                    await resume()
+                except Exception as error:  # like _tell: the monitoring goes on
+                    self._warn(f"{type(observer).__name__} could not resume: {error!r}")
 
     async def _prune(self, connection: ledger.Connection) -> None:
         """The reporting monitor applies the schedule's keep_days to the fleet's tables,

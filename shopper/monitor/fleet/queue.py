@@ -21,6 +21,8 @@ QUEUE = "shopper-calls"
 
 _SETUP_LOCK = 7_160_514_001
 """pg_advisory_xact_lock key held while creating the schema."""
+REPORTER_LOCK = 7_160_514_002
+"""pg_try_advisory_lock key of the monitor that reports results to the observers (alerts)."""
 
 SHOPPER_TABLES = """
 CREATE TABLE IF NOT EXISTS shopper_fleet_runs (
@@ -51,6 +53,21 @@ CREATE TABLE IF NOT EXISTS shopper_fleet_attempts (
 CREATE TABLE IF NOT EXISTS shopper_fleet_cursors (
     name text PRIMARY KEY,
     seq bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shopper_fleet_alerts (
+    seq bigserial PRIMARY KEY,
+    check_name text NOT NULL,
+    previous bigint NOT NULL,
+    status text NOT NULL,
+    since timestamptz NOT NULL,
+    reason text NOT NULL,
+    evidence jsonb NOT NULL,
+    notified_at timestamptz,
+    payload jsonb NOT NULL,
+    claimed_by text NOT NULL,
+    claimed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    announced_at timestamptz,
+    UNIQUE (check_name, previous)
 );
 """
 
