@@ -141,31 +141,35 @@ async def _hang_up_twilio(leg: Leg) -> str:
 
 
 async def _hang_up_sip(leg: Leg) -> str:
-    dialog = leg.sip_dialog
-    if dialog is None and leg.sip_invite is None:
-        return (
-            f"SIP call {leg.carrier_id or '(no Call-ID yet)'} was not answered when its worker "
-            "died, and nothing was recorded to CANCEL or BYE it with (its INVITE ends at the "
-            "far end's ring timeout)"
-        )
-    from shopper.carriers.sip.bye import ALREADY_GONE, send_bye
+    if leg.sip_dialog is not None:
+        return await _bye_sip(leg.sip_dialog)
+    if leg.sip_invite is not None:
+        return await _cancel_sip(leg.sip_invite)
+    return (
+        f"SIP call {leg.carrier_id or '(no Call-ID yet)'} was not answered when its worker "
+        "died, and nothing was recorded to CANCEL or BYE it with (its INVITE ends at the far "
+        "end's ring timeout)"
+    )
+
+
+async def _cancel_sip(invite: RingingInvite) -> str:
     from shopper.carriers.sip.cancel import cancel_invite
     from shopper.carriers.sip.settings import load_sip_settings
 
     try:
-        settings = load_sip_settings()
-    except ConfigError as error:
-        return f"could not hang up SIP call {leg.carrier_id}: {error}"
-    if dialog is None:
-        assert leg.sip_invite is not None
-        try:
-            cancelled = await cancel_invite(leg.sip_invite, settings)
-        except OSError as error:
-            return f"could not CANCEL SIP INVITE {leg.sip_invite.call_id}: {error}"
-        return cancelled.summary(leg.sip_invite.call_id)
+        outcome = await cancel_invite(invite, load_sip_settings())
+    except (ConfigError, OSError) as error:
+        return f"could not CANCEL SIP INVITE {invite.call_id}: {error}"
+    return outcome.summary(invite.call_id)
+
+
+async def _bye_sip(dialog: AnsweredDialog) -> str:
+    from shopper.carriers.sip.bye import ALREADY_GONE, send_bye
+    from shopper.carriers.sip.settings import load_sip_settings
+
     try:
-        outcome = await send_bye(dialog, settings)
-    except OSError as error:
+        outcome = await send_bye(dialog, load_sip_settings())
+    except (ConfigError, OSError) as error:
         return f"could not hang up SIP dialog {dialog.call_id}: {error}"
     where = f"{dialog.remote[0]}:{dialog.remote[1]}"
     if outcome.code is None:
