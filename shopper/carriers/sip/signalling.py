@@ -1,6 +1,6 @@
 """The INVITE dialog of one call, through aiosipua 0.7.1 (only this module, `registration`,
-which registers through this dialog's socket, and `bye`, which ends an answered dialog from
-another process, import it).
+which registers through this dialog's socket, and `bye` and `cancel`, which end an answered
+dialog or a ringing INVITE from another process, import it).
 
 aiosipua builds and parses the messages, answers digest challenges (401 and 407, MD5 and
 SHA-256, once), PRACKs reliable provisionals, ACKs 2xx, and answers in-dialog BYE and
