@@ -7,7 +7,9 @@ while the far end rings; the hang-up hook then runs in this process from the rec
 The far end is the real thing in each case: `shopper sandbox serve` ringing forever (its
 truth file says how the call ended), or SIPp, whose exit status is the verdict of its
 scenario (it fails unless the CANCEL, and the ACK of its 487 or the ACK and BYE of an answer
-nobody took, come as they must)."""
+nobody took, come as they must). The last test runs the whole chain through the fleet: a
+worker process records the legs in PostgreSQL, and a worker takes its run back after stall
+detection."""
 
 from __future__ import annotations
 
@@ -17,13 +19,21 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sip_peers import Sipp
 from sipserve_peers import Server
 
+from shopper.monitor.fleet import ledger
+from shopper.monitor.fleet.enqueue import enqueue_run
 from shopper.monitor.fleet.hangup import Leg, hang_up_leftover
+from shopper.monitor.fleet.queue import connect, fleet_app, prepare
+from shopper.monitor.fleet.runs import FleetRun
+from shopper.monitor.fleet.worker import FleetWorker, WorkerSettings
+from shopper.monitor.records import RunRecord
 
 pytestmark = pytest.mark.realtime  # wall-clock bound: CI runs these beside the others
 needs_sipp = pytest.mark.skipif(
@@ -146,3 +156,103 @@ async def test_a_call_answered_after_its_worker_died_is_acked_and_hung_up(
     assert leg.sip_invite is not None
     assert note.startswith(f"SIP INVITE {leg.sip_invite.call_id} {how}"), note
     assert note.endswith("; hung up with a BYE (200 OK)"), note
+
+
+FLEET_WORKER = """
+import asyncio, sys
+from shopper.carriers.dial import dial
+from shopper.carriers.options import DialOptions
+from shopper.monitor.fleet.hangup import follow_legs
+from shopper.monitor.fleet.worker import FleetWorker, WorkerSettings
+
+async def ring(run, placed):
+    call = (await dial(sys.argv[2], "sip", DialOptions(ring_timeout_s=600))).call
+    follow_legs(call, placed)
+    await asyncio.sleep(3600)
+
+settings = WorkerSettings(
+    dsn=sys.argv[1], lines=1, name="doomed", heartbeat_s=0.5, stalled_after_s=3.0
+)
+asyncio.run(FleetWorker(settings, ring).serve(asyncio.Event()))
+"""
+"""A fleet worker whose call only rings: the fleet's own recording of its legs."""
+
+
+async def test_a_fleet_worker_takes_a_dead_workers_ringing_run_back_and_cancels_it(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    """The whole chain: a fleet worker process records its ringing call's INVITE in the
+    ledger and is SIGKILLed; a worker of this process takes the run back after stall
+    detection, CANCELs the INVITE from what the ledger kept, notes it, then calls again."""
+    await prepare(postgres_dsn)
+    server = await asyncio.to_thread(Server, RINGING, tmp_path / "truth")
+    at = datetime.now(UTC).replace(microsecond=0)
+    target = f"sip:ivr@127.0.0.1:{server.port}"
+    run = FleetRun(
+        run_id=f"ringing@{at:%Y-%m-%dT%H:%M:%SZ}",
+        check="ringing",
+        scheduled_at=at,
+        line=f"sip:{target}",
+        schedule="schedule.yaml",
+    )
+    app = fleet_app(postgres_dsn)
+    connection = await connect(postgres_dsn)
+    doomed: asyncio.subprocess.Process | None = None
+    try:
+        async with app.open_async():
+            await enqueue_run(app, connection, run, "monitor")
+        doomed = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", FLEET_WORKER, postgres_dsn, target
+        )
+        async with asyncio.timeout(30):  # until the ledger has the INVITE and its early dialog
+            while not (legs := [a.leg for a in await ledger.attempts(connection) if a.leg]) or (
+                legs[0].sip_invite is None or not legs[0].sip_invite.remote_tag
+            ):
+                await asyncio.sleep(0.1)
+        doomed.kill()
+        await doomed.wait()
+        invite = legs[0].sip_invite
+        assert invite is not None
+
+        async def call_again(run: FleetRun, placed: Callable[[Leg], None]) -> RunRecord:
+            now = datetime.now(UTC)
+            return RunRecord(
+                run_id=run.run_id,
+                check=run.check,
+                scheduled_at=run.scheduled_at,
+                started_at=now,
+                ended_at=now,
+                outcome="passed",
+                attempts=1,
+            )
+
+        settings = WorkerSettings(
+            dsn=postgres_dsn, lines=1, name="heir", heartbeat_s=0.5, stalled_after_s=3.0
+        )
+        stop = asyncio.Event()
+        serving = asyncio.create_task(FleetWorker(settings, call_again).serve(stop))
+        async with asyncio.timeout(60):
+            while not await ledger.has_result(connection, run.run_id):
+                await asyncio.sleep(0.1)
+        stop.set()
+        await serving
+        attempts = await ledger.attempts(connection)
+        await asyncio.to_thread(server.wait_for_calls, 1)
+        truths = server.truths()
+    finally:
+        if doomed is not None and doomed.returncode is None:
+            doomed.kill()
+            await doomed.wait()
+        await connection.close()
+        await asyncio.to_thread(server.stop)
+    assert [(a.worker, a.ended_at is not None) for a in attempts] == [
+        ("doomed", False),
+        ("heir", True),
+    ]
+    assert attempts[0].hang_up_note == (  # from the dead worker's address, free again here
+        f"SIP INVITE {invite.call_id} cancelled: 200 OK to the CANCEL sent to "
+        f"127.0.0.1:{server.port}, 487 Request Terminated to the INVITE (ACKed)"
+    )
+    assert len(truths) == 1  # the heir's own call is a stand-in: the one call is the dead one's
+    truth = json.loads(truths[0].read_text())
+    assert (truth["end"]["by"], truth["end"]["reason"]) == ("caller", "caller sent CANCEL")
