@@ -141,7 +141,7 @@ async def test_a_call_answered_after_its_worker_died_is_acked_and_hung_up(
 ) -> None:
     """SIPp answers once the worker is dead and retransmits its 200 to nobody; whatever it
     says to the CANCEL, the call is ACKed and BYEd (SIPp checks the tag of both)."""
-    sipp = Sipp(scenario, tmp_path, answer_ms="1000")
+    sipp = Sipp(scenario, tmp_path, answer_ms="2000")  # the worker is killed well before
     try:
         leg = await ringing_leg_of_a_killed_worker(sipp.uri)
         async with asyncio.timeout(10):  # until SIPp has answered into nothing
