@@ -163,10 +163,9 @@ async def _transaction(
     remote: tuple[str, int],
     responses: asyncio.Queue[SipResponse],
 ) -> SipResponse:
-    """Send `request` until a final response to it (matched by its Via branch and CSeq
-    method: a CANCEL shares its INVITE's branch) comes; TimeoutError after Timer F."""
+    """Send `request` until a final response to it (matched by its Via branch) comes;
+    TimeoutError after Timer F."""
     branch = request.via[0].branch
-    method = request.method
     data = bytes(request)
     interval = T1_S
     transport.sendto(data, remote)
@@ -177,8 +176,7 @@ async def _transaction(
                     while True:
                         response = await responses.get()
                         vias = response.via
-                        cseq = response.cseq
-                        if vias and vias[0].branch == branch and cseq and cseq.method == method:
+                        if vias and vias[0].branch == branch:
                             if response.status_code >= 200:
                                 return response
                             interval = T2_S  # after a provisional: every T2 (Timer E)
