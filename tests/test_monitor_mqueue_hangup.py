@@ -1,7 +1,8 @@
 """Hanging up a dead worker's leftover call before its run is called again: a Twilio call
 that is still up is ended through the REST API (against the Twilio emulator, the same REST
 surface shopper's carrier uses); the legs the other carriers leave are noted for what they
-are (an answered SIP call's BYE: tests/test_sip_bye_elsewhere.py)."""
+are (an answered SIP call's BYE: tests/test_sip_bye_elsewhere.py; a ringing one's CANCEL:
+tests/test_sip_cancel_elsewhere.py)."""
 
 from __future__ import annotations
 

@@ -81,6 +81,21 @@ class AnsweredDialog:
             remote=(str(host), int(port)),
         )
 
+    def requests(self) -> Dialog:
+        """aiosipua's dialog, to build this dialog's next requests (each takes the next
+        CSeq)."""
+        return Dialog(
+            call_id=self.call_id,
+            local_tag=self.local_tag,
+            remote_tag=self.remote_tag,
+            local_uri=self.local_uri,
+            remote_uri=self.remote_uri,
+            remote_target=self.remote_target,
+            route_set=list(self.route_set),
+            local_cseq=self.next_cseq - 1,
+            state=DialogState.CONFIRMED,
+        )
+
 
 def answered_dialog(dialog: Dialog, ok: SipResponse, remote: tuple[str, int]) -> AnsweredDialog:
     """The dialog as the 200 to its INVITE confirms it: aiosipua keeps only the tags, so the
@@ -120,23 +135,13 @@ async def send_bye(dialog: AnsweredDialog, settings: SipSettings) -> ByeOutcome:
     loop = asyncio.get_running_loop()
     responses: asyncio.Queue[SipResponse] = asyncio.Queue()
     auth = SipDigestAuth(settings.user, settings.password) if settings.password else None
-    local = settings.local_address or _route_to(dialog.remote[0])
+    local = settings.local_address or route_to(dialog.remote[0])
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Responses(responses), local_addr=(local, 0), family=socket.AF_INET
+        lambda: Responses(responses), local_addr=(local, 0), family=socket.AF_INET
     )
     try:
         host, port = transport.get_extra_info("sockname")[:2]
-        state = Dialog(
-            call_id=dialog.call_id,
-            local_tag=dialog.local_tag,
-            remote_tag=dialog.remote_tag,
-            local_uri=dialog.local_uri,
-            remote_uri=dialog.remote_uri,
-            remote_target=dialog.remote_target,
-            route_set=list(dialog.route_set),
-            local_cseq=dialog.next_cseq - 1,
-            state=DialogState.CONFIRMED,
-        )
+        state = dialog.requests()
         bye = state.create_request("BYE", via_host=str(host), via_port=int(port))
         answer = await _transaction(transport, bye, dialog.remote, responses)
         if answer.status_code in (401, 407) and auth is not None:
@@ -180,7 +185,9 @@ async def _transaction(
                 interval = min(2 * interval, T2_S)
 
 
-class _Responses(asyncio.DatagramProtocol):
+class Responses(asyncio.DatagramProtocol):
+    """A socket's SIP responses, into a queue (requests and anything else are dropped)."""
+
     def __init__(self, responses: asyncio.Queue[SipResponse]) -> None:
         self._responses = responses
 
@@ -193,7 +200,7 @@ class _Responses(asyncio.DatagramProtocol):
             self._responses.put_nowait(message)
 
 
-def _route_to(address: str) -> str:
+def route_to(address: str) -> str:
     """The local address the system would send to `address` from (no packet is sent)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.connect((address, 9))

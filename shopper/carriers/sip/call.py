@@ -53,6 +53,7 @@ from shopper.carriers.signals import (
     Signal,
 )
 from shopper.carriers.sip.bye import AnsweredDialog
+from shopper.carriers.sip.cancel import RingingInvite
 from shopper.carriers.sip.media import CODECS_BY_TYPE, RtpStream
 from shopper.carriers.sip.registration import SipRegistration
 from shopper.carriers.sip.settings import CODECS, SipSettings, load_sip_settings
@@ -173,6 +174,11 @@ class SipCall:
         """Have `watcher` told, once the call is answered, what hanging it up from another
         process takes (a fleet worker records it for the worker that may take its run back)."""
         self._dialog.watch_answered_dialog(watcher)
+
+    def watch_ringing_invite(self, watcher: Callable[[RingingInvite], None]) -> None:
+        """Have `watcher` told, from the INVITE on, what cancelling it from another process
+        takes (a fleet worker records it, as the answered dialog)."""
+        self._dialog.watch_ringing_invite(watcher)
 
     @property
     def carrier(self) -> str:

@@ -1,6 +1,6 @@
 """The INVITE dialog of one call, through aiosipua 0.7.1 (only this module, `registration`,
-which registers through this dialog's socket, and `bye`, which ends an answered dialog from
-another process, import it).
+which registers through this dialog's socket, and `bye` and `cancel`, which end an answered
+dialog or a ringing INVITE from another process, import it).
 
 aiosipua builds and parses the messages, answers digest challenges (401 and 407, MD5 and
 SHA-256, once), PRACKs reliable provisionals, ACKs 2xx, and answers in-dialog BYE and
@@ -20,8 +20,9 @@ re-INVITE. This module adds what the call needs from it and works around its def
 
 Once the call is answered, what a BYE from another process needs (shopper.carriers.sip.bye:
 aiosipua keeps neither the 200's Contact nor its Record-Route) goes to a watcher, again
-after each INFO (its CSeq). Every message in either direction goes to the trace, if one is
-kept. What the far end says
+after each INFO (its CSeq); before, what a CANCEL from another process needs
+(shopper.carriers.sip.cancel), as each INVITE goes out and once a provisional gives a tag.
+Every message in either direction goes to the trace, if one is kept. What the far end says
 reaches the call as `DialogListener` calls, each with the media time it arrived at.
 """
 
@@ -48,6 +49,7 @@ from aiosipua import (
 from aiosipua.transport import MessageCallback
 
 from shopper.carriers.sip.bye import AnsweredDialog, answered_dialog
+from shopper.carriers.sip.cancel import RingingInvite, ringing_invite, with_provisional
 from shopper.carriers.sip.keys import DTMF_RELAY, dtmf_relay_body
 from shopper.carriers.sip.trace import Direction, SipTrace
 
@@ -146,6 +148,8 @@ class SipDialog:
         self._retransmitter: asyncio.Task[None] | None = None
         self._answered_dialog: AnsweredDialog | None = None
         self._on_answered_dialog: Callable[[AnsweredDialog], None] | None = None
+        self._ringing_invite: RingingInvite | None = None
+        self._on_ringing_invite: Callable[[RingingInvite], None] | None = None
         self.heard = False
         """Whether the far end has answered the INVITE at all (any response)."""
         self.settled = asyncio.Event()
@@ -220,6 +224,21 @@ class SipDialog:
         if self._answered_dialog is not None:
             watcher(self._answered_dialog)
 
+    def watch_ringing_invite(self, watcher: Callable[[RingingInvite], None]) -> None:
+        """Tell `watcher` what a CANCEL from another process needs
+        (shopper.carriers.sip.cancel), at once and whenever that changes (a new INVITE after
+        a challenge, the early dialog a provisional begins)."""
+        self._on_ringing_invite = watcher
+        if self._ringing_invite is not None:
+            watcher(self._ringing_invite)
+
+    def _report_invite(self, invite: RingingInvite | None) -> None:
+        if invite is None or invite == self._ringing_invite:
+            return
+        self._ringing_invite = invite
+        if self._on_ringing_invite is not None:
+            self._on_ringing_invite(invite)
+
     def _report_dialog(self, dialog: AnsweredDialog) -> None:
         self._answered_dialog = dialog
         if self._on_answered_dialog is not None:
@@ -289,6 +308,8 @@ class SipDialog:
             return  # Trying: the next hop has the INVITE; it says nothing about the call
         media = read_offer(response.text) if response.body else None
         if code < 200:
+            if self._ringing_invite is not None:
+                self._report_invite(with_provisional(self._ringing_invite, response))
             self._listener.provisional(code, response.reason_phrase, media)
         elif code < 300 and not self._answered:
             self._answered = True
@@ -348,6 +369,8 @@ class SipDialog:
                 message.headers.append("Route", self._route)
             vias = message.via
             if vias and vias[0].branch:
+                if vias[0].branch not in self._invites:
+                    self._report_invite(ringing_invite(message, destination))
                 self._invites[vias[0].branch] = message
         self._trace_message("sent", destination, message)
 

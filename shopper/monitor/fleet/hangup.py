@@ -9,12 +9,14 @@ unfinished attempts before it dials again, so the line does not carry two calls.
 
 - Twilio: the Call SID is recorded; the leg is ended through Twilio's REST API (status
   `completed`) with the retrying worker's own Twilio credentials (same account).
-- SIP: the Call-ID is recorded when the INVITE goes out, and once the call is answered
-  what an in-dialog BYE needs (shopper.carriers.sip.bye: tags, URIs, the 200's Contact and
-  route set, the next CSeq, the next hop; no credentials). The retrying worker sends that
-  BYE from a socket of its own, answering a digest challenge with its own `[sip]` trunk
-  credentials; a 481 means the far end had ended it already. A call not answered when its
-  worker died has nothing recorded to BYE: its INVITE ends at the far end's ring timeout.
+- SIP: when the INVITE goes out, its Call-ID and what a CANCEL of it needs
+  (shopper.carriers.sip.cancel: the INVITE's Request-URI, top Via, From, To, CSeq, Route,
+  next hop; then the early dialog a provisional begins), and once the call is answered what
+  an in-dialog BYE needs (shopper.carriers.sip.bye: tags, URIs, the 200's Contact and route
+  set, the next CSeq, the next hop); no credentials. The retrying worker BYEs an answered
+  call from a socket of its own, answering a digest challenge with its own `[sip]` trunk
+  credentials (a 481 means the far end had ended it already), and CANCELs one that was
+  still ringing (ACK and BYE when the far end answered it meanwhile).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from shopper.carriers.base import Call, ReportsCarrierCall
 from shopper.carriers.sip.bye import AnsweredDialog
+from shopper.carriers.sip.cancel import RingingInvite
 from shopper.config import ConfigError
 from shopper.errors import ShopperError
 
@@ -40,6 +43,8 @@ class Leg:
     """The carrier's own id: Twilio's Call SID, the SIP dialog's Call-ID."""
     sip_dialog: AnsweredDialog | None = None
     """An answered SIP call's dialog, as a BYE from another process needs it."""
+    sip_invite: RingingInvite | None = None
+    """A SIP call's INVITE, as a CANCEL from another process needs it (until answered)."""
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -49,17 +54,21 @@ class Leg:
         }
         if self.sip_dialog is not None:
             document["sip_dialog"] = self.sip_dialog.to_json()
+        if self.sip_invite is not None:
+            document["sip_invite"] = self.sip_invite.to_json()
         return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Leg:
         carrier_id = document.get("carrier_id")
         dialog = document.get("sip_dialog")
+        invite = document.get("sip_invite")
         return cls(
             carrier=str(document["carrier"]),
             call_id=str(document["call_id"]),
             carrier_id=None if carrier_id is None else str(carrier_id),
             sip_dialog=None if dialog is None else AnsweredDialog.from_json(dialog),
+            sip_invite=None if invite is None else RingingInvite.from_json(invite),
         )
 
 
@@ -76,13 +85,25 @@ def leg_of(call: Call) -> Leg:
 
 
 def follow_legs(call: Call, placed: Callable[[Leg], None]) -> None:
-    """Report the leg of a call just placed, and again, with its dialog, whenever a SIP call's
-    answered dialog is known or changes (each report replaces the one before)."""
+    """Report the leg of a call just placed, and again whenever what a SIP call's CANCEL or
+    BYE from elsewhere needs is known or changes (each report replaces the one before)."""
     leg = leg_of(call)
+    reporting = False
+
+    def update(changed: Leg) -> None:
+        nonlocal leg
+        leg = changed
+        if reporting:
+            placed(leg)
+
+    watch_invite = getattr(call, "watch_ringing_invite", None)
+    if callable(watch_invite):  # told at once of the INVITE already sent: one report with it
+        watch_invite(lambda invite: update(replace(leg, sip_invite=invite)))
     placed(leg)
+    reporting = True
     watch = getattr(call, "watch_answered_dialog", None)
     if callable(watch):
-        watch(lambda dialog: placed(replace(leg, sip_dialog=dialog)))
+        watch(lambda dialog: update(replace(leg, sip_dialog=dialog)))
 
 
 HangUp = Callable[[Leg], Awaitable[str]]
@@ -120,22 +141,35 @@ async def _hang_up_twilio(leg: Leg) -> str:
 
 
 async def _hang_up_sip(leg: Leg) -> str:
-    dialog = leg.sip_dialog
-    if dialog is None:
-        return (
-            f"SIP call {leg.carrier_id or '(no Call-ID yet)'} was not answered when its worker "
-            "died: no dialog to BYE (its INVITE ends at the far end's ring timeout)"
-        )
+    if leg.sip_dialog is not None:
+        return await _bye_sip(leg.sip_dialog)
+    if leg.sip_invite is not None:
+        return await _cancel_sip(leg.sip_invite)
+    return (
+        f"SIP call {leg.carrier_id or '(no Call-ID yet)'} was not answered when its worker "
+        "died, and nothing was recorded to CANCEL or BYE it with (its INVITE ends at the far "
+        "end's ring timeout)"
+    )
+
+
+async def _cancel_sip(invite: RingingInvite) -> str:
+    from shopper.carriers.sip.cancel import cancel_invite
+    from shopper.carriers.sip.settings import load_sip_settings
+
+    try:
+        outcome = await cancel_invite(invite, load_sip_settings())
+    except (ConfigError, OSError) as error:
+        return f"could not CANCEL SIP INVITE {invite.call_id}: {error}"
+    return outcome.summary(invite.call_id)
+
+
+async def _bye_sip(dialog: AnsweredDialog) -> str:
     from shopper.carriers.sip.bye import ALREADY_GONE, send_bye
     from shopper.carriers.sip.settings import load_sip_settings
 
     try:
-        settings = load_sip_settings()
-    except ConfigError as error:
-        return f"could not hang up SIP dialog {dialog.call_id}: {error}"
-    try:
-        outcome = await send_bye(dialog, settings)
-    except OSError as error:
+        outcome = await send_bye(dialog, load_sip_settings())
+    except (ConfigError, OSError) as error:
         return f"could not hang up SIP dialog {dialog.call_id}: {error}"
     where = f"{dialog.remote[0]}:{dialog.remote[1]}"
     if outcome.code is None:
