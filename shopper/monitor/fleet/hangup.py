@@ -38,7 +38,8 @@ class Leg:
 
     carrier: str
     call_id: str
-    """shopper's call id (the evidence folder's name)."""
+    """The placed call's id as its carrier object gives it (`Call.call_id`), which names the
+    call in the attempt's notes; not the evidence folder's name."""
     carrier_id: str | None = None
     """The carrier's own id: Twilio's Call SID, the SIP dialog's Call-ID."""
     sip_dialog: AnsweredDialog | None = None
