@@ -7,22 +7,28 @@ included); the trace shows what went over the connection.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import jsonschema
 import pytest
 from sip_peers import PROMPTS, Sipp, free_tcp_port, write_ulaw_wav
+from sipserve_peers import Server
+from typer.testing import CliRunner
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.carriers.base import Call, Placed
 from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions, SipOptions
+from shopper.cli.main import app
 from shopper.results.writer import result_schema
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
 
+IVRS = Path(__file__).resolve().parent / "data" / "sipserve"
 PROMPT = PROMPTS / "pls-hold-while-try.wav"
 """'Please hold while we try to connect you', 2.4 s."""
 
@@ -165,3 +171,55 @@ def test_a_refused_connection_is_a_dial_failure_at_once() -> None:
     placed = asyncio.run(place())
     assert placed.failed is not None and placed.failed.cause == "refused"
     assert f"cannot connect to 127.0.0.1:{port} over TCP" in placed.failed.detail
+
+
+@pytest.mark.slow  # a served IVR (a child process) and a real-time call of about 8 s
+def test_shopper_calls_the_served_sandbox_over_tcp_hears_it_presses_and_is_routed(
+    tmp_path: Path,
+) -> None:
+    """`shopper sandbox serve --sip` answers TCP as well as UDP: the menu is heard, the key
+    (RFC 4733) routes the call (the server's truth), and the IVR's BYE after "Sales. Goodbye."
+    ends it, all of the signalling over TCP."""
+    server = Server(IVRS / "menu.yaml", tmp_path / "truth")
+    script = tmp_path / "call.yaml"
+    script.write_text(
+        "name: menu over tcp\ncarrier: sip\n"
+        f'target: "sip:ivr@127.0.0.1:{server.port};transport=tcp"\nsteps:\n'
+        '  - expect: {fuzzy: "for sales press one", min: 0.6}\n'
+        "    within: 6s\n"
+        '  - press: "1"\n'
+        "  - expect_hangup: {within: 8s}\n"
+    )
+    trace = tmp_path / "trace.txt"
+    options = DialOptions(sip=SipOptions(trace=trace))
+    try:
+        record = asyncio.run(run_script(load_script(script), MoonshineEngine(), options))
+        server.wait_for_calls(1)
+    finally:
+        server.stop()
+    (path,) = server.truths()
+    truth = json.loads(path.read_text())
+    assert [k["digit"] for k in truth["keys"]] == ["1"]
+    assert [n["node"] for n in truth["nodes"]] == ["main", "sales"]
+    assert truth["end"]["by"] == "ivr"
+    result = record.result
+    assert result["outcome"] == "passed", (result["failure"], result["transcript"])
+    assert (result["ended_by"], result["end_cause"]) == ("remote", "hangup")
+    text = trace.read_text()
+    assert "\nBYE sip:" in text  # the served IVR hung up over the call's connection
+    assert_tcp_only(text)
+
+
+def test_a_served_sandbox_whose_tcp_port_is_taken_says_so_in_one_line() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["sandbox", "serve", str(IVRS / "busy.yaml"), "--sip", f"127.0.0.1:{port}"]
+        )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"shopper: --sip 127.0.0.1:{port}: TCP port {port} is already in use (another SIP "
+        "server or shopper is listening there; stop it or pick another port)"
+    )
