@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aiosipua import SipRequest, SipResponse
+from aiosipua import SipMessage, SipRequest, SipResponse
 
 from shopper.audio.frame import FRAME_SAMPLES
 from shopper.carriers.safety import UnsafeNumberError
@@ -323,3 +323,35 @@ def test_a_response_over_tcp_goes_back_on_the_request_s_connection() -> None:
     response = asyncio.run(exchange())
     assert response is not None and response.startswith(b"SIP/2.0 200 OK\r\n")
     assert b"branch=z9hG4bKtest1" in response
+
+
+def test_a_request_over_tcp_after_the_far_end_closed_the_connection_opens_a_new_one() -> None:
+    """A PBX that drops an idle connection (a long hold) still gets the next request."""
+
+    async def exchange() -> list[bytes | None]:
+        arrived: asyncio.Queue[bytes | None] = asyncio.Queue()
+        connections = 0
+
+        async def pbx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal connections
+            connections += 1
+            if connections == 1:
+                writer.close()  # the first connection: closed at once, as an idle timeout
+                return
+            await arrived.put(await read_message(reader))
+            writer.close()
+
+        server = await asyncio.start_server(pbx, "127.0.0.1", 0)
+        where = server.sockets[0].getsockname()[:2]
+        transport = TcpSipTransport(("127.0.0.1", 0))
+        await transport.start()
+        await transport.connect(where)
+        await asyncio.sleep(0.2)  # the close reaches the transport
+        transport.send(SipMessage.parse(OPTIONS), where)
+        received = [await asyncio.wait_for(arrived.get(), 5)]
+        await transport.stop()
+        server.close()
+        return received
+
+    (received,) = asyncio.run(exchange())
+    assert received is not None and received.startswith(b"OPTIONS sip:shopper@127.0.0.1")
