@@ -136,6 +136,7 @@ class SipDialog:
         self._remote = remote
         self._trace = trace
         self._media_time = media_time
+        self._transport_kind = transport
         self._transport: _TracedUdpTransport | TcpSipTransport
         if transport == "tcp":
             self._transport = TcpSipTransport((local_address, 0))
@@ -322,7 +323,9 @@ class SipDialog:
             self._listener.provisional(code, response.reason_phrase, media)
         elif code < 300 and not self._answered:
             self._answered = True
-            self._report_dialog(answered_dialog(call.dialog, response, self._remote))
+            self._report_dialog(
+                answered_dialog(call.dialog, response, self._remote, self._transport_kind)
+            )
             self._listener.answered(media)
         elif code >= 300 and call._auth_attempts == attempts and not self._answered:
             self._finished = True
