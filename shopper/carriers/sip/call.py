@@ -278,6 +278,12 @@ class SipCall:
     def remote_bye(self) -> None:
         self._finish("remote", "hangup")
 
+    def unreachable(self, detail: str) -> None:
+        """The next hop cannot be reached any more before the answer: a transport error,
+        which RFC 3261 §8.1.3.1 treats as a 503."""
+        self._end_status = EndStatus("sip", 503, "Service Unavailable", detail)
+        self._finish("remote", "failed")
+
     def reoffered(self, media: MediaOffer) -> None:
         self._point_at(media)
         held = media.direction in HELD

@@ -81,6 +81,8 @@ class DialogListener(Protocol):
 
     def remote_bye(self) -> None: ...
 
+    def unreachable(self, detail: str) -> None: ...
+
     def reoffered(self, media: MediaOffer) -> None: ...
 
 
@@ -359,8 +361,12 @@ class SipDialog:
         datagram nobody received."""
         if not self._answered and not self._finished:
             self._finished = True
-            self._listener.rejected(503, "Service Unavailable", False)
-        self.settled.set()
+            self._listener.unreachable(
+                f"the TCP connection to {address[0]}:{address[1]} could not be reopened "
+                f"({error.strerror or error})"
+            )
+        if self._finished:  # nothing will answer the CANCEL or BYE that waited for it
+            self.settled.set()
 
     def _on_bye(self, call: IncomingCall, request: SipRequest) -> None:
         if request.call_id == self.sip_call_id and not self._finished:
