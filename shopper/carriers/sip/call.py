@@ -133,7 +133,7 @@ class SipCall:
             await self._dialog.start()
         except OSError as error:
             self._stream.close()
-            raise self._unreachable(error) from None
+            raise self._connect_failure(error) from None
         if self._settings.register:
             await self._register()
         self._stream.start = loop.time()
@@ -157,7 +157,7 @@ class SipCall:
             await self._dialog.close()
             raise
 
-    def _unreachable(self, error: OSError) -> DialFailed:
+    def _connect_failure(self, error: OSError) -> DialFailed:
         """Why the SIP socket could not be opened (over TCP: connected to the next hop)."""
         if self._transport == "tcp":
             cause: DialCause = (
