@@ -29,6 +29,12 @@ def free_udp_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def write_ulaw_wav(prompt: Path, out: Path) -> Path:
     """The prompt as a G.711 μ-law WAV (format 7), what SIPp's rtp_stream plays as PCMU."""
     data = bytes(ulaw_encode(read_audio(prompt)))
@@ -55,21 +61,25 @@ def write_pcm_wav(prompt: Path, out: Path, pad_s: float) -> Path:
 
 class Sipp:
     """One SIPp UAS running a scenario for `calls` SIP calls (Call-IDs; one unless a
-    registration is its own) on 127.0.0.1:port."""
+    registration is its own) on 127.0.0.1:port, over UDP or (`tcp=True`) over TCP, all
+    calls on the one connection shopper opens (SIPp's `-t t1`)."""
 
-    def __init__(self, scenario: str, workdir: Path, calls: int = 1, **values: str) -> None:
+    def __init__(
+        self, scenario: str, workdir: Path, calls: int = 1, tcp: bool = False, **values: str
+    ) -> None:
         text = (SCENARIOS / scenario).read_text()
         for name, value in values.items():  # SIPp does not expand -key values in attributes
             text = text.replace(f"[{name}]", value)
         self.scenario = workdir / scenario
         self.scenario.write_text(text)
-        self.port = free_udp_port()
+        self.tcp = tcp
+        self.port = free_tcp_port() if tcp else free_udp_port()
         self.errors = workdir / f"{scenario}.errors.log"
         self.messages = workdir / f"{scenario}.messages.log"
         self._process = subprocess.Popen(
             [
                 "sipp", "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
-                "-mi", "127.0.0.1", "-m", str(calls), "-nostdin",
+                "-mi", "127.0.0.1", "-m", str(calls), "-nostdin", "-t", "t1" if tcp else "u1",
                 "-timeout", "30s", "-timeout_error",
                 "-trace_err", "-error_file", str(self.errors),
                 "-trace_msg", "-message_file", str(self.messages),
@@ -84,11 +94,13 @@ class Sipp:
         return f"sip:ivr@127.0.0.1:{self.port}"
 
     def _wait_listening(self) -> None:
-        """Until SIPp's UDP socket is bound (the INVITE must not go out before)."""
-        needle = f":{self.port:04X} "
+        """Until SIPp's socket is bound, and listening over TCP (the INVITE must not go
+        out before)."""
+        needle = f":{self.port:04X} 00000000:0000 0A" if self.tcp else f":{self.port:04X} "
+        table = Path("/proc/net/tcp" if self.tcp else "/proc/net/udp")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if needle in Path("/proc/net/udp").read_text():
+            if needle in table.read_text():
                 return
             time.sleep(0.05)
         raise RuntimeError(f"SIPp did not bind 127.0.0.1:{self.port}")

@@ -31,15 +31,20 @@ SIPP_PCAPS = Path("/usr/share/sip-tester")
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A loopback port free for UDP now, with the next one free too (RTP and RTCP)."""
+    """A loopback port free for UDP and TCP now, with the next one free for UDP too (RTP and
+    RTCP; a served sandbox listens on both transports)."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, kind) as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
         if port % 2 == 0 and port < 65000:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other,
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as stream,
+            ):
                 try:
                     other.bind(("127.0.0.1", port + 1))
+                    stream.bind(("127.0.0.1", port))
                 except OSError:
                     continue
             return port

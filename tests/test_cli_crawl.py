@@ -80,7 +80,7 @@ def test_bad_policy_and_previous_map_are_one_line_and_exit_2(tmp_path: Path) -> 
         ("sip:911@pbx.example.com", "is an emergency number"),
         ("sip:+19005550100@pbx.example.com", "is a premium-rate number"),
         ("sips:ivr@pbx.example.com", "sips: (SIP over TLS) is not supported yet"),
-        ("sip:ivr@pbx.example.com;transport=tcp", "transport=tcp is not supported yet"),
+        ("sip:ivr@pbx.example.com;transport=tls", "transport=tls is not supported"),
         ("/tmp", "is a folder"),
         ("nowhere.yaml", "file not found"),
     ],

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 from sip_peers import Sipp
+from sipserve_peers import Server
 
 from shopper.monitor.fleet.hangup import Leg, hang_up_leftover
 
+IVRS = Path(__file__).resolve().parent / "data" / "sipserve"
 pytestmark = [
     pytest.mark.skipif(
         shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is not installed"
@@ -99,3 +101,24 @@ async def test_a_dialog_the_far_end_no_longer_has_is_noted_as_already_gone(
         status = await asyncio.to_thread(sipp.finish)
     assert status == 0, f"{note}\n{sipp.problems()}"
     assert note.endswith("was already gone (481 Call/Transaction Does Not Exist to the BYE)")
+
+
+async def test_a_killed_workers_sip_call_over_tcp_is_hung_up_over_tcp(tmp_path: Path) -> None:
+    """The dialog records its transport, and the BYE goes over a new TCP connection (the dead
+    worker's closed with it). The peer is `shopper sandbox serve`: SIPp ends a call whose
+    TCP connection closes, where a PBX keeps the dialog; the served IVR keeps it, and its
+    truth says how the call ended."""
+    server = Server(IVRS / "menu.yaml", tmp_path / "truth")
+    try:
+        uri = f"sip:ivr@127.0.0.1:{server.port};transport=tcp"
+        leg = Leg.from_json(
+            json.loads(json.dumps((await answered_leg_of_a_killed_worker(uri)).to_json()))
+        )
+        assert leg.sip_dialog is not None and leg.sip_dialog.transport == "tcp"
+        note = await hang_up_leftover(leg)
+        await asyncio.to_thread(server.wait_for_calls, 1)
+    finally:
+        await asyncio.to_thread(server.stop)
+    assert note.endswith("(200 OK)"), note
+    (truth,) = server.truths()
+    assert json.loads(truth.read_text())["end"]["by"] == "caller", server.stdout

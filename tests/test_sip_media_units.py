@@ -3,10 +3,12 @@ masking and target parsing. No sockets; the real peers are in test_sip_carrier.p
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
+from aiosipua import SipMessage, SipRequest, SipResponse
 
 from shopper.audio.frame import FRAME_SAMPLES
 from shopper.carriers.safety import UnsafeNumberError
@@ -14,6 +16,7 @@ from shopper.carriers.sip.jitter import JitterBuffer
 from shopper.carriers.sip.rtp import RtpPacket, TelephoneEvent, parse_event, parse_rtp
 from shopper.carriers.sip.rtpstats import RtpStats
 from shopper.carriers.sip.settings import load_sip_settings
+from shopper.carriers.sip.stream import TcpSipTransport, read_message
 from shopper.carriers.sip.target import SipTargetError, parse_sip_target
 from shopper.carriers.sip.trace import mask_secrets
 from shopper.config import ConfigError
@@ -158,7 +161,8 @@ def test_the_trace_masks_digest_responses_and_the_password() -> None:
     [
         ("sip:ivr@127.0.0.1:5070", "sip:ivr@127.0.0.1:5070"),
         ("sip:+15550100000@pbx.example.com", "sip:+15550100000@pbx.example.com"),
-        ("sip:1000@10.0.0.5;transport=udp", "sip:1000@10.0.0.5"),
+        ("sip:1000@10.0.0.5;transport=udp", "sip:1000@10.0.0.5;transport=udp"),
+        ("sip:ivr@10.0.0.5:5080;transport=TCP", "sip:ivr@10.0.0.5:5080;transport=tcp"),
         ("+1 555 010 0000", "sip:+15550100000@trunk.example.com"),
     ],
 )
@@ -166,12 +170,21 @@ def test_targets(text: str, uri: str) -> None:
     assert parse_sip_target(text).uri("trunk.example.com") == uri
 
 
+def test_the_target_s_transport_wins_over_the_setting() -> None:
+    """Only a target that names its transport has one; the rest take `[sip] transport`."""
+    assert parse_sip_target("sip:ivr@pbx:5080;transport=tcp").transport == "tcp"
+    assert parse_sip_target("sip:ivr@pbx;transport=udp").transport == "udp"
+    assert parse_sip_target("sip:ivr@pbx").transport is None
+    assert parse_sip_target("+15550100000").transport is None
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
         ("sip:911@pbx.example.com", UnsafeNumberError),
         ("sip:+19005550100@pbx.example.com", UnsafeNumberError),
-        ("sip:ivr@pbx;transport=tcp", SipTargetError),
+        ("sip:ivr@pbx;transport=tls", SipTargetError),
+        ("sip:ivr@pbx;transport=sctp", SipTargetError),
         ("sips:ivr@pbx", SipTargetError),
         ("ivr.example.com", SipTargetError),
     ],
@@ -209,6 +222,9 @@ def test_settings_come_from_the_config_and_the_environment_wins(
     assert "from-env" not in repr(settings)
     monkeypatch.setenv("SHOPPER_SIP_DTMF", "INFO")
     assert load_sip_settings().dtmf == "info"
+    assert settings.transport == "udp"
+    monkeypatch.setenv("SHOPPER_SIP_TRANSPORT", "TCP")
+    assert load_sip_settings().transport == "tcp"
 
 
 @pytest.mark.parametrize(
@@ -219,6 +235,7 @@ def test_settings_come_from_the_config_and_the_environment_wins(
         ('passwd = "x"', "has no key 'passwd'"),
         ('dtmf = "sip-info"', "'sip-info' is not a way to send keys"),
         ('register = "sometimes"', "'sometimes' is not true or false"),
+        ('transport = "tls"', "'tls' is not a SIP transport shopper speaks"),
     ],
 )
 def test_bad_settings_are_one_line_errors(
@@ -256,3 +273,85 @@ def test_lateness_that_lasts_re_anchors_the_stream() -> None:
     heard = drain(buffer, 100)
     assert heard[:25] == list(range(10, 35))
     assert heard[-10:] == list(range(50, 60))
+
+
+OPTIONS = (
+    b"OPTIONS sip:shopper@127.0.0.1 SIP/2.0\r\n"
+    b"Via: SIP/2.0/TCP 192.0.2.1:5999;branch=z9hG4bKtest1\r\n"
+    b"From: <sip:pbx@192.0.2.1>;tag=a\r\nTo: <sip:shopper@127.0.0.1>\r\n"
+    b"Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nl: 4\r\n\r\nbody"
+)
+
+
+def test_sip_over_tcp_is_framed_by_content_length() -> None:
+    """Keep-alive CRLFs before a message are skipped, the compact `l:` is read, and a body
+    split across reads is waited for; the end of the stream is None."""
+
+    async def read() -> list[bytes | None]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"\r\n\r\n" + OPTIONS[:-2])
+        reader.feed_data(OPTIONS[-2:] + OPTIONS)
+        reader.feed_eof()
+        return [await read_message(reader) for _ in range(3)]
+
+    assert asyncio.run(read()) == [OPTIONS, OPTIONS, None]
+
+
+def test_a_response_over_tcp_goes_back_on_the_request_s_connection() -> None:
+    """RFC 3261 §18.2.2: on the connection the request came in on, not to its Via's address
+    (192.0.2.1:5999 here, which nobody could reach)."""
+
+    async def exchange() -> bytes | None:
+        transport = TcpSipTransport(("127.0.0.1", 0))
+
+        def answer(request: SipRequest | SipResponse, source: tuple[str, int]) -> None:
+            assert isinstance(request, SipRequest)
+            response = SipResponse(status_code=200, reason_phrase="OK")
+            for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+                response.headers.set_single(name, request.headers.get_first(name) or "")
+            transport.send_reply(response)
+
+        transport.on_message = answer
+        await transport.start()
+        reader, writer = await asyncio.open_connection(*transport.local_addr)
+        writer.write(OPTIONS)
+        response = await asyncio.wait_for(read_message(reader), 5)
+        writer.close()
+        await transport.stop()
+        return response
+
+    response = asyncio.run(exchange())
+    assert response is not None and response.startswith(b"SIP/2.0 200 OK\r\n")
+    assert b"branch=z9hG4bKtest1" in response
+
+
+def test_a_request_over_tcp_after_the_far_end_closed_the_connection_opens_a_new_one() -> None:
+    """A PBX that drops an idle connection (a long hold) still gets the next request."""
+
+    async def exchange() -> list[bytes | None]:
+        arrived: asyncio.Queue[bytes | None] = asyncio.Queue()
+        connections = 0
+
+        async def pbx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal connections
+            connections += 1
+            if connections == 1:
+                writer.close()  # the first connection: closed at once, as an idle timeout
+                return
+            await arrived.put(await read_message(reader))
+            writer.close()
+
+        server = await asyncio.start_server(pbx, "127.0.0.1", 0)
+        where = server.sockets[0].getsockname()[:2]
+        transport = TcpSipTransport(("127.0.0.1", 0))
+        await transport.start()
+        await transport.connect(where)
+        await asyncio.sleep(0.2)  # the close reaches the transport
+        transport.send(SipMessage.parse(OPTIONS), where)
+        received = [await asyncio.wait_for(arrived.get(), 5)]
+        await transport.stop()
+        server.close()
+        return received
+
+    (received,) = asyncio.run(exchange())
+    assert received is not None and received.startswith(b"OPTIONS sip:shopper@127.0.0.1")

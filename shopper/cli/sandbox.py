@@ -130,7 +130,7 @@ def serve(
 async def _serve(server: SandboxSipServer, address: SipAddress) -> None:
     await server.start()
     try:
-        await _until_signal(f"listening on sip:{address} (UDP); Ctrl-C to stop")
+        await _until_signal(f"listening on sip:{address} (UDP and TCP); Ctrl-C to stop")
     finally:
         await server.stop()
 

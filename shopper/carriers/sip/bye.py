@@ -7,15 +7,17 @@ same next hop, ends it from any socket. So the call keeps an `AnsweredDialog` (n
 in it) for the fleet's ledger, and the worker that takes the run back sends the BYE from a
 fresh socket of its own (`send_bye`), built with aiosipua's message classes.
 
-Limits: UDP only (like the call); the response to the BYE comes back to the new socket (its
-Via and rport), not the dead one's; a dialog that was never answered is not recorded (an
-unanswered INVITE ends at the far end's ring timeout).
+The BYE goes over the transport the call used: over UDP the response comes back to the new
+socket (its Via and rport), not the dead one's; over TCP it comes back on the new connection
+(the dead one closed with its process), and nothing is retransmitted. A dialog that was never
+answered is not recorded (an unanswered INVITE ends at the far end's ring timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,8 @@ from aiosipua import SipDigestAuth, SipMessage, SipRequest, SipResponse, stringi
 from aiosipua.auth import answer_challenge
 from aiosipua.dialog import Dialog, DialogState
 
-from shopper.carriers.sip.settings import SipSettings
+from shopper.carriers.sip.settings import TRANSPORTS, SipSettings, Transport
+from shopper.carriers.sip.stream import TcpSipTransport
 
 T1_S = 0.5
 T2_S = 4.0
@@ -52,6 +55,8 @@ class AnsweredDialog:
     """Above every CSeq the call has used in the dialog."""
     remote: tuple[str, int]
     """Where the call sent its requests (the outbound proxy, else the target's host)."""
+    transport: Transport = "udp"
+    """What the call's signalling went over, and so the BYE goes over."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +69,7 @@ class AnsweredDialog:
             "route_set": list(self.route_set),
             "next_cseq": self.next_cseq,
             "remote": [self.remote[0], self.remote[1]],
+            "transport": self.transport,
         }
 
     @classmethod
@@ -79,6 +85,7 @@ class AnsweredDialog:
             route_set=tuple(str(route) for route in document["route_set"]),
             next_cseq=int(document["next_cseq"]),
             remote=(str(host), int(port)),
+            transport=_transport(document.get("transport", "udp")),
         )
 
     def requests(self) -> Dialog:
@@ -97,7 +104,17 @@ class AnsweredDialog:
         )
 
 
-def answered_dialog(dialog: Dialog, ok: SipResponse, remote: tuple[str, int]) -> AnsweredDialog:
+def _transport(value: object) -> Transport:
+    """A recorded transport (a ledger written before TCP existed has none: UDP)."""
+    for transport in TRANSPORTS:
+        if value == transport:
+            return transport
+    raise ValueError(f"unknown SIP transport {value!r} in a recorded dialog")
+
+
+def answered_dialog(
+    dialog: Dialog, ok: SipResponse, remote: tuple[str, int], transport: Transport
+) -> AnsweredDialog:
     """The dialog as the 200 to its INVITE confirms it: aiosipua keeps only the tags, so the
     remote target (Contact) and the route set (Record-Route, reversed) are read here."""
     contacts = [contact.uri for contact in ok.contact if contact.uri.host]
@@ -112,6 +129,7 @@ def answered_dialog(dialog: Dialog, ok: SipResponse, remote: tuple[str, int]) ->
         route_set=tuple(reversed(ok.headers.get("record-route"))),
         next_cseq=dialog.local_cseq + 1,
         remote=remote,
+        transport=transport,
     )
 
 
@@ -127,48 +145,73 @@ class ByeOutcome:
         return self.code is not None and (200 <= self.code < 300 or self.code == ALREADY_GONE)
 
 
+Send = Callable[[SipRequest], None]
+
+
 async def send_bye(dialog: AnsweredDialog, settings: SipSettings) -> ByeOutcome:
-    """Send a BYE for `dialog` from a new UDP socket (on the trunk's `local_address`, else
-    the route to the next hop) and wait for its final response, retransmitting as RFC 3261
-    §17.1.2.2 says (Timer E from T1 doubling to T2, Timer F); a 401 or 407 is answered once
-    with the trunk's credentials, when it has a password."""
-    loop = asyncio.get_running_loop()
+    """Send a BYE for `dialog` from a new socket (on the trunk's `local_address`, else the
+    route to the next hop), over the call's transport, and wait for its final response;
+    over UDP retransmitting as RFC 3261 §17.1.2.2 says (Timer E from T1 doubling to T2,
+    Timer F). A 401 or 407 is answered once with the trunk's credentials, when it has a
+    password. OSError when the socket cannot be opened (or, over TCP, connected)."""
     responses: asyncio.Queue[SipResponse] = asyncio.Queue()
-    auth = SipDigestAuth(settings.user, settings.password) if settings.password else None
     local = settings.local_address or route_to(dialog.remote[0])
-    transport, _ = await loop.create_datagram_endpoint(
+    if dialog.transport == "tcp":
+        stream = TcpSipTransport((local, 0))
+        stream.on_message = lambda message, _: _keep_response(message, responses)
+        await stream.start()
+        try:
+            await stream.connect(dialog.remote)
+            send: Send = lambda request: stream.send(request, dialog.remote)  # noqa: E731
+            return await _bye(dialog, settings, stream.local_addr, send, True, responses)
+        finally:
+            await stream.stop()
+    loop = asyncio.get_running_loop()
+    datagrams, _ = await loop.create_datagram_endpoint(
         lambda: Responses(responses), local_addr=(local, 0), family=socket.AF_INET
     )
     try:
-        host, port = transport.get_extra_info("sockname")[:2]
+        host, port = datagrams.get_extra_info("sockname")[:2]
+        send = lambda request: datagrams.sendto(bytes(request), dialog.remote)  # noqa: E731
+        return await _bye(dialog, settings, (str(host), int(port)), send, False, responses)
+    finally:
+        datagrams.close()
+
+
+async def _bye(
+    dialog: AnsweredDialog,
+    settings: SipSettings,
+    local: tuple[str, int],
+    send: Send,
+    reliable: bool,
+    responses: asyncio.Queue[SipResponse],
+) -> ByeOutcome:
+    """The BYE transaction (and the one answering a challenge), whatever carries it."""
+    auth = SipDigestAuth(settings.user, settings.password) if settings.password else None
+    host, port = local
+    try:
         state = dialog.requests()
         bye = state.create_request("BYE", via_host=str(host), via_port=int(port))
-        answer = await _transaction(transport, bye, dialog.remote, responses)
+        answer = await _transaction(send, reliable, bye, responses)
         if answer.status_code in (401, 407) and auth is not None:
             challenge = answer_challenge(auth, answer, answer.status_code, "BYE", bye.uri)
             if challenge is not None:
                 bye = state.create_request("BYE", via_host=str(host), via_port=int(port))
                 bye.headers.set_single(*challenge)
-                answer = await _transaction(transport, bye, dialog.remote, responses)
+                answer = await _transaction(send, reliable, bye, responses)
         return ByeOutcome(answer.status_code, answer.reason_phrase)
     except TimeoutError:
         return ByeOutcome(None, f"no final response within {TIMER_F_S:g} s")
-    finally:
-        transport.close()
 
 
 async def _transaction(
-    transport: asyncio.DatagramTransport,
-    request: SipRequest,
-    remote: tuple[str, int],
-    responses: asyncio.Queue[SipResponse],
+    send: Send, reliable: bool, request: SipRequest, responses: asyncio.Queue[SipResponse]
 ) -> SipResponse:
-    """Send `request` until a final response to it (matched by its Via branch) comes;
-    TimeoutError after Timer F."""
+    """Send `request` until a final response to it (matched by its Via branch) comes, once
+    over a reliable transport; TimeoutError after Timer F."""
     branch = request.via[0].branch
-    data = bytes(request)
-    interval = T1_S
-    transport.sendto(data, remote)
+    interval: float | None = None if reliable else T1_S  # None: no retransmission (TCP)
+    send(request)
     async with asyncio.timeout(TIMER_F_S):
         while True:
             try:
@@ -179,10 +222,18 @@ async def _transaction(
                         if vias and vias[0].branch == branch:
                             if response.status_code >= 200:
                                 return response
-                            interval = T2_S  # after a provisional: every T2 (Timer E)
+                            if interval is not None:
+                                interval = T2_S  # after a provisional: every T2 (Timer E)
             except TimeoutError:
-                transport.sendto(data, remote)
-                interval = min(2 * interval, T2_S)
+                send(request)
+                interval = min(2 * (interval or T1_S), T2_S)
+
+
+def _keep_response(
+    message: SipRequest | SipResponse, responses: asyncio.Queue[SipResponse]
+) -> None:
+    if isinstance(message, SipResponse):
+        responses.put_nowait(message)
 
 
 class Responses(asyncio.DatagramProtocol):

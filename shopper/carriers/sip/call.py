@@ -31,6 +31,7 @@ from aiosipua import SipDigestAuth
 from shopper.audio.frame import FRAME_SAMPLES, TELEPHONY_RATE, AudioFrame, Samples
 from shopper.carriers.base import (
     CarrierError,
+    DialCause,
     DialFailed,
     DuplexFrame,
     EndCause,
@@ -56,7 +57,7 @@ from shopper.carriers.sip.bye import AnsweredDialog
 from shopper.carriers.sip.cancel import RingingInvite
 from shopper.carriers.sip.media import CODECS_BY_TYPE, RtpStream
 from shopper.carriers.sip.registration import SipRegistration
-from shopper.carriers.sip.settings import CODECS, SipSettings, load_sip_settings
+from shopper.carriers.sip.settings import CODECS, SipSettings, Transport, load_sip_settings
 from shopper.carriers.sip.signalling import MediaOffer, SipDialog, offer_sdp
 from shopper.carriers.sip.target import parse_sip_target
 from shopper.carriers.sip.trace import SipTrace
@@ -85,8 +86,10 @@ class SipCall:
         local_address: str,
         options: DialOptions,
         domain: str,
+        transport: Transport = "udp",
     ) -> None:
         self._settings = settings
+        self._transport: Transport = transport
         self._domain = domain
         """The domain the user registers in (the trunk's, else the target's host)."""
         self._uri = request_uri
@@ -96,7 +99,9 @@ class SipCall:
         self._max_samples = round(options.max_duration_s * TELEPHONY_RATE)
         self._call_id = f"sip-{uuid.uuid4().hex[:12]}"
         trace = options.sip.trace
-        self._trace = SipTrace(trace, self._call_id, settings.password) if trace else None
+        self._trace = (
+            SipTrace(trace, self._call_id, settings.password, transport.upper()) if trace else None
+        )
         self._signals: list[Signal] = []
         self._ended_by: EndedBy | None = None
         self._end_cause: EndCause | None = None
@@ -123,15 +128,13 @@ class SipCall:
         self._stream = RtpStream(start, self._far_digit, self._settings.dtmf, self._key_out)
         await self._stream.open(self._local_address, self._settings.rtp_ports)
         self._dialog = SipDialog(
-            self, self._local_address, self._remote, self._trace, self._media_s
+            self, self._local_address, self._remote, self._trace, self._media_s, self._transport
         )
         try:
             await self._dialog.start()
         except OSError as error:
             self._stream.close()
-            raise CarrierError(
-                f"cannot open a SIP socket on {self._local_address}: {error}"
-            ) from None
+            raise self._connect_failure(error) from None
         if self._settings.register:
             await self._register()
         self._stream.start = loop.time()
@@ -154,6 +157,17 @@ class SipCall:
             self._stream.close()
             await self._dialog.close()
             raise
+
+    def _connect_failure(self, error: OSError) -> DialFailed:
+        """Why the SIP socket could not be opened (over TCP: connected to the next hop)."""
+        if self._transport == "tcp":
+            cause: DialCause = (
+                "refused" if isinstance(error, ConnectionRefusedError) else "no-route"
+            )
+            return DialFailed(
+                cause, f"cannot connect to {self._where} over TCP: {error.strerror or error}"
+            )
+        return DialFailed("failed", f"cannot open a SIP socket on {self._local_address}: {error}")
 
     def _media_s(self) -> float:
         return self._stream.now / TELEPHONY_RATE
@@ -270,6 +284,12 @@ class SipCall:
     def remote_bye(self) -> None:
         self._finish("remote", "hangup")
 
+    def unreachable(self, detail: str) -> None:
+        """The next hop cannot be reached any more before the answer: a transport error,
+        which RFC 3261 §8.1.3.1 treats as a 503."""
+        self._end_status = EndStatus("sip", 503, "Service Unavailable", detail)
+        self._finish("remote", "failed")
+
     def reoffered(self, media: MediaOffer) -> None:
         self._point_at(media)
         held = media.direction in HELD
@@ -311,7 +331,10 @@ class SipCall:
         now = self._stream.now
         if not self._answered and not self._dialog.heard and now >= TIMER_B_S * TELEPHONY_RATE:
             self._end_status = EndStatus(
-                "sip", 408, "Request Timeout", f"no response to the INVITE from {self._where}"
+                "sip",
+                408,
+                "Request Timeout",
+                f"no response to the INVITE from {self._where} over {self._dialog.transport_name}",
             )
             self._finish("remote", "timeout")
         elif not self._answered and now >= self._ring_samples:
@@ -400,7 +423,9 @@ async def dial_sip(target: str, options: DialOptions) -> Placed:
     host, port = settings.proxy or (parsed.host or settings.domain or "", parsed.port or 5060)
     remote = await _resolve(host, port)
     local = settings.local_address or _route_to(remote[0])
-    call = SipCall(settings, uri, remote, local, options, settings.domain or parsed.host or host)
+    domain = settings.domain or parsed.host or host
+    transport = parsed.transport or settings.transport
+    call = SipCall(settings, uri, remote, local, options, domain, transport)
     try:
         await call.place()
     except DialFailed:

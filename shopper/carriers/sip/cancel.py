@@ -83,6 +83,12 @@ class RingingInvite:
     """That provisional's Record-Route, reversed."""
 
     @property
+    def over_tcp(self) -> bool:
+        """Whether the INVITE went over TCP (its Via says so): a CANCEL from another process
+        is built for UDP only."""
+        return parse_via(self.via).transport.upper() == "TCP"
+
+    @property
     def sent_by(self) -> tuple[str, int]:
         """The dead worker's address, as its Via names it."""
         via = parse_via(self.via)
@@ -238,7 +244,7 @@ async def cancel_invite(invite: RingingInvite, settings: SipSettings) -> CancelO
         if final is not None and final.status_code >= 300:
             transport.sendto(bytes(_ack_of_failure(invite, final)), invite.remote)
         elif final is not None:
-            dialog = answered_dialog(_invite_dialog(invite), final, invite.remote)
+            dialog = answered_dialog(_invite_dialog(invite), final, invite.remote, "udp")
         elif cancel is not None and cancel.status_code == ALREADY_GONE:
             dialog = early_dialog(invite)
         if dialog is not None:  # an ACK for a 2xx: its own transaction, in the dialog

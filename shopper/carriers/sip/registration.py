@@ -7,7 +7,8 @@ registrar grants (a long hold outlives it), and 423 Interval Too Brief. When the
 the binding is removed (Expires: 0) and the answer waited for briefly. This module adds what
 aiosipua leaves out: over UDP it does not resend a REGISTER that got no answer, so here one
 is sent again (as a new transaction) at 0.5 s, then doubling to 4 s (RFC 3261 Timer E),
-until a final answer or the 32 s of Timer F.
+until a final answer or the 32 s of Timer F. Over TCP (reliable) it is sent once and the
+answer waited for up to Timer F.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class SipRegistration:
         auth = SipDigestAuth(user, password) if password else None
         self._user = user
         self._where = f"{dialog.remote[0]}:{dialog.remote[1]}"
+        self._reliable = dialog.reliable
         self._registration = Registration(
             dialog.uac,
             f"sip:{user}@{domain}",
@@ -58,7 +60,7 @@ class SipRegistration:
         """Register, or raise DialFailed naming why not (nothing has been dialled yet)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMER_F_S
-        interval = T1_S
+        interval = TIMER_F_S if self._reliable else T1_S
         self._registration.register()
         while not self._answered.is_set():
             left = deadline - loop.time()

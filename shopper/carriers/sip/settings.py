@@ -11,13 +11,15 @@ rtp_ports = "20000-20999"       # RTP port range (default: any free port)
 codecs = ["PCMU", "PCMA"]       # offered in this order
 dtmf = "rfc4733"                # how keys are sent: rfc4733 (default), inband or info
 register = false                # REGISTER (user, password) before each call, remove it after
+transport = "udp"               # signalling over udp (default) or tcp; a target's ;transport= wins
 ```
 
 Every key has an environment variable (`SHOPPER_SIP_DOMAIN`, `SHOPPER_SIP_PROXY`,
 `SHOPPER_SIP_USER`, `SHOPPER_SIP_PASSWORD`, `SHOPPER_SIP_LOCAL_ADDRESS`,
 `SHOPPER_SIP_RTP_PORTS`, `SHOPPER_SIP_CODECS` as "PCMA,PCMU", `SHOPPER_SIP_DTMF`,
-`SHOPPER_SIP_REGISTER` as true/false) that wins over the file. The password is kept in a
-field that never prints (`repr=False`) and is never traced or written to a result.
+`SHOPPER_SIP_REGISTER` as true/false, `SHOPPER_SIP_TRANSPORT`) that wins over the file. The
+password is kept in a field that never prints (`repr=False`) and is never traced or written
+to a result.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from shopper.carriers.sip.keys import DTMF_METHODS, DtmfMethod
 from shopper.config import ConfigError, config_table
@@ -44,7 +46,10 @@ KEYS = (
     "codecs",
     "dtmf",
     "register",
+    "transport",
 )
+Transport = Literal["udp", "tcp"]
+TRANSPORTS: tuple[Transport, ...] = get_args(Transport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ class SipSettings:
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     dtmf: DtmfMethod = "rfc4733"
     register: bool = False
+    transport: Transport = "udp"
+    """What SIP goes over unless the target says (`;transport=`)."""
 
 
 def load_sip_settings() -> SipSettings:
@@ -82,6 +89,7 @@ def load_sip_settings() -> SipSettings:
         codecs=where.codecs(),
         dtmf=where.dtmf(),
         register=where.flag("register"),
+        transport=where.transport(),
     )
 
 
@@ -144,6 +152,19 @@ class _Where:
             if text.lower() == method:
                 return method
         raise self.fail("dtmf", f"{text!r} is not a way to send keys ({', '.join(DTMF_METHODS)})")
+
+    def transport(self) -> Transport:
+        text = self.text("transport")
+        if text is None:
+            return SipSettings().transport
+        for transport in TRANSPORTS:
+            if text.lower() == transport:
+                return transport
+        raise self.fail(
+            "transport",
+            f"{text!r} is not a SIP transport shopper speaks ({', '.join(TRANSPORTS)}; TLS is "
+            "not supported yet)",
+        )
 
     def flag(self, key: str) -> bool:
         value = self.values.get(key, False)

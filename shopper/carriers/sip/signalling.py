@@ -12,11 +12,14 @@ re-INVITE. This module adds what the call needs from it and works around its def
   one is ACKed here (retransmissions too);
 - its UDP protocol asserts `isinstance(transport, asyncio.DatagramTransport)`, false on
   CPython 3.11: the socket is opened here with a protocol that does not;
-- its Via always says UDP, so only UDP is offered (a TCP or TLS target is refused early);
+- its Via always says UDP and its TCP transport answers by Via rather than on the request's
+  connection: over TCP the transport is shopper's (shopper.carriers.sip.stream), which says
+  TCP in Via and Contact; TLS is refused early (shopper.carriers.sip.target);
 - it drops extra headers when it rebuilds an INVITE to answer a challenge: the Route to the
   outbound proxy is added to every INVITE as it goes out;
 - it does not retransmit an INVITE over UDP: an INVITE nothing has answered is sent again
-  after 0.5 s, then at doubling intervals up to 4 s (RFC 3261 Timer A), until a response.
+  after 0.5 s, then at doubling intervals up to 4 s (RFC 3261 Timer A), until a response
+  (not over TCP, which is reliable: §17.1.1.2).
 
 Once the call is answered, what a BYE from another process needs (shopper.carriers.sip.bye:
 aiosipua keeps neither the 200's Contact nor its Record-Route) goes to a watcher, again
@@ -33,7 +36,7 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from aiosipua import (
     IncomingCall,
@@ -51,6 +54,8 @@ from aiosipua.transport import MessageCallback
 from shopper.carriers.sip.bye import AnsweredDialog, answered_dialog
 from shopper.carriers.sip.cancel import RingingInvite, ringing_invite, with_provisional
 from shopper.carriers.sip.keys import DTMF_RELAY, dtmf_relay_body
+from shopper.carriers.sip.settings import Transport
+from shopper.carriers.sip.stream import TcpSipTransport
 from shopper.carriers.sip.trace import Direction, SipTrace
 
 log = logging.getLogger(__name__)
@@ -77,6 +82,8 @@ class DialogListener(Protocol):
     def rejected(self, code: int, reason: str, authenticated: bool) -> None: ...
 
     def remote_bye(self) -> None: ...
+
+    def unreachable(self, detail: str) -> None: ...
 
     def reoffered(self, media: MediaOffer) -> None: ...
 
@@ -127,13 +134,20 @@ class SipDialog:
         remote: tuple[str, int],
         trace: SipTrace | None,
         media_time: Callable[[], float],
+        transport: Transport = "udp",
     ) -> None:
         self._listener = listener
         self._remote = remote
         self._trace = trace
         self._media_time = media_time
-        self._transport = _TracedUdpTransport(local_addr=(local_address, 0))
-        self._transport.observer = self
+        self._transport_kind = transport
+        self._transport: _TracedUdpTransport | TcpSipTransport
+        if transport == "tcp":
+            self._transport = TcpSipTransport((local_address, 0))
+            self._transport.on_unreachable = self._unreachable
+        else:
+            self._transport = _TracedUdpTransport(local_addr=(local_address, 0))
+        self._transport.on_sent = self.sent
         self._uac = SipUAC(self._transport)
         self._uas = SipUAS(self._transport, uac=self._uac, user_agent="shopper")
         self._uas.on_bye = self._on_bye
@@ -156,7 +170,15 @@ class SipDialog:
         """Set by the final response to the INVITE or the response to our BYE."""
 
     async def start(self) -> None:
+        """Open the SIP socket (over TCP, listen and connect to the next hop: OSError when
+        it refuses)."""
         await self._uas.start()
+        if isinstance(self._transport, TcpSipTransport):
+            try:
+                await self._transport.connect(self._remote)
+            except OSError:
+                await self._uas.stop()
+                raise
         inner = self._transport.on_message
         assert inner is not None
 
@@ -183,7 +205,8 @@ class SipDialog:
         self._call = self._uac.send_invite(
             from_uri, to_uri, self._remote, parse_sdp(sdp), user_agent="shopper", auth=auth
         )
-        self._retransmitter = asyncio.get_running_loop().create_task(self._retransmit())
+        if not self.reliable:
+            self._retransmitter = asyncio.get_running_loop().create_task(self._retransmit())
 
     async def _retransmit(self) -> None:
         """Send the current INVITE again until something answers it (Timer A)."""
@@ -251,6 +274,16 @@ class SipDialog:
         return self._uac
 
     @property
+    def reliable(self) -> bool:
+        """Whether the transport delivers by itself (TCP): no retransmission timers then."""
+        return self._transport.reliable
+
+    @property
+    def transport_name(self) -> str:
+        """UDP or TCP, as a trace and a message name it."""
+        return self._transport.name
+
+    @property
     def remote(self) -> tuple[str, int]:
         """Where every request goes: the outbound proxy, else the target's host."""
         return self._remote
@@ -313,7 +346,9 @@ class SipDialog:
             self._listener.provisional(code, response.reason_phrase, media)
         elif code < 300 and not self._answered:
             self._answered = True
-            self._report_dialog(answered_dialog(call.dialog, response, self._remote))
+            self._report_dialog(
+                answered_dialog(call.dialog, response, self._remote, self._transport_kind)
+            )
             self._listener.answered(media)
         elif code >= 300 and call._auth_attempts == attempts and not self._answered:
             self._finished = True
@@ -339,6 +374,20 @@ class SipDialog:
         for route in invite.headers.get("route"):
             ack.headers.append("Route", route)
         self._transport.send(ack, self._remote)
+
+    def _unreachable(self, address: tuple[str, int], error: OSError) -> None:
+        """The connection to the next hop could not be (re)opened: a request waiting for it
+        is lost. Before the answer that ends the call as a transport error (RFC 3261
+        §8.1.3.1: as a 503); after it, the BYE or key that was waiting is lost like a
+        datagram nobody received."""
+        if not self._answered and not self._finished:
+            self._finished = True
+            self._listener.unreachable(
+                f"the TCP connection to {address[0]}:{address[1]} could not be reopened "
+                f"({error.strerror or error})"
+            )
+        if self._finished:  # nothing will answer the CANCEL or BYE that waited for it
+            self.settled.set()
 
     def _on_bye(self, call: IncomingCall, request: SipRequest) -> None:
         if request.call_id == self.sip_call_id and not self._finished:
@@ -385,7 +434,8 @@ class _TracedUdpTransport(UdpSipTransport):
     """aiosipua's UDP transport, opened without its 3.11 assertion and reporting each
     message it sends."""
 
-    observer: SipDialog | None = None
+    name: ClassVar[str] = "UDP"
+    on_sent: Callable[[SipRequest | SipResponse, tuple[str, int]], None] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -397,8 +447,8 @@ class _TracedUdpTransport(UdpSipTransport):
         self.local_addr = (str(sockname[0]), int(sockname[1]))
 
     def send(self, message: SipRequest | SipResponse, addr: tuple[str, int]) -> None:
-        if self.observer is not None:
-            self.observer.sent(message, addr)
+        if self.on_sent is not None:
+            self.on_sent(message, addr)
         super().send(message, addr)
 
 

@@ -1,6 +1,6 @@
 """What a `carrier: sip` script's target means: a SIP URI, or a number sent to the trunk.
 
-`sip:+15551234567@pbx.example.com`, `sip:ivr@10.0.0.5:5080;transport=udp` and a bare number
+`sip:+15551234567@pbx.example.com`, `sip:ivr@10.0.0.5:5080;transport=tcp` and a bare number
 in international form (`+15551234567`, then `[sip] domain` names the trunk) are accepted. The
 user part of a URI that is a number in international form is checked by the safety rules like
 any number; a short user part is a PBX extension, allowed unless it is an emergency number.
@@ -18,6 +18,7 @@ from shopper.carriers.safety import (
     check_dialable,
     looks_like_phone_number,
 )
+from shopper.carriers.sip.settings import TRANSPORTS, Transport
 from shopper.errors import ShopperError
 
 DEFAULT_PORT = 5060
@@ -37,7 +38,8 @@ class SipTarget:
     host: str | None
     """None for a bare number: the trunk (`[sip] domain`) is the host."""
     port: int | None
-    transport: str
+    transport: Transport | None
+    """The URI's `;transport=` (udp or tcp), None when it has none: `[sip] transport` then."""
 
     def uri(self, domain: str | None) -> str:
         """The Request-URI, with `domain` standing in for a bare number's host."""
@@ -50,7 +52,8 @@ class SipTarget:
             )
         port = f":{self.port}" if self.port is not None else ""
         user = f"{self.user}@" if self.user else ""
-        return f"sip:{user}{host}{port}"
+        transport = f";transport={self.transport}" if self.transport is not None else ""
+        return f"sip:{user}{host}{port}{transport}"
 
 
 def parse_sip_target(text: str) -> SipTarget:
@@ -58,10 +61,11 @@ def parse_sip_target(text: str) -> SipTarget:
     text = text.strip()
     if looks_like_phone_number(text):
         check_dialable(text)
-        return SipTarget(_digits(text), None, None, "udp")
+        return SipTarget(_digits(text), None, None, None)
     if text.lower().startswith("sips:"):
         raise SipTargetError(
-            f"target {text!r}: sips: (SIP over TLS) is not supported yet; use sip: over UDP"
+            f"target {text!r}: sips: (SIP over TLS) is not supported yet; use sip: over UDP "
+            "or TCP (;transport=tcp)"
         )
     match = _URI.match(text)
     if match is None or not text.lower().startswith("sip:"):
@@ -73,16 +77,23 @@ def parse_sip_target(text: str) -> SipTarget:
     if user is not None:
         _check_user(user)
     params = _params(match["params"] or "")
-    transport = params.get("transport", "udp").lower()
-    if transport != "udp":
-        raise SipTargetError(
-            f"target {text!r}: transport={transport} is not supported yet (only UDP; remove "
-            ";transport= or write ;transport=udp)"
-        )
+    transport = _transport(text, params.get("transport"))
     number = int(port) if port is not None else None
     if number is not None and not 0 < number < 65536:
         raise SipTargetError(f"target {text!r}: port {number} is not a port (1-65535)")
     return SipTarget(user, host.strip("[]"), number, transport)
+
+
+def _transport(text: str, value: str | None) -> Transport | None:
+    if value is None:
+        return None
+    for transport in TRANSPORTS:
+        if value.lower() == transport:
+            return transport
+    raise SipTargetError(
+        f"target {text!r}: transport={value} is not supported (write ;transport=udp or "
+        ";transport=tcp; TLS is not supported yet)"
+    )
 
 
 def _check_user(user: str) -> None:

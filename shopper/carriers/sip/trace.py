@@ -27,8 +27,11 @@ Direction = Literal["sent", "received"]
 class SipTrace:
     """Appends one call's messages to the trace file (several calls may share it)."""
 
-    def __init__(self, path: Path, call_id: str, password: str | None) -> None:
+    def __init__(
+        self, path: Path, call_id: str, password: str | None, transport: str = "UDP"
+    ) -> None:
         self._path = path
+        self._transport = transport
         self._call_id = call_id
         self._password = password
         try:
@@ -45,7 +48,7 @@ class SipTrace:
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         header = (
             f"----- {stamp} call {self._call_id} media {media_s:.3f} s: "
-            f"{direction} {arrow} {address[0]}:{address[1]} (UDP)"
+            f"{direction} {arrow} {address[0]}:{address[1]} ({self._transport})"
         )
         with self._path.open("a", encoding="utf-8") as out:
             out.write(f"{header}\n{mask_secrets(text, self._password).rstrip()}\n\n")

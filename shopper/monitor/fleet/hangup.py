@@ -157,6 +157,13 @@ async def _cancel_sip(invite: RingingInvite) -> str:
     from shopper.carriers.sip.cancel import cancel_invite
     from shopper.carriers.sip.settings import load_sip_settings
 
+    if invite.over_tcp:  # the dead worker's connection is gone, and with it its transaction
+        return (
+            f"SIP INVITE {invite.call_id} went over TCP and was not answered when its worker "
+            "died: a CANCEL from another process is sent over UDP only, so none was sent (it "
+            "ends at the far end's ring timeout)"
+        )
+
     try:
         outcome = await cancel_invite(invite, load_sip_settings())
     except (ConfigError, OSError) as error:

@@ -7,6 +7,11 @@ hear the same thing). Each call's truth is written when it ends, as
 in-process runner writes as `sandbox-truth.json`, complete or not at all (written beside and
 renamed, so whatever watches the folder never reads half a file).
 
+It listens on HOST:PORT over UDP and over TCP (a PBX's usual set-up, so a caller chooses): the
+TCP side is the SIP carrier's own transport (shopper.carriers.sip.stream: framing, answers on
+the request's connection, TCP in Via and Contact) under a second `SipUAS` with the same
+callbacks, so a call is served alike whichever way its INVITE came.
+
 aiosipua 0.7.1 on Python 3.11 asserts that the UDP transport is an
 `asyncio.DatagramTransport`, which CPython's selector transport is not before 3.12; the
 assertion only logs a traceback (the transport is stored anyway), so `_SipUdp` binds the
@@ -26,6 +31,7 @@ from pathlib import Path
 from aiosipua import IncomingCall, SipRequest, SipUAS, UdpSipTransport
 from aiosipua.transport import _UdpProtocol
 
+from shopper.carriers.sip.stream import TcpSipTransport
 from shopper.sandbox.model import IvrDefinition
 from shopper.sandbox.phone import SandboxPhone
 from shopper.sandbox.render import SoundBank
@@ -67,7 +73,8 @@ class CallReport:
 
 
 class SandboxSipServer:
-    """The simulated phone system `definition`, reachable at `address` over SIP/UDP."""
+    """The simulated phone system `definition`, reachable at `address` over SIP/UDP and
+    SIP/TCP."""
 
     def __init__(
         self,
@@ -82,26 +89,28 @@ class SandboxSipServer:
         self._address = address
         self._settings = settings
         self._on_report = on_report
-        self._uas: SipUAS | None = None
+        self._agents: list[SipUAS] = []
         self._calls: dict[str, ServedCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._count = 0
         self._stopping = False
 
     async def start(self) -> None:
-        """Bind the SIP port; a one-line ServeError when it cannot be bound."""
-        transport = _SipUdp(local_addr=(self._address.host, self._address.port))
-        uas = SipUAS(transport, user_agent=USER_AGENT)
-        uas.on_invite = self._invite
-        uas.on_bye = self._bye
-        uas.on_cancel = self._cancel
-        uas.on_reinvite = self._reinvite
-        uas.on_ack_timeout = self._ack_timeout
-        try:
-            await uas.start()
-        except OSError as error:
-            raise ServeError(_bind_problem(self._address, error)) from None
-        self._uas = uas
+        """Bind the SIP port, UDP and TCP; a one-line ServeError when it cannot be bound."""
+        where = (self._address.host, self._address.port)
+        for transport in (_SipUdp(local_addr=where), TcpSipTransport(where)):
+            uas = SipUAS(transport, user_agent=USER_AGENT)
+            uas.on_invite = self._invite
+            uas.on_bye = self._bye
+            uas.on_cancel = self._cancel
+            uas.on_reinvite = self._reinvite
+            uas.on_ack_timeout = self._ack_timeout
+            try:
+                await uas.start()
+            except OSError as error:
+                await self.stop()
+                raise ServeError(_bind_problem(self._address, transport, error)) from None
+            self._agents.append(uas)
 
     async def stop(self) -> None:
         """End every live call (BYE, or 503 to one not yet answered), write their truths,
@@ -111,10 +120,11 @@ class SandboxSipServer:
             call.shut_down()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._uas is not None:
+        if self._agents:
             await asyncio.sleep(0.05)
-            await self._uas.stop()
-            self._uas = None
+        for uas in self._agents:
+            await uas.stop()
+        self._agents.clear()
 
     # --- SIP callbacks (called on the event loop by aiosipua) -------------------------------
 
@@ -182,6 +192,8 @@ class _QuietUdpProtocol(_UdpProtocol):
 class _SipUdp(UdpSipTransport):
     """aiosipua's UDP transport without the assertion that fails on CPython 3.11."""
 
+    name = "UDP"
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
@@ -190,11 +202,11 @@ class _SipUdp(UdpSipTransport):
         self._udp_transport = transport
 
 
-def _bind_problem(address: SipAddress, error: OSError) -> str:
+def _bind_problem(address: SipAddress, transport: _SipUdp | TcpSipTransport, error: OSError) -> str:
     if error.errno == errno.EADDRINUSE:
         return (
-            f"--sip {address}: port {address.port} is already in use (another SIP server or "
-            "shopper is listening there; stop it or pick another port)"
+            f"--sip {address}: {_port(transport)} {address.port} is already in use (another "
+            "SIP server or shopper is listening there; stop it or pick another port)"
         )
     if error.errno == errno.EADDRNOTAVAIL:
         return (
@@ -204,3 +216,8 @@ def _bind_problem(address: SipAddress, error: OSError) -> str:
     if error.errno == errno.EACCES:
         return f"--sip {address}: not allowed to bind port {address.port} (use a port above 1023)"
     return f"--sip {address}: cannot listen there ({error.strerror})"
+
+
+def _port(transport: _SipUdp | TcpSipTransport) -> str:
+    """ "port" (UDP, what a SIP port is unless said otherwise) or "TCP port"."""
+    return "TCP port" if transport.reliable else "port"
