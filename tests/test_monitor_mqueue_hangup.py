@@ -14,6 +14,7 @@ import pytest
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from shopper.carriers.sip.cancel import RingingInvite
 from shopper.monitor.fleet.hangup import Leg, hang_up_leftover
 from shopper.sandbox.loader import load_ivr
 from shopper.sandbox.render import SoundBank
@@ -89,3 +90,22 @@ async def test_other_carriers_legs_are_noted_for_what_they_are() -> None:
     sip = await hang_up_leftover(Leg(carrier="sip", call_id="c2", carrier_id="abc@host"))
     assert "ended with its worker" in sandbox
     assert "abc@host" in sip and "not answered" in sip  # no dialog recorded: nothing to BYE
+
+
+async def test_a_ringing_tcp_call_is_noted_not_cancelled_over_udp() -> None:
+    """A CANCEL from another process is built for UDP: a ringing call whose INVITE went over
+    TCP gets a note saying why nothing was sent, not a UDP CANCEL with a TCP Via."""
+    invite = RingingInvite(
+        request_uri="sip:ivr@127.0.0.1:5999;transport=tcp",
+        call_id="tcp-call@127.0.0.1",
+        via="SIP/2.0/TCP 127.0.0.1:5998;branch=z9hG4bKtcpleg;rport",
+        from_header="<sip:shopper@127.0.0.1>;tag=abc",
+        to_header="<sip:ivr@127.0.0.1:5999;transport=tcp>",
+        cseq=1,
+        routes=(),
+        remote=("127.0.0.1", 5999),
+    )
+    note = await hang_up_leftover(
+        Leg(carrier="sip", call_id="c3", carrier_id=invite.call_id, sip_invite=invite)
+    )
+    assert "went over TCP" in note and "none was sent" in note, note
