@@ -97,6 +97,7 @@ def test_a_company_name_split_in_two_passes_on_its_letters(
         "method": "letters",
         "score": 1.0,
         "margin": None,
+        "contrast": None,
         "heard": "Thank you for calling Oak Brook Energy",
     }
     report = (tmp_path / "split" / "report.html").read_text()
