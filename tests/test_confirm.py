@@ -5,9 +5,11 @@ End-to-end behaviour with the real recogniser and real audio is in test_expect_a
 
 from collections.abc import Callable, Sequence
 
+import pytest
+
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
 from shopper.engine.confirm import Confirmer
-from shopper.text.decide import ACCEPT_MARGIN_NATS
+from shopper.text.decide import ACCEPT_MARGIN_NATS, KEYS, LOOSE_MARGIN_NATS
 from shopper.text.match import contains, fuzzy, regex
 
 
@@ -131,3 +133,69 @@ async def test_without_the_audio_only_text_and_letters_decide() -> None:
     exact = Confirmer(UnavailableJudge(), [contains("voice mail")])
     found = await exact.confirm([_final("Leave a voicemail.")])
     assert found is not None and found[1].method == "letters"
+
+
+def _costs_against(heard: str, costs: dict[str, float]) -> Callable[[str], float]:
+    """A judge whose margin for a text is the sum of what each word changed from `heard`
+    costs (a word it does not know: -30, as do texts with other word breaks)."""
+
+    def margin(text: str) -> float:
+        words, was = text.split(), heard.split()
+        if len(words) != len(was):
+            return -30.0
+        return sum(costs.get(w, -30.0) for w, h in zip(words, was, strict=True) if w != h)
+
+    return margin
+
+
+_STOP = "Pressed to to stop service."
+_KEY_COSTS = {"Press": -4.5, "two": -3.1, "2": -3.5, **dict.fromkeys(KEYS, -12.0)}
+"""flite awb's "Pressed to to stop service" (docs/benchmarks.md): the verb and the key each
+miss the margin on their own; every other key is far."""
+
+
+async def test_a_phrase_missing_the_margin_only_around_its_key_passes_when_its_key_wins() -> None:
+    judge = ScriptedJudge(_costs_against(_STOP, {**_KEY_COSTS, "two": -3.1}))
+    found = await Confirmer(judge, [contains("press 2 to stop service")]).confirm([_final(_STOP)])
+    assert found is not None
+    match = found[1]
+    assert (match.method, match.margin) == ("contrast", -4.5)
+    assert match.contrast == pytest.approx(-3.1 - -12.0)
+    assert len(judge.asked) == 2, "the rivals are asked in a second batch"
+    assert match.margin < ACCEPT_MARGIN_NATS and match.margin >= LOOSE_MARGIN_NATS
+
+
+async def test_a_wrong_key_digit_loses_to_the_key_the_audio_names() -> None:
+    heard = "Press to to stop service."
+    costs = {**_KEY_COSTS, "two": -3.1, "three": -5.0, "3": -5.5}
+    matchers = [contains("press three to stop service")]
+    confirmer = Confirmer(ScriptedJudge(_costs_against(heard, costs)), matchers)
+    assert await confirmer.confirm([_final(heard)]) is None
+    closest = confirmer.closest
+    assert closest is not None and closest.method == "contrast"
+    assert closest.contrast == pytest.approx(-5.0 - -3.1), "two beats three"
+
+
+async def test_a_wrong_key_far_from_the_reading_is_not_contested() -> None:
+    judge = ScriptedJudge(_costs_against(_STOP, {**_KEY_COSTS, "three": -11.8, "3": -15.0}))
+    confirmer = Confirmer(judge, [contains("press three to stop service")])
+    assert await confirmer.confirm([_final(_STOP)]) is None
+    assert len(judge.asked) == 1, "below the loose margin no rival is asked"
+
+
+async def test_another_department_keeps_the_margin_whatever_the_key_says() -> None:
+    heard = "Press 2 for building."
+    judge = ScriptedJudge(_costs_against(heard, {"sales.": -4.0, "Sales.": -4.0}))
+    confirmer = Confirmer(judge, [contains("press two for sales")])
+    assert await confirmer.confirm([_final(heard)]) is None
+    assert confirmer.closest is not None and confirmer.closest.method == "audio"
+    assert len(judge.asked) == 1, "a department has no rivals: no key is contested"
+
+
+async def test_a_company_name_keeps_the_margin() -> None:
+    heard = "Thank you for calling Spylark Airways. For bookings, press 1."
+    judge = ScriptedJudge(_costs_against(heard, {"SkyLark": -10.4, "Skylark": -4.7}))
+    confirmer = Confirmer(judge, [contains("thank you for calling SkyLark Airways")])
+    assert await confirmer.confirm([_final(heard)]) is None
+    assert confirmer.closest is not None and confirmer.closest.margin == -4.7
+    assert len(judge.asked) == 1

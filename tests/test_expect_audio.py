@@ -16,10 +16,11 @@ import pytest
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
 from shopper.bench.expect_bench import audio_agrees, heard
+from shopper.engine.confirm import Confirmer
 from shopper.results.writer import write_call
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
-from shopper.text.decide import ACCEPT_MARGIN_NATS, Phrase, find_letters
+from shopper.text.decide import ACCEPT_MARGIN_NATS, CONTRAST_NATS, Phrase, find_letters
 from shopper.text.match import contains
 from shopper.tts import synthesize
 
@@ -97,6 +98,7 @@ def test_a_company_name_split_in_two_passes_on_its_letters(
         "method": "letters",
         "score": 1.0,
         "margin": None,
+        "contrast": None,
         "heard": "Thank you for calling Oak Brook Energy",
     }
     report = (tmp_path / "split" / "report.html").read_text()
@@ -153,3 +155,32 @@ async def test_what_letters_alone_accept_the_audio_accepts_too(engine: SpeechEng
     exact = [f for u in finals if (f := find_letters(Phrase(phrase, "contains", ()), u.text))]
     assert any(f.exact for f in exact), "the recogniser no longer splits the name: pick another"
     assert await audio_agrees(stream, finals, phrase)
+
+
+MENU = (
+    "Thank you for calling Pinecrest Airlines. "
+    "For technical support, press 3. For the pharmacy, press 7."
+)
+
+
+async def test_a_key_the_audio_names_over_every_other_passes_by_contrast(
+    engine: SpeechEngine,
+) -> None:
+    """flite awb's "press 3" reads "press free": the phrase misses the margin but its key
+    beats the eleven others; a wrong key, another department and a sound-alike company still
+    fail on the same audio."""
+    stream, finals = await heard(engine, synthesize(MENU, "awb", 165, "flite"))
+    heard_text = " ".join(u.text for u in finals)
+    right = "for technical support press three"
+    assert not contains(right).match(heard_text).matched, "the transcript alone decides this"
+    found = await Confirmer(stream, [contains(right)]).confirm(finals)
+    assert found is not None, heard_text
+    match = found[1]
+    assert match.method == "contrast" and match.margin is not None and match.contrast is not None
+    assert match.margin < ACCEPT_MARGIN_NATS and match.contrast >= CONTRAST_NATS
+    for wrong in (
+        "for technical support press four",
+        "for the pharmacy press three",
+        "thank you for calling Pinecroft Airlines",
+    ):
+        assert await Confirmer(stream, [contains(wrong)]).confirm(finals) is None, wrong

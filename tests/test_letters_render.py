@@ -9,7 +9,7 @@ from shopper.text.decide import (
 )
 from shopper.text.letters import heard_words, letter_window, phrase_letters
 from shopper.text.match import any_of, contains, fuzzy, regex
-from shopper.text.render import renderings
+from shopper.text.render import renderings, swapped
 
 GREETING = "Thank you for calling North Wind Traders. For billing, press 1."
 
@@ -192,3 +192,23 @@ def test_words_that_line_up_one_to_one_are_judged_one_by_one() -> None:
 def test_words_whose_letters_line_up_across_a_break_stay_one_difference() -> None:
     (texts,) = _grouped("civiclink department", "a clinked apartment of")
     assert texts[0] == "a civiclink department of"
+
+
+def test_a_rival_key_is_rendered_where_the_phrases_key_is() -> None:
+    heard = "Press to four billing."
+    finding = find_letters(Phrase("press two for billing", "contains", ()), heard)
+    assert finding is not None
+    rivals = swapped(heard, "press two for billing", finding.window, 1, "four")
+    assert rivals is not None
+    assert rivals[:4] == (
+        "Press four four billing.",
+        "Press 4 four billing.",
+        "Press four for billing.",
+        "Press 4 for billing.",
+    ), "the rival's four takes the heard 'to', not the heard 'four'"
+    assert "Press four billing." not in rivals
+    kept = find_letters(Phrase("press 2 for billing", "contains", ()), "Press 2 for billing.")
+    assert kept is not None
+    assert swapped("Press 2 for billing.", "press 2", kept.window, 1, "star") == (
+        "Press star for billing.",
+    )

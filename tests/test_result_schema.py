@@ -197,6 +197,9 @@ def test_a_step_says_how_its_expectation_was_decided(
     decision = {"method": "audio", "score": 0.62, "margin": -1.4, "heard": "Prestew"}
     document["steps"][0]["decision"] = decision
     assert _errors(validator, document) == []
+    contrast = {"method": "contrast", "margin": -4.5, "contrast": 12.1}
+    document["steps"][0]["decision"] = decision | contrast
+    assert _errors(validator, document) == []
     document["steps"][0]["decision"] = decision | {"method": "guess"}
     assert _errors(validator, document)
     del document["steps"][0]["decision"]

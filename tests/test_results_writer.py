@@ -215,6 +215,7 @@ def make_record(truth: bool = True) -> CallRecord:
                     "method": "text",
                     "score": 0.97,
                     "margin": None,
+                    "contrast": None,
                     "heard": "welcome to the directory",
                 },
             },

@@ -165,13 +165,23 @@ class CountingJudge:
         return fits
 
 
-async def decide(judge: AudioJudge, finals: Sequence[Utterance], phrase: str) -> Match | None:
-    """The engine's decision on one `expect:` phrase: the passing match, or None."""
+async def decide(
+    judge: AudioJudge,
+    finals: Sequence[Utterance],
+    phrase: str,
+    contrasts: list[float] | None = None,
+) -> Match | None:
+    """The engine's decision on one `expect:` phrase: the passing match, or None. The key
+    contrast of a phrase decided by contrast, passed or not, is added to `contrasts`."""
     matcher = contains(phrase)
     by_text = matcher.match(" ".join(u.text for u in finals))
     if by_text.matched:
         return by_text
-    found = await Confirmer(judge, [matcher]).confirm(finals)
+    confirmer = Confirmer(judge, [matcher])
+    found = await confirmer.confirm(finals)
+    decided = confirmer.closest if found is None else found[1]
+    if contrasts is not None and decided is not None and decided.contrast is not None:
+        contrasts.append(decided.contrast)
     return None if found is None else found[1]
 
 
@@ -206,6 +216,8 @@ class Tally:
     """Texts scored by those checks, the utterance's own reading included."""
     check_s: float = 0.0
     """Wall time of the audio checks."""
+    contrasts: dict[str, list[float]] = field(default_factory=dict)
+    """Key contrasts (nats) of phrases the key's rivals decided, by 'right' or what is wrong."""
 
 
 async def measure(engine: SpeechEngine, tts: TtsName, voice: str) -> Tally:
@@ -224,12 +236,12 @@ async def _measure(engine: SpeechEngine, spoken: Sequence[tuple[Samples, Prompt]
         tally.transcripts.append(" ".join(u.text for u in finals))
         judge = CountingJudge(stream)
         for phrase in prompt.right:
-            decided = await decide(judge, finals, phrase)
+            decided = await decide(judge, finals, phrase, tally.contrasts.setdefault("right", []))
             tally.right[decided.method if decided else "rejected"] += 1
             if decided is not None and decided.method == "letters":
                 tally.letters_audio_agrees += await audio_agrees(stream, finals, phrase)
         for what, phrase in prompt.wrong:
-            decided = await decide(judge, finals, phrase)
+            decided = await decide(judge, finals, phrase, tally.contrasts.setdefault(what, []))
             tally.wrong[f"{what}:{decided.method if decided else 'rejected'}"] += 1
         tally.checks += judge.checks
         tally.candidates += judge.candidates
@@ -240,10 +252,13 @@ async def _measure(engine: SpeechEngine, spoken: Sequence[tuple[Samples, Prompt]
 def _row(name: str, tally: Tally) -> str:
     right, wrong = tally.right, tally.wrong
     by_text = sum(n for key, n in wrong.items() if key.endswith(":text"))
-    by_check = sum(n for key, n in wrong.items() if key.endswith((":letters", ":audio")))
+    by_check = sum(
+        n for key, n in wrong.items() if key.endswith((":letters", ":audio", ":contrast"))
+    )
     return (
         f"| {name} | {right['text']} | {right['letters']} "
-        f"({tally.letters_audio_agrees} re-spelt within the margin) | {right['audio']} | "
+        f"({tally.letters_audio_agrees} re-spelt within the margin) | {right['audio']} "
+        f"(+{right['contrast']} by contrast) | "
         f"{sum(right.values()) - right['rejected']}/{sum(right.values())} | "
         f"{by_text} | {by_check} | {sum(wrong.values())} | {tally.checks} | "
         f"{tally.candidates} | {1000 * tally.check_s / max(tally.candidates, 1):.0f} |"
@@ -287,11 +302,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         total.checks += tally.checks
         total.candidates += tally.candidates
         total.check_s += tally.check_s
+        for what, values in tally.contrasts.items():
+            total.contrasts.setdefault(what, []).extend(values)
         if args.transcripts:
             for text in tally.transcripts:
                 print(f"|   | {text} |")
     print(_row("all", total))
     print("wrong phrases:", dict(sorted(total.wrong.items())))
+    for what, values in sorted(total.contrasts.items()):
+        shown = ", ".join(f"{value:+.1f}" for value in sorted(values))
+        print(f"key contrasts asked, {what}: {len(values)} [{shown}]")
 
 
 if __name__ == "__main__":

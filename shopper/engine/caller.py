@@ -71,7 +71,10 @@ def _found_in(
 def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
     """The nearest the audio came to saying the phrase, for a mismatch's message."""
     if closest is not None and closest.margin is not None:
-        return [f"audio check {closest.margin:+.1f} nats for {closest.span!r}"]
+        note = f"audio check {closest.margin:+.1f} nats for {closest.span!r}"
+        if closest.contrast is not None:
+            note += f", its key {closest.contrast:+.1f} nats against the best other key"
+        return [note]
     if unavailable is not None:
         return [f"no audio check: {unavailable}"]
     return []

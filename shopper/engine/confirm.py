@@ -89,16 +89,63 @@ class Confirmer:
         per_finding = [finding.candidates() for _, finding in findings]
         candidates = [text for groups in per_finding for group in groups for text in group]
         try:
-            fits = await self._judge.verify(utterance, [utterance.text, *candidates])
+            margins = await self._margins(utterance, candidates)
         except VerifyUnavailable as error:
             self.unavailable = str(error)
             return []
-        reference = fits[0].margin
-        margins = iter(fit.margin - reference for fit in fits[1:])
-        return [
-            (index, finding.by_audio([[next(margins) for _ in group] for group in groups]))
-            for (index, finding), groups in zip(findings, per_finding, strict=True)
+        scored = iter(margins)
+        grouped = [[[next(scored) for _ in group] for group in groups] for groups in per_finding]
+        decided = [
+            (index, finding.by_audio(groups))
+            for (index, finding), groups in zip(findings, grouped, strict=True)
         ]
+        return await self._contrast(utterance, findings, grouped, decided)
+
+    async def _contrast(
+        self,
+        utterance: Utterance,
+        findings: Sequence[tuple[int, LetterFinding]],
+        grouped: Sequence[Sequence[Sequence[float]]],
+        decided: list[tuple[int, Match]],
+    ) -> list[tuple[int, Match]]:
+        """Phrases that missed the margin only near their key (LetterFinding.contested) are
+        decided again by whether their key beats every other key: the rivals of all of them
+        in one more batch, asked only when some phrase needs it."""
+        asked: list[tuple[int, dict[int, dict[str, tuple[str, ...]]]]] = []
+        for number, ((_, finding), groups) in enumerate(zip(findings, grouped, strict=True)):
+            if decided[number][1].matched:
+                continue
+            rivals = {at: finding.rivals(at) for at in finding.contested(groups)}
+            if rivals and all(texts is not None for texts in rivals.values()):
+                asked.append((number, {at: t for at, t in rivals.items() if t is not None}))
+        if not asked:
+            return decided
+        texts = [
+            text
+            for _, per_key in asked
+            for per_other in per_key.values()
+            for group in per_other.values()
+            for text in group
+        ]
+        try:
+            scored = iter(await self._margins(utterance, texts))
+        except VerifyUnavailable as error:
+            self.unavailable = str(error)
+            return decided
+        for number, per_key in asked:
+            finding, groups = findings[number][1], grouped[number]
+            contrast = min(
+                finding.key_margin(at, groups)
+                - max(max(next(scored) for _ in group) for group in per_other.values())
+                for at, per_other in per_key.items()
+            )
+            decided[number] = (decided[number][0], finding.by_contrast(groups, contrast))
+        return decided
+
+    async def _margins(self, utterance: Utterance, texts: Sequence[str]) -> list[float]:
+        """Each text's margin over the utterance's own reading, as the judge scores both."""
+        fits = await self._judge.verify(utterance, [utterance.text, *texts])
+        return [fit.margin - fits[0].margin for fit in fits[1:]]
 
     def _remember(self, match: Match) -> None:
         if self.closest is None or _closeness(match) > _closeness(self.closest):

@@ -472,11 +472,16 @@ def _steps(result: dict[str, Any]) -> list[StepRow]:
 
 
 def _decided_by(value: object) -> str:
-    """'text', 'letters', or 'audio, -1.4 nats': how a step's expectation was decided."""
+    """'text', 'letters', 'audio, -1.4 nats' or 'contrast, -4.4 nats, key +7.1': how a step's
+    expectation was decided."""
     decision = _dict(value)
     method = _text(decision.get("method"))
     margin = _number(decision.get("margin"))
-    return f"{method}, {margin:+.1f} nats" if margin is not None and method else method
+    contrast = _number(decision.get("contrast"))
+    if margin is None or not method:
+        return method
+    key = f", key {contrast:+.1f}" if contrast is not None else ""
+    return f"{method}, {margin:+.1f} nats{key}"
 
 
 def _transcript(result: dict[str, Any]) -> list[TranscriptRow]:

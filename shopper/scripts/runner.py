@@ -79,6 +79,7 @@ def _decision_json(match: Match | None) -> dict[str, Any] | None:
         "method": match.method,
         "score": round(match.score, 3),
         "margin": None if match.margin is None else round(match.margin, 2),
+        "contrast": None if match.contrast is None else round(match.contrast, 2),
         "heard": match.span,
     }
 
@@ -445,6 +446,11 @@ def _decided(match: Match) -> str:
         return f"letters: the same as {match.span!r}"
     if match.method == "audio" and match.margin is not None:
         return f"audio: {match.margin:+.1f} nats for {match.span!r}"
+    if match.method == "contrast" and match.margin is not None and match.contrast is not None:
+        return (
+            f"contrast: {match.margin:+.1f} nats for {match.span!r}, "
+            f"its key {match.contrast:.1f} nats above any other"
+        )
     return f"score {match.score:.2f}"
 
 

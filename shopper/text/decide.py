@@ -14,6 +14,14 @@ looked for letter by letter in each heard utterance (shopper.text.letters):
   `ACCEPT_MARGIN_NATS` or above (the worst difference is the phrase's margin);
 - anything further away fails as before, without costing an audio check.
 
+A phrase that names a key ("press 2 for billing") and misses the margin only near that key,
+by no more than `LOOSE_MARGIN_NATS`, is then asked a contrastive question: the same phrase
+with the key swapped for each of the other eleven, rendered at the same place in the same
+style, is scored too, and the phrase passes when its key beats every other key by
+`CONTRAST_NATS` or more (`contested`, `rivals`, `by_contrast`). The model then says which key
+the audio names, not only how far the whole phrase is from its own spelling. Words with no
+rivals (a company, a department) keep the margin.
+
 `regex` expectations are decided by text only: a pattern names no one phrase to render.
 """
 
@@ -24,8 +32,8 @@ from dataclasses import dataclass, replace
 
 from shopper.text.letters import LetterWindow, heard_words, letter_window, phrase_letters
 from shopper.text.match import AnyOf, Contains, Fuzzy, Match, Matcher, MatchKind
-from shopper.text.normalize import Mishearings
-from shopper.text.render import renderings
+from shopper.text.normalize import Mishearings, normalize
+from shopper.text.render import Stretch, stretches, swapped
 
 ACCEPT_MARGIN_NATS = -3.0
 """An expected phrase passes when its best rendering is at most 3 nats less likely, given the
@@ -33,6 +41,25 @@ audio, than the recogniser's own reading. Measured (shared research, phrase-scor
 -3 nats 0 of 210 wrong phrases were accepted on five synthetic voices and 0 of 120 on the
 recorded voice, and 2 of 210 at -4; the expected phrase was accepted 53 of 70 times on the
 synthetic voices where the transcript contained it 34 times."""
+
+LOOSE_MARGIN_NATS = -6.0
+"""How far below the recogniser's reading a phrase may be and still be decided by contrast
+(`CONTRAST_NATS`), when all it misses the margin by are the key and its neighbours. The
+widest margin the research note measured: 3 of 210 wrong phrases came within it on their own
+(phrase-scoring.md); here no phrase passes on the margin alone, the rivals must lose too."""
+
+CONTRAST_NATS = 3.0
+"""By how much the phrase's key must beat every other key, each rendered at the same place:
+the same distance the accept margin keeps from the recogniser's reading."""
+
+KEYS: tuple[str, ...] = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    *("star", "pound"),
+)
+"""The twelve keys of a phone keypad, as the normaliser writes them."""
+
+KEY_VERBS = frozenset({"press", "dial", "enter", "push", "select", "touch", "choose"})
+"""Verbs that name a key in a script's phrase ("press 2"): the key after one has rivals."""
 
 LETTER_GATE = 0.5
 """Letter similarity below which the audio is not asked: more than half the phrase's letters
@@ -69,13 +96,77 @@ class LetterFinding:
         """Close enough that the audio may say it: the audio check is worth its cost."""
         return not self.window.exact and self.window.similarity >= LETTER_GATE
 
-    def candidates(self, word_breaks: bool = False) -> tuple[tuple[str, ...], ...]:
+    def stretches(self, word_breaks: bool = False) -> tuple[Stretch, ...]:
         """Per difference between the phrase and the window, whole-utterance texts that say
         the phrase there (shopper.text.render), to score against the utterance's audio.
         Differences in word breaks only are left as heard unless `word_breaks`."""
         mishearings = dict(self.phrase.mishearings)
-        return renderings(
+        return stretches(
             self.heard, self.phrase.text, self.window, mishearings, word_breaks=word_breaks
+        )
+
+    def candidates(self, word_breaks: bool = False) -> tuple[tuple[str, ...], ...]:
+        """The texts of `stretches`, grouped by difference."""
+        return tuple(stretch.texts for stretch in self.stretches(word_breaks))
+
+    def contested(self, margins: Sequence[Sequence[float]]) -> tuple[int, ...]:
+        """The phrase's keys to ask rivals about, given its stretches' margins: none unless
+        the phrase misses `ACCEPT_MARGIN_NATS` only at stretches that say a key or a word
+        next to one (after a key verb), none below `LOOSE_MARGIN_NATS`."""
+        keys = key_slots(normalize(self.phrase.text, dict(self.phrase.mishearings)).split())
+        near = {at + step for at in keys for step in (-1, 0, 1)}
+        missed = [
+            (stretch, max(group))
+            for stretch, group in zip(self.stretches(), margins, strict=True)
+            if max(group) < ACCEPT_MARGIN_NATS
+        ]
+        if not keys or not missed:
+            return ()
+        for stretch, margin in missed:
+            if margin < LOOSE_MARGIN_NATS or not stretch.said_at:
+                return ()
+            if not set(stretch.said_at) <= near:
+                return ()
+        return keys
+
+    def rivals(self, at: int) -> dict[str, tuple[str, ...]] | None:
+        """For each other key, the texts that say the phrase with it instead of key `at`;
+        None when the key cannot be swapped on its own (shopper.text.render.swapped)."""
+        words = normalize(self.phrase.text, dict(self.phrase.mishearings)).split()
+        found: dict[str, tuple[str, ...]] = {}
+        for other in KEYS:
+            if other == words[at]:
+                continue
+            texts = swapped(
+                self.heard, self.phrase.text, self.window, at, other, dict(self.phrase.mishearings)
+            )
+            if texts is None:
+                return None
+            found[other] = texts
+        return found
+
+    def key_margin(self, at: int, margins: Sequence[Sequence[float]]) -> float:
+        """The phrase's own key `at`: the best margin of the stretch that says it, or 0 when
+        the recogniser wrote it as the phrase says it (its own reading says the key)."""
+        saying = [
+            max(group)
+            for stretch, group in zip(self.stretches(), margins, strict=True)
+            if at in stretch.said_at
+        ]
+        return max(saying, default=0.0)
+
+    def by_contrast(self, margins: Sequence[Sequence[float]], contrast: float) -> Match:
+        """The decision of a contested phrase: `contrast` is by how many nats its keys beat
+        their best rivals (the smallest over its keys)."""
+        worst = min((max(group) for group in margins), default=float("-inf"))
+        return Match(
+            score=self.window.similarity,
+            matched=worst >= LOOSE_MARGIN_NATS and contrast >= CONTRAST_NATS,
+            span=self.span,
+            kind=self.phrase.kind,
+            method="contrast",
+            margin=worst,
+            contrast=contrast,
         )
 
     def by_letters(self) -> Match:
@@ -100,6 +191,13 @@ class LetterFinding:
             method="audio",
             margin=worst,
         )
+
+
+def key_slots(words: Sequence[str]) -> tuple[int, ...]:
+    """Indices of the words that name a key right after a key verb ("press two")."""
+    return tuple(
+        at for at in range(1, len(words)) if words[at] in KEYS and words[at - 1] in KEY_VERBS
+    )
 
 
 def phrases(matcher: Matcher) -> tuple[Phrase, ...]:

@@ -19,8 +19,9 @@ from shopper.text.normalize import Mishearings, mishearing_entries, normalize
 from shopper.text.wer import word_edit_distance
 
 MatchKind = Literal["contains", "regex", "fuzzy"]
-Method = Literal["text", "letters", "audio"]
-"""What decided a match: the heard words, their letters, or the audio (shopper.text.decide)."""
+Method = Literal["text", "letters", "audio", "contrast"]
+"""What decided a match: the heard words, their letters, the audio, or the audio asked which
+key it names (shopper.text.decide)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,8 @@ class Match:
     margin: float | None = None
     """Audio decisions only: nats by which the audio favours the expected phrase over the
     recogniser's own reading (negative: less likely than what it heard)."""
+    contrast: float | None = None
+    """Contrast decisions only: nats by which the expected key beats the best other key."""
 
 
 class Matcher(Protocol):

@@ -42,6 +42,22 @@ class Difference:
     start: int
     end: int
     said: tuple[str, ...]
+    said_start: int
+    """Index of `said`'s first word among the phrase's normalised words."""
+
+    def says(self, at: int) -> bool:
+        """Whether phrase word `at` is one of those this difference says."""
+        return self.said_start <= at < self.said_start + len(self.said)
+
+
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """One difference's renderings, and which of the phrase's words it judges."""
+
+    said_at: tuple[int, ...]
+    """Indices of the phrase's normalised words this difference says (none for heard words
+    the phrase leaves out)."""
+    texts: tuple[str, ...]
 
 
 def renderings(
@@ -68,16 +84,78 @@ def renderings(
     word beyond it (a neighbour the recogniser made of the phrase's sounds is replaced too).
     Distinct texts, the plain rendering first.
     """
+    found = stretches(heard, phrase, window, mishearings, word_breaks=word_breaks)
+    return tuple(stretch.texts for stretch in found)
+
+
+def stretches(
+    heard: str,
+    phrase: str,
+    window: LetterWindow,
+    mishearings: Mapping[str, str] | None = None,
+    *,
+    word_breaks: bool = False,
+) -> tuple[Stretch, ...]:
+    """`renderings`, each group with the phrase words it judges (a word-by-word group judges
+    its one word; any other, the words of its stretch)."""
     written = [_written(raw, mishearings) for raw in heard.split()]
     spoken = tuple(normalize(phrase, mishearings).split())
     cased = _phrase_case(phrase, mishearings)
-    alternatives: list[tuple[str, ...]] = []
-    for stretch in _differences(written, spoken, window, word_breaks):
+    found: list[Stretch] = []
+    for group in _differences(written, spoken, window, word_breaks):
         texts = [
-            text for difference in stretch for text in _rendered(written, window, difference, cased)
+            text for difference in group for text in _rendered(written, window, difference, cased)
         ]
-        alternatives.append(tuple(dict.fromkeys(texts)))
-    return tuple(alternatives)
+        first = group[0]
+        said_at = tuple(range(first.said_start, first.said_start + len(first.said)))
+        found.append(Stretch(said_at, tuple(dict.fromkeys(texts))))
+    return tuple(found)
+
+
+def swapped(
+    heard: str,
+    phrase: str,
+    window: LetterWindow,
+    at: int,
+    other: str,
+    mishearings: Mapping[str, str] | None = None,
+) -> tuple[str, ...] | None:
+    """Whole-utterance texts that say the phrase with its word `at` replaced by `other`, at
+    the very place and in the very style the phrase's own renderings say that word: a rival
+    to score against the phrase's renderings of the same word (shopper.text.decide).
+
+    Where the recogniser wrote the word as the phrase says it, the rival replaces that heard
+    word; where the word lies in a difference, the rival is that difference (and, word by
+    word, its whole stretch) with the word swapped. Re-aligning the rival phrase on its own
+    would compare other stretches: `press four for billing` against "Press to four billing"
+    lines its "four" up with the heard "four". None when the heard word that says `at` says
+    more than it ("24" for `twenty four`)."""
+    written = [_written(raw, mishearings) for raw in heard.split()]
+    spoken = tuple(normalize(phrase, mishearings).split())
+    cased = _phrase_case(phrase, mishearings)
+    inside = written[window.start : window.end]
+    differences: list[Difference] = []
+    for heard_at, said_at in _agreements(inside, spoken):
+        size = len(inside[heard_at].spoken)
+        if said_at <= at < said_at + size:
+            if size != 1:
+                return None
+            start = window.start + heard_at
+            differences = [Difference(start, start + 1, (spoken[at],), at)]
+            break
+    else:
+        groups = _differences(written, spoken, window, word_breaks=False)
+        covering = [d for group in groups for d in group if d.says(at)]
+        differences = list(dict.fromkeys(covering))
+    if not differences:
+        return None
+    texts: list[str] = []
+    for difference in differences:
+        said = list(difference.said)
+        said[at - difference.said_start] = other
+        rival = Difference(difference.start, difference.end, tuple(said), difference.said_start)
+        texts += _rendered(written, window, rival, cased)
+    return tuple(dict.fromkeys(texts))
 
 
 def _rendered(
@@ -123,6 +201,7 @@ def _differences(
                     window.start + heard_at,
                     window.start + heard_end,
                     tuple(spoken[said_at:said_end]),
+                    said_at,
                 ),
                 written,
                 word_breaks,
@@ -161,7 +240,15 @@ def _word_by_word(
     if sum(_edits(h, s) for h, s in pairs) > whole:
         return [[difference]]
     return [
-        [Difference(difference.start + index, difference.start + index + 1, (said,)), difference]
+        [
+            Difference(
+                difference.start + index,
+                difference.start + index + 1,
+                (said,),
+                difference.said_start + index,
+            ),
+            difference,
+        ]
         for index, (word, said) in enumerate(zip(heard, difference.said, strict=True))
         if word_breaks or word.spoken[0] != said
     ]
