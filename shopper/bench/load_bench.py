@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import signal
@@ -47,6 +48,7 @@ from shopper.bench.realtime_bench import (
     _Workers,
 )
 from shopper.carriers.options import DialOptions
+from shopper.carriers.pacing import TargetCaps
 from shopper.carriers.sip.call import SipCall
 from shopper.errors import ShopperError
 from shopper.scripts.loader import load_script
@@ -140,11 +142,18 @@ class LoadRow:
 class LoadReport:
     engine: str
     rows: tuple[LoadRow, ...]
+    per_second: float = math.inf
+    """Dials a second (math.inf: all at once)."""
 
     def render(self) -> str:
         text = RealtimeReport(self.engine, tuple(row.tester for row in self.rows)).render()
         lines = text.splitlines()
-        out = [lines[0] + "; over SIP/RTP on loopback to shopper sandbox serve"]
+        dialled = (
+            "all dialled at once"
+            if math.isinf(self.per_second)
+            else f"dialled {self.per_second:g} a second"
+        )
+        out = [lines[0] + f"; over SIP/RTP on loopback to shopper sandbox serve; {dialled}"]
         rows = iter(self.rows)
         for line in lines[1:]:
             out.append(line.replace("far end", "server"))
@@ -169,7 +178,7 @@ class LoadReport:
 
 
 async def _one_call(
-    engine: SpeechEngine, script: CallScript
+    engine: SpeechEngine, script: CallScript, caps: TargetCaps
 ) -> tuple[_CallClock, dict[str, Any], str | None]:
     clock = _CallClock()
     sip_ids: list[str] = []
@@ -180,10 +189,12 @@ async def _one_call(
         if isinstance(call, SipCall):
             sip_ids.append(call.sip_call_id)
 
-    began = time.perf_counter()
-    record = await run_script(script, engine, DialOptions(caps=UNCAPPED), on_call=placed)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    record = await run_script(script, engine, DialOptions(caps=caps), on_call=placed)
     result = dict(record.result)
-    result["wall_s"] = time.perf_counter() - began
+    # From the dial, not from the call's turn: a paced call's wait for it is not lag.
+    result["wall_s"] = loop.time() - (clock.placed or began)
     return clock, result, sip_ids[0] if sip_ids else None
 
 
@@ -214,7 +225,9 @@ async def _server_peak(server: ServedSandbox, peak: list[int]) -> None:
         await asyncio.sleep(SAMPLE_S)
 
 
-async def _concurrent(engine: SpeechEngine, calls: int, server: ServedSandbox) -> LoadRow:
+async def _concurrent(
+    engine: SpeechEngine, calls: int, server: ServedSandbox, caps: TargetCaps
+) -> LoadRow:
     workers = _Workers(engine)
     await asyncio.to_thread(workers.start)
     script = await asyncio.to_thread(load_script, DEMO_SCRIPT)
@@ -231,7 +244,7 @@ async def _concurrent(engine: SpeechEngine, calls: int, server: ServedSandbox) -
         asyncio.create_task(_server_peak(server, server_peak)),
     ]
     try:
-        outcomes = await asyncio.gather(*(_one_call(engine, script) for _ in range(calls)))
+        outcomes = await asyncio.gather(*(_one_call(engine, script, caps) for _ in range(calls)))
     finally:
         for watcher in watchers:
             watcher.cancel()
@@ -274,9 +287,14 @@ async def _concurrent(engine: SpeechEngine, calls: int, server: ServedSandbox) -
     return LoadRow(tester, max(errors) if errors else None, server_peak[0] / mb, minutes)
 
 
-def run_load_bench(counts: list[int], engine: SpeechEngine | None = None) -> LoadReport:
+def run_load_bench(
+    counts: list[int], engine: SpeechEngine | None = None, per_second: float = math.inf
+) -> LoadReport:
     """For each N in `counts` (in order), N Acme demo calls at once over SIP to one served
-    sandbox (the script's `at:` given to the server)."""
+    sandbox (the script's `at:` given to the server), all dialled together, or `per_second`
+    dials a second as a run's pacing spaces them (the calls still overlap: each lasts over
+    a minute)."""
+    caps = UNCAPPED if math.isinf(per_second) else replace(UNCAPPED, per_second=per_second)
     if engine is None:
         from shopper.asr.moonshine_engine import MoonshineEngine
 
@@ -285,10 +303,10 @@ def run_load_bench(counts: list[int], engine: SpeechEngine | None = None) -> Loa
     with tempfile.TemporaryDirectory(prefix="shopper-load-") as folder:
         server = ServedSandbox(IVR, Path(folder), at.isoformat() if at is not None else None)
         try:
-            rows = tuple(asyncio.run(_concurrent(engine, calls, server)) for calls in counts)
+            rows = tuple(asyncio.run(_concurrent(engine, calls, server, caps)) for calls in counts)
         finally:
             server.stop()
-    return LoadReport(engine.name, rows)
+    return LoadReport(engine.name, rows, per_second)
 
 
 def _free_udp_port() -> int:

@@ -7,6 +7,7 @@ so a reader sees at once where shopper stands.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, cast
@@ -131,6 +132,12 @@ def bench_load(
         "--recall-across-calls",
         help="Let every call recognise prompts another call already transcribed.",
     ),
+    calls_per_second: float | None = typer.Option(
+        None,
+        "--calls-per-second",
+        min=0.01,
+        help="Space the dials as a run's pacing does (default: all dialled at once).",
+    ),
 ) -> None:
     """N concurrent Acme demo calls over SIP/RTP on loopback against `shopper sandbox serve`:
     verdicts, time-to-human error, frame lag, CPU (the server's apart) and memory."""
@@ -140,7 +147,8 @@ def bench_load(
     with one_line_errors():
         typer.echo("\n== Concurrent calls over SIP (the Acme demo, shopper sandbox serve)")
         engine = MoonshineEngine(recall_across_calls=recall_across_calls)
-        typer.echo(run_load_bench(calls, engine).render())
+        pacing = math.inf if calls_per_second is None else calls_per_second
+        typer.echo(run_load_bench(calls, engine, pacing).render())
 
 
 @bench_app.command("speech")
