@@ -106,6 +106,20 @@ def test_cut_residue_ends_on_a_word_of_the_prompt() -> None:
     assert cut_words(words("All of our represent, I'm sorry"), "all of our representatives", 6) == 4
 
 
+def test_cut_residue_heard_in_other_words_is_found_letter_for_letter() -> None:
+    """Kestrel awb: the main menu was first heard "If you're calling about an acclaim", and on
+    the call that pressed 4 its cut sentence came back "If you are calling about a new claim",
+    run into the billing menu's title: 3 of 7 words differ, 2 of 32 letters. Everything up to
+    the title goes, not the title, though "billing" is a word of the main menu too."""
+    prompt = (
+        "quality assurance, If you're calling about an acclaim, press one. If you're calling "
+        "about an existing claim, press two. For roadside assistance, press three."
+    )
+    heard = words("If you are calling about a new claim, press one. If you're billing,")
+    assert cut_words(heard, prompt, 13) == len(heard) - 1
+    assert cut_words(words("Billing. For your balance, press one."), prompt, 6) == 0
+
+
 def test_cut_residue_reads_a_key_word_either_way() -> None:
     """The menu's key words are as the audio check wrote them ("press two"), the cut words as
     the recogniser heard them again ("press to"): the same key, so the same word."""
