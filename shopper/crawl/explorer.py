@@ -32,6 +32,7 @@ from shopper.crawl.audio_identity import (
     same_recording,
 )
 from shopper.crawl.identity import (
+    MIN_COMPARED_WORDS,
     replay_start,
     same_prompt,
     similarity,
@@ -638,7 +639,8 @@ def _apart(state: _Crawl, result: PathResult) -> tuple[list[HeardPrompt], list[i
     kept: list[HeardPrompt] = []
     origins: list[int] = []
     for index, heard in enumerate(result.prompts):
-        begins = None if _known_by_words(state, heard) is not None else _menu_in(state, heard)
+        known = _known_by_words(state, heard)
+        begins = _menu_in(state, heard) if known is None else _replay_after_speech(known, heard)
         pieces = [heard] if begins is None else _cut_before(heard, *begins)
         kept += pieces
         origins += [index] * len(pieces)
@@ -656,6 +658,19 @@ def _menu_in(state: _Crawl, heard: HeardPrompt) -> tuple[int, str] | None:
         return heard_at, menu.id
     replay = _menu_replay(state, heard)
     return None if replay is None else (replay[1], replay[0].id)
+
+
+def _replay_after_speech(menu: MapNode, heard: HeardPrompt) -> tuple[int, str] | None:
+    """(word where `menu` begins again, its id) when a prompt known by its words as that
+    menu is in fact a message of some sentences, then the whole menu from its start: a long
+    menu and a short message before it are "the same prompt" by word edit distance over the
+    longer of the two (Alder Falls kal: "Final meter readings need five business days'
+    notice. ... Returning you to the main menu." then the main menu, 0.76 alike to the menu
+    alone), and the message was lost. Leftover words of a cut prompt are too few to count."""
+    if menu.kind != "menu" or heard.known is not None:
+        return None
+    start = replay_start(menu.prompt, heard.text)
+    return None if start is None or start < MIN_COMPARED_WORDS else (start, menu.id)
 
 
 def _cut_before(heard: HeardPrompt, at: int, menu: str) -> list[HeardPrompt]:
