@@ -89,6 +89,22 @@ def test_a_key_whose_label_was_not_heard_is_no_loop() -> None:
     assert [(f.node, "claims" in f.message) for f in loops] == [("main", True)]
 
 
+def test_a_way_back_the_recogniser_garbled_is_no_loop() -> None:
+    """Alder Falls awb and kal: "To hear this menu again, press pound" heard "heal this man
+    you again" and "till here this man you again"; another key sent back unasked still is."""
+    crawl_map = small_map(
+        menu(
+            "waste",
+            [],
+            Option("#", "heal this man you again", "waste"),
+            Option("*", "till here this man you again", "waste"),
+            Option("1", "bulk item pickup", "waste"),
+        ),
+    )
+    loops = [f for f in find_problems(crawl_map) if f.kind == "loop"]
+    assert [(f.node, "bulk item" in f.message) for f in loops] == [("waste", True)]
+
+
 def test_an_automatic_cycle_with_a_key_out_is_not_a_loop() -> None:
     crawl_map = small_map(
         MapNode(
