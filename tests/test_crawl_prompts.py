@@ -113,6 +113,17 @@ def test_a_sentence_that_ends_two_prompts_begins_no_piece() -> None:
     assert [(p.first, p.last) for p in split_prompts(heard, [])] == [(0, 0), (1, 1)]
 
 
+def test_a_notice_run_into_a_known_prompt_keeps_the_prompt() -> None:
+    menu = "For your balance and due date, press one. To pay by phone, press two."
+    heard = [
+        "We didn't receive your selection, billing for your balance, and due date, press one.",
+        "To pay by phone, press two.",
+    ]
+    pieces = split_prompts(heard, [("billing", menu)])
+    assert [(p.known, p.text.split(",")[0]) for p in pieces] == [("billing", "for your balance")]
+    assert split_prompts(["Sorry, that entry wasn't recognized."], [("billing", menu)]) == []
+
+
 def test_sentences_that_differ_in_their_subject_are_not_a_repeat() -> None:
     circle = [
         "The billing office is closed today. Accounts will take your call.",

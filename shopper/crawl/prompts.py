@@ -21,6 +21,7 @@ from shopper.crawl.identity import (
     SENTENCE,
     find_opening,
     opens_with,
+    split_words,
     words,
 )
 from shopper.text.phrasebook import is_retry_notice, is_transfer
@@ -57,12 +58,13 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
     pieces: list[Piece] = []
     current: list[_Sentence] = []
     after_notice = False
-    for sentence in _sentences(utterances):
-        if not words(sentence.text):
-            continue
-        if is_retry_notice(sentence.text):
+    prompts = [prompt for _, prompt in known]
+    for heard in _sentences(utterances):
+        sentence = _after_notice(heard, prompts)
+        if sentence is not heard:
             _close(pieces, current)
             after_notice = True
+        if sentence is None or not words(sentence.text):
             continue
         opening = _known_opening([said.text for said in [*current, sentence]], known)
         if opening is not None:
@@ -87,6 +89,33 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             _close(pieces, current)
     _close(pieces, current)
     return pieces
+
+
+def notice_removed(sentence: str, prompts: Sequence[str]) -> str:
+    """`sentence` without a retry notice at its start: empty when it is one ("Sorry, that
+    entry wasn't recognized."), the words from a known prompt's opening on when the
+    recogniser ran the notice and the prompt replayed after it into one sentence ("We didn't
+    receive your selection, billing for your balance and due date, press one."; dropped
+    whole, the menu's opening went with the notice), else the sentence itself."""
+    if not is_retry_notice(sentence):
+        return sentence
+    heard = words(sentence)
+    starts = (find_opening(prompt, heard) for prompt in prompts)
+    at = min((start for start in starts if start), default=None)
+    return "" if at is None else split_words(sentence, at)[1]
+
+
+def _after_notice(sentence: _Sentence, prompts: Sequence[str]) -> _Sentence | None:
+    """The sentence as split_prompts reads it: itself, None for a retry notice, or the part
+    after a notice run into a known prompt (notice_removed), placed by its share of words."""
+    kept = notice_removed(sentence.text, prompts)
+    if kept == sentence.text:
+        return sentence
+    if not kept:
+        return None
+    share = 1.0 - len(words(kept)) / max(1, len(words(sentence.text)))
+    start = sentence.start + share * (sentence.end - sentence.start)
+    return _Sentence(sentence.utterance, kept, start, sentence.end)
 
 
 def _sentences(utterances: Sequence[str]) -> list[_Sentence]:
