@@ -42,7 +42,7 @@ from shopper.crawl.identity import (
 )
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
-from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
+from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, names_unread_key, parse_options
 from shopper.crawl.pathcall import (
     NO_INPUT,
     CallResult,
@@ -398,6 +398,7 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
     if parent is not None and chain and chain[0] is not parent:
         _missed_offer(parent, attempt.key)
         _next_unheard(state, parent, attempt.key)
+        _unread_way_back(parent, attempt.key, chain[0])
 
 
 def _probe_retried(
@@ -861,6 +862,20 @@ def _missed_offer(menu: MapNode, key: str) -> None:
     offered = [o.key for o in menu.options if o.offered]
     for option in menu.options:
         if option.key == key and key in _skipped(offered):
+            option.offered = True
+
+
+def _unread_way_back(menu: MapNode, key: str, reached: MapNode) -> None:
+    """A probe key that took the caller to another menu was offered, when the menu named a key
+    nobody could read (options.names_unread_key: "press star to go back" heard "press hard to
+    go back", "To return to the main menu, press her"; the audio check did not confirm
+    "press star" either): a wrong key replays the menu or ends the call, a key a menu
+    offers leads on. Only another menu counts: a wrong key may also put the caller through
+    to an operator (a menu whose retries are used up at once), which no key said."""
+    if reached.kind != "menu" or not names_unread_key(menu.prompt):
+        return
+    for option in menu.options:
+        if option.key == key:
             option.offered = True
 
 
