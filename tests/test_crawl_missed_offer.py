@@ -12,6 +12,7 @@ import pytest
 from shopper.crawl.explorer import (
     Attempt,
     CrawlSettings,
+    _after_run,
     _Crawl,
     _learn,
     _missed_offer,
@@ -132,3 +133,20 @@ def test_a_probe_key_to_another_menu_is_the_key_the_prompt_garbled() -> None:
         waste = MapNode("waste", prompt, "menu", ["1"], [Option(key, None, None, offered=False)])
         _unread_way_back(waste, key, reached)
         assert waste.options[0].offered is offered, (prompt, key)
+
+
+def test_the_digit_after_the_run_is_tried_where_a_key_was_not_read() -> None:
+    """Alder Falls espeak-ng: "To request a bulk pickup, press 2" heard "press do", and no
+    digit of the run was missing, so 2 was never tried. The digit after the run is, and
+    counts as offered when it leads elsewhere."""
+    assert _after_run(["1", "*", "#"]) == ["2"]
+    assert _after_run(["*"]) == [] and _after_run(["1", "2", "3", "4", "5", "6", "7", "8"]) == []
+    prompt = "To hear which day, press one. To request a mull-cibing pickup, press do."
+    waste = MapNode("waste", prompt, "menu", ["1"], [Option("1", "day", None, offered=True)])
+    waste.options.append(Option("2", None, None, offered=False))
+    _missed_offer(waste, "2")
+    assert waste.options[-1].offered
+    readable = MapNode("m", "Press one for a day.", "menu", [], [Option("1", "day", None, True)])
+    readable.options.append(Option("2", None, None, offered=False))
+    _missed_offer(readable, "2")
+    assert not readable.options[-1].offered

@@ -840,8 +840,9 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
         state.map.unexplored.append(
             Unexplored(menu.id, "", f"option {cut.label!r} heard without its key")
         )
+    unread = _after_run(offered) if names_unread_key(menu.prompt) else []
     keys = list(offered) + [
-        k for k in [*_skipped(offered), *state.settings.try_keys] if k not in offered
+        k for k in [*_skipped(offered), *unread, *state.settings.try_keys] if k not in offered
     ]
     if not offered:
         keys.insert(0, _RUN_DIGITS[0])
@@ -860,8 +861,11 @@ def _missed_offer(menu: MapNode, key: str) -> None:
     itself was offered: the recogniser missed its "press two" (see _skipped), so it is not an
     invalid key (for the findings)."""
     offered = [o.key for o in menu.options if o.offered]
+    missed = _skipped(offered)
+    if names_unread_key(menu.prompt):
+        missed += _after_run(offered)
     for option in menu.options:
-        if option.key == key and key in _skipped(offered):
+        if option.key == key and key in missed:
             option.offered = True
 
 
@@ -939,6 +943,16 @@ def _skipped(offered: Collection[str]) -> list[str]:
     took it for one and crashed the crawl, depending on which call finished first)."""
     digits = [int(key) for key in offered if key in _RUN_DIGITS]
     return [str(d) for d in range(1, max(digits, default=0)) if str(d) not in offered]
+
+
+def _after_run(offered: Collection[str]) -> list[str]:
+    """The digit after the last of the offered run, for a menu that names a key nobody could
+    read (options.names_unread_key: "To request a bulk pickup, press do"): menus number
+    their options in order, so the unread key is likeliest the next one. Like a gap in the
+    run (_skipped), it counts as offered when it leads somewhere else than the menu itself."""
+    digits = [int(key) for key in offered if key in _RUN_DIGITS]
+    following = str(max(digits) + 1) if digits else None
+    return [following] if following in _RUN_DIGITS and following not in offered else []
 
 
 def _option_label(parent: MapNode | None, key: str) -> str | None:
