@@ -124,6 +124,27 @@ def test_a_notice_run_into_a_known_prompt_keeps_the_prompt() -> None:
     assert split_prompts(["Sorry, that entry wasn't recognized."], [("billing", menu)]) == []
 
 
+def test_a_message_run_into_a_known_menu_in_one_sentence_stays_apart() -> None:
+    """Kestrel kal: the balance message and the billing menu played after it, heard as one
+    sentence; the known menu took the whole sentence, and the message was lost (an invented
+    loop: key 1 seemed to replay the menu)."""
+    menu = "For your balance and due date, press one. To pay by phone, press two."
+    heard = [
+        "Your balance and your next due date are printed at the top of your latest "
+        "statement, and shown in the app, billing for your balance and due date, press one.",
+        "To pay by phone, press two.",
+    ]
+    pieces = split_prompts(heard, [("billing", menu)])
+    assert [(p.known, p.text.split(",")[0]) for p in pieces] == [
+        (
+            None,
+            "Your balance and your next due date are printed at the top of your latest statement",
+        ),
+        ("billing", "for your balance and due date"),
+    ]
+    assert 0.5 < pieces[0].end_share < 1.0 and pieces[1].start_share == pieces[0].end_share
+
+
 def test_sentences_that_differ_in_their_subject_are_not_a_repeat() -> None:
     circle = [
         "The billing office is closed today. Accounts will take your call.",

@@ -405,14 +405,20 @@ def _probe_retried(
     state: _Crawl, menu: MapNode, key: str, result: PathResult
 ) -> list[HeardPrompt] | None:
     """The menu heard again, when a probe key the menu did not offer (--try-keys, or a digit
-    tried at a menu with no readable key) brought new words and then the menu: those words
+    tried at a menu with no readable key, or the digit after the run where a key was not
+    read, _after_run) brought new words and then the menu: those words
     are the menu's wrong-key notice, whatever they say ("Hmm, that
     number does not belong to any of the choices", heard "Hmm, at number 10, let me launch
     any unnotices", is no wording the classifier knows), not a place of their own. Digits
     missing from a run of offered ones are not probes: a "press two" the recogniser missed
     may well lead to a message and back."""
     offered = any(option.key == key and option.offered for option in menu.options)
-    probe = key in list(state.settings.try_keys) or _unreadable(menu)  # "" is in every string
+    guessed = names_unread_key(menu.prompt) and key in _after_run(
+        [option.key for option in menu.options if option.offered]
+    )
+    probe = (
+        key in list(state.settings.try_keys) or _unreadable(menu) or guessed
+    )  # "" is in every string
     prompts, _ = _apart(state, result)
     if offered or not probe or key == NO_INPUT or len(prompts) < 2:
         return None

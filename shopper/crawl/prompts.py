@@ -71,6 +71,8 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
             start, node = opening
             known_part = [*current, sentence][start:]
             del current[start:]
+            before, known_part[0] = _speech_before(known_part, dict(known)[node])
+            current.extend(before)
             _close(pieces, current)
             pieces.append(_piece(known_part, node))
             after_notice = False
@@ -223,6 +225,23 @@ def _known_opening(
             if find_opening(prompt, heard) is not None:
                 return _with_title(sentences, start, prompt), node
     return None
+
+
+def _speech_before(sentences: list[_Sentence], prompt: str) -> tuple[list[_Sentence], _Sentence]:
+    """The first sentence of a known prompt's part split where the prompt's opening begins
+    inside it after other speech of at least MIN_COMPARED_WORDS words (a message the
+    recogniser ran into the menu played after it, one sentence: "Your balance ... shown in
+    the app, billing for your balance and due date, press one."): ([what came before], the
+    rest), or ([], the sentence) when the opening is at its start or close to it."""
+    first = sentences[0]
+    heard = words(" ".join(sentence.text for sentence in sentences))
+    at = find_opening(prompt, heard)
+    if at is None or at < MIN_COMPARED_WORDS or at >= len(words(first.text)):
+        return [], first
+    said, rest = split_words(first.text, at)
+    share = at / len(words(first.text))
+    middle = first.start + share * (first.end - first.start)
+    return [first._replace(text=said, end=middle)], first._replace(text=rest, start=middle)
 
 
 def _with_title(sentences: list[str], start: int, prompt: str) -> int:
