@@ -79,6 +79,32 @@ def test_a_key_sent_back_unasked_is_a_loop_but_main_menu_and_information_are_not
     assert not find_loops(crawl_map)[0].automatic
 
 
+def test_a_key_whose_label_was_not_heard_is_no_loop() -> None:
+    """Kestrel kal: "To hear these options again, press the pound key", its label left in the
+    sentence before as the recogniser ended it: the key says nothing that misleads."""
+    crawl_map = small_map(
+        menu("main", [], Option("#", "", "main"), Option("1", "claims", "main")),
+    )
+    loops = [f for f in find_problems(crawl_map) if f.kind == "loop"]
+    assert [(f.node, "claims" in f.message) for f in loops] == [("main", True)]
+
+
+def test_a_way_back_the_recogniser_garbled_is_no_loop() -> None:
+    """Alder Falls awb and kal: "To hear this menu again, press pound" heard "heal this man
+    you again" and "till here this man you again"; another key sent back unasked still is."""
+    crawl_map = small_map(
+        menu(
+            "waste",
+            [],
+            Option("#", "heal this man you again", "waste"),
+            Option("*", "till here this man you again", "waste"),
+            Option("1", "bulk item pickup", "waste"),
+        ),
+    )
+    loops = [f for f in find_problems(crawl_map) if f.kind == "loop"]
+    assert [(f.node, "bulk item" in f.message) for f in loops] == [("waste", True)]
+
+
 def test_an_automatic_cycle_with_a_key_out_is_not_a_loop() -> None:
     crawl_map = small_map(
         MapNode(

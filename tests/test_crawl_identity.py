@@ -106,6 +106,20 @@ def test_cut_residue_ends_on_a_word_of_the_prompt() -> None:
     assert cut_words(words("All of our represent, I'm sorry"), "all of our representatives", 6) == 4
 
 
+def test_cut_residue_heard_in_other_words_is_found_letter_for_letter() -> None:
+    """Kestrel awb: the main menu was first heard "If you're calling about an acclaim", and on
+    the call that pressed 4 its cut sentence came back "If you are calling about a new claim",
+    run into the billing menu's title: 3 of 7 words differ, 2 of 32 letters. Everything up to
+    the title goes, not the title, though "billing" is a word of the main menu too."""
+    prompt = (
+        "quality assurance, If you're calling about an acclaim, press one. If you're calling "
+        "about an existing claim, press two. For roadside assistance, press three."
+    )
+    heard = words("If you are calling about a new claim, press one. If you're billing,")
+    assert cut_words(heard, prompt, 13) == len(heard) - 1
+    assert cut_words(words("Billing. For your balance, press one."), prompt, 6) == 0
+
+
 def test_cut_residue_reads_a_key_word_either_way() -> None:
     """The menu's key words are as the audio check wrote them ("press two"), the cut words as
     the recogniser heard them again ("press to"): the same key, so the same word."""
@@ -153,3 +167,32 @@ def test_the_explorer_keeps_a_replayed_menu_whole() -> None:
     prompts, _ = _apart(state, result)
     assert [(p.text, p.known) for p in prompts] == [(message, None), (PHARMACY_LATER, "pharmacy")]
     assert [n.prompt for n in state.map.nodes] == [PHARMACY_FIRST], "the menu is not split"
+
+
+ALDER_MAIN = (
+    "You have reached Hulberfold's town-hole Our offices are open, Monday through Friday, from "
+    "eight thirty until four thirty. For trash, recycling, and bulk pick-up, press one for "
+    "water and sewer-billing, press two for parking permits and tickets, press three. For "
+    "building permits and inspections, press for, For the town clerk, including birth "
+    "certificates and dog licenses, press five. To report a Papolo or a street like that is "
+    "out, press six to speak with the operator, press zero or stay on the line."
+)
+
+
+def test_a_message_before_a_long_menu_replayed_whole_is_kept() -> None:
+    """Alder Falls kal: a message of 23 words, then the long main menu replayed whole: the two
+    together are 0.76 alike to the menu alone, so the whole was taken for the menu by its
+    words and the message was lost. The menu begins again at its head; the message before is
+    a prompt of its own."""
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    state.map.nodes.append(MapNode("main", ALDER_MAIN, "menu", []))
+    message = (
+        "Final meter addings need five business days, notice. Please fill in the Movingform on "
+        "the Town website, returning you to the main menu."
+    )
+    again = ALDER_MAIN.replace("Hulberfold's town-hole", "Holder Falls Town Hall.")
+    heard = HeardPrompt(f"{message} {again}", 29.5, 71.0, None)
+    result = PathResult("call", "moonshine", "calls/call", 72.0, "menu", [heard])
+    prompts, _ = _apart(state, result)
+    assert [(p.text, p.known) for p in prompts] == [(message, None), (again, "main")]
+    assert [n.prompt for n in state.map.nodes] == [ALDER_MAIN], "the menu is not split"

@@ -12,11 +12,13 @@ import pytest
 from shopper.crawl.explorer import (
     Attempt,
     CrawlSettings,
+    _after_run,
     _Crawl,
     _learn,
     _missed_offer,
     _offer,
     _skipped,
+    _unread_way_back,
 )
 from shopper.crawl.findings import find_problems
 from shopper.crawl.map import CrawlMap, MapNode, Option
@@ -114,3 +116,37 @@ def test_a_menu_with_no_readable_key_is_tried_1_then_each_next_digit_while_it_le
     bye = HeardPrompt("We will call you back. Goodbye.", 50.0, 52.0, None)
     _learn(state, Attempt("queue", "1"), PathResult("d", "moonshine", "d", 60.0, "hangup", [bye]))
     assert [o.key for o in queue.options] == ["1"], "no digit run at a queue"
+
+
+def test_a_probe_key_to_another_menu_is_the_key_the_prompt_garbled() -> None:
+    """Alder Falls kal: "To return to the main menu, press star" heard "press her"; the probe
+    key * led to the main menu, so it was the key the prompt named. A probe that led to a
+    queue, or a menu whose every key was read, proves nothing of the kind."""
+    main = MapNode("main", "For waste, press one.", "menu", [])
+    queue = MapNode("operator", "Please hold.", "queue", ["0"])
+    garbled = "To hear which day, press one. To return to the main man, you press her."
+    for prompt, reached, key, offered in [
+        (garbled, main, "*", True),
+        (garbled, queue, "0", False),
+        ("To hear which day, press one. Press star for the main menu.", main, "#", False),
+    ]:
+        waste = MapNode("waste", prompt, "menu", ["1"], [Option(key, None, None, offered=False)])
+        _unread_way_back(waste, key, reached)
+        assert waste.options[0].offered is offered, (prompt, key)
+
+
+def test_the_digit_after_the_run_is_tried_where_a_key_was_not_read() -> None:
+    """Alder Falls espeak-ng: "To request a bulk pickup, press 2" heard "press do", and no
+    digit of the run was missing, so 2 was never tried. The digit after the run is, and
+    counts as offered when it leads elsewhere."""
+    assert _after_run(["1", "*", "#"]) == ["2"]
+    assert _after_run(["*"]) == [] and _after_run(["1", "2", "3", "4", "5", "6", "7", "8"]) == []
+    prompt = "To hear which day, press one. To request a mull-cibing pickup, press do."
+    waste = MapNode("waste", prompt, "menu", ["1"], [Option("1", "day", None, offered=True)])
+    waste.options.append(Option("2", None, None, offered=False))
+    _missed_offer(waste, "2")
+    assert waste.options[-1].offered
+    readable = MapNode("m", "Press one for a day.", "menu", [], [Option("1", "day", None, True)])
+    readable.options.append(Option("2", None, None, offered=False))
+    _missed_offer(readable, "2")
+    assert not readable.options[-1].offered

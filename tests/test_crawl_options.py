@@ -54,6 +54,22 @@ def test_options_are_parsed(text: str, expected: list[tuple[str | None, str]]) -
     assert parse_options(text) == [HeardOption(key, label) for key, label in expected]
 
 
+def test_the_article_before_a_key_may_be_heard_as_a() -> None:
+    """flite awb's "press the pound key", as Moonshine heard it, after a sentence the
+    recogniser ended too late: the words left over after key 8 are the pound key's label."""
+    heard = "For all other questions, press eight to hear these options again. press a pound key."
+    assert parse_options(heard) == [
+        HeardOption("8", "all other questions"),
+        HeardOption("#", "hear these options again"),
+    ]
+    assert not names_unread_key("To hear these options again, press a pound key.")
+
+
+def test_words_left_over_are_no_label_for_a_key_with_words_of_its_own() -> None:
+    heard = "For billing press 1 or say billing. Press 2 for claims."
+    assert parse_options(heard) == [HeardOption("1", "billing"), HeardOption("2", "claims")]
+
+
 def test_a_key_offered_twice_is_kept_once() -> None:
     assert [o.key for o in parse_options("Press 1 for sales. Again, press 1 for sales.")] == ["1"]
 

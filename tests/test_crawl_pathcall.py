@@ -111,6 +111,31 @@ def test_a_re_prompt_with_a_long_pause_inside_is_one_re_prompt() -> None:
     assert (texts, reprompts) == (["", "", "", "Goodbye."], 1)
 
 
+KESTREL_BILLING = (
+    "for your balance and due date, press one. To pay by phone, press two, Press, hard to go "
+    "back, or press pound to repeat this man you."
+)
+
+
+def test_a_notice_run_into_the_re_prompt_is_no_new_prompt() -> None:
+    """Kestrel kal: the no-input notice and the billing menu's first option heard as one
+    sentence, "We didn't receive your selection, billing for your balance...". Dropped whole
+    as a notice, the menu's opening went with it, and the rest was taken for a new prompt:
+    the menu's no-input path (its closing notice and hang-up) was never reached."""
+    finals = [
+        heard(
+            58.74,
+            63.6,
+            "We didn't receive your selection, billing for your balance, and due date, press one.",
+        ),
+        heard(63.96, 65.88, "To pay by phone, pressed to,"),
+        heard(66.28, 69.88, "Press, hard to go back, or press pound to repeat this man you."),
+        heard(76.2, 78.0, "We didn't receive your selection."),
+    ]
+    texts, reprompts = _without_rest(finals, round(52.5 * TELEPHONY_RATE), QUIET, KESTREL_BILLING)
+    assert (texts, reprompts) == (["", "", "", "We didn't receive your selection."], 1)
+
+
 def test_the_rest_of_a_prompt_is_the_turn_before_the_first_pause() -> None:
     finals = [heard(7.0, 9.0, "For billing, press one."), heard(15.0, 16.0, "Goodbye.")]
     texts, reprompts = _without_rest(finals, round(6.9 * TELEPHONY_RATE), QUIET, NORTHWIND_MAIN)

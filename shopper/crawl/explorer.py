@@ -32,6 +32,7 @@ from shopper.crawl.audio_identity import (
     same_recording,
 )
 from shopper.crawl.identity import (
+    MIN_COMPARED_WORDS,
     replay_start,
     same_prompt,
     similarity,
@@ -41,7 +42,7 @@ from shopper.crawl.identity import (
 )
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
-from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, parse_options
+from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, names_unread_key, parse_options
 from shopper.crawl.pathcall import (
     NO_INPUT,
     CallResult,
@@ -397,20 +398,27 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
     if parent is not None and chain and chain[0] is not parent:
         _missed_offer(parent, attempt.key)
         _next_unheard(state, parent, attempt.key)
+        _unread_way_back(parent, attempt.key, chain[0])
 
 
 def _probe_retried(
     state: _Crawl, menu: MapNode, key: str, result: PathResult
 ) -> list[HeardPrompt] | None:
     """The menu heard again, when a probe key the menu did not offer (--try-keys, or a digit
-    tried at a menu with no readable key) brought new words and then the menu: those words
+    tried at a menu with no readable key, or the digit after the run where a key was not
+    read, _after_run) brought new words and then the menu: those words
     are the menu's wrong-key notice, whatever they say ("Hmm, that
     number does not belong to any of the choices", heard "Hmm, at number 10, let me launch
     any unnotices", is no wording the classifier knows), not a place of their own. Digits
     missing from a run of offered ones are not probes: a "press two" the recogniser missed
     may well lead to a message and back."""
     offered = any(option.key == key and option.offered for option in menu.options)
-    probe = key in list(state.settings.try_keys) or _unreadable(menu)  # "" is in every string
+    guessed = names_unread_key(menu.prompt) and key in _after_run(
+        [option.key for option in menu.options if option.offered]
+    )
+    probe = (
+        key in list(state.settings.try_keys) or _unreadable(menu) or guessed
+    )  # "" is in every string
     prompts, _ = _apart(state, result)
     if offered or not probe or key == NO_INPUT or len(prompts) < 2:
         return None
@@ -638,7 +646,8 @@ def _apart(state: _Crawl, result: PathResult) -> tuple[list[HeardPrompt], list[i
     kept: list[HeardPrompt] = []
     origins: list[int] = []
     for index, heard in enumerate(result.prompts):
-        begins = None if _known_by_words(state, heard) is not None else _menu_in(state, heard)
+        known = _known_by_words(state, heard)
+        begins = _menu_in(state, heard) if known is None else _replay_after_speech(known, heard)
         pieces = [heard] if begins is None else _cut_before(heard, *begins)
         kept += pieces
         origins += [index] * len(pieces)
@@ -656,6 +665,19 @@ def _menu_in(state: _Crawl, heard: HeardPrompt) -> tuple[int, str] | None:
         return heard_at, menu.id
     replay = _menu_replay(state, heard)
     return None if replay is None else (replay[1], replay[0].id)
+
+
+def _replay_after_speech(menu: MapNode, heard: HeardPrompt) -> tuple[int, str] | None:
+    """(word where `menu` begins again, its id) when a prompt known by its words as that
+    menu is in fact a message of some sentences, then the whole menu from its start: a long
+    menu and a short message before it are "the same prompt" by word edit distance over the
+    longer of the two (Alder Falls kal: "Final meter readings need five business days'
+    notice. ... Returning you to the main menu." then the main menu, 0.76 alike to the menu
+    alone), and the message was lost. Leftover words of a cut prompt are too few to count."""
+    if menu.kind != "menu" or heard.known is not None:
+        return None
+    start = replay_start(menu.prompt, heard.text)
+    return None if start is None or start < MIN_COMPARED_WORDS else (start, menu.id)
 
 
 def _cut_before(heard: HeardPrompt, at: int, menu: str) -> list[HeardPrompt]:
@@ -824,8 +846,9 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
         state.map.unexplored.append(
             Unexplored(menu.id, "", f"option {cut.label!r} heard without its key")
         )
+    unread = _after_run(offered) if names_unread_key(menu.prompt) else []
     keys = list(offered) + [
-        k for k in [*_skipped(offered), *state.settings.try_keys] if k not in offered
+        k for k in [*_skipped(offered), *unread, *state.settings.try_keys] if k not in offered
     ]
     if not offered:
         keys.insert(0, _RUN_DIGITS[0])
@@ -844,8 +867,25 @@ def _missed_offer(menu: MapNode, key: str) -> None:
     itself was offered: the recogniser missed its "press two" (see _skipped), so it is not an
     invalid key (for the findings)."""
     offered = [o.key for o in menu.options if o.offered]
+    missed = _skipped(offered)
+    if names_unread_key(menu.prompt):
+        missed += _after_run(offered)
     for option in menu.options:
-        if option.key == key and key in _skipped(offered):
+        if option.key == key and key in missed:
+            option.offered = True
+
+
+def _unread_way_back(menu: MapNode, key: str, reached: MapNode) -> None:
+    """A probe key that took the caller to another menu was offered, when the menu named a key
+    nobody could read (options.names_unread_key: "press star to go back" heard "press hard to
+    go back", "To return to the main menu, press her"; the audio check did not confirm
+    "press star" either): a wrong key replays the menu or ends the call, a key a menu
+    offers leads on. Only another menu counts: a wrong key may also put the caller through
+    to an operator (a menu whose retries are used up at once), which no key said."""
+    if reached.kind != "menu" or not names_unread_key(menu.prompt):
+        return
+    for option in menu.options:
+        if option.key == key:
             option.offered = True
 
 
@@ -909,6 +949,16 @@ def _skipped(offered: Collection[str]) -> list[str]:
     took it for one and crashed the crawl, depending on which call finished first)."""
     digits = [int(key) for key in offered if key in _RUN_DIGITS]
     return [str(d) for d in range(1, max(digits, default=0)) if str(d) not in offered]
+
+
+def _after_run(offered: Collection[str]) -> list[str]:
+    """The digit after the last of the offered run, for a menu that names a key nobody could
+    read (options.names_unread_key: "To request a bulk pickup, press do"): menus number
+    their options in order, so the unread key is likeliest the next one. Like a gap in the
+    run (_skipped), it counts as offered when it leads somewhere else than the menu itself."""
+    digits = [int(key) for key in offered if key in _RUN_DIGITS]
+    following = str(max(digits) + 1) if digits else None
+    return [following] if following in _RUN_DIGITS and following not in offered else []
 
 
 def _option_label(parent: MapNode | None, key: str) -> str | None:

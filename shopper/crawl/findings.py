@@ -180,7 +180,9 @@ def _automatic_cycle_through(graph: MapGraph, node_id: str) -> tuple[list[str], 
 def _keyed_loops(graph: MapGraph) -> list[Loop]:
     """Offered keys that, by themselves or through automatic transitions, come back to a menu
     already on the caller's route — unless the key said it goes back, or the caller was told
-    something (a message) before being returned."""
+    something (a message) before being returned. A key whose label no words were heard for
+    (the recogniser ended the sentence before them: "press eight to hear these options again.
+    press a pound key") said nothing that misleads: no finding rests on it."""
     loops = []
     for node_id in sorted(graph.nodes, key=_route_order(graph)):
         route = graph.routes.get(node_id)
@@ -190,7 +192,7 @@ def _keyed_loops(graph: MapGraph) -> list[Loop]:
         for edge in graph.edges_from[node_id]:
             if edge.automatic or not edge.offered:
                 continue
-            if edge.label and is_navigation(edge.label):
+            if not edge.label or _says_it_goes_back(edge.label, edge.key):
                 continue
             chain = _automatic_chain(graph, edge, set(on_route))
             if chain is None:
@@ -203,6 +205,14 @@ def _keyed_loops(graph: MapGraph) -> list[Loop]:
             loop_edges = (*route.edges[start:], *chain)
             loops.append(Loop(nodes + tuple(s.target for s in chain[:-1]), loop_edges, False))
     return loops
+
+
+def _says_it_goes_back(label: str, key: str) -> bool:
+    """Whether an option's label offers a way back, asked of the label and of it read as the
+    option sentence it was cut from: the classifier learned whole IVR sentences, and a label
+    the recogniser garbled keeps its sense only with them ("heal this man you again" alone is
+    nothing to it, "To heal this man you again, press #." a way back)."""
+    return is_navigation(label) or is_navigation(f"To {label}, press {key}.")
 
 
 def _automatic_chain(graph: MapGraph, edge: Edge, on_route: set[str]) -> list[Edge] | None:

@@ -116,6 +116,46 @@ def cut_words(heard: list[str], prompt: str, most: int) -> int:
             row.append(min(previous[j - 1] + (not same), previous[j] + 1, row[j - 1] + 1))
         if matched <= i // 6:
             best = i
+    return max(best, _cut_letters(heard[:most], said))
+
+
+CUT_LETTER_SIMILARITY = SAME_PROMPT_SIMILARITY
+"""How alike, letter for letter, the cut words must be to a stretch of the prompt: as alike
+as two hearings of one prompt (SAME_PROMPT_SIMILARITY). Word for word the recogniser's two
+readings of one stretch differ far more ("If you are calling about a new claim" /
+"If you're calling about an acclaim": 3 of 7 words, 2 of 32 letters)."""
+MIN_CUT_LETTERS = 12
+"""Fewer letters than this are left to the word comparison: a short run of letters is alike
+to too many stretches of a long prompt."""
+
+
+def _cut_letters(heard: list[str], said: list[str]) -> int:
+    """How many of `heard`'s first words are a stretch of `said` heard in other words: their
+    letters, run together, align with some stretch of `said`'s letters (free start and end)
+    at CUT_LETTER_SIMILARITY or better, ending at the end of a word of `said` that is the
+    last heard word (so the next prompt's first word, even one `said` also contains, is not
+    taken in: "If you're billing" after a cut "If you're calling")."""
+    letters = "".join(said)
+    ends: dict[int, str] = {}
+    at = 0
+    for word in said:
+        at += len(word)
+        ends[at] = word
+    row = [0] * (len(letters) + 1)
+    done, best = 0, 0
+    for count, word in enumerate(heard, start=1):
+        for letter in word:
+            previous, row = row, [row[0] + 1]
+            for j, other in enumerate(letters, start=1):
+                row.append(
+                    min(previous[j - 1] + (letter != other), previous[j] + 1, row[j - 1] + 1)
+                )
+        done += len(word)
+        allowed = (1.0 - CUT_LETTER_SIMILARITY) * done
+        if done >= MIN_CUT_LETTERS and any(
+            row[end] <= allowed and _same_word(word, ended) for end, ended in ends.items()
+        ):
+            best = count
     return best
 
 

@@ -52,6 +52,9 @@ NUMBER_GOES_ON = frozenset(
 """Number words that, right after a key, make it the first digit of a number to dial ("dial
 911", "dial nine one one"), not a key of the menu. "two" and "four" are left out: after a
 key they are more often the next option's "to" and "for", misheard."""
+ARTICLES = frozenset({"the", "a"})
+"""Words between a key verb and its key ("press the pound key"); the recogniser often hears
+that "the" as "a" ("press a pound key")."""
 FILLER_WORDS = frozenset({"please", "or", "say", "now", "and", "the", "key"})
 LEAD_WORDS = frozenset({"for", "to"})
 MAX_LABEL_WORDS = 6
@@ -72,8 +75,10 @@ class HeardOption:
 def parse_options(text: str) -> list[HeardOption]:
     """Every key the prompt offers, in the order heard; a key offered twice is kept once."""
     found: list[HeardOption] = []
+    left: list[str] = []
     for sentence in SENTENCE_END.split(text):
-        found.extend(_sentence_options(normalize(sentence).split()))
+        options, left = _sentence_options(normalize(sentence).split(), left)
+        found.extend(options)
     unique: list[HeardOption] = []
     for option in found:
         if option.key is None or all(option.key != kept.key for kept in unique):
@@ -90,14 +95,21 @@ def _verbs(words: list[str]) -> list[int]:
     ]
 
 
-def _sentence_options(words: list[str]) -> list[HeardOption]:
+def _sentence_options(
+    words: list[str], left_before: list[str]
+) -> tuple[list[HeardOption], list[str]]:
+    """The sentence's options, and its words after the last one no option took (the label of
+    a key in the next sentence, when the recogniser ended the sentence in the wrong place:
+    "press eight to hear these options again. press the pound key"). `left_before` are those
+    of the sentence before: the label of this sentence's first key when it has no words of
+    its own on either side."""
     presses = _verbs(words)
     options: list[HeardOption] = []
     consumed = 0
     for n, at in enumerate(presses):
         next_press = presses[n + 1] if n + 1 < len(presses) else len(words)
         key_at = at + 1
-        if key_at < len(words) and words[key_at] == "the":
+        if key_at < len(words) and words[key_at] in ARTICLES:
             key_at += 1
         key = KEY_WORDS.get(words[key_at]) if key_at < len(words) else None
         if (key is None and key_at < next_press) or _in_number(words, key_at):
@@ -109,8 +121,10 @@ def _sentence_options(words: list[str]) -> list[HeardOption]:
         else:
             label = _label(words[key_at + 1 : next_press])
             consumed = next_press
+            if not label and not options:
+                label = _label(left_before)
         options.append(HeardOption(key, label))
-    return options
+    return options, words[consumed:] if presses else []
 
 
 def names_unread_key(text: str) -> bool:
@@ -122,7 +136,7 @@ def names_unread_key(text: str) -> bool:
     for sentence in SENTENCE_END.split(text):
         said = normalize(sentence).split()
         for at in _verbs(said):
-            key_at = at + 2 if at + 1 < len(said) and said[at + 1] == "the" else at + 1
+            key_at = at + 2 if at + 1 < len(said) and said[at + 1] in ARTICLES else at + 1
             if key_at >= len(said) or said[key_at] not in KEY_WORDS:
                 return True
     return False

@@ -46,7 +46,7 @@ from shopper.crawl.identity import (
 )
 from shopper.crawl.keys_by_audio import read_keys
 from shopper.crawl.options import KEY_WORDS, names_unread_key, parse_options
-from shopper.crawl.prompts import Piece, split_prompts
+from shopper.crawl.prompts import Piece, notice_removed, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import KeyIgnored, StepFailure
 from shopper.engine.session import CallSession, ListenSettings
@@ -1155,7 +1155,10 @@ def _without_rest(
     so_far = ""
     for number, turn in enumerate(turns):
         said = " ".join(
-            s for i in turn for s in SENTENCE.findall(texts[i]) if not is_retry_notice(s)
+            kept
+            for i in turn
+            for s in SENTENCE.findall(texts[i])
+            if (kept := notice_removed(s, [prompt]).strip())
         )
         if number == 0 and rest:
             heard = ""

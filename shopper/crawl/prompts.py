@@ -21,6 +21,7 @@ from shopper.crawl.identity import (
     SENTENCE,
     find_opening,
     opens_with,
+    split_words,
     words,
 )
 from shopper.text.phrasebook import is_retry_notice, is_transfer
@@ -57,18 +58,21 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
     pieces: list[Piece] = []
     current: list[_Sentence] = []
     after_notice = False
-    for sentence in _sentences(utterances):
-        if not words(sentence.text):
-            continue
-        if is_retry_notice(sentence.text):
+    prompts = [prompt for _, prompt in known]
+    for heard in _sentences(utterances):
+        sentence = _after_notice(heard, prompts)
+        if sentence is not heard:
             _close(pieces, current)
             after_notice = True
+        if sentence is None or not words(sentence.text):
             continue
         opening = _known_opening([said.text for said in [*current, sentence]], known)
         if opening is not None:
             start, node = opening
             known_part = [*current, sentence][start:]
             del current[start:]
+            before, known_part[0] = _speech_before(known_part, dict(known)[node])
+            current.extend(before)
             _close(pieces, current)
             pieces.append(_piece(known_part, node))
             after_notice = False
@@ -80,13 +84,40 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
                 text, last.first, sentence.utterance, last.known, last.start_share, sentence.end
             )
             continue
-        if _said_again(sentence.text, current):
+        if _said_again(sentence.text, current) or _round_again(sentence.text, pieces):
             _close(pieces, current)
         current.append(sentence)
         if is_transfer(sentence.text):
             _close(pieces, current)
     _close(pieces, current)
     return pieces
+
+
+def notice_removed(sentence: str, prompts: Sequence[str]) -> str:
+    """`sentence` without a retry notice at its start: empty when it is one ("Sorry, that
+    entry wasn't recognized."), the words from a known prompt's opening on when the
+    recogniser ran the notice and the prompt replayed after it into one sentence ("We didn't
+    receive your selection, billing for your balance and due date, press one."; dropped
+    whole, the menu's opening went with the notice), else the sentence itself."""
+    if not is_retry_notice(sentence):
+        return sentence
+    heard = words(sentence)
+    starts = (find_opening(prompt, heard) for prompt in prompts)
+    at = min((start for start in starts if start), default=None)
+    return "" if at is None else split_words(sentence, at)[1]
+
+
+def _after_notice(sentence: _Sentence, prompts: Sequence[str]) -> _Sentence | None:
+    """The sentence as split_prompts reads it: itself, None for a retry notice, or the part
+    after a notice run into a known prompt (notice_removed), placed by its share of words."""
+    kept = notice_removed(sentence.text, prompts)
+    if kept == sentence.text:
+        return sentence
+    if not kept:
+        return None
+    share = 1.0 - len(words(kept)) / max(1, len(words(sentence.text)))
+    start = sentence.start + share * (sentence.end - sentence.start)
+    return _Sentence(sentence.utterance, kept, start, sentence.end)
 
 
 def _sentences(utterances: Sequence[str]) -> list[_Sentence]:
@@ -133,6 +164,30 @@ def _said_again(sentence: str, current: list[_Sentence]) -> bool:
     return any(_alike(said, words(earlier.text)) for earlier in current)
 
 
+def _round_again(sentence: str, pieces: list[Piece]) -> bool:
+    """Whether a sentence is the first sentence of an earlier piece of this listening: the
+    phone system has come round to that prompt again, so a new piece begins there, also when
+    the sentences between were one piece with no transfer wording to end it ("One moment
+    while we send you back to them" is no transfer to the classifier). Without this, the
+    piece after the first took in the first one's second round, and a circle of two
+    departments became one node looping on itself. Only a piece's opening sentence counts
+    (_opening_sentence): a phrase two prompts share at their ends ("Thank you for calling.")
+    starts no piece."""
+    said = words(sentence)
+    if len(said) < MIN_COMPARED_WORDS:
+        return False
+    return any(_alike(said, opening) for piece in pieces if (opening := _opening_sentence(piece)))
+
+
+def _opening_sentence(piece: Piece) -> list[str]:
+    """The words of a new piece's first sentence long enough to compare: a title heard as a
+    sentence of its own ("Policy services."), or the cut prompt's last words, come before."""
+    if piece.known is not None:
+        return []
+    sentences = (words(sentence) for sentence in SENTENCE.findall(piece.text))
+    return next((said for said in sentences if len(said) >= MIN_COMPARED_WORDS), [])
+
+
 def _alike(a: list[str], b: list[str]) -> bool:
     """The same sentence: whole words alike as prompts are (SAME_PROMPT_SIMILARITY), with no
     leading words dropped: short sentences that differ in their subject ("Collections will
@@ -170,6 +225,23 @@ def _known_opening(
             if find_opening(prompt, heard) is not None:
                 return _with_title(sentences, start, prompt), node
     return None
+
+
+def _speech_before(sentences: list[_Sentence], prompt: str) -> tuple[list[_Sentence], _Sentence]:
+    """The first sentence of a known prompt's part split where the prompt's opening begins
+    inside it after other speech of at least MIN_COMPARED_WORDS words (a message the
+    recogniser ran into the menu played after it, one sentence: "Your balance ... shown in
+    the app, billing for your balance and due date, press one."): ([what came before], the
+    rest), or ([], the sentence) when the opening is at its start or close to it."""
+    first = sentences[0]
+    heard = words(" ".join(sentence.text for sentence in sentences))
+    at = find_opening(prompt, heard)
+    if at is None or at < MIN_COMPARED_WORDS or at >= len(words(first.text)):
+        return [], first
+    said, rest = split_words(first.text, at)
+    share = at / len(words(first.text))
+    middle = first.start + share * (first.end - first.start)
+    return [first._replace(text=said, end=middle)], first._replace(text=rest, start=middle)
 
 
 def _with_title(sentences: list[str], start: int, prompt: str) -> int:
