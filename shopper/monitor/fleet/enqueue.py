@@ -42,7 +42,22 @@ async def enqueue_run(
     due_at: datetime | None = None,
 ) -> Enqueued:
     """Claim the run id and defer its job atomically (`connection` in autocommit mode); the
-    job is not taken before `due_at` (the run's scheduled time plus its jitter)."""
+    job is not taken before `due_at` (the run's scheduled time plus its jitter). The claim
+    is logged once committed: a monitor stopped mid-transaction claimed nothing."""
+    outcome, claimed = await _claim_and_defer(app, connection, run, monitor, due_at)
+    if claimed:
+        log.info("%s claimed by %s", run.run_id, monitor)
+    return outcome
+
+
+async def _claim_and_defer(
+    app: procrastinate.App,
+    connection: psycopg.AsyncConnection[tuple[object, ...]],
+    run: FleetRun,
+    monitor: str,
+    due_at: datetime | None,
+) -> tuple[Enqueued, bool]:
+    """The outcome, and whether this monitor's claim of the run id is what committed."""
     async with connection.transaction():
         claimed = await connection.execute(
             "INSERT INTO shopper_fleet_runs "
@@ -52,8 +67,7 @@ async def enqueue_run(
             (run.run_id, run.check, run.scheduled_at, run.line, monitor),
         )
         if await claimed.fetchone() is None:
-            return await _claimed_before(connection, run.run_id)
-        log.info("%s claimed by %s", run.run_id, monitor)
+            return await _claimed_before(connection, run.run_id), False
         deferrer = app.configure_task(
             TASK,
             queue=QUEUE,
@@ -70,11 +84,11 @@ async def enqueue_run(
                 "UPDATE shopper_fleet_runs SET state = 'skipped' WHERE run_id = %s",
                 (run.run_id,),
             )
-            return "queued"
+            return "queued", True
         await connection.execute(
             "UPDATE shopper_fleet_runs SET job_id = %s WHERE run_id = %s", (job_id, run.run_id)
         )
-    return "enqueued"
+    return "enqueued", True
 
 
 async def _claimed_before(
