@@ -103,6 +103,19 @@ def find(haystack: Samples, needle: Samples) -> int | None:
     return None
 
 
+def find_most(haystack: Samples, needle: Samples, share: float = 0.9) -> int | None:
+    """Frame-aligned position where at least `share` of `needle`'s frames are in `haystack`
+    sample for sample: a frame that reached a starved test after its turn is silence there,
+    as on any real-time line, but which stream a call hears must still be beyond doubt."""
+    frames = len(needle) // FRAME_SAMPLES
+    wanted = needle[: frames * FRAME_SAMPLES].reshape(frames, FRAME_SAMPLES)
+    for start in range(0, len(haystack) - frames * FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        heard = haystack[start : start + frames * FRAME_SAMPLES].reshape(frames, FRAME_SAMPLES)
+        if np.count_nonzero(np.all(heard == wanted, axis=1)) >= share * frames:
+            return start
+    return None
+
+
 def whole_frames(samples: Samples) -> Samples:
     return samples[: len(samples) // FRAME_SAMPLES * FRAME_SAMPLES]
 
@@ -118,9 +131,9 @@ async def test_two_concurrent_calls_each_hear_their_own_stream(fake: FakeTwilio)
         (far_1, hello, moment, signals_1),
         (far_2, moment, hello, signals_2),
     ):
-        at = find(far, ulaw_round_trip(own))
+        at = find_most(far, ulaw_round_trip(own))
         assert at is not None
-        assert find(far, ulaw_round_trip(other)) is None
+        assert find_most(far, ulaw_round_trip(other), share=0.1) is None
         ringing = next(s for s in signals if isinstance(s, Ringing))
         answered = next(s for s in signals if isinstance(s, Answered))
         # Media time starts at placing: the 0.3 s of ringing come before the answer.
