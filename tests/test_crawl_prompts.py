@@ -87,24 +87,6 @@ def test_a_circle_without_transfer_words_is_cut_where_it_comes_round_again() -> 
     assert same_prompt(pieces[0].text, " ".join(circle))
 
 
-def test_a_circle_of_two_comes_round_again_where_the_first_prompt_begins_again() -> None:
-    """Kestrel awb: the transfer sentence of the first department ends its piece, but the
-    second department hands back in words the classifier does not take for a transfer, so its
-    piece took in the first one's second round, and the circle became one node. The first
-    department's opening sentence heard again begins a piece (its title, a sentence too
-    short to compare, is passed over)."""
-    heard = [
-        "Policy services. Changes to your coverage must first be approved by underwriting.",
-        "Please hold while I transfer your call on the writing department.",
-        "Coverage changes are made by policy services.",
-        "One moment while we send you back to them,",
-    ]
-    pieces = split_prompts([*heard, *heard[:3]], [])
-    assert len(pieces) == 4, [p.text for p in pieces]
-    assert pieces[1].text.startswith("Coverage changes")
-    assert pieces[2].text.startswith("Changes to your coverage")
-
-
 def test_a_sentence_that_ends_two_prompts_begins_no_piece() -> None:
     heard = [
         "Claims are handled online. Thank you for calling Kestrel. Transferring you to billing.",

@@ -84,7 +84,7 @@ def split_prompts(utterances: Sequence[str], known: Sequence[tuple[str, str]]) -
                 text, last.first, sentence.utterance, last.known, last.start_share, sentence.end
             )
             continue
-        if _said_again(sentence.text, current) or _round_again(sentence.text, pieces):
+        if _said_again(sentence.text, current):
             _close(pieces, current)
         current.append(sentence)
         if is_transfer(sentence.text):
@@ -162,30 +162,6 @@ def _said_again(sentence: str, current: list[_Sentence]) -> bool:
     if len(said) < MIN_COMPARED_WORDS:
         return False
     return any(_alike(said, words(earlier.text)) for earlier in current)
-
-
-def _round_again(sentence: str, pieces: list[Piece]) -> bool:
-    """Whether a sentence is the first sentence of an earlier piece of this listening: the
-    phone system has come round to that prompt again, so a new piece begins there, also when
-    the sentences between were one piece with no transfer wording to end it ("One moment
-    while we send you back to them" is no transfer to the classifier). Without this, the
-    piece after the first took in the first one's second round, and a circle of two
-    departments became one node looping on itself. Only a piece's opening sentence counts
-    (_opening_sentence): a phrase two prompts share at their ends ("Thank you for calling.")
-    starts no piece."""
-    said = words(sentence)
-    if len(said) < MIN_COMPARED_WORDS:
-        return False
-    return any(_alike(said, opening) for piece in pieces if (opening := _opening_sentence(piece)))
-
-
-def _opening_sentence(piece: Piece) -> list[str]:
-    """The words of a new piece's first sentence long enough to compare: a title heard as a
-    sentence of its own ("Policy services."), or the cut prompt's last words, come before."""
-    if piece.known is not None:
-        return []
-    sentences = (words(sentence) for sentence in SENTENCE.findall(piece.text))
-    return next((said for said in sentences if len(said) >= MIN_COMPARED_WORDS), [])
 
 
 def _alike(a: list[str], b: list[str]) -> bool:
