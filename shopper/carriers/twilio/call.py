@@ -213,9 +213,13 @@ class TwilioCall:
             await self._teardown()
 
     async def _wait_for_frame(self) -> None:
+        """Until a frame may be due. `asyncio.timeout`, not `wait_for`: on Python 3.11
+        `wait_for` can swallow a cancellation that lands as its wait ends, and a Ctrl-C lost
+        here left a run calling on (seen once in a loaded test run)."""
         timeout = min(self._inbound.seconds_until_due(), POLL_S)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._inbound.arrived.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._inbound.arrived.wait()
 
     async def play(self, samples: Samples) -> Sent:
         if samples.ndim != 1 or samples.dtype != np.int16:
