@@ -459,8 +459,12 @@ class TwilioCall:
             self._runtime.server.unregister(self._token)
 
     async def _wait_final(self) -> None:
+        """Until Twilio's final status, for SETTLE_S at most. `asyncio.timeout`, as in
+        `_wait_for_frame`: a Ctrl-C that lands as the status comes must not be lost, or the
+        run would go on to its next call."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._final.wait(), SETTLE_S)
+            async with asyncio.timeout(SETTLE_S):
+                await self._final.wait()
 
     def _take_final(self, state: CallState) -> None:
         if state.status in TERMINAL:
