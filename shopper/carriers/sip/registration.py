@@ -57,7 +57,11 @@ class SipRegistration:
         self._registration.on_expired = self._expired
 
     async def register(self) -> None:
-        """Register, or raise DialFailed naming why not (nothing has been dialled yet)."""
+        """Register, or raise DialFailed naming why not (nothing has been dialled yet).
+
+        It waits with `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` can swallow
+        a cancellation that lands as the registrar answers, and the call would then be dialled
+        after a Ctrl-C."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMER_F_S
         interval = TIMER_F_S if self._reliable else T1_S
@@ -69,7 +73,8 @@ class SipRegistration:
                 status = EndStatus("sip", 408, "Request Timeout", detail)
                 raise DialFailed("timeout", detail, status)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._answered.wait(), min(interval, left))
+                async with asyncio.timeout(min(interval, left)):
+                    await self._answered.wait()
             if not self._answered.is_set():
                 self._registration.register()  # a new transaction: the last got no answer
                 interval = min(2 * interval, T2_S)
