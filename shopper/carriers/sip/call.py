@@ -364,14 +364,16 @@ class SipCall:
     async def _teardown(self) -> None:
         """End the dialog from our side if it is still up (BYE or CANCEL), wait briefly for
         the far end to confirm, remove the registration if there is one, and close the
-        sockets; once."""
+        sockets; once. `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` can
+        swallow a Ctrl-C that lands as the far end confirms, and the run would go on."""
         if self._torn_down:
             return
         self._torn_down = True
         try:
             if self._dialog.end() is not None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._dialog.settled.wait()), SETTLE_S)
+                    async with asyncio.timeout(SETTLE_S):
+                        await self._dialog.settled.wait()
             if self._registration is not None:
                 await self._registration.unregister()
         finally:

@@ -101,6 +101,9 @@ class TcpSipTransport(SipTransport):
             super().send_reply(response)
 
     async def stop(self) -> None:
+        """Close the listener and every connection. `asyncio.timeout`, not `wait_for`: on
+        Python 3.11 `wait_for` can swallow a Ctrl-C that lands as the listener closes, and
+        the run that hung up would go on."""
         if self._server is not None:
             self._server.close()
         for writer in self._writers.values():
@@ -113,7 +116,8 @@ class TcpSipTransport(SipTransport):
         self._waiting.clear()
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._server.wait_closed()
             self._server = None
 
     # --- connections -------------------------------------------------------------------------
