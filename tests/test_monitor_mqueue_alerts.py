@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import procrastinate
 from monitor_runs import EVERY, T0, Clock, check_spec
 
 from shopper.monitor.alert_observer import AlertObserver
@@ -27,6 +28,28 @@ from shopper.publish.publisher import Publisher
 from shopper.publish.settings import mqtt_settings
 
 CHECK = "support-line"
+
+
+async def finish_run(
+    app: procrastinate.App, writer: ledger.Connection, n: int, outcome: RunOutcome
+) -> None:
+    """The n-th scheduled run of CHECK, enqueued, taken and finished with `outcome`, as a
+    fleet worker records it in the shared ledger."""
+    at = T0 + n * EVERY
+    run = FleetRun(
+        run_id=f"{CHECK}@{at:%Y-%m-%dT%H:%M:%SZ}", check=CHECK, scheduled_at=at,
+        line="sandbox:acme", schedule="s.yaml",
+    )  # fmt: skip
+    await enqueue_run(app, writer, run, "m")
+    attempt = await ledger.start_attempt(writer, run.run_id, "w", run.line)
+    record = RunRecord(
+        run_id=run.run_id, check=CHECK, scheduled_at=at, started_at=at,
+        ended_at=at + timedelta(seconds=30), outcome=outcome, attempts=1,
+        failure_kind=None if outcome == "passed" else "step",
+        failure_message=None if outcome == "passed" else "nobody answered",
+        reached_human=outcome == "passed", evidence=f"/srv/out/call-{n}",
+    )  # fmt: skip
+    await ledger.save_result(writer, attempt, record)
 
 
 async def take_over(results: FleetResults, connection: ledger.Connection) -> None:
@@ -71,22 +94,8 @@ async def test_a_monitor_taking_over_neither_repeats_nor_misses_a_change(
     clock = Clock(T0)
 
     async def finish(n: int, outcome: RunOutcome) -> None:
-        at = T0 + n * EVERY
-        clock.now = at + timedelta(minutes=1)
-        run = FleetRun(
-            run_id=f"{CHECK}@{at:%Y-%m-%dT%H:%M:%SZ}", check=CHECK, scheduled_at=at,
-            line="sandbox:acme", schedule="s.yaml",
-        )  # fmt: skip
-        await enqueue_run(app, writer, run, "m")
-        attempt = await ledger.start_attempt(writer, run.run_id, "w", run.line)
-        record = RunRecord(
-            run_id=run.run_id, check=CHECK, scheduled_at=at, started_at=at,
-            ended_at=at + timedelta(seconds=30), outcome=outcome, attempts=1,
-            failure_kind=None if outcome == "passed" else "step",
-            failure_message=None if outcome == "passed" else "nobody answered",
-            reached_human=outcome == "passed", evidence=f"/srv/out/call-{n}",
-        )  # fmt: skip
-        await ledger.save_result(writer, attempt, record)
+        clock.now = T0 + n * EVERY + timedelta(minutes=1)
+        await finish_run(app, writer, n, outcome)
 
     a = Monitor(postgres_dsn, tmp_path, "a", clock)
     b = Monitor(postgres_dsn, tmp_path, "b", clock)
@@ -151,26 +160,7 @@ async def test_a_change_claimed_by_a_dead_reporter_is_announced_once_by_the_next
     connection_a, connection_b = await connect(postgres_dsn), await connect(postgres_dsn)
     try:
         for n in range(2):
-            at = T0 + n * EVERY
-            run = FleetRun(
-                run_id=f"{CHECK}@{at:%Y-%m-%dT%H:%M:%SZ}", check=CHECK, scheduled_at=at,
-                line="sandbox:acme", schedule="s.yaml",
-            )  # fmt: skip
-            await enqueue_run(app, writer, run, "m")
-            attempt = await ledger.start_attempt(writer, run.run_id, "w", run.line)
-            await ledger.save_result(
-                writer,
-                attempt,
-                RunRecord(
-                    run_id=run.run_id,
-                    check=CHECK,
-                    scheduled_at=at,
-                    started_at=at,
-                    ended_at=at,
-                    outcome="failed",
-                    attempts=1,
-                ),
-            )
+            await finish_run(app, writer, n, "failed")
         await a.results.catch_up(connection_a)
         assert a.announced() == []
         [claimed] = await (
