@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
-import sys
 from pathlib import Path
 
 import pytest
+from killed_worker import legs_of_a_killed_worker
 from sip_peers import Sipp
 from sipserve_peers import Server
 
@@ -29,39 +28,10 @@ pytestmark = [
     pytest.mark.realtime,
 ]
 
-WORKER = """
-import asyncio, json, sys
-from shopper.carriers.dial import dial
-from shopper.carriers.options import DialOptions
-from shopper.monitor.fleet.hangup import follow_legs
-
-async def main() -> None:
-    placed = await dial(sys.argv[1], "sip", DialOptions())
-    follow_legs(placed.call, lambda leg: print(json.dumps(leg.to_json()), flush=True))
-    await asyncio.sleep(3600)
-
-asyncio.run(main())
-"""
-"""A worker's call, reduced to what matters here: dial, report the legs, stay up."""
-
 
 async def answered_leg_of_a_killed_worker(uri: str) -> Leg:
     """Place a call from another process, read its legs until the answered one, SIGKILL it."""
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER, uri, stdout=asyncio.subprocess.PIPE
-    )
-    assert worker.stdout is not None
-    legs: list[Leg] = []
-    try:
-        async with asyncio.timeout(20):
-            while not legs or legs[-1].sip_dialog is None:
-                line = await worker.stdout.readline()
-                assert line, "the worker ended before its call was answered"
-                legs.append(Leg.from_json(json.loads(line)))
-    finally:
-        worker.kill()
-        await worker.wait()
-    assert worker.returncode == -signal.SIGKILL
+    legs = await legs_of_a_killed_worker(uri, lambda leg: leg.sip_dialog is not None, 20)
     assert legs[0].sip_dialog is None and legs[0].carrier_id  # placed: the Call-ID only
     return legs[-1]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from killed_worker import legs_of_a_killed_worker
 from sip_peers import Sipp
 from sipserve_peers import Server
 
@@ -42,45 +42,21 @@ needs_sipp = pytest.mark.skipif(
 
 RINGING = Path(__file__).resolve().parent / "data" / "sipserve" / "ringing.yaml"
 
-WORKER = """
-import asyncio, json, sys
-from shopper.carriers.dial import dial
-from shopper.carriers.options import DialOptions
-from shopper.monitor.fleet.hangup import follow_legs
-
-async def main() -> None:
-    placed = await dial(sys.argv[1], "sip", DialOptions(ring_timeout_s=600))
-    follow_legs(placed.call, lambda leg: print(json.dumps(leg.to_json()), flush=True))
-    await asyncio.sleep(3600)
-
-asyncio.run(main())
-"""
-"""A worker's call, reduced to what matters here: dial, report the legs, stay up."""
-
 
 async def ringing_leg_of_a_killed_worker(uri: str) -> Leg:
     """Place a call from another process, read its legs until the far end rings (the early
     dialog is recorded), SIGKILL it; the last leg, as read back from the ledger's JSON."""
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER, uri, stdout=asyncio.subprocess.PIPE
-    )
-    assert worker.stdout is not None
-    legs: list[Leg] = []
-    try:
-        async with asyncio.timeout(30):
-            while not legs or legs[-1].sip_invite is None or not legs[-1].sip_invite.remote_tag:
-                line = await worker.stdout.readline()
-                assert line, "the worker ended before its call rang"
-                legs.append(Leg.from_json(json.loads(line)))
-    finally:
-        worker.kill()
-        await worker.wait()
-    assert worker.returncode == -signal.SIGKILL
+    legs = await legs_of_a_killed_worker(uri, _rings, 30, ring_timeout_s=600)
     first = legs[0]
     assert first.sip_invite is not None and first.sip_dialog is None  # reported with the INVITE
     assert first.sip_invite.call_id == first.carrier_id
     assert first.sip_invite.remote_tag is None  # nothing heard yet when the call was placed
     return Leg.from_json(json.loads(json.dumps(legs[-1].to_json())))
+
+
+def _rings(leg: Leg) -> bool:
+    """Whether `leg` has the early dialog of a provisional response (the far end rings)."""
+    return leg.sip_invite is not None and bool(leg.sip_invite.remote_tag)
 
 
 async def test_a_ringing_call_is_cancelled_from_another_machine(tmp_path: Path) -> None:
