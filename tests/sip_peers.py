@@ -5,6 +5,7 @@ own G.711 encoder."""
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import subprocess
@@ -17,10 +18,19 @@ import numpy as np
 from shopper.audio.files import read_audio
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.audio.g711 import ulaw_encode
+from shopper.carriers.base import Call
+from shopper.carriers.dial import dial
+from shopper.carriers.options import DialOptions, SipOptions
 
 SCENARIOS = Path(__file__).parent / "data" / "sip"
 PROMPTS = Path("/usr/share/asterisk/sounds/en")
 WAVE_FORMAT_MULAW = 7
+REGISTERED_CALL_REQUESTS = (
+    ["REGISTER"] * 2 + ["INVITE", "ACK"] + ["REGISTER"] * 2 + ["BYE"] + ["REGISTER"] * 2
+)
+"""What uas_registrar.xml must receive from `registered_call_for_3_s`, in order: each REGISTER
+is challenged and sent again with its digest; the binding before the INVITE, its refresh as
+the 2 s granted run out, its removal after the BYE."""
 
 
 def free_udp_port() -> int:
@@ -119,8 +129,22 @@ class Sipp:
         self._process.terminate()
         self._process.wait(10)
 
+    def requests_received(self) -> list[str]:
+        """The methods of the requests SIPp received, in order, from its message log."""
+        return re.findall(r"received.*\n\n(\w+) sip:", self.messages.read_text())
+
     def problems(self) -> str:
         """SIPp's error log and the tail of its message log, for an assertion's message."""
         errors = self.errors.read_text() if self.errors.exists() else ""
         messages = self.messages.read_text() if self.messages.exists() else ""
         return f"{errors}\n{messages[-3000:]}"
+
+
+async def registered_call_for_3_s(uri: str, trace: Path) -> Call:
+    """Dial `uri` with a SIP trace (the environment says to register), hear 3 s of the far
+    end and hang up; the ended call."""
+    placed = await dial(uri, "sip", DialOptions(sip=SipOptions(trace=trace)))
+    async for frame in placed.call.frames():
+        if frame.far.start >= 3 * TELEPHONY_RATE:
+            await placed.call.hangup()
+    return placed.call

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from sip_peers import PROMPTS, Sipp, free_tcp_port, write_ulaw_wav
+from sip_peers import (
+    PROMPTS,
+    REGISTERED_CALL_REQUESTS,
+    Sipp,
+    free_tcp_port,
+    registered_call_for_3_s,
+    write_ulaw_wav,
+)
 from sipserve_peers import Server
 from typer.testing import CliRunner
 
@@ -142,21 +149,11 @@ def test_a_registered_call_over_tcp(
     sipp = Sipp("uas_registrar.xml", tmp_path, calls=2, tcp=True)
     trace = tmp_path / "trace.txt"
 
-    async def call_for_3_s() -> Call:
-        placed = await dial(sipp.uri, "sip", DialOptions(sip=SipOptions(trace=trace)))
-        async for frame in placed.call.frames():
-            if frame.far.start >= 3 * 8000:
-                await placed.call.hangup()
-        return placed.call
-
-    call = asyncio.run(call_for_3_s())
+    call = asyncio.run(registered_call_for_3_s(sipp.uri, trace))
     assert sipp.finish() == 0, sipp.problems()
     assert (call.ended_by, call.end_cause) == ("tester", "hangup")
-    received = re.findall(r"received.*\n\n(\w+) sip:", sipp.messages.read_text())
-    assert (
-        received
-        == ["REGISTER"] * 2 + ["INVITE", "ACK"] + ["REGISTER"] * 2 + ["BYE"] + ["REGISTER"] * 2
-    ), received
+    received = sipp.requests_received()
+    assert received == REGISTERED_CALL_REQUESTS, received
     assert_tcp_only(trace.read_text())
 
 
