@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from shopper.carriers.sip.keys import DTMF_METHODS, DtmfMethod
 from shopper.config import ConfigError, config_table
@@ -50,6 +50,7 @@ KEYS = (
 )
 Transport = Literal["udp", "tcp"]
 TRANSPORTS: tuple[Transport, ...] = get_args(Transport)
+Choice = TypeVar("Choice", bound=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,26 +146,29 @@ class _Where:
         return names
 
     def dtmf(self) -> DtmfMethod:
-        text = self.text("dtmf")
-        if text is None:
-            return SipSettings().dtmf
-        for method in DTMF_METHODS:
-            if text.lower() == method:
-                return method
-        raise self.fail("dtmf", f"{text!r} is not a way to send keys ({', '.join(DTMF_METHODS)})")
+        return self.one_of("dtmf", DTMF_METHODS, SipSettings().dtmf, "a way to send keys")
 
     def transport(self) -> Transport:
-        text = self.text("transport")
-        if text is None:
-            return SipSettings().transport
-        for transport in TRANSPORTS:
-            if text.lower() == transport:
-                return transport
-        raise self.fail(
+        return self.one_of(
             "transport",
-            f"{text!r} is not a SIP transport shopper speaks ({', '.join(TRANSPORTS)}; TLS is "
-            "not supported yet)",
+            TRANSPORTS,
+            SipSettings().transport,
+            "a SIP transport shopper speaks",
+            "; TLS is not supported yet",
         )
+
+    def one_of(
+        self, key: str, choices: tuple[Choice, ...], default: Choice, what: str, note: str = ""
+    ) -> Choice:
+        """`key`'s value, one of `choices` in any case (`default` when unset); else an error
+        saying it is not `what` and listing the choices (and `note`)."""
+        text = self.text(key)
+        if text is None:
+            return default
+        for choice in choices:
+            if text.lower() == choice:
+                return choice
+        raise self.fail(key, f"{text!r} is not {what} ({', '.join(choices)}{note})")
 
     def flag(self, key: str) -> bool:
         value = self.values.get(key, False)
