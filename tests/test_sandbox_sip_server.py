@@ -251,17 +251,23 @@ def test_a_bad_address_is_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+@pytest.mark.parametrize(
+    ("kind", "what"), [(socket.SOCK_DGRAM, "port"), (socket.SOCK_STREAM, "TCP port")]
+)
+def test_a_port_in_use_is_one_line(kind: socket.SocketKind, what: str) -> None:
+    """The server listens on UDP and TCP: either taken is said in one line."""
+    with socket.socket(socket.AF_INET, kind) as taken:
         taken.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
         port = taken.getsockname()[1]
         result = CliRunner().invoke(
             app, ["sandbox", "serve", str(IVRS / "busy.yaml"), "--sip", f"127.0.0.1:{port}"]
         )
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
-        f"shopper: --sip 127.0.0.1:{port}: port {port} is already in use (another SIP server "
-        "or shopper is listening there; stop it or pick another port)"
+        f"shopper: --sip 127.0.0.1:{port}: {what} {port} is already in use (another SIP "
+        "server or shopper is listening there; stop it or pick another port)"
     )
 
 

@@ -10,7 +10,6 @@ import asyncio
 import json
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import jsonschema
@@ -24,13 +23,11 @@ from sip_peers import (
     write_ulaw_wav,
 )
 from sipserve_peers import Server
-from typer.testing import CliRunner
 
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.carriers.base import Call, Placed
 from shopper.carriers.dial import dial
 from shopper.carriers.options import DialOptions, SipOptions
-from shopper.cli.main import app
 from shopper.results.writer import result_schema
 from shopper.scripts.loader import load_script
 from shopper.scripts.runner import run_script
@@ -205,18 +202,3 @@ def test_shopper_calls_the_served_sandbox_over_tcp_hears_it_presses_and_is_route
     text = trace.read_text()
     assert "\nBYE sip:" in text  # the served IVR hung up over the call's connection
     assert_tcp_only(text)
-
-
-def test_a_served_sandbox_whose_tcp_port_is_taken_says_so_in_one_line() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = CliRunner().invoke(
-            app, ["sandbox", "serve", str(IVRS / "busy.yaml"), "--sip", f"127.0.0.1:{port}"]
-        )
-    assert result.exit_code == 2
-    assert result.output.strip().splitlines()[-1] == (
-        f"shopper: --sip 127.0.0.1:{port}: TCP port {port} is already in use (another SIP "
-        "server or shopper is listening there; stop it or pick another port)"
-    )
