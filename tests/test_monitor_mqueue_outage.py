@@ -15,6 +15,7 @@ from pathlib import Path
 
 import procrastinate.worker
 import pytest
+from monitor_runs import passed_now
 from postgres import Postgres
 
 from shopper.monitor.fleet import ledger
@@ -44,16 +45,7 @@ class HeldCall:
         placed(Leg(carrier="sandbox", call_id=f"call-{self.placed}"))
         self.started.set()
         await self.release.wait()
-        now = datetime.now(UTC)
-        return RunRecord(
-            run_id=run.run_id,
-            check=run.check,
-            scheduled_at=run.scheduled_at,
-            started_at=now,
-            ended_at=now,
-            outcome="passed",
-            attempts=1,
-        )
+        return passed_now(run)
 
 
 async def _job_statuses(dsn: str) -> list[str]:

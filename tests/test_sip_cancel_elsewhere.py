@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from killed_worker import legs_of_a_killed_worker
+from monitor_runs import passed_now
 from sip_peers import Sipp
 from sipserve_peers import Server
 
@@ -191,16 +192,7 @@ async def test_a_fleet_worker_takes_a_dead_workers_ringing_run_back_and_cancels_
         assert invite is not None
 
         async def call_again(run: FleetRun, placed: Callable[[Leg], None]) -> RunRecord:
-            now = datetime.now(UTC)
-            return RunRecord(
-                run_id=run.run_id,
-                check=run.check,
-                scheduled_at=run.scheduled_at,
-                started_at=now,
-                ended_at=now,
-                outcome="passed",
-                attempts=1,
-            )
+            return passed_now(run)
 
         settings = WorkerSettings(
             dsn=postgres_dsn, lines=1, name="heir", heartbeat_s=0.5, stalled_after_s=3.0
