@@ -1,11 +1,15 @@
-"""Synthetic runs and a hand-moved clock for the monitor's alert, metrics and status tests."""
+"""Synthetic runs and a hand-moved clock for the monitor's alert, metrics and status tests, and
+a fleet worker served until a run is done."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from shopper.monitor.fleet import ledger
 from shopper.monitor.fleet.runs import FleetRun
+from shopper.monitor.fleet.worker import FleetWorker
 from shopper.monitor.records import RunOutcome, RunRecord
 from shopper.monitor.spec import AlertRule, CheckSpec, Every
 
@@ -75,3 +79,17 @@ def passed_now(run: FleetRun) -> RunRecord:
         outcome="passed",
         attempts=1,
     )
+
+
+async def serve_until_finished(
+    worker: FleetWorker, connection: ledger.Connection, run_id: str, within_s: float
+) -> None:
+    """Serve with `worker` until the ledger has `run_id`'s result (TimeoutError after
+    `within_s`), then stop it."""
+    stop = asyncio.Event()
+    serving = asyncio.create_task(worker.serve(stop))
+    async with asyncio.timeout(within_s):
+        while not await ledger.has_result(connection, run_id):
+            await asyncio.sleep(0.1)
+    stop.set()
+    await serving

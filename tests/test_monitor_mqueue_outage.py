@@ -15,7 +15,7 @@ from pathlib import Path
 
 import procrastinate.worker
 import pytest
-from monitor_runs import passed_now
+from monitor_runs import passed_now, serve_until_finished
 from postgres import Postgres
 
 from shopper.monitor.fleet import ledger
@@ -186,13 +186,7 @@ async def test_a_dead_workers_leg_is_hung_up_before_its_run_is_called_again(
         settings = WorkerSettings(
             dsn=postgres_dsn, lines=1, heartbeat_s=HEARTBEAT_S, stalled_after_s=STALLED_S
         )
-        stop = asyncio.Event()
-        serving = asyncio.create_task(FleetWorker(settings, call, hang_up).serve(stop))
-        async with asyncio.timeout(30):
-            while not await ledger.has_result(connection, run.run_id):
-                await asyncio.sleep(0.1)
-        stop.set()
-        await serving
+        await serve_until_finished(FleetWorker(settings, call, hang_up), connection, run.run_id, 30)
         attempts = await ledger.attempts(connection)
     finally:
         await connection.close()

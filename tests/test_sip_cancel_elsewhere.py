@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from killed_worker import legs_of_a_killed_worker
-from monitor_runs import passed_now
+from monitor_runs import passed_now, serve_until_finished
 from sip_peers import Sipp
 from sipserve_peers import Server
 
@@ -197,13 +197,7 @@ async def test_a_fleet_worker_takes_a_dead_workers_ringing_run_back_and_cancels_
         settings = WorkerSettings(
             dsn=postgres_dsn, lines=1, name="heir", heartbeat_s=0.5, stalled_after_s=3.0
         )
-        stop = asyncio.Event()
-        serving = asyncio.create_task(FleetWorker(settings, call_again).serve(stop))
-        async with asyncio.timeout(60):
-            while not await ledger.has_result(connection, run.run_id):
-                await asyncio.sleep(0.1)
-        stop.set()
-        await serving
+        await serve_until_finished(FleetWorker(settings, call_again), connection, run.run_id, 60)
         attempts = await ledger.attempts(connection)
         await asyncio.to_thread(server.wait_for_calls, 1)
         truths = server.truths()
