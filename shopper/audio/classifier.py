@@ -156,7 +156,7 @@ class SpeechMusicModel:
             values = np.tanh(values @ weights + bias)
         weights, bias = self.layers[-1]
         logits = (values @ weights + bias)[:, 0]
-        result: Floats = 1.0 / (1.0 + np.exp(-np.clip(logits, -50.0, 50.0)))
+        result: Floats = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(logits, -50.0), 50.0)))
         return result
 
     def to_json(self) -> str:

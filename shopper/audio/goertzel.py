@@ -32,5 +32,5 @@ def block_view(samples: NDArray[np.generic], size: int, step: int) -> Floats:
 def block_energy(blocks: Floats) -> Floats:
     """Mean square of each block: A²/2 for a sinusoid of amplitude A, half what a Goertzel bin
     on its frequency reads (A²)."""
-    energy: Floats = np.mean(blocks**2, axis=1)
+    energy: Floats = np.add.reduce(blocks**2, axis=1) / blocks.shape[1]
     return energy
