@@ -269,7 +269,7 @@ def _sums(values: Floats, counts: Ints) -> Floats:
     rows = len(values)
     blocks = counts // _LANES * _LANES
     whole = np.where(_SPAN[None, :] < blocks[:, None], values, 0.0)
-    lanes = np.cumsum(whole.reshape(rows, -1, _LANES), axis=1)[:, -1, :]
+    lanes = np.cumsum(whole.reshape(rows, _SUM_WIDTH // _LANES, _LANES), axis=1)[:, -1, :]
     paired = lanes[:, 0::2] + lanes[:, 1::2]
     total = (paired[:, 0] + paired[:, 1]) + (paired[:, 2] + paired[:, 3])
     last = np.minimum(blocks[:, None] + _TAIL[None, :], _SUM_WIDTH - 1)

@@ -9,8 +9,8 @@ per-call overhead, which a block shares: the ear costs about half as much, and w
 reports becomes known at most 80 ms of media time later, on a fixed grid, so runs stay
 deterministic. The speech recogniser still takes the block frame by frame, each frame with
 the segments and the unsmoothed label that frame-by-frame classification would have given
-with it: where it ends an utterance depends on both, frame by frame, and must not depend on
-the block size.
+with it (the label worked out only if the recogniser asks): where it ends an utterance
+depends on both, frame by frame, and must not depend on the block size.
 
 Hearing a frame never waits for speech to be decoded: a final comes out with the first block
 after its text is in, stamped with its own media time. `decoding` says text is still to come;
