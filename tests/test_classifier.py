@@ -248,7 +248,7 @@ def test_current_follows_the_newest_frame() -> None:
 
 
 def test_blocks_tell_when_and_what_frame_by_frame_feeding_would_have_told() -> None:
-    """`known_at` and `kinds_after` give a block-fed classifier's caller what a 20 ms
+    """`known_at` and `kind_after` give a block-fed classifier's caller what a 20 ms
     frame-fed one would have said after each frame, segment for segment and label for label."""
     audio = np.concatenate([_varied_mixture(), _through_line(call_progress_tone("busy", 2.0))])
     start = 4321
@@ -267,7 +267,7 @@ def test_blocks_tell_when_and_what_frame_by_frame_feeding_would_have_told() -> N
     for block in split_frames(audio, start, size=800):
         told_in_blocks += list(zip(by_block.feed(block), by_block.known_at, strict=True))
         ends = range(block.start + 160, block.end + 1, 160)
-        kinds += by_block.kinds_after(list(ends))
+        kinds += [by_block.kind_after(end) for end in ends]
     told_in_blocks += list(zip(by_block.finish(), by_block.known_at, strict=True))
     assert told_in_blocks == told
     assert kinds == currents[: len(kinds)] and len(kinds) == len(audio) // 160

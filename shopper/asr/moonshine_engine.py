@@ -83,7 +83,7 @@ from shopper.audio.fingerprint import MIN_FRAMES, Envelope, envelope, same_recor
 from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples
 from shopper.audio.goertzel import block_energy, block_view
 from shopper.audio.resample import resample
-from shopper.audio.segments import Segment, SoundContext, SoundKind, Span
+from shopper.audio.segments import Segment, SoundContext, SoundKind, Span, no_kind
 from shopper.errors import ShopperError
 
 MOONSHINE_RATE = 16000
@@ -1114,7 +1114,8 @@ class MoonshineStream:
         """This stream's name for the worker pool, which shares its workers between calls."""
         self._classifier: SoundClassifier | None = None
         """Only when the caller gives no SoundContext: then the stream classifies itself."""
-        self._current: SoundKind | None = None
+        self._current: Callable[[], SoundKind | None] = no_kind
+        """The label of the frame being taken, worked out only if `_pending_is_over` asks."""
         self._recording = _Recording()
         self._next_start: int | None = None
         self._closed_until: int | None = None
@@ -1204,12 +1205,12 @@ class MoonshineStream:
     def _sound(self, frame: AudioFrame, sound: SoundContext | None) -> list[Segment]:
         """The segments this frame closed: the caller's classifier's, or our own's."""
         if sound is not None:
-            self._current = sound.current
+            self._current = sound.judge
             return list(sound.closed)
         if self._classifier is None:
             self._classifier = SoundClassifier()
         closed = self._classifier.feed(frame)
-        self._current = self._classifier.current
+        self._current = functools.partial(self._classifier.kind_after, frame.end)
         return closed
 
     def _align(self, frame: AudioFrame) -> AudioFrame:
@@ -1270,7 +1271,7 @@ class MoonshineStream:
         if self._closed_until == pending.end:
             return fed_until - pending.end > self._merge_gap + self._label_delay
         return fed_until - self._closed_until > self._label_delay and (
-            self._current in ("music", "tone")
+            self._current() in ("music", "tone")
         )
 
     def _forget_heard_audio(self) -> None:

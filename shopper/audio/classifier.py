@@ -40,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,7 +156,7 @@ class SpeechMusicModel:
             values = np.tanh(values @ weights + bias)
         weights, bias = self.layers[-1]
         logits = (values @ weights + bias)[:, 0]
-        result: Floats = 1.0 / (1.0 + np.exp(-np.clip(logits, -50.0, 50.0)))
+        result: Floats = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(logits, -50.0), 50.0)))
         return result
 
     def to_json(self) -> str:
@@ -527,38 +526,58 @@ class SoundClassifier:
             return None
         return self._smoother.ongoing(self._labelled)
 
-    def kinds_after(self, ends: Sequence[int]) -> list[SoundKind | None]:
-        """What `current` was when the audio fed ended at each of these sample positions, all
-        within the last block fed: for a caller that feeds blocks but acts frame by frame."""
+    def kind_after(self, end: int) -> SoundKind | None:
+        """What `current` was when the audio fed ended at sample position `end`, within the
+        last block fed: for a caller that feeds blocks but acts frame by frame. Worked out
+        when asked (a second of context features), as most frames' callers never ask."""
         frames = self._frames
         if frames is None or self._origin is None:
-            return [None] * len(ends)
-        kinds: list[SoundKind | None] = []
-        for end in ends:
-            newest = (_LEAD + end - self._origin - WINDOW) // HOP - self._base
-            kinds.append(self._judge(section(frames, 0, newest + 1)) if newest >= 0 else None)
-            if end == self._origin + self._fed:
-                self._current, self._current_known = kinds[-1], True
-        return kinds
+            return None
+        if end == self._origin + self._fed:
+            return self.current
+        newest = (_LEAD + end - self._origin - WINDOW) // HOP - self._base
+        if newest < 0:
+            return None
+        return self._judged(frames, newest)
 
     def _judge_newest(self) -> SoundKind | None:
-        return self._judge(self._frames) if self._frames is not None else None
+        frames = self._frames
+        return self._judged(frames, len(frames) - 1) if frames else None
 
-    def _judge(self, frames: FrameFeatures) -> SoundKind | None:
-        """The label of the last of `frames`, on the evidence up to it."""
-        if len(frames) == 0:
-            return None
-        newest = len(frames) - 1
+    def _judged(self, frames: FrameFeatures, newest: int) -> SoundKind:
+        """The label of frame `newest` on the evidence up to it (none after it)."""
+        kind = self._judged_without_context(frames, newest, self._labelled - self._base)
+        if kind is not None:
+            return kind
+        return self._music_or_speech(
+            context_features(frames, np.array([newest]), np.array([newest + 1]))
+        )
+
+    def _judged_without_context(
+        self, frames: FrameFeatures, newest: int, labelled: int
+    ) -> SoundKind | None:
+        """The label of frame `newest` on the evidence up to it, when that is silence or tone
+        (`labelled`: the first frame the tone tracker has not followed yet); None when it is
+        speech or music, which a context must tell."""
         if frames.energy_db[newest] <= QUIET_DB:
             return "silence"
-        # Only a frame that is steady and tonal with the one before it can be a tone: most
-        # frames are not, and then the tone tracker need not replay the look-ahead frames.
-        if _steady_with_previous(frames, newest):
-            ahead = dataclasses.replace(self._tones)
-            if ahead.follow(frames, self._labelled - self._base, newest + 1)[-1]:
-                return "tone"
-        probability = self._model.music_probability(context_features(frames, newest)[None, :])
-        return "music" if probability[0] >= 0.5 else "speech"
+        if _steady_with_previous(frames, newest) and self._tone_ahead(frames, newest, labelled):
+            return "tone"
+        return None
+
+    def _music_or_speech(self, context: Floats) -> SoundKind:
+        """The model's label for one context row (shape (1, features)): rows are given one at
+        a time, as the network's matrix products round differently for other numbers of rows,
+        and the label must not depend on how the audio was cut into blocks."""
+        return "music" if self._model.music_probability(context)[0] >= 0.5 else "speech"
+
+    def _tone_ahead(self, frames: FrameFeatures, index: int, labelled: int) -> bool:
+        """Whether the tone tracker, run on from frame `labelled`, takes frame `index` for a
+        tone. Only a frame that is steady and tonal with the one before it can be one: most
+        frames are not, and then the tracker need not replay the look-ahead frames."""
+        ahead = dataclasses.replace(self._tones)
+        heard = section(frames, 0, index + 1)
+        return bool(ahead.follow(heard, labelled, index + 1)[-1])
 
     def feed(self, frame: AudioFrame) -> list[Segment]:
         if self._finished:
@@ -574,7 +593,7 @@ class SoundClassifier:
         self.known_at = []
         self._pending = np.concatenate([self._pending, frame.samples.astype(np.float64)])
         self._analyse()
-        return self._label(self._analysed - _LOOKAHEAD)
+        return self._label(self._analysed - _LOOKAHEAD, judge_newest=True)
 
     def finish(self) -> list[Segment]:
         """Label the last half second (judged on less context) and close the last segment."""
@@ -606,8 +625,9 @@ class SoundClassifier:
         self._frames = new if self._frames is None else concatenate([self._frames, new])
         self._analysed += len(new)
 
-    def _label(self, until: int) -> list[Segment]:
-        """Label frames up to (not including) `until`, all of whose context has been analysed."""
+    def _label(self, until: int, judge_newest: bool = False) -> list[Segment]:
+        """Label frames up to (not including) `until`, all of whose context has been analysed;
+        with `judge_newest`, work out `current` as well, its context with theirs."""
         frames = self._frames
         smoother = self._smoother
         if frames is None or smoother is None or until <= self._labelled:
@@ -617,7 +637,6 @@ class SoundClassifier:
         tones = self._tones.follow(frames, first, last)
         labels: list[SoundKind] = []
         speech_or_music: list[int] = []
-        contexts: list[Floats] = []
         faint = [
             self._floor.faint(energy, flatness)
             for energy, flatness in zip(
@@ -634,12 +653,24 @@ class SoundClassifier:
             else:
                 labels.append("speech")
                 speech_or_music.append(offset)
-                contexts.append(context_features(frames, local))
-        if contexts:
-            music = self._model.music_probability(np.array(contexts)) >= 0.5
-            for offset, is_music in zip(speech_or_music, music, strict=True):
-                if is_music:
-                    labels[offset] = "music"
+        centres = np.array(speech_or_music, dtype=np.intp) + first
+        stops = np.full(len(centres), len(frames))
+        newest = len(frames) - 1
+        current = self._judged_without_context(frames, newest, last) if judge_newest else None
+        if judge_newest and current is None:
+            centres = np.append(centres, newest)
+            stops = np.append(stops, newest + 1)
+        if len(centres):
+            contexts = context_features(frames, centres, stops)
+            if speech_or_music:
+                music = self._model.music_probability(contexts[: len(speech_or_music)]) >= 0.5
+                for offset, is_music in zip(speech_or_music, music, strict=True):
+                    if is_music:
+                        labels[offset] = "music"
+            if judge_newest and current is None:
+                current = self._music_or_speech(contexts[-1:].copy())
+        if judge_newest:
+            self._current, self._current_known = current, True
         closed: list[Segment] = []
         for offset, label in enumerate(labels):
             ended = smoother.push(self._labelled + offset, label, faint[offset])

@@ -278,7 +278,7 @@ def _bin_gain(step: Complexes) -> Floats:
     ratio = np.divide(
         np.sin(BLOCK * error / 2.0), BLOCK * half, out=np.ones_like(half), where=half != 0
     )
-    return np.asarray(np.clip(ratio, 0.5, 1.0), dtype=np.float64)
+    return np.asarray(np.minimum(np.maximum(ratio, 0.5), 1.0), dtype=np.float64)
 
 
 def _deviation(step: Complexes | complex, nominal_hz: Floats | float) -> Floats:

@@ -51,7 +51,7 @@ def as_pcm16(samples: NDArray[np.generic]) -> Samples:
         scaled = np.rint(samples.astype(np.float64))
     else:
         scaled = samples.astype(np.int64)
-    return np.clip(scaled, -32768, 32767).astype(np.int16)
+    return np.minimum(np.maximum(scaled, -32768), 32767).astype(np.int16)
 
 
 def split_frames(

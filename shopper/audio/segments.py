@@ -6,7 +6,7 @@ seconds are derived for reports only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -53,5 +53,17 @@ class SoundContext:
 
     closed: Sequence[Segment]
     """Segments closed by this frame."""
-    current: SoundKind | None
-    """The classifier's label of its newest frame."""
+    judge: Callable[[], SoundKind | None]
+    """Works out the classifier's label of this frame (on the evidence up to it) when asked:
+    that costs a second of context features, and a consumer needs it only now and then.
+    Ask while taking the frame, before the classifier is fed more audio."""
+
+    @property
+    def current(self) -> SoundKind | None:
+        """The classifier's label of this frame, its newest."""
+        return self.judge()
+
+
+def no_kind() -> SoundKind | None:
+    """The label of a frame no classifier judged (a `SoundContext.judge`)."""
+    return None

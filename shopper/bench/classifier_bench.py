@@ -46,6 +46,7 @@ from shopper.audio.classifier import (
 )
 from shopper.audio.dtmf import dtmf_sequence
 from shopper.audio.features import (
+    CONTEXT_FEATURE_NAMES,
     HOP,
     QUIET_DB,
     WINDOW,
@@ -537,12 +538,11 @@ def training_examples(items: list[LabelledAudio]) -> tuple[Floats, NDArray[np.fl
         tones = tone_frames(frames)
         centres = np.minimum(np.arange(len(frames)) * HOP + HOP // 2, len(item.truth) - 1)
         truth = item.truth[centres]
-        for index in range(len(frames)):
-            usable = frames.energy_db[index] > QUIET_DB and not tones[index]
-            if usable and truth[index] in (SPEECH, MUSIC):
-                rows.append(context_features(frames, index))
-                targets.append(1.0 if truth[index] == MUSIC else 0.0)
-    return np.array(rows), np.array(targets)
+        usable = (frames.energy_db > QUIET_DB) & ~tones & np.isin(truth, (SPEECH, MUSIC))
+        chosen = np.flatnonzero(usable)
+        rows.append(context_features(frames, chosen))
+        targets.extend(1.0 if truth[index] == MUSIC else 0.0 for index in chosen)
+    return np.concatenate([np.zeros((0, len(CONTEXT_FEATURE_NAMES))), *rows]), np.array(targets)
 
 
 def fit_network(

@@ -9,8 +9,8 @@ per-call overhead, which a block shares: the ear costs about half as much, and w
 reports becomes known at most 80 ms of media time later, on a fixed grid, so runs stay
 deterministic. The speech recogniser still takes the block frame by frame, each frame with
 the segments and the unsmoothed label that frame-by-frame classification would have given
-with it: where it ends an utterance depends on both, frame by frame, and must not depend on
-the block size.
+with it (the label worked out only if the recogniser asks): where it ends an utterance
+depends on both, frame by frame, and must not depend on the block size.
 
 Hearing a frame never waits for speech to be decoded: a final comes out with the first block
 after its text is in, stamped with its own media time. `decoding` says text is still to come;
@@ -19,6 +19,7 @@ after its text is in, stamped with its own media time. `decoding` says text is s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from shopper.audio.callprogress import ToneEvent
 from shopper.audio.classifier import SoundClassifier
 from shopper.audio.dtmf import DtmfDigit
 from shopper.audio.frame import AudioFrame
-from shopper.audio.segments import Segment, SoundContext, SoundKind
+from shopper.audio.segments import Segment, SoundContext, SoundKind, no_kind
 from shopper.audio.tone_labels import Receivers
 
 BLOCK_FRAMES = 5
@@ -121,7 +122,7 @@ class Ear:
                 segments=received.segments,
                 digits=received.digits,
                 tones=received.tones,
-                utterances=await self._recognizer.finish(SoundContext(segments, None)),
+                utterances=await self._recognizer.finish(SoundContext(segments, no_kind)),
             ),
         )
 
@@ -134,7 +135,6 @@ class Ear:
         block = AudioFrame(samples, first.start, first.rate)
         segments = self._classifier.feed(block)
         known_at = self._classifier.known_at
-        kinds = self._classifier.kinds_after([frame.end for frame in frames])
         utterances: list[Utterance] = []
         told = 0
         for index, frame in enumerate(frames):
@@ -142,7 +142,9 @@ class Ear:
             closing = told
             while closing < len(segments) and (last or known_at[closing] <= frame.end):
                 closing += 1
-            sound = SoundContext(segments[told:closing], kinds[index])
+            sound = SoundContext(
+                segments[told:closing], functools.partial(self._classifier.kind_after, frame.end)
+            )
             utterances += self._recognizer.feed(frame, sound)
             told = closing
         received = self._receivers.feed(block, segments)
