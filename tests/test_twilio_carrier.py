@@ -201,7 +201,8 @@ async def test_far_end_keys_become_signals_where_they_were_heard(fake: FakeTwili
     far, _, signals = await hear(call)
     digits = [s for s in signals if isinstance(s, FarEndDigit)]
     assert [d.digit for d in digits] == ["7"]
-    at = find(far, ulaw_round_trip(audio))
+    # where the prompt is in what was heard (a starved test hears a late frame as silence)
+    at = find_most(far, ulaw_round_trip(audio))
     assert at is not None
     # Stamped where the stream was when the message came: after frame 39, before frame 42.
     assert at + 39 * FRAME_SAMPLES <= digits[0].t <= at + 42 * FRAME_SAMPLES
