@@ -955,10 +955,12 @@ def _after_run(offered: Collection[str]) -> list[str]:
     """The digit after the last of the offered run, for a menu that names a key nobody could
     read (options.names_unread_key: "To request a bulk pickup, press do"): menus number
     their options in order, so the unread key is likeliest the next one. Like a gap in the
-    run (_skipped), it counts as offered when it leads somewhere else than the menu itself."""
+    run (_skipped), it counts as offered when it leads somewhere else than the menu itself.
+    After an eight it is nine ("For more options, press 9"), though nine is no digit of a run
+    whose gaps are guessed."""
     digits = [int(key) for key in offered if key in _RUN_DIGITS]
     following = str(max(digits) + 1) if digits else None
-    return [following] if following in _RUN_DIGITS and following not in offered else []
+    return [following] if following in (*_RUN_DIGITS, "9") and following not in offered else []
 
 
 def _option_label(parent: MapNode | None, key: str) -> str | None:
