@@ -105,6 +105,21 @@ def test_a_way_back_the_recogniser_garbled_is_no_loop() -> None:
     assert [(f.node, "bulk item" in f.message) for f in loops] == [("waste", True)]
 
 
+def test_a_submenu_that_returns_a_silent_caller_to_the_main_menu_is_no_loop() -> None:
+    """Cobalt Fiber: a caller who presses nothing at a submenu is sent back to the main menu.
+    Silence is the caller's choice, not a transfer after the key that led to the submenu."""
+    crawl_map = small_map(
+        menu("main", [], Option("1", "technical problem", "tech")),
+        menu(
+            "tech",
+            ["1"],
+            Option("*", "return to the main menu", "main"),
+            Option("", "no input", "main", offered=False),
+        ),
+    )
+    assert [f for f in find_problems(crawl_map) if f.kind == "loop"] == []
+
+
 def test_an_automatic_cycle_with_a_key_out_is_not_a_loop() -> None:
     crawl_map = small_map(
         MapNode(

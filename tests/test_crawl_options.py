@@ -102,3 +102,27 @@ def test_a_key_verb_before_a_garbled_key_names_an_unread_key() -> None:
     assert not names_unread_key("For billing, press 1. To go back, press the star key.")
     assert not names_unread_key("If this is an emergency, hang up and dial 9 1 1.")
     assert not names_unread_key("Please choose one of the options listed. Goodbye.")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "For new reservations, select option one. For rewards, option three.",
+            [("1", "new reservations"), ("3", "rewards")],
+        ),
+        ("Select option 2 for billing.", [("2", "billing")]),
+        ("Option four, billing questions.", [("4", "billing questions")]),
+        # "to" and "for" after "option" are the option's words, not keys misheard
+        ("You have the option to pay online. Goodbye.", []),
+        ("There is an option for families. Press 1 for sales.", [("1", "sales")]),
+    ],
+)
+def test_a_key_named_by_its_option_number(
+    text: str, expected: list[tuple[str | None, str]]
+) -> None:
+    assert [(o.key, o.label) for o in parse_options(text)] == expected
+
+
+def test_an_option_number_is_a_read_key_not_a_garbled_one() -> None:
+    assert not names_unread_key("For new reservations, select option one.")

@@ -42,7 +42,12 @@ from shopper.crawl.identity import (
 )
 from shopper.crawl.lines import Lines
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
-from shopper.crawl.options import KEY_WORDS, PRESS_WORDS, names_unread_key, parse_options
+from shopper.crawl.options import (
+    KEY_WORDS,
+    PRESS_WORDS,
+    names_unread_key,
+    parse_options,
+)
 from shopper.crawl.pathcall import (
     NO_INPUT,
     CallResult,
@@ -54,7 +59,7 @@ from shopper.crawl.pathcall import (
 )
 from shopper.crawl.planning import CostModel, claim, entries, share_of
 from shopper.crawl.shared_lines import SharedLines
-from shopper.text.phrasebook import is_closed_message
+from shopper.text.phrasebook import is_closed_message, is_transfer
 
 if TYPE_CHECKING:
     from shopper.sandbox.model import Voice  # passed through to the dialler, never read here
@@ -63,6 +68,7 @@ ROOT = "main"
 CALLBACK_LABEL = "call back"
 NO_INPUT_LABEL = "no input"
 SENTENCE_END = re.compile(r"[.!?,;]")
+FULL_STOP = re.compile(r"[.!?;]+")
 TITLE_WORDS = 4
 NAME_WORDS = 4
 NAME_LEAD_WORDS = frozenset(
@@ -539,7 +545,31 @@ def _ending(
     if last is None:
         return _silent_ending(state, place, result)
     last.kind = _last_kind(last, result.ending)
-    return None
+    return _dropped_after_transfer(state, last, place, result)
+
+
+def _dropped_after_transfer(
+    state: _Crawl, last: MapNode, place: _Place, result: PathResult
+) -> MapNode | None:
+    """A line that hangs up right after saying it passes the call on ("Please hold while we
+    connect you to your account manager") dropped the caller: the prompt is a message and a
+    `dropped` node follows it (the one an earlier path found, if any). The transfer is asked
+    of the prompt's last sentence only: a closing message that mentions a transfer earlier
+    ("... we can transfer you during office hours. Goodbye.") is no drop."""
+    if result.ending != "hangup" or not _ends_on_transfer(last.prompt):
+        return None
+    known = next((o.to for o in last.options if o.key == NO_INPUT and o.to), None)
+    found = next((node for node in state.map.nodes if node.id == known), None)
+    if found is not None:
+        return found
+    spec = _NodeSpec(f"{last.id}-dropped", "", "dropped", place.path, place.route)
+    return _new_node(state, spec, result)
+
+
+def _ends_on_transfer(prompt: str) -> bool:
+    """Whether the prompt's last sentence passes the call on now."""
+    sentences = [s for s in FULL_STOP.split(prompt) if s.strip()]
+    return bool(sentences) and is_transfer(sentences[-1])
 
 
 def _last_kind(last: MapNode, ending: str) -> NodeKind:
@@ -955,10 +985,12 @@ def _after_run(offered: Collection[str]) -> list[str]:
     """The digit after the last of the offered run, for a menu that names a key nobody could
     read (options.names_unread_key: "To request a bulk pickup, press do"): menus number
     their options in order, so the unread key is likeliest the next one. Like a gap in the
-    run (_skipped), it counts as offered when it leads somewhere else than the menu itself."""
+    run (_skipped), it counts as offered when it leads somewhere else than the menu itself.
+    After an eight it is nine ("For more options, press 9"), though nine is no digit of a run
+    whose gaps are guessed."""
     digits = [int(key) for key in offered if key in _RUN_DIGITS]
     following = str(max(digits) + 1) if digits else None
-    return [following] if following in _RUN_DIGITS and following not in offered else []
+    return [following] if following in (*_RUN_DIGITS, "9") and following not in offered else []
 
 
 def _option_label(parent: MapNode | None, key: str) -> str | None:

@@ -216,10 +216,14 @@ def _says_it_goes_back(label: str, key: str) -> bool:
 
 
 def _automatic_chain(graph: MapGraph, edge: Edge, on_route: set[str]) -> list[Edge] | None:
-    """`edge` and the automatic edges after it up to the first node on the route, if any."""
+    """`edge` and the automatic edges after it up to the first node on the route, if any. A
+    menu's automatic edge is where a caller who stays silent ends up, not where the phone
+    system moves on by itself: the chain stops there."""
     chain = [edge]
     seen = {edge.target}
     while chain[-1].target not in on_route:
+        if graph.nodes[chain[-1].target].kind == "menu":
+            return None
         following = graph.automatic_edges(chain[-1].target)
         if not following or following[0].target in seen:
             return None

@@ -52,6 +52,13 @@ NUMBER_GOES_ON = frozenset(
 """Number words that, right after a key, make it the first digit of a number to dial ("dial
 911", "dial nine one one"), not a key of the menu. "two" and "four" are left out: after a
 key they are more often the next option's "to" and "for", misheard."""
+OPTION_WORD = "option"
+"""Many IVRs name a key by its option number ("For reservations, select option one", "For
+rewards, option three"): "option" followed by a key is a key phrase with or without a verb."""
+OPTION_KEYS = frozenset({"zero", "one", "two", "three", "four", "five", "six", "seven"})
+OPTION_KEYS |= frozenset({"eight", "nine", "star", "pound"})
+"""Keys after "option" are only the keys' own words: "to" and "for", read as keys after a key
+verb, are here the option's words ("the option to pay online", "an option for families")."""
 ARTICLES = frozenset({"the", "a"})
 """Words between a key verb and its key ("press the pound key"); the recogniser often hears
 that "the" as "a" ("press a pound key")."""
@@ -87,12 +94,30 @@ def parse_options(text: str) -> list[HeardOption]:
 
 
 def _verbs(words: list[str]) -> list[int]:
-    """Where a key verb is: a press word, or the "in" of "key in" (as in "key in 5")."""
+    """Where a key verb is: a press word, the "in" of "key in" (as in "key in 5"), or an
+    "option" followed by a key's own word that no key verb comes right before ("option
+    three"; in "select option one" the verb is "select")."""
     return [
         i
         for i, word in enumerate(words)
-        if word in PRESS_WORDS or (word == "in" and i > 0 and words[i - 1] == "key")
+        if word in PRESS_WORDS
+        or (word == "in" and i > 0 and words[i - 1] == "key")
+        or (_names_option(words, i) and (i == 0 or words[i - 1] not in PRESS_WORDS))
     ]
+
+
+def _names_option(words: list[str], at: int) -> bool:
+    """Whether words[at] is "option" followed by a key's own word ("option one")."""
+    return words[at] == OPTION_WORD and at + 1 < len(words) and words[at + 1] in OPTION_KEYS
+
+
+def _key_at(words: list[str], verb_at: int) -> int:
+    """Where the key after the key verb at `verb_at` is: past an article ("press the pound
+    key") or an option word ("select option one")."""
+    key_at = verb_at + 1
+    if key_at < len(words) and (words[key_at] in ARTICLES or _names_option(words, key_at)):
+        key_at += 1
+    return key_at
 
 
 def _sentence_options(
@@ -108,9 +133,7 @@ def _sentence_options(
     consumed = 0
     for n, at in enumerate(presses):
         next_press = presses[n + 1] if n + 1 < len(presses) else len(words)
-        key_at = at + 1
-        if key_at < len(words) and words[key_at] in ARTICLES:
-            key_at += 1
+        key_at = _key_at(words, at)
         key = KEY_WORDS.get(words[key_at]) if key_at < len(words) else None
         if (key is None and key_at < next_press) or _in_number(words, key_at):
             continue
@@ -136,7 +159,7 @@ def names_unread_key(text: str) -> bool:
     for sentence in SENTENCE_END.split(text):
         said = normalize(sentence).split()
         for at in _verbs(said):
-            key_at = at + 2 if at + 1 < len(said) and said[at + 1] in ARTICLES else at + 1
+            key_at = _key_at(said, at)
             if key_at >= len(said) or said[key_at] not in KEY_WORDS:
                 return True
     return False
