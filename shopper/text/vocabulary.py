@@ -69,9 +69,11 @@ def ivr_words() -> frozenset[str]:
     return frozenset(words)
 
 
+@cache
 def nearest(letters: str, count: int) -> tuple[str, ...]:
     """The `count` IVR words closest to `letters` in letter edits (ties alphabetical): words
-    an IVR says that a recogniser could make these letters of, or these letters of them."""
+    an IVR says that a recogniser could make these letters of, or these letters of them
+    (cached: a call asks about the same few words again and again)."""
     ranked = sorted(ivr_words(), key=lambda word: (_edits(letters, word), word))
     return tuple(ranked[:count])
 
