@@ -26,9 +26,9 @@ A phrase that misses the margin, by no more than `LOOSE_MARGIN_NATS`, only at wo
 no key word) is asked the same question about those words (`worded`, `word_rivals`): each is
 swapped for the IVR words that look most like it and most like what was heard there
 (`WORD_RIVALS` of each), and the phrase passes when every one of its words beats every rival
-by `CONTRAST_NATS`. Where the recogniser wrote an IVR word there, that word is a rival, and the
-reading it is beats any phrase that misses the margin: only readings no IVR says are
-second-guessed. Words no IVR corpus says (a company's name) keep the margin.
+by `CONTRAST_NATS`. Where the recogniser wrote one IVR word in the place of one of the
+phrase's, that word is a rival, and the reading it is beats any phrase that misses the
+margin. Words no IVR corpus says (a company's name) keep the margin.
 
 `regex` expectations are decided by text only: a pattern names no one phrase to render.
 """
