@@ -189,7 +189,58 @@ async def test_another_department_keeps_the_margin_whatever_the_key_says() -> No
     confirmer = Confirmer(judge, [contains("press two for sales")])
     assert await confirmer.confirm([_final(heard)]) is None
     assert confirmer.closest is not None and confirmer.closest.method == "audio"
-    assert len(judge.asked) == 1, "a department has no rivals: no key is contested"
+    assert len(judge.asked) == 1, "said where no heard word lines up with it: no rivals"
+
+
+_BULLING = "Press 2 for bulling."
+"""A department garbled into a word no IVR says (not in shopper.text.vocabulary)."""
+
+
+async def test_a_department_garbled_into_no_ivr_word_passes_when_it_beats_ivr_words() -> None:
+    judge = ScriptedJudge(_costs_against(_BULLING, {"billing.": -4.2}))
+    found = await Confirmer(judge, [contains("press two for billing")]).confirm([_final(_BULLING)])
+    assert found is not None
+    match = found[1]
+    assert (match.method, match.margin) == ("contrast", -4.2)
+    assert match.contrast == pytest.approx(-4.2 - -30.0)
+    rivals = judge.asked[1][1]
+    assert "Press 2 for building." in rivals and "Press 2 for billion." in rivals
+
+
+async def test_a_department_that_loses_to_a_sound_alike_ivr_word_fails() -> None:
+    costs = {"billing.": -4.2, "building.": -3.0}
+    judge = ScriptedJudge(_costs_against(_BULLING, costs))
+    confirmer = Confirmer(judge, [contains("press two for billing")])
+    assert await confirmer.confirm([_final(_BULLING)]) is None
+    closest = confirmer.closest
+    assert closest is not None and closest.contrast == pytest.approx(-1.2)
+
+
+async def test_another_department_loses_to_the_one_the_audio_names() -> None:
+    costs = {"billing.": -1.0, "banking.": -4.5}
+    judge = ScriptedJudge(_costs_against(_BULLING, costs))
+    confirmer = Confirmer(judge, [contains("press two for banking")])
+    assert await confirmer.confirm([_final(_BULLING)]) is None
+    closest = confirmer.closest
+    assert closest is not None and closest.method == "contrast"
+    assert closest.contrast == pytest.approx(-3.5), "billing, an IVR word like it, wins"
+
+
+async def test_a_heard_ivr_word_rivals_the_department_and_its_reading_wins() -> None:
+    heard = "Press 2 for calling."
+    judge = ScriptedJudge(_costs_against(heard, {"billing.": -3.5}))
+    confirmer = Confirmer(judge, [contains("press two for billing")])
+    assert await confirmer.confirm([_final(heard)]) is None
+    closest = confirmer.closest
+    assert closest is not None and closest.contrast == pytest.approx(-3.5)
+    assert heard in judge.asked[1][1], "the reading itself is a rival"
+
+
+async def test_a_department_far_below_the_reading_gets_no_rivals() -> None:
+    judge = ScriptedJudge(_costs_against(_BULLING, {"billing.": LOOSE_MARGIN_NATS - 0.5}))
+    confirmer = Confirmer(judge, [contains("press two for billing")])
+    assert await confirmer.confirm([_final(_BULLING)]) is None
+    assert len(judge.asked) == 1
 
 
 async def test_a_company_name_keeps_the_margin() -> None:

@@ -217,7 +217,8 @@ class Tally:
     check_s: float = 0.0
     """Wall time of the audio checks."""
     contrasts: dict[str, list[float]] = field(default_factory=dict)
-    """Key contrasts (nats) of phrases the key's rivals decided, by 'right' or what is wrong."""
+    """Contrasts (nats) of phrases their key's or words' rivals decided, by 'right' or what is
+    wrong."""
 
 
 async def measure(engine: SpeechEngine, tts: TtsName, voice: str) -> Tally:
@@ -311,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("wrong phrases:", dict(sorted(total.wrong.items())))
     for what, values in sorted(total.contrasts.items()):
         shown = ", ".join(f"{value:+.1f}" for value in sorted(values))
-        print(f"key contrasts asked, {what}: {len(values)} [{shown}]")
+        print(f"contrasts asked (key or words), {what}: {len(values)} [{shown}]")
 
 
 if __name__ == "__main__":

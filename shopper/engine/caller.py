@@ -73,7 +73,7 @@ def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
     if closest is not None and closest.margin is not None:
         note = f"audio check {closest.margin:+.1f} nats for {closest.span!r}"
         if closest.contrast is not None:
-            note += f", its key {closest.contrast:+.1f} nats against the best other key"
+            note += f", its key or words {closest.contrast:+.1f} nats against the best rival"
         return [note]
     if unavailable is not None:
         return [f"no audio check: {unavailable}"]

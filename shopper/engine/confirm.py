@@ -108,15 +108,16 @@ class Confirmer:
         grouped: Sequence[Sequence[Sequence[float]]],
         decided: list[tuple[int, Match]],
     ) -> list[tuple[int, Match]]:
-        """Phrases that missed the margin only near their key (LetterFinding.contested) are
-        decided again by whether their key beats every other key: the rivals of all of them
-        in one more batch, asked only when some phrase needs it."""
+        """Phrases that missed the margin only near their key (LetterFinding.contested), or
+        only at IVR words (LetterFinding.worded), are decided again by whether their key or
+        words beat every rival: the rivals of all of them in one more batch, asked only when
+        some phrase needs it."""
         asked: list[tuple[int, dict[int, dict[str, tuple[str, ...]]]]] = []
         for number, ((_, finding), groups) in enumerate(zip(findings, grouped, strict=True)):
             if decided[number][1].matched:
                 continue
-            rivals = {at: finding.rivals(at) for at in finding.contested(groups)}
-            if rivals and all(texts is not None for texts in rivals.values()):
+            rivals = _rivals(finding, groups)
+            if rivals and all(rivals.values()):
                 asked.append((number, {at: t for at, t in rivals.items() if t is not None}))
         if not asked:
             return decided
@@ -150,6 +151,17 @@ class Confirmer:
     def _remember(self, match: Match) -> None:
         if self.closest is None or _closeness(match) > _closeness(self.closest):
             self.closest = match
+
+
+def _rivals(
+    finding: LetterFinding, groups: Sequence[Sequence[float]]
+) -> dict[int, dict[str, tuple[str, ...]] | None]:
+    """Per contested word of the phrase, its rivals' texts: the other keys where it missed
+    only near its key, else IVR words where it missed only at such words; none otherwise."""
+    keys = finding.contested(groups)
+    if keys:
+        return {at: finding.rivals(at) for at in keys}
+    return {at: finding.word_rivals(at) for at in finding.worded(groups)}
 
 
 def _closeness(match: Match) -> tuple[bool, float]:

@@ -472,7 +472,7 @@ def _steps(result: dict[str, Any]) -> list[StepRow]:
 
 
 def _decided_by(value: object) -> str:
-    """'text', 'letters', 'audio, -1.4 nats' or 'contrast, -4.4 nats, key +7.1': how a step's
+    """'text', 'letters', 'audio, -1.4 nats' or 'contrast, -4.4 nats, lead +7.1': how a step's
     expectation was decided."""
     decision = _dict(value)
     method = _text(decision.get("method"))
@@ -480,7 +480,7 @@ def _decided_by(value: object) -> str:
     contrast = _number(decision.get("contrast"))
     if margin is None or not method:
         return method
-    key = f", key {contrast:+.1f}" if contrast is not None else ""
+    key = f", lead {contrast:+.1f}" if contrast is not None else ""
     return f"{method}, {margin:+.1f} nats{key}"
 
 

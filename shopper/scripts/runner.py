@@ -449,7 +449,7 @@ def _decided(match: Match) -> str:
     if match.method == "contrast" and match.margin is not None and match.contrast is not None:
         return (
             f"contrast: {match.margin:+.1f} nats for {match.span!r}, "
-            f"its key {match.contrast:.1f} nats above any other"
+            f"its key or words {match.contrast:.1f} nats above any rival"
         )
     return f"score {match.score:.2f}"
 

@@ -19,8 +19,16 @@ by no more than `LOOSE_MARGIN_NATS`, is then asked a contrastive question: the s
 with the key swapped for each of the other eleven, rendered at the same place in the same
 style, is scored too, and the phrase passes when its key beats every other key by
 `CONTRAST_NATS` or more (`contested`, `rivals`, `by_contrast`). The model then says which key
-the audio names, not only how far the whole phrase is from its own spelling. Words with no
-rivals (a company, a department) keep the margin.
+the audio names, not only how far the whole phrase is from its own spelling.
+
+A phrase that misses the margin, by no more than `LOOSE_MARGIN_NATS`, only at words IVRs say
+(a department, "refill", "agent": words of the phrasebook's corpus, shopper.text.vocabulary;
+no key word) is asked the same question about those words (`worded`, `word_rivals`): each is
+swapped for the IVR words that look most like it and most like what was heard there
+(`WORD_RIVALS` of each), and the phrase passes when every one of its words beats every rival
+by `CONTRAST_NATS`. Where the recogniser wrote one IVR word in the place of one of the
+phrase's, that word is a rival, and the reading it is beats any phrase that misses the
+margin. Words no IVR corpus says (a company's name) keep the margin.
 
 `regex` expectations are decided by text only: a pattern names no one phrase to render.
 """
@@ -34,6 +42,7 @@ from shopper.text.letters import LetterWindow, heard_words, letter_window, phras
 from shopper.text.match import AnyOf, Contains, Fuzzy, Match, Matcher, MatchKind
 from shopper.text.normalize import Mishearings, normalize
 from shopper.text.render import Stretch, stretches, swapped
+from shopper.text.vocabulary import ivr_words, nearest
 
 ACCEPT_MARGIN_NATS = -3.0
 """An expected phrase passes when its best rendering is at most 3 nats less likely, given the
@@ -57,6 +66,11 @@ KEYS: tuple[str, ...] = (
     *("star", "pound"),
 )
 """The twelve keys of a phone keypad, as the normaliser writes them."""
+
+WORD_RIVALS = 6
+"""How many IVR words rival a phrase's word, from each side: the nearest in letters to the
+word, and the nearest to what was heard in its place. A cost bound (each rival is 1-6 more
+texts to score), comparable to a key's eleven rivals; not tuned."""
 
 KEY_VERBS = frozenset({"press", "dial", "enter", "push", "select", "touch", "choose"})
 """Verbs that name a key in a script's phrase ("press 2"): the key after one has rivals."""
@@ -135,6 +149,47 @@ class LetterFinding:
         words = normalize(self.phrase.text, dict(self.phrase.mishearings)).split()
         found: dict[str, tuple[str, ...]] = {}
         for other in KEYS:
+            if other == words[at]:
+                continue
+            texts = swapped(
+                self.heard, self.phrase.text, self.window, at, other, dict(self.phrase.mishearings)
+            )
+            if texts is None:
+                return None
+            found[other] = texts
+        return found
+
+    def worded(self, margins: Sequence[Sequence[float]]) -> tuple[int, ...]:
+        """The phrase's words to ask rivals about when it missed `ACCEPT_MARGIN_NATS` at
+        stretches saying only IVR words (shopper.text.vocabulary) that are not keys, none
+        below `LOOSE_MARGIN_NATS`: the words of those stretches; else none."""
+        words = normalize(self.phrase.text, dict(self.phrase.mishearings)).split()
+        vocabulary = ivr_words()
+        slots: list[int] = []
+        for stretch, group in zip(self.stretches(), margins, strict=True):
+            if max(group) >= ACCEPT_MARGIN_NATS:
+                continue
+            if max(group) < LOOSE_MARGIN_NATS or not stretch.said_at:
+                return ()
+            said = [words[at] for at in stretch.said_at]
+            if any(word in KEYS or word not in vocabulary for word in said):
+                return ()
+            if not stretch.heard or not stretch.heard[0]:
+                return ()  # said where nothing was heard: no word in its place to rival it
+            slots += stretch.said_at
+        return tuple(dict.fromkeys(slots))
+
+    def word_rivals(self, at: int) -> dict[str, tuple[str, ...]] | None:
+        """For each IVR word nearest the phrase's word `at` or what was heard in its place,
+        the texts that say the phrase with it instead; None when the word cannot be swapped
+        on its own (shopper.text.render.swapped)."""
+        words = normalize(self.phrase.text, dict(self.phrase.mishearings)).split()
+        heard = [part for s in self.stretches() if at in s.said_at for part in s.heard if part]
+        others = [*nearest(words[at], WORD_RIVALS + 1)]
+        for letters in dict.fromkeys(heard):
+            others += nearest(letters, WORD_RIVALS)
+        found: dict[str, tuple[str, ...]] = {}
+        for other in dict.fromkeys(others):
             if other == words[at]:
                 continue
             texts = swapped(

@@ -58,6 +58,10 @@ class Stretch:
     """Indices of the phrase's normalised words this difference says (none for heard words
     the phrase leaves out)."""
     texts: tuple[str, ...]
+    heard: tuple[str, ...] = ()
+    """The letters of the heard words the difference replaces (spaces and case dropped; ""
+    when it replaces none), then of each heard word beyond the window that a rendering at
+    its edge also replaces."""
 
 
 def renderings(
@@ -108,7 +112,7 @@ def stretches(
         ]
         first = group[0]
         said_at = tuple(range(first.said_start, first.said_start + len(first.said)))
-        found.append(Stretch(said_at, tuple(dict.fromkeys(texts))))
+        found.append(Stretch(said_at, tuple(dict.fromkeys(texts)), _heard(written, window, first)))
     return tuple(found)
 
 
@@ -156,6 +160,19 @@ def swapped(
         rival = Difference(difference.start, difference.end, tuple(said), difference.said_start)
         texts += _rendered(written, window, rival, cased)
     return tuple(dict.fromkeys(texts))
+
+
+def _heard(
+    written: Sequence[_Written], window: LetterWindow, difference: Difference
+) -> tuple[str, ...]:
+    """`Stretch.heard`: the letters the difference replaces, then those of any neighbour beyond
+    the window's edge that `_rendered` widens it by."""
+    found = ["".join("".join(w.spoken) for w in written[difference.start : difference.end])]
+    if difference.start == window.start > 0:
+        found.append("".join(written[difference.start - 1].spoken))
+    if difference.end == window.end < len(written):
+        found.append("".join(written[difference.end].spoken))
+    return tuple(found)
 
 
 def _rendered(
