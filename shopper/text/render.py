@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from shopper.text.letters import LetterWindow
 from shopper.text.normalize import ONES, TENS, normalize
+from shopper.text.wer import word_edit_distance
 
 _NUMBER_WORDS = {word: value for value, word in enumerate(ONES)}
 _TENS_WORDS = {word: 10 * value for value, word in enumerate(TENS) if word}
@@ -253,8 +254,8 @@ def _word_by_word(
     if any(len(word.spoken) != 1 for word in heard):
         return [[difference]]
     pairs = [(word.spoken[0], said) for word, said in zip(heard, difference.said, strict=True)]
-    whole = _edits("".join(h for h, _ in pairs), "".join(s for _, s in pairs))
-    if sum(_edits(h, s) for h, s in pairs) > whole:
+    whole = word_edit_distance("".join(h for h, _ in pairs), "".join(s for _, s in pairs))
+    if sum(word_edit_distance(h, s) for h, s in pairs) > whole:
         return [[difference]]
     return [
         [
@@ -269,16 +270,6 @@ def _word_by_word(
         for index, (word, said) in enumerate(zip(heard, difference.said, strict=True))
         if word_breaks or word.spoken[0] != said
     ]
-
-
-def _edits(first: str, second: str) -> int:
-    """Letter edits (insertions, deletions, substitutions) from one word to another."""
-    row = list(range(len(second) + 1))
-    for i, letter in enumerate(first, 1):
-        diagonal, row[0] = row[0], i
-        for j, other in enumerate(second, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (letter != other))
-    return row[-1]
 
 
 def _split_as_heard(replaced: Sequence[_Written], said: Sequence[str]) -> list[str] | None:

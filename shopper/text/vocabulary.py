@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 
 from shopper.text.normalize import normalize
+from shopper.text.wer import word_edit_distance
 
 VOCABULARY_FILE = Path(__file__).parent / "phrasebook" / "vocabulary.tsv"
 
@@ -74,18 +75,8 @@ def nearest(letters: str, count: int) -> tuple[str, ...]:
     """The `count` IVR words closest to `letters` in letter edits (ties alphabetical): words
     an IVR says that a recogniser could make these letters of, or these letters of them
     (cached: a call asks about the same few words again and again)."""
-    ranked = sorted(ivr_words(), key=lambda word: (_edits(letters, word), word))
+    ranked = sorted(ivr_words(), key=lambda word: (word_edit_distance(letters, word), word))
     return tuple(ranked[:count])
-
-
-def _edits(first: str, second: str) -> int:
-    """Letter edits (insertions, deletions, substitutions) from one string to another."""
-    row = list(range(len(second) + 1))
-    for i, letter in enumerate(first, 1):
-        diagonal, row[0] = row[0], i
-        for j, other in enumerate(second, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (letter != other))
-    return row[-1]
 
 
 def main() -> None:
