@@ -147,17 +147,7 @@ class LetterFinding:
         """For each other key, the texts that say the phrase with it instead of key `at`;
         None when the key cannot be swapped on its own (shopper.text.render.swapped)."""
         words = normalize(self.phrase.text, dict(self.phrase.mishearings)).split()
-        found: dict[str, tuple[str, ...]] = {}
-        for other in KEYS:
-            if other == words[at]:
-                continue
-            texts = swapped(
-                self.heard, self.phrase.text, self.window, at, other, dict(self.phrase.mishearings)
-            )
-            if texts is None:
-                return None
-            found[other] = texts
-        return found
+        return self._swaps(at, [other for other in KEYS if other != words[at]])
 
     def worded(self, margins: Sequence[Sequence[float]]) -> tuple[int, ...]:
         """The phrase's words to ask rivals about when it missed `ACCEPT_MARGIN_NATS` at
@@ -188,10 +178,13 @@ class LetterFinding:
         others = [*nearest(words[at], WORD_RIVALS + 1)]
         for letters in dict.fromkeys(heard):
             others += nearest(letters, WORD_RIVALS)
+        return self._swaps(at, [other for other in dict.fromkeys(others) if other != words[at]])
+
+    def _swaps(self, at: int, others: Sequence[str]) -> dict[str, tuple[str, ...]] | None:
+        """For each of `others`, the texts that say the phrase with it instead of its word
+        `at`; None when the word cannot be swapped on its own."""
         found: dict[str, tuple[str, ...]] = {}
-        for other in dict.fromkeys(others):
-            if other == words[at]:
-                continue
+        for other in others:
             texts = swapped(
                 self.heard, self.phrase.text, self.window, at, other, dict(self.phrase.mishearings)
             )
