@@ -10,6 +10,7 @@ import logging
 import secrets
 import socket
 import subprocess
+import time
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -206,6 +207,24 @@ async def test_far_end_keys_become_signals_where_they_were_heard(fake: FakeTwili
     assert at is not None
     # Stamped where the stream was when the message came: after frame 39, before frame 42.
     assert at + 39 * FRAME_SAMPLES <= digits[0].t <= at + 42 * FRAME_SAMPLES
+
+
+async def test_audio_that_waited_through_a_stall_is_heard_not_dropped(fake: FakeTwilio) -> None:
+    """A starved machine stalls the whole process. When it runs again every frame is due at
+    once, and the audio Twilio sent meanwhile is waiting to be read: it must be placed before
+    its frames are taken, not released as silence and then dropped as late."""
+    audio = whole_frames(np.tile(prompt("hello-world"), 2))
+    fake.scenarios["+15550100015"] = Scenario(audio=audio)
+    call = await place("+15550100015")
+    far: list[Samples] = []
+    stalled = False
+    async for frame in call.frames():
+        far.append(frame.far.samples)
+        if not stalled and frame.far.samples.any():
+            time.sleep(0.8)  # blocks the event loop, as a starved process is blocked
+            stalled = True
+    assert stalled
+    assert find_most(np.concatenate(far), ulaw_round_trip(audio), share=0.97) is not None
 
 
 async def test_busy_ends_the_call_busy_with_the_sip_code(fake: FakeTwilio) -> None:

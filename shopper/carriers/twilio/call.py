@@ -65,6 +65,9 @@ NO_STREAM_S = 10.0
 """An answered call whose stream has not opened by then never will: the public URL is wrong."""
 RING_GRACE_S = 15.0
 """Twilio may ring up to ~5 s past `timeout`; past this much more, shopper gives up itself."""
+READ_TURNS = 4
+"""Turns of the event loop a due frame waits for media already in the socket (see
+`TwilioCall._let_waiting_media_in`)."""
 SETTLE_S = 3.0
 """How long hanging up waits for Twilio's `completed` callback (and its price)."""
 PRICE_TRIES = 3
@@ -203,6 +206,8 @@ class TwilioCall:
                 if not self._inbound.ready():
                     await self._wait_for_frame()
                     continue
+                if not self._inbound.arrived.is_set():
+                    await self._let_waiting_media_in()
                 far, t = self._inbound.pop()
                 near = self._outbound.near(t // FRAME_SAMPLES)
                 end = t + FRAME_SAMPLES
@@ -211,6 +216,18 @@ class TwilioCall:
                 yield DuplexFrame(AudioFrame(far, t), near, due)
         finally:
             await self._teardown()
+
+    async def _let_waiting_media_in(self) -> None:
+        """A few turns of the event loop before a frame is taken as silence because its time
+        has passed: after a stall (a starved machine) every frame is due at once, and the
+        audio Twilio sent meanwhile waits in the socket. Reading it takes the socket's
+        callback, the WebSocket reader and the stream handler a turn each; without them the
+        catch-up would release the waiting audio's frames as silence and then drop the audio
+        as late (the SIP carrier's `next_frame` takes one more turn for the same reason)."""
+        for _ in range(READ_TURNS):
+            await asyncio.sleep(0)
+            if self._inbound.arrived.is_set():
+                return
 
     async def _wait_for_frame(self) -> None:
         """Until a frame may be due. `asyncio.timeout`, not `wait_for`: on Python 3.11
