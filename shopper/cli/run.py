@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -16,9 +17,10 @@ import typer
 from rich.console import Console
 from rich.status import Status
 
+from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
-from shopper.carriers.pacing import configured_caps
+from shopper.carriers.pacing import configured_caps, wait_for_turn
 from shopper.carriers.twilio.settings import twilio_settings
 from shopper.cli.batch import run_at_most
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
@@ -42,7 +44,10 @@ from shopper.cli.mqtt import (
 )
 from shopper.cli.options import At, Engine, Seed, SpeechOptions, VoskModel
 from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
-from shopper.publish.feed import CallFeed
+from shopper.engine.timeline import Event
+from shopper.errors import ShopperError
+from shopper.hosts.pool import ALREADY_PACED, CallHosts, Emit
+from shopper.publish.feed import CallDialled, CallFeed, follow
 from shopper.publish.homeassistant import Discovery
 from shopper.publish.publisher import publishing
 from shopper.publish.topics import script_id
@@ -51,7 +56,7 @@ from shopper.results.record import CallRecord
 from shopper.results.writer import default_call_dir, write_call
 from shopper.scripts.loader import load_script
 from shopper.scripts.model import CallScript
-from shopper.scripts.runner import CallInterrupted, run_script
+from shopper.scripts.runner import CallContext, CallInterrupted, run_script
 
 FAILED = 1
 
@@ -130,6 +135,15 @@ def run(
             "config's [safety] calls_at_once and calls_per_second: 5 and 1 by default).",
         ),
     ] = 1,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Spread the calls in progress over this many call host processes, each with "
+            "its own event loop and speech engine (one loop keeps up with about 20 real-time "
+            "calls per core; docs/sip.md). Not for Twilio calls.",
+        ),
+    ] = 1,
 ) -> None:
     """Call, follow each SCRIPT, and report: exit 0 all passed, 1 any failed, 2 usage error."""
     output = RunOutput(out=out, as_json=as_json, console=Console(soft_wrap=True, stderr=as_json))
@@ -154,8 +168,14 @@ def run(
         twilio = TwilioGiven(twilio_from, public_url, listen, twilio_api_url, twilio_dtmf)
         if any(script.carrier == "twilio" for script in loaded):
             twilio_settings(twilio)  # missing credentials or public URL: before any call
-        speech = SpeechOptions(engine, vosk_model).select()
-    output.console.print(f"engine: {speech.name}")
+        _check_processes(processes, loaded)
+        speech: SpeechEngine | HostedSpeech = (
+            SpeechOptions(engine, vosk_model).select()
+            if processes == 1
+            else HostedSpeech(engine, vosk_model, processes)
+        )
+    if not isinstance(speech, HostedSpeech):
+        output.console.print(f"engine: {speech.name}")
     options = DialOptions(
         caps=caps,
         sandbox=SandboxOptions(seed=seed, realtime=realtime, at=at),
@@ -177,9 +197,39 @@ def run(
         raise typer.Exit(FAILED)
 
 
+@dataclass(frozen=True, slots=True)
+class HostedSpeech:
+    """`--processes K` (K > 1): the calls are placed by K call hosts (shopper.hosts.pool),
+    each with its own engine of this choice. Each host gets an equal share of the cores for
+    its speech workers (at least one), so K hosts start about as many workers as one process
+    would: more would only compete for the same cores and cost ~800 MB each."""
+
+    choice: EngineChoice
+    vosk_model: Path | None
+    processes: int
+
+    def hosts(self) -> CallHosts:
+        workers = max(1, (os.cpu_count() or 1) // self.processes)
+        recipe = partial(select_engine, self.choice, self.vosk_model, speech_workers=workers)
+        return CallHosts(self.processes, recipe)
+
+
+def _check_processes(processes: int, loaded: list[CallScript]) -> None:
+    """Twilio calls come in through the one media server of shopper's own process."""
+    if processes > 1 and any(script.carrier == "twilio" for script in loaded):
+        raise ShopperError(
+            f"--processes {processes}: Twilio calls are served by one process (its media "
+            "server and public URL); run Twilio scripts with --processes 1"
+        )
+
+
+Dial = Callable[[CallScript, CallFeed | None], Awaitable[tuple[dict[str, Any], Path]]]
+"""Place one script's call, write its evidence; its result and folder."""
+
+
 async def _call_all(
     loaded: list[CallScript],
-    speech: SpeechEngine,
+    speech: SpeechEngine | HostedSpeech,
     options: DialOptions,
     delivery: MqttDelivery,
     output: RunOutput,
@@ -198,26 +248,25 @@ async def _call_all(
             discovery = Discovery(publisher, publisher.settings.ha_discovery_prefix)
         with interrupts() as stop, output.console.status("calling") as status:
             calling = CallingStatus(status)
+            async with AsyncExitStack() as hosts:
+                dial = await _dialler(speech, options, output, hosts)
 
-            async def place(script: CallScript) -> tuple[dict[str, Any], Path]:
-                feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
-                if discovery is not None:
-                    discovery.announce(script_id(script), script.name)
-                with one_line_errors(), calling.of(script.name):
-                    record = await _call(script, speech, options, feed, output.out)
-                if feed is not None:
-                    feed.finish(record)
-                folder = _call_folder(record, output.out)
-                with one_line_errors():
-                    write_call(record, folder)
-                return record.result, folder
+                async def place(script: CallScript) -> tuple[dict[str, Any], Path]:
+                    feed = CallFeed(publisher, script_id(script)) if publisher is not None else None
+                    if discovery is not None:
+                        discovery.announce(script_id(script), script.name)
+                    with one_line_errors(), calling.of(script.name):
+                        result, folder = await dial(script, feed)
+                    if feed is not None:
+                        feed.finish_result(result)
+                    return result, folder
 
-            def show(index: int, call: tuple[dict[str, Any], Path]) -> None:
-                ended[index] = call
-                output.show(*call)
+                def show(index: int, call: tuple[dict[str, Any], Path]) -> None:
+                    ended[index] = call
+                    output.show(*call)
 
-            jobs = [partial(place, script) for script in loaded]
-            await run_at_most(jobs, parallel, stop, show)
+                jobs = [partial(place, script) for script in loaded]
+                await run_at_most(jobs, parallel, stop, show)
         if publisher is not None:
             await publisher.drain_and_report(delivery.drain_s)
     in_order = [ended[index] for index in sorted(ended)]
@@ -245,6 +294,79 @@ class CallingStatus:
         self._status.update(f"calling: {', '.join(self._names)}" if self._names else "calling")
 
 
+async def _dialler(
+    speech: SpeechEngine | HostedSpeech,
+    options: DialOptions,
+    output: RunOutput,
+    hosts: AsyncExitStack,
+) -> Dial:
+    """How this run places its calls: on this process's loop, or on call hosts (started
+    here, closed with `hosts`)."""
+    if not isinstance(speech, HostedSpeech):
+        return partial(_call_here, speech, options, output.out)
+    with one_line_errors():
+        started = await hosts.enter_async_context(speech.hosts())
+    output.console.print(f"engine: {started.engine_name} ({speech.processes} call hosts)")
+    return partial(_call_on_host, started, options, output.out)
+
+
+async def _call_here(
+    speech: SpeechEngine,
+    options: DialOptions,
+    out: Path | None,
+    script: CallScript,
+    feed: CallFeed | None,
+) -> tuple[dict[str, Any], Path]:
+    record = await _call(script, speech, options, feed.attach if feed else None, out)
+    folder = _call_folder(record, out)
+    with one_line_errors():
+        write_call(record, folder)
+    return record.result, folder
+
+
+async def _call_on_host(
+    hosts: CallHosts,
+    options: DialOptions,
+    out: Path | None,
+    script: CallScript,
+    feed: CallFeed | None,
+) -> tuple[dict[str, Any], Path]:
+    """The target's turn is taken here, under the run's caps, so that they hold across every
+    host; the host dials at once and writes the evidence."""
+    slot = await wait_for_turn(script.carrier, script.target, options.caps or configured_caps())
+    try:
+        job = HostedScript(script, options, out, live=feed is not None)
+        on_emit = partial(_to_feed, feed) if feed is not None else None
+        return await hosts.place(job, on_emit)
+    finally:
+        slot.release()
+
+
+def _to_feed(feed: CallFeed, item: object) -> None:
+    """What a hosted call sent live (shopper.publish.feed.follow)."""
+    if isinstance(item, CallDialled | Event):
+        feed.take(item)
+
+
+@dataclass(frozen=True, slots=True)
+class HostedScript:
+    """One script's call placed by a call host: dialled there (the parent has taken its
+    turn), its evidence written there, its live events sent back when `live`."""
+
+    script: CallScript
+    options: DialOptions
+    out: Path | None
+    live: bool
+
+    async def run(self, engine: SpeechEngine, emit: Emit) -> tuple[dict[str, Any], Path]:
+        options = replace(self.options, caps=ALREADY_PACED)
+        on_call = partial(follow, take=emit) if self.live else None
+        record = await _call(self.script, engine, options, on_call, self.out)
+        folder = _call_folder(record, self.out)
+        write_call(record, folder)
+        return record.result, folder
+
+
 def _call_folder(record: CallRecord, out: Path | None) -> Path:
     started = datetime.fromisoformat(record.result["started_at"].replace("Z", "+00:00"))
     return _folder(str(record.result["call_id"]), started, out)
@@ -261,7 +383,7 @@ async def _call(
     script: CallScript,
     speech: SpeechEngine,
     options: DialOptions,
-    feed: CallFeed | None,
+    on_call: Callable[[CallContext], None] | None,
     out: Path | None,
 ) -> CallRecord:
     """One script's call; an interrupted call's record too. Stopped before it was dialled
@@ -272,7 +394,7 @@ async def _call(
             script,
             speech,
             options,
-            on_call=feed.attach if feed else None,
+            on_call=on_call,
             folder=lambda call_id, started: _folder(call_id, started, out),
         )
     except CallInterrupted as interrupted:

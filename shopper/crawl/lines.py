@@ -5,37 +5,27 @@ sharing an event loop. Each line is a process that loads its speech engine once 
 call at a time; the machine's cores are shared out between the lines' speech workers, since
 every worker loads its own copy of the model (~2 s of CPU, ~800 MB).
 
-Stopping is shopper's decision, never a line's: a line ignores Ctrl-C and SIGTERM (a terminal
-sends Ctrl-C to every process of the group, a service manager may SIGTERM them all), and hangs
-up its call when the crawl tells it to (`Lines.hang_up`). A line ends with shopper even when
-shopper is killed outright, and its speech workers end with it (they end with their parent).
+Stopping is shopper's decision, never a line's (shopper.hosts.processes): a line ignores
+Ctrl-C and SIGTERM and hangs up its call when the crawl tells it to (`Lines.hang_up`). A line
+ends with shopper even when shopper is killed outright, and its speech workers end with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import multiprocessing
 import os
-import signal
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from functools import partial
-from multiprocessing import resource_tracker
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from types import FrameType
 
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.crawl.pathcall import CallResult, PathJob, run_path
+from shopper.hosts.processes import leave_stopping_to_shopper, signals_held
 
-_PR_SET_PDEATHSIG = 1
-"""prctl option: the signal a process gets when its parent thread ends (linux/prctl.h)."""
-_LEFT_TO_SHOPPER = (signal.SIGINT, signal.SIGTERM)
 HUNG_UP = "hung up: the crawl was stopped"
 """Why a call the crawl stopped ended, in its result (failure message)."""
 
@@ -87,47 +77,10 @@ def _start_line(
     speech_workers: int,
 ) -> None:
     """Initializer of a line process."""
-    _end_with_shopper(shopper_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _left_to_shopper)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _LEFT_TO_SHOPPER)
+    leave_stopping_to_shopper(shopper_pid)
     global _engine, _hang_up
     _hang_up = _HangUp(stop)
     _engine = select_engine(choice, vosk_model, deterministic=True, speech_workers=speech_workers)
-
-
-def _left_to_shopper(number: int, frame: FrameType | None) -> None:
-    """SIGTERM's handler in a line: nothing. Ctrl-C is ignored outright, and so it is in the
-    speech workers the line starts from their first instant (they ignore it anyway, but only
-    once their imports are done). SIGTERM cannot be: an ignored signal stays ignored across
-    exec, and the workers end by SIGTERM when their line ends (PR_SET_PDEATHSIG); a handler
-    is reset to the default in them."""
-
-
-def _end_with_shopper(shopper_pid: int) -> None:
-    """Ask Linux for SIGKILL when shopper ends (prctl PR_SET_PDEATHSIG; the line ignores
-    SIGTERM); if shopper already ended before the request, end now. Elsewhere the pool's
-    closed pipes end the line when it next asks for work."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != shopper_pid:
-        os._exit(1)
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while a line may be started (the pool starts one on a call's
-    submission): the line inherits the held signals and takes them only once its own
-    handlers are in place. A terminal's Ctrl-C reaches every process of the group, and a line
-    still importing would die of it (KeyboardInterrupt, and a broken pool for shopper).
-    Held, not ignored: shopper takes a signal sent meanwhile as soon as this ends. The
-    resource tracker is started first: starting it unblocks both signals (bpo-33613)."""
-    resource_tracker.ensure_running()
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _LEFT_TO_SHOPPER)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _call(job: PathJob) -> CallResult | None:
@@ -157,7 +110,7 @@ class Lines:
     def place(self, job: PathJob) -> Future[CallResult | None]:
         """Place the call on the next free line; its result is None when `hang_up` ended it
         first (or came before it was dialled)."""
-        with _signals_held():
+        with signals_held():
             return self._pool.submit(_call, job)
 
     def hang_up(self) -> None:
