@@ -338,11 +338,14 @@ def _context(tls: TlsMaterial) -> Any:
     return context
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
 async def test_parallel_calls_publish_what_they_publish_one_by_one(
-    collector: Collector, broker: Mosquitto, env: dict[str, str], tmp_path: Path
+    collector: Collector, broker: Mosquitto, env: dict[str, str], tmp_path: Path, processes: str
 ) -> None:
     """`--parallel 2`: each call's events on its own topic, numbered 1.. without a gap or a
-    stranger's event, and each script's retained result is its own result file."""
+    stranger's event, and each script's retained result is its own result file; the same
+    when the calls run in two call hosts (`--processes 2`), whose events are sent over to
+    shopper's process live."""
     second = tmp_path / "second-line.yaml"
     second.write_text(
         SCRIPT.read_text()
@@ -350,7 +353,7 @@ async def test_parallel_calls_publish_what_they_publish_one_by_one(
         .replace("target: ivr.yaml", f"target: {SCRIPT.parent / 'ivr.yaml'}")
     )
     out = tmp_path / "c"
-    args = run_args(broker.url(), out, str(second), "--parallel", "2")
+    args = run_args(broker.url(), out, str(second), "--parallel", "2", "--processes", processes)
     code, _, err = await finished(await shopper(env, *args))
     assert code == 0, err
     results = [json.loads(f.read_text()) for f in out.glob("*/result.json")]

@@ -11,6 +11,14 @@ resident memory; the server's CPU per call and peak memory are given apart, as t
 cost that a real PBX would carry. Each call is paired with its truth by its SIP Call-ID (the
 server names truth files by it). The calls are dialled with explicit caps (`UNCAPPED`): the
 served sandbox needs no protection from the per-target pacing of a run.
+
+With `processes` K > 1 the calls are placed by K call hosts (shopper.hosts.pool), exactly as
+`shopper run --processes K` places them: this process takes each dial's turn and hands the
+call to the least busy host. Each host then measures its own calls (the same clocks) and its
+own loop lag, worker backlog, memory and CPU (`HostProbe`); the figures are merged: lags and
+backlogs pooled over every host, CPU summed over this process, every host and every host's
+speech workers, resident memory the sum of each host's peak (an upper bound: the peaks need
+not coincide) plus this process.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +58,10 @@ from shopper.bench.realtime_bench import (
     _Workers,
 )
 from shopper.carriers.options import DialOptions
-from shopper.carriers.pacing import TargetCaps
+from shopper.carriers.pacing import TargetCaps, wait_for_turn
 from shopper.carriers.sip.call import SipCall
 from shopper.errors import ShopperError
+from shopper.hosts.pool import ALREADY_PACED, CallHosts, Emit
 from shopper.scripts.loader import load_script
 from shopper.scripts.model import CallScript
 from shopper.scripts.runner import CallContext, run_script
@@ -144,6 +155,8 @@ class LoadReport:
     rows: tuple[LoadRow, ...]
     per_second: float = math.inf
     """Dials a second (math.inf: all at once)."""
+    processes: int = 1
+    """Call hosts the calls were spread over (1: all on this process's loop)."""
 
     def render(self) -> str:
         text = RealtimeReport(self.engine, tuple(row.tester for row in self.rows)).render()
@@ -153,7 +166,8 @@ class LoadReport:
             if math.isinf(self.per_second)
             else f"dialled {self.per_second:g} a second"
         )
-        out = [lines[0] + f"; over SIP/RTP on loopback to shopper sandbox serve; {dialled}"]
+        hosts = "" if self.processes == 1 else f"; {self.processes} call hosts"
+        out = [lines[0] + f"; over SIP/RTP on loopback to shopper sandbox serve; {dialled}{hosts}"]
         rows = iter(self.rows)
         for line in lines[1:]:
             out.append(line.replace("far end", "server"))
@@ -167,8 +181,9 @@ class LoadReport:
             if line.startswith("  CPU per call s:"):
                 tester = row.tester
                 main = tester.cpu_per_call_s - tester.worker_cpu_per_call_s
+                where = "main process" if self.processes == 1 else "shopper and hosts"
                 out.append(
-                    f"  CPU per call-minute s: main process {row.per_minute(main):.2f}, "
+                    f"  CPU per call-minute s: {where} {row.per_minute(main):.2f}, "
                     f"speech workers {row.per_minute(tester.worker_cpu_per_call_s):.2f}, "
                     f"server {row.per_minute(tester.far_end_cpu_per_call_s):.2f}"
                 )
@@ -198,6 +213,68 @@ async def _one_call(
     return clock, result, sip_ids[0] if sip_ids else None
 
 
+_Outcome = tuple[_CallClock, dict[str, Any], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _HostedCall:
+    """One demo call placed by a call host (its dial's turn taken by this process)."""
+
+    script: CallScript
+
+    async def run(self, engine: SpeechEngine, emit: Emit) -> _Outcome:
+        return await _one_call(engine, self.script, ALREADY_PACED)
+
+
+@dataclass(frozen=True, slots=True)
+class HostFigures:
+    """What one host measured of itself while the calls ran."""
+
+    loop_lags: list[float]
+    backlogs: list[int]
+    resident_before: int
+    peak_resident: int
+    cpu_s: float
+    """The host process's CPU (every thread of it), its speech workers excluded."""
+    worker_cpu_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostProbe:
+    """Placed on every host before the calls: starts the host's speech workers, says so
+    (emits), then samples the host's loop lag, backlog and memory until hung up, and returns
+    its figures then."""
+
+    async def run(self, engine: SpeechEngine, emit: Emit) -> HostFigures:
+        workers = _Workers(engine)
+        await asyncio.to_thread(workers.start)
+        resident_before = _total_resident(workers)
+        cpu_before = time.process_time()
+        worker_cpu_before = workers.cpu_s
+        probe = _Probe(workers, peak_resident=resident_before)
+        emit("ready")
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe.run()
+        return HostFigures(
+            loop_lags=probe.loop_lags,
+            backlogs=probe.backlogs,
+            resident_before=resident_before,
+            peak_resident=probe.peak_resident,
+            cpu_s=time.process_time() - cpu_before,
+            worker_cpu_s=workers.cpu_s - worker_cpu_before,
+        )
+
+
+def host_engine(recall_across_calls: bool, speech_workers: int) -> SpeechEngine:
+    """A host's engine for the bench: Moonshine with its share of the speech workers (the
+    recall of replayed prompts is then per host)."""
+    from shopper.asr.moonshine_engine import MoonshineEngine, MoonshineWorkerPool
+
+    return MoonshineEngine(
+        MoonshineWorkerPool(speech_workers), recall_across_calls=recall_across_calls
+    )
+
+
 def _human_error_s(result: dict[str, Any], truth: dict[str, Any] | None) -> float | None:
     true_s = _truth_time_to_human_s(truth or {})
     measured = result["metrics"]["time_to_human_s"]
@@ -225,13 +302,29 @@ async def _server_peak(server: ServedSandbox, peak: list[int]) -> None:
         await asyncio.sleep(SAMPLE_S)
 
 
+@dataclass(slots=True)
+class _Measured:
+    """What one N measured, wherever the calls ran."""
+
+    outcomes: list[_Outcome]
+    loop_lags: list[float]
+    backlogs: list[int]
+    cpu_s: float
+    worker_cpu_s: float
+    resident_before: int
+    peak_resident: int
+    server_cpu_s: float
+    load_before: float
+    server_peak: list[int] = field(default_factory=lambda: [0])
+
+
 async def _concurrent(
     engine: SpeechEngine, calls: int, server: ServedSandbox, caps: TargetCaps
 ) -> LoadRow:
+    """N calls on this process's event loop."""
     workers = _Workers(engine)
     await asyncio.to_thread(workers.start)
-    script = await asyncio.to_thread(load_script, DEMO_SCRIPT)
-    script = replace(script, carrier="sip", target=server.uri)
+    script = await _served_script(server)
     load_before = os.getloadavg()[0]
     resident_before = _total_resident(workers)
     cpu_before = time.process_time()
@@ -239,20 +332,96 @@ async def _concurrent(
     server_cpu_before = server.cpu_s
     probe = _Probe(workers, peak_resident=resident_before)
     server_peak = [server.resident_bytes]
-    watchers = [
-        asyncio.create_task(probe.run()),
-        asyncio.create_task(_server_peak(server, server_peak)),
-    ]
-    try:
+    async with _watching(probe.run(), _server_peak(server, server_peak)):
         outcomes = await asyncio.gather(*(_one_call(engine, script, caps) for _ in range(calls)))
-    finally:
-        for watcher in watchers:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-    await asyncio.sleep(1.0)  # the server writes each truth as its call ends
     worker_cpu = workers.cpu_s - worker_cpu_before
-    cpu = time.process_time() - cpu_before + worker_cpu
+    measured = _Measured(
+        outcomes=list(outcomes),
+        loop_lags=probe.loop_lags,
+        backlogs=probe.backlogs,
+        cpu_s=time.process_time() - cpu_before + worker_cpu,
+        worker_cpu_s=worker_cpu,
+        resident_before=resident_before,
+        peak_resident=probe.peak_resident,
+        server_cpu_s=server.cpu_s - server_cpu_before,
+        load_before=load_before,
+        server_peak=server_peak,
+    )
+    return await _row(calls, measured, server)
+
+
+async def _concurrent_hosted(
+    hosts: CallHosts, calls: int, server: ServedSandbox, caps: TargetCaps
+) -> LoadRow:
+    """N calls spread over the call hosts, each dial's turn taken here as a run takes it."""
+    script = await _served_script(server)
+    ready = [asyncio.Event() for _ in hosts.pids]
+    probes = [
+        asyncio.create_task(hosts.place(HostProbe(), partial(_set, event), host=number))
+        for number, event in enumerate(ready)
+    ]
+    await asyncio.gather(*(event.wait() for event in ready))
+    load_before = os.getloadavg()[0]
+    own_resident = _resident_bytes("self")
+    cpu_before = time.process_time()
+    server_cpu_before = server.cpu_s
+    server_peak = [server.resident_bytes]
+
+    async def paced() -> _Outcome:
+        slot = await wait_for_turn("sip", server.uri, caps)
+        try:
+            return await hosts.place(_HostedCall(script))
+        finally:
+            slot.release()
+
+    try:
+        async with _watching(_server_peak(server, server_peak)):
+            outcomes = await asyncio.gather(*(paced() for _ in range(calls)))
+    finally:
+        for probing in probes:
+            probing.cancel()
+        figures = await asyncio.gather(*probes)
+    worker_cpu = sum(f.worker_cpu_s for f in figures)
+    measured = _Measured(
+        outcomes=list(outcomes),
+        loop_lags=[lag for f in figures for lag in f.loop_lags],
+        backlogs=[backlog for f in figures for backlog in f.backlogs],
+        cpu_s=time.process_time() - cpu_before + sum(f.cpu_s for f in figures) + worker_cpu,
+        worker_cpu_s=worker_cpu,
+        resident_before=own_resident + sum(f.resident_before for f in figures),
+        peak_resident=own_resident + sum(f.peak_resident for f in figures),
+        server_cpu_s=server.cpu_s - server_cpu_before,
+        load_before=load_before,
+        server_peak=server_peak,
+    )
+    return await _row(calls, measured, server)
+
+
+def _set(event: asyncio.Event, _: object) -> None:
+    event.set()
+
+
+async def _served_script(server: ServedSandbox) -> CallScript:
+    script = await asyncio.to_thread(load_script, DEMO_SCRIPT)
+    return replace(script, carrier="sip", target=server.uri)
+
+
+@contextlib.asynccontextmanager
+async def _watching(*watchers: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run `watchers` (endless samplers) while the block runs."""
+    tasks = [asyncio.create_task(watcher) for watcher in watchers]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _row(calls: int, measured: _Measured, server: ServedSandbox) -> LoadRow:
+    await asyncio.sleep(1.0)  # the server writes each truth as its call ends
+    outcomes = measured.outcomes
     clocks = [clock for clock, _, _ in outcomes]
     truths = [server.truth(sip_id) if sip_id else None for _, _, sip_id in outcomes]
     results = [result for _, result, _ in outcomes]
@@ -266,47 +435,71 @@ async def _concurrent(
         if e is not None
     ]
     mb = 2.0**20
+    backlogs = measured.backlogs
     tester = RealtimeRow(
         calls=calls,
         right=sum(w is None for w in wrong),
-        behind_s=tuple(r["wall_s"] - float(r["metrics"]["duration_s"]) for _, r, _ in outcomes),
+        behind_s=tuple(r["wall_s"] - float(r["metrics"]["duration_s"]) for r in results),
         frame_lag_s=_quantiles([lag for clock in clocks for lag in clock.frame_lags]),
         text_latency_s=_quantiles([lag for clock in clocks for lag in clock.text_latencies]),
-        loop_lag_s=_quantiles(probe.loop_lags),
-        backlog=_quantiles([float(b) for b in probe.backlogs]) if probe.backlogs else None,
-        cpu_per_call_s=cpu / calls,
-        worker_cpu_per_call_s=worker_cpu / calls,
-        far_end_cpu_per_call_s=(server.cpu_s - server_cpu_before) / calls,
-        resident_peak_mb=probe.peak_resident / mb,
-        resident_per_call_mb=max(0, probe.peak_resident - resident_before) / mb / calls,
-        load_before=load_before,
+        loop_lag_s=_quantiles(measured.loop_lags),
+        backlog=_quantiles([float(b) for b in backlogs]) if backlogs else None,
+        cpu_per_call_s=measured.cpu_s / calls,
+        worker_cpu_per_call_s=measured.worker_cpu_s / calls,
+        far_end_cpu_per_call_s=measured.server_cpu_s / calls,
+        resident_peak_mb=measured.peak_resident / mb,
+        resident_per_call_mb=max(0, measured.peak_resident - measured.resident_before) / mb / calls,
+        load_before=measured.load_before,
         load_after=os.getloadavg()[0],
         wrong=tuple(w for w in wrong if w is not None),
     )
     minutes = sum(float(r["metrics"]["duration_s"]) for r in results) / 60.0 / calls
-    return LoadRow(tester, max(errors) if errors else None, server_peak[0] / mb, minutes)
+    peak = measured.server_peak[0] / mb
+    return LoadRow(tester, max(errors) if errors else None, peak, minutes)
 
 
 def run_load_bench(
-    counts: list[int], engine: SpeechEngine | None = None, per_second: float = math.inf
+    counts: list[int],
+    engine: SpeechEngine | None = None,
+    per_second: float = math.inf,
+    processes: int = 1,
+    recall_across_calls: bool = False,
 ) -> LoadReport:
     """For each N in `counts` (in order), N Acme demo calls at once over SIP to one served
     sandbox (the script's `at:` given to the server), all dialled together, or `per_second`
     dials a second as a run's pacing spaces them (the calls still overlap: each lasts over
-    a minute)."""
+    a minute). With `processes` > 1 they are placed by that many call hosts (each with
+    Moonshine and an equal share of the cores for its speech workers; `engine` unused)."""
     caps = UNCAPPED if math.isinf(per_second) else replace(UNCAPPED, per_second=per_second)
-    if engine is None:
-        from shopper.asr.moonshine_engine import MoonshineEngine
-
-        engine = MoonshineEngine()
     at = load_script(DEMO_SCRIPT).sandbox_at
     with tempfile.TemporaryDirectory(prefix="shopper-load-") as folder:
         server = ServedSandbox(IVR, Path(folder), at.isoformat() if at is not None else None)
         try:
-            rows = tuple(asyncio.run(_concurrent(engine, calls, server, caps)) for calls in counts)
+            if processes > 1:
+                name, rows = asyncio.run(
+                    _hosted_rows(counts, server, caps, processes, recall_across_calls)
+                )
+            else:
+                if engine is None:
+                    from shopper.asr.moonshine_engine import MoonshineEngine
+
+                    engine = MoonshineEngine(recall_across_calls=recall_across_calls)
+                name = engine.name
+                rows = tuple(
+                    asyncio.run(_concurrent(engine, calls, server, caps)) for calls in counts
+                )
         finally:
             server.stop()
-    return LoadReport(engine.name, rows, per_second)
+    return LoadReport(name, rows, per_second, processes)
+
+
+async def _hosted_rows(
+    counts: list[int], server: ServedSandbox, caps: TargetCaps, processes: int, recall: bool
+) -> tuple[str, tuple[LoadRow, ...]]:
+    workers = max(1, (os.cpu_count() or 1) // processes)
+    async with CallHosts(processes, partial(host_engine, recall, workers)) as hosts:
+        rows = [await _concurrent_hosted(hosts, calls, server, caps) for calls in counts]
+    return hosts.engine_name, tuple(rows)
 
 
 def _free_udp_port() -> int:

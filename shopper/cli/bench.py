@@ -138,17 +138,24 @@ def bench_load(
         min=0.01,
         help="Space the dials as a run's pacing does (default: all dialled at once).",
     ),
+    processes: int = typer.Option(
+        1,
+        "--processes",
+        min=1,
+        help="Spread the calls over this many call hosts, as `shopper run --processes` does.",
+    ),
 ) -> None:
     """N concurrent Acme demo calls over SIP/RTP on loopback against `shopper sandbox serve`:
     verdicts, time-to-human error, frame lag, CPU (the server's apart) and memory."""
-    from shopper.asr.moonshine_engine import MoonshineEngine
     from shopper.bench.load_bench import run_load_bench
 
     with one_line_errors():
         typer.echo("\n== Concurrent calls over SIP (the Acme demo, shopper sandbox serve)")
-        engine = MoonshineEngine(recall_across_calls=recall_across_calls)
         pacing = math.inf if calls_per_second is None else calls_per_second
-        typer.echo(run_load_bench(calls, engine, pacing).render())
+        report = run_load_bench(
+            calls, per_second=pacing, processes=processes, recall_across_calls=recall_across_calls
+        )
+        typer.echo(report.render())
 
 
 @bench_app.command("speech")
