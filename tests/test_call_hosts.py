@@ -105,7 +105,7 @@ def test_two_hosts_give_the_results_of_one_process_on_the_virtual_clock(tmp_path
 
 def test_ctrl_c_hangs_up_the_calls_of_every_host_under_the_targets_caps(tmp_path: Path) -> None:
     process, out = start_hold_calls(tmp_path, 3)  # the third waits: the target's cap is 2
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: hosts and workers too
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr

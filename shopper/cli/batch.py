@@ -3,7 +3,9 @@ result handed over as soon as it ends, whatever order they end in.
 
 The calls share one event loop and one speech engine (its worker processes already serve
 concurrent calls), rather than a process each as the crawl's lines do: a process per call
-would load the model again (~2 s of CPU, ~800 MB) for every line. How fast and how many calls
+would load the model again (~2 s of CPU, ~800 MB) for every line. When one loop's core is
+not enough (`--processes K`), each job hands its call to one of K call hosts, each of which
+runs many calls (shopper.hosts.pool); the jobs still run here. How fast and how many calls
 reach one target is not decided here but by every call's turn (shopper.carriers.pacing), so
 the same caps hold for the Python API and the pytest plugin.
 """
