@@ -79,6 +79,31 @@ def test_dials_to_one_target_are_spaced_across_event_loops() -> None:
     assert min(gaps) >= caps.spacing_s - 0.001
 
 
+def test_a_dial_made_later_than_its_turn_spaces_the_next_from_the_dial() -> None:
+    """A call host dials a moment after the turn shopper's process took for it: the next
+    turn waits for that dial and keeps the spacing from it; a call released before it was
+    dialled holds up nobody."""
+    target = fresh_target()
+    caps = TargetCaps(at_once=10, per_second=20.0)  # 50 ms apart
+
+    async def main() -> tuple[float, float]:
+        first = await wait_for_turn("sandbox", target, caps, until_dialled=True)
+        second = asyncio.create_task(wait_for_turn("sandbox", target, caps, until_dialled=True))
+        await asyncio.sleep(0.2)  # the host is slow to dial: 4 spacings
+        assert not second.done()
+        first.dialled()
+        dialled = time.monotonic()
+        (await second).release()  # never dialled
+        turned = time.monotonic()
+        async with asyncio.timeout(5):
+            (await wait_for_turn("sandbox", target, caps)).release()
+        first.release()
+        return dialled, turned
+
+    dialled, turned = asyncio.run(main())
+    assert turned - dialled >= caps.spacing_s - 0.001
+
+
 def test_other_targets_are_not_held_up() -> None:
     busy, other = fresh_target(), fresh_target()
     caps = TargetCaps(at_once=1, per_second=0.01)  # one dial per 100 s

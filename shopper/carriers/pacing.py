@@ -82,12 +82,25 @@ def target_key(carrier: str, target: str) -> str:
 class Slot:
     """A call's place among its target's calls in progress, held until `release`."""
 
-    def __init__(self, line: _TargetLine) -> None:
+    def __init__(
+        self, line: _TargetLine, spacing_s: float, undialled: asyncio.Event | None = None
+    ) -> None:
         self._line: _TargetLine | None = line
+        self._spacing_s = spacing_s
+        self._undialled = undialled
+
+    def dialled(self) -> None:
+        """A turn taken `until_dialled`: the call has been dialled now (elsewhere, later than
+        its turn); the target's next dial may follow, spaced from now."""
+        if self._line is not None and self._undialled is not None:
+            self._line.dialled(self._undialled, self._spacing_s)
+            self._undialled = None
 
     def release(self) -> None:
         """The call has ended (hung up or never placed); releasing twice is harmless."""
         if self._line is not None:
+            if self._undialled is not None:  # never dialled: the next need not wait for it
+                self._line.dialled(self._undialled, 0.0)
             self._line.leave()
             self._line = None
 
@@ -102,16 +115,19 @@ class _TargetLine:
     """time.monotonic() reading, so the spacing holds across event loops."""
     waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
     at_once: int = DEFAULT_CALLS_AT_ONCE
+    undialled: asyncio.Event | None = None
+    """Set when the last turn was taken `until_dialled` and its call is not dialled yet."""
 
-    async def enter(self, caps: TargetCaps) -> Slot:
+    async def enter(self, caps: TargetCaps, until_dialled: bool) -> Slot:
         self.at_once = caps.at_once
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiting.append(turn)
         try:
             if self.waiting[0] is not turn or self.in_progress >= self.at_once:
                 await turn  # set by `_wake` once it is first in line and a call may start
-            delay = self.next_dial_at - time.monotonic()
-            if delay > 0:
+            while self.undialled is not None:
+                await self.undialled.wait()
+            while (delay := self.next_dial_at - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
         except BaseException:
             self.waiting.remove(turn)
@@ -120,8 +136,15 @@ class _TargetLine:
         self.waiting.popleft()
         self.in_progress += 1
         self.next_dial_at = time.monotonic() + caps.spacing_s
+        self.undialled = asyncio.Event() if until_dialled else None
         self._wake()
-        return Slot(self)
+        return Slot(self, caps.spacing_s, self.undialled)
+
+    def dialled(self, undialled: asyncio.Event, spacing_s: float) -> None:
+        self.next_dial_at = max(self.next_dial_at, time.monotonic() + spacing_s)
+        undialled.set()
+        if self.undialled is undialled:
+            self.undialled = None
 
     def leave(self) -> None:
         self.in_progress -= 1
@@ -135,8 +158,14 @@ class _TargetLine:
 _LINES: dict[str, _TargetLine] = {}
 
 
-async def wait_for_turn(carrier: str, target: str, caps: TargetCaps) -> Slot:
+async def wait_for_turn(
+    carrier: str, target: str, caps: TargetCaps, *, until_dialled: bool = False
+) -> Slot:
     """Wait until a call to `target` may be dialled under `caps`; the Slot is released when
-    the call ends. Cancelling the wait leaves the line as if the call had never asked."""
+    the call ends. Cancelling the wait leaves the line as if the call had never asked.
+
+    `until_dialled`: the call is dialled elsewhere, a moment after its turn (a call host,
+    shopper.hosts.pool); the target's next turn waits for `Slot.dialled` (or `release`) and
+    is spaced from it, so the spacing holds where the dials happen."""
     line = _LINES.setdefault(target_key(carrier, target), _TargetLine())
-    return await line.enter(caps)
+    return await line.enter(caps, until_dialled)

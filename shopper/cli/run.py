@@ -20,7 +20,7 @@ from rich.status import Status
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
-from shopper.carriers.pacing import configured_caps, wait_for_turn
+from shopper.carriers.pacing import Slot, configured_caps, wait_for_turn
 from shopper.carriers.twilio.settings import twilio_settings
 from shopper.cli.batch import run_at_most
 from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
@@ -333,18 +333,26 @@ async def _call_on_host(
 ) -> tuple[dict[str, Any], Path]:
     """The target's turn is taken here, under the run's caps, so that they hold across every
     host; the host dials at once and writes the evidence."""
-    slot = await wait_for_turn(script.carrier, script.target, options.caps or configured_caps())
+    caps = options.caps or configured_caps()
+    slot = await wait_for_turn(script.carrier, script.target, caps, until_dialled=True)
     try:
         job = HostedScript(script, options, out, live=feed is not None)
-        on_emit = partial(_to_feed, feed) if feed is not None else None
-        return await hosts.place(job, on_emit)
+        return await hosts.place(job, partial(_from_host, slot, feed))
     finally:
         slot.release()
 
 
-def _to_feed(feed: CallFeed, item: object) -> None:
-    """What a hosted call sent live (shopper.publish.feed.follow)."""
-    if isinstance(item, CallDialled | Event):
+@dataclass(frozen=True, slots=True)
+class DialTimeTaken:
+    """A hosted call's dial time was taken (its result's `started_at`): the target's next
+    dial is spaced from now, so the caps hold where the dials happen."""
+
+
+def _from_host(slot: Slot, feed: CallFeed | None, item: object) -> None:
+    """What a hosted call sent while it ran: its dial, its live events."""
+    if isinstance(item, DialTimeTaken):
+        slot.dialled()
+    elif feed is not None and isinstance(item, CallDialled | Event):
         feed.take(item)
 
 
@@ -361,7 +369,8 @@ class HostedScript:
     async def run(self, engine: SpeechEngine, emit: Emit) -> tuple[dict[str, Any], Path]:
         options = replace(self.options, caps=ALREADY_PACED)
         on_call = partial(follow, take=emit) if self.live else None
-        record = await _call(self.script, engine, options, on_call, self.out)
+        on_dial = partial(emit, DialTimeTaken())
+        record = await _call(self.script, engine, options, on_call, self.out, on_dial)
         folder = _call_folder(record, self.out)
         write_call(record, folder)
         return record.result, folder
@@ -385,6 +394,7 @@ async def _call(
     options: DialOptions,
     on_call: Callable[[CallContext], None] | None,
     out: Path | None,
+    on_dial: Callable[[], None] | None = None,
 ) -> CallRecord:
     """One script's call; an interrupted call's record too. Stopped before it was dialled
     (waiting for its target's turn), it ends cancelled: there is no call to keep. Its
@@ -395,10 +405,20 @@ async def _call(
             speech,
             options,
             on_call=on_call,
-            folder=lambda call_id, started: _folder(call_id, started, out),
+            folder=partial(_named_folder, out, on_dial),
         )
     except CallInterrupted as interrupted:
         return interrupted.record
+
+
+def _named_folder(
+    out: Path | None, on_dial: Callable[[], None] | None, call_id: str, started: datetime
+) -> Path:
+    """The call's folder, asked for by the runner the moment it takes the dial time (before
+    it dials): `on_dial` hears of that moment."""
+    if on_dial is not None:
+        on_dial()
+    return _folder(call_id, started, out)
 
 
 def _json_line(result: dict[str, Any], folder: Path) -> str:
