@@ -90,6 +90,15 @@ def start_hold_calls(tmp_path: Path, count: int) -> tuple[subprocess.Popen[str],
     return process, out
 
 
+def finish(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Its output once it has ended; killed with its group if it does not end in time."""
+    try:
+        return process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+
+
 def test_two_hosts_give_the_results_of_one_process_on_the_virtual_clock(tmp_path: Path) -> None:
     paths = write_scripts(tmp_path)
     chosen = [paths["wrong prompt"], paths["press one"], paths["reach sam"]]
@@ -106,7 +115,7 @@ def test_two_hosts_give_the_results_of_one_process_on_the_virtual_clock(tmp_path
 def test_ctrl_c_hangs_up_the_calls_of_every_host_under_the_targets_caps(tmp_path: Path) -> None:
     process, out = start_hold_calls(tmp_path, 3)  # the third waits: the target's cap is 2
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: hosts and workers too
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = finish(process)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
     found = sorted(results(out), key=dialled_s)
@@ -128,7 +137,7 @@ def test_a_killed_host_is_a_one_line_error_and_the_other_call_is_kept(tmp_path: 
     process, out = start_hold_calls(tmp_path, 2)
     killed = hosts_with_speech(process.pid)[0]
     os.kill(killed, signal.SIGKILL)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = finish(process)
     assert process.returncode == 2, stderr
     assert "Traceback" not in stderr and stdout.count("ERROR hang on") == 1
     (line,) = [line for line in stderr.splitlines() if "ended unexpectedly" in line]

@@ -497,7 +497,8 @@ async def _hosted_rows(
     counts: list[int], server: ServedSandbox, caps: TargetCaps, processes: int, recall: bool
 ) -> tuple[str, tuple[LoadRow, ...]]:
     workers = max(1, (os.cpu_count() or 1) // processes)
-    async with CallHosts(processes, partial(host_engine, recall, workers)) as hosts:
+    recipe = partial(host_engine, recall, workers)
+    async with CallHosts(processes, recipe, preload=(__name__,)) as hosts:
         rows = [await _concurrent_hosted(hosts, calls, server, caps) for calls in counts]
     return hosts.engine_name, tuple(rows)
 

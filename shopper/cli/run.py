@@ -211,7 +211,7 @@ class HostedSpeech:
     def hosts(self) -> CallHosts:
         workers = max(1, (os.cpu_count() or 1) // self.processes)
         recipe = partial(select_engine, self.choice, self.vosk_model, speech_workers=workers)
-        return CallHosts(self.processes, recipe)
+        return CallHosts(self.processes, recipe, preload=(__name__,))
 
 
 def _check_processes(processes: int, loaded: list[CallScript]) -> None:

@@ -22,6 +22,7 @@ that dies fails the calls it had with `HostDied`, a one-line error; the others g
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import math
 import multiprocessing
@@ -36,7 +37,6 @@ from functools import partial
 from multiprocessing.connection import wait as wait_for_any
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event as ProcessEvent
 from types import TracebackType
 from typing import Protocol, TypeVar, cast
 
@@ -91,6 +91,11 @@ class _Place:
 class _HangUp:
     call: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _HangUpAll:
+    """Parent to host: hang up every call and place no more (the run is stopping)."""
 
 
 _CLOSE = None
@@ -148,34 +153,35 @@ def _host_main(
     shopper_pid: int,
     inbox: Queue[object],
     outbox: Queue[bytes | None],
-    stop: ProcessEvent,
     recipe: EngineRecipe,
+    preload: tuple[str, ...],
 ) -> None:
     """A host process: its engine, then its loop, until the parent closes it."""
     leave_stopping_to_shopper(shopper_pid)
+    for module in preload:
+        importlib.import_module(module)
     try:
         engine = recipe()
     except ShopperError as error:
         outbox.put(pickle.dumps(_Unusable(host, str(error))))
         return
     outbox.put(pickle.dumps(_Ready(host, engine.name)))
-    asyncio.run(_Host(inbox, outbox, stop, engine).serve())
+    asyncio.run(_Host(inbox, outbox, engine).serve())
 
 
 class _Host:
-    """A host's calls, on its event loop. Two daemon threads feed the loop: one reads the
-    parent's requests, one waits for the parent's hang-up of everything."""
+    """A host's calls, on its event loop, fed by a daemon thread reading the parent's
+    requests (so the loop needs no polling, and the thread never keeps the host alive).
+
+    The hang-up of everything comes over the same queue, not as a multiprocessing.Event as
+    for the crawl's lines: setting such an Event waits for every process waiting on it to
+    wake, and a host killed while waiting never does; the parent would hang there."""
 
     def __init__(
-        self,
-        inbox: Queue[object],
-        outbox: Queue[bytes | None],
-        stop: ProcessEvent,
-        engine: SpeechEngine,
+        self, inbox: Queue[object], outbox: Queue[bytes | None], engine: SpeechEngine
     ) -> None:
         self._inbox = inbox
         self._outbox = outbox
-        self._stop = stop
         self._engine = engine
         self._calls: dict[int, asyncio.Task[object]] = {}
         self._stopped = False
@@ -185,7 +191,6 @@ class _Host:
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._receive, args=(loop,), daemon=True).start()
-        threading.Thread(target=self._watch_stop, args=(loop,), daemon=True).start()
         await self._ended.wait()
 
     def _receive(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -197,10 +202,6 @@ class _Host:
             loop.call_soon_threadsafe(self._take, request)
             if request is _CLOSE:
                 return
-
-    def _watch_stop(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._stop.wait()
-        loop.call_soon_threadsafe(self._hang_up_all)
 
     def _take(self, request: object) -> None:
         if isinstance(request, _Place):
@@ -214,6 +215,8 @@ class _Host:
         elif isinstance(request, _HangUp):
             if (placed := self._calls.get(request.call)) is not None:
                 placed.cancel(msg=request.reason)
+        elif isinstance(request, _HangUpAll):
+            self._hang_up_all()
         else:
             self._closing = True
             self._end_if_idle()
@@ -265,15 +268,17 @@ class _Pending:
 class CallHosts:
     """`hosts` call host processes; `async with`, then `place` calls on them."""
 
-    def __init__(self, hosts: int, engine: EngineRecipe) -> None:
+    def __init__(self, hosts: int, engine: EngineRecipe, preload: tuple[str, ...] = ()) -> None:
+        """`preload`: modules each host imports as it starts, those of the jobs it will be
+        given (else the first job's unpickling imports them, seconds on a loaded machine,
+        and that call is dialled late)."""
         context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
         self._outbox: Queue[bytes | None] = context.Queue()
         self._inboxes: list[Queue[object]] = [context.Queue() for _ in range(hosts)]
         self._processes: list[SpawnProcess] = [
             context.Process(
                 target=_host_main,
-                args=(number, os.getpid(), inbox, self._outbox, self._stop, engine),
+                args=(number, os.getpid(), inbox, self._outbox, engine, preload),
                 name=f"shopper call host {number + 1}",
             )
             for number, inbox in enumerate(self._inboxes)
@@ -360,7 +365,8 @@ class CallHosts:
 
     def hang_up(self) -> None:
         """Hang up every call of every host and place no more: the run is stopping."""
-        self._stop.set()
+        for inbox in self._inboxes:
+            inbox.put(_HangUpAll())
 
     def _least_busy(self) -> int:
         alive = [number for number in range(len(self._processes)) if number not in self._dead]
