@@ -86,7 +86,7 @@ def start_hold_calls(tmp_path: Path, count: int) -> tuple[subprocess.Popen[str],
     while time.monotonic() < deadline and len(hosts_with_speech(process.pid)) < 2:
         time.sleep(0.5)
     assert len(hosts_with_speech(process.pid)) == 2, "each host has a call to hear"
-    time.sleep(6)  # both on hold
+    time.sleep(3)  # both under way (the second dialled a second after the first)
     return process, out
 
 
