@@ -140,8 +140,8 @@ def run(
         typer.Option(
             min=1,
             help="Spread the calls in progress over this many call host processes, each with "
-            "its own event loop and speech engine (one loop keeps up with about 20 real-time "
-            "calls per core; docs/sip.md). Not for Twilio calls.",
+            "its own event loop and speech engine: one process's loop uses one core "
+            "(docs/scripts.md). Not for Twilio calls.",
         ),
     ] = 1,
 ) -> None:
