@@ -149,3 +149,26 @@ def test_a_killed_host_is_a_one_line_error_and_the_other_call_is_kept(tmp_path: 
     assert json.loads((out / kept["call_id"] / "transcript.json").read_text())
     time.sleep(1)
     assert session_processes(process.pid) == []
+
+
+def test_twilio_scripts_are_refused_in_one_line_before_any_call(tmp_path: Path) -> None:
+    script = tmp_path / "twilio.yaml"
+    script.write_text(
+        'name: x\ntarget: "+1 555 010 0000"\ncarrier: twilio\nsteps: [{hangup: true}]\n'
+    )
+    twilio = {
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "SHOPPER_TWILIO_FROM": "+15550109999",
+        "SHOPPER_TWILIO_PUBLIC_URL": "https://tunnel.example.com",
+    }
+    run = subprocess.run(
+        [*SHOPPER, str(script), "--processes", "2", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment(tmp_path / "no-config.toml") | twilio,
+    )
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "--processes 2: Twilio calls" in run.stderr
+    assert not (tmp_path / "out").exists()
