@@ -46,7 +46,8 @@ from shopper.cli.options import At, Engine, Seed, SpeechOptions, VoskModel
 from shopper.cli.twilio import Listen, PublicUrl, TwilioApiUrl, TwilioDtmf, TwilioFrom
 from shopper.engine.timeline import Event
 from shopper.errors import ShopperError
-from shopper.hosts.pool import ALREADY_PACED, CallHosts, Emit
+from shopper.hosts.pool import ALREADY_PACED, CallHosts, Emit, HostDied
+from shopper.monitor.fleet.hangup import Leg, follow_legs, hang_up_leftover
 from shopper.publish.feed import CallDialled, CallFeed, follow
 from shopper.publish.homeassistant import Discovery
 from shopper.publish.publisher import publishing
@@ -335,11 +336,23 @@ async def _call_on_host(
     host; the host dials at once and writes the evidence."""
     caps = options.caps or configured_caps()
     slot = await wait_for_turn(script.carrier, script.target, caps, until_dialled=True)
+    legs: list[Leg] = []
     try:
         job = HostedScript(script, options, out, live=feed is not None)
-        return await hosts.place(job, partial(_from_host, slot, feed))
+        return await hosts.place(job, partial(_from_host, slot, feed, legs))
+    except HostDied as died:
+        raise HostDied(f"{died}; {await _hang_up_left(legs)}") from None
     finally:
         slot.release()
+
+
+async def _hang_up_left(legs: list[Leg]) -> str:
+    """A dead host's call may still be up at the far end (a PBX keeps a SIP dialog until its
+    session timer): it is ended from here, from what the host reported of it, as a fleet
+    worker ends a dead worker's call (shopper.monitor.fleet.hangup)."""
+    if not legs:
+        return "it had not been dialled"
+    return f"its call: {await hang_up_leftover(legs[-1])}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,10 +361,13 @@ class DialTimeTaken:
     dial is spaced from now, so the caps hold where the dials happen."""
 
 
-def _from_host(slot: Slot, feed: CallFeed | None, item: object) -> None:
-    """What a hosted call sent while it ran: its dial, its live events."""
+def _from_host(slot: Slot, feed: CallFeed | None, legs: list[Leg], item: object) -> None:
+    """What a hosted call sent while it ran: its dial, its carrier leg (each report replaces
+    the one before), its live events."""
     if isinstance(item, DialTimeTaken):
         slot.dialled()
+    elif isinstance(item, Leg):
+        legs[:] = [item]
     elif feed is not None and isinstance(item, CallDialled | Event):
         feed.take(item)
 
@@ -368,12 +384,22 @@ class HostedScript:
 
     async def run(self, engine: SpeechEngine, emit: Emit) -> tuple[dict[str, Any], Path]:
         options = replace(self.options, caps=ALREADY_PACED)
-        on_call = partial(follow, take=emit) if self.live else None
         on_dial = partial(emit, DialTimeTaken())
-        record = await _call(self.script, engine, options, on_call, self.out, on_dial)
+        record = await _call(self.script, engine, options, self._placed(emit), self.out, on_dial)
         folder = _call_folder(record, self.out)
         write_call(record, folder)
         return record.result, folder
+
+    def _placed(self, emit: Emit) -> Callable[[CallContext], None]:
+        """What the parent hears of the call once placed: its carrier leg, so that it can
+        hang the call up if this host dies, and its live events when `live`."""
+
+        def placed(context: CallContext) -> None:
+            follow_legs(context.session.call, emit)
+            if self.live:
+                follow(context, take=emit)
+
+        return placed
 
 
 def _call_folder(record: CallRecord, out: Path | None) -> Path:
