@@ -149,3 +149,41 @@ def test_killed_outright_leaves_no_process(tmp_path: Path) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
     assert wait_for_no_process(process.pid) == []
+
+
+def lines_of(shopper_pid: int) -> list[int]:
+    """The crawl's line processes (multiprocessing spawns them; its resource tracker too)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == shopper_pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_line_that_dies_stops_the_crawl_with_its_map_so_far(tmp_path: Path) -> None:
+    """A line killed under its call (the OOM killer, say): the crawl stops as for a signal,
+    with a one-line error and exit code 2, never a hang (a line that died waiting for the
+    word to hang up once made that word wait for it forever, Ctrl-C included)."""
+    process, out, _ = start_crawl(tmp_path)
+    os.kill(lines_of(process.pid)[0], signal.SIGKILL)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    assert process.returncode == 2, stderr
+    assert "Traceback" not in stderr, stderr
+    (line,) = [line for line in stderr.splitlines() if "ended unexpectedly" in line]
+    assert line.startswith("shopper: a crawl line's process ended unexpectedly")
+    crawl_map = json.loads((out / "map.json").read_text())
+    jsonschema.validate(crawl_map, json.loads(MAP_SCHEMA.read_text()))
+    assert crawl_map["complete"] is False and "ended unexpectedly" in crawl_map["stopped"]
+    assert crawl_map["nodes"][0]["kind"] == "menu", "the first call's menu is kept"
+    assert wait_for_no_process(process.pid) == []

@@ -17,7 +17,7 @@ from shopper.carriers.options import SipOptions, TwilioGiven
 from shopper.carriers.safety import check_dialable, looks_like_phone_number
 from shopper.carriers.sip.target import parse_sip_target
 from shopper.carriers.twilio.settings import TwilioSettingsError, twilio_settings
-from shopper.cli.errors import one_line_errors, print_ivr_warnings
+from shopper.cli.errors import USAGE_ERROR, one_line_errors, print_ivr_warnings
 from shopper.cli.interrupts import interrupts
 from shopper.cli.mqtt import (
     MqttCa,
@@ -180,6 +180,13 @@ def crawl_command(
             err=True,
         )
         raise typer.Exit(interrupted)
+    if crawl_map.stopped is not None:  # stopped by no signal: a line's process died
+        typer.echo(
+            f"shopper: {crawl_map.stopped}; the map of the calls that finished was written "
+            "(incomplete), nothing was published",
+            err=True,
+        )
+        raise typer.Exit(USAGE_ERROR)
     if delivery.settings is not None:
         asyncio.run(_publish(delivery, crawl_map, outcome))
     raise typer.Exit(outcome.exit_code)

@@ -40,7 +40,7 @@ from shopper.crawl.identity import (
     tail_start,
     words,
 )
-from shopper.crawl.lines import Lines
+from shopper.crawl.lines import LINE_ENDED, Lines, line_ended
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Unexplored
 from shopper.crawl.options import (
     KEY_WORDS,
@@ -212,7 +212,8 @@ async def explore(settings: CrawlSettings, progress: Progress | None = None) -> 
     """`crawl` as a task that can be stopped: cancelling it (the CLI does on Ctrl-C and
     SIGTERM) places no further call, hangs up the calls in progress, learns the calls that
     finished meanwhile and returns the map so far, marked stopped with the cancel's message
-    as the reason; what it did not reach is listed unexplored with that reason."""
+    as the reason; what it did not reach is listed unexplored with that reason. A line's
+    process that dies stops the crawl the same way (reason `LINE_ENDED`)."""
     began = time.monotonic()
     state = _Crawl(
         settings,
@@ -232,6 +233,8 @@ async def explore(settings: CrawlSettings, progress: Progress | None = None) -> 
             _uncancel()
             reason = str(cancelled.args[0]) if cancelled.args else "interrupted"
             await _stop(state, lines, running, progress, reason)
+        except _LineEnded:
+            await _stop(state, lines, running, progress, LINE_ENDED)
     state.map.lower_bound_s = round(_lower_bound(state.map), 3)
     state.map.wall_s = round(time.monotonic() - began, 3)
     return state.map
@@ -266,10 +269,16 @@ async def _explore_all(
             break
         done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         for future in done:
+            if line_ended(future):
+                raise _LineEnded  # its call stays in `running`: `_stop` lists it unexplored
             placed = running.pop(future)
             call = future.result()
             assert call is not None, "only a stopping crawl hangs calls up"
             _learn_call(state, placed, call, progress)
+
+
+class _LineEnded(Exception):
+    """A line's process died: the crawl stops as for a signal, with the map so far."""
 
 
 async def _stop(

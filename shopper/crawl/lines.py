@@ -13,12 +13,14 @@ ends with shopper even when shopper is killed outright, and its speech workers e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
-from multiprocessing.synchronize import Event
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from shopper.asr.selection import EngineChoice, select_engine
@@ -28,6 +30,18 @@ from shopper.hosts.processes import leave_stopping_to_shopper, signals_held
 
 HUNG_UP = "hung up: the crawl was stopped"
 """Why a call the crawl stopped ended, in its result (failure message)."""
+LINE_ENDED = (
+    "a crawl line's process ended unexpectedly (killed, or out of memory), and with it the "
+    "calls in progress"
+)
+"""Why a crawl stopped when a line died: the pool cannot place calls any more."""
+
+
+def line_ended(placed: asyncio.Future[CallResult | None]) -> bool:
+    """Whether this finished call failed because a line's process died (every line's
+    calls fail so: the process pool is broken)."""
+    return isinstance(placed.exception(), BrokenProcessPool)
+
 
 _engine: SpeechEngine | None = None
 _hang_up: _HangUp | None = None
@@ -35,13 +49,19 @@ _hang_up: _HangUp | None = None
 
 class _HangUp:
     """In a line process: the call in progress, cancelled (which hangs it up through the
-    carrier) as soon as the crawl sets `stop`; a call handed over after that is not dialled.
+    carrier) as soon as the crawl closes its end of `stop`; a call handed over after that is
+    not dialled.
 
-    A thread waits on the event, so the call's own loop needs no polling; it is a daemon so
-    that it never keeps the line alive."""
+    The word is the end of a pipe, not a multiprocessing.Event: setting an Event waits until
+    every process waiting on it has woken, and a line killed while waiting never does, so
+    the crawl hung for good (Ctrl-C included) once a line had died. A closed pipe reaches
+    every reader, alive or not, and also comes when shopper itself has gone. A thread waits
+    on it, so the call's own loop needs no polling; it is a daemon so that it never keeps the
+    line alive."""
 
-    def __init__(self, stop: Event) -> None:
+    def __init__(self, stop: Connection) -> None:
         self._stop = stop
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._call: tuple[asyncio.AbstractEventLoop, asyncio.Task[CallResult]] | None = None
         threading.Thread(target=self._watch, name="hang-up", daemon=True).start()
@@ -50,7 +70,7 @@ class _HangUp:
         """The call's result, or None when the crawl stopped before it ended."""
         task = asyncio.create_task(run_path(job, engine))
         with self._lock:
-            if self._stop.is_set():
+            if self._stopped.is_set():
                 task.cancel(msg=HUNG_UP)
             self._call = (asyncio.get_running_loop(), task)
         try:
@@ -62,8 +82,10 @@ class _HangUp:
                 self._call = None
 
     def _watch(self) -> None:
-        self._stop.wait()
+        with contextlib.suppress(EOFError, OSError):  # nothing is ever sent: it closes
+            self._stop.recv_bytes()
         with self._lock:
+            self._stopped.set()
             if self._call is not None:
                 loop, task = self._call
                 loop.call_soon_threadsafe(partial(task.cancel, msg=HUNG_UP))
@@ -71,7 +93,7 @@ class _HangUp:
 
 def _start_line(
     shopper_pid: int,
-    stop: Event,
+    stop: Connection,
     choice: EngineChoice,
     vosk_model: Path | None,
     speech_workers: int,
@@ -93,14 +115,14 @@ class Lines:
 
     def __init__(self, lines: int, engine: EngineChoice, vosk_model: Path | None = None) -> None:
         context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
+        stop, self._stop = context.Pipe(duplex=False)  # the lines read; the crawl closes
         self._pool = ProcessPoolExecutor(
             max_workers=lines,
             mp_context=context,
             initializer=_start_line,
             initargs=(
                 os.getpid(),
-                self._stop,
+                stop,
                 engine,
                 vosk_model,
                 max(1, (os.cpu_count() or 1) // lines),
@@ -115,7 +137,7 @@ class Lines:
 
     def hang_up(self) -> None:
         """Hang up every call in progress and place no more: the crawl is stopping."""
-        self._stop.set()
+        self._stop.close()
 
     def __enter__(self) -> Lines:
         return self
