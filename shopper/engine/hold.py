@@ -42,6 +42,11 @@ from shopper.engine.runs import Run
 from shopper.engine.timeline import HoldEnded, HoldStarted
 from shopper.text.phrasebook import PromptKind, kinds
 
+RESUMED_MUSIC_S = 0.5
+"""Music after speech on hold shorter than this is not taken as the music coming back: the
+evidence the sound classifier itself needs to switch from speech to music (half a second,
+shopper.audio.classifier), so a stray music label in a person's pause does not count."""
+
 ENDS_THE_WAIT = frozenset({PromptKind.PERSON, PromptKind.VOICEMAIL, PromptKind.CLOSED})
 """Kinds of speech after which nobody is still waiting on hold, whatever else they say."""
 
@@ -131,9 +136,30 @@ class HoldTracker:
         if segment.kind == "tone" and segment.start >= (self.announced_at or segment.end):
             self.announced_at = None  # a ringback or a chirp after "please hold": not hold yet
         if segment.kind == "music" and self.state == "hold":
+            if self._resumes_after_pending(segment):
+                self.announcements += self.pending
+                self.pending = []
+            elif self.pending and segment.start >= self.pending[0].start:
+                return change  # no return of the music: the hold's sound ended before the speech
             self._hold_sound_until = max(self._hold_sound_until, segment.end)
             self._music_until = max(self._music_until, segment.end)
         return change
+
+    def _resumes_after_pending(self, music: Segment) -> bool:
+        """Whether the hold music came back right after the speech pending on hold: then that
+        speech was the queue talking (an announcement, an offer the words did not reveal) —
+        a person who answers does not hand the line back to the music. The classifier's
+        closed segment says it: music again within `resume_s` of the speech's end, for at
+        least `RESUMED_MUSIC_S`, even when something cut it shorter than `resume_s` (the
+        caller took the offer by pressing its key a moment into the music)."""
+        if not self.pending or music.start < self.pending[-1].start:
+            return False
+        after_speech = music.start - self.pending[-1].end
+        lasted = music.end - music.start
+        return (
+            after_speech <= self.resume_s * TELEPHONY_RATE
+            and lasted >= RESUMED_MUSIC_S * TELEPHONY_RATE
+        )
 
     def observe_music(self, segment: Segment) -> HoldStarted | None:
         """A music segment, closed or still open (its end then only as far as labelled),
