@@ -259,7 +259,9 @@ def test_music_back_briefly_after_an_offer_the_words_missed_keeps_it_in_the_hold
     than `resume_s`). The music coming back says the speech was the queue's: the hold goes
     on to the music's end, not back to where the offer began."""
     tracker = on_hold_until(20)
-    offer = said("Rather than wait, we can phone you back as soon as this specialist is free.", 20, 25)
+    offer = said(
+        "Rather than wait, we can phone you back as soon as this specialist is free.", 20, 25
+    )
     tracker.observe_utterance(offer)
     tracker.observe_utterance(said("Perez wanted to use that option.", 25.4, 27))
     feed_runs(tracker, [("speech", 20, 27), ("silence", 27, 27.2), ("music", 27.2, 27.9)])

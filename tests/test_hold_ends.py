@@ -103,6 +103,7 @@ UNREAD_OFFER_IVR = (
 when the recogniser garbles "press 1"): only the music coming back after it says the queue,
 not a person, spoke."""
 
+
 @pytest.fixture(scope="module")
 def engine() -> SpeechEngine:
     return MoonshineEngine()
