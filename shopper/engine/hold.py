@@ -9,7 +9,8 @@ caller waits from the end of those words, and music-on-hold may start inside a f
 pause between tracks, too quiet to be heard as music at first (the hold's dead-air
 allowance applies from there).
 
-Speech on hold that comes back to music, repeats an earlier announcement or that the
+Speech on hold that comes back to music (even for a moment before the caller's key cuts
+it: `RESUMED_MUSIC_S`), repeats an earlier announcement or that the
 phrasebook (shopper.text.phrasebook) takes for a hold announcement or a callback offer
 ("please stay on the line") is an announcement, also when a pause splits it into two
 utterances; announcements are kept, because a person who says exactly what the recording
