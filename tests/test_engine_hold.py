@@ -280,8 +280,23 @@ def test_a_person_with_no_music_after_still_ends_the_hold_at_the_pick_up() -> No
     tracker.observe_utterance(said("Card services, you are speaking with Luis.", 20.3, 23))
     tracker.observe_segment(Segment(round(23.2 * S), round(23.5 * S), "music"))
     changes = feed_runs(tracker, [("speech", 20.3, 23), ("silence", 23, 25)])
-    assert changes == [("hold-end", 20.0)]
+    assert [kind for kind, _ in changes] == ["hold-end"]
+    assert changes[0][1] <= 20.3, "no later than the person's first word"
     assert tracker.announcements == []
+
+
+def test_music_back_before_the_text_of_the_speech_before_it_came_in_still_counts() -> None:
+    """The classifier closes the returning music's segment before the recogniser's final for
+    the speech before it is in (a slow final): the speech is an announcement all the same."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Ranner, none wait. We can phone you back and soon.", 20, 24))
+    tracker.observe_segment(Segment(round(26.3 * S), 27 * S, "music"))
+    assert len(tracker.pending) == 1, "the music follows speech not yet recognised"
+    tracker.observe_utterance(said("Dress one to tune that option.", 24.4, 26))
+    assert tracker.pending == [] and len(tracker.announcements) == 2
+    tracker.observe_utterance(said("Thank you, goodbye.", 27.3, 29))
+    tracker.finish(29 * S, far_end_hung_up=True)
+    assert tracker.periods[0].end == 27 * S
 
 
 def test_music_long_after_a_person_spoke_does_not_make_them_an_announcement() -> None:

@@ -95,6 +95,9 @@ class HoldTracker:
     """End of the latest music or announcement of the current hold."""
     _music_until: int = 0
     """End of the latest music of the current hold."""
+    _music_heard: list[Segment] = field(default_factory=list)
+    """The current hold's latest closed music segments of at least `RESUMED_MUSIC_S` (the one
+    after a speech whose text comes in late is among them)."""
     _ended_by: list[Utterance] = field(default_factory=list)
     """The speech that ended the last hold, until the next hold starts."""
     _ended_by_decided_at: int = -1
@@ -137,29 +140,27 @@ class HoldTracker:
         if segment.kind == "tone" and segment.start >= (self.announced_at or segment.end):
             self.announced_at = None  # a ringback or a chirp after "please hold": not hold yet
         if segment.kind == "music" and self.state == "hold":
-            if self._resumes_after_pending(segment):
+            if segment.end - segment.start >= RESUMED_MUSIC_S * TELEPHONY_RATE:
+                self._music_heard = [*self._music_heard[-3:], segment]
+            if self.pending and self._music_back_after(self.pending[-1]):
                 self.announcements += self.pending
                 self.pending = []
-            elif self.pending and segment.start >= self.pending[0].start:
-                return change  # no return of the music: the hold's sound ended before the speech
             self._hold_sound_until = max(self._hold_sound_until, segment.end)
             self._music_until = max(self._music_until, segment.end)
         return change
 
-    def _resumes_after_pending(self, music: Segment) -> bool:
-        """Whether the hold music came back right after the speech pending on hold: then that
-        speech was the queue talking (an announcement, an offer the words did not reveal) —
-        a person who answers does not hand the line back to the music. The classifier's
-        closed segment says it: music again within `resume_s` of the speech's end, for at
-        least `RESUMED_MUSIC_S`, even when something cut it shorter than `resume_s` (the
-        caller took the offer by pressing its key a moment into the music)."""
-        if not self.pending or music.start < self.pending[-1].start:
-            return False
-        after_speech = music.start - self.pending[-1].end
-        lasted = music.end - music.start
-        return (
-            after_speech <= self.resume_s * TELEPHONY_RATE
-            and lasted >= RESUMED_MUSIC_S * TELEPHONY_RATE
+    def _music_back_after(self, speech: Utterance) -> bool:
+        """Whether the hold music came back right after `speech`: then it was the queue
+        talking (an announcement, an offer the words did not reveal) — a person who answers
+        does not hand the line back to the music. The classifier's closed segments say it:
+        music again within `resume_s` of the speech's end, for at least `RESUMED_MUSIC_S`,
+        even when something cut it shorter than `resume_s` (the caller took the offer by
+        its key a moment into the music). Asked when the music's segment closes and when
+        the speech's text comes in, whichever is later."""
+        return any(
+            music.start >= speech.start
+            and music.start - speech.end <= self.resume_s * TELEPHONY_RATE
+            for music in self._music_heard
         )
 
     def observe_music(self, segment: Segment) -> HoldStarted | None:
@@ -187,6 +188,7 @@ class HoldTracker:
             start = min(start, ended_by[0].start)
         self.periods.append(HoldPeriod(start))
         self._hold_sound_until = self._music_until = start
+        self._music_heard = []
         self.announced_at = None
         return HoldStarted(start)
 
@@ -204,6 +206,7 @@ class HoldTracker:
         if (
             continued is not None
             or speaks_on_hold(said)
+            or self._music_back_after(utterance)
             or (
                 not self.pending
                 and repeats_announcement(utterance.text, [u.text for u in self.announcements])
