@@ -250,3 +250,59 @@ def test_music_long_after_the_speech_that_ended_a_hold_is_a_new_hold() -> None:
     feed_runs(tracker, [("speech", 21, 24), ("silence", 24, 30)])
     assert isinstance(tracker.observe_segment(Segment(30 * S, 35 * S, "music")), HoldStarted)
     assert tracker.periods[1].start == 30 * S
+
+
+def test_music_back_briefly_after_an_offer_the_words_missed_keeps_it_in_the_hold() -> None:
+    """A callback offer whose key sentence the recogniser garbled ("Press 1 to choose that
+    option" heard "Perez wanted to use that option") reads as no offer; the hold music comes
+    back after it, and the caller takes the offer by its key 0.7 s into the music (shorter
+    than `resume_s`). The music coming back says the speech was the queue's: the hold goes
+    on to the music's end, not back to where the offer began."""
+    tracker = on_hold_until(20)
+    offer = said(
+        "Rather than wait, we can phone you back as soon as this specialist is free.", 20, 25
+    )
+    tracker.observe_utterance(offer)
+    tracker.observe_utterance(said("Perez wanted to use that option.", 25.4, 27))
+    feed_runs(tracker, [("speech", 20, 27), ("silence", 27, 27.2), ("music", 27.2, 27.9)])
+    tracker.observe_segment(Segment(round(27.2 * S), round(27.9 * S), "music"))
+    tracker.observe_utterance(said("Thank you, we will phone you back within the hour.", 28.2, 31))
+    tracker.finish(31 * S, far_end_hung_up=True)
+    assert tracker.periods[0].end == round(27.9 * S)
+    assert [u.text[:4] for u in tracker.announcements] == ["Rath", "Pere"]
+
+
+def test_a_person_with_no_music_after_still_ends_the_hold_at_the_pick_up() -> None:
+    """The other side of the rule: a person answers and the music does not come back (a
+    music label shorter than the classifier's switching evidence in their pause is no
+    return of the music), so the hold ends where the music ended."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Card services, you are speaking with Luis.", 20.3, 23))
+    tracker.observe_segment(Segment(round(23.2 * S), round(23.5 * S), "music"))
+    changes = feed_runs(tracker, [("speech", 20.3, 23), ("silence", 23, 25)])
+    assert [kind for kind, _ in changes] == ["hold-end"]
+    assert changes[0][1] <= 20.3, "no later than the person's first word"
+    assert tracker.announcements == []
+
+
+def test_music_back_before_the_text_of_the_speech_before_it_came_in_still_counts() -> None:
+    """The classifier closes the returning music's segment before the recogniser's final for
+    the speech before it is in (a slow final): the speech is an announcement all the same."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Ranner, none wait. We can phone you back and soon.", 20, 24))
+    tracker.observe_segment(Segment(round(26.3 * S), 27 * S, "music"))
+    assert len(tracker.pending) == 1, "the music follows speech not yet recognised"
+    tracker.observe_utterance(said("Dress one to tune that option.", 24.4, 26))
+    assert tracker.pending == [] and len(tracker.announcements) == 2
+    tracker.observe_utterance(said("Thank you, goodbye.", 27.3, 29))
+    tracker.finish(29 * S, far_end_hung_up=True)
+    assert tracker.periods[0].end == 27 * S
+
+
+def test_music_long_after_a_person_spoke_does_not_make_them_an_announcement() -> None:
+    """Music that starts well after the speech (more than `resume_s` of quiet) is no return
+    of the hold music after it: the speech still ended the hold."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Hello, this is Sam.", 20.3, 22))
+    tracker.observe_segment(Segment(24 * S, 26 * S, "music"))
+    assert tracker.announcements == [] and len(tracker.pending) == 1

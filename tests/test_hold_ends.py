@@ -81,6 +81,29 @@ SPLIT_OFFER_IVR = (
 )
 
 
+UNREAD_OFFER_IVR = (
+    HEAD
+    + """\
+  queue:
+    say: "Connecting you to our card team."
+    queue:
+      hold: 20s
+      callback_offer:
+        every: 6s
+        say: "Rather than wait, we can phone you back as soon as a specialist is free."
+        digit: "1"
+        goto: booked
+      then: booked
+  booked:
+    say: "Thank you. A specialist will phone you back. Goodbye."
+    hangup: true
+"""
+)
+"""A callback offer whose words the phrasebook does not take for one (no key is named, as
+when the recogniser garbles "press 1"): only the music coming back after it says the queue,
+not a person, spoke."""
+
+
 @pytest.fixture(scope="module")
 def engine() -> SpeechEngine:
     return MoonshineEngine()
@@ -163,4 +186,23 @@ steps:
     assert result["outcome"] == "passed", result["failure"]
     assert truth["callback_offers"][0]["accepted_s"] is not None, "the offer was taken"
     assert result["callback_offered"] is True
+    assert_hold_like_the_truth(result, truth)
+
+
+def test_an_offer_the_words_miss_stays_in_the_hold_when_the_music_comes_back(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """The caller takes the offer by its key a moment after the music came back (less than
+    `resume_s` of it): the hold goes on to the key, not back to where the offer began."""
+    steps = """\
+steps:
+  - expect: "phone you back"
+    within: 30s
+    silence: 30s
+  - press: "1"
+  - expect_hangup: {within: 15s}
+"""
+    result, truth = call(tmp_path, UNREAD_OFFER_IVR, steps, engine)
+    assert result["outcome"] == "passed", result["failure"]
+    assert [o["accepted_s"] is not None for o in truth["callback_offers"]] == [True]
     assert_hold_like_the_truth(result, truth)

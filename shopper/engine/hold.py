@@ -9,7 +9,8 @@ caller waits from the end of those words, and music-on-hold may start inside a f
 pause between tracks, too quiet to be heard as music at first (the hold's dead-air
 allowance applies from there).
 
-Speech on hold that comes back to music, repeats an earlier announcement or that the
+Speech on hold that comes back to music (even for a moment before the caller's key cuts
+it: `RESUMED_MUSIC_S`), repeats an earlier announcement or that the
 phrasebook (shopper.text.phrasebook) takes for a hold announcement or a callback offer
 ("please stay on the line") is an announcement, also when a pause splits it into two
 utterances; announcements are kept, because a person who says exactly what the recording
@@ -41,6 +42,11 @@ from shopper.engine.human import repeats_announcement
 from shopper.engine.runs import Run
 from shopper.engine.timeline import HoldEnded, HoldStarted
 from shopper.text.phrasebook import PromptKind, kinds
+
+RESUMED_MUSIC_S = 0.5
+"""Music after speech on hold shorter than this is not taken as the music coming back: the
+evidence the sound classifier itself needs to switch from speech to music (half a second,
+shopper.audio.classifier), so a stray music label in a person's pause does not count."""
 
 ENDS_THE_WAIT = frozenset({PromptKind.PERSON, PromptKind.VOICEMAIL, PromptKind.CLOSED})
 """Kinds of speech after which nobody is still waiting on hold, whatever else they say."""
@@ -89,6 +95,9 @@ class HoldTracker:
     """End of the latest music or announcement of the current hold."""
     _music_until: int = 0
     """End of the latest music of the current hold."""
+    _music_heard: list[Segment] = field(default_factory=list)
+    """The current hold's latest closed music segments of at least `RESUMED_MUSIC_S` (the one
+    after a speech whose text comes in late is among them)."""
     _ended_by: list[Utterance] = field(default_factory=list)
     """The speech that ended the last hold, until the next hold starts."""
     _ended_by_decided_at: int = -1
@@ -131,9 +140,28 @@ class HoldTracker:
         if segment.kind == "tone" and segment.start >= (self.announced_at or segment.end):
             self.announced_at = None  # a ringback or a chirp after "please hold": not hold yet
         if segment.kind == "music" and self.state == "hold":
+            if segment.end - segment.start >= RESUMED_MUSIC_S * TELEPHONY_RATE:
+                self._music_heard = [*self._music_heard[-3:], segment]
+            if self.pending and self._music_back_after(self.pending[-1]):
+                self.announcements += self.pending
+                self.pending = []
             self._hold_sound_until = max(self._hold_sound_until, segment.end)
             self._music_until = max(self._music_until, segment.end)
         return change
+
+    def _music_back_after(self, speech: Utterance) -> bool:
+        """Whether the hold music came back right after `speech`: then it was the queue
+        talking (an announcement, an offer the words did not reveal) — a person who answers
+        does not hand the line back to the music. The classifier's closed segments say it:
+        music again within `resume_s` of the speech's end, for at least `RESUMED_MUSIC_S`,
+        even when something cut it shorter than `resume_s` (the caller took the offer by
+        its key a moment into the music). Asked when the music's segment closes and when
+        the speech's text comes in, whichever is later."""
+        return any(
+            music.start >= speech.start
+            and music.start - speech.end <= self.resume_s * TELEPHONY_RATE
+            for music in self._music_heard
+        )
 
     def observe_music(self, segment: Segment) -> HoldStarted | None:
         """A music segment, closed or still open (its end then only as far as labelled),
@@ -160,6 +188,7 @@ class HoldTracker:
             start = min(start, ended_by[0].start)
         self.periods.append(HoldPeriod(start))
         self._hold_sound_until = self._music_until = start
+        self._music_heard = []
         self.announced_at = None
         return HoldStarted(start)
 
@@ -177,6 +206,7 @@ class HoldTracker:
         if (
             continued is not None
             or speaks_on_hold(said)
+            or self._music_back_after(utterance)
             or (
                 not self.pending
                 and repeats_announcement(utterance.text, [u.text for u in self.announcements])
