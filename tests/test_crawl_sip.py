@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sipserve_peers import REPO, SCENARIOS, Server
+from test_call_hosts import hosts_with_speech
+from test_cli_run_parallel import LONG_HOLD_LINE
 
 pytestmark = pytest.mark.realtime  # wall-clock bound: CI runs these beside the others
 
@@ -98,3 +102,40 @@ def test_a_crawl_over_sip_stops_at_its_call_seconds_budget(tmp_path: Path) -> No
     assert crawl_map["call_seconds"] > 1, said
     reasons = {item["reason"] for item in crawl_map["unexplored"]}
     assert reasons == {"max call seconds (1 s) reached"}, crawl_map["unexplored"]
+
+
+@pytest.mark.slow  # a crawl process (the speech engine loads) and a real-time call, ~20 s
+def test_a_dead_lines_sip_call_is_hung_up_by_shopper(tmp_path: Path) -> None:
+    """A line killed under its SIP call cannot hang up: the crawl ends that call itself with
+    a BYE, from the leg the line reported, so the far end does not keep a dead caller's
+    dialog until its session timer; the server's truth says the caller ended it."""
+    ivr = tmp_path / "long-ivr.yaml"
+    ivr.write_text(LONG_HOLD_LINE)
+    server = Server(ivr, tmp_path / "truth")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shopper", "crawl", f"sip:ivr@127.0.0.1:{server.port}",
+             "--engine", "moonshine", "--lines", "1", "--out", str(tmp_path / "crawl")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+            start_new_session=True, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not hosts_with_speech(process.pid):
+            time.sleep(0.5)
+        (line,) = hosts_with_speech(process.pid)  # a line that hears its call
+        time.sleep(4)  # answered: the hold announcement plays
+        os.kill(line, signal.SIGKILL)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        server.wait_for_calls(1)
+    finally:
+        server.stop()
+    assert process.returncode == 2, stderr
+    assert "Traceback" not in stderr, stderr
+    (said,) = [line for line in stderr.splitlines() if "ended unexpectedly" in line]
+    assert "hung up with a BYE" in said and "(200 OK)" in said, said
+    (truth,) = server.truths()
+    assert read_json(truth)["end"]["by"] == "caller", server.stdout

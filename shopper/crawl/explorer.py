@@ -235,6 +235,8 @@ async def explore(settings: CrawlSettings, progress: Progress | None = None) -> 
             await _stop(state, lines, running, progress, reason)
         except _LineEnded:
             await _stop(state, lines, running, progress, LINE_ENDED)
+            if isinstance(lines, Lines):
+                state.map.stopped = "; ".join([LINE_ENDED, *await lines.hang_up_left()])
     state.map.lower_bound_s = round(_lower_bound(state.map), 3)
     state.map.wall_s = round(time.monotonic() - began, 3)
     return state.map

@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing.connection import Connection
+from multiprocessing.queues import Queue
 from pathlib import Path
 
 from shopper.asr.selection import EngineChoice, select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.crawl.pathcall import CallResult, PathJob, run_path
 from shopper.hosts.processes import leave_stopping_to_shopper, signals_held
+from shopper.monitor.fleet.hangup import Leg, follow_legs, hang_up_leftover
+from shopper.scripts.runner import CallContext
 
 HUNG_UP = "hung up: the crawl was stopped"
 """Why a call the crawl stopped ended, in its result (failure message)."""
@@ -45,6 +50,7 @@ def line_ended(placed: asyncio.Future[CallResult | None]) -> bool:
 
 _engine: SpeechEngine | None = None
 _hang_up: _HangUp | None = None
+_legs: Queue[tuple[int, Leg] | None] | None = None
 
 
 class _HangUp:
@@ -66,9 +72,16 @@ class _HangUp:
         self._call: tuple[asyncio.AbstractEventLoop, asyncio.Task[CallResult]] | None = None
         threading.Thread(target=self._watch, name="hang-up", daemon=True).start()
 
-    async def place(self, job: PathJob, engine: SpeechEngine) -> CallResult | None:
-        """The call's result, or None when the crawl stopped before it ended."""
-        task = asyncio.create_task(run_path(job, engine))
+    async def place(
+        self, job: PathJob, engine: SpeechEngine, on_leg: Callable[[Leg], None]
+    ) -> CallResult | None:
+        """The call's result, or None when the crawl stopped before it ended. `on_leg` hears
+        of the call's carrier leg as it is placed and answered."""
+
+        def placed(context: CallContext) -> None:
+            follow_legs(context.session.call, on_leg)
+
+        task = asyncio.create_task(run_path(job, engine, on_placed=placed))
         with self._lock:
             if self._stopped.is_set():
                 task.cancel(msg=HUNG_UP)
@@ -94,28 +107,49 @@ class _HangUp:
 def _start_line(
     shopper_pid: int,
     stop: Connection,
+    legs: Queue[tuple[int, Leg] | None],
     choice: EngineChoice,
     vosk_model: Path | None,
     speech_workers: int,
 ) -> None:
     """Initializer of a line process."""
     leave_stopping_to_shopper(shopper_pid)
-    global _engine, _hang_up
+    global _engine, _hang_up, _legs
     _hang_up = _HangUp(stop)
+    _legs = legs
     _engine = select_engine(choice, vosk_model, deterministic=True, speech_workers=speech_workers)
 
 
-def _call(job: PathJob) -> CallResult | None:
+def _call(number: int, job: PathJob) -> CallResult | None:
     assert _engine is not None and _hang_up is not None, "set when the line's process starts"
-    return asyncio.run(_hang_up.place(job, _engine))
+    return asyncio.run(_hang_up.place(job, _engine, partial(_report_leg, number)))
+
+
+def _report_leg(number: int, leg: Leg) -> None:
+    assert _legs is not None, "set when the line's process starts"
+    _legs.put((number, leg))
 
 
 class Lines:
-    """`lines` worker processes placing crawl calls; use as a context manager."""
+    """`lines` worker processes placing crawl calls; use as a context manager.
+
+    Each line reports its call's carrier leg as the call is placed and answered (what a
+    BYE or CANCEL from another process needs, no credentials): a line that dies cannot hang
+    up, so shopper ends its call from here (`hang_up_left`), as a fleet worker ends a dead
+    worker's (shopper.monitor.fleet.hangup)."""
 
     def __init__(self, lines: int, engine: EngineChoice, vosk_model: Path | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         stop, self._stop = context.Pipe(duplex=False)  # the lines read; the crawl closes
+        self._reported: Queue[tuple[int, Leg] | None] = context.Queue()
+        self._legs: dict[int, Leg] = {}
+        """The latest leg of each call not yet ended, by the call's number."""
+        self._ended: set[int] = set()
+        """Calls whose line said how they ended (a leg reported late is not kept)."""
+        self._lock = threading.Lock()
+        self._numbers = itertools.count()
+        self._reader = threading.Thread(target=self._read_legs, name="line legs", daemon=True)
+        self._reader.start()
         self._pool = ProcessPoolExecutor(
             max_workers=lines,
             mp_context=context,
@@ -123,6 +157,7 @@ class Lines:
             initargs=(
                 os.getpid(),
                 stop,
+                self._reported,
                 engine,
                 vosk_model,
                 max(1, (os.cpu_count() or 1) // lines),
@@ -132,12 +167,40 @@ class Lines:
     def place(self, job: PathJob) -> Future[CallResult | None]:
         """Place the call on the next free line; its result is None when `hang_up` ended it
         first (or came before it was dialled)."""
+        number = next(self._numbers)
         with signals_held():
-            return self._pool.submit(_call, job)
+            placed = self._pool.submit(_call, number, job)
+        placed.add_done_callback(partial(self._settled, number))
+        return placed
 
     def hang_up(self) -> None:
         """Hang up every call in progress and place no more: the crawl is stopping."""
         self._stop.close()
+
+    async def hang_up_left(self) -> list[str]:
+        """After a line died: end through its carrier every call whose line could not say
+        it ended (the dead line's; the others' too, as the broken pool lost their results:
+        a call its own line hung up meanwhile is noted as already gone). What was done."""
+        with self._lock:
+            legs = list(self._legs.values())
+            self._legs.clear()
+        return [await hang_up_leftover(leg) for leg in legs]
+
+    def _settled(self, number: int, placed: Future[CallResult | None]) -> None:
+        """A call's line said how it ended: its leg is no longer needed (a call whose pool
+        broke keeps it, for `hang_up_left`)."""
+        if placed.cancelled() or not isinstance(placed.exception(), BrokenProcessPool):
+            with self._lock:
+                self._ended.add(number)
+                self._legs.pop(number, None)
+
+    def _read_legs(self) -> None:
+        """Thread: the legs the lines report, latest per call."""
+        while (reported := self._reported.get()) is not None:
+            number, leg = reported
+            with self._lock:
+                if number not in self._ended:
+                    self._legs[number] = leg
 
     def __enter__(self) -> Lines:
         return self
@@ -146,3 +209,6 @@ class Lines:
         if kind is not None:
             self.hang_up()  # the crawl failed: no call goes on for nothing
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._reported.put(None)
+        self._reader.join()
+        self._reported.close()

@@ -53,7 +53,7 @@ from shopper.engine.session import CallSession, ListenSettings
 from shopper.engine.timeline import KeySent
 from shopper.results.writer import write_call
 from shopper.scripts.metrics import call_metrics
-from shopper.scripts.runner import CallContext, Failure, open_call
+from shopper.scripts.runner import CallContext, Failure, OnPlaced, open_call
 from shopper.text.phrasebook import is_callback_offer, is_retry_notice, is_voicemail_greeting
 
 if TYPE_CHECKING:
@@ -291,7 +291,11 @@ class CallResult:
     budget: nothing is learned from them, and they are dialled afresh."""
 
 
-async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
+async def run_path(
+    job: PathJob, engine: SpeechEngine, on_placed: OnPlaced | None = None
+) -> CallResult:
+    """The path's call; `on_placed` sees it as soon as it is placed (a line reports its
+    carrier leg from there, so that shopper can hang it up should the line die)."""
     settings = ListenSettings(dead_air_s=job.dead_air_s)
     options = DialOptions(
         max_duration_s=job.max_call_s,
@@ -307,6 +311,7 @@ async def run_path(job: PathJob, engine: SpeechEngine) -> CallResult:
         options=options,
         settings=settings,
         folder=lambda call_id, _: job.out_dir / "calls" / call_id,
+        on_placed=on_placed,
     )
     served: _Served
     folder = Path("calls") / context.call_id

@@ -281,13 +281,20 @@ def open_call(
     options: DialOptions | None = None,
     settings: ListenSettings | None = None,
     folder: CallFolder | None = None,
+    on_placed: OnPlaced | None = None,
 ) -> CallContext:
     """A call to place from Python (pytest suites): `async with open_call(...) as call: ...`
     dials on entering. With `folder`, the recording streams there (else to an anonymous
-    temporary file, copied wherever the record is written)."""
+    temporary file, copied wherever the record is written). `on_placed` sees the call as
+    soon as it is placed, as `run_script`'s `on_call` does."""
     plan = CallPlan(name=name, target=target, carrier=carrier)
     return CallContext(
-        plan, engine, options or DialOptions(), settings or ListenSettings(), folder=folder
+        plan,
+        engine,
+        options or DialOptions(),
+        settings or ListenSettings(),
+        on_placed=on_placed,
+        folder=folder,
     )
 
 
