@@ -1283,12 +1283,12 @@ def _same_audio_in(session: CallSession, finals: list[Utterance]) -> SameAudio:
 
 def _round_again_in(session: CallSession, finals: list[Utterance]) -> RoundAgain:
     """`piece` cut in two where the recording of `earlier` (heard before it on this call)
-        begins inside it after at least OWN_PROMPT_S of other far-end audio: (the part
-        before, the recording again; shopper.crawl.piece_cut), else None. The rest of the piece and
-        `earlier` must hold the same recording by the rule two spans are judged by
-        (shopper.audio.common_stretch: a stretch of 2 s or more, most of the shorter of the two,
-        correlating at 0.95 or more); it begins where the stretch begins, less the edge a run
-    of agreeing windows leaves out (EDGE_FRAMES)."""
+    begins inside it after at least OWN_PROMPT_S of other far-end audio: (the part before,
+    the recording again; shopper.crawl.piece_cut), else None. The rest of the piece and
+    `earlier` must hold the same recording by the rule two spans are judged by
+    (shopper.audio.common_stretch: a stretch of 2 s or more, most of the shorter of the two,
+    correlating at 0.95 or more); it begins where the stretch begins, less the edge a run of
+    agreeing windows leaves out (EDGE_FRAMES)."""
 
     def round_again(earlier: Piece, piece: Piece) -> tuple[Piece, Piece] | None:
         if piece.known is not None:
