@@ -31,6 +31,7 @@ from shopper.crawl.pathcall import (
     _offers,
     _Outcome,
     _Passing,
+    _PieceAudio,
     _press,
     _reach,
     _replayed,
@@ -231,6 +232,35 @@ def test_what_came_before_a_first_round_stays_before_the_cycle() -> None:
     other = _piece("Our offices are open on weekdays from nine to five.", 0)
     stop = _stop_on_known_or_repeat([other, desk, permits, again], frozenset())
     assert stop == ("repeating", [other, desk, permits], 1), "a different prompt stays"
+
+
+def test_a_last_department_run_into_the_first_ones_round_again_stays_in_the_circle() -> None:
+    """A circle of three whose third department hands back with "One moment.": its prompt
+    and the first department's second round are one piece. When the audio finds the first
+    department's recording inside that piece after a prompt of its own (_PieceAudio's
+    round_again), the piece is cut there and the circle has its three departments; before,
+    the audio alone took the whole piece for the first department heard again."""
+    first = _piece("Refunds are issued by our billing team. Please hold while I transfer you.", 0)
+    second = _piece("Billing review. Approval comes from retention. Transferring you now.", 1)
+    both = _piece(f"Customer retention. Refunds are done by refunds. One moment. {first.text}", 2)
+    again = _piece(second.text, 3)
+    third = Piece(
+        "Customer retention. Refunds are done by refunds. One moment.", 2, 2, end_share=0.4
+    )
+    round_two = Piece(first.text, 2, 2, start_share=0.4)
+
+    def round_again(earlier: Piece, piece: Piece) -> tuple[Piece, Piece] | None:
+        return (third, round_two) if (earlier, piece) == (first, both) else None
+
+    def same(a: Piece, b: Piece) -> bool:
+        return (a, b) == (first, both)
+
+    audio = _PieceAudio(same, round_again)
+    stop = _stop_on_known_or_repeat([first, second, both, again], frozenset(), audio)
+    assert stop == ("repeating", [first, second, third], 0)
+    taken_whole = _PieceAudio(same, lambda earlier, piece: None)
+    stop = _stop_on_known_or_repeat([first, second, both, again], frozenset(), taken_whole)
+    assert stop == ("repeating", [first, second], 0), "what the same audio alone made of it"
 
 
 class _KeyTimes:

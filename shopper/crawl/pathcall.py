@@ -27,9 +27,15 @@ import numpy as np
 
 from shopper.asr.types import SpeechEngine, Utterance
 from shopper.audio.callprogress import FULL_SCALE
-from shopper.audio.common_stretch import shares_recording
+from shopper.audio.common_stretch import (
+    EDGE_FRAMES,
+    MIN_SHARE,
+    MIN_STRETCH_CORRELATION,
+    align,
+    shares_recording,
+)
 from shopper.audio.features import QUIET_DB
-from shopper.audio.fingerprint import Envelope, envelope
+from shopper.audio.fingerprint import HOP_SAMPLES, MIN_FRAMES, Envelope, envelope
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
 from shopper.crawl.identity import (
@@ -46,6 +52,7 @@ from shopper.crawl.identity import (
 )
 from shopper.crawl.keys_by_audio import read_keys
 from shopper.crawl.options import KEY_WORDS, names_unread_key, parse_options
+from shopper.crawl.piece_cut import cut_at
 from shopper.crawl.prompts import Piece, notice_removed, split_prompts
 from shopper.engine.caller import Caller
 from shopper.engine.failures import KeyIgnored, StepFailure
@@ -924,7 +931,8 @@ def _prompts_so_far(
         if reprompts > MAX_REPROMPTS and not pieces:
             return _Outcome("repeating", detail=f"{waiting_at} only re-prompts")
     listening.pieces = pieces
-    stop = _stop_on_known_or_repeat(pieces, job.menus, _same_audio_in(session, finals))
+    audio = _PieceAudio(_same_audio_in(session, finals), _round_again_in(session, finals))
+    stop = _stop_on_known_or_repeat(pieces, job.menus, audio)
     if stop is None:
         return None
     ending, kept, repeat_of = stop
@@ -1194,40 +1202,71 @@ def _prompt_so_far(said: str, prompt: str) -> bool:
 
 
 SameAudio = Callable[[Piece, Piece], bool]
+RoundAgain = Callable[[Piece, Piece], "tuple[Piece, Piece] | None"]
 SAME_PIECE_LENGTH = 0.75
 """Two pieces that are one recording last about as long (their spans are shared out of
 utterances by words, so not exactly): a piece holding that recording and the next
 department's too (SkyLark's central office, then baggage again, one piece) shares a
 stretch with it but is not the same prompt."""
+OWN_PROMPT_S = MIN_FRAMES * HOP_SAMPLES / TELEPHONY_RATE
+"""Far-end audio a piece must hold before a recording heard earlier on the call for that
+audio to count as a prompt of its own: the shortest stretch taken as one recording (2 s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PieceAudio:
+    """What the call's audio says of its pieces: whether two are one recording played twice
+    (`same`), and a piece cut where an earlier piece's recording begins again inside it,
+    after a prompt of its own (`round_again`: (that prompt, the recording again), or None)."""
+
+    same: SameAudio
+    round_again: RoundAgain
 
 
 def _stop_on_known_or_repeat(
-    pieces: list[Piece], menus: frozenset[str], same_audio: SameAudio | None = None
+    pieces: list[Piece], menus: frozenset[str], audio: _PieceAudio | None = None
 ) -> tuple[Ending, list[Piece], int | None] | None:
     for index, piece in enumerate(pieces):
         if piece.known in menus:
             return "known", pieces[: index + 1], None
         for earlier in range(index):
             if same_prompt(pieces[earlier].text, piece.text):
-                if same_audio is not None:
-                    earlier, index = _rotated(pieces, earlier, index, same_audio)
+                if audio is not None:
+                    pieces, earlier, index = _rotated(pieces, earlier, index, audio)
                 way_in = _before_first_round(pieces[:earlier], pieces[earlier:index])
                 return "repeating", [*way_in, *pieces[earlier:index]], len(way_in)
     return None
 
 
 def _rotated(
-    pieces: list[Piece], earlier: int, index: int, same_audio: SameAudio
-) -> tuple[int, int]:
+    pieces: list[Piece], earlier: int, index: int, audio: _PieceAudio
+) -> tuple[list[Piece], int, int]:
     """Where a cycle found by a repeated piece really begins: a piece that comes round again
     in other words (a voice the recogniser garbles differently each round, "The quality team
     is away today" heard "But while it is even away today") is found as a repeat only by the
     pieces after it, and would be taken for the way in; the audio of the piece just before
     the first hearing and of the piece just before the repeat tells it. (Repeats are found by
-    words; the audio only moves the cycle's start back, one piece at a time.)"""
-    while earlier > 0 and same_audio(pieces[earlier - 1], pieces[index - 1]):
-        earlier, index = earlier - 1, index - 1
-    return earlier, index
+    words; the audio only moves the cycle's start back, one piece at a time.)
+
+    The piece just before the repeat may also hold the last department of the circle and
+    then the first one's recording again, run together because the last hands back in words
+    no classifier takes for a transfer ("Customer retention. ... One moment." then "Refunds
+    are issued by our billing review team..."): taken whole for the first department heard
+    again, the last department was lost, and a circle of three became one of two. That piece
+    is cut where the recording begins again (_round_again_in): the part before it is the
+    circle's last department, the rest its first one come round. Asked before `same`, which
+    says yes to such a piece when the first hearing's span is long enough."""
+    pieces = list(pieces)
+    while earlier > 0:
+        cut = audio.round_again(pieces[earlier - 1], pieces[index - 1])
+        if cut is not None:
+            pieces[index - 1 : index] = cut
+            earlier -= 1
+        elif audio.same(pieces[earlier - 1], pieces[index - 1]):
+            earlier, index = earlier - 1, index - 1
+        else:
+            break
+    return pieces, earlier, index
 
 
 def _same_audio_in(session: CallSession, finals: list[Utterance]) -> SameAudio:
@@ -1245,6 +1284,35 @@ def _same_audio_in(session: CallSession, finals: list[Utterance]) -> SameAudio:
         return shares_recording(_far_envelope(session, first), _far_envelope(session, second))
 
     return same
+
+
+def _round_again_in(session: CallSession, finals: list[Utterance]) -> RoundAgain:
+    """`piece` cut in two where the recording of `earlier` (heard before it on this call)
+    begins inside it after at least OWN_PROMPT_S of other far-end audio: (the part before,
+    the recording again; shopper.crawl.piece_cut), else None. The rest of the piece and
+    `earlier` must hold the same recording by the rule two spans are judged by
+    (shopper.audio.common_stretch: a stretch of 2 s or more, most of the shorter of the two,
+    correlating at 0.95 or more); it begins where the stretch begins, less the edge a run of
+    agreeing windows leaves out (EDGE_FRAMES)."""
+
+    def round_again(earlier: Piece, piece: Piece) -> tuple[Piece, Piece] | None:
+        if piece.known is not None:
+            return None
+        first, heard = _heard([earlier, piece], finals)
+        if first.end_s > heard.start_s:
+            return None
+        found = align(_far_envelope(session, heard), _far_envelope(session, first))
+        hop_s = HOP_SAMPLES / TELEPHONY_RATE
+        again_s = heard.start_s + (found.start - EDGE_FRAMES) * hop_s
+        rest_s = min(heard.end_s - again_s, first.end_s - first.start_s)
+        shared = found.frames >= MIN_FRAMES and found.frames * hop_s >= MIN_SHARE * rest_s
+        if not shared or found.score < MIN_STRETCH_CORRELATION:
+            return None
+        if again_s - heard.start_s < OWN_PROMPT_S:
+            return None
+        return cut_at(piece, finals, again_s)
+
+    return round_again
 
 
 def _far_envelope(session: CallSession, heard: HeardPrompt) -> Envelope:
