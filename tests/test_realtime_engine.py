@@ -9,6 +9,7 @@ real-time call goes the same way as the virtual one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -159,3 +160,45 @@ async def test_silence_before_the_text_is_in_is_not_dead_air(
     assert caller.session.call.ended_by == "remote"
     assert silent_s < 5.0, "the silence counts from when the text came in"
     assert not caller.session.timeline.of_type(DeadAir)
+
+
+class SlowScoringStream(LateStream):
+    """A real recogniser whose scores take `seconds` of wall time, as behind other calls'
+    readings on busy speech workers."""
+
+    def __init__(self, inner: RecognizerStream, seconds: float) -> None:
+        super().__init__(inner, 0)
+        self._seconds = seconds
+
+    async def verify(self, utterance: Utterance, candidates: Sequence[str]) -> list[Fit]:
+        await asyncio.sleep(self._seconds)
+        return await super().verify(utterance, candidates)
+
+
+class SlowScoringEngine(LateEngine):
+    def stream(self, phrases: Sequence[str] | None = None) -> RecognizerStream:
+        return SlowScoringStream(self._inner.stream(phrases), 1.0)
+
+
+async def test_the_call_goes_on_taking_frames_while_a_score_is_computed(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """A score that takes a second of wall time: in real time the far end goes on for that
+    second, and so must the session, or its frames wait in the carrier's queue (at forty
+    calls this was the frame lag of over a second)."""
+    path = tmp_path / "ivr.yaml"
+    path.write_text(IVR)
+    options = DialOptions(sandbox=SandboxOptions(realtime=True))
+    patient = ListenSettings(dead_air_s=60.0)
+    slow = SlowScoringEngine(engine, 0.0)
+    async with open_call(str(path), slow, options=options, settings=patient) as caller:
+        await caller.expect("for billing press one", within_s=15.0)
+        session = caller.session
+        menu = session.transcript[0]
+        before = session.now
+        fits = await session.verify(menu, [menu.text])
+        taken_s = (session.now - before) / TELEPHONY_RATE
+        await caller.press("1", after_prompt=True)
+        await caller.expect_hangup(within_s=15.0)
+    assert len(fits) == 1 and abs(fits[0].margin) < 1.0, fits  # its own reading fits
+    assert taken_s >= 0.8, f"{taken_s:.2f} s of frames taken during a 1 s score"

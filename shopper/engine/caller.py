@@ -449,7 +449,7 @@ class Caller:
         """Speak to the far end (TTS, rendered off the event loop) and wait until it has
         been said."""
         self._hold_ended_at = self._rest = None
-        speech = await asyncio.to_thread(synthesize, text, self.voice)
+        speech = await self.session.taking_frames(asyncio.to_thread(synthesize, text, self.voice))
         await self.session.play(speech, text)
         while self.session.now < self.session.near_busy_until:
             await self._next()
