@@ -11,6 +11,7 @@ from shopper.asr.models import ENV_CACHE_DIR, ENV_VOSK_MODEL, ModelError
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.selection import select_engine
 from shopper.asr.vosk_engine import VoskEngine
+from shopper.cli.options import SpeechOptions
 from shopper.config import ENV_CONFIG
 
 
@@ -66,3 +67,15 @@ def test_explicit_vosk_with_a_folder_that_is_not_a_model_is_a_clear_error(
 ) -> None:
     with pytest.raises(ModelError, match="not a Vosk model folder"):
         select_engine("vosk", vosk_model=tmp_path)
+
+
+def test_recall_across_calls_reaches_moonshine_only_when_asked() -> None:
+    """`shopper run --recall-across-calls` (SpeechOptions): off by default, so that no call's
+    text depends on another's."""
+    plain, recalling = (
+        SpeechOptions("moonshine").select(),
+        SpeechOptions("moonshine", None, recall_across_calls=True).select(),
+    )
+    assert isinstance(plain, MoonshineEngine) and isinstance(recalling, MoonshineEngine)
+    assert not plain.recalls_across_calls
+    assert recalling.recalls_across_calls

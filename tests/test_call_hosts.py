@@ -103,7 +103,9 @@ def test_two_hosts_give_the_results_of_one_process_on_the_virtual_clock(tmp_path
     paths = write_scripts(tmp_path)
     chosen = [paths["wrong prompt"], paths["press one"], paths["reach sam"]]
     one, here = shopper_run(tmp_path, "", *chosen, "--parallel", "3")
-    two, hosted = shopper_run(tmp_path, "", *chosen, "--parallel", "3", "--processes", "2")
+    two, hosted = shopper_run(
+        tmp_path, "", *chosen, "--parallel", "3", "--processes", "2", "--recall-across-calls"
+    )
     assert one.returncode == two.returncode == 1, two.stderr  # "wrong prompt" fails
     assert "(2 call hosts)" in two.stdout
     assert hosted.keys() == here.keys() == {"wrong prompt", "press one", "reach sam"}

@@ -831,6 +831,11 @@ class MoonshineEngine:
         return "moonshine:base-en"
 
     @property
+    def recalls_across_calls(self) -> bool:
+        """Whether its calls share the readings of replayed prompts."""
+        return self._shared_recall is not None
+
+    @property
     def worker_cpu_s(self) -> float:
         """CPU seconds spent in the worker processes so far (not in this process's own time)."""
         return self._pool.cpu_s

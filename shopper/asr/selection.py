@@ -21,12 +21,15 @@ def select_engine(
     vosk_model: Path | None = None,
     deterministic: bool = False,
     speech_workers: int | None = None,
+    recall_across_calls: bool = False,
 ) -> SpeechEngine:
     """Load the engine asked for; "auto" is Vosk when a model is found, else Moonshine.
 
     `deterministic` turns off Vosk's random dither so the same audio always gives the same
-    text (Moonshine is deterministic anyway). Raises ModelError, with a one-line fix, when
-    Vosk is asked for explicitly and no model is found.
+    text (Moonshine is deterministic anyway). `recall_across_calls` lets Moonshine's calls
+    recognise prompts another call already transcribed (Vosk transcribes as it hears and
+    has nothing to recall). Raises ModelError, with a one-line fix, when Vosk is asked for
+    explicitly and no model is found.
     """
     if choice not in ("auto", "vosk", "moonshine"):
         raise ModelError(f"unknown speech engine '{choice}' (choose auto, vosk or moonshine)")
@@ -43,7 +46,9 @@ def select_engine(
     from shopper.asr.moonshine_engine import MoonshineEngine
 
     if speech_workers is None:
-        return MoonshineEngine()
+        return MoonshineEngine(recall_across_calls=recall_across_calls)
     from shopper.asr.moonshine_engine import MoonshineWorkerPool
 
-    return MoonshineEngine(MoonshineWorkerPool(speech_workers))
+    return MoonshineEngine(
+        MoonshineWorkerPool(speech_workers), recall_across_calls=recall_across_calls
+    )

@@ -32,7 +32,11 @@ class SpeechOptions:
 
     engine: EngineChoice = "auto"
     vosk_model: Path | None = None
+    recall_across_calls: bool = False
+    """`--recall-across-calls` (shopper run): the calls share the readings of replayed prompts."""
 
     def select(self) -> SpeechEngine:
         """The engine these options pick (a clear error when it cannot be used)."""
-        return select_engine(self.engine, self.vosk_model)
+        return select_engine(
+            self.engine, self.vosk_model, recall_across_calls=self.recall_across_calls
+        )

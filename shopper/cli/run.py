@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.status import Status
 
-from shopper.asr.selection import EngineChoice, select_engine
+from shopper.asr.selection import select_engine
 from shopper.asr.types import SpeechEngine
 from shopper.carriers.options import DialOptions, SandboxOptions, SipOptions, TwilioGiven
 from shopper.carriers.pacing import Slot, configured_caps, wait_for_turn
@@ -145,6 +145,15 @@ def run(
             "(docs/scripts.md). Not for Twilio calls.",
         ),
     ] = 1,
+    recall_across_calls: Annotated[
+        bool,
+        typer.Option(
+            "--recall-across-calls",
+            help="Let the calls (of each call host) recognise prompts another call already "
+            "transcribed: many calls to one phone system read its recorded prompts once "
+            "(Moonshine; off by default, so that no call's text depends on another's).",
+        ),
+    ] = False,
 ) -> None:
     """Call, follow each SCRIPT, and report: exit 0 all passed, 1 any failed, 2 usage error."""
     output = RunOutput(out=out, as_json=as_json, console=Console(soft_wrap=True, stderr=as_json))
@@ -170,10 +179,9 @@ def run(
         if any(script.carrier == "twilio" for script in loaded):
             twilio_settings(twilio)  # missing credentials or public URL: before any call
         _check_processes(processes, loaded)
+        chosen = SpeechOptions(engine, vosk_model, recall_across_calls)
         speech: SpeechEngine | HostedSpeech = (
-            SpeechOptions(engine, vosk_model).select()
-            if processes == 1
-            else HostedSpeech(engine, vosk_model, processes)
+            chosen.select() if processes == 1 else HostedSpeech(chosen, processes)
         )
     if not isinstance(speech, HostedSpeech):
         output.console.print(f"engine: {speech.name}")
@@ -205,13 +213,18 @@ class HostedSpeech:
     its speech workers (at least one), so K hosts start about as many workers as one process
     would: more would only compete for the same cores and cost ~800 MB each."""
 
-    choice: EngineChoice
-    vosk_model: Path | None
+    chosen: SpeechOptions
     processes: int
 
     def hosts(self) -> CallHosts:
         workers = max(1, (os.cpu_count() or 1) // self.processes)
-        recipe = partial(select_engine, self.choice, self.vosk_model, speech_workers=workers)
+        recipe = partial(
+            select_engine,
+            self.chosen.engine,
+            self.chosen.vosk_model,
+            speech_workers=workers,
+            recall_across_calls=self.chosen.recall_across_calls,
+        )
         return CallHosts(self.processes, recipe, preload=(__name__,))
 
 
