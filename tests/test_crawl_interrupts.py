@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from test_call_hosts import children
 from test_interrupts import session_processes
 
 pytestmark = pytest.mark.slow
@@ -154,16 +155,10 @@ def test_killed_outright_leaves_no_process(tmp_path: Path) -> None:
 def lines_of(shopper_pid: int) -> list[int]:
     """The crawl's line processes (multiprocessing spawns them; its resource tracker too)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if parent == shopper_pid and b"spawn_main" in command:
-            found.append(int(entry.name))
+    for pid in children(shopper_pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
     return found
 
 
