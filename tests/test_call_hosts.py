@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proc_table import live_processes, session_processes, spawned_children
 from test_cli_run_parallel import (
     MS,
     SHOPPER,
@@ -24,37 +25,15 @@ from test_cli_run_parallel import (
     verdict,
     write_scripts,
 )
-from test_interrupts import session_processes
 
 pytestmark = pytest.mark.slow
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def hosts_with_speech(shopper_pid: int) -> list[int]:
     """The call hosts of a shopper process that have started their speech workers (a host
     starts them when its first call has something to hear)."""
-    hosts = []
-    for pid in children(shopper_pid):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in cmdline and children(pid):
-            hosts.append(pid)
-    return hosts
+    parents = {process.parent for process in live_processes()}
+    return [host.pid for host in spawned_children(shopper_pid) if host.pid in parents]
 
 
 def start_hold_calls(tmp_path: Path, count: int) -> tuple[subprocess.Popen[str], Path]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_interrupts import session_processes
+from proc_table import session_processes
 
 pytestmark = pytest.mark.slow
 

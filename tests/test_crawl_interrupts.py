@@ -18,8 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from test_call_hosts import children
-from test_interrupts import session_processes
+from proc_table import session_processes, spawned_children
 
 pytestmark = pytest.mark.slow
 
@@ -154,12 +153,7 @@ def test_killed_outright_leaves_no_process(tmp_path: Path) -> None:
 
 def lines_of(shopper_pid: int) -> list[int]:
     """The crawl's line processes (multiprocessing spawns them; its resource tracker too)."""
-    found = []
-    for pid in children(shopper_pid):
-        with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-    return found
+    return [line.pid for line in spawned_children(shopper_pid)]
 
 
 def test_a_line_that_dies_stops_the_crawl_with_its_map_so_far(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proc_table import session_processes
 
 pytestmark = pytest.mark.slow
 
@@ -26,23 +27,6 @@ steps:
   - press: "0"
   - hold: {{max: 10m}}
 """
-
-
-def session_processes(sid: int) -> list[str]:
-    """Command lines of every live process in session `sid` (zombies excluded)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        state, session = fields[0], int(fields[3])
-        if session == sid and state != "Z":
-            found.append(cmdline)
-    return found
 
 
 @pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from test_interrupts import session_processes
+from proc_table import session_processes
 from typer.testing import CliRunner
 
 from shopper.carriers.pacing import TargetCaps
