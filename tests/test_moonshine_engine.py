@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from native_moonshine import skip_unless_native_moonshine_runs
 from numpy.typing import NDArray
 
 from shopper.asr.models import bundled_moonshine_model
@@ -93,6 +94,7 @@ def stream_all(engine: MoonshineEngine, samples: Samples, start: int) -> list[Ut
 
 
 def test_in_memory_call_matches_the_libraries_own_wav_reader() -> None:
+    skip_unless_native_moonshine_runs()
     from moonshine_cpp import MoonshineModel
 
     from_file = MoonshineModel().transcribe_wav(str(beckett_wav()))
@@ -362,6 +364,7 @@ def test_a_closed_pool_leaves_no_worker_process_or_thread() -> None:
 
 def test_onnxruntime_gives_the_native_librarys_text() -> None:
     pytest.importorskip("onnxruntime")
+    skip_unless_native_moonshine_runs()
     from shopper.asr.moonshine_onnx import OnnxMoonshine
 
     folder = bundled_moonshine_model()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from native_moonshine import skip_unless_native_moonshine_runs
 
 from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
@@ -268,6 +269,7 @@ def test_verify_needs_a_recent_final_of_the_stream(engine: MoonshineEngine) -> N
 
 
 def test_the_native_library_says_scoring_is_unavailable() -> None:
+    skip_unless_native_moonshine_runs()
     listener = _Listener(NativeModel())
     audio = np.zeros(16000, dtype=np.float32)
     with pytest.raises(VerifyUnavailable, match="onnxruntime"):
