@@ -22,6 +22,7 @@ from test_cli_run_parallel import (
     environment,
     results,
     shopper_run,
+    start_shopper_run,
     verdict,
     write_scripts,
 )
@@ -43,23 +44,16 @@ def start_hold_calls(tmp_path: Path, count: int) -> tuple[subprocess.Popen[str],
     out = tmp_path / "out"
     config = tmp_path / "config.toml"
     config.write_text("[safety]\ncalls_at_once = 2\n")
-    process = subprocess.Popen(
-        [
-            *SHOPPER,
-            *[str(paths["hang on"])] * count,
-            "--parallel",
-            str(count),
-            "--processes",
-            "2",
-            "--realtime",
-            "--out",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=environment(config),
+    process = start_shopper_run(
+        config,
+        *[paths["hang on"]] * count,
+        "--parallel",
+        str(count),
+        "--processes",
+        "2",
+        "--realtime",
+        "--out",
+        out,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(hosts_with_speech(process.pid)) < 2:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from sipserve_peers import Server
 from test_call_hosts import finish, hosts_with_speech
-from test_cli_run_parallel import LONG_HOLD_LINE, SHOPPER, environment
+from test_cli_run_parallel import LONG_HOLD_LINE, start_shopper_run
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 
@@ -33,12 +32,9 @@ def test_a_killed_hosts_sip_call_is_hung_up_by_shopper(tmp_path: Path) -> None:
         )
         config = tmp_path / "config.toml"
         config.write_text("")
-        process = subprocess.Popen(
-            [*SHOPPER, str(script), str(script), "--parallel", "2", "--processes", "2",
-             "--out", str(tmp_path / "out")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True, env=environment(config),
-        )  # fmt: skip
+        process = start_shopper_run(
+            config, script, script, "--parallel", "2", "--processes", "2", "--out", tmp_path / "out"
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(hosts_with_speech(process.pid)) < 2:
             time.sleep(0.5)

@@ -116,6 +116,19 @@ def shopper_run(
     return run, {result["script"]["name"]: result for result in results(out)}
 
 
+def start_shopper_run(config_file: Path, *args: str | Path) -> subprocess.Popen[str]:
+    """`shopper run` started in its own session (so that a test can signal its whole group),
+    with `config_file` as its config file; its output piped."""
+    return subprocess.Popen(
+        [*SHOPPER, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=environment(config_file),
+    )
+
+
 def environment(config_file: Path) -> dict[str, str]:
     import os
 
@@ -202,23 +215,16 @@ def test_ctrl_c_hangs_up_every_call_in_progress_and_dials_no_more(tmp_path: Path
     junit = tmp_path / "junit.xml"
     config = tmp_path / "config.toml"
     config.write_text("[safety]\ncalls_at_once = 2\n")
-    process = subprocess.Popen(
-        [
-            *SHOPPER,
-            *[str(paths["hang on"])] * 3,  # the third waits for its turn: the target's cap is 2
-            "--parallel",
-            "3",
-            "--realtime",
-            "--out",
-            str(out),
-            "--junit",
-            str(junit),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=environment(config),
+    process = start_shopper_run(
+        config,
+        *[paths["hang on"]] * 3,  # the third waits for its turn: the target's cap is 2
+        "--parallel",
+        "3",
+        "--realtime",
+        "--out",
+        out,
+        "--junit",
+        junit,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not session_processes(process.pid)[1:]:
