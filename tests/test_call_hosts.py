@@ -6,6 +6,7 @@ leaves the other host's call hung up and kept. Real processes, small sandbox IVR
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,8 @@ from test_cli_run_parallel import (
     verdict,
     write_scripts,
 )
+
+from shopper.audio.frame import TELEPHONY_RATE
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +62,25 @@ def start_hold_calls(tmp_path: Path, count: int) -> tuple[subprocess.Popen[str],
     while time.monotonic() < deadline and len(hosts_with_speech(process.pid)) < 2:
         time.sleep(0.5)
     assert len(hosts_with_speech(process.pid)) == 2, "each host has a call to hear"
-    time.sleep(3)  # both under way (the second dialled a second after the first)
+    while time.monotonic() < deadline and calls_under_way(out) < 2:
+        time.sleep(0.2)  # a loaded machine's calls lag the wall clock: wait on their own media
+    assert calls_under_way(out) == 2, "two calls recorded their first seconds"
     return process, out
+
+
+UNDER_WAY_S = 2.5
+"""Seconds of its own audio a call has recorded before the test counts it under way."""
+
+
+def calls_under_way(out: Path) -> int:
+    """Calls whose recording (streamed into their folder every half second: stereo 16-bit
+    at 8 kHz after a 44-byte header) holds UNDER_WAY_S of audio or more."""
+    under_way = 0
+    for recording in out.rglob("recording.wav"):
+        with contextlib.suppress(OSError):
+            seconds = (recording.stat().st_size - 44) / (TELEPHONY_RATE * 4)
+            under_way += seconds >= UNDER_WAY_S
+    return under_way
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[str, str]:
