@@ -88,6 +88,10 @@ class JitterBuffer:
         self._anchor = _Anchor(ssrc, timestamp, grid)
         return grid
 
+    def holds_from(self, index: int) -> bool:
+        """Whether audio has been placed for frame `index` or any later frame."""
+        return any(held >= index for held in self._frames)
+
     def pop(self) -> tuple[Samples, bool]:
         """The next frame, and whether any audio arrived for it (else it is silence)."""
         frame = self._frames.pop(self.next_frame, None)

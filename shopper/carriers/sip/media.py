@@ -12,7 +12,10 @@ the tones themselves in the audio (in-band), or handed to `on_key_out` in the fr
 starts in, for the signalling to send (SIP INFO) while the audio carries silence. Whichever
 way, the tones the keys stand for are kept as the near side's audio so that the recording
 shows them. Incoming frame k is released at
-start + (k+1)·20 ms + DEPTH: what the jitter buffer holds for it, silence if nothing came.
+start + (k+1)·20 ms + DEPTH: what the jitter buffer holds for it, silence if nothing came and
+a later packet shows that its own was lost. While nothing later has come either (a sender, a
+network or this process that stalled delivers its packets in a burst afterwards), frame k
+waits for them up to start + (k+1)·20 ms + STALL_WAIT.
 Incoming telephone-events are reported once each, when their end arrives. Media comes back
 from wherever the far end really sends it from (symmetric RTP): the first packet's source
 address becomes where ours go.
@@ -21,6 +24,7 @@ address becomes where ours go.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import socket
@@ -43,6 +47,13 @@ from shopper.carriers.sip.rtpstats import RtpStats
 FRAME_S = FRAME_SAMPLES / TELEPHONY_RATE
 DEPTH_S = 0.08
 """How long after its time a received frame is released: jitter up to this is absorbed."""
+STALL_WAIT_S = 0.5
+"""How long after its time a frame waits for audio while no packet for it or any later frame
+has come: a far end that stalls for a moment on a busy machine sends the stalled packets at
+once afterwards, and releasing their frames as silence at DEPTH_S loses them: a gap of lost
+audio inside a prompt can pass for the prompt's end. A frame waits only while the stream is
+silent, so a steady stream is heard DEPTH_S behind as before. No more than the jitter
+buffer's RESYNC, within which a late burst keeps its places."""
 EVENT_VOLUME = 10
 """RFC 4733 volume of our key events (-10 dBm0, a typical keypad level)."""
 END_REPEATS = 3
@@ -110,6 +121,8 @@ class RtpStream:
         self._codec = PCMU
         self._event_type: int | None = None
         self.jitter = JitterBuffer()
+        self._audio_in = asyncio.Event()
+        """Set when a packet's audio is placed in the jitter buffer."""
         self._stats = RtpStats()
         self._digits_seen: set[tuple[int, int]] = set()
         self._outgoing: deque[_Out] = deque()
@@ -272,6 +285,8 @@ class RtpStream:
                 self._stats.received(packet.ssrc, packet.sequence, packet.timestamp, arrival_s)
             if placed == "late":
                 self._stats.late()
+            else:
+                self._audio_in.set()
             return
         event = parse_event(packet.payload)
         self._stats.received(packet.ssrc, packet.sequence, packet.timestamp, arrival_s)
@@ -294,11 +309,25 @@ class RtpStream:
         # frames are late and due at once, and the packets waiting in the socket must be
         # placed before their frames are taken, not counted as late.
         await asyncio.sleep(0)
+        if self.last_packet_at is not None:
+            await self._wait_for_stalled_audio(index, due - DEPTH_S + STALL_WAIT_S)
         far, _ = self.jitter.pop()
         near = self._near.pop(index, None)
         if near is None:
             near = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         return far, near, index * FRAME_SAMPLES
+
+    async def _wait_for_stalled_audio(self, index: int, until: float) -> None:
+        """Until audio for frame `index` or a later one is in, or the loop's clock reaches
+        `until` (see STALL_WAIT_S): only a later packet tells a lost packet from a late one."""
+        while self._transport is not None and not self.jitter.holds_from(index):
+            remaining = until - self._loop.time()
+            if remaining <= 0:
+                return
+            self._audio_in.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._audio_in.wait()
 
     def stats(self, end: int) -> MediaStats:
         """The reception figures, the stream having ended at media time `end`."""

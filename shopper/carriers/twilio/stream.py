@@ -39,10 +39,13 @@ from shopper.audio.g711 import ulaw_decode, ulaw_encode
 from shopper.carriers.base import Sent
 
 FRAME_S = FRAME_SAMPLES / TELEPHONY_RATE
-DEPTH_S = 0.2
-"""How long after its time a frame is released when nothing later has arrived: the WebSocket
-is TCP, so a late message is held up by a retransmission rather than lost; 200 ms absorbs
-the usual ones at the cost of hearing everything 200 ms late."""
+DEPTH_S = 0.5
+"""How long after its time a frame is released when nothing for it or later has arrived: the
+WebSocket is TCP, so a late message is held up (a retransmission, a sender that stalled on a
+busy machine) rather than lost, and arrives with the ones after it. Releasing it as silence
+first would lose its audio, and a gap of lost audio inside a prompt can pass for the prompt's
+end. While media flows, a frame is released as soon as a later one is in, so this delays
+hearing only while the stream is silent (ringing, the far end stalled)."""
 LEAD_S = 0.06
 """How far ahead of its time each outgoing frame is sent."""
 
