@@ -118,6 +118,9 @@ class HeldBackEngine:
     def name(self) -> str:
         return self._inner.name
 
+    def wait_until_loaded(self) -> None:
+        self._inner.wait_until_loaded()
+
     def stream(self, phrases: Sequence[str] | None = None) -> RecognizerStream:
         return HeldBackStream(self._inner.stream(phrases), self._delay)
 

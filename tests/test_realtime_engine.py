@@ -10,6 +10,7 @@ real-time call goes the same way as the virtual one.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -134,6 +135,9 @@ class LateEngine:
     def name(self) -> str:
         return self._inner.name
 
+    def wait_until_loaded(self) -> None:
+        self._inner.wait_until_loaded()
+
     def stream(self, phrases: Sequence[str] | None = None) -> RecognizerStream:
         return LateStream(self._inner.stream(phrases), self._delay)
 
@@ -160,6 +164,42 @@ async def test_silence_before_the_text_is_in_is_not_dead_air(
     assert caller.session.call.ended_by == "remote"
     assert silent_s < 5.0, "the silence counts from when the text came in"
     assert not caller.session.timeline.of_type(DeadAir)
+
+
+class LoadingEngine(LateEngine):
+    """A real recogniser whose model is still loading for `seconds` of wall time, as the
+    speech workers' are for seconds after a shopper process starts on a busy machine."""
+
+    def __init__(self, inner: SpeechEngine, seconds: float) -> None:
+        super().__init__(inner, 0)
+        self._seconds = seconds
+        self.loaded_at: float | None = None
+
+    def wait_until_loaded(self) -> None:
+        time.sleep(self._seconds)
+        self._inner.wait_until_loaded()
+        self.loaded_at = time.monotonic()
+
+
+async def test_a_call_is_dialled_once_the_speech_model_is_loaded(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """A real-time far end does not wait for shopper's model to load: a call placed while it
+    loaded heard its first menu's words only after the menu had stopped waiting for a key
+    (a crawl over SIP on a loaded machine, the workers 18 s loading, mapped the menu as a
+    message). The call is placed once the engine says it is loaded."""
+    path = tmp_path / "ivr.yaml"
+    path.write_text(IVR)
+    loading = LoadingEngine(engine, 1.0)
+    placed_at: list[float] = []
+    options = DialOptions(sandbox=SandboxOptions(realtime=True))
+    call = open_call(
+        str(path), loading, options=options, on_placed=lambda _: placed_at.append(time.monotonic())
+    )
+    async with call:
+        pass
+    assert loading.loaded_at is not None, "the call was placed without asking"
+    assert placed_at and placed_at[0] >= loading.loaded_at
 
 
 class SlowScoringStream(LateStream):

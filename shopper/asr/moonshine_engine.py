@@ -592,8 +592,16 @@ class MoonshineWorkerPool:
         """Jobs being worked on now, by owner."""
         self.score_cpu_s = 0.0
         """Worker CPU seconds spent scoring candidates (`score`) so far."""
+        self._loaded = [threading.Event() for _ in range(size)]
+        """Set once each worker's first load has ended (loaded or failed)."""
         for thread in self._threads:
             thread.start()
+
+    def wait_until_loaded(self) -> None:
+        """Block until every worker's first load has ended (a worker that could not load
+        says why on its first request)."""
+        for loaded in self._loaded:
+            loaded.wait()
 
     @property
     def backlog(self) -> int:
@@ -696,7 +704,10 @@ class MoonshineWorkerPool:
 
     def _serve(self, index: int) -> None:
         worker = self.workers[index]
-        self._load(worker)
+        try:
+            self._load(worker)
+        finally:
+            self._loaded[index].set()
         while (job := self._next_job(index)) is not None:
             if not job.future.set_running_or_notify_cancel():
                 self._job_ended(job)
@@ -860,10 +871,12 @@ class MoonshineEngine:
         """Chunks of speech queued for the workers or being read now."""
         return self._pool.backlog
 
-    def start_workers(self) -> None:
-        """Load the model in every worker now (blocking), not on the first requests."""
-        for worker in self._pool.workers:
-            worker.start()
+    def wait_until_loaded(self) -> None:
+        """Block until the workers have loaded the model (they start as the pool is made):
+        a real-time call's first words must not wait for it. Under load the two workers,
+        at their lower priority, took 18 s to load on the 2-core machine, longer than many
+        menus wait for a key."""
+        self._pool.wait_until_loaded()
 
     def stream(self, phrases: Sequence[str] | None = None) -> MoonshineStream:
         """A new stream. `phrases` is accepted for the common interface but unused: Moonshine

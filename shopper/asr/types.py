@@ -121,3 +121,9 @@ class SpeechEngine(Protocol):
     def stream(self, phrases: Sequence[str] | None = None) -> RecognizerStream:
         """A new recogniser; `phrases` biases it towards the prompts the caller expects."""
         ...
+
+    def wait_until_loaded(self) -> None:
+        """Block until the engine can read speech at once (a model some engines load in the
+        background). Calls are dialled only then: a real carrier does not wait, and a first
+        menu whose words came after its time for a key was heard as a message."""
+        ...

@@ -84,6 +84,9 @@ class VoskEngine:
     def name(self) -> str:
         return self._name
 
+    def wait_until_loaded(self) -> None:
+        """Nothing to wait for: the model was loaded when the engine was made."""
+
     def stream(self, phrases: Sequence[str] | None = None) -> VoskStream:
         return VoskStream(self, self.grammar(phrases))
 

@@ -118,9 +118,7 @@ class _Workers:
         return None if backlog is None else int(backlog)
 
     def start(self) -> None:
-        start = getattr(self._engine, "start_workers", None)
-        if start is not None:
-            start()
+        self._engine.wait_until_loaded()
 
 
 def _resident_bytes(pid: int | str) -> int:

@@ -143,7 +143,7 @@ def run_speech_cost_bench(script: Path = DEMO_SCRIPT, seed: int = 0) -> SpeechCo
     """One call of `script` on the virtual clock, its speech cost measured and attributed."""
     loaded = load_script(script)
     engine = CostedEngine()
-    engine.start_workers()
+    engine.wait_until_loaded()
     worker_before = engine.worker_cpu_s
     score_before = engine.score_cpu_s
     cpu_before = time.process_time()

@@ -206,8 +206,10 @@ class CallContext:
     async def _dial(self, recording: Recording) -> Caller:
         try:
             # The prompt-kind model (a 1 MB JSON, ~70 ms) loads off the event loop, not at
-            # the first hold announcement while other calls' frames wait.
+            # the first hold announcement while other calls' frames wait; the speech model
+            # is loaded before the call's first words come.
             await asyncio.to_thread(shipped_model)
+            await asyncio.to_thread(self._engine.wait_until_loaded)
             placed = await dial(self.target, self.carrier, self._options)
         except asyncio.CancelledError as cancelled:
             self._attach(Placed(UnplacedCall(self.carrier, None)), recording)
