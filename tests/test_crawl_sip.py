@@ -48,6 +48,18 @@ def ends_by_key(server: Server) -> dict[str, set[str]]:
     return ends
 
 
+def heard_on_calls(out: Path) -> list[list[str]]:
+    """What each of the crawl's calls heard, with the times and RTP figures: the evidence a
+    failure message needs to tell a garbled menu from lost audio or a late recogniser."""
+    heard = []
+    for path in sorted(out.glob("calls/*/result.json")):
+        result = read_json(path)
+        rtp = result["metrics"].get("rtp")
+        said = [f"{u['start_s']}-{u['end_s']} {u['text']}" for u in result["transcript"]]
+        heard.append([f"rtp {rtp}", *said])
+    return heard
+
+
 @pytest.mark.slow  # a crawl process (the speech engine loads) and 4 real-time calls, ~1 min
 def test_a_crawl_over_sip_maps_the_menu_and_both_places_the_server_went_to(
     tmp_path: Path,
@@ -66,7 +78,9 @@ def test_a_crawl_over_sip_maps_the_menu_and_both_places_the_server_went_to(
     assert len(server.truths()) == crawl_map["calls"], said
     # The server routed the crawl's keys to both of its places...
     ends = ends_by_key(server)
-    assert (ends["1"], ends["2"]) == ({"sales"}, {"support"}), ends
+    heard = heard_on_calls(out)
+    assert {"1", "2"} <= ends.keys(), (ends, crawl_map["nodes"], heard)
+    assert (ends["1"], ends["2"]) == ({"sales"}, {"support"}), (ends, heard)
     # ...and the map has the menu, with the two keys leading to two places of their own.
     nodes = {node["id"]: node for node in crawl_map["nodes"]}
     (menu,) = [node for node in nodes.values() if node["kind"] == "menu"]
