@@ -184,3 +184,30 @@ async def test_a_key_the_audio_names_over_every_other_passes_by_contrast(
         "thank you for calling Pinecroft Airlines",
     ):
         assert await Confirmer(stream, [contains(wrong)]).confirm(finals) is None, wrong
+
+
+CLOSED = """\
+name: Oakbrook Energy closed
+voice: {tts: flite, voice: awb, speed: 165}
+start: main
+nodes:
+  main: {say: "Our offices are closed for the holiday. Goodbye.", hangup: true}
+"""
+
+
+def test_a_far_end_that_hangs_up_after_saying_something_else_says_what(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """The step fails as the call ended (dropped), and its message says what was said before
+    the hang-up and that it was not the phrase: a QA engineer reads the reason in one line."""
+    (tmp_path / "ivr.yaml").write_text(CLOSED)
+    path = tmp_path / "closed.yaml"
+    path.write_text(EXPECT.format(name="closed", phrase="for billing press 1"))
+    result = asyncio.run(run_script(load_script(path), engine)).result
+    failure = result["failure"]
+    assert isinstance(failure, dict)
+    assert failure["kind"] == "dropped"
+    message = str(failure["message"])
+    assert message.startswith("the far end hung up at "), message
+    said = [str(u["text"]) for u in result["transcript"]]  # type: ignore[attr-defined]
+    assert f"after saying {' '.join(said)!r}, not the expected prompt" in message, message

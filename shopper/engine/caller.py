@@ -68,6 +68,17 @@ def _found_in(
     return None
 
 
+def _said_before_the_end(failure: StepFailure, heard: str, confirmer: Confirmer) -> StepFailure:
+    """A call that ends during a listening step fails as it ended (dropped, busy...); a far
+    end that hung up after saying something else says what, and how near it came."""
+    if failure.kind != "dropped" or not heard:
+        return failure
+    notes = _audio_notes(confirmer.closest, confirmer.unavailable)
+    because = f" ({'; '.join(notes)})" if notes else ""
+    message = f"{failure.message} after saying {heard!r}, not the expected prompt{because}"
+    return StepFailure("dropped", message)
+
+
 def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
     """The nearest the audio came to saying the phrase, for a mismatch's message."""
     if closest is not None and closest.margin is not None:
@@ -217,7 +228,10 @@ class Caller:
                         "expectation-mismatch", f"heard {heard!r}, not the expected prompt{because}"
                     )
                 raise StepFailure("expectation-timeout", f"nothing was said within {within_s:g} s")
-            await self._next()
+            try:
+                await self._next()
+            except StepFailure as failure:
+                raise _said_before_the_end(failure, heard, confirmer) from None
 
     def _earlier(self, start: int) -> _Earlier:
         """What a listening step starting at `start` hears from before it: from where the
