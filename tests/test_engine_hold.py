@@ -14,14 +14,15 @@ def said(text: str, start_s: float, end_s: float) -> Utterance:
 
 
 def feed_runs(
-    tracker: HoldTracker, runs: list[tuple[str, float, float]]
+    tracker: HoldTracker, runs: list[tuple[str, float, float]], speaking: bool = False
 ) -> list[tuple[str, float]]:
-    """Play confirmed runs frame by frame (20 ms) and collect the changes with their times."""
+    """Play confirmed runs frame by frame (20 ms) and collect the changes with their times;
+    `speaking`: the classifier hears speech going on all the while."""
     changes = []
     for kind, start_s, end_s in runs:
         run = Run(kind, round(start_s * S))  # type: ignore[arg-type]
         for now in range(round(start_s * S), round(end_s * S), 160):
-            change = tracker.observe_run(run, now)
+            change = tracker.observe_run(run, now, speaking=speaking)
             if change is not None:
                 period = tracker.periods[-1]
                 at = period.end if isinstance(change, HoldEnded) else period.start
@@ -306,3 +307,31 @@ def test_music_long_after_a_person_spoke_does_not_make_them_an_announcement() ->
     tracker.observe_utterance(said("Hello, this is Sam.", 20.3, 22))
     tracker.observe_segment(Segment(24 * S, 26 * S, "music"))
     assert tracker.announcements == [] and len(tracker.pending) == 1
+
+
+def test_the_hold_does_not_end_while_the_next_sentence_is_being_said() -> None:
+    """A short first sentence of an offer ("Rather not wait?", its words misheard as no
+    offer), then the next sentence, whose first words with short gaps between them the runs
+    do not confirm as speech for a second and more: the classifier hears speech going on,
+    so the quiet after the first sentence is not over, and the music after the second keeps
+    both in the hold."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Rather or not wait.", 20, 21.3))
+    changes = feed_runs(tracker, [("speech", 20, 21.3), ("silence", 21.3, 21.7)])
+    changes += feed_runs(tracker, [("silence", 21.7, 23.4)], speaking=True)
+    assert changes == [] and tracker.state == "hold"
+    tracker.observe_utterance(said("Select option 1 and we will call you back.", 21.7, 26))
+    tracker.observe_segment(Segment(round(26.2 * S), 30 * S, "music"))
+    feed_runs(tracker, [("speech", 23.4, 26), ("silence", 26, 26.2), ("music", 26.2, 30)])
+    assert tracker.state == "hold" and tracker.pending == []
+    assert [u.text[:4] for u in tracker.announcements] == ["Rath", "Sele"]
+
+
+def test_a_quiet_that_lasts_after_the_speech_still_ends_the_hold() -> None:
+    """The other side: once the classifier hears no more speech, the quiet after a person's
+    words ends the hold as before."""
+    tracker = on_hold_until(20)
+    tracker.observe_utterance(said("Hello, this is Dana at the front desk.", 20.3, 22))
+    changes = feed_runs(tracker, [("speech", 20.3, 22)], speaking=True)
+    changes += feed_runs(tracker, [("silence", 22, 24)])
+    assert [kind for kind, _ in changes] == ["hold-end"]

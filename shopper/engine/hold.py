@@ -108,8 +108,16 @@ class HoldTracker:
         """On hold, or told to wait for it: silence is then a pause in the hold."""
         return self.state == "hold" or self.announced_at is not None
 
-    def observe_run(self, run: Run, now: int) -> HoldStarted | HoldEnded | None:
-        """Called every frame with the confirmed sound run; returns the hold's change, if any."""
+    def observe_run(
+        self, run: Run, now: int, speaking: bool = False
+    ) -> HoldStarted | HoldEnded | None:
+        """Called every frame with the confirmed sound run; returns the hold's change, if any.
+        `speaking`: the classifier hears speech going on now. The runs confirm a kind once
+        it has lasted a quarter second without a break, which the first words of a sentence
+        with short gaps between them may not do for a second or more, so the quiet after the
+        pending speech is not taken as over while more speech is under way (flite slt's
+        "Rather not wait?" ended a hold 1.6 s later while "Select option one, and we will
+        call you back" was being read, before the music came back)."""
         if run.kind == "music":
             if self.pending and now - run.since >= self.resume_s * TELEPHONY_RATE:
                 self.announcements += self.pending
@@ -119,7 +127,8 @@ class HoldTracker:
             return None
         if self.state == "hold" and self.pending and run.since > self.pending[-1].start:
             quiet_for = now - max(run.since, self.pending[-1].end)
-            if run.kind != "speech" and quiet_for >= self.resume_s * TELEPHONY_RATE:
+            quiet = run.kind != "speech" and not speaking
+            if quiet and quiet_for >= self.resume_s * TELEPHONY_RATE:
                 self.end_hold(self._end_before(self.pending[0]))
                 self._ended_by_decided_at = now
                 return HoldEnded(self.periods[-1].end or now)

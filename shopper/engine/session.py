@@ -161,7 +161,8 @@ class CallSession:
         if run is not None and self.answered_at is not None:
             # Nothing before the answer (ringback, early media) can be hold.
             run = Run(run.kind, max(run.since, self.answered_at))
-            change = self.hold.observe_run(run, self.now)
+            speaking = self._ear.speech_since is not None
+            change = self.hold.observe_run(run, self.now, speaking=speaking)
             if change is not None:
                 self.timeline.add(change)
         if self.voicemail.observe_quiet(self.runs.run, self.now, self.transcript):
