@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shopper.asr.types import Utterance
 from shopper.audio.frame import TELEPHONY_RATE, Samples
@@ -35,6 +35,8 @@ from shopper.engine.reaction import (
     level_db,
     speech_level,
 )
+from shopper.engine.replay import MIN_SAMPLES as REPLAY_MIN_SAMPLES
+from shopper.engine.replay import replayed
 from shopper.engine.session import CallSession
 from shopper.engine.timeline import (
     ExpectMatched,
@@ -577,6 +579,10 @@ class Caller:
         )
         if not (evidence.after_hold or evidence.greeting):
             return None
+        if await self._replays_earlier_speech(turn):
+            replay = replace(evidence, new_speech=False)
+            session.timeline.add(HumanEvidenceWeighed(turn[0].start, text=text, evidence=replay))
+            return None
         if probe:
             evidence = HumanEvidence(
                 evidence.after_hold,
@@ -588,6 +594,24 @@ class Caller:
         if not evidence.is_human:
             return None
         return HumanVerdict(turn[0].start, evidence.confidence, evidence, text)
+
+    async def _replays_earlier_speech(self, turn: list[Utterance]) -> bool:
+        """Whether the turn is a recording the call already played (shopper.engine.replay):
+        never a person, whatever the probe makes of its timing (a replayed callback offer
+        that began as the probe ended was taken for an answer)."""
+        session = self.session
+        judged = [u for u in turn if u.end - u.start >= REPLAY_MIN_SAMPLES]
+        earlier = [
+            u
+            for u in session.transcript
+            if u.end <= turn[0].start and u.end - u.start >= REPLAY_MIN_SAMPLES
+        ]
+        if not judged or not earlier:
+            return False
+        audio = session.recording.far_between
+        stretches = [audio(u.start, u.end) for u in judged]
+        before = [audio(u.start, u.end) for u in earlier]
+        return await session.taking_frames(asyncio.to_thread(replayed, stretches, before))
 
     async def _probe(self) -> bool:
         """Say a short phrase and listen: a person waits for it to end and then answers; a
