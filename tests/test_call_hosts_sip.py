@@ -30,15 +30,17 @@ def test_a_killed_hosts_sip_call_is_hung_up_by_shopper(tmp_path: Path) -> None:
             f'name: hang on\ncarrier: sip\ntarget: "sip:ivr@127.0.0.1:{server.port}"\n'
             "steps:\n  - expect: please hold\n    within: 15s\n  - hold: {max: 30m}\n"
         )
-        config = tmp_path / "config.toml"
+        config, out = tmp_path / "config.toml", tmp_path / "out"
         config.write_text("")
         process = start_shopper_run(
-            config, script, script, "--parallel", "2", "--processes", "2", "--out", tmp_path / "out"
+            config, script, script, "--parallel", "2", "--processes", "2", "--out", out
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(hosts_with_speech(process.pid)) < 2:
             time.sleep(0.5)
         assert len(hosts_with_speech(process.pid)) == 2, "each host has a call to hear"
+        while time.monotonic() < deadline and len(list(out.rglob("recording.wav"))) < 2:
+            time.sleep(0.2)  # a call's recording starts as it is dialled (its model loaded)
         time.sleep(3)  # both answered (the second dialled a second after the first)
         os.kill(hosts_with_speech(process.pid)[0], signal.SIGKILL)
         stdout, stderr = finish(process)

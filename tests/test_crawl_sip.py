@@ -137,6 +137,8 @@ def test_a_dead_lines_sip_call_is_hung_up_by_shopper(tmp_path: Path) -> None:
         while time.monotonic() < deadline and not hosts_with_speech(process.pid):
             time.sleep(0.5)
         (line,) = hosts_with_speech(process.pid)  # a line that hears its call
+        while time.monotonic() < deadline and not list(tmp_path.glob("crawl/calls/*/*.wav")):
+            time.sleep(0.2)  # a call's recording starts as it is dialled (its model loaded)
         time.sleep(4)  # answered: the hold announcement plays
         os.kill(line, signal.SIGKILL)
         try:

@@ -49,8 +49,9 @@ def register_carrier(name: str, carrier: Carrier) -> None:
     CARRIERS[name] = carrier
 
 
-async def dial(target: str, carrier: str, options: DialOptions) -> Placed:
-    """Place a call to `target` through `carrier`; a placement failure is an UnplacedCall."""
+def carrier_for(target: str, carrier: str) -> Carrier:
+    """The carrier named, once the safety rules have passed `target`: an unknown carrier or a
+    refused number fails here, before anything is waited for or placed."""
     entry = CARRIERS.get(carrier)
     if entry is None:
         raise CarrierError(
@@ -58,6 +59,12 @@ async def dial(target: str, carrier: str, options: DialOptions) -> Placed:
         )
     if entry.dials_numbers:
         check_dialable(target)
+    return entry
+
+
+async def dial(target: str, carrier: str, options: DialOptions) -> Placed:
+    """Place a call to `target` through `carrier`; a placement failure is an UnplacedCall."""
+    entry = carrier_for(target, carrier)
     try:
         return await entry.dial(target, options)
     except DialFailed as failed:

@@ -19,7 +19,7 @@ from shopper import __version__
 from shopper.asr.types import SpeechEngine
 from shopper.audio.frame import TELEPHONY_RATE
 from shopper.carriers.base import AnswerKey, Placed, ReportsCarrierCall
-from shopper.carriers.dial import UnplacedCall, dial
+from shopper.carriers.dial import UnplacedCall, carrier_for, dial
 from shopper.carriers.options import DialOptions
 from shopper.carriers.pacing import Slot, configured_caps, wait_for_turn
 from shopper.engine.caller import Caller
@@ -184,6 +184,7 @@ class CallContext:
     async def __aenter__(self) -> Caller:
         caps = self._options.caps or configured_caps()
         try:
+            await self._ready_to_listen()
             self._slot = await wait_for_turn(self.carrier, self.target, caps)
         except asyncio.CancelledError as cancelled:
             # Not announced to `on_placed`: nothing was dialled, so nothing is published.
@@ -203,13 +204,19 @@ class CallContext:
             self._slot.release()
             raise
 
+    async def _ready_to_listen(self) -> None:
+        """Before the turn to dial: the carrier and the target are checked (a bad one fails at
+        once), and what a call's first moments need is loaded off the event loop: the
+        prompt-kind model (a 1 MB JSON, ~70 ms), not at the first hold announcement while
+        other calls' frames wait; and the speech model, which a real far end does not wait
+        for (Moonshine's workers took 18 s to load on a loaded machine, longer than a menu
+        waits for a key)."""
+        carrier_for(self.target, self.carrier)
+        await asyncio.to_thread(shipped_model)
+        await asyncio.to_thread(self._engine.wait_until_loaded)
+
     async def _dial(self, recording: Recording) -> Caller:
         try:
-            # The prompt-kind model (a 1 MB JSON, ~70 ms) loads off the event loop, not at
-            # the first hold announcement while other calls' frames wait; the speech model
-            # is loaded before the call's first words come.
-            await asyncio.to_thread(shipped_model)
-            await asyncio.to_thread(self._engine.wait_until_loaded)
             placed = await dial(self.target, self.carrier, self._options)
         except asyncio.CancelledError as cancelled:
             self._attach(Placed(UnplacedCall(self.carrier, None)), recording)

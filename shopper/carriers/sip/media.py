@@ -15,7 +15,8 @@ shows them. Incoming frame k is released at
 start + (k+1)·20 ms + DEPTH: what the jitter buffer holds for it, silence if nothing came and
 a later packet shows that its own was lost. While nothing later has come either (a sender, a
 network or this process that stalled delivers its packets in a burst afterwards), frame k
-waits for them up to start + (k+1)·20 ms + STALL_WAIT.
+waits for them up to start + (k+1)·20 ms + STALL_WAIT, and no longer than STALL_WAIT after
+the last packet came.
 Incoming telephone-events are reported once each, when their end arrives. Media comes back
 from wherever the far end really sends it from (symmetric RTP): the first packet's source
 address becomes where ours go.
@@ -52,8 +53,10 @@ STALL_WAIT_S = 0.5
 has come: a far end that stalls for a moment on a busy machine sends the stalled packets at
 once afterwards, and releasing their frames as silence at DEPTH_S loses them: a gap of lost
 audio inside a prompt can pass for the prompt's end. A frame waits only while the stream is
-silent, so a steady stream is heard DEPTH_S behind as before. No more than the jitter
-buffer's RESYNC, within which a late burst keeps its places."""
+silent, so a steady stream is heard DEPTH_S behind as before, and no longer than STALL_WAIT_S
+after the last packet came: a far end that stops sending (a caller that sends no RTP while
+silent, a far end holding the call) delays the frames once, then they catch up. No more than
+the jitter buffer's RESYNC, within which a late burst keeps its places."""
 EVENT_VOLUME = 10
 """RFC 4733 volume of our key events (-10 dBm0, a typical keypad level)."""
 END_REPEATS = 3
@@ -310,7 +313,9 @@ class RtpStream:
         # placed before their frames are taken, not counted as late.
         await asyncio.sleep(0)
         if self.last_packet_at is not None:
-            await self._wait_for_stalled_audio(index, due - DEPTH_S + STALL_WAIT_S)
+            last_arrival = self.start + self.last_packet_at / TELEPHONY_RATE
+            until = min(due - DEPTH_S, last_arrival) + STALL_WAIT_S
+            await self._wait_for_stalled_audio(index, until)
         far, _ = self.jitter.pop()
         near = self._near.pop(index, None)
         if near is None:
