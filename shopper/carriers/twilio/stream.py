@@ -100,10 +100,8 @@ class InboundAudio:
             return
         offset = round(timestamp_ms * TELEPHONY_RATE / 1000)
         if self._origin is None:
-            start = self._clock.now - len(samples)
-            floor = self.next_index * FRAME_SAMPLES
-            self._origin = max(start, floor) - offset
-        first = round((self._origin + offset) / FRAME_SAMPLES)
+            self._origin = self._first_frame(len(samples)) * FRAME_SAMPLES - offset
+        first = (self._origin + offset + FRAME_SAMPLES // 2) // FRAME_SAMPLES
         for number, block_start in enumerate(range(0, len(samples), FRAME_SAMPLES)):
             block = samples[block_start : block_start + FRAME_SAMPLES]
             if len(block) < FRAME_SAMPLES:
@@ -115,6 +113,15 @@ class InboundAudio:
             self._frames.setdefault(index, block)
             self.latest_index = max(self.latest_index, index)
         self.arrived.set()
+
+    def _first_frame(self, length: int) -> int:
+        """The frame a new stream's first chunk (`length` samples) goes in: where its arrival
+        puts it, not before the frames already released. The stream is anchored on the frame
+        grid, so that its 20 ms chunks land one to a frame: anchored half a frame off, a round
+        half to even put two chunks in one frame and none in the next, and the call heard
+        every other frame as silence (a Twilio crawl's menu was heard as music)."""
+        arrived = (self._clock.now - length) // FRAME_SAMPLES
+        return max(arrived, self.next_index)
 
     def ready(self) -> bool:
         """Whether the next frame may be released now."""
