@@ -330,3 +330,18 @@ def test_a_menu_that_hangs_up_on_silence_is_its_no_input_place() -> None:
     )
     truth["keys"].append({"digit": "7", "start_s": 16.0, "node": "main", "action": "invalid"})
     assert node_place(node("n", "dropped", 29.0, 29.0), lambda _: truth, design) == "main:invalid"
+
+
+def test_show_of_a_missing_or_foreign_report_is_a_one_line_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from shopper.cli.main import app
+
+    missing = tmp_path / "nowhere" / "report.json"
+    foreign = tmp_path / "report.json"
+    foreign.write_text(json.dumps({"half": "dev"}))
+    for report, says in ((missing, "cannot read it"), (foreign, "not a `bench verdicts` report")):
+        shown = CliRunner().invoke(app, ["bench", "verdicts", "--show", str(report)])
+        assert shown.exit_code == 2, shown.output
+        assert shown.stderr.count("\n") == 1, shown.stderr
+        assert str(report) in shown.stderr and says in shown.stderr

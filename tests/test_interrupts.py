@@ -44,8 +44,8 @@ def test_a_signal_hangs_up_and_keeps_the_evidence(
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not session_processes(process.pid)[1:]:
-        time.sleep(0.5)  # the speech workers have started: the call is under way
+    while time.monotonic() < deadline and not list(out.rglob("recording.wav")):
+        time.sleep(0.2)  # a call's recording starts as it is dialled (its model loaded)
     time.sleep(12)
     process.send_signal(sent)
     stdout, stderr = process.communicate(timeout=120)

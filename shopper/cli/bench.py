@@ -16,6 +16,7 @@ import typer
 
 from shopper.asr.selection import EngineChoice
 from shopper.cli.errors import one_line_errors
+from shopper.errors import ShopperError
 
 bench_app = typer.Typer(help="Measure accuracy and speed on real telephony material.")
 
@@ -255,7 +256,18 @@ def _show_verdicts(saved_report: Path) -> None:
     from shopper.bench.verdicts import VerdictsReport, rescore
     from shopper.bench.verdicts_design import load_half
 
-    saved = VerdictsReport.from_json(json.loads(saved_report.read_text()))
+    try:
+        saved = VerdictsReport.from_json(json.loads(saved_report.read_text()))
+    except OSError as error:
+        raise ShopperError(
+            f"{saved_report}: cannot read it ({error.strerror}); give the report.json a "
+            "`bench verdicts --out DIR` run wrote (DIR/HALF/report.json)"
+        ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise ShopperError(
+            f"{saved_report}: not a `bench verdicts` report ({type(error).__name__}: {error}); "
+            "give the report.json a `bench verdicts --out DIR` run wrote (DIR/HALF/report.json)"
+        ) from None
     typer.echo(rescore(saved, load_half(saved.half), saved_report.parent).render())
 
 
