@@ -196,3 +196,32 @@ def test_a_message_before_a_long_menu_replayed_whole_is_kept() -> None:
     prompts, _ = _apart(state, result)
     assert [(p.text, p.known) for p in prompts] == [(message, None), (again, "main")]
     assert [n.prompt for n in state.map.nodes] == [ALDER_MAIN], "the menu is not split"
+
+
+CIVIC_WELCOME = "You have reached a savvy, clinked apartment of motor vehicles."
+CIVIC_MENU = (
+    "For driver licenses, say licenses or press one. For vehicle registration, say "
+    "registration or press two for all other matters, please stay on the line."
+)
+
+
+def test_a_menu_heard_alone_and_alike_to_its_first_hearing_splits_off_the_greeting() -> None:
+    """CivicLink awb: a greeting of 10 words before a menu of 25. The menu heard alone (9 at
+    the license menu goes back to it) is 0.76 alike to the first hearing, so it was known by
+    its words as the whole, and the greeting never became a place of its own."""
+    first = f"{CIVIC_WELCOME} {CIVIC_MENU}"
+    assert same_prompt(first, CIVIC_MENU), "the case: alike enough to be known by words"
+    state = _Crawl(CrawlSettings("ivr.yaml", Path(".")), CrawlMap("ivr.yaml", "2026-12-06T00:00Z"))
+    state.map.nodes.append(MapNode("main", first, "menu", []))
+    state.routes["main"] = ()
+    heard = HeardPrompt(CIVIC_MENU, 40.0, 52.0, None)
+    result = PathResult("call", "moonshine", "calls/call", 55.0, "menu", [heard])
+    prompts, _ = _apart(state, result)
+    assert [(p.text, p.known) for p in prompts] == [(CIVIC_MENU, "main")]
+    greeting, menu = state.map.nodes
+    assert (greeting.kind, greeting.prompt) == ("message", CIVIC_WELCOME)
+    assert (menu.id, menu.kind, menu.prompt) == ("main", "menu", CIVIC_MENU)
+    assert [(o.key, o.to) for o in greeting.options] == [("", "main")]
+    again, _ = _apart(state, result)
+    assert [p.text for p in again] == [CIVIC_MENU], "now simply the menu, known by its words"
+    assert len(state.map.nodes) == 2, "asked again, the menu is not split twice"

@@ -688,7 +688,10 @@ def _apart(state: _Crawl, result: PathResult) -> tuple[list[HeardPrompt], list[i
     origins: list[int] = []
     for index, heard in enumerate(result.prompts):
         known = _known_by_words(state, heard)
-        begins = _menu_in(state, heard) if known is None else _replay_after_speech(known, heard)
+        if known is None:
+            begins = _menu_in(state, heard)
+        else:
+            begins = _replay_after_speech(known, heard) or _rest_alone(state, known, heard)
         pieces = [heard] if begins is None else _cut_before(heard, *begins)
         kept += pieces
         origins += [index] * len(pieces)
@@ -719,6 +722,24 @@ def _replay_after_speech(menu: MapNode, heard: HeardPrompt) -> tuple[int, str] |
         return None
     start = replay_start(menu.prompt, heard.text)
     return None if start is None or start < MIN_COMPARED_WORDS else (start, menu.id)
+
+
+def _rest_alone(state: _Crawl, menu: MapNode, heard: HeardPrompt) -> tuple[int, str] | None:
+    """(word where `menu` begins, its id) when a prompt known by its words as that menu is
+    only its rest, without its first sentences: the phone system came back to the menu alone
+    and its first hearing was a greeting, then the menu, which is split (as _menu_in splits
+    a menu heard alone whose words are further from the whole). A short greeting before a
+    long menu leaves the two 0.75 alike or more by word edit distance (CivicLink slt: "You
+    have reached the CivicLink Department of Motor Vehicles." before a menu of 25 words),
+    so the menu heard again alone was taken for the whole and the greeting was never a place."""
+    if menu.kind != "menu" or heard.known is not None:
+        return None
+    tail = tail_start(menu.prompt, heard.text)
+    if tail is None:
+        return None
+    said_at, heard_at = tail
+    _split_menu(state, menu, said_at)
+    return heard_at, menu.id
 
 
 def _cut_before(heard: HeardPrompt, at: int, menu: str) -> list[HeardPrompt]:
