@@ -18,6 +18,7 @@ from shopper.asr.models import bundled_moonshine_model
 from shopper.asr.moonshine_engine import (
     MAX_CHUNK_S,
     MIN_CHUNK_S,
+    PADDINGS_S,
     WORKER_NICENESS,
     Job,
     MoonshineEngine,
@@ -25,6 +26,8 @@ from shopper.asr.moonshine_engine import (
     MoonshineWorkerPool,
     NativeModel,
     PendingReading,
+    _model_audio,
+    _padded,
     fair_pick,
     load_model,
     quiet_cuts,
@@ -46,6 +49,7 @@ from shopper.bench.corpus import prompt_transcripts
 from shopper.sandbox.sounds import PROMPTS_DIR, moh_files
 from shopper.text.normalize import normalize
 from shopper.text.wer import word_errors
+from shopper.tts import synthesize
 
 pytestmark = pytest.mark.slow
 
@@ -192,6 +196,36 @@ def test_long_speech_is_cut_in_a_pause_and_fully_transcribed(engine: MoonshineEn
     prompt_errors, prompt_words = word_errors(text, hypothesis)
     assert prompt_errors <= 0.1 * prompt_words, hypothesis
     assert normalize(hypothesis).split()[-2:] == normalize(text).split()[-2:]
+
+
+def test_speech_the_model_reads_as_nothing_whole_is_read_in_halves(
+    engine: MoonshineEngine,
+) -> None:
+    """Three espeak-ng sentences with the pauses the dev IVR SkyLark has between them: the
+    model ends its reading of the whole at once (with every padding), and a crawl took the
+    message for a drop. Read again in two halves, cut in a pause, the words are there."""
+    pause = [silence(0.38), silence(0.44)]
+    said = [
+        synthesize("To book a new flight, press 1.", "en-us", 160),
+        synthesize("Flight status is available at skylark dot com or in our app.", "en-us", 160),
+        synthesize("Thank you for calling.", "en-us", 160),
+    ]
+    whole = np.concatenate([said[0], pause[0], said[1], pause[1], said[2]])
+    worker = MoonshineWorker()
+    try:
+        read_whole = [
+            worker.read(_padded(_model_audio(whole, TELEPHONY_RATE), padding)).text
+            for padding in PADDINGS_S
+        ]
+    finally:
+        worker.close()
+    assert read_whole == ["", "", ""], "the case: the model reads the whole as nothing"
+    reading = engine.read(whole)
+    assert len(reading.chunks) == 2
+    first, second = (len(chunk.samples) for chunk in reading.chunks)
+    assert first + second == len(whole)
+    assert "thank you for calling" in normalize(reading.text), reading.text
+    assert "status" in normalize(reading.text) or "skylark" in normalize(reading.text)
 
 
 def test_quiet_cuts_fall_in_the_gap_between_two_sounds() -> None:

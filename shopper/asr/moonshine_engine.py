@@ -103,6 +103,10 @@ Padding keeps words at the edges from being clipped, but the model sometimes ret
 at all for clear speech with a silent tail (the wheel's own beckett.wav, band-limited to
 8 kHz, gives nothing with any trailing silence and the right text without), so an empty
 result is retried with less padding. Real non-speech costs three calls instead of one."""
+EMPTY_SPLIT_S = 3.0
+"""A chunk at least this long that the model reads as nothing is read again in two halves
+(see `MoonshineEngine._whole_or_halves`): long enough to hold two sentences, while a shorter
+empty stretch is more likely a cough or a click than words the model dropped."""
 MERGE_GAP_S = 0.6
 """Stretches of speech closer than this are one utterance (the classifier already bridges
 pauses under 0.36 s; sentence pauses in prompts are a little longer)."""
@@ -908,8 +912,39 @@ class MoonshineEngine:
         min_len = round(MIN_CHUNK_S * rate)
         cuts = quiet_cuts(samples, max_len, min_len)
         chunks = [chunk for chunk in np.split(samples, cuts) if len(chunk)]
-        futures = [self._pool.submit(_model_audio(chunk, rate), owner) for chunk in chunks]
-        return PendingReading(self, chunks, rate, futures)
+        futures = [self._whole_or_halves(chunk, rate, owner) for chunk in chunks]
+        return PendingReading(self, rate, futures)
+
+    def _whole_or_halves(
+        self, chunk: Samples, rate: int, owner: int
+    ) -> Future[list[tuple[Samples, ChunkText]]]:
+        """The chunk read whole; when the model gives no text for it with any padding and it
+        is at least EMPTY_SPLIT_S long, its two halves, cut at the quietest 100 ms of its
+        middle half, each read (both halves are then the utterance's chunks). Moonshine
+        sometimes ends its reading at once on clear speech: espeak-ng's "To book a new
+        flight, press 1. Flight status is available at skylark dot com or in our app. Thank
+        you for calling." (8.9 s, tests/test_moonshine_engine.py) reads as nothing whole,
+        and as the three sentences in two pieces; in a crawl, the message before a hang-up
+        was lost and its place taken for a drop. Speech the classifier heard for seconds
+        is not silence, so it is read again in pieces rather than taken for none."""
+        whole = self._pool.submit(_model_audio(chunk, rate), owner)
+        pieces: Future[list[tuple[Samples, ChunkText]]] = Future()
+
+        def read(done: Future[ChunkText]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                _pass_on(done, pieces)
+                return
+            text = done.result()
+            if text.text or len(chunk) < round(EMPTY_SPLIT_S * rate):
+                pieces.set_result([(chunk, text)])
+                return
+            cut = quiet_cuts(chunk, 3 * len(chunk) // 4, len(chunk) // 4)[0]
+            halves = [chunk[:cut], chunk[cut:]]
+            read_halves = [self._pool.submit(_model_audio(half, rate), owner) for half in halves]
+            _when_all(read_halves, lambda texts: list(zip(halves, texts, strict=True)), pieces)
+
+        whole.add_done_callback(read)
+        return pieces
 
     def count_wait(self, chunks: Sequence[ChunkText]) -> None:
         """Count one utterance's wait for text (see `waited_cpu_s`)."""
@@ -938,6 +973,40 @@ class MoonshineEngine:
 
         scored.add_done_callback(done)
         return margins
+
+
+def _pass_on(done: Future[Any], to: Future[Any]) -> None:
+    """Give `to` the cancellation or the error `done` ended with."""
+    error = None if done.cancelled() else done.exception()
+    if error is None:
+        to.cancel()
+    else:
+        to.set_exception(error)
+
+
+def _when_all(
+    futures: list[Future[ChunkText]],
+    joined: Callable[[list[ChunkText]], list[tuple[Samples, ChunkText]]],
+    to: Future[list[tuple[Samples, ChunkText]]],
+) -> None:
+    """Resolve `to` with `joined` of the futures' results once all are done, or with the
+    first failure."""
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_: Future[ChunkText]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        failed = next((f for f in futures if f.cancelled() or f.exception() is not None), None)
+        if failed is not None:
+            _pass_on(failed, to)
+        else:
+            to.set_result(joined([f.result() for f in futures]))
+
+    for future in futures:
+        future.add_done_callback(one_done)
 
 
 def _model_audio(samples: Samples, rate: int) -> NDArray[np.float32]:
@@ -1016,12 +1085,12 @@ class PendingReading:
     def __init__(
         self,
         engine: MoonshineEngine,
-        chunks: list[Samples],
         rate: int,
-        futures: list[Future[ChunkText]],
+        futures: list[Future[list[tuple[Samples, ChunkText]]]],
     ) -> None:
+        """`futures`: for each chunk of the utterance, the pieces it was read in (itself, or
+        its halves: see `MoonshineEngine._whole_or_halves`) with their readings."""
         self._engine = engine
-        self._chunks = chunks
         self._rate = rate
         self._futures = futures
         self._reading: Reading | None = None
@@ -1034,12 +1103,10 @@ class PendingReading:
         """The reading; waits for the workers (blocking) unless `done()`. The engine's
         `waited_cpu_s` counts the utterance the first time it is taken."""
         if self._reading is None:
-            texts = [future.result() for future in self._futures]
-            self._engine.count_wait(texts)
+            pieces = [piece for future in self._futures for piece in future.result()]
+            self._engine.count_wait([text for _, text in pieces])
             self._reading = Reading(
-                tuple(
-                    ChunkReading(c, self._rate, t) for c, t in zip(self._chunks, texts, strict=True)
-                )
+                tuple(ChunkReading(samples, self._rate, text) for samples, text in pieces)
             )
         return self._reading
 
