@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -462,3 +464,29 @@ def test_the_workers_are_shared_between_calls() -> None:
     scoring[2].urgent = True  # a score: its call waits for it without taking audio
     assert fair_pick(scoring, 0, {}) == 2
     assert fair_pick(scoring, 1, {}) == 0
+
+
+STOP_UNDER_CTRL_C = """
+import os, signal, subprocess, sys, threading
+from shopper.asr.moonshine_engine import _stop_all
+
+worker = subprocess.Popen(
+    [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+     "time.sleep(1.5)"],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+)
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+_stop_all([worker])
+print("stopped", worker.returncode)
+"""
+
+
+def test_a_ctrl_c_while_the_workers_are_stopped_lets_them_end() -> None:
+    """A second Ctrl-C, sent to the whole group as a terminal does, that lands while shopper
+    waits for its speech workers to end printed a traceback from the exit handler."""
+    stopped = subprocess.run(
+        [sys.executable, "-c", STOP_UNDER_CTRL_C], capture_output=True, text=True, timeout=60
+    )
+    assert stopped.returncode == 0, stopped.stderr
+    assert "Traceback" not in stopped.stderr and "KeyboardInterrupt" not in stopped.stderr
+    assert stopped.stdout.strip() == "stopped 0"

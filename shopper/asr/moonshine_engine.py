@@ -59,7 +59,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -507,18 +507,42 @@ def _read_reply(process: subprocess.Popen[bytes]) -> tuple[int, float, float, st
 
 
 def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
-    """End worker processes: closing stdin asks politely, a kill follows if that is ignored."""
-    for process in processes:
-        if process.stdin is not None:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    """End worker processes: closing stdin asks politely, a kill follows if that is ignored.
+    Ctrl-C is ignored meanwhile (at most 5 s a worker): shopper stops them because it is
+    already ending, often for a first Ctrl-C, and a second one pressed at the wrong moment
+    (as a terminal sends it, to every process of the group) printed a traceback from the
+    exit handler instead of letting the workers end."""
+    with _interrupts_ignored():
+        for process in processes:
+            _stop(process)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored inside the block, when in the main thread (the only one Python lets
+    set a handler; signals are handled there anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 @dataclass(frozen=True, slots=True)
