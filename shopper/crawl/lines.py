@@ -112,12 +112,22 @@ def _start_line(
     vosk_model: Path | None,
     speech_workers: int,
 ) -> None:
-    """Initializer of a line process."""
+    """Initializer of a line process. Its engine recalls the readings of replayed prompts
+    across the line's calls: a crawl calls one phone system over and over, and every call
+    hears its first menus again (the fingerprint only matches a whole replay of a recording
+    of 2 s or more, so a prompt cut by a key is read afresh). It reads each recording once,
+    and alike on every call."""
     leave_stopping_to_shopper(shopper_pid)
     global _engine, _hang_up, _legs
     _hang_up = _HangUp(stop)
     _legs = legs
-    _engine = select_engine(choice, vosk_model, deterministic=True, speech_workers=speech_workers)
+    _engine = select_engine(
+        choice,
+        vosk_model,
+        deterministic=True,
+        speech_workers=speech_workers,
+        recall_across_calls=True,
+    )
 
 
 def _call(number: int, job: PathJob) -> CallResult | None:

@@ -33,7 +33,9 @@ class SharedLines:
     context manager. The explorer keeps at most `lines` calls in progress."""
 
     def __init__(self, engine: EngineChoice, vosk_model: Path | None = None) -> None:
-        self._engine = select_engine(engine, vosk_model, deterministic=True)
+        self._engine = select_engine(
+            engine, vosk_model, deterministic=True, recall_across_calls=True
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="crawl-lines", daemon=True)
         self._calls: set[asyncio.Task[CallResult]] = set()
