@@ -256,17 +256,15 @@ def _show_verdicts(saved_report: Path) -> None:
     from shopper.bench.verdicts import VerdictsReport, rescore
     from shopper.bench.verdicts_design import load_half
 
+    fix = "give the report.json a `bench verdicts --out DIR` run wrote (DIR/HALF/report.json)"
     try:
         saved = VerdictsReport.from_json(json.loads(saved_report.read_text()))
     except OSError as error:
-        raise ShopperError(
-            f"{saved_report}: cannot read it ({error.strerror}); give the report.json a "
-            "`bench verdicts --out DIR` run wrote (DIR/HALF/report.json)"
-        ) from None
+        raise ShopperError(f"{saved_report}: cannot read it ({error.strerror}); {fix}") from None
     except (ValueError, KeyError, TypeError) as error:
+        what = f"{type(error).__name__}: {error}"
         raise ShopperError(
-            f"{saved_report}: not a `bench verdicts` report ({type(error).__name__}: {error}); "
-            "give the report.json a `bench verdicts --out DIR` run wrote (DIR/HALF/report.json)"
+            f"{saved_report}: not a `bench verdicts` report ({what}); {fix}"
         ) from None
     typer.echo(rescore(saved, load_half(saved.half), saved_report.parent).render())
 

@@ -702,11 +702,9 @@ def _menu_in(state: _Crawl, heard: HeardPrompt) -> tuple[int, str] | None:
     """(word of `heard` where a known menu begins, the menu) when `heard` ends with it: the
     rest of a menu without its first sentences (which are then a greeting of their own: the
     menu node is split), or the whole menu again after other speech."""
-    tail = _menu_tail(state, heard)
+    tail = _split_at_tail(state, state.map.nodes, heard)
     if tail is not None:
-        menu, said_at, heard_at = tail
-        _split_menu(state, menu, said_at)
-        return heard_at, menu.id
+        return tail
     replay = _menu_replay(state, heard)
     return None if replay is None else (replay[1], replay[0].id)
 
@@ -732,14 +730,7 @@ def _rest_alone(state: _Crawl, menu: MapNode, heard: HeardPrompt) -> tuple[int, 
     long menu leaves the two 0.75 alike or more by word edit distance (CivicLink slt: "You
     have reached the CivicLink Department of Motor Vehicles." before a menu of 25 words),
     so the menu heard again alone was taken for the whole and the greeting was never a place."""
-    if menu.kind != "menu" or heard.known is not None:
-        return None
-    tail = tail_start(menu.prompt, heard.text)
-    if tail is None:
-        return None
-    said_at, heard_at = tail
-    _split_menu(state, menu, said_at)
-    return heard_at, menu.id
+    return None if heard.known is not None else _split_at_tail(state, [menu], heard)
 
 
 def _cut_before(heard: HeardPrompt, at: int, menu: str) -> list[HeardPrompt]:
@@ -755,11 +746,18 @@ def _cut_before(heard: HeardPrompt, at: int, menu: str) -> list[HeardPrompt]:
     ]
 
 
-def _menu_tail(state: _Crawl, heard: HeardPrompt) -> tuple[MapNode, int, int] | None:
-    for menu in state.map.nodes:
+def _split_at_tail(
+    state: _Crawl, nodes: list[MapNode], heard: HeardPrompt
+) -> tuple[int, str] | None:
+    """(word of `heard` where the menu begins, its id) for the first menu of `nodes` whose
+    rest, without its first sentences, `heard` ends with (identity.tail_start); that menu is
+    split in two (_split_menu)."""
+    for menu in nodes:
         tail = tail_start(menu.prompt, heard.text) if menu.kind == "menu" else None
         if tail is not None:
-            return menu, *tail
+            said_at, heard_at = tail
+            _split_menu(state, menu, said_at)
+            return heard_at, menu.id
     return None
 
 
