@@ -104,6 +104,27 @@ def test_a_heard_break_at_or_next_to_the_phrases_own_adds_no_split() -> None:
     assert not any("epartment" in text.replace("department", "") for text in texts)
 
 
+def test_rendering_writes_a_contraction_as_the_script_does() -> None:
+    """Normalising spells `we'll` 'well' and `you've` 'you have'; the model writes what it
+    hears as "we'll", so the rendering says it the script's way (the plain words too)."""
+    texts = _rendered("we'll return your call", "Press one and reel return your call.")
+    assert texts[0] == "Press one and we'll return your call."
+    assert "Press one and well return your call." in texts
+    texts = _rendered("we\u2019ll return your call", "Press one and reel return your call.")
+    assert texts[0] == "Press one and we'll return your call.", "typographic apostrophe"
+
+
+def test_a_heard_word_is_not_kept_as_part_of_a_contraction() -> None:
+    """A heard "You" for `you've`: it does not agree with half of 'you have', so the stretch
+    that replaces it can say "You've"."""
+    (texts, _) = _grouped("you've reached TelNova", "You reached tell Nova today.")
+    assert texts[0] == "You've reached tell Nova today."
+    assert _rendered("I didn't get that", "I did and get that.")[:2] == (
+        "I didn't get that.",
+        "I did not get that.",
+    )
+
+
 def test_rendering_offers_numbers_as_words_and_numerals() -> None:
     texts = _rendered("press two", "Prestew for billing.")
     assert "Press two for billing." in texts

@@ -313,3 +313,19 @@ def test_verify_leaves_the_event_loop_free_while_the_worker_scores(
     ticks, fits = asyncio.run(ticks_during_verify())
     assert len(fits) == len(candidates)
     assert ticks > 1
+
+
+def test_the_model_writes_a_contraction_it_hears_as_one(engine: MoonshineEngine) -> None:
+    """Why renderings keep a script's contractions (shopper.text.render): normalising writes
+    `we'll` as 'well' and `you've` as 'you have', and the model rates those spellings of the
+    spoken words well below the contraction, wherever its own reading of the sentence went."""
+    cases = [
+        ("Press one and we'll return your call.", "we'll", "well", "slt"),
+        ("You've reached the billing department.", "You've", "You have", "awb"),
+        ("I'm sorry, I didn't get that.", "didn't", "did not", "rms"),
+    ]
+    for sentence, contraction, normalised, voice in cases:
+        stream, utterance = heard(engine, spoken(sentence, voice, "flite"))
+        plain = sentence.replace(contraction, normalised)
+        fits = margin_of(verify(stream, utterance, [sentence, plain]))
+        assert fits[sentence] > fits[plain] + 3.0, (utterance.text, fits)

@@ -222,10 +222,15 @@ def _spoken_number(found: re.Match[str]) -> str:
     return f" {spoken} "
 
 
+def plain_apostrophes(text: str) -> str:
+    """Typographic apostrophes (curly, modifier letter, grave and acute accents) written as the
+    plain one."""
+    return _APOSTROPHES_RE.sub("'", text)
+
+
 def _plain_words(text: str) -> str:
     """Rules 1-6: everything except the table, as space-separated words."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _APOSTROPHES_RE.sub("'", text)
+    text = plain_apostrophes(unicodedata.normalize("NFKC", text).lower())
     text = _SYMBOL_RE.sub(lambda found: f" {_SYMBOLS[found[0]]} ", text)
     text = _THOUSANDS_SEPARATOR_RE.sub(
         lambda found: f" {_cardinal(int(found[0].replace(',', '')))} ", text

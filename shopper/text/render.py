@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shopper.text.letters import LetterWindow
-from shopper.text.normalize import ONES, TENS, normalize
+from shopper.text.normalize import ONES, TENS, normalize, plain_apostrophes
 from shopper.text.wer import word_edit_distance
 
 _NUMBER_WORDS = {word: value for value, word in enumerate(ONES)}
@@ -104,12 +104,12 @@ def stretches(
     """`renderings`, each group with the phrase words it judges (a word-by-word group judges
     its one word; any other, the words of its stretch)."""
     written = [_written(raw, mishearings) for raw in heard.split()]
-    spoken = tuple(normalize(phrase, mishearings).split())
-    cased = _phrase_case(phrase, mishearings)
+    said = _said(phrase, mishearings)
+    forms = _phrase_forms(phrase, mishearings)
     found: list[Stretch] = []
-    for group in _differences(written, spoken, window, word_breaks):
+    for group in _differences(written, said, window, word_breaks):
         texts = [
-            text for difference in group for text in _rendered(written, window, difference, cased)
+            text for difference in group for text in _rendered(written, window, difference, forms)
         ]
         first = group[0]
         said_at = tuple(range(first.said_start, first.said_start + len(first.said)))
@@ -136,11 +136,12 @@ def swapped(
     lines its "four" up with the heard "four". None when the heard word that says `at` says
     more than it ("24" for `twenty four`)."""
     written = [_written(raw, mishearings) for raw in heard.split()]
-    spoken = tuple(normalize(phrase, mishearings).split())
-    cased = _phrase_case(phrase, mishearings)
+    said_words = _said(phrase, mishearings)
+    spoken = said_words.spoken
+    forms = _phrase_forms(phrase, mishearings)
     inside = written[window.start : window.end]
     differences: list[Difference] = []
-    for heard_at, said_at in _agreements(inside, spoken):
+    for heard_at, said_at in _agreements(inside, said_words):
         size = len(inside[heard_at].spoken)
         if said_at <= at < said_at + size:
             if size != 1:
@@ -149,7 +150,7 @@ def swapped(
             differences = [Difference(start, start + 1, (spoken[at],), at)]
             break
     else:
-        groups = _differences(written, spoken, window, word_breaks=False)
+        groups = _differences(written, said_words, window, word_breaks=False)
         covering = [d for group in groups for d in group if d.says(at)]
         differences = list(dict.fromkeys(covering))
     if not differences:
@@ -159,7 +160,7 @@ def swapped(
         said = list(difference.said)
         said[at - difference.said_start] = other
         rival = Difference(difference.start, difference.end, tuple(said), difference.said_start)
-        texts += _rendered(written, window, rival, cased)
+        texts += _rendered(written, window, rival, forms)
     return tuple(dict.fromkeys(texts))
 
 
@@ -180,7 +181,7 @@ def _rendered(
     written: Sequence[_Written],
     window: LetterWindow,
     difference: Difference,
-    cased: Mapping[str, str],
+    forms: Mapping[tuple[str, ...], str],
 ) -> list[str]:
     """Whole-utterance texts that say the phrase at one difference, the plain one first."""
     spans = [(difference.start, difference.end)]
@@ -190,9 +191,9 @@ def _rendered(
         spans.append((difference.start, difference.end + 1))
     texts: list[str] = []
     for start, end in spans:
-        for numerals, case in itertools.product((False, True), (cased, {})):
+        for numerals, spelling in itertools.product((False, True), (forms, {})):
             said = _replacement(
-                written[start:end], difference.said, case, numerals, _starts(written, start)
+                written[start:end], difference.said, spelling, numerals, _starts(written, start)
             )
             texts.append(_spliced(written, start, end, said))
     split = _split_as_heard(written[difference.start : difference.end], difference.said)
@@ -202,15 +203,16 @@ def _rendered(
 
 
 def _differences(
-    written: Sequence[_Written], spoken: Sequence[str], window: LetterWindow, word_breaks: bool
+    written: Sequence[_Written], said: _Said, window: LetterWindow, word_breaks: bool
 ) -> list[list[Difference]]:
     """The stretches of the window the phrase does not agree with, in order (without those
     that differ only in word breaks, unless asked), each as the differences any of which
     may say it there (see `_word_by_word`)."""
     inside = written[window.start : window.end]
+    spoken = said.spoken
     found: list[list[Difference]] = []
     heard_at = said_at = 0
-    for heard_end, said_end in [*_agreements(inside, spoken), (len(inside), len(spoken))]:
+    for heard_end, said_end in [*_agreements(inside, said), (len(inside), len(spoken))]:
         heard_letters = "".join("".join(w.spoken) for w in inside[heard_at:heard_end])
         same_letters = heard_letters == "".join(spoken[said_at:said_end])
         if (heard_end > heard_at or said_end > said_at) and (word_breaks or not same_letters):
@@ -222,6 +224,7 @@ def _differences(
                     said_at,
                 ),
                 written,
+                said,
                 word_breaks,
             )
         if heard_end < len(inside):
@@ -230,7 +233,7 @@ def _differences(
 
 
 def _word_by_word(
-    difference: Difference, written: Sequence[_Written], word_breaks: bool
+    difference: Difference, written: Sequence[_Written], said: _Said, word_breaks: bool
 ) -> list[list[Difference]]:
     """A stretch where each heard word stands for one word of the phrase ("Press to four
     billing" for `press two for billing`) is also judged word by word: one group per word
@@ -246,10 +249,12 @@ def _word_by_word(
     The words line up one to one when there are as many on each side and
     pairing them in order costs no more letter edits than the whole stretch does
     ("clinked apartment" for `civiclink department` does not: its letters line up across
-    the word break). Any other stretch (words split, joined, left out or added) stays
-    whole."""
+    the word break). Any other stretch (words split, joined, left out or added), and one
+    that says part of a contraction (`didn't`, normalised 'did not'), stays whole."""
     heard = written[difference.start : difference.end]
     if len(heard) < 2 or len(heard) != len(difference.said):
+        return [[difference]]
+    if not all(said.whole(difference.said_start + at, 1) for at in range(len(heard))):
         return [[difference]]
     if any(len(word.spoken) != 1 for word in heard):
         return [[difference]]
@@ -359,28 +364,63 @@ def _starts(written: Sequence[_Written], index: int) -> bool:
     return index == 0 or written[index - 1].trailing.rstrip().endswith(_SENTENCE_ENDS)
 
 
-def _phrase_case(phrase: str, mishearings: Mapping[str, str] | None) -> dict[str, str]:
-    """The script's own capitalisation of a word ('Northwind'), where it wrote one."""
-    cased: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """The phrase's normalised words, and where each of its written words begins among them
+    (`you've` is two normalised words, 'you have')."""
+
+    spoken: tuple[str, ...]
+    starts: frozenset[int]
+
+    def whole(self, at: int, size: int) -> bool:
+        """Whether normalised words at:at+size are whole written words of the phrase."""
+        return size > 0 and at in self.starts and at + size in self.starts
+
+
+def _said(phrase: str, mishearings: Mapping[str, str] | None) -> _Said:
+    """`_Said` of a phrase. Where normalising the whole phrase is not its words normalised one
+    by one (a mishearing that spans two of them), every normalised word counts as a written
+    one."""
+    spoken = tuple(normalize(phrase, mishearings).split())
+    each = [tuple(normalize(raw, mishearings).split()) for raw in phrase.split()]
+    if tuple(word for words in each for word in words) != spoken:
+        return _Said(spoken, frozenset(range(len(spoken) + 1)))
+    return _Said(spoken, frozenset(itertools.accumulate((len(words) for words in each), initial=0)))
+
+
+def _phrase_forms(phrase: str, mishearings: Mapping[str, str] | None) -> dict[tuple[str, ...], str]:
+    """The script's own spelling of its words where normalising changes more than their case
+    the recogniser would give them: capitals ('Northwind') and contractions ("we'll", which
+    normalises to 'well'; "you've" to 'you have'). Keyed by the normalised words each stands
+    for. The model writes a contraction it hears as one: on one flite slt utterance "we'll
+    return your call" scored -1.4 nats against its own "reel return your call", and "well
+    return your call" -10.6."""
+    forms: dict[tuple[str, ...], str] = {}
     for raw in phrase.split():
         word = _written(raw, mishearings)
-        if len(word.spoken) == 1 and word.core != word.core.lower() and word.core.isalpha():
-            cased[word.spoken[0]] = word.core
-    return cased
+        core = plain_apostrophes(word.core)
+        if not word.spoken or not core.replace("'", "").isalpha():
+            continue
+        if (core != core.lower() and len(word.spoken) == 1) or "'" in core:
+            forms[word.spoken] = core
+    return forms
 
 
-def _agreements(window: Sequence[_Written], spoken: Sequence[str]) -> list[tuple[int, int]]:
+def _agreements(window: Sequence[_Written], said: _Said) -> list[tuple[int, int]]:
     """(heard index, phrase index) of heard words kept as written: the longest run of agreement.
 
     A heard word agrees when its normalised words are the phrase's next words ('1' agrees with
-    'one', '24' with 'twenty four'). Words that say nothing ('um') never anchor anything.
+    'one', '24' with 'twenty four') and are whole words of the phrase: "You" does not agree
+    with the 'you' of `you've` (normalised 'you have'), so the rendering that replaces it can
+    say "You've" as the model writes it. Words that say nothing ('um') never anchor anything.
     """
+    spoken = said.spoken
     rows, columns = len(window), len(spoken)
     best = [[0] * (columns + 1) for _ in range(rows + 1)]
     for i in range(rows - 1, -1, -1):
         size = len(window[i].spoken)
         for j in range(columns - 1, -1, -1):
-            agrees = size > 0 and tuple(spoken[j : j + size]) == window[i].spoken
+            agrees = said.whole(j, size) and tuple(spoken[j : j + size]) == window[i].spoken
             best[i][j] = max(
                 best[i + 1][j], best[i][j + 1], best[i + 1][j + size] + size if agrees else 0
             )
@@ -389,7 +429,7 @@ def _agreements(window: Sequence[_Written], spoken: Sequence[str]) -> list[tuple
     while i < rows and j < columns:
         size = len(window[i].spoken)
         if (
-            size > 0
+            said.whole(j, size)
             and tuple(spoken[j : j + size]) == window[i].spoken
             and best[i][j] == best[i + 1][j + size] + size
         ):
@@ -405,13 +445,13 @@ def _agreements(window: Sequence[_Written], spoken: Sequence[str]) -> list[tuple
 def _replacement(
     replaced: Sequence[_Written],
     said: Sequence[str],
-    cased: Mapping[str, str],
+    forms: Mapping[tuple[str, ...], str],
     numerals: bool,
     sentence_start: bool,
 ) -> list[str]:
-    """`said` in the style of the heard words it replaces (their case, outer punctuation)."""
-    words = _numerals(said) if numerals else list(said)
-    words = [cased.get(word, word) for word in words]
+    """`said` in the style of the heard words it replaces (their case, outer punctuation),
+    in the script's own spelling where `forms` has it."""
+    words = _spelt(_numerals(said) if numerals else list(said), forms)
     if not replaced:  # words the recogniser left out: capitalised only to start a sentence
         return [_capitalised(word) for word in words[:1]] + words[1:] if sentence_start else words
     if len(replaced) > 1 and all(w.core[:1].isupper() for w in replaced):
@@ -424,6 +464,24 @@ def _replacement(
     words[0] = leading + words[0]
     words[-1] = words[-1] + trailing
     return words
+
+
+def _spelt(words: Sequence[str], forms: Mapping[tuple[str, ...], str]) -> list[str]:
+    """Normalised words with each run that `forms` spells otherwise written its way."""
+    longest = max((len(key) for key in forms), default=0)
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        size = next(
+            (n for n in range(longest, 0, -1) if tuple(words[index : index + n]) in forms), 0
+        )
+        if size:
+            out.append(forms[tuple(words[index : index + size])])
+            index += size
+        else:
+            out.append(words[index])
+            index += 1
+    return out
 
 
 def _capitalised(word: str) -> str:
