@@ -211,3 +211,20 @@ def test_a_far_end_that_hangs_up_after_saying_something_else_says_what(
     assert message.startswith("the far end hung up at "), message
     said = [str(u["text"]) for u in result["transcript"]]  # type: ignore[attr-defined]
     assert f"after saying {' '.join(said)!r}, not the expected prompt" in message, message
+
+
+async def test_a_web_address_said_with_dot_passes_and_a_wrong_ending_fails(
+    engine: SpeechEngine,
+) -> None:
+    """flite awb reads "civiclink dot gov" as "civeclink.gov": the script's spoken form is
+    written as the recogniser writes an address and passes on the audio; the same address
+    with another ending does not."""
+    spoken = "You can renew your license online at civiclink dot gov. Goodbye."
+    stream, finals = await heard(engine, synthesize(spoken, "awb", 165, "flite"))
+    heard_text = " ".join(u.text for u in finals)
+    right = "civiclink dot gov"
+    assert not contains(right).match(heard_text).matched, "the transcript alone decides this"
+    found = await Confirmer(stream, [contains(right)]).confirm(finals)
+    assert found is not None and found[1].method == "audio", heard_text
+    for wrong in ("civiclink dot org", "civiclink.com"):
+        assert await Confirmer(stream, [contains(wrong)]).confirm(finals) is None, wrong

@@ -125,6 +125,15 @@ def test_a_heard_word_is_not_kept_as_part_of_a_contraction() -> None:
     )
 
 
+def test_a_web_address_is_rendered_as_the_recogniser_wrote_the_one_it_heard() -> None:
+    """ "skylark.com" and `skylark dot com` are the same words; over an address written as
+    one word, the phrase is written as one too."""
+    assert find_letters(Phrase("skylark dot com", "contains", ()), "at skylark.com.") is not None
+    assert _window("skylark dot com", "Visit skylark.com today.") == (["skylark.com"], 1.0)
+    texts = _rendered("civiclink dot gov", "online at civecling.gov.")
+    assert texts[0] == "online at civiclink.gov."
+
+
 def test_rendering_offers_numbers_as_words_and_numerals() -> None:
     texts = _rendered("press two", "Prestew for billing.")
     assert "Press two for billing." in texts

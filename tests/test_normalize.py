@@ -31,6 +31,8 @@ from shopper.text.normalize import DEFAULT_MISHEARINGS, MishearingTableError, no
         ("you're", "youre"),
         ("one hundred and five", "105"),
         ("um, press zero", "press 0"),
+        ("Visit skylark.com.", "visit skylark dot com"),
+        ("www.Example.co.uk/help", "www dot example dot co dot uk help"),
     ],
 )
 def test_equivalent_spellings_normalise_alike(first: str, second: str) -> None:
@@ -46,6 +48,9 @@ def test_equivalent_spellings_normalise_alike(first: str, second: str) -> None:
         ("zero", "oh"),
         ("pound", "star"),
         ("parties", "party's"),
+        ("U.S. Bank", "u dot s bank"),
+        ("e.g.", "e dot g"),
+        ("civiclink.gov", "civiclink dot com"),
     ],
 )
 def test_different_words_stay_different(different: str, other: str) -> None:
@@ -186,6 +191,7 @@ def test_normalise_is_idempotent_on_random_mixtures_of_tricky_pieces() -> None:
         *("1", "0", "12", "3rd", "1,000", "2.5", "007", "-", "'", "\u2019", ".", ",", "#", "*"),
         *("&", "%", " ", "a", "and", "hundred", "log", "in", "voice", "mail", "e", "o", "k"),
         *("uh", "re", "enter", "st", "th", "\u00dc", "hash", " one ", " and ", "twenty"),
+        *("com", "dot", "www", "gov", "/"),
     ]
     generator = random.Random(0)
     for _ in range(3000):

@@ -74,6 +74,16 @@ _LONGEST_CARDINAL = 6
 _SYMBOLS = {"#": "pound", "*": "star", "&": "and", "%": "percent", "+": "plus", "@": "at"}
 _SYMBOL_RE = re.compile("[" + re.escape("".join(_SYMBOLS)) + "]")
 _APOSTROPHES_RE = re.compile("[\u2018\u2019\u02bc\u0060\u00b4]")
+WEB_ENDINGS = frozenset(
+    {"com", "org", "net", "gov", "edu", "mil", "int", "info", "biz", "io", "co", "us", "uk"}
+    | {"ca", "au", "nz", "ie", "de", "fr", "es", "it", "nl", "eu", "app", "online", "health"}
+)
+"""Endings that make "name.ending" a web address, said with "dot": the generic top-level
+domains and those of the English-speaking countries most IVRs serve, plus the largest
+European ones. Not abbreviations ("e.g.", "U.S.", "St."), which stay letters."""
+_ADDRESS_RE = re.compile(
+    r"(?<![\w.])(?:[a-z0-9][a-z0-9-]*\.)+(?P<ending>[a-z]{2,6})(?=/|[^\w.]|\.(?!\w)|$)"
+)
 _THOUSANDS_SEPARATOR_RE = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])")
 _NUMBER_RE = re.compile(
     r"(?P<grouped>\d+(?:-\d+)+)"
@@ -228,9 +238,17 @@ def plain_apostrophes(text: str) -> str:
     return _APOSTROPHES_RE.sub("'", text)
 
 
+def _spoken_address(found: re.Match[str]) -> str:
+    """A web address as said: its dots are "dot" ("skylark.com" -> "skylark dot com")."""
+    if found["ending"] not in WEB_ENDINGS:
+        return found[0]
+    return " " + found[0].replace(".", " dot ") + " "
+
+
 def _plain_words(text: str) -> str:
     """Rules 1-6: everything except the table, as space-separated words."""
     text = plain_apostrophes(unicodedata.normalize("NFKC", text).lower())
+    text = _ADDRESS_RE.sub(_spoken_address, text)
     text = _SYMBOL_RE.sub(lambda found: f" {_SYMBOLS[found[0]]} ", text)
     text = _THOUSANDS_SEPARATOR_RE.sub(
         lambda found: f" {_cardinal(int(found[0].replace(',', '')))} ", text

@@ -452,6 +452,8 @@ def _replacement(
     """`said` in the style of the heard words it replaces (their case, outer punctuation),
     in the script's own spelling where `forms` has it."""
     words = _spelt(_numerals(said) if numerals else list(said), forms)
+    if len(replaced) == 1 and _is_address(replaced[0]) and "dot" in words:
+        words = ["".join("." if word == "dot" else word for word in words)]
     if not replaced:  # words the recogniser left out: capitalised only to start a sentence
         return [_capitalised(word) for word in words[:1]] + words[1:] if sentence_start else words
     if len(replaced) > 1 and all(w.core[:1].isupper() for w in replaced):
@@ -464,6 +466,12 @@ def _replacement(
     words[0] = leading + words[0]
     words[-1] = words[-1] + trailing
     return words
+
+
+def _is_address(word: _Written) -> bool:
+    """Whether the recogniser wrote a web address as one word ("civecling.gov"): a phrase
+    said there is written the same way ("civiclink.gov", not "civiclink dot gov")."""
+    return "." in word.core and "dot" in word.spoken
 
 
 def _spelt(words: Sequence[str], forms: Mapping[tuple[str, ...], str]) -> list[str]:
