@@ -391,9 +391,9 @@ def _said(phrase: str, mishearings: Mapping[str, str] | None) -> _Said:
 def _phrase_forms(phrase: str, mishearings: Mapping[str, str] | None) -> dict[tuple[str, ...], str]:
     """The script's own spelling of the words that normalising changes beyond their case:
     capitals ('Northwind') and contractions ("we'll", which normalises to 'well'; "you've"
-    to 'you have'), keyed by the normalised words each stands for. The model writes a contraction it hears as one: on one flite slt utterance "we'll
-    return your call" scored -1.4 nats against its own "reel return your call", and "well
-    return your call" -10.6."""
+    to 'you have'), keyed by the normalised words each stands for. The model writes a
+    contraction it hears as one: on one flite slt utterance "we'll return your call" scored
+    -1.4 nats against its own "reel return your call", and "well return your call" -10.6."""
     forms: dict[tuple[str, ...], str] = {}
     for raw in phrase.split():
         word = _written(raw, mishearings)
