@@ -33,6 +33,9 @@ from shopper.text.normalize import DEFAULT_MISHEARINGS, MishearingTableError, no
         ("um, press zero", "press 0"),
         ("Visit skylark.com.", "visit skylark dot com"),
         ("www.Example.co.uk/help", "www dot example dot co dot uk help"),
+        ("(800) 555-1212", "800-555-1212"),
+        ("800.555.1212", "8 0 0 5 5 5 1 2 1 2"),
+        ("Call 1 800 555 1212.", "call 1-800-555-1212"),
     ],
 )
 def test_equivalent_spellings_normalise_alike(first: str, second: str) -> None:
@@ -51,6 +54,7 @@ def test_equivalent_spellings_normalise_alike(first: str, second: str) -> None:
         ("U.S. Bank", "u dot s bank"),
         ("e.g.", "e dot g"),
         ("civiclink.gov", "civiclink dot com"),
+        ("press 1, 2 or 3", "press 123"),
     ],
 )
 def test_different_words_stay_different(different: str, other: str) -> None:

@@ -11,8 +11,10 @@ The rules, in order (docs/matching.md explains them for script authors):
 2. Spoken symbols become words: # pound, * star, & and, % percent, + plus, @ at.
 3. Digits become words, one direction only: "24" -> "twenty four", "2nd" -> "second",
    "28.8" -> "twenty eight point eight", "1,000" -> "one thousand". Numbers of more than six
-   digits, numbers with a leading zero and hyphen-joined digit groups ("1-800-555-1212") are
-   read digit by digit, as phone, account and PIN numbers are spoken; numbers written with
+   digits, numbers with a leading zero, hyphen-joined digit groups ("1-800-555-1212") and
+   phone numbers in their other usual shapes ("(800) 555-1212", "800.555.1212",
+   "1 800 555 1212") are read digit by digit, as phone, account and PIN numbers are spoken,
+   so the shapes a script and a recogniser write agree; numbers written with
    thousands separators ("1,000,000") are quantities and always read as one number.
 4. Apostrophes inside words are dropped ("you're" -> "youre"): engines are inconsistent about
    them and the words this merges ("we're"/"were", "it's"/"its") sound the same anyway.
@@ -86,7 +88,8 @@ _ADDRESS_RE = re.compile(
 )
 _THOUSANDS_SEPARATOR_RE = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])")
 _NUMBER_RE = re.compile(
-    r"(?P<grouped>\d+(?:-\d+)+)"
+    r"(?P<phone>(?<![\d(])(?:1[ .-])?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}(?![\d.-]\d))"
+    r"|(?P<grouped>\d+(?:-\d+)+)"
     r"|(?P<int_part>\d+)\.(?P<fraction>\d+)"
     r"|(?P<ordinal>\d{1,6})(?:st|nd|rd|th)(?![^\W\d_])"
     r"|(?P<integer>\d+)"
@@ -221,7 +224,9 @@ def _ordinal(digits: str) -> str:
 
 
 def _spoken_number(found: re.Match[str]) -> str:
-    if grouped := found["grouped"]:
+    if phone := found["phone"]:
+        spoken = _digit_by_digit("".join(char for char in phone if char.isdigit()))
+    elif grouped := found["grouped"]:
         spoken = " ".join(_digit_by_digit(group) for group in grouped.split("-"))
     elif found["int_part"]:
         spoken = _spoken_integer(found["int_part"]) + " point " + _digit_by_digit(found["fraction"])
