@@ -105,11 +105,12 @@ def stretches(
     its one word; any other, the words of its stretch)."""
     written = [_written(raw, mishearings) for raw in heard.split()]
     said = _said(phrase, mishearings)
-    forms = _phrase_forms(phrase, mishearings)
     found: list[Stretch] = []
     for group in _differences(written, said, window, word_breaks):
         texts = [
-            text for difference in group for text in _rendered(written, window, difference, forms)
+            text
+            for difference in group
+            for text in _rendered(written, window, difference, said.forms)
         ]
         first = group[0]
         said_at = tuple(range(first.said_start, first.said_start + len(first.said)))
@@ -136,12 +137,11 @@ def swapped(
     lines its "four" up with the heard "four". None when the heard word that says `at` says
     more than it ("24" for `twenty four`)."""
     written = [_written(raw, mishearings) for raw in heard.split()]
-    said_words = _said(phrase, mishearings)
-    spoken = said_words.spoken
-    forms = _phrase_forms(phrase, mishearings)
+    phrase_words = _said(phrase, mishearings)
+    spoken = phrase_words.spoken
     inside = written[window.start : window.end]
     differences: list[Difference] = []
-    for heard_at, said_at in _agreements(inside, said_words):
+    for heard_at, said_at in _agreements(inside, phrase_words):
         size = len(inside[heard_at].spoken)
         if said_at <= at < said_at + size:
             if size != 1:
@@ -150,7 +150,7 @@ def swapped(
             differences = [Difference(start, start + 1, (spoken[at],), at)]
             break
     else:
-        groups = _differences(written, said_words, window, word_breaks=False)
+        groups = _differences(written, phrase_words, window, word_breaks=False)
         covering = [d for group in groups for d in group if d.says(at)]
         differences = list(dict.fromkeys(covering))
     if not differences:
@@ -160,7 +160,7 @@ def swapped(
         said = list(difference.said)
         said[at - difference.said_start] = other
         rival = Difference(difference.start, difference.end, tuple(said), difference.said_start)
-        texts += _rendered(written, window, rival, forms)
+        texts += _rendered(written, window, rival, phrase_words.forms)
     return tuple(dict.fromkeys(texts))
 
 
@@ -366,11 +366,17 @@ def _starts(written: Sequence[_Written], index: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Said:
-    """The phrase's normalised words, and where each of its written words begins among them
-    (`you've` is two normalised words, 'you have')."""
+    """The phrase's normalised words, where each of its written words begins among them
+    (`you've` is two normalised words, 'you have'), and the script's own spelling of the
+    words that normalising changes beyond their case (`forms`)."""
 
     spoken: tuple[str, ...]
     starts: frozenset[int]
+    forms: Mapping[tuple[str, ...], str]
+    """Capitals ('Northwind') and contractions ("we'll", which normalises to 'well'; "you've"
+    to 'you have'), keyed by the normalised words each stands for. The model writes a
+    contraction it hears as one: on one flite slt utterance "we'll return your call" scored
+    -1.4 nats against its own "reel return your call", and "well return your call" -10.6."""
 
     def whole(self, at: int, size: int) -> bool:
         """Whether normalised words at:at+size are whole written words of the phrase."""
@@ -382,21 +388,17 @@ def _said(phrase: str, mishearings: Mapping[str, str] | None) -> _Said:
     by one (a mishearing that spans two of them), every normalised word counts as a written
     one."""
     spoken = tuple(normalize(phrase, mishearings).split())
-    each = [tuple(normalize(raw, mishearings).split()) for raw in phrase.split()]
-    if tuple(word for words in each for word in words) != spoken:
-        return _Said(spoken, frozenset(range(len(spoken) + 1)))
-    return _Said(spoken, frozenset(itertools.accumulate((len(words) for words in each), initial=0)))
+    words = [_written(raw, mishearings) for raw in phrase.split()]
+    starts = frozenset(itertools.accumulate((len(word.spoken) for word in words), initial=0))
+    if tuple(part for word in words for part in word.spoken) != spoken:
+        starts = frozenset(range(len(spoken) + 1))
+    return _Said(spoken, starts, _forms(words))
 
 
-def _phrase_forms(phrase: str, mishearings: Mapping[str, str] | None) -> dict[tuple[str, ...], str]:
-    """The script's own spelling of the words that normalising changes beyond their case:
-    capitals ('Northwind') and contractions ("we'll", which normalises to 'well'; "you've"
-    to 'you have'), keyed by the normalised words each stands for. The model writes a
-    contraction it hears as one: on one flite slt utterance "we'll return your call" scored
-    -1.4 nats against its own "reel return your call", and "well return your call" -10.6."""
+def _forms(words: Sequence[_Written]) -> dict[tuple[str, ...], str]:
+    """`_Said.forms` of the phrase's written words."""
     forms: dict[tuple[str, ...], str] = {}
-    for raw in phrase.split():
-        word = _written(raw, mishearings)
+    for word in words:
         core = plain_apostrophes(word.core)
         if not word.spoken or not core.replace("'", "").isalpha():
             continue
