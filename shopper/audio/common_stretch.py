@@ -90,7 +90,11 @@ def align(a: Envelope, b: Envelope) -> Alignment:
 def shares_recording(a: Envelope, b: Envelope) -> bool:
     """Whether `a` and `b` hold the same recording: a stretch of at least two seconds, most of
     the shorter span, played alike in both (see the module docstring)."""
-    found = align(a, b)
+    return is_shared(align(a, b), a, b)
+
+
+def is_shared(found: Alignment, a: Envelope, b: Envelope) -> bool:
+    """Whether `found`, the stretch `a` and `b` share (align), makes them the same recording."""
     shorter = min(a.frames, b.frames)
     return (
         found.frames >= max(MIN_FRAMES, MIN_SHARE * shorter)

@@ -25,9 +25,10 @@ Call folders are written once and never rewritten, so a cache entry never goes s
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
-from shopper.audio.common_stretch import MIN_STRETCH_CORRELATION, align, shares_recording
+from shopper.audio.common_stretch import MIN_STRETCH_CORRELATION, align, is_shared, shares_recording
 from shopper.audio.dtmf import detect_dtmf
 from shopper.audio.files import read_channel
 from shopper.audio.fingerprint import HOP_SAMPLES, Envelope, envelope
@@ -49,6 +50,10 @@ recording (shopper.audio.common_stretch), well past the 0.1-0.6 s a phone system
 stop a prompt it obeys."""
 BEFORE_KEY_S = 0.5
 """...and the shared stretch must begin this much before the key: it runs across it."""
+ENDS_TOGETHER_S = 0.5
+"""How near the end of a span the stretch it shares with another must reach for both to end
+with that recording: one compared window (shopper.audio.common_stretch), the resolution at
+which a stretch ends."""
 RECORDINGS_KEPT = 8
 SPANS_KEPT = 4096
 
@@ -58,24 +63,83 @@ def same_recording(out_dir: Path, a: Evidence, b: Evidence) -> bool:
     recording: a long stretch of far-end audio, most of the shorter span, in common.
 
     Overlapping spans of one call say nothing: prompts cut from one utterance share its span."""
-    if a.recording == b.recording and a.start_s < b.end_s and b.start_s < a.end_s:
+    if _overlap(a, b):
         return False
     return shares_recording(span_envelope(out_dir, a), span_envelope(out_dir, b))
 
 
+def _overlap(a: Evidence, b: Evidence) -> bool:
+    """Two spans of one call overlap: prompts cut from one utterance share its span."""
+    return a.recording == b.recording and a.start_s < b.end_s and b.start_s < a.end_s
+
+
 def span_envelope(out_dir: Path, evidence: Evidence) -> Envelope:
+    return _compared(out_dir, evidence).envelope
+
+
+@dataclass(frozen=True, slots=True)
+class _Compared:
+    """The far end's envelope over a span from the end of the last key pressed in it."""
+
+    from_s: float
+    """Where the envelope begins (media seconds of the call)."""
+    envelope: Envelope
+
+
+def _compared(out_dir: Path, evidence: Evidence) -> _Compared:
     recording = (out_dir / evidence.recording).resolve()
-    return _envelope(recording, evidence.start_s, evidence.end_s)
+    return _after_keys(recording, evidence.start_s, evidence.end_s)
 
 
 @functools.lru_cache(maxsize=SPANS_KEPT)
-def _envelope(recording: Path, start_s: float, end_s: float) -> Envelope:
+def _after_keys(recording: Path, start_s: float, end_s: float) -> _Compared:
     far_end, tester = _channels(recording)
     start, end = round(start_s * TELEPHONY_RATE), round(end_s * TELEPHONY_RATE)
     keys = detect_dtmf(tester[start:end], start)
     if keys:
         start = max(start, keys[-1].end)
-    return envelope(far_end[start:end])
+    return _Compared(start / TELEPHONY_RATE, envelope(far_end[start:end]))
+
+
+@dataclass(frozen=True, slots=True)
+class SharedEnding:
+    """Where the recording two spans end with begins in each (media seconds of its call), and
+    how much was played before it in each since the last key pressed in the span (what a key
+    interrupted is no prompt of the span's own)."""
+
+    first_from_s: float
+    first_head_s: float
+    heard_from_s: float
+    heard_head_s: float
+
+
+def shared_ending(out_dir: Path, first: Evidence, heard: Evidence) -> SharedEnding | None:
+    """Where spans `first` and `heard` begin to play the recording both end with, when they
+    hold the same recording (as same_recording judges) and their shared stretch runs to the
+    end of both: whatever comes before it in either is another prompt, played on that call
+    only (a greeting before a menu on its first hearing; a message the phone system played
+    before coming back to the menu). The words cannot say where: the recogniser hears the
+    same recording in other words on each call, most of all in a voice it reads badly."""
+    if _overlap(first, heard):
+        return None
+    a, b = _compared(out_dir, first), _compared(out_dir, heard)
+    found = align(a.envelope, b.envelope)
+    if not is_shared(found, a.envelope, b.envelope):
+        return None
+    hop_s = HOP_SAMPLES / TELEPHONY_RATE
+    first_from_s = a.from_s + found.start * hop_s
+    heard_from_s = b.from_s + (found.start - found.offset) * hop_s
+    shared_s = found.frames * hop_s
+    if first.end_s - (first_from_s + shared_s) > ENDS_TOGETHER_S:
+        return None
+    if heard.end_s - (heard_from_s + shared_s) > ENDS_TOGETHER_S:
+        return None
+    return SharedEnding(
+        round(first_from_s, 3),
+        round(first_from_s - a.from_s, 3),
+        round(heard_from_s, 3),
+        round(heard_from_s - b.from_s, 3),
+    )
 
 
 @functools.lru_cache(maxsize=RECORDINGS_KEPT)

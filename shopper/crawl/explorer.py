@@ -30,6 +30,7 @@ from shopper.crawl.audio_identity import (
     WORTH_HEARING_SIMILARITY,
     played_on,
     same_recording,
+    shared_ending,
 )
 from shopper.crawl.identity import (
     MIN_COMPARED_WORDS,
@@ -38,6 +39,7 @@ from shopper.crawl.identity import (
     similarity,
     split_words,
     tail_start,
+    word_at,
     words,
 )
 from shopper.crawl.lines import LINE_ENDED, Lines, line_ended
@@ -79,6 +81,10 @@ KEY_RESIDUE = PRESS_WORDS | KEY_WORDS.keys() | {"pressed", "hash", *"0123456789"
 """Words a pressed key leaves at the start of the next prompt: the end of the cut one
 ("...press one" heard as "pressed,"); a title made only of them names nothing."""
 AFTER_KEY_S = PLAYED_ON_S + 0.5
+HEAD_S = 1.0
+"""Audio before the recording two spans end with that is a prompt of its own (a greeting, a
+message; a short sentence): less is where the shared stretch's start may fall anyway
+(shopper.audio.common_stretch leaves a quarter second off a stretch's edge)."""
 """Audio after a key compared with the menu's first hearing: enough to show the prompt played
 on (PLAYED_ON_S), too little for a replay of the menu from its start, at another lag, to be
 the longer stretch the two share."""
@@ -682,20 +688,46 @@ def _known_by_words(state: _Crawl, heard: HeardPrompt) -> MapNode | None:
 def _apart(state: _Crawl, result: PathResult) -> tuple[list[HeardPrompt], list[int]]:
     """The result's heard prompts, with each that ends with the rest of a known menu (see
     identity.tail_start) cut into what came before it and that menu; and for each, the index
-    of the heard prompt it comes from. Asked before the audio (_same_audio), which would find
-    the menu inside the first hearing's span and keep the greeting and the menu one node."""
+    of the heard prompt it comes from. Asked before _same_audio, which would find the menu
+    inside the first hearing's span and keep the greeting and the menu one node."""
     kept: list[HeardPrompt] = []
     origins: list[int] = []
     for index, heard in enumerate(result.prompts):
         known = _known_by_words(state, heard)
         if known is None:
-            begins = _menu_in(state, heard)
+            begins = _menu_by_audio(state, heard, result) or _menu_in(state, heard)
         else:
             begins = _replay_after_speech(known, heard) or _rest_alone(state, known, heard)
         pieces = [heard] if begins is None else _cut_before(heard, *begins)
         kept += pieces
         origins += [index] * len(pieces)
     return kept, origins
+
+
+def _menu_by_audio(state: _Crawl, heard: HeardPrompt, result: PathResult) -> tuple[int, str] | None:
+    """(word of `heard` where a known menu begins, the menu) when `heard` and the menu's first
+    hearing end with the same recording (audio_identity.shared_ending). What played before it
+    in `heard` is a message of its own; what played before it on the menu's first hearing was
+    a greeting, split off the menu (_split_menu). Asked before the words (_menu_in), which
+    find the rest of a menu only where the recogniser heard its sentences alike on both calls:
+    in a voice it reads badly (espeak-ng's CivicLink: "Primer licenses. Terino licenses..."
+    and "Rhymer licenses to renew a license...") a sentence late, or not at all."""
+    span = _evidence(result, heard.start_s, heard.end_s)
+    for menu in state.map.nodes:
+        if menu.kind != "menu" or not menu.prompt or not menu.evidence:
+            continue
+        first = menu.evidence[0]
+        ending = shared_ending(state.settings.out_dir, first, span)
+        if ending is None:
+            continue
+        if ending.first_head_s >= HEAD_S:
+            greeting = word_at(menu.prompt, first.start_s, first.end_s, ending.first_from_s)
+            if greeting:
+                _split_menu(state, menu, greeting)
+        if ending.heard_head_s < HEAD_S:
+            return 0, menu.id
+        return word_at(heard.text, heard.start_s, heard.end_s, ending.heard_from_s), menu.id
+    return None
 
 
 def _menu_in(state: _Crawl, heard: HeardPrompt) -> tuple[int, str] | None:

@@ -9,6 +9,7 @@ lets a crawl press a known menu's key before the menu has finished talking.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import NamedTuple
 
@@ -31,6 +32,9 @@ MIN_STEM_LETTERS = 4
 MAX_ENDING_LETTERS = 2
 MIN_TAIL_WORDS = 6
 MIN_HEAD_WORDS = 3
+SNAP_WORDS = 3
+"""How far (words) a cut found by time may move to the start of a sentence: a recording begins
+at one, and the recogniser's words are spread unevenly over their time (pauses, long words)."""
 TAIL_SIMILARITY = 0.85
 """Stricter than SAME_PROMPT_SIMILARITY: a tail is compared word for word with the end of
 what was heard, and a looser match would take a few words of the speech before it (a
@@ -263,3 +267,21 @@ def split_words(text: str, count: int) -> tuple[str, str]:
         dropped += len(words(tokens[taken]))
         taken += 1
     return " ".join(tokens[:taken]), " ".join(tokens[taken:])
+
+
+def word_at(text: str, start_s: float, end_s: float, at_s: float) -> int:
+    """How many normalised words of `text`, heard from `start_s` to `end_s`, were said before
+    `at_s`: that share of the words, moved to the nearest sentence start within SNAP_WORDS
+    (the recogniser gives no word times). Never all of them: `at_s` lies inside the text."""
+    tokens = text.split()
+    counts = [len(words(token)) for token in tokens]
+    total = sum(counts)
+    if total == 0 or end_s <= start_s:
+        return 0
+    guess = round(total * (at_s - start_s) / (end_s - start_s))
+    said_by = itertools.accumulate(counts)
+    starts = [said for said, token in zip(said_by, tokens, strict=True) if token[-1] in ".!?"]
+    nearest = min(starts, key=lambda said: abs(said - guess), default=guess)
+    if abs(nearest - guess) <= SNAP_WORDS:
+        guess = nearest
+    return min(max(guess, 0), total - 1)
