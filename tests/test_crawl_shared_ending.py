@@ -1,13 +1,18 @@
-"""Two spans that end with the same recording, and where it begins in each.
+"""The crawl's judgements on the audio of prompts heard on two calls.
 
-A menu is first heard after its greeting; later the phone system plays a message and comes
-back to the menu alone. The recogniser hears the menu in other words each time (most of all in
+Two spans that end with the same recording, and where it begins in each: a menu is first
+heard after its greeting; later the phone system plays a message and comes back to the menu
+alone. The recogniser hears the menu in other words each time (most of all in
 a voice it reads badly), so only the audio can say where the menu begins. Real speech: the
 prompts are rendered by espeak-ng and sent through a μ-law line with noise, each call's
 recording written as shopper writes it (far end left, tester right).
+
+And a key the menu ignored, judged by its audio however the crawl's calls finished: a menu
+found to ignore keys on one call does not make a key pressed into its prompt on another call,
+planned before that was known, count as taken.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +21,10 @@ from shopper.audio.files import write_wav
 from shopper.audio.frame import TELEPHONY_RATE, Samples, silence
 from shopper.audio.g711 import ulaw_round_trip
 from shopper.crawl.audio_identity import shared_ending
-from shopper.crawl.explorer import CrawlSettings, _apart, _Crawl
+from shopper.crawl.explorer import Attempt, CrawlSettings, _apart, _Crawl, _key_ignored
 from shopper.crawl.identity import word_at
 from shopper.crawl.map import CrawlMap, Evidence, MapNode, Option
-from shopper.crawl.pathcall import HeardPrompt, PathResult
+from shopper.crawl.pathcall import HeardPrompt, PathResult, Press
 from shopper.tts import synthesize
 
 GREETING = "You have reached the Riverside Department of Motor Vehicles."
@@ -159,3 +164,32 @@ def test_the_crawl_cuts_a_message_and_a_greeting_off_a_menu_the_words_cannot_pla
     assert greeting.prompt.endswith("Mogar Miracle."), greeting.prompt
     assert split is menu and menu.prompt.startswith("For Rymer licenses"), menu.prompt
     assert abs(menu.evidence[0].start_s - first_played[1].start_s) < 1.0, menu.evidence
+
+
+def test_a_key_pressed_into_a_menu_already_known_to_ignore_keys_is_ignored_too(
+    tmp_path: Path,
+) -> None:
+    """The order calls finish in decides which attempt finds first that a menu ignores keys
+    during its prompt; another attempt at it, dispatched before, pressed its key into the
+    prompt as well and heard the prompt play on. Its key was ignored too, and it is tried
+    again after the prompt, whichever came back first."""
+    first, _ = call(tmp_path, "first", MENU, seed=11)
+    later, played = call(tmp_path, "later", MENU, seed=12)
+    menu = MapNode("main", "For driver licenses, press one.", "menu", [], evidence=[first])
+    state = _Crawl(CrawlSettings("ivr.yaml", tmp_path), CrawlMap("ivr.yaml", "now", [menu]))
+    state.late.add(menu.id)
+    key_s = played[0].start_s + 2.0
+    heard = HeardPrompt("vehicle registration press two", key_s, later.end_s, None)
+    result = PathResult(
+        "later",
+        "moonshine",
+        "later",
+        later.end_s,
+        "menu",
+        prompts=[heard],
+        menu_at_s=played[0].start_s,
+        presses=[Press(menu.id, "1", "dial", 0.0, key_s)],
+    )
+    assert _key_ignored(state, menu, Attempt(menu.id, "1"), result)
+    taken = replace(result, presses=[Press(menu.id, "1", "dial", 0.0, later.end_s + 1.8)])
+    assert not _key_ignored(state, menu, Attempt(menu.id, "1"), taken)

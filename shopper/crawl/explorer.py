@@ -163,6 +163,8 @@ class _Crawl:
     """Menus whose no-input path is planned: it has no option until it is known to go on."""
     late: set[str] = field(default_factory=set)
     """Menus that ignored a key pressed while their prompt played: keys wait for its end."""
+    again: set[Attempt] = field(default_factory=set)
+    """Attempts tried again after their menu's prompt, because it ignored their key: once each."""
     costs: CostModel = field(default_factory=CostModel)
     dial_only: set[Attempt] = field(default_factory=set)
     """Paths a continuing call began but could not serve: they are dialled afresh."""
@@ -401,7 +403,11 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         _not_reproduced(state, attempt, result)
         return
     parent = state.map.node(attempt.node) if attempt.node is not None else None
-    if parent is not None and _key_ignored(state, parent, attempt, result):
+    if (
+        parent is not None
+        and attempt not in state.again
+        and _key_ignored(state, parent, attempt, result)
+    ):
         _again_after_prompt(state, parent, attempt)
         return
     if parent is not None and attempt.key == NO_INPUT and not _moves_on(parent, result):
@@ -465,11 +471,14 @@ def _key_ignored(state: _Crawl, menu: MapNode, attempt: Attempt, result: PathRes
     """Whether the menu ignored the key pressed while its prompt played: by its words and
     timing (the call saw the rest of the prompt, lasting as long as the first time), or by
     its audio, which does not depend on how the recogniser cut the prompt or how long its
-    pauses are: the recording of the menu's first hearing went on unbroken across the key."""
+    pauses are: the recording of the menu's first hearing went on unbroken across the key.
+    Asked also of a menu already known to ignore keys: a path planned before that was known
+    pressed its key while the prompt played, whichever call finished first."""
     if result.key_ignored:
         return True
-    late = menu.id in state.late or menu.kind == "queue"
-    if late or attempt.key == NO_INPUT or not menu.evidence or result.menu_at_s is None:
+    if menu.kind == "queue" or attempt.key == NO_INPUT or not menu.evidence:
+        return False
+    if result.menu_at_s is None:
         return False
     key_s = result.presses[-1].at_s if result.presses else None
     if key_s is None or not result.prompts:
@@ -482,6 +491,7 @@ def _again_after_prompt(state: _Crawl, menu: MapNode, attempt: Attempt) -> None:
     """The menu ignored the key while its prompt played: from now on its keys wait for the
     prompt's end, and this one is tried again first."""
     state.late.add(menu.id)
+    state.again.add(attempt)
     state.pending.appendleft(attempt)
 
 
