@@ -81,13 +81,13 @@ KEY_RESIDUE = PRESS_WORDS | KEY_WORDS.keys() | {"pressed", "hash", *"0123456789"
 """Words a pressed key leaves at the start of the next prompt: the end of the cut one
 ("...press one" heard as "pressed,"); a title made only of them names nothing."""
 AFTER_KEY_S = PLAYED_ON_S + 0.5
+"""Audio after a key compared with the menu's first hearing: enough to show the prompt played
+on (PLAYED_ON_S), too little for a replay of the menu from its start, at another lag, to be
+the longer stretch the two share."""
 HEAD_S = 1.0
 """Audio before the recording two spans end with that is a prompt of its own (a greeting, a
 message; a short sentence): less is where the shared stretch's start may fall anyway
 (shopper.audio.common_stretch leaves a quarter second off a stretch's edge)."""
-"""Audio after a key compared with the menu's first hearing: enough to show the prompt played
-on (PLAYED_ON_S), too little for a replay of the menu from its start, at another lag, to be
-the longer stretch the two share."""
 HOLD_ENDS: dict[str, NodeKind] = {
     "human": "human",
     "hold-dropped": "dropped",
