@@ -163,8 +163,6 @@ class _Crawl:
     """Menus whose no-input path is planned: it has no option until it is known to go on."""
     late: set[str] = field(default_factory=set)
     """Menus that ignored a key pressed while their prompt played: keys wait for its end."""
-    again: set[Attempt] = field(default_factory=set)
-    """Attempts tried again after their menu's prompt, because it ignored their key: once each."""
     costs: CostModel = field(default_factory=CostModel)
     dial_only: set[Attempt] = field(default_factory=set)
     """Paths a continuing call began but could not serve: they are dialled afresh."""
@@ -403,11 +401,7 @@ def _learn(state: _Crawl, attempt: Attempt, result: PathResult) -> None:
         _not_reproduced(state, attempt, result)
         return
     parent = state.map.node(attempt.node) if attempt.node is not None else None
-    if (
-        parent is not None
-        and attempt not in state.again
-        and _key_ignored(state, parent, attempt, result)
-    ):
+    if parent is not None and _key_ignored(state, parent, attempt, result):
         _again_after_prompt(state, parent, attempt)
         return
     if parent is not None and attempt.key == NO_INPUT and not _moves_on(parent, result):
@@ -491,7 +485,6 @@ def _again_after_prompt(state: _Crawl, menu: MapNode, attempt: Attempt) -> None:
     """The menu ignored the key while its prompt played: from now on its keys wait for the
     prompt's end, and this one is tried again first."""
     state.late.add(menu.id)
-    state.again.add(attempt)
     state.pending.appendleft(attempt)
 
 
