@@ -105,6 +105,28 @@ def test_a_way_back_the_recogniser_garbled_is_no_loop() -> None:
     assert [(f.node, "bulk item" in f.message) for f in loops] == [("waste", True)]
 
 
+def test_star_or_pound_that_replays_its_own_menu_is_no_loop_whatever_was_heard() -> None:
+    """Riverton Transit awb: "To replay these choices, press pound" heard "To replete his
+    choicest"; Hollisford espeak-ng: "hear this man you won more time". A star that leads to
+    another menu still needs its label, and a digit that replays the menu is still a loop."""
+    crawl_map = small_map(
+        menu("main", [], Option("1", "schedules", "schedules"), Option("2", "fares", "fares")),
+        menu(
+            "schedules",
+            ["1"],
+            Option("#", "replete his choicest", "schedules"),
+            Option("*", "hear this man you won more time", "schedules"),
+            Option("2", "detours and service changes", "schedules"),
+        ),
+        menu("fares", ["2"], Option("*", "pull lost", "main")),
+    )
+    loops = [f for f in find_problems(crawl_map) if f.kind == "loop"]
+    assert sorted((f.node, f.message.split()[1]) for f in loops) == [
+        ("fares", "*"),
+        ("schedules", "2"),
+    ]
+
+
 def test_a_submenu_that_returns_a_silent_caller_to_the_main_menu_is_no_loop() -> None:
     """Cobalt Fiber: a caller who presses nothing at a submenu is sent back to the main menu.
     Silence is the caller's choice, not a transfer after the key that led to the submenu."""

@@ -58,7 +58,10 @@ def test_the_best_key_is_taken_when_it_fits_and_nothing_is_invented() -> None:
     reading = asyncio.run(read_keys(verify, _said(heard)))
     assert reading.text == "Please listen. For sales, Press two, for billing, press five."
     assert [key for key, _ in reading.keys] == ["2", "5"], "'Please' fits no key at -3"
-    assert reading.changes == (("Prestew,", "Press two,"), ("press I.", "press five."))
+    assert [(c.heard, c.confirmed) for c in reading.changes] == [
+        ("Prestew,", "Press two,"),
+        ("press I.", "press five."),
+    ]
     assert verify.asked == [12, 12, 12]
 
 
@@ -115,3 +118,28 @@ def test_every_verb_the_parser_reads_is_checked_and_a_key_heard_as_two_words_too
     assert key_places("For billing, press I. For sales") == [KeyPlace(2, 4)]
     assert key_places("For billing, press two for sales") == [KeyPlace(2, 4)]
     assert key_places("To talk to a pharmacist, enter") == [KeyPlace(5, 6)], "the key swallowed"
+
+
+def test_a_change_is_made_where_it_was_heard_when_the_words_recur() -> None:
+    """awb Hollisford: "press star" heard "press 2." at the end of a prompt that says
+    "press 2." once before; the change replaced the first, and the labels swapped keys."""
+    heard = (
+        "To ask why your aid hasn't shown up, press 2. If you'd like to go back to the "
+        "directory, press 2."
+    )
+    verify = Margins(
+        {
+            "To ask why your aid hasn't shown up, press 2. If you'd like to go back to the "
+            "directory, press star.": 1.5,
+        }
+    )
+    reading = asyncio.run(read_keys(verify, _said(heard)))
+    prompt = f"Student Financial Services. {heard}"
+    for change in reading.changes:
+        prompt = change.apply(prompt)
+    assert prompt == (
+        "Student Financial Services. To ask why your aid hasn't shown up, press 2. If you'd "
+        "like to go back to the directory, press star."
+    )
+    cut = "directory, press 2."
+    assert reading.changes[-1].apply(cut) == "directory, press star.", "a prompt cut inside"

@@ -126,3 +126,75 @@ def test_a_key_named_by_its_option_number(
 
 def test_an_option_number_is_a_read_key_not_a_garbled_one() -> None:
     assert not names_unread_key("For new reservations, select option one.")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "Enter the number of your choice. 1, check a balance. 2, a lost card. "
+            "9, return to the main menu.",
+            [("1", "check a balance"), ("2", "a lost card"), ("9", "return to main menu")],
+        ),
+        (
+            "One: undergraduate admissions. Two: financial aid.",
+            [("1", "undergraduate admissions"), ("2", "financial aid")],
+        ),
+        # Moonshine on flite awb: "Four" as "Poor", a number heard as a sentence of its own.
+        (
+            "Please enter the number of the office you need. One undergraduate admissions. "
+            "Two. Financial, Aden's color shifts, Three, the office of the Registrar. Poor! "
+            "Housing and residence life. Five. The campus police, non-emergency. Press zero, "
+            "or simply wait.",
+            [
+                ("0", "simply wait"),
+                ("1", "undergraduate admissions"),
+                ("2", "financial"),
+                ("3", "office of registrar"),
+                ("5", "campus police"),
+            ],
+        ),
+    ],
+)
+def test_a_numbered_list_offers_its_numbers(
+    text: str, expected: list[tuple[str | None, str]]
+) -> None:
+    assert parse_options(text) == [HeardOption(k, label) for k, label in expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "One moment, please, while I transfer you. Your call is important to us.",
+        "Call us at one eight hundred, five five five, one two one two.",
+        "Our hours are eight to five, Monday to Friday. Three locations serve you.",
+        "Two things to know. One, the office moved.",
+    ],
+)
+def test_a_sentence_that_begins_with_a_number_is_no_list(text: str) -> None:
+    assert parse_options(text) == []
+
+
+def test_a_list_after_a_key_verb_gives_the_keys_the_verb_did_not_name() -> None:
+    keys = [option.key for option in parse_options("Press one for billing, two for sales.")]
+    assert keys == ["1", "2"]
+
+
+def test_a_label_clause_before_the_next_key_is_that_keys() -> None:
+    heard = (
+        "Press zero to talk with an agent, For the main-man-yard, press star, To replete his "
+        "choicest, press pound,"
+    )
+    assert parse_options(heard) == [
+        HeardOption("0", "talk with an agent"),
+        HeardOption("*", "main man yard"),
+        HeardOption("#", "replete his choicest"),
+    ]
+
+
+def test_a_label_in_clauses_keeps_them_when_none_begins_another_label() -> None:
+    heard = "Press 1 for billing, payments, and refunds, press 2 for support."
+    assert parse_options(heard) == [
+        HeardOption("1", "billing payments refunds"),
+        HeardOption("2", "support"),
+    ]

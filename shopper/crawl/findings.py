@@ -195,7 +195,7 @@ def _keyed_loops(graph: MapGraph) -> list[Loop]:
             if not edge.label or _says_it_goes_back(edge.label, edge.key):
                 continue
             chain = _automatic_chain(graph, edge, set(on_route))
-            if chain is None:
+            if chain is None or _replayed_by_keypad_key(edge, chain):
                 continue
             if any(graph.nodes[step.target].kind == "message" for step in chain[:-1]):
                 continue
@@ -205,6 +205,19 @@ def _keyed_loops(graph: MapGraph) -> list[Loop]:
             loop_edges = (*route.edges[start:], *chain)
             loops.append(Loop(nodes + tuple(s.target for s in chain[:-1]), loop_edges, False))
     return loops
+
+
+REPLAY_KEYS = frozenset({"*", "#"})
+"""The keypad's navigation keys: by convention star goes back and pound repeats."""
+
+
+def _replayed_by_keypad_key(edge: Edge, chain: list[Edge]) -> bool:
+    """Whether star or pound played the very menu it was pressed in again: a repeat key, by
+    what it did and by the keypad's convention, whatever its label was heard as (a voice
+    the recogniser garbles turns "To replay these choices" into "To replete his choicest",
+    which no reading of the words can call a way back). Only the same menu: star or pound
+    leading to another menu on the route still needs its label to say so."""
+    return edge.key in REPLAY_KEYS and chain[-1].target == edge.source
 
 
 def _says_it_goes_back(label: str, key: str) -> bool:

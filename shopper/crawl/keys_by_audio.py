@@ -131,6 +131,33 @@ def candidates(text: str, place: KeyPlace) -> list[str]:
     ]
 
 
+CONTEXT_WORDS = 3
+"""Heard words before a changed key phrase that place the change in a longer text: a prompt
+may say the same words twice ("press 2. If you'd like to go back to the directory, press 2"
+for "... press star"), and only one of them was misheard."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChange:
+    """A key phrase the audio changed, with the heard words right before it."""
+
+    before: tuple[str, ...]
+    heard: str
+    confirmed: str
+
+    def apply(self, text: str) -> str:
+        """`text` (a prompt cut from the utterance's text) with the change made where it was
+        heard: after as many of the words before it as `text` still holds (a prompt may begin
+        inside the utterance), else at the first place saying the heard words."""
+        for size in range(len(self.before), -1, -1):
+            context = " ".join(self.before[len(self.before) - size :])
+            heard = f"{context} {self.heard}" if context else self.heard
+            if heard in text:
+                confirmed = f"{context} {self.confirmed}" if context else self.confirmed
+                return text.replace(heard, confirmed, 1)
+        return text
+
+
 @dataclass(frozen=True, slots=True)
 class KeyReading:
     """An utterance's text with each key phrase the audio confirmed written as the model
@@ -138,8 +165,8 @@ class KeyReading:
 
     text: str
     keys: tuple[tuple[str, float], ...]
-    changes: tuple[tuple[str, str], ...] = ()
-    """(words as heard, words as confirmed) for each key phrase the audio changed."""
+    changes: tuple[KeyChange, ...] = ()
+    """Each key phrase the audio changed, in the order heard."""
 
 
 async def read_keys(verify: Verify, utterance: Utterance) -> KeyReading:
@@ -163,7 +190,11 @@ async def read_keys(verify: Verify, utterance: Utterance) -> KeyReading:
             replaced = texts[best].split()[place.first : place.first + 2]
             chosen.append((place, " ".join(replaced), fits[best].margin))
     changes = tuple(
-        (" ".join(tokens[place.first : place.end]), words)
+        KeyChange(
+            tuple(tokens[max(0, place.first - CONTEXT_WORDS) : place.first]),
+            " ".join(tokens[place.first : place.end]),
+            words,
+        )
         for place, words, _ in chosen
         if " ".join(tokens[place.first : place.end]) != words
     )

@@ -70,6 +70,22 @@ MIN_CLAUSE_WORDS = 2
 end ("if you know your party's extension you may dial it at any time to establish a sales
 partnership"): the option's own clause is its last "to ..." or "for ..."."""
 SENTENCE_END = re.compile(r"[.!?;]+")
+CLAUSE_BREAK = re.compile(r"[:,]+")
+"""Where a clause ends inside a sentence, as the recogniser punctuates speech."""
+CLAUSE_LEADS = frozenset({"for", "to", "if"})
+"""Words that begin an option's label clause ("for the main menu, press star"; "to pay a
+bill"; "if you are calling about an outage")."""
+CLAUSE_END = re.compile(r"[.!?;:,]+")
+"""Where a numbered list's items end: sentences, and the commas and colons a recogniser
+writes after a spoken number ("One, check a balance." / "Two: financial aid")."""
+LIST_KEYS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "zero")
+"""The digits as the own words a numbered list says them, in the order menus number their
+items (zero, the operator, last). Mishearings ("to", "for", "free") are keys only after a
+key verb: at a clause's start they are the clause's own words ("To pay a bill", "For
+sales")."""
+MIN_LIST_ITEMS = 2
+"""A numbered list is at least two items in ascending order: one clause that begins with a
+number is a sentence like any other ("One moment, please")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +96,44 @@ class HeardOption:
 
 
 def parse_options(text: str) -> list[HeardOption]:
-    """Every key the prompt offers, in the order heard; a key offered twice is kept once."""
+    """Every key the prompt offers, in the order heard; a key offered twice is kept once.
+    Keys named by a key verb ("press 1 for billing") come first, then the items of a
+    numbered list the verbs did not name ("Press one for billing, two for sales"; "Enter the
+    number of your choice. One, check a balance. Two, a lost card")."""
     found: list[HeardOption] = []
     left: list[str] = []
     for sentence in SENTENCE_END.split(text):
-        options, left = _sentence_options(normalize(sentence).split(), left)
+        options, left = _sentence_options(*_sentence_words(sentence), left)
         found.extend(options)
+    found.extend(_numbered_items(text))
     unique: list[HeardOption] = []
     for option in found:
         if option.key is None or all(option.key != kept.key for kept in unique):
             unique.append(option)
     return unique
+
+
+def _numbered_items(text: str) -> list[HeardOption]:
+    """The items of a numbered list: clauses that begin with a digit's own word followed by
+    a label ("One: undergraduate admissions", "Two, a lost card"), when at least
+    `MIN_LIST_ITEMS` of them come in ascending order. An item's label is the rest of its
+    clause, or the next clause when the number stands alone ("Five. The campus police
+    line"). A number followed by another ("one eight hundred", "five five five") is part of
+    a phone number, not an item; an item out of order ends the list."""
+    items: list[tuple[str, list[str]]] = []
+    for clause in CLAUSE_END.split(text):
+        words = normalize(clause).split()
+        if len(words) > 1 and words[0] in PRESS_WORDS:
+            words = words[1:]  # "Press one for billing, two for sales": the list's first item
+        if words and words[0] in LIST_KEYS and not _in_number(words, 0):
+            if items and LIST_KEYS.index(words[0]) <= LIST_KEYS.index(items[-1][0]):
+                break
+            items.append((words[0], words[1:]))
+        elif items and not items[-1][1] and not _verbs(words):
+            items[-1][1].extend(words)
+    if len(items) < MIN_LIST_ITEMS:
+        return []
+    return [HeardOption(KEY_WORDS[key], _label(label)) for key, label in items]
 
 
 def _verbs(words: list[str]) -> list[int]:
@@ -120,8 +163,20 @@ def _key_at(words: list[str], verb_at: int) -> int:
     return key_at
 
 
+def _sentence_words(sentence: str) -> tuple[list[str], frozenset[int]]:
+    """The sentence's normalised words, and where each of its clauses but the first begins."""
+    words: list[str] = []
+    starts: set[int] = set()
+    for clause in CLAUSE_BREAK.split(sentence):
+        said = normalize(clause).split()
+        if said and words:
+            starts.add(len(words))
+        words += said
+    return words, frozenset(starts)
+
+
 def _sentence_options(
-    words: list[str], left_before: list[str]
+    words: list[str], clause_starts: frozenset[int], left_before: list[str]
 ) -> tuple[list[HeardOption], list[str]]:
     """The sentence's options, and its words after the last one no option took (the label of
     a key in the next sentence, when the recogniser ended the sentence in the wrong place:
@@ -142,12 +197,22 @@ def _sentence_options(
             label = before
             consumed = key_at + 1
         else:
-            label = _label(words[key_at + 1 : next_press])
-            consumed = next_press
+            consumed = _label_end(key_at + 1, next_press, words, clause_starts)
+            label = _label(words[key_at + 1 : consumed])
             if not label and not options:
                 label = _label(left_before)
         options.append(HeardOption(key, label))
     return options, words[consumed:] if presses else []
+
+
+def _label_end(start: int, next_press: int, words: list[str], clause_starts: frozenset[int]) -> int:
+    """Where the label after a key ends: at the next key phrase, or earlier, at the last
+    clause before it that begins like a label of its own ("Press zero to talk with an agent,
+    for the main menu, press star": "for the main menu" is the star key's)."""
+    if next_press >= len(words):
+        return next_press
+    leads = [at for at in clause_starts if start < at < next_press and words[at] in CLAUSE_LEADS]
+    return max(leads, default=next_press)
 
 
 def names_unread_key(text: str) -> bool:

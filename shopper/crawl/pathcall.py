@@ -882,6 +882,8 @@ async def _observe(
         heard = _heard(listening.pieces, finals, listening.key_at)
         if session.ended:
             return _ended_by_far_end(session, listening, heard)
+        if _intercepted(listening.tone) and not session.speech_unfinished:
+            return _Outcome("tone", heard, tone=listening.tone, detail="intercepted")
         if session.hold.state == "hold":
             return await _hold(caller, job, heard)
         stopped = _stopped(session, job, listening, finals, heard)
@@ -904,8 +906,8 @@ async def _keys_by_audio(
     text = outcome.prompts[-1].text
     for utterance in finals[menu.first : menu.last + 1]:
         reading = await read_keys(session.verify, utterance)
-        for heard, confirmed in reading.changes:
-            text = text.replace(heard, confirmed, 1)
+        for change in reading.changes:
+            text = change.apply(text)
     outcome.prompts[-1] = replace(outcome.prompts[-1], text=text)
 
 
@@ -1375,6 +1377,14 @@ def _tone(session: CallSession) -> str | None:
         if event.kind.startswith("sit-") or event.kind in ("busy", "reorder"):
             return event.kind
     return None
+
+
+def _intercepted(tone: str | None) -> bool:
+    """Whether a special information tone was heard: the network, not the phone system,
+    answers from here on ("Your call cannot be completed as dialed", tone and recording
+    again until the caller hangs up). The path ends at the tone, with the words before it;
+    listening on would hear the intercept's recording repeat and take it for a circle."""
+    return tone is not None and tone.startswith("sit-")
 
 
 def _beep_after_message(session: CallSession, start: int, heard: list[HeardPrompt]) -> bool:
