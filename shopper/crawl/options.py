@@ -84,8 +84,9 @@ items (zero, the operator, last). Mishearings ("to", "for", "free") are keys onl
 key verb: at a clause's start they are the clause's own words ("To pay a bill", "For
 sales")."""
 MIN_LIST_ITEMS = 2
-"""A numbered list is at least two items in ascending order: one clause that begins with a
-number is a sentence like any other ("One moment, please")."""
+"""A numbered list is at least two items in ascending order that no key verb names: one
+clause that begins with a number is a sentence like any other ("One moment, please"), and
+"for" is often heard "four" ("For lost property, press one, four-time tables, press two")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,24 +117,35 @@ def parse_options(text: str) -> list[HeardOption]:
 def _numbered_items(text: str) -> list[HeardOption]:
     """The items of a numbered list: clauses that begin with a digit's own word followed by
     a label ("One: undergraduate admissions", "Two, a lost card"), when at least
-    `MIN_LIST_ITEMS` of them come in ascending order. An item's label is the rest of its
+    `MIN_LIST_ITEMS` of them with no key verb come in ascending order (a clause that begins
+    with a key verb and a number may be the list's first item: "Press one for billing, two
+    for sales, three for support"; one with a key verb later is a key phrase, not an item:
+    "Four billing, press one" for "For billing"). An item's label is the rest of its
     clause, or the next clause when the number stands alone ("Five. The campus police
     line"). A number followed by another ("one eight hundred", "five five five") is part of
     a phone number, not an item; an item out of order ends the list."""
     items: list[tuple[str, list[str]]] = []
+    unnamed = 0
     for clause in CLAUSE_END.split(text):
         words = normalize(clause).split()
-        if len(words) > 1 and words[0] in PRESS_WORDS:
+        named = len(words) > 1 and words[0] in PRESS_WORDS
+        if named:
             words = words[1:]  # "Press one for billing, two for sales": the list's first item
-        if words and words[0] in LIST_KEYS and not _in_number(words, 0):
+        if _list_item(words) and (named or not _verbs(words)):
             if items and LIST_KEYS.index(words[0]) <= LIST_KEYS.index(items[-1][0]):
                 break
             items.append((words[0], words[1:]))
+            unnamed += not named
         elif items and not items[-1][1] and not _verbs(words):
             items[-1][1].extend(words)
-    if len(items) < MIN_LIST_ITEMS:
+    if unnamed < MIN_LIST_ITEMS:
         return []
     return [HeardOption(KEY_WORDS[key], _label(label)) for key, label in items]
+
+
+def _list_item(words: list[str]) -> bool:
+    """Whether a clause begins with a digit's own word that is no phone number's."""
+    return bool(words) and words[0] in LIST_KEYS and not _in_number(words, 0)
 
 
 def _verbs(words: list[str]) -> list[int]:
