@@ -250,3 +250,31 @@ async def test_a_company_name_keeps_the_margin() -> None:
     assert await confirmer.confirm([_final(heard)]) is None
     assert confirmer.closest is not None and confirmer.closest.margin == -4.7
     assert len(judge.asked) == 1
+
+
+def _misheard_greeting(text: str) -> float:
+    """A judge modelled on espeak-ng's "And you foretolding North Star Wireless" for "Thank you
+    for calling NorthStar Wireless": "Thank" alone reads "Thank you foretolding" (-14.2);
+    beside "for calling" it costs nothing. Forced to read the phrase's other words, the model
+    is unsure what follows: a wrong name there costs 1 nat, on its own 13."""
+    thank, calling = text.startswith("Thank"), "for calling" in text
+    cost = -0.7 if calling else 0.0
+    if thank and not calling:
+        cost -= 14.2
+    if "shore" in text.lower():
+        cost -= 1.0 if thank and calling else 13.0
+    return cost
+
+
+async def test_ivr_words_are_judged_among_the_phrase_s_other_words_and_names_on_their_own() -> None:
+    heard = _final("And you foretolding North Star Wireless.")
+    judge = ScriptedJudge(_misheard_greeting)
+    right = Confirmer(judge, [contains("thank you for calling NorthStar Wireless")])
+    found = await right.confirm([heard])
+    assert found is not None and found[1].method == "audio" and found[1].margin == -0.7
+    asked = judge.asked[0][1]
+    assert any(text.startswith("Thank you for calling") for text in asked), "said whole"
+    assert len(asked) == len(set(asked)), "each text scored once"
+    wrong = Confirmer(judge, [contains("thank you for calling NorthShore Wireless")])
+    assert await wrong.confirm([heard]) is None, "a name keeps its own cost"
+    assert wrong.closest is not None and wrong.closest.margin == -13.7

@@ -6,6 +6,7 @@ from shopper.crawl.explorer import CrawlSettings, _apart, _Crawl
 from shopper.crawl.identity import (
     cut_words,
     find_opening,
+    find_opening_by_letters,
     replay_start,
     same_prompt,
     split_words,
@@ -225,3 +226,21 @@ def test_a_menu_heard_alone_and_alike_to_its_first_hearing_splits_off_the_greeti
     again, _ = _apart(state, result)
     assert [p.text for p in again] == [CIVIC_MENU], "now simply the menu, known by its words"
     assert len(state.map.nodes) == 2, "asked again, the menu is not split twice"
+
+
+def test_a_route_s_menu_is_found_by_its_letters_where_its_key_phrase_was_read_by_the_audio() -> (
+    None
+):
+    """flite kal Larkspur: the menu was learned as the audio check read it ("Press one"), and
+    every later call heard "Breslon": two word edits in the eight opening words, no match word
+    by word, so the menu's keys were never pressed. Its letters are within the opening's
+    similarity; a menu whose words differ is still not found."""
+    known = (
+        "reservations, To cancel the reservation, Press one, To change the dates of your stay, "
+        "press two."
+    )
+    heard = words("Existing reservations, To cancel the reservation, Breslon, To change the dates")
+    assert find_opening(known, heard) is None, "word by word"
+    assert find_opening_by_letters(known, heard) == 1
+    other = words("Existing reservations, To extend the booking, press one, To change the dates")
+    assert find_opening_by_letters(known, other) is None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
 from shopper.crawl.keys_by_audio import KEY_NAMES, KeyPlace, candidates, key_places, read_keys
+from shopper.crawl.options import parse_options
 
 
 def _said(text: str) -> Utterance:
@@ -108,12 +109,12 @@ def test_every_verb_the_parser_reads_is_checked_and_a_key_heard_as_two_words_too
     """espeak-ng Meadowvale: "Select 9" heard 'Select "ign', "enter 0" heard "enter the aero":
     a verb the option parser knows is a place, and a key word that is no key is also read as
     two words replaced (24 candidates), never across a sentence's end."""
-    assert key_places('Select "ign to hear the menu".') == [KeyPlace(0, 2, 3)]
+    assert key_places('Select "ign to hear the menu".') == [KeyPlace(0, 2, 3, 3)]
     heard = "To talk to a pharmacist, enter the aero."
-    assert key_places(heard) == [KeyPlace(5, 7, 8)]
+    assert key_places(heard) == [KeyPlace(5, 7, 8, 8)]
     verify = Margins({"To talk to a pharmacist, enter zero.": -1.0})
     reading = asyncio.run(read_keys(verify, _said(heard)))
-    assert verify.asked == [24] and reading.keys == (("0", -1.0),)
+    assert verify.asked == [36] and reading.keys == (("0", -1.0),)
     assert reading.text == "To talk to a pharmacist, enter zero."
     assert key_places("For billing, press I. For sales") == [KeyPlace(2, 4)]
     assert key_places("For billing, press two for sales") == [KeyPlace(2, 4)]
@@ -143,3 +144,21 @@ def test_a_change_is_made_where_it_was_heard_when_the_words_recur() -> None:
     )
     cut = "directory, press 2."
     assert reading.changes[-1].apply(cut) == "directory, press star.", "a prompt cut inside"
+
+
+def test_a_key_named_by_its_option_number_is_read_with_the_option_word_misheard() -> None:
+    """flite slt Larkspur: "For new reservations, select option one" heard "select auction
+    one", so no key of the menu was read. The words after a verb may be "option" and the key:
+    that reading is scored too, and the option parser then reads "select option one"."""
+    heard = "For new reservations, select auction one. For billing, press two."
+    assert key_places(heard)[0] == KeyPlace(3, 5, 6, 6)
+    verify = Margins({"For new reservations, select option one. For billing, press two.": -4.6})
+    reading = asyncio.run(read_keys(verify, _said(heard)))
+    assert verify.asked == [36, 12], "the option reading costs 12 more candidates"
+    assert reading.keys == (("1", -4.6),)
+    assert reading.text == "For new reservations, select option one. For billing, press two."
+    assert [(o.key, o.label) for o in parse_options(reading.text)] == [
+        ("1", "new reservations"),
+        ("2", "billing"),
+    ]
+    assert key_places("press the pound key")[0].option_end == 3, "scored, and lost on the audio"

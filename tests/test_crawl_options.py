@@ -2,7 +2,7 @@
 
 import pytest
 
-from shopper.crawl.options import HeardOption, names_unread_key, parse_options
+from shopper.crawl.options import HeardOption, may_name_unread_key, names_unread_key, parse_options
 
 
 @pytest.mark.parametrize(
@@ -210,3 +210,17 @@ def test_a_label_in_clauses_keeps_them_when_none_begins_another_label() -> None:
         HeardOption("1", "billing payments refunds"),
         HeardOption("2", "support"),
     ]
+
+
+def test_a_word_no_ivr_says_that_begins_like_press_may_name_an_unread_key() -> None:
+    """flite slt says "press two" so the model writes "peress you" or "pressed you": no key
+    verb the parser knows, so the menu's key 2 was never tried. Such a word may name an unread
+    key (the crawler tries the key after the menu's run too), but is no reason to take a
+    prompt for a menu; words IVRs say ("please", "pressed" at a sentence's end, "presently")
+    are none."""
+    assert may_name_unread_key("For your balance, press one. To pay by phone, peress you.")
+    assert may_name_unread_key("To cancel an appointment you already have pressed you.")
+    assert not names_unread_key("To pay by phone, peress you.")
+    assert not may_name_unread_key("Please hold. For billing, press one.")
+    assert not may_name_unread_key("It seems no key was pressed.")
+    assert not may_name_unread_key("Presently, say the prescription number.")

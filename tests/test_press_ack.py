@@ -17,7 +17,7 @@ import pytest
 from shopper.asr.moonshine_engine import MoonshineEngine
 from shopper.asr.types import SpeechEngine
 from shopper.engine.failures import KeyIgnored
-from shopper.engine.reaction import IGNORED_WHILE_PROMPT
+from shopper.engine.reaction import IGNORED_WHILE_PROMPT, LABEL_LAG_S
 from shopper.engine.timeline import KeyAcknowledged, KeySent
 from shopper.results.record import CallRecord
 from shopper.scripts.loader import load_script
@@ -156,3 +156,99 @@ def test_python_tests_and_the_crawler_can_tell_an_ignored_key_by_its_type(
     ignored = asyncio.run(press_early())
     assert ignored.kind == "dtmf-not-acknowledged"
     assert ignored.taken_after_prompt is True
+
+
+RENTALS_MENU = (
+    "Hi, and thanks for calling RidgeWay Car Rental. To book a new rental, press 1. If "
+    "you're calling about a reservation you already have, press 2. Press 3 for roadside "
+    "assistance, or if you have been in an accident. For questions about a charge on your "
+    "receipt, such as tolls, fuel or a late return, press 4. If you look after travel for a "
+    "business and would like to talk with the team that manages RidgeWay corporate "
+    "accounts, please press 5. Press pound to hear these choices again."
+)
+
+
+def test_a_key_is_not_sent_on_a_flicker_of_music_and_a_cut_into_a_breath_is_a_stop(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """Flite kal's "Press 3 for roadside assistance" is labelled music for 0.3 s: a key sent
+    there as over music was judged by the music, which "played on". The key now waits for a
+    sentence start (music must have played MUSIC_SETTLED_S), and the next prompt, whose
+    synthetic breath begins 40 ms after the cut, is heard as the menu stopping: the frame the
+    menu was cut in still holds its end, the two after it are at the line's floor."""
+    ivr_text = f"""
+name: RidgeWay Car Rental
+voice: {{tts: flite, voice: kal, speed: 170}}
+start: main
+answer: {{after: 2s}}
+nodes:
+  main:
+    say: "{RENTALS_MENU}"
+    menu: {{options: {{"1": queue, "2": queue, "3": queue, "4": queue}}, timeout: 5s}}
+  queue:
+    say: "Great, let's get you on the road. Hang tight while I find you a specialist."
+    queue: {{hold: 30s, music: default, then: agent}}
+  agent:
+    agent: {{greeting: "Reservations, this is Andre. What city will you be picking up in?"}}
+"""
+    record = call(tmp_path, engine, ivr_text, "  - wait: 12.5s\n  - press: '1'\n")
+    assert record.result["outcome"] == "passed", record.result["failure"]
+    (key,) = keys(record)
+    assert key["action"] == "accepted"
+    menu = record.truth["sounds"][1]
+    assert menu["cut"]
+    reaction = record.timeline.of_type(KeyAcknowledged)[0]
+    assert reaction.after_s == pytest.approx(menu["end_s"] - key["start_s"], abs=0.1)
+
+
+def test_a_callback_key_over_music_is_acknowledged_by_the_speech_that_follows_at_once(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    """The music stops for the key and "You're all set…" follows with no gap (espeak-ng):
+    the sound's label turns to speech 0.2 s after the change, past REACTION_S from the key,
+    so a run is taken as the reaction while its label's lag (LABEL_LAG_S) allows. Fails with
+    the lag not allowed for ("ignored: the music played on")."""
+    ivr_text = """
+name: Receipts
+voice: {tts: espeak-ng, voice: en-us, speed: 170}
+start: main
+answer: {after: 2s}
+nodes:
+  main:
+    say: "Receipts and charges. Let me pass you along to the next available billing specialist."
+    queue:
+      hold: 45s
+      callback_offer:
+        every: 12s
+        say: >-
+          Rather not wait on hold? We can ring you back as soon as a billing specialist is
+          free, and you won't lose your spot. To get a call back instead, press 6.
+        digit: "6"
+        goto: noted
+      then: agent
+  noted:
+    say: >-
+      You're all set. A billing specialist will phone you at the number you're calling from.
+      Thanks, and goodbye.
+    hangup: true
+  agent:
+    agent: {greeting: "Billing, this is Keisha. How can I help?"}
+"""
+    steps = (
+        '  - expect: "pass you along"\n'
+        '  - expect: "ring you back"\n'
+        "    within: 40s\n"
+        "    silence: 40s\n"
+        "  - wait: 1s\n"
+        "  - press: '6'\n"
+        '  - expect: "phone you"\n'
+    )
+    record = call(tmp_path, engine, ivr_text, steps)
+    assert record.result["outcome"] == "passed", record.result["failure"]
+    (key,) = keys(record)
+    assert key["action"] == "callback"
+    music = next(s for s in record.truth["sounds"] if s["role"] == "music" and s["cut"])
+    reaction = record.timeline.of_type(KeyAcknowledged)[0]
+    # Told by the label, the reaction is placed where the label changed: late by its lag.
+    stopped_after = music["end_s"] - key["start_s"]
+    assert stopped_after - 0.05 <= reaction.after_s <= stopped_after + LABEL_LAG_S + 0.05

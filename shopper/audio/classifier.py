@@ -62,7 +62,7 @@ from shopper.audio.features import (
     tail,
     windows_of,
 )
-from shopper.audio.frame import AudioFrame, Samples, split_frames
+from shopper.audio.frame import TELEPHONY_RATE, AudioFrame, Samples, split_frames
 from shopper.audio.segments import Segment, SoundKind
 from shopper.errors import ShopperError
 
@@ -102,6 +102,14 @@ _ONSET_FRAMES = 5
 _TONE_ONSET_FRAMES = 3
 _SWITCH_FRAMES = 25
 """Net frames of evidence to switch between speech and music: the model's context is 1 s."""
+LABEL_LAG_S = CONTEXT_RADIUS * HOP / TELEPHONY_RATE
+"""How long after a change between speech and music `current` may still give the old kind:
+it is judged on the half second up to its frame, so the new sound shows there at the latest
+once it fills that half second."""
+SWITCH_S = LABEL_LAG_S + _SWITCH_FRAMES * HOP / TELEPHONY_RATE
+"""How long a sound must have been heard as music (or speech) by `current` before the
+smoothed segments take it for that kind: the label's lag, then the switch's evidence. A
+shorter run of one label inside the other is its flicker on a word or a chord."""
 _TO_TONE_FRAMES = 10
 _MUSIC_TO_TONE_FRAMES = 25
 """Hold music holds notes: a tone must outlast one before it interrupts music."""

@@ -47,6 +47,7 @@ from shopper.crawl.map import CrawlMap, Evidence, MapNode, NodeKind, Option, Une
 from shopper.crawl.options import (
     KEY_WORDS,
     PRESS_WORDS,
+    may_name_unread_key,
     names_unread_key,
     parse_options,
 )
@@ -436,7 +437,7 @@ def _probe_retried(
     missing from a run of offered ones are not probes: a "press two" the recogniser missed
     may well lead to a message and back."""
     offered = any(option.key == key and option.offered for option in menu.options)
-    guessed = names_unread_key(menu.prompt) and key in _after_run(
+    guessed = may_name_unread_key(menu.prompt) and key in _after_run(
         [option.key for option in menu.options if option.offered]
     )
     probe = (
@@ -941,7 +942,7 @@ def _offer(state: _Crawl, menu: MapNode) -> None:
         state.map.unexplored.append(
             Unexplored(menu.id, "", f"option {cut.label!r} heard without its key")
         )
-    unread = _after_run(offered) if names_unread_key(menu.prompt) else []
+    unread = _after_run(offered) if may_name_unread_key(menu.prompt) else []
     keys = list(offered) + [
         k for k in [*_skipped(offered), *unread, *state.settings.try_keys] if k not in offered
     ]
@@ -963,7 +964,7 @@ def _missed_offer(menu: MapNode, key: str) -> None:
     invalid key (for the findings)."""
     offered = [o.key for o in menu.options if o.offered]
     missed = _skipped(offered)
-    if names_unread_key(menu.prompt):
+    if may_name_unread_key(menu.prompt):
         missed += _after_run(offered)
     for option in menu.options:
         if option.key == key and key in missed:
@@ -1048,7 +1049,7 @@ def _skipped(offered: Collection[str]) -> list[str]:
 
 def _after_run(offered: Collection[str]) -> list[str]:
     """The digit after the last of the offered run, for a menu that names a key nobody could
-    read (options.names_unread_key: "To request a bulk pickup, press do"): menus number
+    read (options.may_name_unread_key: "To request a bulk pickup, press do"): menus number
     their options in order, so the unread key is likeliest the next one. Like a gap in the
     run (_skipped), it counts as offered when it leads somewhere else than the menu itself.
     After an eight it is nine ("For more options, press 9"), though nine is no digit of a run

@@ -14,6 +14,7 @@ import re
 from typing import NamedTuple
 
 from shopper.crawl.options import KEY_WORDS
+from shopper.text.letters import HeardWord, letter_window
 from shopper.text.normalize import normalize
 from shopper.text.wer import word_edit_distance
 
@@ -74,10 +75,8 @@ def find_opening(prompt: str, heard: list[str]) -> int | None:
     """Word index in `heard` where `prompt`'s opening words begin, or None if they are absent.
 
     The opening may be taken after a few leading words of `prompt` (cut residue, see above)."""
-    said = words(prompt)
     best: tuple[int, int] | None = None
-    for skip in range(min(CUT_RESIDUE_WORDS, max(0, len(said) - OPENING_WORDS)) + 1):
-        opening = said[skip : skip + OPENING_WORDS]
+    for opening in _openings(prompt):
         size = len(opening)
         if not opening or len(heard) < size:
             continue
@@ -87,6 +86,35 @@ def find_opening(prompt: str, heard: list[str]) -> int | None:
             if distance <= allowed and (best is None or (distance, start) < best):
                 best = (distance, start)
     return None if best is None else best[1]
+
+
+def find_opening_by_letters(prompt: str, heard: list[str]) -> int | None:
+    """`find_opening`, letter by letter: where the letters of whole heard words come within
+    OPENING_SIMILARITY of the opening's (shopper.text.letters). For a route's known menu,
+    learned with its key phrases as the audio check read them ("Press one"), while each
+    call's transcript spells them as it heard them ("Breslon", flite kal): two word edits in
+    eight, no match word by word, and Larkspur's reservations menu was never reached again."""
+    best: tuple[int, int] | None = None
+    spoken = [HeardWord(word, word) for word in heard]
+    for opening in _openings(prompt):
+        if len(opening) < OPENING_WORDS:
+            continue
+        window = letter_window("".join(opening), spoken)
+        if window is None or window.similarity < OPENING_SIMILARITY:
+            continue
+        if len(heard) - window.start < len(opening):
+            continue  # not heard far enough yet: word by word, the opening needs its words too
+        if best is None or (window.distance, window.start) < best:
+            best = (window.distance, window.start)
+    return None if best is None else best[1]
+
+
+def _openings(prompt: str) -> list[list[str]]:
+    """The prompt's opening words, and the same after each of its first few words (cut
+    residue, see above)."""
+    said = words(prompt)
+    skips = range(min(CUT_RESIDUE_WORDS, max(0, len(said) - OPENING_WORDS)) + 1)
+    return [said[skip : skip + OPENING_WORDS] for skip in skips]
 
 
 def opens_with(prompt: str, heard: list[str]) -> bool:

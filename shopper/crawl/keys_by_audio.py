@@ -22,12 +22,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
-from shopper.crawl.options import KEY_WORDS
+from shopper.crawl.options import KEY_WORDS, OPTION_WORD
+from shopper.crawl.verbs import (
+    MAX_FUSED_LETTERS,
+    MIN_FUSED_LETTERS,
+    after_verb,
+    letters_of,
+    verb_of,
+)
 
-KEY_PHRASE_WORDS = ("press", "dial", "enter", "select", "push")
-"""The verbs that introduce a key, as the model writes them: those the option parser reads
-(shopper.crawl.options.PRESS_WORDS, less its mishearings of "press"), so an option whose verb
-the parser knows never misses the audio check ("Select nine" heard "Select ign")."""
 KEY_NAMES = {
     "0": "zero",
     "1": "one",
@@ -57,18 +60,9 @@ although the whole candidate is less likely than the garbled reading (flite rms'
 eight", heard "press it": "press eight" -4.5, the next key -10.5). Otherwise no key fits the
 place (a "please" that begins like "press") and the words stay as heard. These two figures
 are judgement, not fitted: see docs/crawl.md, Limits."""
-MAX_LETTER_ERRORS = 2
-"""Letters a heard word's beginning may differ from a key verb by ("breast", "brass" and
-"dress" for "press"; one letter for a four-letter verb such as "dial")."""
-MIN_FUSED_LETTERS = 2
-MAX_FUSED_LETTERS = 6
-"""Letters after the verb's beginning that make the rest of the word the key ("Prestew":
-"tew"); fewer ("breast") and the key is the next word; more ("prescriptions") and the word
-is another word, no key phrase."""
 AMBIGUOUS_FUSED_LETTERS = 2
 """A rest this short may be the key ("Presto") or the verb's own ending with the key the next
 word ("Pressed to" for "press two", "Dialed nine"): both readings are scored."""
-_LETTERS = re.compile(r"[^a-z]")
 _SENTENCE_END = re.compile(r"[.!?;]$")
 
 Verify = Callable[[Utterance, Sequence[str]], Awaitable[list[Fit]]]
@@ -85,6 +79,12 @@ class KeyPlace:
     or_end: int | None = None
     """The other reading's end when the verb's token may be read both ways (see
     AMBIGUOUS_FUSED_LETTERS): the key fused into it, or the next word."""
+    option_end: int | None = None
+    """The end of a reading whose verb is followed by the word "option", misheard, and then
+    the key ("select auction one" for "select option one", flite slt: the key phrase of a
+    whole menu lost)."""
+    option: bool = False
+    """Whether this reading says "<verb> option <key>" (one of `option_end`'s)."""
 
 
 def key_places(text: str) -> list[KeyPlace]:
@@ -93,15 +93,16 @@ def key_places(text: str) -> list[KeyPlace]:
     places: list[KeyPlace] = []
     index = 0
     while index < len(tokens):
-        rest = _after_verb(tokens[index])
+        rest = after_verb(tokens[index])
         if rest is None or rest > MAX_FUSED_LETTERS:
             index += 1
             continue
         fused = rest >= MIN_FUSED_LETTERS
         end = index + 1 if fused else min(index + 2, len(tokens))
         after = tokens[index + 1] if index + 1 < len(tokens) else ""
-        either = rest == AMBIGUOUS_FUSED_LETTERS and bool(after) and _after_verb(after) is None
-        places.append(KeyPlace(index, end, index + 2 if either else _split_key_end(tokens, end)))
+        either = rest == AMBIGUOUS_FUSED_LETTERS and bool(after) and after_verb(after) is None
+        split_end = None if either else _split_key_end(tokens, end)
+        places.append(KeyPlace(index, end, index + 2 if either else split_end, split_end))
         index = end
     return places
 
@@ -111,22 +112,24 @@ def _split_key_end(tokens: list[str], end: int) -> int | None:
     "enter zero", "press near over" for "press zero"): one more word replaced, when the word
     after the verb is no key and another word follows it in the same sentence."""
     last = tokens[end - 1]
-    if end >= len(tokens) or _SENTENCE_END.search(last) or _after_verb(last) is not None:
+    if end >= len(tokens) or _SENTENCE_END.search(last) or after_verb(last) is not None:
         return None
-    return None if _LETTERS.sub("", last.lower()) in HEARD_KEYS else end + 1
+    return None if letters_of(last) in HEARD_KEYS else end + 1
 
 
 def candidates(text: str, place: KeyPlace) -> list[str]:
-    """`text` with the place's words replaced by "press <key>" for each of the 12 keys, in
-    the order of KEY_NAMES, keeping the heard case of the verb and the punctuation after it."""
+    """`text` with the place's words replaced by "press <key>" (or "press option <key>") for
+    each of the 12 keys, in the order of KEY_NAMES, keeping the heard case of the verb and
+    the punctuation after it."""
     tokens = text.split()
-    verb = _verb_of(tokens[place.first])
+    verb = verb_of(tokens[place.first])
     if tokens[place.first][:1].isupper():
         verb = verb.capitalize()
     trailing = re.search(r"[^A-Za-z0-9]*$", tokens[place.end - 1])
     tail = trailing.group(0) if trailing is not None else ""
+    option = f" {OPTION_WORD}" if place.option else ""
     return [
-        " ".join([*tokens[: place.first], f"{verb} {name}{tail}", *tokens[place.end :]])
+        " ".join([*tokens[: place.first], f"{verb}{option} {name}{tail}", *tokens[place.end :]])
         for name in KEY_NAMES.values()
     ]
 
@@ -187,7 +190,7 @@ async def read_keys(verify: Verify, utterance: Utterance) -> KeyReading:
         ]
         if _fits(fits[best].margin, per_key):
             place = readings[best // len(KEY_NAMES)]
-            replaced = texts[best].split()[place.first : place.first + 2]
+            replaced = texts[best].split()[place.first : place.first + (3 if place.option else 2)]
             chosen.append((place, " ".join(replaced), fits[best].margin))
     changes = tuple(
         KeyChange(
@@ -205,10 +208,14 @@ async def read_keys(verify: Verify, utterance: Utterance) -> KeyReading:
 
 
 def _readings(place: KeyPlace) -> list[KeyPlace]:
-    """The place as one reading, or both when the verb's token may be read two ways."""
-    if place.or_end is None:
-        return [place]
-    return [KeyPlace(place.first, place.end), KeyPlace(place.first, place.or_end)]
+    """The place's readings: as heard, the other way its verb's token may be read, and
+    with a misheard "option" between the verb and the key."""
+    readings = [KeyPlace(place.first, place.end)]
+    if place.or_end is not None:
+        readings.append(KeyPlace(place.first, place.or_end))
+    if place.option_end is not None:
+        readings.append(KeyPlace(place.first, place.option_end, option=True))
+    return readings
 
 
 def _fits(best: float, margins: list[float]) -> bool:
@@ -218,36 +225,5 @@ def _fits(best: float, margins: list[float]) -> bool:
 
 
 def _key_of(words: str) -> str:
-    name = _LETTERS.sub("", words.split()[-1].lower())
+    name = letters_of(words.split()[-1])
     return next(key for key, key_name in KEY_NAMES.items() if key_name == name)
-
-
-def _after_verb(token: str) -> int | None:
-    """How many letters of `token` follow a beginning that is a key verb misheard by at most a
-    letter or two (None when it begins like none)."""
-    letters = _LETTERS.sub("", token.lower())
-    best: tuple[int, int] | None = None
-    for verb in KEY_PHRASE_WORDS:
-        allowed = min(MAX_LETTER_ERRORS, (len(verb) + 1) // 3)
-        for size in range(len(verb) - 1, len(verb) + 2):
-            if size > len(letters):
-                break
-            errors = _distance(letters[:size], verb)
-            if errors <= allowed and (best is None or errors < best[0]):
-                best = (errors, len(letters) - size)
-    return None if best is None else best[1]
-
-
-def _verb_of(token: str) -> str:
-    letters = _LETTERS.sub("", token.lower())
-    return min(KEY_PHRASE_WORDS, key=lambda verb: _distance(letters[: len(verb)], verb))
-
-
-def _distance(a: str, b: str) -> int:
-    """Letter edit distance (Levenshtein)."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        previous, row = row, [i]
-        for j, y in enumerate(b, start=1):
-            row.append(min(previous[j - 1] + (x != y), previous[j] + 1, row[j - 1] + 1))
-    return row[-1]

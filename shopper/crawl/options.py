@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shopper.crawl.verbs import after_verb
 from shopper.text.normalize import normalize
+from shopper.text.vocabulary import ivr_words
 
 PRESS_WORDS = frozenset(
     {"press", "dress", "breast", "fresh", "dial", "enter", "push", "select", "touch"}
@@ -240,6 +242,34 @@ def names_unread_key(text: str) -> bool:
             if key_at >= len(said) or said[key_at] not in KEY_WORDS:
                 return True
     return False
+
+
+def may_name_unread_key(text: str) -> bool:
+    """`names_unread_key`, or a sentence with a word no IVR says that begins like "press"
+    misheard by a letter, followed by more words ("peress you" and "pressed you" for "press
+    two", flite slt): for a menu, reason to try the key after its run too. Not reason enough
+    to take a prompt for a menu: such a word is more often some other word misheard."""
+    if names_unread_key(text):
+        return True
+    for sentence in SENTENCE_END.split(text):
+        said = normalize(sentence).split()
+        if any(_garbled_press(word) for word in said[:-1]):
+            return True
+    return False
+
+
+GARBLED_PRESS_REST = 3
+"""Letters after the "press" in such a word: a fused key ("Prestew") or an ending
+("pressed"); more, and it is another word ("presently", "presidents")."""
+
+
+def _garbled_press(word: str) -> bool:
+    """Whether `word` begins like "press" misheard by a letter and is no word of IVR language
+    (shopper.text.vocabulary) nor of the parser's key verbs."""
+    rest = after_verb(word, ("press",), max_errors=1)
+    if rest is None or rest > GARBLED_PRESS_REST:
+        return False
+    return word not in PRESS_WORDS and word not in ivr_words()
 
 
 def _in_number(words: list[str], key_at: int) -> bool:

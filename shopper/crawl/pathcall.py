@@ -44,6 +44,7 @@ from shopper.crawl.identity import (
     SENTENCE,
     cut_words,
     find_opening,
+    find_opening_by_letters,
     same_prompt,
     split_words,
     tail_start,
@@ -780,7 +781,9 @@ async def _reach(
         heard = " ".join(u.text for u in finals)
         if heard != seen:
             seen = heard
-            at = find_opening(step.prompt, words(heard))
+            said = words(heard)
+            at = find_opening(step.prompt, said)
+            at = find_opening_by_letters(step.prompt, said) if at is None else at
             if at is not None:
                 heard_at = _menu_heard(finals, at)
                 ready = await (

@@ -23,6 +23,7 @@ from shopper.engine.reaction import (
     IGNORED_WHILE_PROMPT,
     KEY_MOMENT_MAX_S,
     KEY_PATIENCE_S,
+    LABEL_LAG_S,
     PHRASE_GAP_S,
     PHRASE_START_S,
     REACTION_S,
@@ -33,6 +34,7 @@ from shopper.engine.reaction import (
     cut_off,
     is_quiet,
     level_db,
+    music_or_tone_moment,
     speech_level,
 )
 from shopper.engine.replay import MIN_SAMPLES as REPLAY_MIN_SAMPLES
@@ -91,6 +93,20 @@ def _audio_notes(closest: Match | None, unavailable: str | None) -> list[str]:
     if unavailable is not None:
         return [f"no audio check: {unavailable}"]
     return []
+
+
+def _at_floor_from(
+    floor_from: int | None, quiet_from: int, start: int, frame: Samples, floor: float
+) -> int | None:
+    """Where the quiet that began at `quiet_from` has been down to the line's floor
+    (FLOOR_MARGIN_DB) since, given the quiet frame at `start`; None once it has not been. The
+    first quiet frame may still hold the end of the sound, cut off inside it: from the next
+    one on, quiet above the floor is a pause inside a recording."""
+    if level_db(frame) > floor + FLOOR_MARGIN_DB:
+        return None
+    if floor_from is None and start - quiet_from <= len(frame):
+        return start
+    return floor_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +349,8 @@ class Caller:
     async def _key_moment(self, after_prompt: bool) -> None:
         """Wait, if need be, for a moment at which a reaction to a key can be told from the
         prompt's own course: the start of a sentence (a prompt that takes keys stops within
-        REACTION_S; one that ignores them plays on), music or a tone, or the quiet after the
+        REACTION_S; one that ignores them plays on), a tone, music that has played for
+        MUSIC_SETTLED_S (a shorter run is the label's flicker), or the quiet after the
         prompt (a menu waiting for its key: whatever it plays next answers the key). Not a
         pause nor the end of a sentence: there a prompt that ignores keys falls quiet, or
         starts its next sentence, as if it had reacted. A voice that hardly pauses between
@@ -349,7 +366,7 @@ class Caller:
                 return
             if not after_prompt and not stretch.quiet:
                 run = session.runs.run
-                if run is not None and run.kind in ("music", "tone"):
+                if run is not None and music_or_tone_moment(run, session.now):
                     return
                 waited = session.now - began
                 if waited >= session.samples(2 * KEY_PATIENCE_S):
@@ -379,34 +396,39 @@ class Caller:
 
         Stopped: quiet for longer than a pause between words; or, quiet for a moment before
         whatever it plays next, either cut off mid-word (reaction.cut_off) or down to the
-        line's own floor (FLOOR_MARGIN_DB)."""
+        line's own floor (FLOOR_MARGIN_DB). Changed: a run of another kind that began by
+        REACTION_S, as far as its label's lag (LABEL_LAG_S) can tell."""
         session = self.session
         react_by = sent_at + session.samples(REACTION_S)
+        labelled_by = react_by + session.samples(LABEL_LAG_S)
         settled = react_by + session.samples(RUN_SETTLE_S)
         recent = session.recording.far[-STRETCH_LOOKBACK_FRAMES:]
         level, floor = speech_level(recent), min(level_db(frame) for frame in recent)
-        deep = True
         quiet_from: int | None = None
+        floor_from: int | None = None
         last_sound: Samples | None = None
         while True:
             await self._next()
             frame = session.recording.far[-1]
+            start = session.now - len(frame)
             if not is_quiet(frame):
-                quiet_from, last_sound = None, frame
-            elif quiet_from is None:
-                quiet_from, deep = session.now - len(frame), True
-            if quiet_from is not None:
-                deep = deep and level_db(frame) <= floor + FLOOR_MARGIN_DB
+                quiet_from, floor_from, last_sound = None, None, frame
+            else:
+                quiet_from = start if quiet_from is None else quiet_from
+                floor_from = _at_floor_from(floor_from, quiet_from, start, frame, floor)
             if quiet_from is not None and quiet_from <= react_by:
                 quiet = session.now - quiet_from
                 if quiet >= session.samples(PHRASE_GAP_S):
                     return quiet_from
-                if quiet >= session.samples(CUT_QUIET_S) and (deep or cut_off(last_sound, level)):
+                deep = floor_from is not None and session.now - floor_from >= session.samples(
+                    CUT_QUIET_S
+                )
+                if deep or (quiet >= session.samples(CUT_QUIET_S) and cut_off(last_sound, level)):
                     return quiet_from
                 continue
             run = session.runs.run
             changed = run is not None and run.kind not in (playing, "silence")
-            if changed and run is not None and sent_at <= run.since <= react_by:
+            if changed and run is not None and sent_at <= run.since <= labelled_by:
                 return run.since
             if session.now >= settled:
                 return None

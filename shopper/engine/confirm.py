@@ -17,6 +17,7 @@ from typing import Protocol
 from shopper.asr.types import Fit, Utterance, VerifyUnavailable
 from shopper.text.decide import LetterFinding, find_letters, phrases
 from shopper.text.match import Match, Matcher
+from shopper.text.render import InContext
 
 
 class AudioJudge(Protocol):
@@ -87,7 +88,9 @@ class Confirmer:
         self, utterance: Utterance, findings: Sequence[tuple[int, LetterFinding]]
     ) -> list[tuple[int, Match]]:
         per_finding = [finding.candidates() for _, finding in findings]
+        contexts = [finding.in_context() for _, finding in findings]
         candidates = [text for groups in per_finding for group in groups for text in group]
+        candidates += [text for context in contexts for text in _context_texts(context)]
         try:
             margins = await self._margins(utterance, candidates)
         except VerifyUnavailable as error:
@@ -95,6 +98,9 @@ class Confirmer:
             return []
         scored = iter(margins)
         grouped = [[[next(scored) for _ in group] for group in groups] for groups in per_finding]
+        for groups, context, (_, finding) in zip(grouped, contexts, findings, strict=True):
+            in_context = [next(scored) for _ in _context_texts(context)]
+            _add_context(groups, context, in_context, finding.judged_in_context())
         decided = [
             (index, finding.by_audio(groups))
             for (index, finding), groups in zip(findings, grouped, strict=True)
@@ -144,13 +150,45 @@ class Confirmer:
         return decided
 
     async def _margins(self, utterance: Utterance, texts: Sequence[str]) -> list[float]:
-        """Each text's margin over the utterance's own reading, as the judge scores both."""
-        fits = await self._judge.verify(utterance, [utterance.text, *texts])
-        return [fit.margin - fits[0].margin for fit in fits[1:]]
+        """Each text's margin over the utterance's own reading, as the judge scores both
+        (each distinct text scored once: renderings in several styles often coincide)."""
+        distinct = list(dict.fromkeys(texts))
+        fits = await self._judge.verify(utterance, [utterance.text, *distinct])
+        margins = {
+            text: fit.margin - fits[0].margin for text, fit in zip(distinct, fits[1:], strict=True)
+        }
+        return [margins[text] for text in texts]
 
     def _remember(self, match: Match) -> None:
         if self.closest is None or _closeness(match) > _closeness(self.closest):
             self.closest = match
+
+
+def _context_texts(context: InContext | None) -> list[str]:
+    """The texts of a phrase's `InContext`, to score: whole, then without each group."""
+    if context is None:
+        return []
+    return [*context.whole, *(text for texts in context.without for text in texts)]
+
+
+def _add_context(
+    groups: list[list[float]],
+    context: InContext | None,
+    margins: list[float],
+    eligible: Sequence[bool],
+) -> None:
+    """Each eligible group's margin among the phrase's other words, added to the group's
+    margins as one more way to say it: the best, over styles, of the phrase said whole less
+    the phrase said but for the group's stretch (`margins` as `_context_texts` lists the
+    texts; `eligible` as LetterFinding.judged_in_context says)."""
+    if context is None:
+        return
+    styles = len(context.whole)
+    whole, rest = margins[:styles], margins[styles:]
+    for number, (group, judged) in enumerate(zip(groups, eligible, strict=True)):
+        if judged:
+            without = rest[number * styles : (number + 1) * styles]
+            group.append(max(w - o for w, o in zip(whole, without, strict=True)))
 
 
 def _rivals(

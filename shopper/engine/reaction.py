@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shopper.audio.frame import Samples
+from shopper.audio import classifier
+from shopper.audio.frame import TELEPHONY_RATE, Samples
+from shopper.engine.runs import RUN_CONFIRM_S, Run
 
 QUIET_FRAME_RMS = 180.0
 """About -45 dBFS: a 20 ms frame this quiet is a gap in what the far end plays."""
@@ -43,9 +45,20 @@ pause 0.38 s between sentences), not between two words of one phrase."""
 PHRASE_START_S = 0.1
 """A key sent this soon after a sentence began comes early in it: sentences last longer than
 PHRASE_START_S + REACTION_S (half a second), so one that stops that soon was interrupted."""
-RUN_SETTLE_S = 0.5
-"""How long after REACTION_S a change of the kind of sound (speech to music) may still be
-confirmed by the sound classifier, which knows when a run began only once it has lasted."""
+LABEL_LAG_S = classifier.LABEL_LAG_S
+"""How long after a change of the kind of sound (music to speech) the run may begin: the
+sound's label lags the sound by up to this much (shopper.audio.classifier). Music a callback
+key stopped, followed at once by "You're all set…" (espeak-ng), was labelled speech 0.22 s
+after the change, 40 ms past REACTION_S from the key, and the key was judged ignored."""
+RUN_SETTLE_S = LABEL_LAG_S + RUN_CONFIRM_S
+"""How long after REACTION_S a change of the kind of sound may still be confirmed: the
+label's lag, then the run's confirmation (shopper.engine.runs)."""
+MUSIC_SETTLED_S = classifier.SWITCH_S
+"""How long music must have played before a key may go out over it as over music (a moment
+for a key, see Caller._key_moment): as long as the smoothed classifier takes to call it
+music. A shorter run inside a prompt is the label's flicker: flite kal's "Press three for
+outside assistance" was music for 0.3 s, a key went out there, and the prompt's stop went
+unseen as the music "played on"."""
 KEY_MOMENT_MAX_S = 30.0
 """Longest a key waits for a moment to be sent (see Caller._key_moment)."""
 IGNORED_WHILE_PROMPT = "ignored while the prompt played"
@@ -101,3 +114,11 @@ def cut_off(last_sound: Samples | None, level: float | None) -> bool:
     if last_sound is None or level is None:
         return False
     return level_db(last_sound) >= level + CUT_LEVEL_DB
+
+
+def music_or_tone_moment(run: Run, now: int) -> bool:
+    """Whether the far end plays a tone, or music for MUSIC_SETTLED_S, at media time `now`:
+    a moment for a key, whose reaction is a change of that sound."""
+    if run.kind == "tone":
+        return True
+    return run.kind == "music" and now - run.since >= round(MUSIC_SETTLED_S * TELEPHONY_RATE)

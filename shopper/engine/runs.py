@@ -20,8 +20,12 @@ class Run:
     """Media time (samples) of the first frame of this run."""
 
 
+RUN_CONFIRM_S = 0.25
+"""How long a new label must hold before its run is confirmed."""
+
+
 class RunTracker:
-    def __init__(self, confirm_s: float = 0.25) -> None:
+    def __init__(self, confirm_s: float = RUN_CONFIRM_S) -> None:
         self._confirm = round(confirm_s * TELEPHONY_RATE)
         self.run: Run | None = None
         self._candidate: Run | None = None

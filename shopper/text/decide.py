@@ -11,7 +11,11 @@ looked for letter by letter in each heard utterance (shopper.text.letters):
   (shopper.text.render) and the speech model is asked how well each rendering fits the
   utterance's audio. Each stretch where the phrase differs from the heard words is judged
   on its own, by its best rendering; the phrase passes when every one of them is at
-  `ACCEPT_MARGIN_NATS` or above (the worst difference is the phrase's margin);
+  `ACCEPT_MARGIN_NATS` or above (the worst difference is the phrase's margin). Where the
+  phrase differs in several stretches, a stretch of IVR words may also be judged among
+  the phrase's other words: by how much the phrase said whole beats it said but for that
+  stretch (`in_context`, `judged_in_context`). Its cost is still its own, so a right word
+  elsewhere cannot pay for it;
 - anything further away fails as before, without costing an audio check.
 
 A phrase that names a key ("press 2 for billing") and misses the margin only near that key,
@@ -41,7 +45,7 @@ from dataclasses import dataclass, replace
 from shopper.text.letters import LetterWindow, heard_words, letter_window, phrase_letters
 from shopper.text.match import AnyOf, Contains, Fuzzy, Match, Matcher, MatchKind
 from shopper.text.normalize import Mishearings, normalize
-from shopper.text.render import Stretch, stretches, swapped
+from shopper.text.render import InContext, Stretch, in_context, stretches, swapped
 from shopper.text.vocabulary import ivr_words, nearest
 
 ACCEPT_MARGIN_NATS = -3.0
@@ -117,6 +121,26 @@ class LetterFinding:
         mishearings = dict(self.phrase.mishearings)
         return stretches(
             self.heard, self.phrase.text, self.window, mishearings, word_breaks=word_breaks
+        )
+
+    def in_context(self) -> InContext | None:
+        """Renderings that judge each difference among the phrase's other words
+        (shopper.text.render.in_context); None for a phrase that differs in one stretch."""
+        mishearings = dict(self.phrase.mishearings)
+        return in_context(self.heard, self.phrase.text, self.window, mishearings)
+
+    def judged_in_context(self) -> tuple[bool, ...]:
+        """Per stretch, whether it may be judged among the phrase's other words
+        (`in_context`): when it says only IVR words (shopper.text.vocabulary) and no key.
+        Forced to read the phrase's other words, the model grows unsure of what follows
+        them, and a name's cost shrinks: "NorthShore" where the audio says "North Star" cost
+        1.0 nats beside "Thank you for calling", 13 on its own. A key keeps its contrast."""
+        words = normalize(self.phrase.text, dict(self.phrase.mishearings)).split()
+        vocabulary = ivr_words()
+        return tuple(
+            bool(stretch.said_at)
+            and all(words[at] in vocabulary and words[at] not in KEYS for at in stretch.said_at)
+            for stretch in self.stretches()
         )
 
     def candidates(self, word_breaks: bool = False) -> tuple[tuple[str, ...], ...]:

@@ -118,6 +118,70 @@ def stretches(
     return tuple(found)
 
 
+@dataclass(frozen=True, slots=True)
+class InContext:
+    """Renderings that say several of the phrase's differences at once, to judge each
+    difference among the phrase's other words rather than among the misheard ones: "Thank"
+    for "And" in "And you foretolding North Star" scored -14.2 nats alone, where the text
+    then reads "Thank you foretolding", and its cost beside "for calling" is what says
+    whether the audio begins with "Thank". One text per style (numbers as words or numerals,
+    the script's spelling or none)."""
+
+    whole: tuple[str, ...]
+    """The utterance with every difference said."""
+    without: tuple[tuple[str, ...], ...]
+    """Per group of `stretches`, in order: every difference said but that group's stretch,
+    which stays as heard."""
+
+
+def in_context(
+    heard: str, phrase: str, window: LetterWindow, mishearings: Mapping[str, str] | None = None
+) -> InContext | None:
+    """`InContext` of the phrase's differences in heard words window.start:end; None when the
+    phrase differs there in one stretch only (its renderings already judge it in context)."""
+    written = [_written(raw, mishearings) for raw in heard.split()]
+    said = _said(phrase, mishearings)
+    outers = [group[-1] for group in _differences(written, said, window, word_breaks=False)]
+    distinct = list(dict.fromkeys(outers))
+    if len(distinct) < 2:
+        return None
+    styles = list(itertools.product((False, True), (said.forms, {})))
+    return InContext(
+        tuple(_all_said(written, distinct, *style) for style in styles),
+        tuple(
+            tuple(
+                _all_said(written, [d for d in distinct if d != outer], *style) for style in styles
+            )
+            for outer in outers
+        ),
+    )
+
+
+def _all_said(
+    written: Sequence[_Written],
+    differences: Sequence[Difference],
+    numerals: bool,
+    spelling: Mapping[tuple[str, ...], str],
+) -> str:
+    """The utterance with each of `differences` (no two overlapping) replaced by what the
+    phrase says there, in the style of the heard words it replaces."""
+    words: list[str] = [_raw(word) for word in written]
+    for difference in sorted(differences, key=lambda d: d.start, reverse=True):
+        said = _replacement(
+            written[difference.start : difference.end],
+            difference.said,
+            spelling,
+            numerals,
+            _starts(written, difference.start),
+        )
+        if len(said) == 1 and not any(char.isalnum() for char in said[0]):
+            if difference.start > 0:
+                words[difference.start - 1] += said[0]
+            said = []
+        words[difference.start : difference.end] = said
+    return " ".join(words)
+
+
 def swapped(
     heard: str,
     phrase: str,
