@@ -65,6 +65,17 @@ def sent(record: CallRecord) -> list[float]:
     return [event.t_s for event in record.timeline.of_type(KeySent)]
 
 
+def taken_where_the_prompt_stopped(record: CallRecord, prompt: dict[str, Any]) -> None:
+    """The call passed, its one key was taken, and the reaction shopper measured is the
+    prompt stopping, as the sandbox did it."""
+    assert record.result["outcome"] == "passed", record.result["failure"]
+    (key,) = keys(record)
+    assert key["action"] == "accepted"
+    assert prompt["cut"]
+    reaction = record.timeline.of_type(KeyAcknowledged)[0]
+    assert reaction.after_s == pytest.approx(prompt["end_s"] - key["start_s"], abs=0.1)
+
+
 @pytest.fixture(scope="module")
 def engine() -> SpeechEngine:
     return MoonshineEngine()
@@ -116,14 +127,7 @@ def test_a_menu_that_takes_keys_at_once_acknowledges_them(
         ivr(voice, barge_in=True),
         f"  - wait: {wait_s}\n  - press: '1'\n  - expect: your bill\n",
     )
-    assert record.result["outcome"] == "passed", record.result["failure"]
-    (key,) = keys(record)
-    assert key["action"] == "accepted"
-    prompt = record.truth["sounds"][0]
-    assert prompt["cut"]
-    reaction = record.timeline.of_type(KeyAcknowledged)[0]
-    # The reaction shopper measured is the prompt stopping, as the sandbox did it.
-    assert reaction.after_s == pytest.approx(prompt["end_s"] - key["start_s"], abs=0.1)
+    taken_where_the_prompt_stopped(record, record.truth["sounds"][0])
 
 
 def test_a_menu_that_restarts_on_a_key_acknowledges_it(
@@ -192,13 +196,7 @@ nodes:
     agent: {{greeting: "Reservations, this is Andre. What city will you be picking up in?"}}
 """
     record = call(tmp_path, engine, ivr_text, "  - wait: 12.5s\n  - press: '1'\n")
-    assert record.result["outcome"] == "passed", record.result["failure"]
-    (key,) = keys(record)
-    assert key["action"] == "accepted"
-    menu = record.truth["sounds"][1]
-    assert menu["cut"]
-    reaction = record.timeline.of_type(KeyAcknowledged)[0]
-    assert reaction.after_s == pytest.approx(menu["end_s"] - key["start_s"], abs=0.1)
+    taken_where_the_prompt_stopped(record, record.truth["sounds"][1])
 
 
 def test_a_callback_key_over_music_is_acknowledged_by_the_speech_that_follows_at_once(
