@@ -184,7 +184,10 @@ steps:
 """
     result, truth = call(tmp_path, SPLIT_OFFER_IVR, steps, engine)
     assert result["outcome"] == "passed", result["failure"]
-    assert truth["callback_offers"][0]["accepted_s"] is not None, "the offer was taken"
+    # The key waits for the music to settle (a second); between these offers it plays 0.6 s,
+    # so the key may take the offer as it is made again.
+    taken = [offer for offer in truth["callback_offers"] if offer["accepted_s"] is not None]
+    assert len(taken) == 1, "the offer was taken"
     assert result["callback_offered"] is True
     assert_hold_like_the_truth(result, truth)
 
