@@ -273,6 +273,19 @@ def test_blocks_tell_when_and_what_frame_by_frame_feeding_would_have_told() -> N
     assert kinds == currents[: len(kinds)] and len(kinds) == len(audio) // 160
 
 
+def test_a_stream_that_ends_in_a_tone_has_no_current_label_once_finished() -> None:
+    """A call hung up during a steady tone (or a steady note of hold music) asked for the
+    current label after the end: the padded last frames had already been followed by the
+    tone tracker, and the look-ahead found no frame left (IndexError)."""
+    classifier = SoundClassifier()
+    for frame in split_frames(_through_line(call_progress_tone("dial", 2.0)), 0):
+        classifier.feed(frame)
+    assert classifier.current == "tone"
+    classifier.finish()
+    assert classifier.current is None
+    assert classifier.ongoing is None
+
+
 def test_frames_must_be_contiguous() -> None:
     classifier = SoundClassifier()
     classifier.feed(AudioFrame(silence(0.02), 0))

@@ -209,3 +209,47 @@ steps:
     assert result["outcome"] == "passed", result["failure"]
     assert [o["accepted_s"] is not None for o in truth["callback_offers"]] == [True]
     assert_hold_like_the_truth(result, truth)
+
+
+RETURNING_IVR = """\
+name: Cobalt Fiber
+voice: {tts: flite, voice: slt, speed: 165}
+start: main
+answer: {after: 3s}
+nodes:
+  main:
+    say: >-
+      Thank you for calling Cobalt Fiber. Press 1 for a service outage. Press 5 to return
+      equipment.
+    menu:
+      options:
+        "1": main
+        "5": returns
+  returns:
+    say: >-
+      Equipment returns. Bring your modem and any TV boxes to a Cobalt Fiber store, or use the
+      prepaid label that came with your kit. Returning you to the main menu.
+    goto: main
+"""
+"""A message that goes back to the menu: flite slt's last words, "to the main menu", are
+labelled music for half a second, and the classifier's open segment then ran on through the
+quiet and into the menu's first second."""
+
+
+def test_speech_labelled_music_for_a_moment_before_a_prompt_is_no_hold(
+    tmp_path: Path, engine: SpeechEngine
+) -> None:
+    steps = """\
+steps:
+  - expect: "return equipment"
+  - press: "5"
+  - expect: "prepaid label"
+    within: 20s
+  - expect: "calling"
+    within: 20s
+  - hangup: true
+"""
+    result, truth = call(tmp_path, RETURNING_IVR, steps, engine)
+    assert result["outcome"] == "passed", result["failure"]
+    assert truth["holds"] == []
+    assert result["holds"] == [], result["holds"]

@@ -519,8 +519,12 @@ class SoundClassifier:
         """Label of the newest analysed frame, before smoothing (None before any).
 
         Speech and music are told apart on the second of audio up to that frame, so this
-        answers without the look-ahead that the closed segments wait for.
+        answers without the look-ahead that the closed segments wait for. None after
+        `finish`: no frame is being heard any more (the last half second was padded to be
+        labelled, and the tone tracker has already followed every frame).
         """
+        if self._finished:
+            return None
         if not self._current_known:
             self._current = self._judge_newest()
             self._current_known = True

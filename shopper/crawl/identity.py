@@ -99,7 +99,7 @@ def find_opening_by_letters(prompt: str, heard: list[str]) -> int | None:
     for opening in _openings(prompt):
         if len(opening) < OPENING_WORDS:
             continue
-        window = letter_window("".join(opening), spoken)
+        window = letter_window(" ".join(opening), spoken)
         if window is None or window.similarity < OPENING_SIMILARITY:
             continue
         if len(heard) - window.start < len(opening):

@@ -116,7 +116,7 @@ class Ear:
         heard = self._analyse_block()
         segments = self._classifier.finish()
         received = self._receivers.finish(segments)
-        return _joined(
+        last = _joined(
             heard,
             Heard(
                 segments=received.segments,
@@ -125,6 +125,8 @@ class Ear:
                 utterances=await self._recognizer.finish(SoundContext(segments, no_kind)),
             ),
         )
+        last.ongoing = None  # the audio is over: the classifier closed every segment
+        return last
 
     def _analyse_block(self) -> Heard:
         if not self._block:

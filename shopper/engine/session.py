@@ -235,10 +235,23 @@ class CallSession:
         segment runs on through the second of quiet that may end it)."""
         if self.answered_at is None or segment.start < self.answered_at:
             return
+        if not closed and segment.kind == "music" and self._speech_after(segment.start):
+            return
         observe = self.hold.observe_segment if closed else self.hold.observe_music
         started = observe(segment)
         if started is not None:
             self.timeline.add(started)
+
+    def _speech_after(self, start: int) -> bool:
+        """Whether the frames heard since `start` say speech now (this frame's label, or the
+        confirmed run). An open music segment then only lasts because the smoother has not
+        yet ruled on the sound after it: flite slt's "Returning you to the main menu" had its
+        last words labelled music for 0.5 s, the segment stayed open through the quiet and
+        the next prompt's first second, and a hold began on 0.5 s of music. Once closed, the
+        segment says how long the music really played."""
+        run = self.runs.run
+        speech_run = run is not None and run.kind == "speech" and run.since > start
+        return speech_run or self._ear.current == "speech"
 
     def _track_dead_air(self, tester_speaking: bool) -> None:
         silent = self.runs.run is not None and self.runs.run.kind == "silence"
