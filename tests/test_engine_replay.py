@@ -3,8 +3,11 @@ words: real synthesised speech, through the telephone's μ-law, cut at other sam
 
 import numpy as np
 
+from shopper.audio.files import read_audio
+from shopper.audio.frame import TELEPHONY_RATE
 from shopper.audio.g711 import ulaw_decode, ulaw_encode
 from shopper.engine.replay import MIN_SAMPLES, replayed
+from shopper.sandbox.sounds import MOH_DIR
 from shopper.tts import synthesize
 
 OFFER = "Select option one, and we will call you back within the hour, keeping your place in line."
@@ -39,3 +42,28 @@ def test_speech_under_two_seconds_is_never_called_a_replay() -> None:
     short = synthesize("Rather not wait?", "slt", 165, "flite")
     assert len(short) < MIN_SAMPLES
     assert not replayed([short], [short])
+
+
+def test_a_short_announcement_after_hold_music_is_a_replay() -> None:
+    """Each play of a queue announcement comes right after hold music, and the speech span
+    begins a moment into it: another bar each time, at another level. Its sound inside is
+    the same file, so it is a replay, not a person (espeak-ng's "Your call matters to
+    Riverton Transit." was taken for one 11 s early when the edges were compared too)."""
+    announcement = voiced(
+        synthesize("Your call matters to Riverton Transit.", "en-us", 165, "espeak-ng")
+    )
+    assert MIN_SAMPLES <= len(announcement) < 2 * MIN_SAMPLES
+    music = read_audio(sorted(MOH_DIR.glob("*.wav"))[0])
+    lead = round(0.14 * TELEPHONY_RATE)
+    first = np.concatenate([music[TELEPHONY_RATE : TELEPHONY_RATE + lead], announcement])
+    later = music[9 * TELEPHONY_RATE : 9 * TELEPHONY_RATE + lead] * 0.2
+    again = np.concatenate([later.astype(np.int16), announcement])
+    assert replayed([played_again(again, 0)], [played_again(first, 0)])
+    assert not replayed([synthesize(AGENT, "en-us", 165, "espeak-ng")], [first])
+
+
+def voiced(samples: np.ndarray) -> np.ndarray:
+    """The synthesised speech without the digital silence around it: a speech span on a call
+    starts and ends with the voice."""
+    loud = np.flatnonzero(np.abs(samples) > 100)
+    return samples[loud[0] : loud[-1] + 1]
