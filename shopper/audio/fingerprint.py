@@ -71,15 +71,20 @@ def same_recording(a: Envelope, b: Envelope) -> bool:
         return False
     inside_a = a.bands[EDGE_FRAMES:-EDGE_FRAMES]
     inside_b = b.bands[EDGE_FRAMES:-EDGE_FRAMES]
+    return best_correlation(inside_a, inside_b, MIN_OVERLAP_FRAMES) >= MIN_CORRELATION
+
+
+def best_correlation(x: NDArray[np.float64], y: NDArray[np.float64], min_overlap: int) -> float:
+    """The highest correlation of two stretches of envelope over the shifts the classifier's
+    edges allow (MAX_SHIFT_FRAMES) that leave `min_overlap` frames lined up; -1 if none do."""
     best = -1.0
     for shift in range(-MAX_SHIFT_FRAMES, MAX_SHIFT_FRAMES + 1):
-        x = inside_a[max(0, shift) : len(inside_a) + min(0, shift)]
-        y = inside_b[max(0, -shift) : len(inside_b) + min(0, -shift)]
-        overlap = min(len(x), len(y))
-        if overlap < MIN_OVERLAP_FRAMES:
-            continue
-        best = max(best, correlation(x[:overlap], y[:overlap]))
-    return best >= MIN_CORRELATION
+        shifted_x = x[max(0, shift) : len(x) + min(0, shift)]
+        shifted_y = y[max(0, -shift) : len(y) + min(0, -shift)]
+        overlap = min(len(shifted_x), len(shifted_y))
+        if overlap >= min_overlap:
+            best = max(best, correlation(shifted_x[:overlap], shifted_y[:overlap]))
+    return best
 
 
 def correlation(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
